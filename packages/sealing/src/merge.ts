@@ -139,7 +139,7 @@ function mergeYaml(source: string, encryptedData: Record<string, string>, fileNa
     const indent = dataMap.indent;
     dataMap.items.push({
       start: [{ type: 'space', offset: 0, indent: 0, source: ' '.repeat(indent) }],
-      key: CST.createScalarToken(key, { indent, implicitKey: true }),
+      key: CST.createScalarToken(key, { indent, implicitKey: true, end: [] }),
       sep: [
         { type: 'map-value-ind', offset: 0, indent, source: ':' },
         { type: 'space', offset: 0, indent, source: ' ' },

@@ -1,0 +1,125 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseCertificate, type SealingCertificate } from './certificate.ts';
+import { encryptData, sealSecret, toJson, toYaml } from './document.ts';
+import { MergeTargetMismatchError, SealedSecretFormatError } from './errors.ts';
+import { mergeIntoSealedSecret, readSealedSecret } from './merge.ts';
+import { makeTestCertificate, type TestCertificate } from './test-helpers/certificates.ts';
+import { unsealSealedSecret } from './test-helpers/controller-unseal.ts';
+
+let key: TestCertificate;
+let certificate: SealingCertificate;
+beforeAll(() => {
+  key = makeTestCertificate();
+  certificate = parseCertificate(key.certificatePem);
+});
+
+const strictTarget = { name: 'postgres-admin', namespace: 'dbos', scope: 'strict' as const };
+
+/** A hand-edited file: comments, odd key order, mixed quoting, a blank line, extra fields. */
+function handEdited(password: string, url: string): string {
+  return `# Sealed for dev; do not edit values by hand.
+apiVersion: bitnami.com/v1alpha1
+kind: SealedSecret
+metadata:
+  name: postgres-admin   # strict scope
+  namespace: dbos
+  labels: {dbos.dev/stage: foundation}
+spec:
+  template:
+    metadata:
+      name: postgres-admin
+      namespace: dbos
+  encryptedData:
+    # the admin password
+    password: '${password}'
+
+    database-url: ${url}   # trailing comment
+  # end of data
+`;
+}
+
+describe('mergeIntoSealedSecret', () => {
+  it('replaces and adds keys without touching any other byte', async () => {
+    const original = encryptData(certificate, strictTarget, { password: 'old-password', 'database-url': 'old-url' });
+    const source = handEdited(original.password!, original['database-url']!);
+    const update = encryptData(certificate, strictTarget, { password: 'new-password', 'zz-extra': 'added' });
+    const merged = mergeIntoSealedSecret(source, strictTarget, update);
+
+    // Expected text built by plain string surgery on the source: the quoted value swapped in place (quotes
+    // kept), the new key appended after the last item of encryptedData at its indentation.
+    const expected = source
+      .replace(`password: '${original.password}'`, `password: '${update.password}'`)
+      .replace(
+        `database-url: ${original['database-url']}   # trailing comment\n`,
+        `database-url: ${original['database-url']}   # trailing comment\n    zz-extra: ${update['zz-extra']}\n`,
+      );
+    expect(Buffer.from(merged).equals(Buffer.from(expected))).toBe(true);
+
+    await expect(unsealSealedSecret(merged, [key.privateKeyPem])).resolves.toEqual({
+      password: 'new-password',
+      'database-url': 'old-url',
+      'zz-extra': 'added',
+    });
+  });
+
+  it('is the identity when merging a key with its own value', () => {
+    const document = toYaml(sealSecret({ certificate, ...strictTarget, data: { a: '1' } }));
+    const current = readSealedSecret(document);
+    expect(current.keys).toEqual(['a']);
+    const same = (document.match(/ a: (\S+)/) ?? [])[1]!;
+    expect(mergeIntoSealedSecret(document, strictTarget, { a: same })).toBe(document);
+  });
+
+  it('adds to a file that does not end in a newline', async () => {
+    const document = toYaml(sealSecret({ certificate, ...strictTarget, data: { a: '1' } }));
+    // Move encryptedData to the end of the file and drop the final newline.
+    const object = document.split('spec:\n')[0]!;
+    const data = document.slice(document.indexOf('  encryptedData:'), document.indexOf('  template:'));
+    const template = document.slice(document.indexOf('  template:'));
+    const source = `${object}spec:\n${template}${data}`.replace(/\n$/, '');
+    const merged = mergeIntoSealedSecret(source, strictTarget, encryptData(certificate, strictTarget, { b: '2' }));
+    expect(merged.startsWith(`${source}\n    b: `)).toBe(true);
+    await expect(unsealSealedSecret(merged, [key.privateKeyPem])).resolves.toEqual({ a: '1', b: '2' });
+  });
+
+  it('refuses a different name, namespace or scope with a typed error', () => {
+    const document = toYaml(sealSecret({ certificate, ...strictTarget, data: { a: '1' } }));
+    const merge = (target: typeof strictTarget | { name: string; namespace: string; scope: 'namespace-wide' | 'cluster-wide' }) =>
+      mergeIntoSealedSecret(document, target, { b: 'AAAA' }, 'postgres-admin.sealed.yaml');
+    expect(() => merge({ ...strictTarget, name: 'conductor-db' })).toThrow(MergeTargetMismatchError);
+    expect(() => merge({ ...strictTarget, name: 'conductor-db' })).toThrow(/name differs/);
+    expect(() => merge({ ...strictTarget, namespace: 'other' })).toThrow(/namespace differs/);
+    expect(() => merge({ ...strictTarget, scope: 'namespace-wide' })).toThrow(/sealed with strict scope.*--scope strict/);
+  });
+
+  it('lets a namespace-wide value into any name of that namespace, as the label allows', async () => {
+    const target = { name: 'shared', namespace: 'dbos', scope: 'namespace-wide' as const };
+    const document = toYaml(sealSecret({ certificate, ...target, data: { a: '1' } }));
+    const other = { ...target, name: 'sealed-under-another-name' };
+    const merged = mergeIntoSealedSecret(document, other, encryptData(certificate, other, { b: '2' }));
+    await expect(unsealSealedSecret(merged, [key.privateKeyPem])).resolves.toEqual({ a: '1', b: '2' });
+    expect(() => mergeIntoSealedSecret(document, { ...target, namespace: 'x' }, { b: 'AAAA' })).toThrow(MergeTargetMismatchError);
+  });
+
+  it('merges into kubeseal-style JSON', async () => {
+    const document = toJson(sealSecret({ certificate, ...strictTarget, data: { b: '1' } }));
+    const merged = mergeIntoSealedSecret(document, strictTarget, encryptData(certificate, strictTarget, { a: '2' }));
+    expect(Object.keys(JSON.parse(merged))).toEqual(['kind', 'apiVersion', 'metadata', 'spec']);
+    expect(Object.keys(JSON.parse(merged).spec.encryptedData)).toEqual(['a', 'b']);
+    await expect(unsealSealedSecret(JSON.parse(merged), [key.privateKeyPem])).resolves.toEqual({ a: '2', b: '1' });
+  });
+
+  it('refuses what is not a single editable SealedSecret', () => {
+    const document = toYaml(sealSecret({ certificate, ...strictTarget, data: { a: '1' } }));
+    expect(() => mergeIntoSealedSecret(`${document}---\n${document}`, strictTarget, {})).toThrow(SealedSecretFormatError);
+    expect(() => mergeIntoSealedSecret(document.replace('kind: SealedSecret', 'kind: Secret'), strictTarget, {})).toThrow(
+      /is not a SealedSecret/,
+    );
+    expect(() => mergeIntoSealedSecret(document.replace(/ {2}encryptedData:\n( {4}.*\n)+/, ''), strictTarget, {})).toThrow(
+      /no spec.encryptedData/,
+    );
+    const flow = document.replace(/ {2}encryptedData:\n( {4}.*\n)+/, '  encryptedData: {a: x}\n');
+    expect(() => mergeIntoSealedSecret(flow, strictTarget, { b: 'AAAA' })).toThrow(/block mapping/);
+    expect(() => mergeIntoSealedSecret('key: [unclosed\n', strictTarget, {})).toThrow(SealedSecretFormatError);
+  });
+});
