@@ -64,13 +64,23 @@ async function readCertificateUrl(location: string): Promise<string> {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new CertificateFetchError(`--cert ${describeUrl(location)}: only files and http(s) URLs are supported`);
   }
+  // fetch() refuses URLs with credentials; send them as Basic auth, as Go's HTTP client (kubeseal) does.
+  const headers: Record<string, string> = {};
+  if (url.username !== '' || url.password !== '') {
+    const user = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+    headers.Authorization = `Basic ${Buffer.from(user).toString('base64')}`;
+    url.username = '';
+    url.password = '';
+  }
   let response: Response;
   try {
-    response = await fetch(url, { redirect: 'follow', signal: AbortSignal.timeout(30_000) });
+    response = await fetch(url, { headers, redirect: 'follow', signal: AbortSignal.timeout(30_000) });
   } catch (error) {
-    throw new CertificateFetchError(`cannot fetch ${describeUrl(location)}: ${(error as Error).message}`, {
-      cause: error,
-    });
+    const reason = ((error as Error).cause as Error | undefined)?.message ?? (error as Error).message;
+    throw new CertificateFetchError(
+      `cannot fetch ${describeUrl(location)}: ${reason.split(url.href).join(describeUrl(location))}`,
+      { cause: error },
+    );
   }
   if (response.status !== 200) {
     await response.body?.cancel();

@@ -19,6 +19,8 @@ export interface TestCertificateOptions {
   endDate?: string;
   days?: number;
   keyType?: 'rsa' | 'ec';
+  /** For a TLS server certificate, e.g. "IP:127.0.0.1". */
+  subjectAltName?: string;
 }
 
 function withTempDir<T>(work: (dir: string) => T): T {
@@ -62,7 +64,8 @@ export function makeTestCertificate(options: TestCertificateOptions = {}): TestC
       execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
     };
     if (options.startDate === undefined && options.endDate === undefined) {
-      run(['req', '-x509', '-new', '-key', keyPath, '-subj', '/CN=sealed-secret', '-days', String(options.days ?? 30), '-out', 'cert.pem']);
+      const san = options.subjectAltName === undefined ? [] : ['-addext', `subjectAltName=${options.subjectAltName}`];
+      run(['req', '-x509', '-new', '-key', keyPath, '-subj', '/CN=sealed-secret', '-days', String(options.days ?? 30), ...san, '-out', 'cert.pem']);
     } else {
       writeFileSync(join(dir, 'ca.cnf'), CA_CONFIG);
       writeFileSync(join(dir, 'index.txt'), '');

@@ -1,0 +1,139 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { runSeal } from './cli.ts';
+import { makeTestCertificate, type TestCertificate } from './test-helpers/certificates.ts';
+import { unsealSealedSecret, unsealValue } from './test-helpers/controller-unseal.ts';
+
+let key: TestCertificate;
+let dir: string;
+let certPath: string;
+beforeAll(() => {
+  key = makeTestCertificate();
+  dir = mkdtempSync(join(tmpdir(), 'sealing-cli-'));
+  certPath = join(dir, 'cert.pem');
+  writeFileSync(certPath, key.certificatePem);
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function run(argv: string[], env: Record<string, string> = {}) {
+  let stdout = '';
+  let stderr = '';
+  const code = await runSeal(argv, {
+    stdout: { write: (chunk: string) => (stdout += chunk) },
+    stderr: { write: (chunk: string) => (stderr += chunk) },
+    env,
+    cwd: dir,
+  });
+  return { code, stdout, stderr };
+}
+
+// Distinctive values so a leak anywhere is easy to grep for.
+const SECRET_A = 'plaintext-canary-7f3a9c1e';
+const SECRET_B = 'plaintext-canary-b42d0e88';
+
+function everythingWritten(): string {
+  return readdirSync(dir)
+    .map((name) => readFileSync(join(dir, name), 'utf8'))
+    .join('\n');
+}
+
+describe('runSeal', () => {
+  it('seals literals and files to YAML on stdout that the controller can unseal', async () => {
+    writeFileSync(join(dir, 'token.txt'), SECRET_B);
+    const result = await run([
+      '--cert', 'cert.pem', '--namespace', 'dbos', '--name', 'postgres-admin',
+      '--from-literal', `password=${SECRET_A}`, '--from-file', 'token=token.txt', '--format', 'yaml',
+    ]);
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(parse(result.stdout).metadata).toEqual({ name: 'postgres-admin', namespace: 'dbos' });
+    await expect(unsealSealedSecret(result.stdout, [key.privateKeyPem])).resolves.toEqual({ password: SECRET_A, token: SECRET_B });
+    expect(result.stdout).not.toContain(SECRET_A);
+    rmSync(join(dir, 'token.txt'));
+  });
+
+  it('writes JSON by default, like kubeseal, and honours SEALED_SECRETS_CERT and --scope', async () => {
+    const result = await run(['-n', 'dbos', '--name=x', '--scope=cluster-wide', `--from-literal=k=${SECRET_A}`], {
+      SEALED_SECRETS_CERT: certPath,
+    });
+    expect(result.code).toBe(0);
+    const parsed = JSON.parse(result.stdout);
+    expect(parsed.kind).toBe('SealedSecret');
+    expect(parsed.metadata.annotations).toEqual({ 'sealedsecrets.bitnami.com/cluster-wide': 'true' });
+    await expect(unsealSealedSecret(parsed, [key.privateKeyPem])).resolves.toEqual({ k: SECRET_A });
+  });
+
+  it('merges into an existing file in place, keeping it a valid SealedSecret', async () => {
+    const file = join(dir, 'postgres-admin.sealed.yaml');
+    const first = await run(['--cert', certPath, '-n', 'dbos', '--name', 'postgres-admin', '--from-literal', `password=${SECRET_A}`, '-o', 'yaml']);
+    writeFileSync(file, `# committed by hand\n${first.stdout}`);
+    const merged = await run(['--cert', certPath, '--merge-into', file, '--from-literal', `database-url=${SECRET_B}`]);
+    expect(merged).toEqual({ code: 0, stdout: '', stderr: '' });
+    const text = readFileSync(file, 'utf8');
+    expect(text.startsWith('# committed by hand\n')).toBe(true);
+    await expect(unsealSealedSecret(text, [key.privateKeyPem])).resolves.toEqual({ password: SECRET_A, 'database-url': SECRET_B });
+    const wrong = await run(['--cert', certPath, '--merge-into', file, '--name', 'other', '--from-literal', `x=${SECRET_B}`]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/^error: .*name differs/);
+    expect(readFileSync(file, 'utf8')).toBe(text);
+    expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('prints one raw sealed value with --raw', async () => {
+    const result = await run(['--cert', certPath, '-n', 'dbos', '--name', 'x', '--raw', '--from-literal', `v=${SECRET_A}`]);
+    expect(result.code).toBe(0);
+    await expect(unsealValue([key.privateKeyPem], result.stdout, 'dbos/x')).resolves.toEqual(Buffer.from(SECRET_A));
+  });
+
+  it('prints the certificate with --fetch-cert', async () => {
+    const result = await run(['--cert', certPath, '--fetch-cert']);
+    expect(result).toEqual({ code: 0, stdout: key.certificatePem, stderr: '' });
+  });
+
+  it('fails with exit 1 and a one-line message for an expired certificate', async () => {
+    const expired = makeTestCertificate({ startDate: '20200101000000Z', endDate: '20210101000000Z' });
+    writeFileSync(join(dir, 'expired.pem'), expired.certificatePem);
+    const result = await run(['--cert', 'expired.pem', '-n', 'dbos', '--name', 'x', '--from-literal', `v=${SECRET_A}`]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(/^error: the sealing certificate expired on 2021-01-01.*fetch the current certificate.*\n$/);
+    rmSync(join(dir, 'expired.pem'));
+  });
+
+  it('rejects bad usage with exit 2 and never echoes a value', async () => {
+    const cases: string[][] = [
+      ['--cert', certPath, '-n', 'dbos', '--name', 'x', '--from-literal', SECRET_A],
+      ['--cert', certPath, '-n', 'dbos', '--name', 'x', SECRET_A],
+      ['--cert', certPath, '-n', 'dbos', '--name', 'x', `--bogus=${SECRET_A}`],
+      ['--cert', certPath, '-n', 'dbos', '--from-literal', `k=${SECRET_A}`],
+      ['--cert', certPath, '--name', 'x', '--from-literal', `k=${SECRET_A}`],
+      ['--cert', certPath, '-n', 'dbos', '--name', 'x', '--scope', 'galaxy', '--from-literal', `k=${SECRET_A}`],
+      ['--cert', certPath, '-n', 'dbos', '--name', 'x', '--from-literal', `k=${SECRET_A}`, '--from-literal', `k=${SECRET_B}`],
+      ['--cert', certPath, '-n', 'dbos', '--name', 'x', '--format', 'xml', '--from-literal', `k=${SECRET_A}`],
+      ['--cert', certPath, '-n', 'dbos', '--name', 'x'],
+    ];
+    for (const argv of cases) {
+      const result = await run(argv);
+      expect(result.code, argv.join(' ')).toBe(2);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toMatch(/^error: [^\n]+\n$/);
+      expect(result.stderr).not.toContain(SECRET_A);
+      expect(result.stderr).not.toContain(SECRET_B);
+    }
+  });
+
+  it('leaves no plaintext in any file it wrote', () => {
+    const written = everythingWritten();
+    expect(written).toContain('SealedSecret');
+    expect(written).not.toContain(SECRET_A);
+    expect(written).not.toContain(SECRET_B);
+  });
+
+  it('prints usage with --help', async () => {
+    const result = await run(['--help']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/--merge-into FILE/);
+  });
+});
