@@ -1,0 +1,139 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import bcrypt from 'bcryptjs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parse, parseAllDocuments } from 'yaml';
+import { parseCertificate } from './certificate.ts';
+import { bootstrapExampleEnvironment, EXAMPLE_ENVIRONMENTS, type ExampleEnvironment } from './example-environments.ts';
+import { generateSealingKeyPair } from './key-pair.ts';
+import { unsealSealedSecret } from './test-helpers/controller-unseal.ts';
+
+const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
+
+const EXPECTED_KEYS: Record<string, (environment: ExampleEnvironment) => string[]> = {
+  'postgres-admin': () => ['database-url', 'password'],
+  'conductor-db': () => ['database-url'],
+  'conductor-license': () => ['license-key'],
+  'dbos-app-db': () => ['database-url'],
+  'conductor-api-key': () => ['api-key'],
+  'dex-credentials': (environment) => (environment === 'dev' ? ['admin-password-hash'] : ['admin-password-hash', 'postgres-password']),
+  'dbos-drain-reader': () => ['database-url'],
+  'gitops-bot': () => ['github-token'],
+};
+const PLACEHOLDERS = ['conductor-license', 'conductor-api-key', 'gitops-bot'];
+
+const scratch = mkdtempSync(join(tmpdir(), 'sealing-envs-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+describe('bootstrapExampleEnvironment (into a scratch tree, keeping the test key to unseal)', () => {
+  it('seals every expected value in the seeds\' forms', async () => {
+    const privateKeys: string[] = [];
+    const lines: string[] = [];
+    const now = new Date('2026-03-04T05:06:07.000Z');
+    await bootstrapExampleEnvironment('staging', {
+      root: scratch,
+      now,
+      log: (line) => lines.push(line),
+      // 2048 bits keeps the test quick; the real run uses 4096.
+      generateKeyPair: async (options) => {
+        const pair = await generateSealingKeyPair({ ...options, keyBits: 2048 });
+        privateKeys.push(pair.privateKeyPem);
+        return pair;
+      },
+    });
+    const directory = join(scratch, 'overlays', 'staging', 'secrets');
+    const files = readdirSync(directory).sort();
+    expect(files).toEqual(Object.keys(EXPECTED_KEYS).map((name) => `${name}.sealed.yaml`).sort());
+    const values: Record<string, Record<string, string>> = {};
+    for (const file of files) {
+      const text = readFileSync(join(directory, file), 'utf8');
+      values[file.replace('.sealed.yaml', '')] = await unsealSealedSecret(text, privateKeys);
+    }
+    const url = /^postgresql:\/\/([a-z_]+):([A-Za-z0-9_-]{32})@postgres\.staging\.example\.internal:5432\/([a-z_]+)\?sslmode=require$/;
+    const parts = (value: string | undefined) => url.exec(value ?? '')?.slice(1) ?? [];
+    const admin = parts(values['postgres-admin']!['database-url']);
+    expect([admin[0], admin[2]]).toEqual(['postgres', 'dbos_app']);
+    expect(values['postgres-admin']!.password).toBe(admin[1]);
+    expect(parts(values['conductor-db']!['database-url'])).toEqual(['dbos_conductor_role', expect.any(String), 'dbos_conductor']);
+    expect(parts(values['dbos-app-db']!['database-url'])).toEqual(['dbos_app_role', expect.any(String), 'dbos_app']);
+    expect(parts(values['dbos-drain-reader']!['database-url'])).toEqual(['dbos_drain_reader', expect.any(String), 'dbos_app']);
+    const passwords = [admin[1], ...['conductor-db', 'dbos-app-db', 'dbos-drain-reader'].map((name) => parts(values[name]!['database-url'])[1]), values['dex-credentials']!['postgres-password']];
+    expect(new Set(passwords).size).toBe(5);
+    expect(values['dex-credentials']!['admin-password-hash']).toMatch(/^\$2[aby]\$12\$[./A-Za-z0-9]{53}$/);
+    expect(bcrypt.getRounds(values['dex-credentials']!['admin-password-hash']!)).toBe(12);
+    expect(values['conductor-license']).toEqual({ 'license-key': 'placeholder' });
+    expect(values['conductor-api-key']).toEqual({ 'api-key': 'placeholder' });
+    expect(values['gitops-bot']).toEqual({ 'github-token': 'placeholder' });
+    const apiKey = parse(readFileSync(join(directory, 'conductor-api-key.sealed.yaml'), 'utf8'));
+    expect(apiKey.metadata.annotations).toEqual({ 'dbos.dev/placeholder': 'true', 'dbos.dev/rotated-at': now.toISOString() });
+    // Progress output holds paths and public fingerprints only.
+    const printed = lines.join('\n');
+    for (const secrets of Object.values(values)) for (const value of Object.values(secrets)) expect(printed).not.toContain(value);
+    expect(printed).toMatch(/clusters\/staging\/sealed-secrets-cert.pem: key SHA256:/);
+  });
+});
+
+describe('the committed example environments', () => {
+  for (const environment of EXAMPLE_ENVIRONMENTS) {
+    describe(environment, () => {
+      const certificatePem = readFileSync(join(repoRoot, 'clusters', environment, 'sealed-secrets-cert.pem'), 'utf8');
+
+      it('has a public RSA-4096 certificate like the controller\'s, valid for years, and no private key', () => {
+        const certificate = parseCertificate(certificatePem);
+        expect(certificate.keyBits).toBe(4096);
+        expect(certificate.subject).toBe('CN=sealed-secret');
+        expect(certificate.notAfter.getTime() - Date.now()).toBeGreaterThan(5 * 365 * 24 * 3600 * 1000);
+        expect(certificatePem).not.toMatch(/PRIVATE KEY/);
+        const others = readdirSync(join(repoRoot, 'clusters', environment), { recursive: true }).map(String);
+        for (const name of others.filter((file) => file.endsWith('.pem') || file.endsWith('.key'))) {
+          expect(readFileSync(join(repoRoot, 'clusters', environment, name), 'utf8')).not.toMatch(/PRIVATE KEY/);
+        }
+      });
+
+      it('has every SealedSecret, strict in namespace dbos, sealed for that certificate\'s key size', () => {
+        const certificate = parseCertificate(certificatePem);
+        for (const [name, keys] of Object.entries(EXPECTED_KEYS)) {
+          const text = readFileSync(join(repoRoot, 'overlays', environment, 'secrets', `${name}.sealed.yaml`), 'utf8');
+          const document = parse(text);
+          expect(document.apiVersion).toBe('bitnami.com/v1alpha1');
+          expect(document.kind).toBe('SealedSecret');
+          expect(document.metadata.name).toBe(name);
+          expect(document.metadata.namespace).toBe('dbos');
+          expect(document.spec.template.metadata).toMatchObject({ name, namespace: 'dbos' });
+          const annotations = document.metadata.annotations ?? {};
+          expect(annotations['sealedsecrets.bitnami.com/namespace-wide']).toBeUndefined();
+          expect(annotations['sealedsecrets.bitnami.com/cluster-wide']).toBeUndefined();
+          expect(annotations['dbos.dev/placeholder']).toBe(PLACEHOLDERS.includes(name) ? 'true' : undefined);
+          if (name === 'conductor-api-key') expect(Number.isNaN(Date.parse(annotations['dbos.dev/rotated-at']))).toBe(false);
+          expect(Object.keys(document.spec.encryptedData).sort()).toEqual(keys(environment).sort());
+          for (const value of Object.values(document.spec.encryptedData) as string[]) {
+            const bytes = Buffer.from(value, 'base64');
+            expect(bytes.toString('base64')).toBe(value);
+            expect(bytes.readUInt16BE(0)).toBe(certificate.keyBits / 8);
+            expect(bytes.length).toBeGreaterThan(2 + certificate.keyBits / 8 + 16);
+          }
+          if (PLACEHOLDERS.includes(name)) {
+            const only = Object.values(document.spec.encryptedData)[0] as string;
+            expect(Buffer.from(only, 'base64').length).toBe(2 + 512 + 'placeholder'.length + 16);
+          }
+        }
+      });
+
+      it('renders with kustomize without renaming or moving a strict-scope SealedSecret', () => {
+        const rendered = execFileSync('kubectl', ['kustomize', join(repoRoot, 'overlays', environment)], { maxBuffer: 64 << 20 }).toString();
+        const sealed = parseAllDocuments(rendered)
+          .map((document) => document.toJS())
+          .filter((object) => object?.kind === 'SealedSecret');
+        expect(sealed.map((object) => object.metadata.name).sort()).toEqual(Object.keys(EXPECTED_KEYS).sort());
+        for (const object of sealed) {
+          expect(object.metadata.namespace).toBe('dbos');
+          const file = parse(readFileSync(join(repoRoot, 'overlays', environment, 'secrets', `${object.metadata.name}.sealed.yaml`), 'utf8'));
+          expect(object.spec.encryptedData).toEqual(file.spec.encryptedData);
+        }
+      });
+    });
+  }
+});
