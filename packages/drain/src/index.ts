@@ -1,0 +1,38 @@
+export { DrainUnknownError, redactUrl, redactUrls, type DrainUnknownReason } from './errors.ts';
+export {
+  readDrainStatus,
+  readVersionInFlight,
+  readVersionInFlightAt,
+  withDrainReadTransaction,
+  PER_VERSION_SQL,
+  SINGLE_VERSION_SQL,
+  type DatabaseDrainStatus,
+  type ReadDrainStatusOptions,
+  type VersionDrain,
+  type Queryable,
+} from './database.ts';
+export { readOrphans, findOrphans, resumeCommand, type OrphanedWorkflow, type ReadOrphansOptions } from './orphans.ts';
+export {
+  readDrainStatusFromConductor,
+  conductorSearchUrl,
+  IN_FLIGHT_STATUSES,
+  type ConductorDrainOptions,
+  type ConductorDrainStatus,
+} from './conductor.ts';
+export {
+  decideRetirement,
+  appendObservation,
+  emptyDrainHistory,
+  forgetVersion,
+  parseDrainHistory,
+  observationsFromRead,
+  formatDuration,
+  HISTORY_SCHEMA,
+  type DrainHistory,
+  type DrainObservation,
+  type RetirementDecision,
+  type RetirementEvidence,
+  type RetirementInput,
+} from './retirement.ts';
+export { formatDrainTable, toDrainJson, type DrainJsonRow, type FormattableStatus } from './format.ts';
+export { DRAIN_READER_ROLE, drainReaderGrantStatements, drainReaderRoleSql, type DrainReaderGrantOptions } from './reader-role.ts';

@@ -1,0 +1,84 @@
+import { DrainUnknownError } from './errors.ts';
+import { withDrainReadTransaction, type Queryable } from './database.ts';
+
+/**
+ * A PENDING workflow whose executor is gone. With Conductor it is reassigned to a live executor of the same version;
+ * without it only a process with the same executor id recovers it. Either way it keeps its version busy, so it is
+ * never counted as drained; it is reported with its age and the command that moves it on.
+ */
+export interface OrphanedWorkflow {
+  workflowId: string;
+  executorId: string | null;
+  version: string;
+  workflowName: string | null;
+  /** ISO time of the row's last update. */
+  updatedAt: string;
+  ageMs: number;
+  /** The command that re-enqueues it for a live executor of the same version. */
+  fix: string;
+}
+
+export interface ReadOrphansOptions {
+  appName: string;
+  version: string;
+  /** Executor ids known to be alive (from Conductor `GET .../executors` or the version's running pods). */
+  liveExecutorIds: readonly string[];
+  /** At most this many rows (oldest first). */
+  limit?: number;
+  /** Used only in the `fix` text; never a URL with a password. Default `$DBOS_SYSTEM_DATABASE_URL`. */
+  sysDbUrlPlaceholder?: string;
+}
+
+export const ORPHANS_SQL = `
+  SELECT workflow_uuid, executor_id, application_version, name, updated_at,
+         (EXTRACT(EPOCH FROM now()) * 1000)::bigint AS now_ms
+    FROM dbos.workflow_status
+   WHERE status = 'PENDING'
+     AND application_version = $1
+     AND (application_name = $2 OR application_name IS NULL)
+     AND (executor_id IS NULL OR NOT (executor_id = ANY($3::text[])))
+   ORDER BY updated_at
+   LIMIT $4`;
+
+/**
+ * `dbos workflow resume` (TypeScript CLI: `--sys-db-url`; Python CLI: `--sys-db-url`; Go: `dbos workflow resume`)
+ * re-enqueues the workflow with its version kept, so a live executor of that version picks it up.
+ */
+export function resumeCommand(workflowId: string, sysDbUrlPlaceholder = '"$DBOS_SYSTEM_DATABASE_URL"'): string {
+  const quoted = /^[A-Za-z0-9._:-]+$/.test(workflowId) ? workflowId : `'${workflowId.replace(/'/g, `'\\''`)}'`;
+  return `dbos workflow resume ${quoted} --sys-db-url ${sysDbUrlPlaceholder}`;
+}
+
+export async function findOrphans(db: Queryable, options: ReadOrphansOptions): Promise<OrphanedWorkflow[]> {
+  if (!options.version || !options.appName) {
+    throw new DrainUnknownError('invalid-input', 'findOrphans needs a version and an appName.');
+  }
+  const limit = options.limit ?? 100;
+  const result = await db.query<{
+    workflow_uuid: string;
+    executor_id: string | null;
+    application_version: string;
+    name: string | null;
+    updated_at: string;
+    now_ms: string;
+  }>(ORPHANS_SQL, [options.version, options.appName, [...options.liveExecutorIds], limit]);
+  return result.rows.map((row) => {
+    const updated = Number(row.updated_at);
+    const nowMs = Number(row.now_ms);
+    return {
+      workflowId: row.workflow_uuid,
+      executorId: row.executor_id,
+      version: row.application_version,
+      workflowName: row.name,
+      updatedAt: new Date(updated).toISOString(),
+      ageMs: Math.max(0, nowMs - updated),
+      fix: resumeCommand(row.workflow_uuid, options.sysDbUrlPlaceholder),
+    };
+  });
+}
+
+export async function readOrphans(
+  options: ReadOrphansOptions & { databaseUrl: string; signal?: AbortSignal; timeoutMs?: number },
+): Promise<OrphanedWorkflow[]> {
+  return withDrainReadTransaction(options, (db) => findOrphans(db, options));
+}
