@@ -113,6 +113,8 @@ describe('runSeal', () => {
       ['--cert', certPath, '-n', 'dbos', '--name', 'x', '--from-literal', `k=${SECRET_A}`, '--from-literal', `k=${SECRET_B}`],
       ['--cert', certPath, '-n', 'dbos', '--name', 'x', '--format', 'xml', '--from-literal', `k=${SECRET_A}`],
       ['--cert', certPath, '-n', 'dbos', '--name', 'x'],
+      // A bare base64 value whose "=" padding looks like KEY=VALUE must not leak its first part.
+      ['--cert', certPath, '-n', 'dbos', '--name', 'x', '--from-literal', `${SECRET_A}/+x==`],
     ];
     for (const argv of cases) {
       const result = await run(argv);

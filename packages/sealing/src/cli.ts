@@ -140,10 +140,17 @@ async function collectData(flags: ParsedFlags, cwd: string): Promise<Record<stri
     if (key in data) throw new UsageError(`the key "${key}" is given twice; each key may appear once`);
     data[key] = value;
   };
-  for (const literal of flags.fromLiteral) {
+  for (const [index, literal] of flags.fromLiteral.entries()) {
     const equals = literal.indexOf('=');
-    // The argument is not echoed: without "=" it is probably a bare value.
-    if (equals <= 0) throw new UsageError('--from-literal needs KEY=VALUE with a non-empty KEY');
+    // Never echo the argument: without a valid KEY= prefix it is probably a bare value (base64 often holds "=").
+    if (equals <= 0) throw new UsageError(`--from-literal #${index + 1} needs KEY=VALUE with a non-empty KEY`);
+    try {
+      validateSecretKey(literal.slice(0, equals));
+    } catch {
+      throw new UsageError(
+        `--from-literal #${index + 1} has an invalid KEY (letters, digits, "-", "_" and "." only); is the value missing its KEY=?`,
+      );
+    }
     add(literal.slice(0, equals), literal.slice(equals + 1));
   }
   for (const item of flags.fromFile) {
