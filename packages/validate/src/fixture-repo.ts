@@ -1,0 +1,316 @@
+/**
+ * A minimal GitOps repository that passes every rule, written file by file so a test can break exactly one
+ * thing. Used only by tests; everything secret-looking in it (digests, ciphertext) is generated at run time.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { cp, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseAllDocuments, stringify } from 'yaml';
+
+export function digestFor(name: string): string {
+  return `sha256:${createHash('sha256').update(name).digest('hex')}`;
+}
+
+/** Random bytes in sealed-secrets' layout: uint16 length, RSA-2048 block, AES-GCM ciphertext and tag. */
+export function fakeSealedValue(): string {
+  const header = Buffer.alloc(2);
+  header.writeUInt16BE(256);
+  return Buffer.concat([header, randomBytes(256), randomBytes(24 + 16)]).toString('base64');
+}
+
+const SECURE_CONTAINER = {
+  allowPrivilegeEscalation: false,
+  capabilities: { drop: ['ALL'] },
+  readOnlyRootFilesystem: true,
+};
+
+const RESOURCES = { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '500m', memory: '256Mi' } };
+
+function container(name: string, image: string, port: number, extra: Record<string, unknown> = {}) {
+  const probe = { httpGet: { path: '/healthz', port } };
+  return {
+    name,
+    image: `${image}@${digestFor(image)}`,
+    ports: [{ containerPort: port }],
+    readinessProbe: probe,
+    livenessProbe: probe,
+    resources: RESOURCES,
+    securityContext: SECURE_CONTAINER,
+    ...extra,
+  };
+}
+
+function podSecurity() {
+  return { runAsNonRoot: true, runAsUser: 10001, seccompProfile: { type: 'RuntimeDefault' } };
+}
+
+function deployment(app: string, image: string, port: number) {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: app, labels: { app } },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { app } },
+      template: {
+        metadata: { labels: { app } },
+        spec: { securityContext: podSecurity(), containers: [container(app, image, port)] },
+      },
+    },
+  };
+}
+
+function service(app: string, port: number, targetPort: number) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: app, labels: { app } },
+    spec: { selector: { app }, ports: [{ name: 'http', port, targetPort }] },
+  };
+}
+
+function networkPolicy(app: string, from: unknown[], port: number) {
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name: `allow-${app}-ingress` },
+    spec: { podSelector: { matchLabels: { app } }, policyTypes: ['Ingress'], ingress: [{ from, ports: [{ protocol: 'TCP', port }] }] },
+  };
+}
+
+const INGRESS_NS = { namespaceSelector: { matchLabels: { 'app.kubernetes.io/name': 'ingress-nginx' } } };
+const KEDA_NS = { namespaceSelector: { matchLabels: { 'app.kubernetes.io/name': 'keda' } } };
+const pod = (app: string) => ({ podSelector: { matchLabels: { app } } });
+
+function yamlDocs(...docs: unknown[]): string {
+  return docs.map((doc) => stringify(doc)).join('---\n');
+}
+
+function kustomization(fields: Record<string, unknown>): string {
+  return stringify({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', ...fields });
+}
+
+function stage(name: string) {
+  return [{ pairs: { 'dbos.dev/stage': name }, includeSelectors: false }];
+}
+
+/** A version directory as the README describes it: base/app-version with a suffix, a label and a pinned image. */
+export function versionFiles(slug: string, version: string, latest: boolean): Record<string, string> {
+  const patches = [
+    { op: 'add', path: '/spec/template/spec/containers/0/env', value: [{ name: 'DBOS__APPVERSION', value: version }] },
+  ];
+  const scaledPatches = [
+    { op: 'replace', path: '/spec/scaleTargetRef/name', value: `dbos-app-${slug}` },
+    ...(latest
+      ? [
+          { op: 'replace', path: '/spec/minReplicaCount', value: 1 },
+          {
+            op: 'add',
+            path: '/spec/triggers/-',
+            value: { type: 'metrics-api', metadata: { url: 'http://dbos-app:8080/metrics/work', valueLocation: 'queue_length', targetValue: '4' } },
+          },
+        ]
+      : []),
+  ];
+  return {
+    [`overlays/dev/app-versions/${slug}/kustomization.yaml`]: kustomization({
+      resources: ['../../../../base/app-version'],
+      nameSuffix: `-${slug}`,
+      labels: [{ pairs: { 'dbos.dev/app-version': slug }, includeSelectors: true, includeTemplates: true }],
+      images: [{ name: 'ghcr.io/example/app', newTag: version, digest: digestFor(`app:${version}`) }],
+      patches: [
+        { path: 'version.patch.yaml', target: { kind: 'Deployment' } },
+        { path: 'scaling.patch.yaml', target: { kind: 'ScaledObject' } },
+      ],
+    }),
+    [`overlays/dev/app-versions/${slug}/version.patch.yaml`]: stringify(patches),
+    [`overlays/dev/app-versions/${slug}/scaling.patch.yaml`]: stringify(scaledPatches),
+  };
+}
+
+export function fixtureFiles(): Record<string, string> {
+  const appDeployment = deployment('dbos-app', 'ghcr.io/example/app:0.0.0', 8080);
+  delete (appDeployment.spec as { replicas?: number }).replicas;
+  appDeployment.metadata.labels = { app: 'dbos-app', 'dbos.dev/stage': 'workloads' };
+  const migrate = {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name: 'dbos-migrate', labels: { app: 'dbos-migrate', 'dbos.dev/stage': 'migrations' } },
+    spec: {
+      backoffLimit: 3,
+      template: {
+        spec: {
+          restartPolicy: 'OnFailure',
+          securityContext: podSecurity(),
+          containers: [
+            {
+              name: 'migrate',
+              image: `ghcr.io/example/app:0.0.0@${digestFor('ghcr.io/example/app:0.0.0')}`,
+              args: ['migrate', '--app-role', 'dbos_app'],
+              resources: RESOURCES,
+              securityContext: SECURE_CONTAINER,
+            },
+          ],
+        },
+      },
+    },
+  };
+  const scaledObject = {
+    apiVersion: 'keda.sh/v1alpha1',
+    kind: 'ScaledObject',
+    metadata: { name: 'dbos-app', labels: { 'dbos.dev/stage': 'workloads' } },
+    spec: {
+      scaleTargetRef: { name: 'dbos-app' },
+      minReplicaCount: 0,
+      maxReplicaCount: 10,
+      triggers: [{ type: 'cpu', metricType: 'Utilization', metadata: { value: '70' } }],
+    },
+  };
+  return {
+    'base/namespace/kustomization.yaml': kustomization({ resources: ['namespace.yaml'], labels: stage('foundation') }),
+    'base/namespace/namespace.yaml': yamlDocs({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'dbos', labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } },
+    }),
+    'base/conductor/kustomization.yaml': kustomization({ resources: ['deployment.yaml', 'service.yaml'], labels: stage('workloads') }),
+    'base/conductor/deployment.yaml': yamlDocs(deployment('conductor', 'dbosdev/conductor:1.2.0', 8090)),
+    'base/conductor/service.yaml': yamlDocs(service('conductor', 8090, 8090)),
+    'base/console/kustomization.yaml': kustomization({ resources: ['deployment.yaml', 'service.yaml'], labels: stage('workloads') }),
+    'base/console/deployment.yaml': yamlDocs(deployment('console', 'dbosdev/console:1.2.0', 80)),
+    'base/console/service.yaml': yamlDocs(service('console', 80, 80)),
+    'base/dex/kustomization.yaml': kustomization({ resources: ['deployment.yaml', 'service.yaml'], labels: stage('workloads') }),
+    'base/dex/deployment.yaml': yamlDocs(deployment('dex', 'ghcr.io/dexidp/dex:v2.45.1', 5556)),
+    'base/dex/service.yaml': yamlDocs(service('dex', 5556, 5556)),
+    'base/app-version/kustomization.yaml': kustomization({
+      resources: ['deployment.yaml', 'migrate-job.yaml', 'scaled-object.yaml'],
+    }),
+    'base/app-version/deployment.yaml': yamlDocs(appDeployment),
+    'base/app-version/migrate-job.yaml': yamlDocs(migrate),
+    'base/app-version/scaled-object.yaml': yamlDocs(scaledObject),
+    'base/network-policies/kustomization.yaml': kustomization({ resources: ['network-policies.yaml'], labels: stage('foundation') }),
+    'base/network-policies/network-policies.yaml': yamlDocs(
+      {
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'NetworkPolicy',
+        metadata: { name: 'default-deny-ingress' },
+        spec: { podSelector: {}, policyTypes: ['Ingress'] },
+      },
+      networkPolicy('conductor', [INGRESS_NS, pod('console'), pod('dbos-app')], 8090),
+      networkPolicy('console', [INGRESS_NS], 80),
+      networkPolicy('dex', [INGRESS_NS, pod('conductor')], 5556),
+      networkPolicy('dbos-app', [INGRESS_NS, KEDA_NS], 8080),
+    ),
+    'overlays/dev/kustomization.yaml': kustomization({
+      namespace: 'dbos',
+      resources: [
+        '../../base/namespace',
+        '../../base/conductor',
+        '../../base/console',
+        '../../base/dex',
+        '../../base/network-policies',
+        'secrets',
+        'routing',
+        'app-versions',
+      ],
+    }),
+    'overlays/dev/secrets/kustomization.yaml': kustomization({ resources: ['conductor.sealed.yaml'], labels: stage('foundation') }),
+    'overlays/dev/secrets/conductor.sealed.yaml': yamlDocs({
+      apiVersion: 'bitnami.com/v1alpha1',
+      kind: 'SealedSecret',
+      metadata: { name: 'conductor', namespace: 'dbos' },
+      spec: {
+        encryptedData: { 'api-key': fakeSealedValue() },
+        template: { metadata: { name: 'conductor', namespace: 'dbos' }, type: 'Opaque' },
+      },
+    }),
+    'overlays/dev/routing/kustomization.yaml': kustomization({ resources: ['ingress.yaml'], labels: stage('routing') }),
+    'overlays/dev/routing/ingress.yaml': yamlDocs({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'Ingress',
+      metadata: {
+        name: 'conductor',
+        annotations: {
+          'nginx.ingress.kubernetes.io/proxy-read-timeout': '3600',
+          'nginx.ingress.kubernetes.io/proxy-send-timeout': '3600',
+        },
+      },
+      spec: {
+        ingressClassName: 'nginx',
+        rules: [
+          {
+            host: 'dbos.example.test',
+            http: { paths: [{ path: '/conductor', pathType: 'Prefix', backend: { service: { name: 'conductor', port: { number: 8090 } } } }] },
+          },
+        ],
+      },
+    }),
+    'overlays/dev/app-versions/kustomization.yaml': kustomization({ resources: ['1-0-0', 'service.yaml'] }),
+    'overlays/dev/app-versions/service.yaml': yamlDocs({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'dbos-app', labels: { app: 'dbos-app', 'dbos.dev/stage': 'routing' } },
+      spec: { selector: { app: 'dbos-app', 'dbos.dev/app-version': '1-0-0' }, ports: [{ name: 'http', port: 8080, targetPort: 8080 }] },
+    }),
+    ...versionFiles('1-0-0', '1.0.0', true),
+    'clusters/dev/argocd/kustomization.yaml': kustomization({ resources: ['application.yaml'] }),
+    'clusters/dev/argocd/application.yaml': yamlDocs({
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'Application',
+      metadata: { name: 'dbos-dev', namespace: 'argocd' },
+      spec: {
+        project: 'default',
+        source: { repoURL: 'https://github.com/example/gitops.git', targetRevision: 'main', path: 'overlays/dev' },
+        destination: { server: 'https://kubernetes.default.svc', namespace: 'dbos' },
+        syncPolicy: { automated: { prune: true, selfHeal: true } },
+      },
+    }),
+    'clusters/dev/flux/kustomization.yaml': kustomization({ resources: ['sync.yaml'] }),
+    'clusters/dev/flux/sync.yaml': yamlDocs(
+      {
+        apiVersion: 'source.toolkit.fluxcd.io/v1',
+        kind: 'GitRepository',
+        metadata: { name: 'gitops', namespace: 'flux-system' },
+        spec: { interval: '5m', url: 'https://github.com/example/gitops.git', ref: { branch: 'main' } },
+      },
+      {
+        apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
+        kind: 'Kustomization',
+        metadata: { name: 'dbos', namespace: 'flux-system' },
+        spec: { interval: '10m', path: './overlays/dev', prune: true, wait: true, sourceRef: { kind: 'GitRepository', name: 'gitops' } },
+      },
+    ),
+  };
+}
+
+export async function writeFiles(root: string, files: Record<string, string>): Promise<void> {
+  for (const [relative, text] of Object.entries(files)) {
+    const file = path.join(root, relative);
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, text);
+  }
+}
+
+/** Writes the clean fixture into a fresh temp directory, made a git repository so the scan lists files the real way. */
+export async function createFixtureRepo(): Promise<string> {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'validate-fixture-'));
+  await writeFiles(root, fixtureFiles());
+  execFileSync('git', ['init', '--quiet', root]);
+  return root;
+}
+
+export async function copyRepo(source: string): Promise<string> {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'validate-case-'));
+  await cp(source, root, { recursive: true });
+  return root;
+}
+
+/** Parses a (multi-document) YAML file, lets the test change the documents, writes it back. */
+export async function editYaml(root: string, relative: string, edit: (docs: Array<Record<string, any>>) => void): Promise<void> {
+  const file = path.join(root, relative);
+  const docs = parseAllDocuments(await readFile(file, 'utf8')).map((doc) => doc.toJS() as Record<string, any>);
+  edit(docs);
+  await writeFile(file, yamlDocs(...docs));
+}

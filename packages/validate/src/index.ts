@@ -1,0 +1,10 @@
+export { discoverRenderTargets, type RenderTarget } from './discover.ts';
+export { ToolError, UsageError } from './errors.ts';
+export { formatHuman, formatJson, summaryLine } from './format.ts';
+export { POLICIES } from './policies/index.ts';
+export { parseImageReference } from './policies/image-pinned.ts';
+export { scanText } from './policies/kubernetes-secret-scan.ts';
+export { renderTarget } from './render.ts';
+export { checkSchemas, modelFor } from './schema.ts';
+export type { K8sObject, Policy, PolicyContext, Render, RenderedObject, Violation } from './types.ts';
+export { knownRules, validateRepo, type ValidateOptions, type ValidateResult } from './validate.ts';

@@ -1,0 +1,33 @@
+import type { Policy } from '../types.ts';
+import { appReplicasUnset, appService, appVersionObjects } from './app-versions.ts';
+import { capabilitiesDropped } from './capabilities-dropped.ts';
+import { imagePinned } from './image-pinned.ts';
+import { kubernetesSecretScan } from './kubernetes-secret-scan.ts';
+import { networkPolicyMatrix } from './network-policy-matrix.ts';
+import { noPlainSecret } from './no-plain-secret.ts';
+import { noPrivilegeEscalation } from './no-privilege-escalation.ts';
+import { nonRoot } from './non-root.ts';
+import { probes } from './probes.ts';
+import { resources } from './resources.ts';
+import { sealedSecretScope } from './sealed-secret-scope.ts';
+import { stageLabel } from './stage-label.ts';
+import { websocketTimeouts } from './websocket-timeouts.ts';
+
+/** Every policy `pnpm validate` enforces, in report order. Add a rule by adding a module and one line here. */
+export const POLICIES: readonly Policy[] = [
+  probes,
+  resources,
+  nonRoot,
+  noPrivilegeEscalation,
+  capabilitiesDropped,
+  imagePinned,
+  noPlainSecret,
+  networkPolicyMatrix,
+  websocketTimeouts,
+  kubernetesSecretScan,
+  appReplicasUnset,
+  appVersionObjects,
+  appService,
+  stageLabel,
+  sealedSecretScope,
+];

@@ -1,0 +1,119 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import type { RenderTarget } from './discover.ts';
+import { ToolError } from './errors.ts';
+import type { K8sObject, Render, RenderedObject } from './types.ts';
+
+const ORIGIN_ANNOTATION = 'config.kubernetes.io/origin';
+
+interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function runKubectl(args: string[], kubectl: string): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(kubectl, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      reject(
+        error.code === 'ENOENT'
+          ? new ToolError(`"${kubectl}" was not found on PATH; install kubectl (1.27+ ships kustomize v5) or set KUBECTL to its path`)
+          : new ToolError(`could not run ${kubectl}: ${error.message}`),
+      );
+    });
+    child.on('close', (code) =>
+      resolve({ code: code ?? 1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }),
+    );
+  });
+}
+
+/** kubectl prefixes its messages with a klog header; the reader only needs kustomize's own words. */
+function cleanKustomizeMessage(stderr: string): string {
+  const text = stderr.trim();
+  const quoted = /err="((?:[^"\\]|\\.)*)"/.exec(text);
+  const message = quoted?.[1] ? quoted[1].replace(/\\"/g, '"').replace(/\\'/g, "'") : text.replace(/^error:\s*/i, '');
+  return message.replace(/\s+/g, ' ').trim() || 'kustomize failed without a message';
+}
+
+function parseObjects(stdout: string): K8sObject[] {
+  const objects: K8sObject[] = [];
+  for (const doc of parseAllDocuments(stdout)) {
+    if (doc.errors.length > 0) throw new ToolError(`kustomize printed YAML that does not parse: ${doc.errors[0]?.message}`);
+    const value: unknown = doc.toJS();
+    if (value && typeof value === 'object' && !Array.isArray(value)) objects.push(value as K8sObject);
+  }
+  return objects;
+}
+
+/** Reads kustomize's origin annotation into a repo-relative path, then removes it so it never reaches a policy. */
+function takeOrigin(object: K8sObject, wrapperDir: string, root: string): string | undefined {
+  const annotations = object.metadata?.annotations;
+  const origin = annotations?.[ORIGIN_ANNOTATION];
+  if (!annotations || origin === undefined) return undefined;
+  delete annotations[ORIGIN_ANNOTATION];
+  if (Object.keys(annotations).length === 0 && object.metadata) delete object.metadata.annotations;
+  const parsed = parseAllDocuments(origin)[0]?.toJS() as { path?: string; configuredIn?: string; repo?: string } | undefined;
+  const source = parsed?.path ?? parsed?.configuredIn;
+  if (!source || parsed?.repo) return undefined;
+  const absolute = path.resolve(wrapperDir, source);
+  const relative = path.relative(root, absolute);
+  return relative.split(path.sep).join('/');
+}
+
+export interface RenderOptions {
+  root: string;
+  kubectl?: string;
+}
+
+/**
+ * Renders one entry point with real kustomize. It goes through a throw-away wrapper kustomization with
+ * `buildMetadata: [originAnnotations]` so every object names its source file; kustomize refuses absolute
+ * resource paths, so the wrapper points at the target relatively. If the wrapper fails where a direct
+ * render works, the direct render is used and objects are attributed to the entry point's kustomization.
+ */
+export async function renderTarget(target: RenderTarget, options: RenderOptions): Promise<Render> {
+  const kubectl = options.kubectl ?? process.env.KUBECTL ?? 'kubectl';
+  const started = performance.now();
+  const fallbackFile = `${target.id}/kustomization.yaml`;
+  const wrapperDir = await mkdtemp(path.join(os.tmpdir(), 'validate-wrapper-'));
+  try {
+    const relativeTarget = path.relative(wrapperDir, target.dir).split(path.sep).join('/');
+    await writeFile(
+      path.join(wrapperDir, 'kustomization.yaml'),
+      `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ${JSON.stringify(relativeTarget)}\nbuildMetadata: [originAnnotations]\n`,
+    );
+    const wrapped = await runKubectl(['kustomize', wrapperDir], kubectl);
+    if (wrapped.code === 0) {
+      const objects: RenderedObject[] = parseObjects(wrapped.stdout).map((object) => ({
+        object,
+        file: takeOrigin(object, wrapperDir, options.root) ?? fallbackFile,
+      }));
+      return { id: target.id, kind: target.kind, env: target.env, objects, originAnnotations: true, wallMs: performance.now() - started };
+    }
+    const direct = await runKubectl(['kustomize', target.dir], kubectl);
+    const wallMs = performance.now() - started;
+    if (direct.code !== 0) {
+      return {
+        id: target.id,
+        kind: target.kind,
+        env: target.env,
+        objects: [],
+        error: cleanKustomizeMessage(direct.stderr),
+        originAnnotations: false,
+        wallMs,
+      };
+    }
+    const objects = parseObjects(direct.stdout).map((object) => ({ object, file: fallbackFile }));
+    return { id: target.id, kind: target.kind, env: target.env, objects, originAnnotations: false, wallMs };
+  } finally {
+    await rm(wrapperDir, { recursive: true, force: true });
+  }
+}

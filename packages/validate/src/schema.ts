@@ -1,0 +1,122 @@
+import { violationFor } from './objects.ts';
+import type { RenderedObject, Violation } from './types.ts';
+
+/**
+ * Packages that ship generated models, in lookup order. Each exposes `<pkg>/<group>/<version>` (core: `v1`),
+ * whose exports include one class per kind with static `apiVersion`, `kind` and a `validate()` method.
+ */
+const MODEL_PACKAGES = [
+  'kubernetes-models',
+  '@kubernetes-models/sealed-secrets',
+  '@kubernetes-models/keda',
+  '@kubernetes-models/flux-cd',
+  '@kubernetes-models/argo-cd',
+  '@kubernetes-models/cert-manager',
+  '@kubernetes-models/prometheus-operator',
+  '@kubernetes-models/gateway-api',
+];
+
+interface ModelClass {
+  apiVersion: string;
+  kind: string;
+  new (data: unknown): { validate(): void };
+}
+
+type KindTable = Map<string, ModelClass>;
+
+const tableByApiVersion = new Map<string, Promise<KindTable | undefined>>();
+
+function isModelClass(value: unknown): value is ModelClass {
+  return typeof value === 'function' && typeof (value as { kind?: unknown }).kind === 'string'
+    && typeof (value as { apiVersion?: unknown }).apiVersion === 'string';
+}
+
+async function loadTable(apiVersion: string): Promise<KindTable | undefined> {
+  // A `/` in the group would let a crafted apiVersion reach other package paths; real groups never have one.
+  if (!/^([a-z0-9.-]+\/)?v[0-9a-z]+$/.test(apiVersion)) return undefined;
+  for (const pkg of MODEL_PACKAGES) {
+    let mod: Record<string, unknown>;
+    try {
+      mod = (await import(`${pkg}/${apiVersion}`)) as Record<string, unknown>;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ERR_PACKAGE_PATH_NOT_EXPORTED' || code === 'ERR_MODULE_NOT_FOUND') continue;
+      throw error;
+    }
+    const table: KindTable = new Map();
+    for (const value of Object.values(mod)) {
+      if (isModelClass(value) && value.apiVersion === apiVersion) table.set(value.kind, value);
+    }
+    if (table.size > 0) return table;
+  }
+  return undefined;
+}
+
+export async function modelFor(apiVersion: string, kind: string): Promise<ModelClass | undefined> {
+  let table = tableByApiVersion.get(apiVersion);
+  if (!table) {
+    table = loadTable(apiVersion);
+    tableByApiVersion.set(apiVersion, table);
+  }
+  return (await table)?.get(kind);
+}
+
+interface AjvError {
+  instancePath?: string;
+  message?: string;
+  params?: Record<string, unknown>;
+}
+
+function describeErrors(errors: AjvError[]): string {
+  const lines = errors.slice(0, 5).map((error) => {
+    const at = (error.instancePath ?? '').replace(/^\//, '').replace(/\/(\d+)(?=\/|$)/g, '[$1]').replace(/\//g, '.');
+    const extra = error.params?.additionalProperty ? ` (${String(error.params.additionalProperty)})` : '';
+    return `${at || '(root)'} ${error.message ?? 'is invalid'}${extra}`;
+  });
+  const more = errors.length > 5 ? `; and ${errors.length - 5} more` : '';
+  return lines.join('; ') + more;
+}
+
+export const SCHEMA_RULE = 'schema';
+export const UNKNOWN_KIND_RULE = 'unknown-kind';
+
+/** Validates every object against its published schema; an apiVersion/kind no package knows is a violation. */
+export async function checkSchemas(objects: RenderedObject[]): Promise<Violation[]> {
+  const violations: Violation[] = [];
+  for (const rendered of objects) {
+    const { apiVersion, kind } = rendered.object;
+    if (!apiVersion || !kind) {
+      violations.push(
+        violationFor(rendered, SCHEMA_RULE, 'object has no apiVersion or kind', 'give the object both apiVersion and kind'),
+      );
+      continue;
+    }
+    const Model = await modelFor(apiVersion, kind);
+    if (!Model) {
+      violations.push(
+        violationFor(
+          rendered,
+          UNKNOWN_KIND_RULE,
+          `no schema is known for apiVersion "${apiVersion}" kind "${kind}", so the object cannot be checked`,
+          'use a served apiVersion for this kind (check for a typo or a removed beta version), or add the CRD\'s model package to packages/validate/src/schema.ts',
+        ),
+      );
+      continue;
+    }
+    try {
+      new Model(rendered.object).validate();
+    } catch (error) {
+      const errors = (error as { errors?: AjvError[] }).errors;
+      const detail = Array.isArray(errors) && errors.length > 0 ? describeErrors(errors) : (error as Error).message;
+      violations.push(
+        violationFor(
+          rendered,
+          SCHEMA_RULE,
+          `does not match the ${apiVersion} ${kind} schema: ${detail}`,
+          `correct the named field(s) to the type and shape the ${kind} API defines`,
+        ),
+      );
+    }
+  }
+  return violations;
+}

@@ -1,0 +1,113 @@
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { discoverRenderTargets } from './discover.ts';
+import { UsageError } from './errors.ts';
+import { POLICIES } from './policies/index.ts';
+import { renderTarget } from './render.ts';
+import { checkSchemas, SCHEMA_RULE, UNKNOWN_KIND_RULE } from './schema.ts';
+import type { Render, Violation } from './types.ts';
+
+export const RENDER_RULE = 'render';
+
+/** Rule ids `--only` accepts: the policies plus the checks every render gets. */
+export function knownRules(): string[] {
+  return [RENDER_RULE, SCHEMA_RULE, UNKNOWN_KIND_RULE, ...POLICIES.map((p) => p.id)];
+}
+
+export interface ValidateOptions {
+  root: string;
+  /** Run only this rule (render failures are always reported: nothing else can be checked without a render). */
+  only?: string;
+  kubectl?: string;
+  /** Renders run at once; the machines are small, and kustomize is quick. */
+  concurrency?: number;
+}
+
+export interface ValidateResult {
+  root: string;
+  renders: Array<Pick<Render, 'id' | 'kind' | 'env' | 'wallMs' | 'originAnnotations' | 'error'> & { objects: number }>;
+  objects: number;
+  violations: Violation[];
+}
+
+async function mapBounded<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index]!);
+    }
+  });
+  await Promise.all(workers);
+  return results;
+}
+
+function dedupe(violations: Violation[]): Violation[] {
+  const seen = new Set<string>();
+  return violations.filter((v) => {
+    const key = `${v.rule}\0${v.file}\0${v.object}\0${v.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+export async function validateRepo(options: ValidateOptions): Promise<ValidateResult> {
+  const root = path.resolve(options.root);
+  if (!existsSync(root) || !statSync(root).isDirectory()) {
+    throw new UsageError(`--root ${options.root} is not a directory; point it at the GitOps repository's top level`);
+  }
+  if (options.only !== undefined && !knownRules().includes(options.only)) {
+    throw new UsageError(`unknown rule "${options.only}" for --only; known rules: ${knownRules().join(', ')}`);
+  }
+  const wants = (rule: string) => options.only === undefined || options.only === rule;
+  const targets = discoverRenderTargets(root);
+  const renders = await mapBounded(targets, options.concurrency ?? 2, (target) =>
+    renderTarget(target, { root, ...(options.kubectl ? { kubectl: options.kubectl } : {}) }),
+  );
+
+  const violations: Violation[] = [];
+  if (targets.length === 0) {
+    violations.push({
+      rule: RENDER_RULE,
+      file: '.',
+      object: 'overlays/*',
+      message: `found no overlays/<env> or clusters/<env>/{argocd,flux} directory with a kustomization.yaml under ${root}`,
+      fix: 'run from the repository root or pass --root DIR',
+    });
+  }
+  for (const render of renders) {
+    if (render.error === undefined) continue;
+    violations.push({
+      rule: RENDER_RULE,
+      file: `${render.id}/kustomization.yaml`,
+      object: render.id,
+      message: `kustomize cannot render ${render.id}: ${render.error}`,
+      fix: `run \`kubectl kustomize ${render.id}\` and fix the path or field it names`,
+    });
+  }
+  const rendered = renders.filter((r) => r.error === undefined);
+  if (wants(SCHEMA_RULE) || wants(UNKNOWN_KIND_RULE)) {
+    const schemaViolations = await checkSchemas(rendered.flatMap((r) => r.objects));
+    violations.push(...schemaViolations.filter((v) => wants(v.rule)));
+  }
+  for (const policy of POLICIES) {
+    if (!wants(policy.id)) continue;
+    violations.push(...(await policy.check({ root, renders: rendered })));
+  }
+  return {
+    root,
+    renders: renders.map((r) => ({
+      id: r.id,
+      kind: r.kind,
+      env: r.env,
+      wallMs: r.wallMs,
+      originAnnotations: r.originAnnotations,
+      objects: r.objects.length,
+      ...(r.error !== undefined ? { error: r.error } : {}),
+    })),
+    objects: renders.reduce((sum, r) => sum + r.objects.length, 0),
+    violations: dedupe(violations),
+  };
+}
