@@ -1,0 +1,181 @@
+import { z } from 'zod';
+
+/** Durations in the config are written like `3d`, `12h`, `30m`, `45s` (or a plain number of seconds). */
+const DURATION = /^(\d+)\s*(s|m|h|d|w)?$/;
+const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
+
+export function parseDurationSeconds(value: string | number): number {
+  if (typeof value === 'number') return value;
+  const match = DURATION.exec(value.trim());
+  if (!match) throw new Error(`"${value}" is not a duration; write e.g. 30m, 12h, 3d`);
+  return Number(match[1]) * UNIT_SECONDS[match[2] ?? 's']!;
+}
+
+const duration = z
+  .union([z.string(), z.number().int().nonnegative()])
+  .refine((v) => typeof v === 'number' || DURATION.test(v.trim()), { message: 'must be a duration such as 30m, 12h or 3d' })
+  .transform((v) => parseDurationSeconds(v));
+
+const regex = z.string().refine(
+  (source) => {
+    try {
+      new RegExp(source);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'must be a valid JavaScript regular expression' },
+);
+
+const name = z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be lowercase letters, digits, ".", "_" or "-"');
+
+export const environmentSchema = z.strictObject({
+  name,
+  /** Path of the overlay directory, relative to the repository root. */
+  overlay: z.string().min(1),
+  /** Cluster check before promotion INTO this environment: the digest must have run healthy in the previous
+   * environment for this long. Only used when `kube` access is configured for the previous environment. */
+  promotionSoak: duration.default(0),
+  /** Read-only kube access for health checks of this environment (kubeconfig context and namespace). */
+  kube: z.strictObject({ context: z.string().optional(), namespace: z.string().default('dbos') }).optional(),
+});
+
+export const versioningSchema = z.strictObject({
+  /** Semver range the proposed version must satisfy (`*` for any). */
+  range: z.string().default('*'),
+  prereleases: z.boolean().default(false),
+  /** Only tags matching this regex are considered. */
+  allowTags: regex.optional(),
+  /** Tags matching any of these are ignored. */
+  ignoreTags: z.array(regex).default([]),
+});
+
+export const imageSchema = z.strictObject({
+  /** The kustomize `images[].name` this policy applies to. */
+  name,
+  /** Registry repository to read tags from, e.g. `ghcr.io/dexidp/dex` or `docker.io/dbosdev/conductor`. */
+  repository: z.string().min(1),
+  versioning: versioningSchema.default({ range: '*', prereleases: false, ignoreTags: [] }),
+  /** A version is proposed only when its image config `created` time is at least this old. */
+  minReleaseAge: duration.optional(),
+  /** `false` keeps the entry pinned: the bot reads it but never proposes a change. */
+  update: z.boolean().default(true),
+});
+
+export const groupSchema = z.strictObject({
+  name,
+  /** Images that always move together, in one PR per environment. */
+  images: z.array(name).min(2),
+});
+
+export const forgeSchema = z.strictObject({
+  type: z.enum(['github', 'local']).default('github'),
+  owner: z.string().optional(),
+  repo: z.string().optional(),
+  baseBranch: z.string().default('main'),
+  labels: z.array(z.string()).default(['gitops-bot']),
+  /** Git identity of the bot's commits. */
+  author: z.strictObject({ name: z.string(), email: z.string() }).default({ name: 'dbos-gitops-bot', email: 'dbos-gitops-bot@users.noreply.github.com' }),
+});
+
+export const pullRequestLimitsSchema = z.strictObject({
+  maxOpen: z.number().int().positive().default(10),
+  maxPerHour: z.number().int().positive().default(5),
+});
+
+export const registryHostSchema = z.strictObject({
+  /** Talk plain HTTP to this host (only for loopback test registries). */
+  plainHttp: z.boolean().default(false),
+});
+
+/** Reserved for the version-add / version-retire tasks: extend these fields, do not rename them. */
+export const appVersionsSchema = z.strictObject({
+  appName: z.string(),
+  /** The kustomize image name every version pins (`dbos-app`). */
+  imageName: z.string().default('dbos-app'),
+  repository: z.string(),
+  versioning: versioningSchema.default({ range: '*', prereleases: false, ignoreTags: [] }),
+  minReleaseAge: duration.optional(),
+  /** Maximum live versions per environment before the bot stops adding. */
+  maxLive: z.number().int().positive().default(3),
+  drain: z
+    .strictObject({
+      /** The version must have read zero in-flight workflows for this long before retirement is proposed. */
+      quietPeriod: duration.default(3600),
+      /** Where in-flight counts come from. */
+      source: z.enum(['database', 'conductor']).default('database'),
+      /** Environment variable names (never values) holding the connection settings. */
+      databaseUrlEnv: z.string().default('DBOS_DRAIN_DATABASE_URL'),
+      conductorUrl: z.string().optional(),
+      conductorApiKeyEnv: z.string().default('CONDUCTOR_API_KEY'),
+    })
+    .default({ quietPeriod: 3600, source: 'database', databaseUrlEnv: 'DBOS_DRAIN_DATABASE_URL', conductorApiKeyEnv: 'CONDUCTOR_API_KEY' }),
+});
+
+/** Reserved for the secret-rotation task. */
+export const secretRotationSchema = z.strictObject({
+  secrets: z
+    .array(
+      z.strictObject({
+        name,
+        /** Sealed file relative to each overlay, e.g. `secrets/conductor-api-key.sealed.yaml`. */
+        file: z.string(),
+        maxAge: duration,
+      }),
+    )
+    .default([]),
+});
+
+export const schedulesSchema = z.record(z.string(), z.string().regex(/^(\S+\s+){4}\S+$/, 'must be a five-field cron expression'));
+
+export const configSchema = z
+  .strictObject({
+    version: z.literal(1),
+    environments: z.array(environmentSchema).min(1),
+    images: z.array(imageSchema).default([]),
+    groups: z.array(groupSchema).default([]),
+    /** Default minimum release age for images that do not set their own. */
+    minReleaseAge: duration.default(0),
+    schedules: schedulesSchema.default({}),
+    pullRequests: pullRequestLimitsSchema.default({ maxOpen: 10, maxPerHour: 5 }),
+    forge: forgeSchema.default({
+      type: 'github',
+      baseBranch: 'main',
+      labels: ['gitops-bot'],
+      author: { name: 'dbos-gitops-bot', email: 'dbos-gitops-bot@users.noreply.github.com' },
+    }),
+    registries: z.record(z.string(), registryHostSchema).default({}),
+    appVersions: appVersionsSchema.optional(),
+    secretRotation: secretRotationSchema.optional(),
+  })
+  .superRefine((config, ctx) => {
+    const envNames = new Set<string>();
+    config.environments.forEach((env, index) => {
+      if (envNames.has(env.name)) ctx.addIssue({ code: 'custom', path: ['environments', index, 'name'], message: `duplicate environment "${env.name}"` });
+      envNames.add(env.name);
+    });
+    const imageNames = new Set<string>();
+    config.images.forEach((image, index) => {
+      if (imageNames.has(image.name)) ctx.addIssue({ code: 'custom', path: ['images', index, 'name'], message: `duplicate image "${image.name}"` });
+      imageNames.add(image.name);
+    });
+    const grouped = new Map<string, string>();
+    config.groups.forEach((group, groupIndex) => {
+      if (imageNames.has(group.name)) ctx.addIssue({ code: 'custom', path: ['groups', groupIndex, 'name'], message: `group name "${group.name}" collides with an image name` });
+      group.images.forEach((image, imageIndex) => {
+        if (!imageNames.has(image)) ctx.addIssue({ code: 'custom', path: ['groups', groupIndex, 'images', imageIndex], message: `"${image}" is not an entry of images:` });
+        const other = grouped.get(image);
+        if (other) ctx.addIssue({ code: 'custom', path: ['groups', groupIndex, 'images', imageIndex], message: `"${image}" is already in group "${other}"` });
+        grouped.set(image, group.name);
+      });
+    });
+  });
+
+export type BotConfigInput = z.input<typeof configSchema>;
+export type BotConfig = z.output<typeof configSchema>;
+export type EnvironmentConfig = BotConfig['environments'][number];
+export type ImageConfig = BotConfig['images'][number];
+export type VersioningPolicy = z.output<typeof versioningSchema>;
+export type AppVersionsConfig = z.output<typeof appVersionsSchema>;
+export type SecretRotationConfig = z.output<typeof secretRotationSchema>;

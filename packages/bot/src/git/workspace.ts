@@ -1,0 +1,154 @@
+import { mkdtemp, mkdir, rm, writeFile, unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { simpleGit, type SimpleGit } from 'simple-git';
+import { GitError, PushRejectedError } from '../errors.ts';
+import type { FileEdit } from '../plan.ts';
+import type { TreeReader } from '../repo/tree.ts';
+
+export interface GitIdentity {
+  name: string;
+  email: string;
+}
+
+export interface GitStats {
+  pushes: number;
+}
+
+function gitFailure(error: unknown, what: string): GitError {
+  // simple-git's message is git's stderr; strip anything that looks like credentials embedded in a URL.
+  const message = String((error as Error).message ?? error).replace(/\/\/[^@/\s]+@/g, '//***@').split('\n').filter(Boolean).slice(0, 3).join(' ');
+  return new GitError(`git could not ${what}: ${message}`);
+}
+
+/** Read a revision of a git repository as a tree, without a checkout. */
+export function gitTree(git: SimpleGit, ref: string, describe: string): TreeReader {
+  return {
+    describe,
+    async read(path) {
+      try {
+        return await git.show([`${ref}:${path}`]);
+      } catch {
+        return null;
+      }
+    },
+    async list(dir) {
+      const output = await git.raw(['ls-tree', '--name-only', ref, `${dir.replace(/\/+$/, '')}/`]).catch(() => '');
+      const names: string[] = [];
+      const typed = await git.raw(['ls-tree', ref, `${dir.replace(/\/+$/, '')}/`]).catch(() => '');
+      for (const line of typed.split('\n').filter(Boolean)) {
+        const [meta, path] = line.split('\t');
+        const name = path!.split('/').pop()!;
+        names.push(meta!.includes(' tree ') ? `${name}/` : name);
+      }
+      return output ? names.sort() : [];
+    },
+  };
+}
+
+/**
+ * A private clone of the remote in a temporary directory. Every edit is applied here, never in the user's checkout,
+ * so a failure at any step leaves their working tree untouched; the remote only changes on a successful push.
+ */
+export class GitWorkspace {
+  readonly stats: GitStats = { pushes: 0 };
+  private constructor(
+    readonly dir: string,
+    readonly git: SimpleGit,
+    readonly remote: string,
+    readonly baseBranch: string,
+    private readonly identity: GitIdentity,
+  ) {}
+
+  static async clone(remote: string, baseBranch: string, identity: GitIdentity): Promise<GitWorkspace> {
+    const dir = await mkdtemp(join(tmpdir(), 'gitops-bot-'));
+    const config = [`user.name=${identity.name}`, `user.email=${identity.email}`, 'commit.gpgsign=false', 'core.hooksPath=/dev/null'];
+    try {
+      await simpleGit({ config }).clone(remote, dir, ['--no-tags', '--branch', baseBranch, '--single-branch']);
+      const git = simpleGit({ baseDir: dir, config });
+      // Bot branches as remote-tracking refs, so their current content can be compared without a checkout.
+      await git.raw(['fetch', '--no-tags', 'origin', '+refs/heads/bot/*:refs/remotes/origin/bot/*']);
+      return new GitWorkspace(dir, git, remote, baseBranch, identity);
+    } catch (error) {
+      await rm(dir, { recursive: true, force: true });
+      throw gitFailure(error, `clone ${remote} (branch ${baseBranch})`);
+    }
+  }
+
+  baseTree(): TreeReader {
+    return gitTree(this.git, `origin/${this.baseBranch}`, `origin/${this.baseBranch} of ${this.remote}`);
+  }
+
+  /** `bot/…` branch → commit, as fetched at clone time. */
+  async botBranches(): Promise<Map<string, string>> {
+    const output = await this.git.raw(['for-each-ref', '--format=%(refname:strip=3) %(objectname)', 'refs/remotes/origin/bot/']);
+    const heads = new Map<string, string>();
+    for (const line of output.split('\n').filter(Boolean)) {
+      const [branch, sha] = line.split(' ');
+      heads.set(branch!, sha!);
+    }
+    return heads;
+  }
+
+  /** True when `branch` on the remote already has exactly the edited files' new content. */
+  async branchHasEdits(branch: string, edits: FileEdit[]): Promise<boolean> {
+    const tree = gitTree(this.git, `origin/${branch}`, branch);
+    for (const edit of edits) {
+      if ((await tree.read(edit.path)) !== edit.after) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Build `branch` as one commit on top of the base branch and push it. `expected` is the remote commit the branch had
+   * when read (null: it did not exist); `--force-with-lease` refuses the push if anyone moved it since.
+   */
+  async commitAndPush(branch: string, edits: FileEdit[], message: string, expected: string | null): Promise<string> {
+    try {
+      await this.git.raw(['checkout', '--quiet', '-B', branch, `origin/${this.baseBranch}`]);
+      await this.git.raw(['reset', '--quiet', '--hard', `origin/${this.baseBranch}`]);
+      for (const edit of edits) {
+        const path = join(this.dir, edit.path);
+        if (edit.after === null) await unlink(path).catch(() => {});
+        else {
+          await mkdir(dirname(path), { recursive: true });
+          await writeFile(path, edit.after);
+        }
+      }
+      await this.git.raw(['add', '--all', '--', ...edits.map((edit) => edit.path)]);
+      await this.git.raw(['commit', '--quiet', '--no-verify', '-m', message]);
+    } catch (error) {
+      throw gitFailure(error, `commit ${branch}`);
+    }
+    const lease = `--force-with-lease=refs/heads/${branch}:${expected ?? ''}`;
+    try {
+      await this.git.raw(['push', '--quiet', '--porcelain', lease, 'origin', `HEAD:refs/heads/${branch}`]);
+    } catch (error) {
+      const text = String((error as Error).message);
+      if (/rejected|stale info|non-fast-forward|fetch first|failed to push/i.test(text)) {
+        throw new PushRejectedError(branch, text.replace(/\/\/[^@/\s]+@/g, '//***@').split('\n').find((line) => /rejected|!/.test(line))?.trim() ?? 'rejected by the remote');
+      }
+      throw gitFailure(error, `push ${branch}`);
+    }
+    this.stats.pushes++;
+    return (await this.git.revparse(['HEAD'])).trim();
+  }
+
+  /** Re-read one bot branch from the remote (after a lost race). */
+  async refreshBranch(branch: string): Promise<string | null> {
+    await this.git.raw(['fetch', '--no-tags', 'origin', `+refs/heads/${branch}:refs/remotes/origin/${branch}`]).catch(() => {});
+    const output = await this.git.raw(['ls-remote', '--heads', 'origin', branch]).catch(() => '');
+    return output.split(/\s+/)[0] || null;
+  }
+
+  async dispose(): Promise<void> {
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Local git facts for `plan` without network: remote-tracking `bot/*` branches as last fetched. */
+export async function localBotBranches(repoDir: string): Promise<string[]> {
+  const git = simpleGit({ baseDir: repoDir });
+  const output = await git.raw(['for-each-ref', '--format=%(refname:strip=3)', 'refs/remotes/origin/bot/']).catch(() => '');
+  return output.split('\n').filter(Boolean);
+}

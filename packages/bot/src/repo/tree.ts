@@ -1,0 +1,84 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { readImageEntries, type ImageEntry } from './yaml-edit.ts';
+
+/** Read access to one revision of the GitOps tree. Paths are repository-relative with forward slashes. */
+export interface TreeReader {
+  /** Human description for output, e.g. "working tree /work/main" or "origin/main of https://…". */
+  readonly describe: string;
+  read(path: string): Promise<string | null>;
+  list(dir: string): Promise<string[]>;
+}
+
+export function fsTree(root: string, describe = `working tree ${root}`): TreeReader {
+  return {
+    describe,
+    async read(path) {
+      try {
+        return await readFile(join(root, path), 'utf8');
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw error;
+      }
+    },
+    async list(dir) {
+      try {
+        return (await readdir(join(root, dir), { withFileTypes: true })).map((entry) => entry.name + (entry.isDirectory() ? '/' : '')).sort();
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+        throw error;
+      }
+    },
+  };
+}
+
+export interface OverlayImages {
+  env: string;
+  /** `overlays/<env>/kustomization.yaml`. */
+  file: string;
+  text: string;
+  entries: ImageEntry[];
+}
+
+export function overlayKustomization(overlay: string): string {
+  return posix.join(overlay.replace(/\/+$/, ''), 'kustomization.yaml');
+}
+
+/** The overlay's own kustomization and its images: entries; null when the overlay does not exist in this tree. */
+export async function readOverlayImages(tree: TreeReader, env: string, overlay: string): Promise<OverlayImages | null> {
+  const file = overlayKustomization(overlay);
+  const text = await tree.read(file);
+  if (text === null) return null;
+  return { env, file, text, entries: readImageEntries(text, file) };
+}
+
+export interface AppVersionDir {
+  slug: string;
+  /** `overlays/<env>/app-versions/<slug>/kustomization.yaml`. */
+  file: string;
+  text: string;
+  entries: ImageEntry[];
+}
+
+/** Version directories under `<overlay>/app-versions/` (for the version tasks). */
+export async function readAppVersions(tree: TreeReader, overlay: string): Promise<AppVersionDir[]> {
+  const base = posix.join(overlay.replace(/\/+$/, ''), 'app-versions');
+  const out: AppVersionDir[] = [];
+  for (const name of await tree.list(base)) {
+    if (!name.endsWith('/')) continue;
+    const slug = name.slice(0, -1);
+    const file = posix.join(base, slug, 'kustomization.yaml');
+    const text = await tree.read(file);
+    if (text === null) continue;
+    out.push({ slug, file, text, entries: readImageEntries(text, file) });
+  }
+  return out;
+}
+
+/** DNS-safe slug of a version: `1.5.0` → `1-5-0`. */
+export function versionSlug(version: string): string {
+  return version
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+}

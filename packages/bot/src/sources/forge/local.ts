@@ -1,0 +1,55 @@
+import type { Forge, ForgeStats, PullRequestDraft, PullRequestRecord } from './types.ts';
+
+/**
+ * No GitHub: the runner still pushes branches to the git remote, and this forge prints the PR it would open.
+ * An "open PR" is a `bot/…` branch on the remote; nothing else is remembered.
+ */
+export class LocalForge implements Forge {
+  readonly kind = 'local' as const;
+  readonly stats: ForgeStats = { reads: 0, writes: 0 };
+  readonly describe = 'local forge (no GitHub: branches on the git remote, PR text printed)';
+
+  constructor(
+    private readonly listBranches: () => Promise<string[]>,
+    private readonly print: (text: string) => void,
+  ) {}
+
+  async listBotPullRequests(): Promise<PullRequestRecord[]> {
+    this.stats.reads++;
+    return (await this.listBranches()).map((branch) => ({
+      number: 0,
+      branch,
+      title: '',
+      body: '',
+      state: 'open' as const,
+      merged: false,
+      labels: [],
+      createdAt: new Date(0).toISOString(),
+      url: `branch ${branch}`,
+    }));
+  }
+
+  async createPullRequest(draft: PullRequestDraft): Promise<PullRequestRecord> {
+    this.print(`would open PR ${draft.branch} → ${draft.base}: ${draft.title}\n  labels: ${draft.labels.join(', ')}\n${indent(draft.body)}`);
+    return { number: 0, branch: draft.branch, title: draft.title, body: draft.body, state: 'open', merged: false, labels: draft.labels, createdAt: new Date().toISOString(), url: `branch ${draft.branch}` };
+  }
+
+  async updatePullRequest(pr: PullRequestRecord, change: { title: string; body: string }): Promise<void> {
+    this.print(`would update PR ${pr.branch}: ${change.title}`);
+  }
+
+  async addLabels(pr: PullRequestRecord, labels: string[]): Promise<void> {
+    this.print(`would label PR ${pr.branch}: ${labels.join(', ')}`);
+  }
+
+  async closePullRequest(pr: PullRequestRecord, comment: string): Promise<void> {
+    this.print(`would close PR ${pr.branch}: ${comment}`);
+  }
+}
+
+function indent(text: string): string {
+  return text
+    .split('\n')
+    .map((line) => `    ${line}`)
+    .join('\n');
+}

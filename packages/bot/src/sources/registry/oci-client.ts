@@ -1,0 +1,271 @@
+import { RateLimitError, RegistryError } from '../../errors.ts';
+import { credentialEnvNames, credentialsFromEnv, parseRepository, type RepositoryReference } from './reference.ts';
+import { emptyStats, type RegistrySource, type RegistryStats } from './types.ts';
+
+export const MEDIA_TYPES = {
+  ociIndex: 'application/vnd.oci.image.index.v1+json',
+  ociManifest: 'application/vnd.oci.image.manifest.v1+json',
+  dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json',
+  dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
+} as const;
+
+/** All four, or registries answer 404 or convert the manifest and report a different digest. */
+const MANIFEST_ACCEPT = [MEDIA_TYPES.ociIndex, MEDIA_TYPES.ociManifest, MEDIA_TYPES.dockerList, MEDIA_TYPES.dockerManifest].join(', ');
+
+export interface OciClientOptions {
+  /** Hosts spoken to over plain HTTP. Loopback hosts always are. */
+  plainHttpHosts?: string[];
+  env?: NodeJS.ProcessEnv;
+  /** Attempts per request for 429 and 5xx (the first try included). */
+  maxAttempts?: number;
+  /** Base delay for exponential backoff when no Retry-After is given. */
+  backoffMs?: number;
+  /** Longest wait we accept from a Retry-After header before giving up. */
+  maxRetryAfterSeconds?: number;
+  sleep?: (ms: number) => Promise<void>;
+  fetch?: typeof fetch;
+  /** Stop waiting for one HTTP response after this long. */
+  timeoutMs?: number;
+}
+
+interface Challenge {
+  scheme: 'bearer' | 'basic';
+  params: Record<string, string>;
+}
+
+function parseChallenge(header: string | null): Challenge | null {
+  if (!header) return null;
+  const match = /^\s*(\w+)\s*(.*)$/.exec(header);
+  if (!match) return null;
+  const scheme = match[1]!.toLowerCase();
+  if (scheme !== 'bearer' && scheme !== 'basic') return null;
+  const params: Record<string, string> = {};
+  for (const param of match[2]!.matchAll(/(\w+)="([^"]*)"/g)) params[param[1]!.toLowerCase()] = param[2]!;
+  return { scheme, params };
+}
+
+/** RFC 5988 `Link: </v2/x/tags/list?n=100&last=b>; rel="next"`. */
+function nextLink(header: string | null): string | null {
+  if (!header) return null;
+  for (const part of header.split(',')) {
+    const match = /<([^>]+)>\s*;\s*rel="?next"?/.exec(part);
+    if (match) return match[1]!;
+  }
+  return null;
+}
+
+function isLoopback(host: string): boolean {
+  const hostname = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  return hostname === 'localhost' || hostname === '::1' || /^127\./.test(hostname);
+}
+
+function retryAfterSeconds(header: string | null): number | undefined {
+  if (!header) return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds);
+  const date = Date.parse(header);
+  return Number.isNaN(date) ? undefined : Math.max(0, (date - Date.now()) / 1000);
+}
+
+/**
+ * A small OCI distribution client. It caches within one run: the tag list per repository, the digest per tag and the
+ * created time per digest, so many environments sharing a repository cost one tag listing.
+ */
+export class OciRegistryClient implements RegistrySource {
+  readonly describe = 'live OCI registries';
+  readonly stats: RegistryStats = emptyStats();
+  private readonly tagCache = new Map<string, Promise<string[]>>();
+  private readonly digestCache = new Map<string, Promise<string>>();
+  private readonly createdCache = new Map<string, Promise<Date | null>>();
+  private readonly tokens = new Map<string, string>();
+  private readonly options: Required<Omit<OciClientOptions, 'plainHttpHosts' | 'env'>> & { plainHttpHosts: Set<string>; env: NodeJS.ProcessEnv };
+
+  constructor(options: OciClientOptions = {}) {
+    this.options = {
+      plainHttpHosts: new Set(options.plainHttpHosts ?? []),
+      env: options.env ?? process.env,
+      maxAttempts: options.maxAttempts ?? 4,
+      backoffMs: options.backoffMs ?? 500,
+      maxRetryAfterSeconds: options.maxRetryAfterSeconds ?? 60,
+      sleep: options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
+      fetch: options.fetch ?? fetch,
+      timeoutMs: options.timeoutMs ?? 30_000,
+    };
+  }
+
+  listTags(repository: string): Promise<string[]> {
+    let cached = this.tagCache.get(repository);
+    if (!cached) {
+      cached = this.fetchTags(repository);
+      this.tagCache.set(repository, cached);
+    }
+    return cached;
+  }
+
+  resolveDigest(repository: string, tag: string): Promise<string> {
+    const key = `${repository}:${tag}`;
+    let cached = this.digestCache.get(key);
+    if (!cached) {
+      cached = this.fetchDigest(repository, tag);
+      this.digestCache.set(key, cached);
+    }
+    return cached;
+  }
+
+  createdAt(repository: string, digest: string): Promise<Date | null> {
+    const key = `${repository}@${digest}`;
+    let cached = this.createdCache.get(key);
+    if (!cached) {
+      cached = this.fetchCreated(repository, digest);
+      this.createdCache.set(key, cached);
+    }
+    return cached;
+  }
+
+  private baseUrl(ref: RepositoryReference): string {
+    const scheme = isLoopback(ref.host) || this.options.plainHttpHosts.has(ref.host) ? 'http' : 'https';
+    return `${scheme}://${ref.host}`;
+  }
+
+  private async fetchTags(repository: string): Promise<string[]> {
+    const ref = parseRepository(repository);
+    const tags: string[] = [];
+    let url: string | null = `${this.baseUrl(ref)}/v2/${ref.path}/tags/list?n=1000`;
+    // Bounded: a registry that keeps handing out next links must not keep us busy forever.
+    for (let page = 0; url && page < 200; page++) {
+      this.stats.tagListCalls++;
+      const response = await this.request(repository, ref, url, 'GET', {});
+      const body = (await response.json()) as { tags?: string[] | null };
+      tags.push(...(body.tags ?? []));
+      const next = nextLink(response.headers.get('link'));
+      url = next ? new URL(next, url).toString() : null;
+    }
+    return tags;
+  }
+
+  private async fetchDigest(repository: string, reference: string): Promise<string> {
+    const ref = parseRepository(repository);
+    this.stats.manifestCalls++;
+    const response = await this.request(repository, ref, `${this.baseUrl(ref)}/v2/${ref.path}/manifests/${reference}`, 'HEAD', { accept: MANIFEST_ACCEPT });
+    const digest = response.headers.get('docker-content-digest');
+    if (!digest || !/^sha256:[a-f0-9]{64}$/.test(digest)) {
+      throw new RegistryError(`${repository}:${reference}: the registry did not return a Docker-Content-Digest header`, response.status, repository, 'the registry does not follow the OCI distribution spec for HEAD manifests; report it, or pin the digest by hand');
+    }
+    return digest;
+  }
+
+  private async getManifest(repository: string, ref: RepositoryReference, reference: string): Promise<{ mediaType: string; body: Record<string, unknown> }> {
+    this.stats.manifestCalls++;
+    const response = await this.request(repository, ref, `${this.baseUrl(ref)}/v2/${ref.path}/manifests/${reference}`, 'GET', { accept: MANIFEST_ACCEPT });
+    const body = (await response.json()) as Record<string, unknown>;
+    const mediaType = (body.mediaType as string | undefined) ?? response.headers.get('content-type') ?? '';
+    return { mediaType, body };
+  }
+
+  private async fetchCreated(repository: string, digest: string): Promise<Date | null> {
+    const ref = parseRepository(repository);
+    let manifest = await this.getManifest(repository, ref, digest);
+    if (manifest.mediaType.startsWith(MEDIA_TYPES.ociIndex) || manifest.mediaType.startsWith(MEDIA_TYPES.dockerList)) {
+      const entries = (manifest.body.manifests as Array<{ digest: string; platform?: { os?: string; architecture?: string } }> | undefined) ?? [];
+      const amd64 = entries.find((entry) => entry.platform?.os === 'linux' && entry.platform.architecture === 'amd64');
+      if (!amd64) return null;
+      manifest = await this.getManifest(repository, ref, amd64.digest);
+    }
+    const config = manifest.body.config as { digest?: string } | undefined;
+    if (!config?.digest) return null;
+    this.stats.blobCalls++;
+    const response = await this.request(repository, ref, `${this.baseUrl(ref)}/v2/${ref.path}/blobs/${config.digest}`, 'GET', {});
+    const blob = (await response.json()) as { created?: string };
+    if (!blob.created) return null;
+    const created = new Date(blob.created);
+    return Number.isNaN(created.getTime()) ? null : created;
+  }
+
+  /** One request with auth challenges, bounded retries for 429/5xx/network errors, and typed errors for the rest. */
+  private async request(repository: string, ref: RepositoryReference, url: string, method: 'GET' | 'HEAD', headers: Record<string, string>): Promise<Response> {
+    const tokenKey = `${ref.host}/${ref.path}`;
+    let authTried = false;
+    for (let attempt = 1; ; attempt++) {
+      const auth = this.tokens.get(tokenKey);
+      let response: Response;
+      try {
+        response = await this.options.fetch(url, { method, headers: { ...headers, ...(auth ? { authorization: auth } : {}) }, signal: AbortSignal.timeout(this.options.timeoutMs), redirect: 'follow' });
+      } catch (error) {
+        if (attempt < this.options.maxAttempts) {
+          this.stats.retries++;
+          await this.options.sleep(this.options.backoffMs * 2 ** (attempt - 1));
+          continue;
+        }
+        throw new RegistryError(`${repository}: cannot reach ${ref.host}: ${(error as Error).message}`, undefined, repository, `check the network and that ${ref.host} is the right registry; offline, run with --source catalog`);
+      }
+      if (response.ok) return response;
+      await response.body?.cancel();
+
+      if (response.status === 401 && !authTried) {
+        authTried = true;
+        const challenge = parseChallenge(response.headers.get('www-authenticate'));
+        if (challenge) {
+          this.tokens.set(tokenKey, await this.authorize(repository, ref, challenge));
+          attempt--;
+          continue;
+        }
+      }
+      if ((response.status === 429 || response.status >= 500) && attempt < this.options.maxAttempts) {
+        const after = retryAfterSeconds(response.headers.get('retry-after'));
+        if (after !== undefined && after > this.options.maxRetryAfterSeconds) {
+          throw new RateLimitError(`${ref.host} asked to wait ${Math.ceil(after)}s (Retry-After) while reading ${repository}`, after);
+        }
+        this.stats.retries++;
+        await this.options.sleep(after !== undefined ? after * 1000 : this.options.backoffMs * 2 ** (attempt - 1));
+        continue;
+      }
+      throw this.statusError(repository, ref, response);
+    }
+  }
+
+  private async authorize(repository: string, ref: RepositoryReference, challenge: Challenge): Promise<string> {
+    const credentials = credentialsFromEnv(ref.host, this.options.env);
+    const basic = credentials ? `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}` : null;
+    if (challenge.scheme === 'basic') {
+      if (!basic) throw this.credentialsMissing(repository, ref);
+      return basic;
+    }
+    const realm = challenge.params.realm;
+    if (!realm) throw new RegistryError(`${ref.host} sent a Bearer challenge without a realm`, 401, repository, 'the registry is misconfigured; report it to its operator');
+    const tokenUrl = new URL(realm);
+    if (challenge.params.service) tokenUrl.searchParams.set('service', challenge.params.service);
+    tokenUrl.searchParams.set('scope', challenge.params.scope ?? `repository:${ref.path}:pull`);
+    this.stats.tokenCalls++;
+    const response = await this.options.fetch(tokenUrl, { headers: basic ? { authorization: basic } : {}, signal: AbortSignal.timeout(this.options.timeoutMs) });
+    if (!response.ok) {
+      await response.body?.cancel();
+      if (response.status === 401 || response.status === 403) throw this.credentialsMissing(repository, ref, response.status);
+      throw new RegistryError(`${ref.host} token endpoint answered ${response.status}`, response.status, repository, 'try again later; if it persists, check the registry status page');
+    }
+    const body = (await response.json()) as { token?: string; access_token?: string };
+    const token = body.token ?? body.access_token;
+    if (!token) throw new RegistryError(`${ref.host} token endpoint returned no token`, response.status, repository, 'the registry is misconfigured; report it to its operator');
+    return `Bearer ${token}`;
+  }
+
+  private credentialsMissing(repository: string, ref: RepositoryReference, status = 401): RegistryError {
+    const names = credentialEnvNames(ref.host === 'registry-1.docker.io' ? 'docker.io' : ref.host);
+    const have = credentialsFromEnv(ref.host, this.options.env) !== null;
+    return new RegistryError(
+      `${repository}: ${ref.host} refused ${have ? 'the configured credentials' : 'anonymous access'} (${status})`,
+      status,
+      repository,
+      have ? `check that ${names.username}/${names.password} are valid and can pull ${ref.path}` : `set ${names.username} and ${names.password} to credentials that can pull ${ref.path}`,
+    );
+  }
+
+  private statusError(repository: string, ref: RepositoryReference, response: Response): Error {
+    const status = response.status;
+    if (status === 401 || status === 403) return this.credentialsMissing(repository, ref, status);
+    if (status === 404) {
+      return new RegistryError(`${repository}: not found on ${ref.host} (404)`, status, repository, `check the repository name in .github/gitops-bot.yaml (images[].repository) and that the tag or digest exists`);
+    }
+    if (status === 429) return new RateLimitError(`${ref.host} kept answering 429 Too Many Requests for ${repository}`, retryAfterSeconds(response.headers.get('retry-after')));
+    return new RegistryError(`${repository}: ${ref.host} answered ${status} after ${this.options.maxAttempts} attempts`, status, repository, 'the registry is failing; try again later');
+  }
+}

@@ -1,0 +1,35 @@
+/** Split `ghcr.io/dexidp/dex` into the registry host and the repository path, with Docker Hub's conventions. */
+export interface RepositoryReference {
+  /** Host used for API calls (`registry-1.docker.io` for Docker Hub). */
+  host: string;
+  /** Repository path on that host (`library/alpine` for Docker Hub official images). */
+  path: string;
+}
+
+export function parseRepository(repository: string): RepositoryReference {
+  const parts = repository.split('/');
+  const first = parts[0] ?? '';
+  const hasHost = parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost');
+  let host = hasHost ? first : 'docker.io';
+  let path = hasHost ? parts.slice(1).join('/') : repository;
+  if (host === 'docker.io' || host === 'index.docker.io') {
+    host = 'registry-1.docker.io';
+    if (!path.includes('/')) path = `library/${path}`;
+  }
+  return { host, path };
+}
+
+/** Name of the environment variables holding credentials for a host: `GITOPS_BOT_REGISTRY_<HOST>_USERNAME` and
+ * `..._PASSWORD`, where <HOST> is the host upper-cased with every non-alphanumeric character replaced by `_`
+ * (`ghcr.io` → `GITOPS_BOT_REGISTRY_GHCR_IO_USERNAME`). */
+export function credentialEnvNames(host: string): { username: string; password: string } {
+  const key = host.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+  return { username: `GITOPS_BOT_REGISTRY_${key}_USERNAME`, password: `GITOPS_BOT_REGISTRY_${key}_PASSWORD` };
+}
+
+export function credentialsFromEnv(host: string, env: NodeJS.ProcessEnv = process.env): { username: string; password: string } | null {
+  const names = credentialEnvNames(host === 'registry-1.docker.io' ? 'docker.io' : host);
+  const username = env[names.username];
+  const password = env[names.password];
+  return username && password ? { username, password } : null;
+}

@@ -1,0 +1,45 @@
+import type { BotConfig } from '../config/schema.ts';
+import type { MarkerPayload, TaskResult } from '../plan.ts';
+import type { TreeReader } from '../repo/tree.ts';
+import type { KubeHealth } from '../sources/kube/health.ts';
+import type { RegistrySource } from '../sources/registry/types.ts';
+
+/**
+ * What the bot proposed before, read back from the forge by the runner (the PR body's hidden marker plus the PR's
+ * state). This is the bot's only memory: nothing is kept locally between runs.
+ */
+export interface PreviousProposal {
+  branch: string;
+  number: number;
+  state: 'open' | 'closed';
+  merged: boolean;
+  /** The PR carries the `gitops-bot/hold` label. */
+  held: boolean;
+  proposal: MarkerPayload;
+}
+
+/**
+ * Everything a task may read. Tasks are pure planners: they read this context and return plans; they never import
+ * git or the forge, and never write. Add new read-only sources here (e.g. a drain reader for version-retire).
+ */
+export interface TaskContext {
+  config: BotConfig;
+  /** The base branch of the GitOps repository (what is merged). */
+  tree: TreeReader;
+  registry: RegistrySource;
+  /** Null unless cluster access is configured. */
+  kube: KubeHealth | null;
+  previous: PreviousProposal[];
+  now: Date;
+  /** Only plan for this environment (others are still read, e.g. the previous environment for promotion). */
+  envFilter: string | null;
+  /** Progress lines (stderr in the CLI). */
+  log: (line: string) => void;
+}
+
+export interface Task {
+  /** Branch segment and `--task` value, e.g. `image-update`. */
+  name: string;
+  description: string;
+  plan(context: TaskContext): Promise<TaskResult>;
+}
