@@ -109,6 +109,45 @@ describe('mergeIntoSealedSecret', () => {
     await expect(unsealSealedSecret(JSON.parse(merged), [key.privateKeyPem])).resolves.toEqual({ a: '2', b: '1' });
   });
 
+  it('updates an existing annotation in place, as API-key rotation needs', async () => {
+    const document = toYaml(
+      sealSecret({
+        certificate, name: 'conductor-api-key', namespace: 'dbos', data: { 'api-key': 'placeholder' },
+        annotations: { 'dbos.dev/placeholder': 'true', 'dbos.dev/rotated-at': '2026-01-01T00:00:00.000Z' },
+      }),
+    );
+    const target = { name: 'conductor-api-key', namespace: 'dbos', scope: 'strict' as const };
+    const update = encryptData(certificate, target, { 'api-key': 'rotated-key' });
+    const merged = mergeIntoSealedSecret(document, target, update, 'f', {
+      annotations: { 'dbos.dev/rotated-at': '2026-02-02T00:00:00.000Z' },
+    });
+    const oldValue = (document.match(/ api-key: (\S+)/) ?? [])[1]!;
+    const expected = document
+      .replace('dbos.dev/rotated-at: "2026-01-01T00:00:00.000Z"', 'dbos.dev/rotated-at: "2026-02-02T00:00:00.000Z"')
+      .replace(oldValue, update['api-key']!);
+    expect(merged).toBe(expected);
+    await expect(unsealSealedSecret(merged, [key.privateKeyPem])).resolves.toEqual({ 'api-key': 'rotated-key' });
+  });
+
+  it('adds a metadata.annotations map when there is none, double-quoting values', () => {
+    const document = toYaml(sealSecret({ certificate, ...strictTarget, data: { a: '1' } }));
+    const merged = mergeIntoSealedSecret(document, strictTarget, {}, 'f', {
+      annotations: { 'dbos.dev/rotated-at': '2026-02-02T00:00:00.000Z', 'dbos.dev/placeholder': 'true' },
+    });
+    const expected = document.replace(
+      '  namespace: dbos\nspec:',
+      '  namespace: dbos\n  annotations:\n    dbos.dev/placeholder: "true"\n    dbos.dev/rotated-at: "2026-02-02T00:00:00.000Z"\nspec:',
+    );
+    expect(merged).toBe(expected);
+    expect(readSealedSecret(merged).annotations).toEqual({
+      'dbos.dev/placeholder': 'true',
+      'dbos.dev/rotated-at': '2026-02-02T00:00:00.000Z',
+    });
+    expect(() =>
+      mergeIntoSealedSecret(document, strictTarget, {}, 'f', { annotations: { 'sealedsecrets.bitnami.com/cluster-wide': 'true' } }),
+    ).toThrow(MergeTargetMismatchError);
+  });
+
   it('refuses what is not a single editable SealedSecret', () => {
     const document = toYaml(sealSecret({ certificate, ...strictTarget, data: { a: '1' } }));
     expect(() => mergeIntoSealedSecret(`${document}---\n${document}`, strictTarget, {})).toThrow(SealedSecretFormatError);

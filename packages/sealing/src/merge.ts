@@ -108,11 +108,72 @@ function endsWithNewline(tokens: CST.SourceToken[] | undefined): boolean {
   return tokens?.some((token) => token.type === 'newline') ?? false;
 }
 
+function newline(indent: number): CST.SourceToken {
+  return { type: 'newline', offset: 0, indent, source: '\n' };
+}
+
+function space(width: number): CST.SourceToken {
+  return { type: 'space', offset: 0, indent: 0, source: ' '.repeat(width) };
+}
+
+function newItem(key: string, value: string, indent: number, first: boolean, type: 'PLAIN' | 'QUOTE_DOUBLE'): BlockMap['items'][number] {
+  return {
+    // The first item of a nested map gets its indentation from the parent's separator.
+    start: first ? [] : [space(indent)],
+    key: CST.createScalarToken(key, { indent, implicitKey: true, end: [] }),
+    sep: [
+      { type: 'map-value-ind', offset: 0, indent, source: ':' },
+      { type: 'space', offset: 0, indent, source: ' ' },
+    ],
+    value: CST.createScalarToken(value, { indent, type, end: [newline(indent)] }),
+  };
+}
+
+/** Makes sure the map's last line ends in a line break, so an appended item starts on its own line. */
+function terminateLastItem(map: BlockMap): void {
+  const last = map.items[map.items.length - 1];
+  // A block scalar's source always ends in a line break; a flow scalar at the end of the file may not.
+  if (last?.value && last.value.type !== 'block-scalar' && CST.isScalar(last.value) && !endsWithNewline(last.value.end)) {
+    last.value.end = [...(last.value.end ?? []), newline(map.indent)];
+  }
+}
+
+/** Sets scalar entries of a block map in place: existing values keep their position, comments and quoting. */
+function upsertEntries(
+  map: BlockMap,
+  entries: Record<string, string>,
+  path: string,
+  fileName: string,
+  type: 'PLAIN' | 'QUOTE_DOUBLE',
+): void {
+  for (const key of sortedKeys(entries)) {
+    const value = entries[key]!;
+    const existing = findBlockMapItem(map, key);
+    if (existing) {
+      if (!existing.value || !CST.isScalar(existing.value)) {
+        throw new SealedSecretFormatError(`${fileName}: ${path}.${key} is not a scalar value`);
+      }
+      CST.setScalarValue(existing.value, value, type === 'PLAIN' ? {} : { type });
+      continue;
+    }
+    terminateLastItem(map);
+    map.items.push(newItem(key, value, map.indent, false, type));
+  }
+}
+
+export interface MergeOptions {
+  /**
+   * Annotations to set on the SealedSecret itself (e.g. `dbos.dev/rotated-at` when a value is rotated). Existing
+   * ones are replaced in place; a missing `metadata.annotations` map is appended to `metadata`.
+   */
+  annotations?: Record<string, string>;
+}
+
 /**
- * Adds or replaces keys of `spec.encryptedData` by editing the concrete syntax tree, so every other byte
- * (comments, key order, quoting, indentation, other documents' fields) stays exactly as it was.
+ * Adds or replaces keys of `spec.encryptedData` (and optionally top-level annotations) by editing the concrete
+ * syntax tree, so every other byte (comments, key order, quoting, indentation, other fields) stays as it was.
  */
-function mergeYaml(source: string, encryptedData: Record<string, string>, fileName: string): string {
+function mergeYaml(source: string, encryptedData: Record<string, string>, fileName: string, options: MergeOptions): string {
   const tokens = [...new Parser().parse(source)];
   const documentToken = tokens.find((token): token is CST.Document => token.type === 'document');
   if (!documentToken) throw new SealedSecretFormatError(`${fileName} holds no YAML document`);
@@ -121,41 +182,38 @@ function mergeYaml(source: string, encryptedData: Record<string, string>, fileNa
   const specMap = asBlockMap(spec?.value, 'spec', fileName);
   const dataItem = findBlockMapItem(specMap, 'encryptedData');
   const dataMap = asBlockMap(dataItem?.value, 'spec.encryptedData', fileName);
-  for (const key of sortedKeys(encryptedData)) {
-    const value = encryptedData[key]!;
-    const existing = findBlockMapItem(dataMap, key);
-    if (existing) {
-      if (!existing.value || !CST.isScalar(existing.value)) {
-        throw new SealedSecretFormatError(`${fileName}: spec.encryptedData.${key} is not a scalar value`);
-      }
-      CST.setScalarValue(existing.value, value);
-      continue;
+  upsertEntries(dataMap, encryptedData, 'spec.encryptedData', fileName, 'PLAIN');
+
+  const annotations = options.annotations ?? {};
+  if (Object.keys(annotations).length > 0) {
+    const metadataMap = asBlockMap(findBlockMapItem(root, 'metadata')?.value, 'metadata', fileName);
+    const annotationsItem = findBlockMapItem(metadataMap, 'annotations');
+    // YAML 1.1 readers (Kubernetes) would take "true" or a timestamp for a non-string: always double-quote.
+    if (annotationsItem) {
+      upsertEntries(asBlockMap(annotationsItem.value, 'metadata.annotations', fileName), annotations, 'metadata.annotations', fileName, 'QUOTE_DOUBLE');
+    } else {
+      const indent = metadataMap.indent;
+      const nested = indent + 2;
+      terminateLastItem(metadataMap);
+      metadataMap.items.push({
+        start: [space(indent)],
+        key: CST.createScalarToken('annotations', { indent, implicitKey: true, end: [] }),
+        sep: [{ type: 'map-value-ind', offset: 0, indent, source: ':' }, newline(indent), space(nested)],
+        value: {
+          type: 'block-map',
+          offset: 0,
+          indent: nested,
+          items: sortedKeys(annotations).map((key, index) => newItem(key, annotations[key]!, nested, index === 0, 'QUOTE_DOUBLE')),
+        },
+      });
     }
-    const last = dataMap.items[dataMap.items.length - 1];
-    // A block scalar's source always ends in a line break; a flow scalar at the end of the file may not.
-    if (last?.value && last.value.type !== 'block-scalar' && CST.isScalar(last.value) && !endsWithNewline(last.value.end)) {
-      last.value.end = [...(last.value.end ?? []), { type: 'newline', offset: 0, indent: dataMap.indent, source: '\n' }];
-    }
-    const indent = dataMap.indent;
-    dataMap.items.push({
-      start: [{ type: 'space', offset: 0, indent: 0, source: ' '.repeat(indent) }],
-      key: CST.createScalarToken(key, { indent, implicitKey: true, end: [] }),
-      sep: [
-        { type: 'map-value-ind', offset: 0, indent, source: ':' },
-        { type: 'space', offset: 0, indent, source: ' ' },
-      ],
-      value: CST.createScalarToken(value, {
-        indent,
-        end: [{ type: 'newline', offset: 0, indent, source: '\n' }],
-      }),
-    });
   }
   return tokens.map((token) => CST.stringify(token)).join('');
 }
 
 /** JSON files are rewritten (kubeseal does the same); key order elsewhere is kept, encryptedData keys sorted. */
-function mergeJson(source: string, encryptedData: Record<string, string>, fileName: string): string {
-  let object: { spec: { encryptedData: Record<string, string> } };
+function mergeJson(source: string, encryptedData: Record<string, string>, fileName: string, options: MergeOptions): string {
+  let object: { metadata: { annotations?: Record<string, string> }; spec: { encryptedData: Record<string, string> } };
   try {
     object = JSON.parse(source);
   } catch {
@@ -163,6 +221,9 @@ function mergeJson(source: string, encryptedData: Record<string, string>, fileNa
   }
   const merged = { ...object.spec.encryptedData, ...encryptedData };
   object.spec.encryptedData = Object.fromEntries(sortedKeys(merged).map((key) => [key, merged[key]!]));
+  if (options.annotations && Object.keys(options.annotations).length > 0) {
+    object.metadata.annotations = { ...(object.metadata.annotations ?? {}), ...options.annotations };
+  }
   return `${JSON.stringify(object, null, 2)}\n`;
 }
 
@@ -175,11 +236,17 @@ export function mergeIntoSealedSecret(
   requested: SealingTarget,
   encryptedData: Record<string, string>,
   fileName = 'the file',
+  options: MergeOptions = {},
 ): string {
   const existing = readSealedSecret(source, fileName);
   assertMergeTarget(existing, requested, fileName);
   for (const key of Object.keys(encryptedData)) validateSecretKey(key);
+  for (const key of Object.keys(options.annotations ?? {})) {
+    if (key.startsWith('sealedsecrets.bitnami.com/')) {
+      throw new MergeTargetMismatchError(`${fileName}: the scope annotation ${key} cannot change in a merge; re-seal into a new file`);
+    }
+  }
   return existing.format === 'json'
-    ? mergeJson(source, encryptedData, fileName)
-    : mergeYaml(source, encryptedData, fileName);
+    ? mergeJson(source, encryptedData, fileName, options)
+    : mergeYaml(source, encryptedData, fileName, options);
 }
