@@ -232,7 +232,8 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     async query(sql, params, database = 'postgres') {
       const c = await socketClient(database);
       try {
-        return await c.query(sql, params);
+        // Without parameters use the simple protocol, so a test can send several statements at once.
+        return params && params.length > 0 ? await c.query(sql, params) : await c.query(sql);
       } finally {
         await c.end();
       }
