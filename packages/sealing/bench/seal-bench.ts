@@ -16,7 +16,8 @@ const pair = await generateSealingKeyPair({ keyBits: 4096, validDays: 30 });
 report('RSA-4096 key pair + self-signed certificate', 1, performance.now() - keyStart);
 const certificate = parseCertificate(pair.certificatePem);
 
-const value = 'postgresql://dbos_app_role:0123456789abcdefghijklmnopqrstuv@postgres.prod.example.internal:5432/dbos_app?sslmode=require';
+// About the length of the database URLs in overlays/*/secrets.
+const value = 'v'.repeat(120);
 let start = performance.now();
 const valueRuns = 2000;
 for (let index = 0; index < valueRuns; index += 1) sealValue(certificate.publicKey, value, 'dbos/dbos-app-db');

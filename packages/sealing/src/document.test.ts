@@ -1,4 +1,4 @@
-import { createPublicKey } from 'node:crypto';
+import { createPublicKey, randomUUID } from 'node:crypto';
 import { encryptSecretItem } from '@linode/kubeseal-encrypt';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -20,7 +20,7 @@ beforeAll(() => {
   certificate = parseCertificate(key.certificatePem);
 });
 
-const values = { password: 'correct horse battery staple', 'database-url': 'postgresql://u:p@h:5432/d?sslmode=require' };
+const values = { password: randomUUID(), 'database-url': 'postgresql://postgres.dev.example.internal:5432/dbos_app?sslmode=require' };
 
 describe('sealing round trip, as the controller unseals', () => {
   for (const scope of ['strict', 'namespace-wide', 'cluster-wide'] as SealingScope[]) {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseCertificate, type SealingCertificate } from './certificate.ts';
 import { encryptData, sealSecret, toJson, toYaml } from './document.ts';
@@ -40,9 +41,10 @@ spec:
 
 describe('mergeIntoSealedSecret', () => {
   it('replaces and adds keys without touching any other byte', async () => {
-    const original = encryptData(certificate, strictTarget, { password: 'old-password', 'database-url': 'old-url' });
+    const [oldPassword, newPassword] = [randomUUID(), randomUUID()];
+    const original = encryptData(certificate, strictTarget, { password: oldPassword, 'database-url': 'old-url' });
     const source = handEdited(original.password!, original['database-url']!);
-    const update = encryptData(certificate, strictTarget, { password: 'new-password', 'zz-extra': 'added' });
+    const update = encryptData(certificate, strictTarget, { password: newPassword, 'zz-extra': 'added' });
     const merged = mergeIntoSealedSecret(source, strictTarget, update);
 
     // Expected text built by plain string surgery on the source: the quoted value swapped in place (quotes
@@ -56,7 +58,7 @@ describe('mergeIntoSealedSecret', () => {
     expect(Buffer.from(merged).equals(Buffer.from(expected))).toBe(true);
 
     await expect(unsealSealedSecret(merged, [key.privateKeyPem])).resolves.toEqual({
-      password: 'new-password',
+      password: newPassword,
       'database-url': 'old-url',
       'zz-extra': 'added',
     });
