@@ -47,10 +47,11 @@ function podSecurity() {
 }
 
 function deployment(app: string, image: string, port: number) {
+  const labels: Record<string, string> = { app };
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name: app, labels: { app } },
+    metadata: { name: app, labels },
     spec: {
       replicas: 1,
       selector: { matchLabels: { app } },

@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { violationFor } from './objects.ts';
 import type { RenderedObject, Violation } from './types.ts';
 
@@ -31,18 +34,35 @@ function isModelClass(value: unknown): value is ModelClass {
     && typeof (value as { apiVersion?: unknown }).apiVersion === 'string';
 }
 
+const packageDirs = new Map<string, string | undefined>();
+
+/** The installed package directory, found the way Node does: node_modules folders from here upwards. */
+function packageDir(pkg: string): string | undefined {
+  if (packageDirs.has(pkg)) return packageDirs.get(pkg);
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  let found: string | undefined;
+  for (;;) {
+    const candidate = path.join(dir, 'node_modules', pkg);
+    if (existsSync(path.join(candidate, 'package.json'))) {
+      found = candidate;
+      break;
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  packageDirs.set(pkg, found);
+  return found;
+}
+
 async function loadTable(apiVersion: string): Promise<KindTable | undefined> {
   // A `/` in the group would let a crafted apiVersion reach other package paths; real groups never have one.
   if (!/^([a-z0-9.-]+\/)?v[0-9a-z]+$/.test(apiVersion)) return undefined;
   for (const pkg of MODEL_PACKAGES) {
-    let mod: Record<string, unknown>;
-    try {
-      mod = (await import(`${pkg}/${apiVersion}`)) as Record<string, unknown>;
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ERR_PACKAGE_PATH_NOT_EXPORTED' || code === 'ERR_MODULE_NOT_FOUND') continue;
-      throw error;
-    }
+    const dir = packageDir(pkg);
+    // Checking the file first keeps a missing group a plain "not here", the same under Node and under vite.
+    if (!dir || !existsSync(path.join(dir, apiVersion, 'index.js'))) continue;
+    const mod = (await import(`${pkg}/${apiVersion}`)) as Record<string, unknown>;
     const table: KindTable = new Map();
     for (const value of Object.values(mod)) {
       if (isModelClass(value) && value.apiVersion === apiVersion) table.set(value.kind, value);

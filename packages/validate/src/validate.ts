@@ -53,6 +53,21 @@ function dedupe(violations: Violation[]): Violation[] {
   });
 }
 
+/** Rules keep their registry order; within a rule, by file then object, so a report reads top-down through the tree. */
+function sortWithinRules(violations: Violation[]): Violation[] {
+  const ruleOrder = new Map(knownRules().map((rule, index) => [rule, index]));
+  return violations
+    .map((violation, index) => ({ violation, index }))
+    .sort(
+      (a, b) =>
+        (ruleOrder.get(a.violation.rule) ?? 0) - (ruleOrder.get(b.violation.rule) ?? 0) ||
+        a.violation.file.localeCompare(b.violation.file) ||
+        a.violation.object.localeCompare(b.violation.object) ||
+        a.index - b.index,
+    )
+    .map(({ violation }) => violation);
+}
+
 export async function validateRepo(options: ValidateOptions): Promise<ValidateResult> {
   const root = path.resolve(options.root);
   if (!existsSync(root) || !statSync(root).isDirectory()) {
@@ -108,6 +123,6 @@ export async function validateRepo(options: ValidateOptions): Promise<ValidateRe
       ...(r.error !== undefined ? { error: r.error } : {}),
     })),
     objects: renders.reduce((sum, r) => sum + r.objects.length, 0),
-    violations: dedupe(violations),
+    violations: sortWithinRules(dedupe(violations)),
   };
 }

@@ -1,0 +1,464 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { copyRepo, createFixtureRepo, editYaml, versionFiles, writeFiles } from './fixture-repo.ts';
+import type { Violation } from './types.ts';
+import { validateRepo } from './validate.ts';
+
+let template: string;
+const created: string[] = [];
+
+beforeAll(async () => {
+  template = await createFixtureRepo();
+  created.push(template);
+});
+
+afterAll(async () => {
+  await Promise.all(created.map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+async function freshRepo(): Promise<string> {
+  const root = await copyRepo(template);
+  created.push(root);
+  return root;
+}
+
+/** Runs the whole validator and insists that the break tripped only the rule under test. */
+async function violationsOnly(root: string, rule: string): Promise<Violation[]> {
+  const result = await validateRepo({ root });
+  expect(result.violations.map((v) => v.rule), JSON.stringify(result.violations, null, 2)).toEqual(
+    result.violations.map(() => rule),
+  );
+  expect(result.violations.length).toBeGreaterThan(0);
+  return result.violations;
+}
+
+describe('the clean fixture', () => {
+  it('renders every entry point, names each object\'s source file and passes every rule', async () => {
+    const result = await validateRepo({ root: template });
+    expect(result.violations).toEqual([]);
+    expect(result.renders.map((r) => [r.id, r.kind, r.originAnnotations])).toEqual([
+      ['overlays/dev', 'overlay', true],
+      ['clusters/dev/argocd', 'argocd', true],
+      ['clusters/dev/flux', 'flux', true],
+    ]);
+    expect(result.objects).toBe(21);
+  });
+});
+
+describe('probes', () => {
+  it('flags a Deployment container without a liveness probe, and leaves Jobs alone', async () => {
+    const root = await freshRepo();
+    await editYaml(root, 'base/conductor/deployment.yaml', ([d]) => {
+      delete d!.spec.template.spec.containers[0].livenessProbe;
+    });
+    const [v, ...rest] = await violationsOnly(root, 'probes');
+    expect(rest).toEqual([]);
+    expect(v).toMatchObject({ file: 'base/conductor/deployment.yaml', object: 'Deployment/dbos/conductor' });
+    expect(v!.message).toBe('container "conductor" has no livenessProbe');
+    expect(v!.fix).toContain('livenessProbe');
+    expect(v!.fix).toContain('spec.template.spec.containers[name=conductor]');
+  });
+});
+
+describe('resources', () => {
+  it('flags a missing memory limit on a Job and an init container without resources', async () => {
+    const root = await freshRepo();
+    await editYaml(root, 'base/app-version/migrate-job.yaml', ([job]) => {
+      delete job!.spec.template.spec.containers[0].resources.limits.memory;
+    });
+    await editYaml(root, 'base/dex/deployment.yaml', ([d]) => {
+      const main = d!.spec.template.spec.containers[0];
+      d!.spec.template.spec.initContainers = [{ name: 'wait-db', image: main.image, securityContext: main.securityContext }];
+    });
+    const violations = await violationsOnly(root, 'resources');
+    expect(violations.map((v) => [v.file, v.object, v.message])).toEqual([
+      ['base/app-version/migrate-job.yaml', 'Job/dbos/dbos-migrate-1-0-0', 'container "migrate" does not set resources limits.memory'],
+      [
+        'base/dex/deployment.yaml',
+        'Deployment/dbos/dex',
+        'init container "wait-db" does not set resources requests.cpu, requests.memory, limits.cpu, limits.memory',
+      ],
+    ]);
+    expect(violations[1]!.fix).toContain('spec.template.spec.initContainers[name=wait-db]');
+  });
+});
+
+describe('non-root', () => {
+  it('lets a container-level runAsNonRoot: false override the pod-level true', async () => {
+    const root = await freshRepo();
+    await editYaml(root, 'base/console/deployment.yaml', ([d]) => {
+      d!.spec.template.spec.containers[0].securityContext.runAsNonRoot = false;
+    });
+    const [v, ...rest] = await violationsOnly(root, 'non-root');
+    expect(rest).toEqual([]);
+    expect(v).toMatchObject({ file: 'base/console/deployment.yaml', object: 'Deployment/dbos/console' });
+    expect(v!.message).toBe('container "console" sets runAsNonRoot: false');
+    expect(v!.fix).toContain('runAsNonRoot: true');
+  });
+
+  it('flags a pod that sets runAsNonRoot nowhere', async () => {
+    const root = await freshRepo();
+    await editYaml(root, 'base/dex/deployment.yaml', ([d]) => {
+      delete d!.spec.template.spec.securityContext.runAsNonRoot;
+    });
+    const [v] = await violationsOnly(root, 'non-root');
+    expect(v!.object).toBe('Deployment/dbos/dex');
+    expect(v!.message).toContain('neither the pod nor the container sets it');
+  });
+});
+
+describe('no-privilege-escalation', () => {
+  it('flags allowPrivilegeEscalation: true', async () => {
+    const root = await freshRepo();
+    await editYaml(root, 'base/dex/deployment.yaml', ([d]) => {
+      d!.spec.template.spec.containers[0].securityContext.allowPrivilegeEscalation = true;
+    });
+    const [v, ...rest] = await violationsOnly(root, 'no-privilege-escalation');
+    expect(rest).toEqual([]);
+    expect(v).toMatchObject({ file: 'base/dex/deployment.yaml', object: 'Deployment/dbos/dex' });
+    expect(v!.message).toBe('container "dex" does not set allowPrivilegeEscalation: false');
+    expect(v!.fix).toContain('allowPrivilegeEscalation: false');
+  });
+});
+
+describe('capabilities-dropped', () => {
+  it('flags a container that drops some capabilities but not ALL', async () => {
+    const root = await freshRepo();
+    await editYaml(root, 'base/console/deployment.yaml', ([d]) => {
+      d!.spec.template.spec.containers[0].securityContext.capabilities.drop = ['NET_RAW'];
+    });
+    const [v, ...rest] = await violationsOnly(root, 'capabilities-dropped');
+    expect(rest).toEqual([]);
+    expect(v).toMatchObject({ file: 'base/console/deployment.yaml', object: 'Deployment/dbos/console' });
+    expect(v!.message).toBe('container "console" does not drop ALL capabilities');
+    expect(v!.fix).toContain('capabilities.drop: ["ALL"]');
+  });
+});
+
+describe('image-pinned', () => {
+  it('flags a latest tag and a missing digest', async () => {
+    const root = await freshRepo();
+    await editYaml(root, 'base/conductor/deployment.yaml', ([d]) => {
+      const c = d!.spec.template.spec.containers[0];
+      c.image = c.image.replace(':1.2.0@', ':latest@');
+    });
+    await editYaml(root, 'overlays/dev/app-versions/1-0-0/kustomization.yaml', ([k]) => {
+      delete k!.images[0].digest;
+    });
+    const violations = await violationsOnly(root, 'image-pinned');
+    expect(violations.map((v) => [v.file, v.object])).toEqual([
+      ['base/app-version/deployment.yaml', 'Deployment/dbos/dbos-app-1-0-0'],
+      ['base/app-version/migrate-job.yaml', 'Job/dbos/dbos-migrate-1-0-0'],
+      ['base/conductor/deployment.yaml', 'Deployment/dbos/conductor'],
+    ]);
+    expect(violations[2]!.message).toContain('uses the tag "latest"');
+    expect(violations[0]!.message).toBe('container "dbos-app" image "ghcr.io/example/app:1.0.0" has no @sha256 digest');
+    expect(violations[0]!.fix).toContain('@sha256:<digest>');
+  });
+});
+
+describe('no-plain-secret', () => {
+  it('flags a rendered kind: Secret even when it carries no data', async () => {
+    const root = await freshRepo();
+    await writeFile(
+      path.join(root, 'overlays/dev/secrets/plain.yaml'),
+      stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'plain' }, type: 'Opaque' }),
+    );
+    await editYaml(root, 'overlays/dev/secrets/kustomization.yaml', ([k]) => {
+      k!.resources.push('plain.yaml');
+    });
+    const [v, ...rest] = await violationsOnly(root, 'no-plain-secret');
+    expect(rest).toEqual([]);
+    expect(v).toMatchObject({ file: 'overlays/dev/secrets/plain.yaml', object: 'Secret/dbos/plain' });
+    expect(v!.message).toContain('a plain Secret is rendered by overlays/dev');
+    expect(v!.fix).toContain('SealedSecret');
+  });
+});
+
+const NP_FILE = 'base/network-policies/network-policies.yaml';
+
+describe('network-policy-matrix', () => {
+  it('names a missing flow and an extra flow', async () => {
+    const root = await freshRepo();
+    await editYaml(root, NP_FILE, (docs) => {
+      const conductor = docs.find((d) => d.metadata.name === 'allow-conductor-ingress')!;
+      const from = conductor.spec.ingress[0].from as Array<Record<string, any>>;
+      conductor.spec.ingress[0].from = [
+        ...from.filter((peer) => peer.podSelector?.matchLabels?.app !== 'console'),
+        { namespaceSelector: { matchLabels: { 'app.kubernetes.io/name': 'keda' } } },
+      ];
+    });
+    const violations = await violationsOnly(root, 'network-policy-matrix');
+    expect(violations.map((v) => [v.file, v.object, v.message])).toEqual([
+      [NP_FILE, 'NetworkPolicy/dbos/allow-conductor-ingress', 'allows the flow "keda namespace → conductor:8090", which is not in the Conductor guide\'s allow matrix'],
+      [
+        'overlays/dev/kustomization.yaml',
+        'NetworkPolicy/*',
+        'overlays/dev is missing the allowed flow "console pod → conductor:8090", so that traffic is dropped by the default deny',
+      ],
+    ]);
+  });
+
+  it('requires the default-deny ingress policy', async () => {
+    const root = await freshRepo();
+    await editYaml(root, NP_FILE, (docs) => {
+      docs.splice(docs.findIndex((d) => d.metadata.name === 'default-deny-ingress'), 1);
+    });
+    const [v, ...rest] = await violationsOnly(root, 'network-policy-matrix');
+    expect(rest).toEqual([]);
+    expect(v!.message).toContain('has no default-deny ingress NetworkPolicy');
+    expect(v!.fix).toContain('podSelector: {}');
+  });
+
+  it('accepts envoy-gateway as the ingress-controller namespace', async () => {
+    const root = await freshRepo();
+    await writeFile(
+      path.join(root, NP_FILE),
+      (await import('node:fs/promises').then((fs) => fs.readFile(path.join(root, NP_FILE), 'utf8'))).replaceAll(
+        'app.kubernetes.io/name: ingress-nginx',
+        'app.kubernetes.io/name: envoy-gateway',
+      ),
+    );
+    const result = await validateRepo({ root, only: 'network-policy-matrix' });
+    expect(result.violations).toEqual([]);
+  });
+});
+
+const INGRESS_FILE = 'overlays/dev/routing/ingress.yaml';
+
+async function useHttpRoute(root: string, timeouts: Record<string, string> | undefined): Promise<void> {
+  const route = {
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'HTTPRoute',
+    metadata: { name: 'conductor' },
+    spec: {
+      parentRefs: [{ name: 'dbos', namespace: 'envoy-gateway-system' }],
+      hostnames: ['dbos.example.test'],
+      rules: [
+        { matches: [{ path: { type: 'PathPrefix', value: '/dex' } }], backendRefs: [{ name: 'dex', port: 5556 }] },
+        {
+          matches: [{ path: { type: 'PathPrefix', value: '/conductor' } }],
+          backendRefs: [{ name: 'conductor', port: 8090 }],
+          ...(timeouts ? { timeouts } : {}),
+        },
+      ],
+    },
+  };
+  await writeFile(path.join(root, INGRESS_FILE), stringify(route));
+}
+
+describe('websocket-timeouts', () => {
+  it('flags an Ingress to conductor with a short read timeout and no send timeout', async () => {
+    const root = await freshRepo();
+    await editYaml(root, INGRESS_FILE, ([ing]) => {
+      ing!.metadata.annotations = { 'nginx.ingress.kubernetes.io/proxy-read-timeout': '60' };
+    });
+    const violations = await violationsOnly(root, 'websocket-timeouts');
+    expect(violations.map((v) => [v.file, v.object])).toEqual([
+      [INGRESS_FILE, 'Ingress/dbos/conductor'],
+      [INGRESS_FILE, 'Ingress/dbos/conductor'],
+    ]);
+    expect(violations[0]!.message).toContain('proxy-read-timeout: "60", below 3600 seconds');
+    expect(violations[1]!.message).toContain('without nginx.ingress.kubernetes.io/proxy-send-timeout');
+    expect(violations[1]!.fix).toContain('"3600"');
+  });
+
+  it('checks HTTPRoute rule timeouts in Gateway API duration format', async () => {
+    const root = await freshRepo();
+    await useHttpRoute(root, { request: '30m' });
+    const [v, ...rest] = await violationsOnly(root, 'websocket-timeouts');
+    expect(rest).toEqual([]);
+    expect(v).toMatchObject({ file: INGRESS_FILE, object: 'HTTPRoute/dbos/conductor' });
+    expect(v!.message).toContain('rule 1 routes to the conductor service with timeouts.request: "30m"');
+    expect(v!.fix).toContain('spec.rules[1].timeouts.request: "3600s"');
+
+    await useHttpRoute(root, { request: '0s' });
+    expect((await validateRepo({ root })).violations).toEqual([]);
+    await useHttpRoute(root, { request: '1h', backendRequest: '1h30m' });
+    expect((await validateRepo({ root })).violations).toEqual([]);
+    await useHttpRoute(root, { request: '2h', backendRequest: '59m59s' });
+    const [backend] = (await validateRepo({ root })).violations;
+    expect(backend!.message).toContain('timeouts.backendRequest: "59m59s"');
+  });
+
+  it('requires at least one route to conductor per overlay', async () => {
+    const root = await freshRepo();
+    await editYaml(root, INGRESS_FILE, ([ing]) => {
+      ing!.spec.rules[0].http.paths[0].backend.service = { name: 'console', port: { number: 80 } };
+    });
+    const [v, ...rest] = await violationsOnly(root, 'websocket-timeouts');
+    expect(rest).toEqual([]);
+    expect(v).toMatchObject({ file: 'overlays/dev/kustomization.yaml' });
+    expect(v!.message).toContain('has no Ingress path or HTTPRoute rule to the conductor service');
+  });
+});
+
+describe('kubernetes-secret-scan', () => {
+  it('finds a private key in an untracked, non-ignored file', async () => {
+    const root = await freshRepo();
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+    await writeFile(path.join(root, 'overlays/dev/notes.txt'), `debug material\n${pem}`);
+    const [v, ...rest] = await violationsOnly(root, 'kubernetes-secret-scan');
+    expect(rest).toEqual([]);
+    expect(v).toMatchObject({ file: 'overlays/dev/notes.txt', object: 'line 2', message: 'contains a private key block' });
+    expect(v!.fix).toContain('only public certificates may be committed');
+  });
+
+  it('skips files git ignores', async () => {
+    const root = await freshRepo();
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    await writeFiles(root, {
+      '.gitignore': '*.key\n',
+      'local/dev.key': privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+    });
+    expect((await validateRepo({ root, only: 'kubernetes-secret-scan' })).violations).toEqual([]);
+  });
+});
+
+describe('app-replicas-unset', () => {
+  it('flags spec.replicas on an app Deployment', async () => {
+    const root = await freshRepo();
+    await editYaml(root, 'overlays/dev/app-versions/1-0-0/version.patch.yaml', ([ops]) => {
+      (ops as unknown as unknown[]).push({ op: 'add', path: '/spec/replicas', value: 3 });
+    });
+    const [v, ...rest] = await violationsOnly(root, 'app-replicas-unset');
+    expect(rest).toEqual([]);
+    expect(v).toMatchObject({ file: 'base/app-version/deployment.yaml', object: 'Deployment/dbos/dbos-app-1-0-0' });
+    expect(v!.message).toContain('sets spec.replicas: 3');
+    expect(v!.fix).toContain('remove spec.replicas');
+  });
+});
+
+describe('app-version-objects', () => {
+  it('flags a version Deployment without DBOS__APPVERSION', async () => {
+    const root = await freshRepo();
+    await editYaml(root, 'overlays/dev/app-versions/1-0-0/version.patch.yaml', ([ops]) => {
+      (ops as any)[0].value = [{ name: 'LOG_LEVEL', value: 'info' }];
+    });
+    const [v, ...rest] = await violationsOnly(root, 'app-version-objects');
+    expect(rest).toEqual([]);
+    expect(v).toMatchObject({ file: 'base/app-version/deployment.yaml', object: 'Deployment/dbos/dbos-app-1-0-0' });
+    expect(v!.message).toContain('does not set DBOS__APPVERSION');
+    expect(v!.fix).toContain('overlays/dev/app-versions/1-0-0/version.patch.yaml');
+  });
+
+  it('flags a ScaledObject that does not target its own version\'s Deployment', async () => {
+    const root = await freshRepo();
+    await editYaml(root, 'overlays/dev/app-versions/1-0-0/scaling.patch.yaml', ([ops]) => {
+      (ops as any).shift();
+    });
+    const [v, ...rest] = await violationsOnly(root, 'app-version-objects');
+    expect(rest).toEqual([]);
+    expect(v).toMatchObject({ file: 'base/app-version/scaled-object.yaml', object: 'ScaledObject/dbos/dbos-app-1-0-0' });
+    expect(v!.message).toBe('version "1-0-0" ScaledObject targets Deployment/dbos-app, not its own Deployment dbos-app-1-0-0');
+    expect(v!.fix).toContain('spec.scaleTargetRef.name to dbos-app-1-0-0');
+  });
+});
+
+describe('app-service', () => {
+  it('flags a Service left on the previous version after a new latest version ships', async () => {
+    const root = await freshRepo();
+    await writeFiles(root, { ...versionFiles('1-0-0', '1.0.0', false), ...versionFiles('1-1-0', '1.1.0', true) });
+    await editYaml(root, 'overlays/dev/app-versions/kustomization.yaml', ([k]) => {
+      k!.resources = ['1-0-0', '1-1-0', 'service.yaml'];
+    });
+    const [v, ...rest] = await violationsOnly(root, 'app-service');
+    expect(rest).toEqual([]);
+    expect(v).toMatchObject({ file: 'overlays/dev/app-versions/service.yaml', object: 'Service/dbos/dbos-app' });
+    expect(v!.message).toBe(
+      'selects version "1-0-0", which is not the latest (the latest carries the metrics-api trigger: 1-1-0)',
+    );
+    expect(v!.fix).toContain('spec.selector.dbos.dev/app-version to "1-1-0"');
+  });
+});
+
+describe('stage-label', () => {
+  it('flags an unknown stage and a SealedSecret outside the foundation stage', async () => {
+    const root = await freshRepo();
+    await editYaml(root, 'overlays/dev/routing/kustomization.yaml', ([k]) => {
+      k!.labels[0].pairs['dbos.dev/stage'] = 'edge';
+    });
+    await editYaml(root, 'overlays/dev/secrets/kustomization.yaml', ([k]) => {
+      k!.labels[0].pairs['dbos.dev/stage'] = 'workloads';
+    });
+    const violations = await violationsOnly(root, 'stage-label');
+    expect(violations.map((v) => [v.file, v.object])).toEqual([
+      [INGRESS_FILE, 'Ingress/dbos/conductor'],
+      ['overlays/dev/secrets/conductor.sealed.yaml', 'SealedSecret/dbos/conductor'],
+    ]);
+    expect(violations[1]!.message).toContain('must be in stage "foundation"');
+    expect(violations[0]!.message).toBe('has dbos.dev/stage: "edge", which is not one of foundation, migrations, workloads, routing');
+  });
+});
+
+describe('sealed-secret-scope', () => {
+  it('flags a namePrefix that renames a strict-scope SealedSecret', async () => {
+    const root = await freshRepo();
+    await editYaml(root, 'overlays/dev/secrets/kustomization.yaml', ([k]) => {
+      k!.namePrefix = 'dev-';
+    });
+    const [v, ...rest] = await violationsOnly(root, 'sealed-secret-scope');
+    expect(rest).toEqual([]);
+    expect(v).toMatchObject({ file: 'overlays/dev/secrets/conductor.sealed.yaml', object: 'SealedSecret/dbos/dev-conductor' });
+    expect(v!.message).toBe(
+      'strict-scope SealedSecret is rendered as "dev-conductor" but sealed for "conductor"; the controller will fail to decrypt it',
+    );
+    expect(v!.fix).toContain('namePrefix');
+  });
+});
+
+describe('schema', () => {
+  it('reports an apiVersion/kind no model package knows as an error, not a pass', async () => {
+    const root = await freshRepo();
+    await writeFile(
+      path.join(root, 'overlays/dev/routing/widget.yaml'),
+      stringify({ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' }, spec: { size: 1 } }),
+    );
+    await editYaml(root, 'overlays/dev/routing/kustomization.yaml', ([k]) => {
+      k!.resources.push('widget.yaml');
+    });
+    const [v, ...rest] = await violationsOnly(root, 'unknown-kind');
+    expect(rest).toEqual([]);
+    expect(v).toMatchObject({ file: 'overlays/dev/routing/widget.yaml', object: 'Widget/dbos/w' });
+    expect(v!.message).toContain('no schema is known for apiVersion "example.com/v1" kind "Widget"');
+  });
+
+  it('reports a field of the wrong type with its path', async () => {
+    const root = await freshRepo();
+    await editYaml(root, 'base/dex/service.yaml', ([svc]) => {
+      svc!.spec.ports[0].port = 'web';
+    });
+    const [v, ...rest] = await violationsOnly(root, 'schema');
+    expect(rest).toEqual([]);
+    expect(v).toMatchObject({ file: 'base/dex/service.yaml', object: 'Service/dbos/dex' });
+    expect(v!.message).toContain('spec.ports[0].port must be integer');
+  });
+
+  it('validates a known CRD kind against its schema (KEDA ScaledObject)', async () => {
+    const root = await freshRepo();
+    await editYaml(root, 'base/app-version/scaled-object.yaml', ([so]) => {
+      so!.spec.maxReplicaCount = 'ten';
+    });
+    const [v] = await violationsOnly(root, 'schema');
+    expect(v!.object).toBe('ScaledObject/dbos/dbos-app-1-0-0');
+    expect(v!.message).toContain('spec.maxReplicaCount must be integer');
+  });
+});
+
+describe('render', () => {
+  it('reports a render failure with kustomize\'s own message', async () => {
+    const root = await freshRepo();
+    await editYaml(root, 'overlays/dev/kustomization.yaml', ([k]) => {
+      k!.resources.push('../../base/missing');
+    });
+    const [v, ...rest] = await violationsOnly(root, 'render');
+    expect(rest).toEqual([]);
+    expect(v).toMatchObject({ file: 'overlays/dev/kustomization.yaml', object: 'overlays/dev' });
+    expect(v!.message).toContain('kustomize cannot render overlays/dev');
+    expect(v!.message).toContain('base/missing');
+  });
+});
