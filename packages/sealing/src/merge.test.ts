@@ -131,6 +131,33 @@ describe('mergeIntoSealedSecret', () => {
     await expect(unsealSealedSecret(merged, [key.privateKeyPem])).resolves.toEqual({ 'api-key': 'rotated-key' });
   });
 
+  it('removes annotations, and the whole map once it is empty, as rotation does for the placeholder mark', () => {
+    const document = toYaml(
+      sealSecret({
+        certificate, name: 'conductor-api-key', namespace: 'dbos', data: { 'api-key': 'placeholder' },
+        annotations: { 'dbos.dev/placeholder': 'true', 'dbos.dev/rotated-at': '2026-01-01T00:00:00.000Z' },
+      }),
+    );
+    const target = { name: 'conductor-api-key', namespace: 'dbos', scope: 'strict' as const };
+    const rotated = mergeIntoSealedSecret(document, target, {}, 'f', {
+      removeAnnotations: ['dbos.dev/placeholder'],
+      annotations: { 'dbos.dev/rotated-at': '2026-02-02T00:00:00.000Z' },
+    });
+    expect(rotated).toBe(
+      document
+        .replace('    dbos.dev/placeholder: "true"\n', '')
+        .replace('2026-01-01T00:00:00.000Z', '2026-02-02T00:00:00.000Z'),
+    );
+    const bare = mergeIntoSealedSecret(document, target, {}, 'f', {
+      removeAnnotations: ['dbos.dev/placeholder', 'dbos.dev/rotated-at', 'not-there'],
+    });
+    expect(bare).toBe(document.replace(/ {2}annotations:\n( {4}.*\n)+/, ''));
+    expect(readSealedSecret(bare).annotations).toEqual({});
+    const json = toJson(sealSecret({ certificate, ...target, data: { a: '1' }, annotations: { 'dbos.dev/placeholder': 'true' } }));
+    const jsonMerged = JSON.parse(mergeIntoSealedSecret(json, target, {}, 'f', { removeAnnotations: ['dbos.dev/placeholder'] }));
+    expect(jsonMerged.metadata.annotations).toBeUndefined();
+  });
+
   it('adds a metadata.annotations map when there is none, double-quoting values', () => {
     const document = toYaml(sealSecret({ certificate, ...strictTarget, data: { a: '1' } }));
     const merged = mergeIntoSealedSecret(document, strictTarget, {}, 'f', {

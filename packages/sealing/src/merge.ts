@@ -167,6 +167,20 @@ export interface MergeOptions {
    * ones are replaced in place; a missing `metadata.annotations` map is appended to `metadata`.
    */
   annotations?: Record<string, string>;
+  /** Annotations to delete (e.g. `dbos.dev/placeholder` once a real value is sealed); absent ones are ignored. */
+  removeAnnotations?: readonly string[];
+}
+
+/**
+ * Deletes an item from a block map. The first item takes its indentation from the parent's separator, so
+ * when it goes, the next item gives up its own leading indentation.
+ */
+function removeItem(map: BlockMap, item: BlockMap['items'][number]): void {
+  const index = map.items.indexOf(item);
+  if (index === -1) return;
+  map.items.splice(index, 1);
+  const next = map.items[index];
+  if (index === 0 && next && next.start[0]?.type === 'space') next.start = next.start.slice(1);
 }
 
 /**
@@ -185,6 +199,20 @@ function mergeYaml(source: string, encryptedData: Record<string, string>, fileNa
   upsertEntries(dataMap, encryptedData, 'spec.encryptedData', fileName, 'PLAIN');
 
   const annotations = options.annotations ?? {};
+  const removals = options.removeAnnotations ?? [];
+  if (removals.length > 0) {
+    const metadataMap = asBlockMap(findBlockMapItem(root, 'metadata')?.value, 'metadata', fileName);
+    const annotationsItem = findBlockMapItem(metadataMap, 'annotations');
+    if (annotationsItem) {
+      const annotationsMap = asBlockMap(annotationsItem.value, 'metadata.annotations', fileName);
+      for (const key of removals) {
+        const item = findBlockMapItem(annotationsMap, key);
+        if (item) removeItem(annotationsMap, item);
+      }
+      // An empty block map would leave `annotations:` (null); drop the key instead.
+      if (annotationsMap.items.length === 0) removeItem(metadataMap, annotationsItem);
+    }
+  }
   if (Object.keys(annotations).length > 0) {
     const metadataMap = asBlockMap(findBlockMapItem(root, 'metadata')?.value, 'metadata', fileName);
     const annotationsItem = findBlockMapItem(metadataMap, 'annotations');
@@ -221,6 +249,10 @@ function mergeJson(source: string, encryptedData: Record<string, string>, fileNa
   }
   const merged = { ...object.spec.encryptedData, ...encryptedData };
   object.spec.encryptedData = Object.fromEntries(sortedKeys(merged).map((key) => [key, merged[key]!]));
+  if (options.removeAnnotations && object.metadata.annotations) {
+    for (const key of options.removeAnnotations) delete object.metadata.annotations[key];
+    if (Object.keys(object.metadata.annotations).length === 0) delete object.metadata.annotations;
+  }
   if (options.annotations && Object.keys(options.annotations).length > 0) {
     object.metadata.annotations = { ...(object.metadata.annotations ?? {}), ...options.annotations };
   }
@@ -241,7 +273,7 @@ export function mergeIntoSealedSecret(
   const existing = readSealedSecret(source, fileName);
   assertMergeTarget(existing, requested, fileName);
   for (const key of Object.keys(encryptedData)) validateSecretKey(key);
-  for (const key of Object.keys(options.annotations ?? {})) {
+  for (const key of [...Object.keys(options.annotations ?? {}), ...(options.removeAnnotations ?? [])]) {
     if (key.startsWith('sealedsecrets.bitnami.com/')) {
       throw new MergeTargetMismatchError(`${fileName}: the scope annotation ${key} cannot change in a merge; re-seal into a new file`);
     }
