@@ -52,8 +52,10 @@ export const versioningSchema = z.strictObject({
 });
 
 export const imageSchema = z.strictObject({
-  /** The kustomize `images[].name` this policy applies to. */
-  name,
+  /** The kustomize `images[].name` this policy applies to, e.g. `dbosdev/conductor`. */
+  name: z.string().min(1),
+  /** Short id used in groups and branch names; defaults to the last path segment of `name` (`conductor`). */
+  id: name.optional(),
   /** Registry repository to read tags from, e.g. `ghcr.io/dexidp/dex` or `docker.io/dbosdev/conductor`. */
   repository: z.string().min(1),
   versioning: versioningSchema.default({ range: '*', prereleases: false, ignoreTags: [] }),
@@ -61,7 +63,7 @@ export const imageSchema = z.strictObject({
   minReleaseAge: duration.optional(),
   /** `false` keeps the entry pinned: the bot reads it but never proposes a change. */
   update: z.boolean().default(true),
-});
+}).transform((image) => ({ ...image, id: image.id ?? image.name.split('/').pop()!.toLowerCase() }));
 
 export const groupSchema = z.strictObject({
   name,
@@ -156,15 +158,19 @@ export const configSchema = z
       envNames.add(env.name);
     });
     const imageNames = new Set<string>();
+    const kustomizeNames = new Set<string>();
     config.images.forEach((image, index) => {
-      if (imageNames.has(image.name)) ctx.addIssue({ code: 'custom', path: ['images', index, 'name'], message: `duplicate image "${image.name}"` });
-      imageNames.add(image.name);
+      if (!/^[a-z0-9][a-z0-9._-]*$/.test(image.id)) ctx.addIssue({ code: 'custom', path: ['images', index, 'id'], message: `"${image.id}" is not branch-safe; set id: to lowercase letters, digits, ".", "_" or "-"` });
+      if (imageNames.has(image.id)) ctx.addIssue({ code: 'custom', path: ['images', index, 'id'], message: `duplicate image id "${image.id}"; set a distinct id:` });
+      if (kustomizeNames.has(image.name)) ctx.addIssue({ code: 'custom', path: ['images', index, 'name'], message: `duplicate image "${image.name}"` });
+      imageNames.add(image.id);
+      kustomizeNames.add(image.name);
     });
     const grouped = new Map<string, string>();
     config.groups.forEach((group, groupIndex) => {
       if (imageNames.has(group.name)) ctx.addIssue({ code: 'custom', path: ['groups', groupIndex, 'name'], message: `group name "${group.name}" collides with an image name` });
       group.images.forEach((image, imageIndex) => {
-        if (!imageNames.has(image)) ctx.addIssue({ code: 'custom', path: ['groups', groupIndex, 'images', imageIndex], message: `"${image}" is not an entry of images:` });
+        if (!imageNames.has(image)) ctx.addIssue({ code: 'custom', path: ['groups', groupIndex, 'images', imageIndex], message: `"${image}" is not the id of an entry of images:` });
         const other = grouped.get(image);
         if (other) ctx.addIssue({ code: 'custom', path: ['groups', groupIndex, 'images', imageIndex], message: `"${image}" is already in group "${other}"` });
         grouped.set(image, group.name);

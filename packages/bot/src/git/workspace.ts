@@ -134,6 +134,12 @@ export class GitWorkspace {
     return (await this.git.revparse(['HEAD'])).trim();
   }
 
+  /** Undo our own push after a later step failed: delete the branch we created, or put the previous commit back. */
+  async restoreBranch(branch: string, pushedSha: string, previous: string | null): Promise<void> {
+    const lease = `--force-with-lease=refs/heads/${branch}:${pushedSha}`;
+    await this.git.raw(['push', '--quiet', lease, 'origin', previous ? `${previous}:refs/heads/${branch}` : `:refs/heads/${branch}`]);
+  }
+
   /** Re-read one bot branch from the remote (after a lost race). */
   async refreshBranch(branch: string): Promise<string | null> {
     await this.git.raw(['fetch', '--no-tags', 'origin', `+refs/heads/${branch}:refs/remotes/origin/${branch}`]).catch(() => {});

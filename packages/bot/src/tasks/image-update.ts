@@ -25,10 +25,10 @@ interface Unit {
 /** Groups first (their members always move together), then every other updatable image on its own. */
 function unitsOf(context: TaskContext): Unit[] {
   const { images, groups } = context.config;
-  const byName = new Map(images.map((image) => [image.name, image]));
+  const byId = new Map(images.map((image) => [image.id, image]));
   const grouped = new Set(groups.flatMap((group) => group.images));
-  const units: Unit[] = groups.map((group) => ({ subject: group.name, images: group.images.map((name) => byName.get(name)!).filter((image) => image.update) }));
-  for (const image of images) if (image.update && !grouped.has(image.name)) units.push({ subject: image.name, images: [image] });
+  const units: Unit[] = groups.map((group) => ({ subject: group.name, images: group.images.map((id) => byId.get(id)!).filter((image) => image.update) }));
+  for (const image of images) if (image.update && !grouped.has(image.id)) units.push({ subject: image.id, images: [image] });
   return units.filter((unit) => unit.images.length > 0);
 }
 
@@ -99,7 +99,7 @@ function buildPlan(env: string, subject: string, overlay: OverlayImages, changes
   for (const change of changes) after = setImageEntry(after, overlay.file, change.image.name, { newTag: change.target.tag, digest: change.target.digest });
   const evidence: PlanEvidence = {
     changes: changes.map(({ image, entry, target }) => ({
-      image: image.name,
+      image: image.id,
       repository: image.repository,
       from: { tag: entry.newTag ?? '', digest: entry.digest },
       to: { tag: target.tag, digest: target.digest },
@@ -109,7 +109,7 @@ function buildPlan(env: string, subject: string, overlay: OverlayImages, changes
     notes: [],
   };
   const promoted = changes.some((change) => change.target.source !== 'registry');
-  const what = changes.map((change) => `${change.image.name} ${change.target.tag}`).join(', ');
+  const what = changes.map((change) => `${change.image.id} ${change.target.tag}`).join(', ');
   const title = `${env}: update ${what}`;
   const rows = changes.map(
     ({ image, entry, target }) => `| ${image.name} | ${env} | \`${entry.newTag}\` \`${shortDigest(entry.digest)}\` → \`${target.tag}\` \`${shortDigest(target.digest)}\` | ${age(target.created, context.now)} |`,
@@ -188,18 +188,18 @@ export const imageUpdateTask: Task = {
         for (const { image, entry } of entries) {
           const target = previousEnv ? await fromPreviousEnvironment(context, image, env, previousEnv, previousOverlay) : await newestFromRegistry(context, image, entry);
           if (typeof target === 'string') {
-            skip(image.name, target);
+            skip(image.id, target);
             continue;
           }
           const order = compareTags(target.tag, entry.newTag);
           if (order < 0) {
-            skip(image.name, `${previousEnv?.name ?? 'registry'} has ${target.tag}, older than ${entry.newTag} here; never downgrading`);
+            skip(image.id, `${previousEnv ? previousEnv.name : 'the registry'} has ${target.tag}, older than ${entry.newTag} here; never downgrading`);
             continue;
           }
           if (order === 0 && target.digest === entry.digest) continue;
-          const rejected = rejection(context, env.name, unit.subject, image.name, entry, target);
+          const rejected = rejection(context, env.name, unit.subject, image.id, entry, target);
           if (rejected) {
-            skip(image.name, rejected);
+            skip(image.id, rejected);
             continue;
           }
           changes.push({ image, entry, target });

@@ -1,0 +1,308 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { simpleGit } from 'simple-git';
+import { CONFIG_PATH, loadConfig } from './config/load.ts';
+import type { BotConfig } from './config/schema.ts';
+import { isBotError, UsageError, ConfigError } from './errors.ts';
+import { GitWorkspace, localBotBranches } from './git/workspace.ts';
+import { fsTree } from './repo/tree.ts';
+import { describePlan, planAll, runPlans } from './runner.ts';
+import { GitHubForge, githubSettingsFromEnv } from './sources/forge/github.ts';
+import { LocalForge } from './sources/forge/local.ts';
+import type { Forge } from './sources/forge/types.ts';
+import { KubeClientHealth, type KubeHealth } from './sources/kube/health.ts';
+import { CatalogRegistry, EMBEDDED_CATALOG } from './sources/registry/catalog.ts';
+import { OciRegistryClient } from './sources/registry/oci-client.ts';
+import type { RegistrySource } from './sources/registry/types.ts';
+import { findTask, TASKS } from './tasks/index.ts';
+import type { Task } from './tasks/types.ts';
+import { unifiedDiff } from './diff.ts';
+
+const HELP: Record<string, string> = {
+  main: `gitops-bot: proposes changes to this GitOps repository as pull requests
+
+usage: pnpm bot <command> [options]
+
+commands:
+  plan    read everything, write nothing: print what the bot would change
+  run     apply the plans: push one branch per change and open or update its PR
+
+Run \`pnpm bot <command> --help\` for the options of a command.
+
+tasks: ${TASKS.map((task) => task.name).join(', ')}
+`,
+  plan: `usage: pnpm bot plan [--env ENV] [--task TASK] [--json] [options]
+
+Plans against the working tree of this checkout and writes nothing anywhere.
+
+options:
+  --env ENV          only this environment (others are still read for promotion)
+  --task TASK        only this task (default: all: ${TASKS.map((task) => task.name).join(', ')})
+  --json             machine-readable output on stdout
+  --config FILE      bot config (default: <repo>/${CONFIG_PATH})
+  --repo DIR         the GitOps repository (default: the git top level of the current directory)
+  --source SOURCE    registry source: live (OCI registries) or catalog (offline file; default outside CI)
+  --catalog FILE     catalog file for --source catalog (default: the embedded one)
+  --forge FORGE      github or local (default: github when GITHUB_TOKEN is set and forge.type is github)
+  -h, --help         this help
+
+Registry credentials come from GITOPS_BOT_REGISTRY_<HOST>_USERNAME and GITOPS_BOT_REGISTRY_<HOST>_PASSWORD, where
+<HOST> is the registry host upper-cased with non-alphanumerics as "_" (ghcr.io → GHCR_IO). GitHub settings come from
+GITHUB_TOKEN, GITHUB_REPOSITORY and GITHUB_API_URL (Enterprise Server).
+`,
+  run: `usage: pnpm bot run [--task TASK] [--env ENV] [--dry-run] [--json] [options]
+
+Clones the remote into a temporary directory, plans against its base branch, and for each plan pushes the branch
+bot/<task>/<env>/<subject> and opens or updates its PR. Your checkout is never modified.
+
+options:
+  --dry-run          print diffs and PR text; push nothing, open nothing
+  --remote URL       git remote to clone and push (default: origin of --repo)
+  (and every option of \`pnpm bot plan\`)
+`,
+};
+
+interface Options {
+  env: string | null;
+  task: string | null;
+  json: boolean;
+  dryRun: boolean;
+  config: string | null;
+  repo: string | null;
+  remote: string | null;
+  source: 'live' | 'catalog' | null;
+  catalog: string | null;
+  forge: 'github' | 'local' | null;
+}
+
+function parse(argv: string[]): { command: string | null; options: Options; help: boolean } {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        env: { type: 'string' },
+        task: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        'dry-run': { type: 'boolean', default: false },
+        config: { type: 'string' },
+        repo: { type: 'string' },
+        remote: { type: 'string' },
+        source: { type: 'string' },
+        catalog: { type: 'string' },
+        forge: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
+  const source = values.source ?? null;
+  if (source !== null && source !== 'live' && source !== 'catalog') throw new UsageError(`--source must be live or catalog, not "${source}"`);
+  const forge = values.forge ?? null;
+  if (forge !== null && forge !== 'github' && forge !== 'local') throw new UsageError(`--forge must be github or local, not "${forge}"`);
+  return {
+    command: positionals[0] ?? null,
+    help: values.help ?? false,
+    options: {
+      env: values.env ?? null,
+      task: values.task ?? null,
+      json: values.json ?? false,
+      dryRun: values['dry-run'] ?? false,
+      config: values.config ?? null,
+      repo: values.repo ?? null,
+      remote: values.remote ?? null,
+      source,
+      catalog: values.catalog ?? null,
+      forge,
+    },
+  };
+}
+
+function selectTasks(name: string | null): readonly Task[] {
+  if (!name) return TASKS;
+  const task = findTask(name);
+  if (!task) throw new UsageError(`unknown task "${name}"`, `use one of: ${TASKS.map((candidate) => candidate.name).join(', ')}`);
+  return [task];
+}
+
+function selectRegistry(options: Options, config: BotConfig, env: NodeJS.ProcessEnv): RegistrySource {
+  const source = options.source ?? (env.GITOPS_BOT_SOURCE === 'live' || env.GITOPS_BOT_SOURCE === 'catalog' ? env.GITOPS_BOT_SOURCE : env.GITHUB_ACTIONS === 'true' ? 'live' : 'catalog');
+  if (source === 'catalog') return new CatalogRegistry(options.catalog ? resolve(options.catalog) : EMBEDDED_CATALOG);
+  const plainHttpHosts = Object.entries(config.registries)
+    .filter(([, settings]) => settings.plainHttp)
+    .map(([host]) => host);
+  return new OciRegistryClient({ plainHttpHosts, env });
+}
+
+function selectForge(options: Options, config: BotConfig, env: NodeJS.ProcessEnv, listLocalBranches: () => Promise<string[]>, print: (text: string) => void, log: (line: string) => void): Forge {
+  const settings = githubSettingsFromEnv(env);
+  const kind = options.forge ?? (config.forge.type === 'github' && settings.token ? 'github' : 'local');
+  if (kind === 'local') return new LocalForge(listLocalBranches, print);
+  if (!settings.token) throw new ConfigError('--forge github needs a token', 'environment', 'GITHUB_TOKEN', 'set GITHUB_TOKEN (in Actions: secrets.GITHUB_TOKEN) or use --forge local');
+  const owner = config.forge.owner ?? settings.owner;
+  const repo = config.forge.repo ?? settings.repo;
+  if (!owner || !repo) throw new ConfigError('the GitHub repository is unknown', CONFIG_PATH, 'forge.owner', 'set forge.owner and forge.repo, or GITHUB_REPOSITORY=owner/repo');
+  return new GitHubForge({ token: settings.token, owner, repo, ...(settings.baseUrl ? { baseUrl: settings.baseUrl } : {}), log });
+}
+
+function selectKube(config: BotConfig): KubeHealth | null {
+  const contexts = Object.fromEntries(config.environments.filter((env) => env.kube).map((env) => [env.name, env.kube!.context]));
+  return Object.keys(contexts).length > 0 ? new KubeClientHealth(contexts) : null;
+}
+
+async function repoRoot(options: Options): Promise<string> {
+  if (options.repo) return resolve(options.repo);
+  const top = await simpleGit().revparse(['--show-toplevel']).catch(() => null);
+  return top?.trim() || process.cwd();
+}
+
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  env: NodeJS.ProcessEnv;
+  now?: Date;
+}
+
+async function commandPlan(options: Options, io: CliIo): Promise<void> {
+  const root = await repoRoot(options);
+  const configFile = options.config ? resolve(options.config) : join(root, CONFIG_PATH);
+  const config = await loadConfig(configFile);
+  const tasks = selectTasks(options.task);
+  const log = (line: string) => io.stderr(`${line}\n`);
+  const registry = selectRegistry(options, config, io.env);
+  const forge = selectForge(options, config, io.env, () => localBotBranches(root), log, log);
+  const tree = fsTree(root);
+  log(`registry source: ${registry.describe}`);
+  log(`forge: ${forge.describe}`);
+  const pullRequests = await forge.listBotPullRequests();
+  const { plans, skips } = await planAll({ config, tasks, tree, registry, kube: selectKube(config), pullRequests, envFilter: options.env, now: io.now ?? new Date(), log });
+  if (options.json) {
+    io.stdout(
+      `${JSON.stringify(
+        {
+          sources: { tree: tree.describe, registry: registry.describe, forge: forge.describe },
+          plans: plans.map((plan) => ({ ...plan, edits: plan.edits.map((edit) => ({ path: edit.path, diff: unifiedDiff(edit.path, edit.before, edit.after) })) })),
+          skips,
+          registryCalls: registry.stats,
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    return;
+  }
+  io.stdout(`Plan against ${tree.describe}\nregistry: ${registry.describe}\nforge: ${forge.describe}\n\n`);
+  if (plans.length === 0) io.stdout('No changes to propose.\n');
+  for (const plan of plans) io.stdout(`${describePlan(plan)}\n\n`);
+  if (skips.length > 0) {
+    io.stdout('Not proposed:\n');
+    for (const skip of skips) io.stdout(`  ${skip.task} ${skip.env} ${skip.subject}: ${skip.reason}\n`);
+  }
+}
+
+async function commandRun(options: Options, io: CliIo): Promise<void> {
+  const root = await repoRoot(options);
+  const log = (line: string) => io.stderr(`${line}\n`);
+  let remote = options.remote;
+  if (!remote) {
+    remote = (await simpleGit({ baseDir: root }).remote(['get-url', 'origin']).catch(() => ''))?.trim() || null;
+    if (!remote) throw new UsageError(`${root} has no "origin" remote`, 'pass --remote <url> or add an origin remote');
+  }
+  // The base branch and identity come from the config on the base branch, read after the clone; --config overrides.
+  const preliminary = options.config ? await loadConfig(resolve(options.config)) : existsSync(join(root, CONFIG_PATH)) ? await loadConfig(join(root, CONFIG_PATH)) : null;
+  const base = preliminary?.forge.baseBranch ?? 'main';
+  const identity = preliminary?.forge.author ?? { name: 'dbos-gitops-bot', email: 'dbos-gitops-bot@users.noreply.github.com' };
+  log(`cloning ${remote.replace(/\/\/[^@/\s]+@/, '//***@')} (${base}) into a temporary directory`);
+  const workspace = await GitWorkspace.clone(remote, base, identity);
+  try {
+    let config = preliminary;
+    if (!options.config) {
+      const text = await workspace.baseTree().read(CONFIG_PATH);
+      if (text === null) throw new ConfigError(`not found on ${base}`, CONFIG_PATH, '', `commit ${CONFIG_PATH} to ${base} or pass --config <file>`);
+      const { parseConfig } = await import('./config/load.ts');
+      config = parseConfig(text, `${CONFIG_PATH} on ${base}`);
+    }
+    const tasks = selectTasks(options.task);
+    const registry = selectRegistry(options, config!, io.env);
+    const forge = selectForge(options, config!, io.env, async () => [...(await workspace.botBranches()).keys()], (text) => io.stdout(`${text}\n`), log);
+    log(`registry source: ${registry.describe}`);
+    log(`forge: ${forge.describe}`);
+    const result = await runPlans({
+      config: config!,
+      tasks,
+      workspace,
+      forge,
+      registry,
+      kube: selectKube(config!),
+      envFilter: options.env,
+      dryRun: options.dryRun,
+      now: io.now ?? new Date(),
+      log,
+      print: (text) => (options.json ? io.stderr(`${text}\n`) : io.stdout(`${text}\n`)),
+      identity,
+    });
+    if (options.json) {
+      io.stdout(
+        `${JSON.stringify(
+          {
+            dryRun: options.dryRun,
+            applied: result.applied.map((item) => ({ branch: item.plan.branch, title: item.plan.title, outcome: item.outcome, pr: item.pr, reason: item.reason })),
+            closed: result.closed,
+            skips: result.skips,
+            pushes: result.pushes,
+            forgeWrites: result.forgeWrites,
+            registryCalls: registry.stats,
+          },
+          null,
+          2,
+        )}\n`,
+      );
+      return;
+    }
+    for (const item of result.applied) io.stdout(`${item.outcome.padEnd(19)} ${item.plan.branch}${item.pr && item.pr.number ? ` (PR #${item.pr.number})` : ''}${item.reason ? `: ${item.reason}` : ''}\n`);
+    for (const closed of result.closed) io.stdout(`closed              ${closed.branch} (PR #${closed.number}): ${closed.reason}\n`);
+    for (const skip of result.skips) io.stdout(`not proposed        ${skip.task} ${skip.env} ${skip.subject}: ${skip.reason}\n`);
+    io.stdout(`${result.pushes} push(es), ${result.forgeWrites} forge write(s)${options.dryRun ? ' (dry run: nothing written)' : ''}\n`);
+  } finally {
+    await workspace.dispose();
+  }
+}
+
+/** Parses argv, runs the command, and maps every failure to a message and an exit code. The only catch in the bot. */
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  try {
+    const { command, options, help } = parse(argv);
+    if (!command || command === 'help') {
+      io.stdout(HELP.main!);
+      return command || help ? 0 : 64;
+    }
+    if (!(command in HELP) || command === 'main') throw new UsageError(`unknown command "${command}"`);
+    if (help) {
+      io.stdout(HELP[command]!);
+      return 0;
+    }
+    if (command === 'plan') {
+      if (options.dryRun || options.remote) throw new UsageError('plan never writes; --dry-run and --remote belong to `run`');
+      await commandPlan(options, io);
+    } else await commandRun(options, io);
+    return 0;
+  } catch (error) {
+    if (isBotError(error)) {
+      io.stderr(`error: ${error.message}\n  what to do: ${error.hint}\n`);
+      return error.exitCode;
+    }
+    io.stderr(`error: unexpected failure: ${(error as Error)?.message ?? String(error)}\n  what to do: this is a bug in the bot; rerun with DEBUG=gitops-bot for details and report it\n`);
+    if (io.env.DEBUG?.includes('gitops-bot')) io.stderr(`${(error as Error)?.stack ?? ''}\n`);
+    return 1;
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/bot/src/cli.ts')) {
+  const code = await main(process.argv.slice(2), { stdout: (text) => process.stdout.write(text), stderr: (text) => process.stderr.write(text), env: process.env });
+  process.exitCode = code;
+}

@@ -1,0 +1,211 @@
+import type { BotConfig } from './config/schema.ts';
+import { PushRejectedError } from './errors.ts';
+import { unifiedDiff } from './diff.ts';
+import type { GitIdentity, GitWorkspace } from './git/workspace.ts';
+import { parseBranch, readMarker, type Plan, type Skip } from './plan.ts';
+import type { TreeReader } from './repo/tree.ts';
+import { HOLD_LABEL, type Forge, type PullRequestRecord } from './sources/forge/types.ts';
+import type { KubeHealth } from './sources/kube/health.ts';
+import type { RegistrySource } from './sources/registry/types.ts';
+import type { PreviousProposal, Task, TaskContext } from './tasks/types.ts';
+
+export interface PlanInputs {
+  config: BotConfig;
+  tasks: readonly Task[];
+  tree: TreeReader;
+  registry: RegistrySource;
+  kube: KubeHealth | null;
+  pullRequests: PullRequestRecord[];
+  envFilter: string | null;
+  now: Date;
+  log: (line: string) => void;
+}
+
+export function previousProposals(pullRequests: PullRequestRecord[]): PreviousProposal[] {
+  const out: PreviousProposal[] = [];
+  for (const pr of pullRequests) {
+    const proposal = readMarker(pr.body);
+    if (!proposal) continue;
+    out.push({ branch: pr.branch, number: pr.number, state: pr.state, merged: pr.merged, held: pr.labels.includes(HOLD_LABEL), proposal });
+  }
+  return out;
+}
+
+/** Sources + repo → context → tasks → plans. Reads only. */
+export async function planAll(inputs: PlanInputs): Promise<{ plans: Plan[]; skips: Skip[] }> {
+  if (inputs.envFilter && !inputs.config.environments.some((env) => env.name === inputs.envFilter)) {
+    const { UsageError } = await import('./errors.ts');
+    throw new UsageError(`unknown environment "${inputs.envFilter}"`, `use one of: ${inputs.config.environments.map((env) => env.name).join(', ')}`);
+  }
+  const context: TaskContext = {
+    config: inputs.config,
+    tree: inputs.tree,
+    registry: inputs.registry,
+    kube: inputs.kube,
+    previous: previousProposals(inputs.pullRequests),
+    now: inputs.now,
+    envFilter: inputs.envFilter,
+    log: inputs.log,
+  };
+  const plans: Plan[] = [];
+  const skips: Skip[] = [];
+  for (const task of inputs.tasks) {
+    inputs.log(`planning ${task.name} against ${inputs.tree.describe}`);
+    const result = await task.plan(context);
+    plans.push(...result.plans);
+    skips.push(...result.skips);
+  }
+  const branches = new Set<string>();
+  for (const plan of plans) {
+    // One change = one branch: two plans on one branch would overwrite each other.
+    if (branches.has(plan.branch)) throw new Error(`internal: two plans for ${plan.branch}`);
+    branches.add(plan.branch);
+  }
+  return { plans, skips };
+}
+
+export type Outcome = 'created' | 'updated' | 'unchanged' | 'pushed-pr-unchanged' | 'limited' | 'dry-run';
+
+export interface AppliedPlan {
+  plan: Plan;
+  outcome: Outcome;
+  pr: { number: number; url: string } | null;
+  reason?: string;
+}
+
+export interface RunResult {
+  applied: AppliedPlan[];
+  skips: Skip[];
+  closed: Array<{ branch: string; number: number; reason: string }>;
+  pushes: number;
+  forgeWrites: number;
+}
+
+export interface RunInputs {
+  config: BotConfig;
+  tasks: readonly Task[];
+  workspace: GitWorkspace;
+  /** Built after the clone, because the local forge reads branches from it. */
+  forge: Forge;
+  registry: RegistrySource;
+  kube: KubeHealth | null;
+  envFilter: string | null;
+  dryRun: boolean;
+  now: Date;
+  log: (line: string) => void;
+  /** Human output (dry-run diffs, local-forge PR text). */
+  print: (text: string) => void;
+  identity: GitIdentity;
+}
+
+export function describePlan(plan: Plan): string {
+  const diffs = plan.edits.map((edit) => unifiedDiff(edit.path, edit.before, edit.after)).join('\n');
+  return [`${plan.branch}: ${plan.title}`, `labels: ${plan.labels.join(', ')}`, diffs, '', plan.body].join('\n');
+}
+
+/**
+ * The only code that writes. For each plan: push its branch (one commit on the base branch, force-with-lease) when the
+ * remote branch does not already carry the same content, then create or update its PR; then close the bot's own open
+ * PRs that no plan wants any more. Re-running with nothing new does no writes at all.
+ */
+export async function runPlans(inputs: RunInputs): Promise<RunResult> {
+  const { config, forge, workspace, log } = inputs;
+  log(`reading the bot's pull requests from ${forge.describe}`);
+  const pullRequests = await forge.listBotPullRequests();
+  const { plans, skips } = await planAll({
+    config,
+    tasks: inputs.tasks,
+    tree: workspace.baseTree(),
+    registry: inputs.registry,
+    kube: inputs.kube,
+    pullRequests,
+    envFilter: inputs.envFilter,
+    now: inputs.now,
+    log,
+  });
+  const heads = await workspace.botBranches();
+  const openByBranch = new Map(pullRequests.filter((pr) => pr.state === 'open').map((pr) => [pr.branch, pr]));
+  const result: RunResult = { applied: [], skips, closed: [], pushes: 0, forgeWrites: 0 };
+  const hourAgo = inputs.now.getTime() - 3_600_000;
+  let openCount = pullRequests.filter((pr) => pr.state === 'open').length;
+  let createdLastHour = pullRequests.filter((pr) => Date.parse(pr.createdAt) >= hourAgo).length;
+  const base = config.forge.baseBranch;
+
+  for (const plan of plans) {
+    const existing = openByBranch.get(plan.branch) ?? null;
+    if (inputs.dryRun) {
+      inputs.print(`${existing ? `would update PR #${existing.number}` : 'would open a PR'} on ${describePlan(plan)}\n`);
+      result.applied.push({ plan, outcome: 'dry-run', pr: existing ? { number: existing.number, url: existing.url } : null });
+      continue;
+    }
+    if (!existing) {
+      if (openCount >= config.pullRequests.maxOpen) {
+        result.applied.push({ plan, outcome: 'limited', pr: null, reason: `${openCount} bot PRs are open (pullRequests.maxOpen: ${config.pullRequests.maxOpen})` });
+        continue;
+      }
+      if (createdLastHour >= config.pullRequests.maxPerHour) {
+        result.applied.push({ plan, outcome: 'limited', pr: null, reason: `${createdLastHour} bot PRs were opened in the last hour (pullRequests.maxPerHour: ${config.pullRequests.maxPerHour})` });
+        continue;
+      }
+    }
+    const remoteSha = heads.get(plan.branch) ?? null;
+    let pushed: { sha: string; previous: string | null } | null = null;
+    if (!remoteSha || !(await workspace.branchHasEdits(plan.branch, plan.edits))) {
+      log(`pushing ${plan.branch}`);
+      try {
+        pushed = { sha: await workspace.commitAndPush(plan.branch, plan.edits, `${plan.title}\n\n${plan.body.split('\n<!--')[0]!.trim()}`, remoteSha), previous: remoteSha };
+        result.pushes++;
+      } catch (error) {
+        // Lost a race with a concurrent run that pushed the same change: that is success, not a conflict.
+        if (!(error instanceof PushRejectedError)) throw error;
+        const now = await workspace.refreshBranch(plan.branch);
+        if (!now || !(await workspace.branchHasEdits(plan.branch, plan.edits))) throw error;
+        log(`${plan.branch} was pushed by a concurrent run with the same content`);
+      }
+    }
+    try {
+      if (!existing) {
+        const pr = await forge.createPullRequest({ branch: plan.branch, base, title: plan.title, body: plan.body, labels: plan.labels });
+        openCount++;
+        createdLastHour++;
+        result.applied.push({ plan, outcome: 'created', pr: { number: pr.number, url: pr.url } });
+      } else if (forge.kind === 'github' && (existing.title !== plan.title || existing.body !== plan.body)) {
+        await forge.updatePullRequest(existing, { title: plan.title, body: plan.body });
+        const missing = plan.labels.filter((label) => !existing.labels.includes(label));
+        if (missing.length > 0) await forge.addLabels(existing, missing);
+        result.applied.push({ plan, outcome: 'updated', pr: { number: existing.number, url: existing.url } });
+      } else {
+        const missing = forge.kind === 'github' ? plan.labels.filter((label) => !existing.labels.includes(label)) : [];
+        if (missing.length > 0) await forge.addLabels(existing, missing);
+        result.applied.push({ plan, outcome: pushed ? 'pushed-pr-unchanged' : 'unchanged', pr: { number: existing.number, url: existing.url } });
+      }
+    } catch (error) {
+      // Leave the remote as we found it: a branch without its PR would only confuse humans.
+      if (pushed) await workspace.restoreBranch(plan.branch, pushed.sha, pushed.previous).catch(() => log(`could not roll back ${plan.branch}`));
+      if (pushed) result.pushes--;
+      throw error;
+    }
+  }
+
+  // Close the bot's own PRs that no plan wants any more, within the tasks and environments this run covered.
+  const taskNames = new Set(inputs.tasks.map((task) => task.name));
+  const planned = new Set(plans.map((plan) => plan.branch));
+  for (const pr of pullRequests) {
+    if (pr.state !== 'open' || planned.has(pr.branch) || pr.labels.includes(HOLD_LABEL)) continue;
+    const parsed = parseBranch(pr.branch);
+    if (!parsed || !taskNames.has(parsed.task)) continue;
+    if (inputs.envFilter && parsed.env !== inputs.envFilter) continue;
+    if (!config.environments.some((env) => env.name === parsed.env)) continue;
+    const related = skips.filter((skip) => skip.env === parsed.env && (skip.subject === parsed.subject || skip.subject === '*'));
+    if (related.some((skip) => skip.held)) continue;
+    const reason = related.length > 0 ? related.map((skip) => skip.reason).join('; ') : 'the base branch already has these versions (or newer ones), so this change is no longer needed';
+    if (inputs.dryRun) {
+      inputs.print(`would close PR #${pr.number} (${pr.branch}): ${reason}`);
+      continue;
+    }
+    await forge.closePullRequest(pr, `Closed by gitops-bot: ${reason}.`);
+    result.closed.push({ branch: pr.branch, number: pr.number, reason });
+  }
+  result.forgeWrites = forge.stats.writes;
+  return result;
+}
