@@ -1,0 +1,419 @@
+/**
+ * A local stand-in for the slice of GitHub's REST API the bot uses (pulls list/create/update, issue labels and
+ * comments), bound to 127.0.0.1 on a free port. Every request and every response is validated against GitHub's
+ * published OpenAPI description (openapi/github-subset.json, extracted by scripts/extract-github-openapi.ts); a shape
+ * mismatch is recorded in `violations` and answered with a 500 so the test fails loudly.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Ajv, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+type Schema = Record<string, unknown>;
+
+const SPEC_PATH = fileURLToPath(new URL('../openapi/github-subset.json', import.meta.url));
+
+interface Spec {
+  paths: Record<string, Record<string, Operation>>;
+  components: { schemas: Record<string, Schema>; responses?: Record<string, { content?: Record<string, { schema: Schema }> }>; parameters?: Record<string, Parameter> };
+}
+interface Parameter {
+  name: string;
+  in: 'path' | 'query' | 'header';
+  required?: boolean;
+  schema: Schema;
+}
+interface Operation {
+  operationId: string;
+  parameters?: Array<Parameter | { $ref: string }>;
+  requestBody?: { required?: boolean; content: Record<string, { schema: Schema }> };
+  responses: Record<string, { $ref?: string; content?: Record<string, { schema: Schema }> }>;
+}
+
+function rewriteRefs(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(rewriteRefs);
+  if (!node || typeof node !== 'object') return node;
+  return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, key === '$ref' && typeof value === 'string' ? `github${value}` : rewriteRefs(value)]));
+}
+
+/** Compiles validators for the subset; shared by all fakes in a process. */
+class SpecValidator {
+  readonly spec: Spec;
+  private readonly ajv: Ajv;
+  private readonly cache = new Map<string, ValidateFunction>();
+
+  constructor() {
+    this.spec = JSON.parse(readFileSync(SPEC_PATH, 'utf8')) as Spec;
+    this.ajv = new Ajv({ strict: false, allErrors: true, validateFormats: true });
+    addFormats(this.ajv);
+    this.ajv.addSchema({ $id: 'github', ...(rewriteRefs({ components: this.spec.components }) as object) });
+  }
+
+  private compile(key: string, schema: Schema): ValidateFunction {
+    let validate = this.cache.get(key);
+    if (!validate) {
+      validate = this.ajv.compile(rewriteRefs(schema) as Schema);
+      this.cache.set(key, validate);
+    }
+    return validate;
+  }
+
+  resolve<T>(node: T | { $ref: string }): T {
+    const ref = (node as { $ref?: string }).$ref;
+    if (!ref) return node as T;
+    const [, , kind, name] = ref.split('/');
+    return (this.spec.components as unknown as Record<string, Record<string, T>>)[kind!]![name!]!;
+  }
+
+  check(key: string, schema: Schema, value: unknown): string | null {
+    const validate = this.compile(key, schema);
+    if (validate(value)) return null;
+    return this.ajv.errorsText(validate.errors, { dataVar: key });
+  }
+
+  /** A value with every required field of the schema, type-correct, for the fake to fill in meaningfully. */
+  sample(schema: Schema, depth = 0): Json {
+    const resolved = this.resolve<Schema>(schema as Schema | { $ref: string });
+    if (depth > 30) return null;
+    if (resolved.allOf) {
+      const parts = (resolved.allOf as Schema[]).map((part) => this.sample(part, depth + 1));
+      return Object.assign({}, ...parts.filter((part) => part && typeof part === 'object')) as Json;
+    }
+    if (resolved.anyOf || resolved.oneOf) return this.sample(((resolved.anyOf ?? resolved.oneOf) as Schema[])[0]!, depth + 1);
+    if (resolved.nullable) return null;
+    if (resolved.enum) return (resolved.enum as Json[])[0]!;
+    const type = Array.isArray(resolved.type) ? (resolved.type as string[]).find((t) => t !== 'null') : (resolved.type as string | undefined);
+    switch (type) {
+      case 'object': {
+        const out: Record<string, Json> = {};
+        const properties = (resolved.properties ?? {}) as Record<string, Schema>;
+        for (const name of (resolved.required ?? []) as string[]) out[name] = properties[name] ? this.sample(properties[name], depth + 1) : null;
+        return out;
+      }
+      case 'array':
+        return [];
+      case 'integer':
+      case 'number':
+        return 1;
+      case 'boolean':
+        return false;
+      case 'string':
+        switch (resolved.format) {
+          case 'uri':
+            return 'https://github.example.invalid/x';
+          case 'date-time':
+            return '2026-01-01T00:00:00Z';
+          case 'email':
+            return 'bot@example.invalid';
+          default:
+            return 'x';
+        }
+      default:
+        return null;
+    }
+  }
+}
+
+let sharedValidator: SpecValidator | null = null;
+function validator(): SpecValidator {
+  sharedValidator ??= new SpecValidator();
+  return sharedValidator;
+}
+
+export interface FakePull {
+  number: number;
+  head: string;
+  base: string;
+  title: string;
+  body: string;
+  state: 'open' | 'closed';
+  merged: boolean;
+  labels: string[];
+  comments: string[];
+  createdAt: string;
+}
+
+export interface Fault {
+  method: string;
+  /** Matches the request path (without query). */
+  path: RegExp;
+  status: number;
+  headers?: Record<string, string>;
+  body?: Json;
+  /** How many matching requests get the fault (then it is removed). */
+  times: number;
+}
+
+export interface GitHubFake {
+  readonly url: string;
+  readonly owner: string;
+  readonly repo: string;
+  readonly pulls: FakePull[];
+  readonly calls: Array<{ method: string; path: string; status: number }>;
+  /** OpenAPI mismatches; a test that expects a clean run asserts this is empty. */
+  readonly violations: string[];
+  writeCount(): number;
+  injectFault(fault: Fault): void;
+  /** What a human does on github.com. */
+  merge(number: number): void;
+  close(number: number): void;
+  label(number: number, label: string): void;
+  stop(): Promise<void>;
+}
+
+export interface GitHubFakeOptions {
+  owner?: string;
+  repo?: string;
+  /** Checked on PR creation, like GitHub does ("head": invalid when the branch was not pushed). */
+  branchExists?: (branch: string) => Promise<boolean>;
+}
+
+interface Route {
+  template: string;
+  method: string;
+  regex: RegExp;
+  names: string[];
+}
+
+function compileRoutes(spec: Spec): Route[] {
+  const routes: Route[] = [];
+  for (const [template, methods] of Object.entries(spec.paths)) {
+    const names: string[] = [];
+    const regex = new RegExp(`^${template.replace(/\{(\w+)\}/g, (_, name: string) => (names.push(name), '([^/]+)'))}$`);
+    for (const method of Object.keys(methods)) routes.push({ template, method: method.toUpperCase(), regex, names });
+  }
+  return routes;
+}
+
+async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export async function startGitHubFake(options: GitHubFakeOptions = {}): Promise<GitHubFake> {
+  const spec = validator();
+  const routes = compileRoutes(spec.spec);
+  const owner = options.owner ?? 'example-org';
+  const repo = options.repo ?? 'gitops';
+  const pulls: FakePull[] = [];
+  const calls: GitHubFake['calls'] = [];
+  const violations: string[] = [];
+  const faults: Fault[] = [];
+  let nextNumber = 1;
+  let nextId = 1000;
+  const labelIds = new Map<string, number>();
+  let url = '';
+
+  const labelObject = (name: string): Json => {
+    if (!labelIds.has(name)) labelIds.set(name, labelIds.size + 1);
+    const id = labelIds.get(name)!;
+    return { id, node_id: `LA_${id}`, url: `${url}/repos/${owner}/${repo}/labels/${encodeURIComponent(name)}`, name, description: null, color: 'ededed', default: false };
+  };
+
+  const pullObject = (pull: FakePull, schemaName: 'pull-request' | 'pull-request-simple'): Json => {
+    const base = spec.sample({ $ref: `#/components/schemas/${schemaName}` }) as Record<string, Json>;
+    const html = `https://github.example.invalid/${owner}/${repo}/pull/${pull.number}`;
+    const ref = (name: string) => ({ ...((base.head as Record<string, Json>) ?? {}), label: `${owner}:${name}`, ref: name, sha: '0'.repeat(40) });
+    return {
+      ...base,
+      id: nextId + pull.number,
+      number: pull.number,
+      url: `${url}/repos/${owner}/${repo}/pulls/${pull.number}`,
+      html_url: html,
+      state: pull.state,
+      title: pull.title,
+      body: pull.body,
+      labels: pull.labels.map(labelObject),
+      head: ref(pull.head),
+      base: ref(pull.base),
+      created_at: pull.createdAt,
+      updated_at: pull.createdAt,
+      closed_at: pull.state === 'closed' ? pull.createdAt : null,
+      merged_at: pull.merged ? pull.createdAt : null,
+      ...(schemaName === 'pull-request' ? { merged: pull.merged, mergeable: true, draft: false } : {}),
+    };
+  };
+
+  const rateHeaders = (): Record<string, string> => ({
+    'x-ratelimit-limit': '5000',
+    'x-ratelimit-remaining': '4999',
+    'x-ratelimit-reset': String(Math.floor(Date.now() / 1000) + 3600),
+    'x-ratelimit-used': '1',
+    'x-ratelimit-resource': 'core',
+  });
+
+  const validationFailed = (message: string, field: string): [number, Json] => [422, { message: 'Validation Failed', errors: [{ resource: 'PullRequest', code: 'custom', field, message }], documentation_url: 'https://docs.github.com/rest/pulls/pulls#create-a-pull-request' }];
+
+  async function handle(route: Route, params: Record<string, string>, query: URLSearchParams, body: Record<string, Json> | null): Promise<[number, Json]> {
+    const key = `${route.method} ${route.template}`;
+    const number = Number(params.pull_number ?? params.issue_number);
+    const find = () => pulls.find((pull) => pull.number === number);
+    switch (key) {
+      case 'GET /repos/{owner}/{repo}/pulls': {
+        const state = query.get('state') ?? 'open';
+        const head = query.get('head');
+        const perPage = Number(query.get('per_page') ?? 30);
+        const page = Number(query.get('page') ?? 1);
+        let list = pulls.filter((pull) => state === 'all' || pull.state === state);
+        if (head) list = list.filter((pull) => `${owner}:${pull.head}` === head);
+        list = [...list].sort((a, b) => (query.get('direction') === 'asc' ? a.number - b.number : b.number - a.number));
+        return [200, list.slice((page - 1) * perPage, page * perPage).map((pull) => pullObject(pull, 'pull-request-simple'))];
+      }
+      case 'POST /repos/{owner}/{repo}/pulls': {
+        const head = String(body!.head).replace(`${owner}:`, '');
+        if (pulls.some((pull) => pull.head === head && pull.state === 'open')) return validationFailed(`A pull request already exists for ${owner}:${head}.`, 'head');
+        if (options.branchExists && !(await options.branchExists(head))) return validationFailed('head invalid', 'head');
+        const pull: FakePull = { number: nextNumber++, head, base: String(body!.base), title: String(body!.title), body: String(body!.body ?? ''), state: 'open', merged: false, labels: [], comments: [], createdAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z') };
+        pulls.push(pull);
+        return [201, pullObject(pull, 'pull-request')];
+      }
+      case 'PATCH /repos/{owner}/{repo}/pulls/{pull_number}': {
+        const pull = find();
+        if (!pull) return [404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' }];
+        if (typeof body!.title === 'string') pull.title = body!.title;
+        if (typeof body!.body === 'string') pull.body = body!.body;
+        if (body!.state === 'closed' || body!.state === 'open') pull.state = body!.state;
+        return [200, pullObject(pull, 'pull-request')];
+      }
+      case 'POST /repos/{owner}/{repo}/issues/{issue_number}/labels': {
+        const pull = find();
+        if (!pull) return [404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' }];
+        const labels = (Array.isArray(body) ? body : (body!.labels as Json[])) as string[];
+        for (const label of labels) if (!pull.labels.includes(label)) pull.labels.push(label);
+        return [200, pull.labels.map(labelObject)];
+      }
+      case 'POST /repos/{owner}/{repo}/issues/{issue_number}/comments': {
+        const pull = find();
+        if (!pull) return [404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' }];
+        pull.comments.push(String(body!.body));
+        const comment = spec.sample({ $ref: '#/components/schemas/issue-comment' }) as Record<string, Json>;
+        return [201, { ...comment, id: nextId++, body: String(body!.body), html_url: `https://github.example.invalid/${owner}/${repo}/pull/${pull.number}#c`, issue_url: `${url}/repos/${owner}/${repo}/issues/${pull.number}` }];
+      }
+      default:
+        return [404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' }];
+    }
+  }
+
+  function validateRequest(route: Route, operation: Operation, params: Record<string, string>, query: URLSearchParams, rawBody: string): { body: Record<string, Json> | null; problems: string[] } {
+    const problems: string[] = [];
+    for (const parameter of (operation.parameters ?? []).map((p) => spec.resolve<Parameter>(p))) {
+      const raw = parameter.in === 'path' ? params[parameter.name] : parameter.in === 'query' ? query.get(parameter.name) : undefined;
+      if (parameter.in === 'header') continue;
+      if (raw === undefined || raw === null) {
+        if (parameter.required) problems.push(`missing ${parameter.in} parameter ${parameter.name}`);
+        continue;
+      }
+      const type = parameter.schema.type;
+      const value = type === 'integer' || type === 'number' ? Number(raw) : type === 'boolean' ? raw === 'true' : decodeURIComponent(raw);
+      const problem = spec.check(`${operation.operationId}.${parameter.name}`, parameter.schema, value);
+      if (problem) problems.push(problem);
+    }
+    const known = new Set((operation.parameters ?? []).map((p) => spec.resolve<Parameter>(p)).filter((p) => p.in === 'query').map((p) => p.name));
+    for (const name of query.keys()) if (!known.has(name)) problems.push(`unknown query parameter ${name}`);
+    let body: Record<string, Json> | null = null;
+    if (operation.requestBody) {
+      const schema = operation.requestBody.content['application/json']?.schema;
+      try {
+        body = rawBody ? (JSON.parse(rawBody) as Record<string, Json>) : null;
+      } catch {
+        problems.push('request body is not JSON');
+      }
+      if (body === null && operation.requestBody.required) problems.push('request body is required');
+      if (body !== null && schema) {
+        const problem = spec.check(`${operation.operationId}.requestBody`, schema, body);
+        if (problem) problems.push(problem);
+      }
+    }
+    return { body, problems };
+  }
+
+  const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+    void (async () => {
+      const requestUrl = new URL(request.url ?? '/', 'http://127.0.0.1');
+      const method = request.method ?? 'GET';
+      const rawBody = await readBody(request);
+      const send = (status: number, payload: Json, headers: Record<string, string> = {}) => {
+        calls.push({ method, path: requestUrl.pathname, status });
+        response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...rateHeaders(), ...headers });
+        response.end(payload === null ? '' : JSON.stringify(payload));
+      };
+      if (!/^(token|Bearer) \S+$/.test(request.headers.authorization ?? '')) {
+        send(401, { message: 'Requires authentication', documentation_url: 'https://docs.github.com/rest' });
+        return;
+      }
+      const route = routes.find((candidate) => candidate.method === method && candidate.regex.test(requestUrl.pathname));
+      if (!route) {
+        violations.push(`${method} ${requestUrl.pathname} is not an operation of the vendored GitHub API subset`);
+        send(500, { message: 'fake: unknown operation' });
+        return;
+      }
+      const match = route.regex.exec(requestUrl.pathname)!;
+      const params = Object.fromEntries(route.names.map((name, index) => [name, match[index + 1]!]));
+      const operation = spec.spec.paths[route.template]![route.method.toLowerCase()]!;
+      if (params.owner !== owner || params.repo !== repo) {
+        send(404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' });
+        return;
+      }
+      const { body, problems } = validateRequest(route, operation, params, requestUrl.searchParams, rawBody);
+      if (problems.length > 0) {
+        violations.push(...problems.map((problem) => `${method} ${requestUrl.pathname} request: ${problem}`));
+        send(500, { message: `fake: request does not match GitHub's OpenAPI description: ${problems.join('; ')}` });
+        return;
+      }
+      const faultIndex = faults.findIndex((fault) => fault.method === method && fault.path.test(requestUrl.pathname));
+      let status: number;
+      let payload: Json;
+      let headers: Record<string, string> = {};
+      if (faultIndex >= 0) {
+        const fault = faults[faultIndex]!;
+        if (--fault.times <= 0) faults.splice(faultIndex, 1);
+        status = fault.status;
+        payload = fault.body ?? { message: `fault ${fault.status}`, documentation_url: 'https://docs.github.com/rest' };
+        headers = fault.headers ?? {};
+      } else {
+        [status, payload] = await handle(route, params, requestUrl.searchParams, body);
+      }
+      const declared = operation.responses[String(status)];
+      if (!declared) {
+        violations.push(`${method} ${route.template} answered ${status}, which GitHub's description does not declare for ${operation.operationId}`);
+      } else {
+        const schema = spec.resolve<{ content?: Record<string, { schema: Schema }> }>(declared as { $ref: string }).content?.['application/json']?.schema;
+        const problem = schema ? spec.check(`${operation.operationId}.${status}`, schema, payload) : null;
+        if (problem) violations.push(`${method} ${route.template} response ${status}: ${problem}`);
+      }
+      send(status, payload, headers);
+    })().catch((error: unknown) => {
+      violations.push(`fake crashed: ${(error as Error).message}`);
+      response.writeHead(500).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  const byNumber = (number: number) => {
+    const pull = pulls.find((candidate) => candidate.number === number);
+    if (!pull) throw new Error(`no PR #${number}`);
+    return pull;
+  };
+
+  return {
+    url,
+    owner,
+    repo,
+    pulls,
+    calls,
+    violations,
+    writeCount: () => calls.filter((call) => call.method !== 'GET' && call.method !== 'HEAD').length,
+    injectFault: (fault) => faults.push({ ...fault }),
+    merge: (number) => Object.assign(byNumber(number), { state: 'closed', merged: true }),
+    close: (number) => Object.assign(byNumber(number), { state: 'closed', merged: false }),
+    label: (number, label) => void byNumber(number).labels.push(label),
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
