@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { DRAIN_READER_ROLE, drainReaderGrantStatements } from '../../drain/src/reader-role.ts';
 import type { PostgresServer } from './postgres.ts';
@@ -57,4 +57,125 @@ export async function createDrainReader(
   const password = await server.createRole(role);
   for (const statement of drainReaderGrantStatements({ database, role })) await server.query(statement, [], database);
   return { role, password, url: server.url({ database, user: role, password }) };
+}
+
+export interface DbosWorkerOptions {
+  systemDatabaseUrl: string;
+  appName: string;
+  version: string;
+  executorId: string;
+  /** One workflow per entry is enqueued on the `work` queue after launch; each sleeps durably for that long. */
+  enqueueMs?: readonly number[];
+  concurrency?: number;
+}
+
+export interface DbosWorker {
+  readonly version: string;
+  readonly executorId: string;
+  /** Workflow ids this worker enqueued (after `enqueued`). */
+  readonly enqueued: string[];
+  /** Workflow ids this worker finished. */
+  readonly finished: string[];
+  /** Resolves on the first event of that kind; rejects if the process exits first or after `timeoutMs`. */
+  waitFor(event: 'ready' | 'enqueued', timeoutMs?: number): Promise<void>;
+  /** SIGTERM (DBOS.shutdown), then SIGKILL after a grace period. */
+  stop(): Promise<void>;
+}
+
+const WORKER_SCRIPT = fileURLToPath(new URL('./dbos-worker/worker.ts', import.meta.url));
+const TSX = fileURLToPath(new URL('../../../node_modules/.bin/tsx', import.meta.url));
+
+/** Spawns a real DBOS executor (TS SDK) as a child process with `tsx`. */
+export function startDbosWorker(options: DbosWorkerOptions): DbosWorker {
+  const password = new URL(options.systemDatabaseUrl).password;
+  const child = spawn(TSX, [WORKER_SCRIPT], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      DBOS_SYSTEM_DATABASE_URL: options.systemDatabaseUrl,
+      WORKER_APP_NAME: options.appName,
+      WORKER_APP_VERSION: options.version,
+      WORKER_EXECUTOR_ID: options.executorId,
+      WORKER_ENQUEUE_MS: (options.enqueueMs ?? []).join(','),
+      WORKER_CONCURRENCY: String(options.concurrency ?? 2),
+    },
+  });
+  const seen = new Set<string>();
+  const waiters: Array<{ event: string; resolve: () => void; reject: (e: Error) => void }> = [];
+  const enqueued: string[] = [];
+  const finished: string[] = [];
+  let log = '';
+  let exited = false;
+  const scrubbed = (text: string): string => (password ? text.split(password).join('***') : text);
+  let buffer = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString();
+    let nl: number;
+    while ((nl = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      let msg: { event?: string; ids?: string[]; id?: string } | undefined;
+      try {
+        msg = JSON.parse(line) as typeof msg;
+      } catch {
+        log = (log + line + '\n').slice(-4000);
+        continue;
+      }
+      if (!msg?.event) continue;
+      if (msg.event === 'enqueued' && msg.ids) enqueued.push(...msg.ids);
+      if (msg.event === 'done' && msg.id) finished.push(msg.id);
+      seen.add(msg.event);
+      for (const w of waiters.filter((w) => w.event === msg!.event)) w.resolve();
+    }
+  });
+  child.stderr.on('data', (chunk: Buffer) => (log = (log + chunk.toString()).slice(-4000)));
+  const exitedPromise = new Promise<void>((resolve) =>
+    child.once('exit', (code, signal) => {
+      exited = true;
+      for (const w of waiters) {
+        w.reject(new DbosHarnessError(`DBOS worker ${options.executorId} exited (${code ?? signal}) before "${w.event}":\n${scrubbed(log)}`));
+      }
+      resolve();
+    }),
+  );
+  const killOnExit = (): void => {
+    child.kill('SIGKILL');
+  };
+  process.once('exit', killOnExit);
+
+  return {
+    version: options.version,
+    executorId: options.executorId,
+    enqueued,
+    finished,
+    waitFor(event, timeoutMs = 30_000) {
+      if (seen.has(event)) return Promise.resolve();
+      if (exited) return Promise.reject(new DbosHarnessError(`DBOS worker ${options.executorId} has exited:\n${scrubbed(log)}`));
+      return new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new DbosHarnessError(`DBOS worker ${options.executorId} sent no "${event}" in ${timeoutMs} ms:\n${scrubbed(log)}`)),
+          timeoutMs,
+        );
+        waiters.push({
+          event,
+          resolve: () => {
+            clearTimeout(timer);
+            resolve();
+          },
+          reject: (e) => {
+            clearTimeout(timer);
+            reject(e);
+          },
+        });
+      });
+    },
+    async stop() {
+      process.removeListener('exit', killOnExit);
+      if (exited) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exitedPromise;
+      clearTimeout(timer);
+    },
+  };
 }
