@@ -47,7 +47,9 @@ async function main(argv: string[]): Promise<number> {
   return result.violations.length === 0 ? 0 : 1;
 }
 
-main(process.argv.slice(2)).then(
+// pnpm 12 forwards the `--` of `pnpm validate -- --json`.
+const argv = process.argv.slice(2);
+main(argv[0] === '--' ? argv.slice(1) : argv).then(
   (code) => {
     process.exitCode = code;
   },

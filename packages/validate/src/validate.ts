@@ -28,6 +28,8 @@ export interface ValidateResult {
   renders: Array<Pick<Render, 'id' | 'kind' | 'env' | 'wallMs' | 'originAnnotations' | 'error'> & { objects: number }>;
   objects: number;
   violations: Violation[];
+  /** Wall time of each phase, for the bench; renders run concurrently, so renderMs is less than their sum. */
+  timings: { renderMs: number; schemaMs: number; policyMs: Record<string, number> };
 }
 
 async function mapBounded<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -78,10 +80,12 @@ export async function validateRepo(options: ValidateOptions): Promise<ValidateRe
   }
   const wants = (rule: string) => options.only === undefined || options.only === rule;
   const targets = discoverRenderTargets(root);
+  const renderStarted = performance.now();
   const renders = await mapBounded(targets, options.concurrency ?? 2, (target) =>
     renderTarget(target, { root, ...(options.kubectl ? { kubectl: options.kubectl } : {}) }),
   );
 
+  const renderMs = performance.now() - renderStarted;
   const violations: Violation[] = [];
   if (targets.length === 0) {
     violations.push({
@@ -103,13 +107,18 @@ export async function validateRepo(options: ValidateOptions): Promise<ValidateRe
     });
   }
   const rendered = renders.filter((r) => r.error === undefined);
+  const schemaStarted = performance.now();
   if (wants(SCHEMA_RULE) || wants(UNKNOWN_KIND_RULE)) {
     const schemaViolations = await checkSchemas(rendered.flatMap((r) => r.objects));
     violations.push(...schemaViolations.filter((v) => wants(v.rule)));
   }
+  const schemaMs = performance.now() - schemaStarted;
+  const policyMs: Record<string, number> = {};
   for (const policy of POLICIES) {
     if (!wants(policy.id)) continue;
+    const started = performance.now();
     violations.push(...(await policy.check({ root, renders: rendered })));
+    policyMs[policy.id] = performance.now() - started;
   }
   return {
     root,
@@ -124,5 +133,6 @@ export async function validateRepo(options: ValidateOptions): Promise<ValidateRe
     })),
     objects: renders.reduce((sum, r) => sum + r.objects.length, 0),
     violations: sortWithinRules(dedupe(violations)),
+    timings: { renderMs, schemaMs, policyMs },
   };
 }

@@ -20,7 +20,7 @@ const GITHUB_TOKEN = new RegExp(`\\b(?:gh[pousr]${'_'}[A-Za-z0-9]{36,}|github${'
 const AWS_ACCESS_KEY = new RegExp(`\\b(?:AKIA|ASIA)[0-9A-Z]{16}\\b`);
 const BCRYPT = new RegExp(`\\$2[aby]\\$[0-9]{2}\\$[./A-Za-z0-9]{53}`);
 const URL_CREDENTIALS = /\b[a-z][a-z0-9+.-]*:\/\/([^\s:/@'"`]+):([^\s@/'"`]+)@[^\s'"`]/gi;
-const SECRET_KEY_NAME = /^(?:[a-z0-9]*[_.-])*(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|secret[_-]?key|client[_-]?secret|private[_-]?key)$/i;
+const SECRET_KEY_NAME = /^[a-z0-9_.-]*?(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|secret[_-]?key|client[_-]?secret|private[_-]?key)$/i;
 /** `key: value` or `key = value` (YAML, env, ini) with the key optionally quoted (JSON, code object literals). */
 const KEY_VALUE = /^\s*(?:-\s+)?["']?([A-Za-z0-9_.-]+)["']?\s*[:=]\s*(.*?)\s*,?\s*$/;
 
@@ -53,8 +53,15 @@ function unquote(value: string): { text: string; quoted: boolean } {
   return match ? { text: match[2] ?? '', quoted: true } : { text: value, quoted: false };
 }
 
+/** Usage text writes `USER:PASSWORD@HOST` or `user:password@host`; those name the slot, they do not fill it. */
 function isPlaceholderPassword(password: string): boolean {
-  return isReference(password) || /^\*+$/.test(password) || /^x+$/i.test(password);
+  return (
+    isReference(password) ||
+    /^\*+$/.test(password) ||
+    /^x+$/i.test(password) ||
+    /^[A-Z][A-Z0-9_]*$/.test(password) ||
+    /^(?:password|passwd|pass|pwd|secret)$/i.test(password)
+  );
 }
 
 interface Finding {
@@ -100,7 +107,8 @@ export function scanText(file: string, text: string): Finding[] {
       if (value.kind !== 'Secret') continue;
       const hasData = Object.keys(asRecord(value.data)).length > 0 || Object.keys(asRecord(value.stringData)).length > 0;
       if (!hasData) continue;
-      const line = doc.range ? text.slice(0, doc.range[0]).split('\n').length : 1;
+      const start = doc.contents?.range?.[0] ?? doc.range?.[0] ?? 0;
+      const line = text.slice(0, start).split('\n').length;
       findings.push({ line, message: 'is a Secret manifest with data or stringData in plaintext (base64 is not encryption)', fix: `seal it into a SealedSecret (kubeseal or the repo's sealing package) and delete the Secret; ${SEAL_FIX}` });
     }
   }

@@ -1,0 +1,105 @@
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { fakeSealedValue } from '../fixture-repo.ts';
+import { looksSealed, scanText } from './kubernetes-secret-scan.ts';
+
+// Every input is assembled at run time so that this file never matches the scanner itself.
+const alnum = (length: number) =>
+  Array.from(randomBytes(length), (b) => 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'[b % 62]).join('');
+const upperAlnum = (length: number) => Array.from(randomBytes(length), (b) => 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'[b % 32]).join('');
+const dashes = '-'.repeat(5);
+
+function messages(file: string, text: string): string[] {
+  return scanText(file, text).map((f) => `${f.line}: ${f.message}`);
+}
+
+describe('scanText', () => {
+  it('finds PEM private keys of every type and OpenSSH keys', () => {
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ format: 'pem', type: 'pkcs1' }).toString();
+    const openssh = `${dashes}BEGIN ${['OPENSSH', 'PRIVATE', 'KEY'].join(' ')}${dashes}\n${alnum(40)}\n`;
+    const encrypted = `${dashes}BEGIN ${['ENCRYPTED', 'PRIVATE', 'KEY'].join(' ')}${dashes}\n`;
+    expect(messages('a.pem', rsa)).toEqual(['1: contains a private key block']);
+    expect(messages('id', openssh)).toEqual(['1: contains a private key block']);
+    expect(messages('b.txt', `x\n${encrypted}`)).toEqual(['2: contains a private key block']);
+  });
+
+  it('allows public certificates', () => {
+    const cert = `${dashes}BEGIN CERTIFICATE${dashes}\n${randomBytes(300).toString('base64')}\n${dashes}END CERTIFICATE${dashes}\n`;
+    expect(scanText('clusters/dev/sealing.pem', cert)).toEqual([]);
+  });
+
+  it('finds GitHub tokens, AWS access keys and bcrypt hashes', () => {
+    const text = [
+      `token_a ${'ghp'}_${alnum(36)}`,
+      `${'github'}_pat_${alnum(22)}_${alnum(59)}`,
+      `id ${'AKIA'}${upperAlnum(16)}`,
+      `hash "$${'2b'}$10$${alnum(53).replace(/[^./A-Za-z0-9]/g, 'a')}"`,
+    ].join('\n');
+    expect(messages('notes.md', text)).toEqual([
+      '1: contains a GitHub token',
+      '2: contains a GitHub token',
+      '3: contains an AWS access key id',
+      '4: contains a bcrypt password hash',
+    ]);
+  });
+
+  it('finds URL credentials but not placeholders or variable references', () => {
+    const password = alnum(12);
+    expect(messages('config.env', `DATABASE_URL=postgresql://dbos:${password}@db:5432/app`)).toEqual([
+      '1: contains a URL with an embedded password for user "dbos"',
+    ]);
+    const placeholders = [
+      'postgresql://dbos:${DB_PASSWORD}@db:5432/app',
+      'Use postgresql://USER:PASSWORD@HOST:PORT/DATABASE',
+      'scheme://user:password@host',
+      'postgresql://dbos:$(PGPASSWORD)@db/app',
+      'postgresql://postgres@127.0.0.1:5432/dbos',
+    ];
+    expect(scanText('README.md', placeholders.join('\n'))).toEqual([]);
+  });
+
+  it('finds plaintext password/token values in YAML, and accepts references and sealed ciphertext', () => {
+    const value = alnum(16);
+    const yaml = [
+      `password: ${value}`,
+      `  apiToken: "${value}"`,
+      '  password: ${{ secrets.BOT_PASSWORD }}',
+      '  token:',
+      '    secretKeyRef: {name: conductor, key: token}',
+      `  password: ${fakeSealedValue()}`,
+      '  clientSecret: ""',
+      '  tokenName: ci-key',
+    ].join('\n');
+    expect(messages('values.yaml', yaml)).toEqual(['1: sets "password" to a plaintext value', '2: sets "apiToken" to a plaintext value']);
+  });
+
+  it('flags only literal strings in code, not identifiers that carry a secret', () => {
+    const value = alnum(14);
+    const code = [`const options = { token: process.env.GITHUB_TOKEN, password: readPassword() };`, `  password: '${value}',`].join('\n');
+    expect(messages('src/x.ts', code)).toEqual(['2: sets "password" to a plaintext value']);
+  });
+
+  it('flags a Secret manifest with data, with the line of its document', () => {
+    const manifest = [
+      'apiVersion: v1',
+      'kind: ConfigMap',
+      'metadata: {name: c}',
+      '---',
+      'apiVersion: v1',
+      'kind: Secret',
+      'metadata: {name: s}',
+      'data:',
+      `  key: ${Buffer.from(alnum(10)).toString('base64')}`,
+    ].join('\n');
+    expect(messages('base/x/secret.yaml', manifest)).toEqual([
+      '5: is a Secret manifest with data or stringData in plaintext (base64 is not encryption)',
+    ]);
+  });
+});
+
+describe('looksSealed', () => {
+  it('recognises the sealed-secrets layout and rejects plain base64', () => {
+    expect(looksSealed(fakeSealedValue())).toBe(true);
+    expect(looksSealed(randomBytes(300).toString('base64').replace(/^./, 'Z'))).toBe(false);
+  });
+});
