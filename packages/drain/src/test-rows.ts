@@ -1,4 +1,7 @@
-import type { Queryable } from './database.ts';
+/** Anything that runs SQL with parameters (a pg Client, or the testkit server's query). */
+export interface SqlRunner {
+  query(text: string, values?: unknown[]): Promise<unknown>;
+}
 
 /** A workflow_status row as tests write it: only the columns the drain reader looks at. */
 export interface TestWorkflowRow {
@@ -11,7 +14,7 @@ export interface TestWorkflowRow {
 }
 
 /** Inserts rows into the real dbos.workflow_status with one multi-row INSERT. */
-export async function insertWorkflowRows(db: Queryable, rows: readonly TestWorkflowRow[]): Promise<void> {
+export async function insertWorkflowRows(db: SqlRunner, rows: readonly TestWorkflowRow[]): Promise<void> {
   if (rows.length === 0) return;
   const values: unknown[] = [];
   const tuples = rows.map((r, i) => {
@@ -26,7 +29,7 @@ export async function insertWorkflowRows(db: Queryable, rows: readonly TestWorkf
   );
 }
 
-export async function registerVersion(db: Queryable, version: string, app: string | null, timestampMs: number): Promise<void> {
+export async function registerVersion(db: SqlRunner, version: string, app: string | null, timestampMs: number): Promise<void> {
   await db.query(
     `INSERT INTO dbos.application_versions (version_id, version_name, version_timestamp, application_name) VALUES ($1, $2, $3, $4)`,
     [`${app ?? 'unclaimed'}-${version}`, version, timestampMs, app],
