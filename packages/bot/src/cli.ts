@@ -147,7 +147,8 @@ function selectForge(options: Options, config: BotConfig, env: NodeJS.ProcessEnv
   const owner = config.forge.owner ?? settings.owner;
   const repo = config.forge.repo ?? settings.repo;
   if (!owner || !repo) throw new ConfigError('the GitHub repository is unknown', CONFIG_PATH, 'forge.owner', 'set forge.owner and forge.repo, or GITHUB_REPOSITORY=owner/repo');
-  return new GitHubForge({ token: settings.token, owner, repo, ...(settings.baseUrl ? { baseUrl: settings.baseUrl } : {}), log });
+  const writeInterval = env.GITOPS_BOT_GITHUB_WRITE_INTERVAL_MS;
+  return new GitHubForge({ token: settings.token, owner, repo, ...(settings.baseUrl ? { baseUrl: settings.baseUrl } : {}), ...(writeInterval === '0' ? { minWriteIntervalMs: 0, retryAfterBaseValue: 10 } : {}), log });
 }
 
 function selectKube(config: BotConfig): KubeHealth | null {

@@ -1,4 +1,4 @@
-import { isAlias, isMap, isScalar, isSeq, parseAllDocuments, Scalar, type Document, type YAMLMap } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, parseAllDocuments, Scalar, visit, type Document, type YAMLMap } from 'yaml';
 import { YamlEditError } from '../errors.ts';
 
 /**
@@ -52,11 +52,14 @@ export interface ScalarLocation {
 }
 
 /** Source span of a scalar value node; aliases and non-scalars are refused because editing them would change other places. */
-export function scalarLocation(node: unknown, file: string, what: string): ScalarLocation {
+export function scalarLocation(node: unknown, file: string, what: string, aliasedAnchors?: Set<string>): ScalarLocation {
   if (isAlias(node)) {
     throw new YamlEditError(file, `${what} is an alias (*${node.source}); editing it would change every other use of the anchor`, `write ${what} as a literal value`);
   }
   if (!isScalar(node) || !node.range) throw new YamlEditError(file, `${what} is not a scalar`);
+  if (node.anchor && aliasedAnchors?.has(node.anchor)) {
+    throw new YamlEditError(file, `${what} carries the anchor &${node.anchor}, which is used elsewhere; editing it would change those places too`, `give ${what} its own literal value`);
+  }
   return { start: node.range[0], end: node.range[1], style: node.type, value: String(node.value) };
 }
 
@@ -164,16 +167,18 @@ export function setImageEntry(text: string, file: string, name: string, next: { 
   for (const document of documents) {
     const seq = imagesSeq(document);
     if (!seq) continue;
+    const aliased = new Set<string>();
+    visit(document, { Alias: (_, alias) => void aliased.add(alias.source) });
     for (const item of seq.items) {
       if (!isMap(item) || fieldString(item, 'name') !== name) continue;
       found++;
       const tagNode = item.get('newTag', true);
       if (tagNode === undefined) throw new YamlEditError(file, `images entry "${name}" has no newTag`, `add newTag: to the "${name}" entry`);
-      const tag = scalarLocation(tagNode, file, `images entry "${name}" newTag`);
+      const tag = scalarLocation(tagNode, file, `images entry "${name}" newTag`, aliased);
       if (tag.value !== next.newTag) splices.push({ start: tag.start, end: tag.end, text: renderScalar(next.newTag, tag.style, file) });
       const digestNode = item.get('digest', true);
       if (digestNode !== undefined) {
-        const digest = scalarLocation(digestNode, file, `images entry "${name}" digest`);
+        const digest = scalarLocation(digestNode, file, `images entry "${name}" digest`, aliased);
         if (digest.value !== next.digest) splices.push({ start: digest.start, end: digest.end, text: renderScalar(next.digest, digest.style, file) });
       } else {
         if (item.flow) throw new YamlEditError(file, `images entry "${name}" is in flow style and has no digest`, `add digest: to the "${name}" entry`);

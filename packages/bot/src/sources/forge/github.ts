@@ -19,6 +19,8 @@ export interface GitHubForgeOptions {
   /** Pages of 100 PRs read when listing (newest first); older bot PRs do not matter. */
   maxListPages?: number;
   log?: (line: string) => void;
+  /** Minimum spacing of write requests (GitHub's guidance: 1 s, the plugin's default). Tests set 0. */
+  minWriteIntervalMs?: number;
 }
 
 interface OctokitLikeError {
@@ -33,6 +35,9 @@ export function githubSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): { t
   return { token: env.GITHUB_TOKEN || undefined, owner: owner || undefined, repo: repo || undefined, baseUrl: env.GITHUB_API_URL || undefined };
 }
 
+/** Stands in for the plugin's Bottleneck write group when no spacing is wanted (tests against a local fake). */
+const immediateLimiterGroup = { key: () => ({ schedule: (_options: unknown, job: () => Promise<unknown>) => job() }) };
+
 /** An Octokit with throttling and retry, in the way changesets/action builds one. */
 export function createThrottledOctokit(options: GitHubForgeOptions): InstanceType<typeof ThrottledOctokit> {
   const retries = options.rateLimitRetries ?? 2;
@@ -43,6 +48,8 @@ export function createThrottledOctokit(options: GitHubForgeOptions): InstanceTyp
     userAgent: 'dbos-gitops-bot',
     log: { debug: () => {}, info: () => {}, warn: (message: string) => log(`github: ${message}`), error: (message: string) => log(`github: ${message}`) },
     throttle: {
+      // The plugin types want a Bottleneck Group; it only calls key().schedule(), which the stand-in provides.
+      ...(options.minWriteIntervalMs === 0 ? { write: immediateLimiterGroup as never } : {}),
       retryAfterBaseValue: options.retryAfterBaseValue ?? 1000,
       onRateLimit: (retryAfter: number, request: { method: string; url: string }, _octokit: unknown, retryCount: number) => {
         log(`github: rate limit on ${request.method} ${request.url}, retry ${retryCount + 1}/${retries} in ${retryAfter}s`);

@@ -26,6 +26,8 @@ export interface OciClientOptions {
   fetch?: typeof fetch;
   /** Stop waiting for one HTTP response after this long. */
   timeoutMs?: number;
+  /** `n` of the tags list request; registries cap it and paginate with Link headers. */
+  pageSize?: number;
 }
 
 interface Challenge {
@@ -90,6 +92,7 @@ export class OciRegistryClient implements RegistrySource {
       sleep: options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
       fetch: options.fetch ?? fetch,
       timeoutMs: options.timeoutMs ?? 30_000,
+      pageSize: options.pageSize ?? 1000,
     };
   }
 
@@ -130,7 +133,7 @@ export class OciRegistryClient implements RegistrySource {
   private async fetchTags(repository: string): Promise<string[]> {
     const ref = parseRepository(repository);
     const tags: string[] = [];
-    let url: string | null = `${this.baseUrl(ref)}/v2/${ref.path}/tags/list?n=1000`;
+    let url: string | null = `${this.baseUrl(ref)}/v2/${ref.path}/tags/list?n=${this.options.pageSize}`;
     // Bounded: a registry that keeps handing out next links must not keep us busy forever.
     for (let page = 0; url && page < 200; page++) {
       this.stats.tagListCalls++;
