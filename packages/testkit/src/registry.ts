@@ -171,6 +171,7 @@ export interface RegistryProxy {
   /** Requests that reached the proxy, by path (token requests included). */
   requests: Array<{ method: string; path: string; status: number }>;
   inject(fault: ProxyFault): void;
+  clearFaults(): void;
   stop(): Promise<void>;
 }
 
@@ -179,7 +180,7 @@ export interface RegistryProxy {
  * `401 WWW-Authenticate: Bearer realm=…,service=…,scope=…` and serves anonymous tokens at /token, as Docker Hub and
  * GHCR do; requests with a token it issued are forwarded (with the upstream's basic credentials, if any).
  */
-export async function startRegistryProxy(upstream: TestRegistry, options: { bearer?: boolean } = {}): Promise<RegistryProxy> {
+export async function startRegistryProxy(upstream: TestRegistry, options: { bearer?: boolean; paginateTags?: boolean } = {}): Promise<RegistryProxy> {
   const faults: ProxyFault[] = [];
   const requests: RegistryProxy['requests'] = [];
   const issued = new Set<string>();
@@ -214,6 +215,25 @@ export async function startRegistryProxy(upstream: TestRegistry, options: { bear
         return;
       }
     }
+    const tagsList = /^\/v2\/(.+)\/tags\/list$/.exec(url.pathname);
+    if (options.paginateTags && tagsList) {
+      // distribution 2.8 ignores `n`; paginate as the OCI distribution spec describes (lexical order, n/last, Link).
+      void fetch(`${upstream.url}/v2/${tagsList[1]}/tags/list`, { headers: upstreamAuth ? { authorization: upstreamAuth } : {} })
+        .then(async (upstreamResponse) => {
+          if (!upstreamResponse.ok) return finish(upstreamResponse.status);
+          const body = (await upstreamResponse.json()) as { name: string; tags: string[] };
+          const n = Number(url.searchParams.get('n') ?? 100);
+          const last = url.searchParams.get('last');
+          const sorted = [...body.tags].sort();
+          const rest = last ? sorted.filter((tag) => tag > last) : sorted;
+          const page = rest.slice(0, n);
+          const headers: Record<string, string> = { 'content-type': 'application/json' };
+          if (rest.length > n) headers.link = `</v2/${tagsList[1]}/tags/list?n=${n}&last=${encodeURIComponent(page[page.length - 1]!)}>; rel="next"`;
+          finish(200, headers, JSON.stringify({ name: body.name, tags: page }));
+        })
+        .catch(() => finish(502));
+      return;
+    }
     const headers = { ...request.headers, host: target.host };
     delete headers.authorization;
     if (upstreamAuth && options.bearer) headers.authorization = upstreamAuth;
@@ -233,6 +253,7 @@ export async function startRegistryProxy(upstream: TestRegistry, options: { bear
     url: `http://${host}`,
     requests,
     inject: (fault) => faults.push({ ...fault }),
+    clearFaults: () => void faults.splice(0),
     stop: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
