@@ -67,7 +67,7 @@ describe('pnpm validate', () => {
   it('exits 2 with a clear message on an unknown rule, an unknown flag or a missing root', () => {
     const unknownRule = run(['--root', clean, '--only', 'nope']);
     expect(unknownRule.code).toBe(2);
-    expect(unknownRule.stderr).toContain('unknown rule "nope" for --only; known rules: render, schema, unknown-kind, probes');
+    expect(unknownRule.stderr).toContain('unknown rule "nope" for --only; known rules: render, schema, unknown-kind, unknown-field, probes');
     const unknownFlag = run(['--frobnicate']);
     expect(unknownFlag.code).toBe(2);
     expect(unknownFlag.stderr).toContain('usage: pnpm validate');

@@ -280,7 +280,14 @@ export function fixtureFiles(): Record<string, string> {
         apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
         kind: 'Kustomization',
         metadata: { name: 'dbos', namespace: 'flux-system' },
-        spec: { interval: '10m', path: './overlays/dev', prune: true, wait: true, sourceRef: { kind: 'GitRepository', name: 'gitops' } },
+        spec: {
+          interval: '10m',
+          path: './overlays/dev',
+          prune: true,
+          wait: true,
+          sourceRef: { kind: 'GitRepository', name: 'gitops' },
+          ignore: [{ paths: ['/spec/replicas'], target: { kind: 'Deployment' } }],
+        },
       },
     ),
   };

@@ -449,6 +449,31 @@ describe('schema', () => {
   });
 });
 
+describe('unknown-field', () => {
+  it('flags a misspelt spec field that the schema check alone lets through', async () => {
+    const root = await freshRepo();
+    await editYaml(root, 'base/dex/service.yaml', ([svc]) => {
+      svc!.spec.selectr = svc!.spec.selector;
+      delete svc!.spec.selector;
+    });
+    const [v, ...rest] = await violationsOnly(root, 'unknown-field');
+    expect(rest).toEqual([]);
+    expect(v).toMatchObject({ file: 'base/dex/service.yaml', object: 'Service/dbos/dex' });
+    expect(v!.message).toBe('has field spec.selectr that the v1 Service schema does not declare; the API server drops or rejects it');
+    expect(v!.fix).toContain('selector');
+  });
+
+  it('flags an unknown top-level field', async () => {
+    const root = await freshRepo();
+    await editYaml(root, 'overlays/dev/app-versions/service.yaml', ([svc]) => {
+      svc!.metdata = { annotations: { note: 'typo' } };
+    });
+    const [v] = await violationsOnly(root, 'unknown-field');
+    expect(v!.object).toBe('Service/dbos/dbos-app');
+    expect(v!.message).toContain('has field metdata that');
+  });
+});
+
 describe('render', () => {
   it('reports a render failure with kustomize\'s own message', async () => {
     const root = await freshRepo();

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { violationFor } from './objects.ts';
+import { fieldShape, unknownFields } from './strict-fields.ts';
 import type { RenderedObject, Violation } from './types.ts';
 
 /**
@@ -25,7 +26,11 @@ interface ModelClass {
   new (data: unknown): { validate(): void };
 }
 
-type KindTable = Map<string, ModelClass>;
+interface KindTable {
+  models: Map<string, ModelClass>;
+  /** Directory of the generated models for this apiVersion, where the `.d.ts` field lists live. */
+  dir: string;
+}
 
 const tableByApiVersion = new Map<string, Promise<KindTable | undefined>>();
 
@@ -63,22 +68,26 @@ async function loadTable(apiVersion: string): Promise<KindTable | undefined> {
     // Checking the file first keeps a missing group a plain "not here", the same under Node and under vite.
     if (!dir || !existsSync(path.join(dir, apiVersion, 'index.js'))) continue;
     const mod = (await import(`${pkg}/${apiVersion}`)) as Record<string, unknown>;
-    const table: KindTable = new Map();
+    const models = new Map<string, ModelClass>();
     for (const value of Object.values(mod)) {
-      if (isModelClass(value) && value.apiVersion === apiVersion) table.set(value.kind, value);
+      if (isModelClass(value) && value.apiVersion === apiVersion) models.set(value.kind, value);
     }
-    if (table.size > 0) return table;
+    if (models.size > 0) return { models, dir: path.join(dir, apiVersion) };
   }
   return undefined;
 }
 
-export async function modelFor(apiVersion: string, kind: string): Promise<ModelClass | undefined> {
+async function tableFor(apiVersion: string): Promise<KindTable | undefined> {
   let table = tableByApiVersion.get(apiVersion);
   if (!table) {
     table = loadTable(apiVersion);
     tableByApiVersion.set(apiVersion, table);
   }
-  return (await table)?.get(kind);
+  return table;
+}
+
+export async function modelFor(apiVersion: string, kind: string): Promise<ModelClass | undefined> {
+  return (await tableFor(apiVersion))?.models.get(kind);
 }
 
 interface AjvError {
@@ -99,6 +108,7 @@ function describeErrors(errors: AjvError[]): string {
 
 export const SCHEMA_RULE = 'schema';
 export const UNKNOWN_KIND_RULE = 'unknown-kind';
+export const UNKNOWN_FIELD_RULE = 'unknown-field';
 
 /** Validates every object against its published schema; an apiVersion/kind no package knows is a violation. */
 export async function checkSchemas(objects: RenderedObject[]): Promise<Violation[]> {
@@ -111,8 +121,9 @@ export async function checkSchemas(objects: RenderedObject[]): Promise<Violation
       );
       continue;
     }
-    const Model = await modelFor(apiVersion, kind);
-    if (!Model) {
+    const table = await tableFor(apiVersion);
+    const Model = table?.models.get(kind);
+    if (!table || !Model) {
       violations.push(
         violationFor(
           rendered,
@@ -134,6 +145,18 @@ export async function checkSchemas(objects: RenderedObject[]): Promise<Violation
           SCHEMA_RULE,
           `does not match the ${apiVersion} ${kind} schema: ${detail}`,
           `correct the named field(s) to the type and shape the ${kind} API defines`,
+        ),
+      );
+    }
+    const shape = fieldShape(table.dir, kind);
+    const unknown = shape ? unknownFields(rendered.object, shape) : [];
+    if (unknown.length > 0) {
+      violations.push(
+        violationFor(
+          rendered,
+          UNKNOWN_FIELD_RULE,
+          `has field${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} that the ${apiVersion} ${kind} schema does not declare; the API server drops or rejects ${unknown.length > 1 ? 'them' : 'it'}`,
+          `correct the spelling or remove ${unknown.length > 1 ? 'them' : 'it'} (known spec fields: ${[...(shape?.spec ?? [])].join(', ') || 'see the API reference'})`,
         ),
       );
     }

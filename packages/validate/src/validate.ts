@@ -4,14 +4,14 @@ import { discoverRenderTargets } from './discover.ts';
 import { UsageError } from './errors.ts';
 import { POLICIES } from './policies/index.ts';
 import { renderTarget } from './render.ts';
-import { checkSchemas, SCHEMA_RULE, UNKNOWN_KIND_RULE } from './schema.ts';
+import { checkSchemas, SCHEMA_RULE, UNKNOWN_FIELD_RULE, UNKNOWN_KIND_RULE } from './schema.ts';
 import type { Render, Violation } from './types.ts';
 
 export const RENDER_RULE = 'render';
 
 /** Rule ids `--only` accepts: the policies plus the checks every render gets. */
 export function knownRules(): string[] {
-  return [RENDER_RULE, SCHEMA_RULE, UNKNOWN_KIND_RULE, ...POLICIES.map((p) => p.id)];
+  return [RENDER_RULE, SCHEMA_RULE, UNKNOWN_KIND_RULE, UNKNOWN_FIELD_RULE, ...POLICIES.map((p) => p.id)];
 }
 
 export interface ValidateOptions {
@@ -108,7 +108,7 @@ export async function validateRepo(options: ValidateOptions): Promise<ValidateRe
   }
   const rendered = renders.filter((r) => r.error === undefined);
   const schemaStarted = performance.now();
-  if (wants(SCHEMA_RULE) || wants(UNKNOWN_KIND_RULE)) {
+  if (wants(SCHEMA_RULE) || wants(UNKNOWN_KIND_RULE) || wants(UNKNOWN_FIELD_RULE)) {
     const schemaViolations = await checkSchemas(rendered.flatMap((r) => r.objects));
     violations.push(...schemaViolations.filter((v) => wants(v.rule)));
   }

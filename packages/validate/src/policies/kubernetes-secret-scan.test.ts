@@ -75,7 +75,11 @@ describe('scanText', () => {
 
   it('flags only literal strings in code, not identifiers that carry a secret', () => {
     const value = alnum(14);
-    const code = [`const options = { token: process.env.GITHUB_TOKEN, password: readPassword() };`, `  password: '${value}',`].join('\n');
+    const code = [
+      `const options = { token: process.env.GITHUB_TOKEN, password: readPassword() };`,
+      `  password: '${value}',`,
+      `  createToken: 'token.write',`,
+    ].join('\n');
     expect(messages('src/x.ts', code)).toEqual(['2: sets "password" to a plaintext value']);
   });
 

@@ -94,7 +94,8 @@ export function scanText(file: string, text: string): Finding[] {
     if (keyValue && SECRET_KEY_NAME.test(keyValue[1] ?? '')) {
       const { text: value, quoted } = unquote((keyValue[2] ?? '').replace(/\s+#.*$/, ''));
       // In code only a literal string is a credential; identifiers and calls merely carry one.
-      const candidate = isCode ? quoted && value.length >= 6 && !/\s/.test(value) : true;
+      // Lower-case words joined by . - _ : (`token.write`, `api-key-name`) are names and permissions, not secrets.
+      const candidate = isCode ? quoted && value.length >= 6 && !/\s/.test(value) && !/^[a-z]+(?:[._:-][a-z]+)*$/.test(value) : true;
       if (candidate && !isReference(value) && !looksSealed(value)) {
         findings.push({ line: at, message: `sets "${keyValue[1]}" to a plaintext value`, fix: SEAL_FIX });
       }
