@@ -270,7 +270,7 @@ function selectorNode(text: string, file: string) {
   const documents = parseDocuments(text, file);
   for (const document of documents) {
     const contents = document.contents;
-    if (!isMap(contents) || contents.get('kind') !== 'Service') continue;
+    if (!isMap(contents) || (document.toJS() as { kind?: unknown } | null)?.kind !== 'Service') continue;
     const node = document.getIn(['spec', 'selector', 'dbos.dev/app-version'], true);
     if (node !== undefined) return node;
   }

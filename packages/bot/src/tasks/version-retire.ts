@@ -1,0 +1,229 @@
+import { decideRetirement, formatDuration, type DrainObservation } from '@dbos-gitops/drain';
+import type { AppVersionsConfig, EnvironmentConfig } from '../config/schema.ts';
+import { ConfigError } from '../errors.ts';
+import { branchFor, markerFor, type Plan, type PlanEvidence, type TaskResult } from '../plan.ts';
+import { compareTags } from '../sources/registry/tag-policy.ts';
+import { DrainReadError, drainSourceFromEnv, type DrainReading, type DrainSource, type VersionDrainReading } from '../sources/drain/source.ts';
+import { readAppVersionsTree, removeVersionEdits, type AppVersionsTree, type LiveVersion } from './app-version-files.ts';
+import type { Task, TaskContext } from './types.ts';
+
+const TASK = 'version-retire';
+
+/**
+ * Retirement of an old application version. A version directory is removed only when ALL hold, read successfully in
+ * THIS run: it is not the latest (git's app-latest component, the highest version, the database's newest registered
+ * version), the dbos-app Service does not select it, it has zero PENDING/ENQUEUED/DELAYED workflows, and nothing of it
+ * has changed for the quiet period (proved by the same read, see sources/drain/source.ts). Anything unknown throws
+ * DrainReadError: no PR, non-zero exit.
+ *
+ * Hold: a line `# gitops-bot: hold` in the version's kustomization.yaml (the bot then never proposes retiring it), or
+ * the `gitops-bot/hold` label on its open retire PR (the bot leaves that PR alone). Force: delete the directory and
+ * its list line by hand in a reviewed PR; the bot does not stand in the way, but that strands any workflow of the
+ * version still in flight (no executor of that version is left to recover or dequeue it).
+ */
+
+/** How version-retire finds the drain reader of an environment. The default reads connection settings from env vars. */
+export type DrainSourceFor = (env: EnvironmentConfig, appVersions: AppVersionsConfig, context: TaskContext) => DrainSource;
+
+/** The env var holding an environment's drain URL: `<databaseUrlEnv>_<ENV>` (e.g. DBOS_DRAIN_DATABASE_URL_STAGING),
+ * or the plain name when the run covers one environment (the in-cluster CronJob, `--env E`). */
+export function drainUrlEnvFor(appVersions: AppVersionsConfig, env: string, singleEnvironment: boolean): string {
+  return singleEnvironment ? appVersions.drain.databaseUrlEnv : `${appVersions.drain.databaseUrlEnv}_${env.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+}
+
+export function defaultDrainSourceFor(processEnv: NodeJS.ProcessEnv): DrainSourceFor {
+  return (env, appVersions, context) => {
+    const single = context.envFilter !== null || context.config.environments.length === 1;
+    const name = drainUrlEnvFor(appVersions, env.name, single);
+    return drainSourceFromEnv({ ...appVersions, drain: { ...appVersions.drain, databaseUrlEnv: name } }, processEnv);
+  };
+}
+
+function requireAppVersions(context: TaskContext): AppVersionsConfig {
+  const appVersions = context.config.appVersions;
+  if (!appVersions) throw new ConfigError('has no appVersions: section, so versions cannot be added or retired', '.github/gitops-bot.yaml', 'appVersions', 'add appVersions: (appName, imageName, repository, drain) to .github/gitops-bot.yaml');
+  return appVersions;
+}
+
+interface Candidate {
+  live: LiveVersion;
+  reading: VersionDrainReading;
+}
+
+function evidenceLines(reading: DrainReading, candidate: Candidate, quietPeriodMs: number): string[] {
+  const { reading: v } = candidate;
+  return [
+    `| Status | Count |`,
+    `| --- | --- |`,
+    `| PENDING | ${v.pending} |`,
+    `| ENQUEUED | ${v.enqueued} |`,
+    `| DELAYED | ${v.delayed} |`,
+    '',
+    `- **Zero in flight since:** ${v.quietSince} (no workflow row of \`${v.version}\` changed after it; quiet period ${formatDuration(quietPeriodMs)})`,
+    `- **Source:** ${reading.source}, ${reading.describe}`,
+    `- **Latest registered version:** ${reading.latestVersion}`,
+  ];
+}
+
+function queryBlock(reading: DrainReading): string[] {
+  return ['In-flight query (parameters: $1 = version, $2 = app name):', '```sql', reading.queries.inFlight, '```', 'Quiet-since query (same transaction):', '```sql', reading.queries.quietSince, '```'];
+}
+
+/** Reuses the read time of the open PR's body when every other fact is unchanged, so hourly re-runs write nothing. */
+function readTimeLine(context: TaskContext, branch: string, stableBody: string, readAt: string): string {
+  const open = context.previous.find((previous) => previous.branch === branch && previous.state === 'open') as ({ body?: string } & object) | undefined;
+  const previousBody = open && typeof open.body === 'string' ? open.body : null;
+  if (previousBody && previousBody.includes(stableBody)) {
+    const match = /^- \*\*Read at:\*\* .+$/m.exec(previousBody);
+    if (match) return match[0];
+  }
+  return `- **Read at:** ${readAt} (database clock, one read-only repeatable-read transaction)`;
+}
+
+function buildPlan(context: TaskContext, env: string, tree: AppVersionsTree, candidate: Candidate, reading: DrainReading, quietPeriodMs: number, edits: Plan['edits'], imageName: string, repository: string): Plan {
+  const { live } = candidate;
+  const subject = live.slug;
+  const branch = branchFor(TASK, env, subject);
+  const evidence: PlanEvidence = {
+    changes: [
+      {
+        image: imageName,
+        repository,
+        from: { tag: live.image?.newTag ?? live.version, digest: live.image?.digest ?? null },
+        // Nothing replaces a retired version; the marker records what was removed.
+        to: { tag: live.image?.newTag ?? live.version, digest: live.image?.digest ?? '' },
+        created: null,
+        source: `drain ${reading.source}`,
+      },
+    ],
+    notes: [`zero in flight since ${candidate.reading.quietSince}`, `read at ${reading.readAt}`],
+  };
+  const stable = [
+    `Retires application version \`${live.version}\` in **${env}**: removes \`${live.dir}/\` and its line in \`${tree.listFile}\`.`,
+    '',
+    `It is not the latest version and the \`dbos-app\` Service selects \`${tree.serviceSelects}\`. Its executors are no longer needed: nothing of \`${live.version}\` is in flight and nothing of it has changed for at least the quiet period, read successfully by this run.`,
+    '',
+    ...evidenceLines(reading, candidate, quietPeriodMs),
+  ].join('\n');
+  const body = [
+    stable,
+    readTimeLine(context, branch, stable, reading.readAt),
+    '',
+    ...queryBlock(reading),
+    '',
+    'To stop this retirement, add the `gitops-bot/hold` label to this PR or a line `# gitops-bot: hold` to the version\'s kustomization.yaml. If work of this version appears again before merge, the bot closes this PR.',
+    '',
+    markerFor({ task: TASK, env, subject, evidence }),
+  ].join('\n');
+  return {
+    task: TASK,
+    env,
+    subject,
+    branch,
+    title: `${env}: retire app version ${live.version}`,
+    body,
+    labels: [...context.config.forge.labels, `env/${env}`],
+    edits,
+    evidence,
+  };
+}
+
+/** The versions git says must stay: the one with the app-latest component, the highest version, the Service's pick. */
+function protectedSlugs(tree: AppVersionsTree): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const live of tree.versions) if (live.latestComponent) out.set(live.slug, 'it includes the app-latest component (the latest version)');
+  const highest = [...tree.versions].sort((a, b) => compareTags(b.version, a.version))[0];
+  if (highest && !out.has(highest.slug)) out.set(highest.slug, 'it is the highest version in this environment');
+  if (tree.serviceSelects && !out.has(tree.serviceSelects)) out.set(tree.serviceSelects, 'the dbos-app Service selects it');
+  return out;
+}
+
+export function createVersionRetireTask(options: { drainSourceFor?: DrainSourceFor } = {}): Task {
+  const drainSourceFor = options.drainSourceFor ?? defaultDrainSourceFor(process.env);
+  return {
+    name: TASK,
+    description: 'remove an old application version once its durable workflows have drained (zero in flight for the quiet period, read successfully this run); fails closed',
+    async plan(context) {
+      const result: TaskResult = { plans: [], skips: [] };
+      const appVersions = requireAppVersions(context);
+      const quietPeriodMs = appVersions.drain.quietPeriod * 1000;
+      for (const env of context.config.environments) {
+        if (context.envFilter && context.envFilter !== env.name) continue;
+        const skip = (subject: string, reason: string, held = false): void => {
+          result.skips.push({ task: TASK, env: env.name, subject, reason, ...(held ? { held } : {}) });
+        };
+        const tree = await readAppVersionsTree(context.tree, env.name, env.overlay, appVersions.imageName);
+        if (!tree) {
+          skip('*', `${env.overlay}/app-versions/kustomization.yaml does not exist on the base branch`);
+          continue;
+        }
+        const keep = protectedSlugs(tree);
+        const candidates: LiveVersion[] = [];
+        for (const live of tree.versions) {
+          const why = keep.get(live.slug);
+          if (why) {
+            skip(live.slug, `${live.version} stays: ${why}`);
+            continue;
+          }
+          if (live.held) {
+            skip(live.slug, `held by a "# gitops-bot: hold" line in ${live.kustomizationFile}`, true);
+            continue;
+          }
+          const labelHold = context.previous.find((previous) => previous.state === 'open' && previous.held && previous.branch === branchFor(TASK, env.name, live.slug));
+          if (labelHold) {
+            skip(live.slug, `held by the gitops-bot/hold label on PR #${labelHold.number}`, true);
+            continue;
+          }
+          candidates.push(live);
+        }
+        if (candidates.length === 0) continue;
+
+        const source = drainSourceFor(env, appVersions, context);
+        context.log(`reading the drain status of ${candidates.map((live) => live.version).join(', ')} in ${env.name} from ${source.describe}`);
+        // Throws DrainReadError on anything unknown: the whole run stops before any branch is pushed.
+        const reading = await source.read({ appName: appVersions.appName, versions: candidates.map((live) => live.version), quietPeriodMs });
+        const serviceVersion = tree.versions.find((live) => live.slug === tree.serviceSelects)?.version ?? null;
+        for (const live of candidates) {
+          const drained = reading.versions.find((version) => version.version === live.version);
+          if (!drained) throw new DrainReadError(`the drain read did not report version ${live.version}`, 'unexpected');
+          const counts = `pending ${drained.pending}, enqueued ${drained.enqueued}, delayed ${drained.delayed}`;
+          context.log(`${env.name} ${live.version}: ${counts}; unchanged since ${drained.quietSince ?? 'never seen'}; read at ${reading.readAt}`);
+          if (drained.inFlight === 0 && drained.quietSince === null) {
+            skip(live.slug, `the database (${reading.describe}) has no workflow of ${live.version} and never registered it; check that DBOS__APPVERSION in ${live.patchFile} is what the executors run (unknown is not drained)`);
+            continue;
+          }
+          const observations: DrainObservation[] = [];
+          if (drained.quietSince !== null && drained.inFlight === 0) observations.push({ at: drained.quietSince, inFlight: 0, source: 'database' });
+          observations.push({ at: reading.readAt, inFlight: drained.inFlight, source: 'database' });
+          const decision = decideRetirement({
+            version: live.version,
+            latestVersion: reading.latestVersion,
+            serviceSelects: serviceVersion ?? 'unknown',
+            observations,
+            quietPeriodMs,
+            // The database proves the interval since quietSince without gaps (no row changed), so sampling gaps do not apply.
+            maxGapMs: Number.MAX_SAFE_INTEGER,
+            orphans: drained.orphans.filter((orphan) => orphan.confirmed),
+            now: reading.readAt,
+          });
+          const stalled = drained.orphans.filter((orphan) => !orphan.confirmed);
+          if (stalled.length > 0) {
+            const oldest = Math.max(...stalled.map((orphan) => orphan.ageMs));
+            decision.reasons.push(
+              `${stalled.length} PENDING workflow(s) of ${live.version} have not changed for more than the quiet period (oldest ${formatDuration(oldest)}); if their executor is gone they wait forever: resume them on a live executor of ${live.version}, e.g. ${stalled[0]!.fix}.`,
+            );
+          }
+          if (!decision.retire) {
+            skip(live.slug, `${decision.reasons.join(' ')} (${counts}; read at ${reading.readAt})`);
+            continue;
+          }
+          const edits = await removeVersionEdits(context.tree, tree, live);
+          result.plans.push(buildPlan(context, env.name, tree, { live, reading: drained }, reading, quietPeriodMs, edits, appVersions.imageName, appVersions.repository));
+        }
+      }
+      return result;
+    },
+  };
+}
+
+export const versionRetireTask: Task = createVersionRetireTask();
