@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from '../../testkit/src/postgres.ts';
 import { createDbosSystemDatabase, createDrainReader, type DbosSystemDatabase } from '../../testkit/src/dbos.ts';
@@ -232,6 +233,21 @@ describe('fail closed', () => {
       's3cret-dns',
     );
     expect(e.message).toContain('no-such-host.invalid');
+  });
+
+  it('a server that accepts but never answers is a connect timeout, not zero', async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as AddressInfo).port;
+    try {
+      const url = `postgresql://reader:s3cret-silent@127.0.0.1:${port}/dbos_sys`;
+      const e = await expectUnknown(readDrainStatus({ databaseUrl: url, appName: APP, timeoutMs: 300 }), 'timeout', 's3cret-silent');
+      expect(e.message).toContain(`127.0.0.1:${port}`);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
   });
 
   it('a statement timeout is a timeout, not zero', async () => {
