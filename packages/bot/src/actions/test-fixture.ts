@@ -1,0 +1,105 @@
+/**
+ * A small GitOps tree for the rotation tests (test-only; imported by *.test.ts): one environment with its sealing
+ * certificate, the Conductor API key and two other SealedSecrets, and the overlay's rollout patch. The certificate and
+ * private key are made at test time and never written anywhere but the temporary directory.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { parseCertificate, sealSecret, toYaml } from '@dbos-gitops/sealing';
+import { makeTestCertificate, type TestCertificate } from '../../../sealing/src/test-helpers/certificates.ts';
+import { configSchema, type BotConfig } from '../config/schema.ts';
+import type { TreeReader } from '../repo/tree.ts';
+import type { RegistrySource } from '../sources/registry/types.ts';
+import type { TaskContext } from '../tasks/types.ts';
+
+export const ROLLOUT_PATCH = `# Rolls every app Deployment when the Conductor API key changes (the bot edits the stamp).
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: dbos-app
+spec:
+  template:
+    metadata:
+      annotations:
+        dbos.dev/conductor-api-key-rotated-at: "2026-01-01T00:00:00.000Z"
+`;
+
+export interface Fixture {
+  root: string;
+  certificate: TestCertificate;
+  /** Values sealed into the fixture, for decrypt checks. */
+  oldApiKey: string;
+  write(path: string, text: string): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+export interface FixtureOptions {
+  apiKeyAnnotations?: Record<string, string>;
+  rolloutPatch?: boolean;
+  certificate?: TestCertificate;
+  /** Used as the API key value (e.g. a key seeded into the Conductor fake). */
+  oldApiKey?: string;
+}
+
+let sharedCertificate: TestCertificate | null = null;
+export function testCertificate(): TestCertificate {
+  sharedCertificate ??= makeTestCertificate({ keyBits: 2048, days: 30 });
+  return sharedCertificate;
+}
+
+export async function createFixture(options: FixtureOptions = {}): Promise<Fixture> {
+  const root = await mkdtemp(join(tmpdir(), 'rotation-fixture-'));
+  const certificate = options.certificate ?? testCertificate();
+  const sealing = parseCertificate(certificate.certificatePem, { allowInvalidDates: true });
+  const write = async (path: string, text: string): Promise<void> => {
+    await mkdir(dirname(join(root, path)), { recursive: true });
+    await writeFile(join(root, path), text);
+  };
+  const oldApiKey = options.oldApiKey ?? `dbos_old-${Math.random().toString(36).slice(2)}`;
+  await write('clusters/dev/sealed-secrets-cert.pem', certificate.certificatePem);
+  const seal = (name: string, data: Record<string, string>, annotations: Record<string, string>): string =>
+    toYaml(sealSecret({ certificate: sealing, name, namespace: 'dbos', data, annotations }));
+  await write(
+    'overlays/dev/secrets/conductor-api-key.sealed.yaml',
+    seal('conductor-api-key', { 'api-key': oldApiKey }, options.apiKeyAnnotations ?? { 'dbos.dev/placeholder': 'true', 'dbos.dev/rotated-at': '2026-01-01T00:00:00.000Z' }),
+  );
+  await write('overlays/dev/secrets/conductor-license.sealed.yaml', seal('conductor-license', { 'license-key': 'placeholder' }, { 'dbos.dev/placeholder': 'true' }));
+  await write('overlays/dev/secrets/dex-credentials.sealed.yaml', seal('dex-credentials', { 'admin-password-hash': 'not-a-real-hash' }, { 'dbos.dev/rotated-at': '2026-01-01T00:00:00.000Z' }));
+  await write('overlays/dev/secrets/conductor-db.sealed.yaml', seal('conductor-db', { 'database-url': 'x' }, {}));
+  if (options.rolloutPatch !== false) await write('overlays/dev/app-rollout.patch.yaml', ROLLOUT_PATCH);
+  return { root, certificate, oldApiKey, write, dispose: () => rm(root, { recursive: true, force: true }) };
+}
+
+export function testConfig(extra: { kube?: boolean } = {}): BotConfig {
+  return configSchema.parse({
+    version: 1,
+    environments: [{ name: 'dev', overlay: 'overlays/dev', ...(extra.kube ? { kube: { context: 'dev', namespace: 'dbos' } } : {}) }],
+    forge: { type: 'local' },
+    secretRotation: { secrets: [{ name: 'dex-credentials', file: 'secrets/dex-credentials.sealed.yaml', maxAge: '30d' }] },
+  });
+}
+
+/** The rotation task never reads images; anything that does fails the test loudly. */
+export const NO_REGISTRY: RegistrySource = new Proxy({} as RegistrySource, {
+  get: () => () => {
+    throw new Error('secret-rotation must not read the registry');
+  },
+});
+
+export function contextFor(tree: TreeReader, config: BotConfig, now: Date, previous: TaskContext['previous'] = []): TaskContext {
+  return { config, tree, registry: NO_REGISTRY, kube: null, previous, now, envFilter: null, log: () => {} };
+}
+
+/** A bare git remote holding the fixture as `main`, for tests that go through the runner's git workspace. */
+export function createBareRemote(fixtureRoot: string, remoteDir: string): void {
+  const git = (cwd: string, ...args: string[]): void => {
+    execFileSync('git', ['-c', 'user.name=test', '-c', 'user.email=test@example.invalid', '-c', 'commit.gpgsign=false', ...args], { cwd, stdio: 'ignore' });
+  };
+  execFileSync('git', ['init', '--quiet', '--bare', '--initial-branch=main', remoteDir], { stdio: 'ignore' });
+  git(fixtureRoot, 'init', '--quiet', '--initial-branch=main');
+  git(fixtureRoot, 'add', '--all');
+  git(fixtureRoot, 'commit', '--quiet', '-m', 'fixture');
+  git(fixtureRoot, 'push', '--quiet', remoteDir, 'main');
+}
