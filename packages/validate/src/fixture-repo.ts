@@ -204,8 +204,17 @@ export function fixtureFiles(): Record<string, string> {
       networkPolicy('dex', [INGRESS_NS, pod('conductor')], 5556),
       networkPolicy('dbos-app', [INGRESS_NS, KEDA_NS], 8080),
     ),
+    'base/components/sync-waves/kustomization.yaml': stringify({
+      apiVersion: 'kustomize.config.k8s.io/v1alpha1',
+      kind: 'Component',
+      patches: Object.entries({ foundation: '-2', migrations: '-1', workloads: '0', routing: '1' }).map(([name, wave]) => ({
+        target: { labelSelector: `dbos.dev/stage=${name}` },
+        patch: stringify({ apiVersion: 'v1', kind: 'Wave', metadata: { name, annotations: { 'argocd.argoproj.io/sync-wave': wave } } }),
+      })),
+    }),
     'overlays/dev/kustomization.yaml': kustomization({
       namespace: 'dbos',
+      components: ['../../base/components/sync-waves'],
       resources: [
         '../../base/namespace',
         '../../base/conductor',
@@ -291,6 +300,24 @@ export function fixtureFiles(): Record<string, string> {
       },
     ),
   };
+}
+
+/** Flux stage entry points: the overlay with every object of another stage deleted. */
+export function fluxStageFiles(stages: readonly string[]): Record<string, string> {
+  return Object.fromEntries(
+    stages.map((stage) => [
+      `clusters/dev/flux/stages/${stage}/kustomization.yaml`,
+      kustomization({
+        resources: ['../../../../../overlays/dev'],
+        patches: [
+          {
+            target: { labelSelector: `dbos.dev/stage!=${stage}` },
+            patch: stringify({ $patch: 'delete', apiVersion: 'v1', kind: 'Stage', metadata: { name: `not-${stage}` } }),
+          },
+        ],
+      }),
+    ]),
+  );
 }
 
 export async function writeFiles(root: string, files: Record<string, string>): Promise<void> {

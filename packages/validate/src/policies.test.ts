@@ -3,7 +3,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { copyRepo, createFixtureRepo, editYaml, versionFiles, writeFiles } from './fixture-repo.ts';
+import { copyRepo, createFixtureRepo, editYaml, fluxStageFiles, versionFiles, writeFiles } from './fixture-repo.ts';
 import type { Violation } from './types.ts';
 import { validateRepo } from './validate.ts';
 
@@ -392,6 +392,44 @@ describe('stage-label', () => {
     ]);
     expect(violations[1]!.message).toContain('must be in stage "foundation"');
     expect(violations[0]!.message).toBe('has dbos.dev/stage: "edge", which is not one of foundation, migrations, workloads, routing');
+  });
+});
+
+describe('sync-order', () => {
+  it('flags a hand-written sync wave that contradicts the stage label', async () => {
+    const root = await freshRepo();
+    await editYaml(root, INGRESS_FILE, ([ing]) => {
+      ing!.metadata.annotations['argocd.argoproj.io/sync-wave'] = '-3';
+    });
+    await editYaml(root, 'overlays/dev/kustomization.yaml', ([k]) => {
+      delete k!.components;
+    });
+    await writeFiles(root, { 'overlays/dev/routing/kustomization.yaml': 'resources: [ingress.yaml]\nlabels: [{pairs: {dbos.dev/stage: routing}}]\n' });
+    const violations = await violationsOnly(root, 'sync-order');
+    const ingress = violations.find((v) => v.object === 'Ingress/dbos/conductor');
+    expect(ingress?.message).toBe('has argocd.argoproj.io/sync-wave: "-3", but its stage "routing" means wave "1"');
+    const job = violations.find((v) => v.object === 'Job/dbos/dbos-migrate-1-0-0');
+    expect(job?.message).toContain('has no argocd.argoproj.io/sync-wave annotation');
+    expect(job?.fix).toContain('base/components/sync-waves');
+  });
+
+  it('requires the Flux stage renders to cover every overlay object exactly once', async () => {
+    const root = await freshRepo();
+    await writeFiles(root, fluxStageFiles(['foundation', 'migrations', 'workloads', 'routing']));
+    const complete = await validateRepo({ root });
+    expect(complete.violations).toEqual([]);
+    expect(complete.renders.filter((r) => r.kind === 'flux-stage').map((r) => [r.id.split('/').pop(), r.objects])).toEqual([
+      ['foundation', 7], // Namespace, five NetworkPolicies, the SealedSecret
+      ['migrations', 1],
+      ['routing', 2], // Ingress, Service/dbos-app
+      ['workloads', 8], // three control-plane Deployments and Services, the version's Deployment and ScaledObject
+    ]);
+
+    await rm(path.join(root, 'clusters/dev/flux/stages/migrations'), { recursive: true });
+    const [v, ...rest] = await violationsOnly(root, 'sync-order');
+    expect(rest).toEqual([]);
+    expect(v).toMatchObject({ file: 'base/app-version/migrate-job.yaml', object: 'Job/dbos/dbos-migrate-1-0-0' });
+    expect(v!.message).toBe('is in overlays/dev but in no Flux stage under clusters/dev/flux/stages, so Flux never applies it');
   });
 });
 

@@ -11,6 +11,7 @@ import { probes } from './probes.ts';
 import { resources } from './resources.ts';
 import { sealedSecretScope } from './sealed-secret-scope.ts';
 import { stageLabel } from './stage-label.ts';
+import { syncOrder } from './sync-order.ts';
 import { websocketTimeouts } from './websocket-timeouts.ts';
 
 /** Every policy `pnpm validate` enforces, in report order. Add a rule by adding a module and one line here. */
@@ -29,5 +30,6 @@ export const POLICIES: readonly Policy[] = [
   appVersionObjects,
   appService,
   stageLabel,
+  syncOrder,
   sealedSecretScope,
 ];
