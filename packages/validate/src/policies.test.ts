@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
@@ -215,12 +215,10 @@ describe('network-policy-matrix', () => {
 
   it('accepts envoy-gateway as the ingress-controller namespace', async () => {
     const root = await freshRepo();
+    const original = await readFile(path.join(root, NP_FILE), 'utf8');
     await writeFile(
       path.join(root, NP_FILE),
-      (await import('node:fs/promises').then((fs) => fs.readFile(path.join(root, NP_FILE), 'utf8'))).replaceAll(
-        'app.kubernetes.io/name: ingress-nginx',
-        'app.kubernetes.io/name: envoy-gateway',
-      ),
+      original.replaceAll('app.kubernetes.io/name: ingress-nginx', 'app.kubernetes.io/name: envoy-gateway'),
     );
     const result = await validateRepo({ root, only: 'network-policy-matrix' });
     expect(result.violations).toEqual([]);

@@ -1,7 +1,11 @@
+import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fakeSealedValue } from '../fixture-repo.ts';
-import { looksSealed, scanText } from './kubernetes-secret-scan.ts';
+import { fakeSealedValue, writeFiles } from '../fixture-repo.ts';
+import { listRepoFiles, looksSealed, scanText } from './kubernetes-secret-scan.ts';
 
 // Every input is assembled at run time so that this file never matches the scanner itself.
 const alnum = (length: number) =>
@@ -105,5 +109,26 @@ describe('looksSealed', () => {
   it('recognises the sealed-secrets layout and rejects plain base64', () => {
     expect(looksSealed(fakeSealedValue())).toBe(true);
     expect(looksSealed(randomBytes(300).toString('base64').replace(/^./, 'Z'))).toBe(false);
+  });
+});
+
+describe('listRepoFiles', () => {
+  it('lists tracked and untracked files but not ignored ones in a git repository, and walks a plain directory', async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'validate-list-'));
+    try {
+      await writeFiles(root, {
+        '.gitignore': 'ignored/\n',
+        'tracked.yaml': 'a: 1\n',
+        'ignored/x.yaml': 'b: 2\n',
+        'node_modules/pkg/index.js': '',
+        'new/untracked.txt': 'c\n',
+      });
+      expect(await listRepoFiles(root)).toEqual(['.gitignore', 'ignored/x.yaml', 'new/untracked.txt', 'tracked.yaml']);
+      execFileSync('git', ['init', '--quiet', root]);
+      execFileSync('git', ['-C', root, 'add', 'tracked.yaml', '.gitignore']);
+      expect(await listRepoFiles(root)).toEqual(['.gitignore', 'new/untracked.txt', 'node_modules/pkg/index.js', 'tracked.yaml']);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
