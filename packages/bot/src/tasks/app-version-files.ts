@@ -258,10 +258,14 @@ export function removeLatestComponent(text: string, file: string): string {
   const { items, keyLine } = seqItems(text, file, 'components');
   const item = items.find((candidate) => candidate.value === APP_LATEST_COMPONENT);
   if (!item || !keyLine) throw new YamlEditError(file, 'does not include the app-latest component');
-  if (items.length > 1) return text.slice(0, item.lineStart) + text.slice(item.lineEnd);
-  let start = keyLine.start;
-  const previousLineStart = text.lastIndexOf('\n', start - 2) + 1;
-  if (start > 0 && text.slice(previousLineStart, start - 1) === APP_LATEST_COMMENT) start = previousLineStart;
+  // The comment directly above `components:` explains app-latest only; it goes with it.
+  const previousLineStart = text.lastIndexOf('\n', keyLine.start - 2) + 1;
+  const comment = keyLine.start > 0 && text.slice(previousLineStart, keyLine.start - 1) === APP_LATEST_COMMENT ? { start: previousLineStart, end: keyLine.start } : null;
+  if (items.length > 1) {
+    const withoutItem = text.slice(0, item.lineStart) + text.slice(item.lineEnd);
+    return comment ? withoutItem.slice(0, comment.start) + withoutItem.slice(comment.end) : withoutItem;
+  }
+  const start = comment?.start ?? keyLine.start;
   const end = Math.max(keyLine.end, ...items.map((candidate) => candidate.lineEnd));
   return text.slice(0, start) + text.slice(end);
 }
