@@ -1,0 +1,227 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { unsealSealedSecret } from '../../../sealing/src/test-helpers/controller-unseal.ts';
+import { startConductorFake, type ConductorFake } from '../../../testkit/src/conductor-fake.ts';
+import { applyActions } from '../actions/apply.ts';
+import { contextFor, createFixture, testConfig, type Fixture } from '../actions/test-fixture.ts';
+import { actionsOf } from '../actions/types.ts';
+import { readMarker, type Plan } from '../plan.ts';
+import { fsTree } from '../repo/tree.ts';
+import { ConductorClient } from '../sources/conductor/client.ts';
+import {
+  createSecretRotationTask,
+  PREVIOUS_TOKEN_ANNOTATION,
+  readRolloutStamp,
+  ROLLOUT_ANNOTATION,
+  TOKEN_ANNOTATION,
+  type RolloutCheck,
+  type SecretRotationOptions,
+} from './secret-rotation.ts';
+import type { PreviousProposal } from './types.ts';
+
+const DAY_MS = 86_400_000;
+const NOW = new Date(Math.ceil((Date.now() + 120_000) / 60_000) * 60_000);
+const ago = (days: number): string => new Date(NOW.getTime() - days * DAY_MS).toISOString();
+const CONDUCTOR = { org: 'acme_org', appNames: ['shop-app'], permissions: ['websocket.connect'], tokenPrefix: 'gitops' };
+const fixtures: Fixture[] = [];
+
+afterEach(async () => {
+  for (const fixture of fixtures.splice(0)) await fixture.dispose();
+});
+
+async function fixture(options: Parameters<typeof createFixture>[0] = {}): Promise<Fixture> {
+  const created = await createFixture(options);
+  fixtures.push(created);
+  return created;
+}
+
+async function run(root: string, options: Partial<SecretRotationOptions> = {}, previous: PreviousProposal[] = [], kube = false) {
+  return createSecretRotationTask({ conductor: CONDUCTOR, ...options }).plan(contextFor(fsTree(root), testConfig({ kube }), NOW, previous));
+}
+
+function proposal(branch: string, state: 'open' | 'closed', merged: boolean, tokenName: string, number = 7): PreviousProposal {
+  return { branch, number, state, merged, held: false, proposal: { task: 'secret-rotation', env: 'dev', subject: branch.split('/').pop()!, changes: [{ image: 'conductor-api-key', tag: tokenName, digest: '' }] } };
+}
+
+function annotationsOf(text: string): Record<string, string> {
+  return (parse(text).metadata as { annotations?: Record<string, string> }).annotations ?? {};
+}
+
+describe('secret-rotation planner', () => {
+  it('replaces a placeholder key: annotations, rollout stamp and a create action; the old ciphertext is untouched until apply', async () => {
+    const root = (await fixture()).root;
+    const { plans, skips } = await run(root);
+    expect(plans.map((plan) => plan.branch)).toEqual(['bot/secret-rotation/dev/conductor-api-key']);
+    const plan = plans[0]!;
+    const sealed = plan.edits.find((edit) => edit.path === 'overlays/dev/secrets/conductor-api-key.sealed.yaml')!;
+    const annotations = annotationsOf(sealed.after!);
+    expect(annotations['dbos.dev/placeholder']).toBeUndefined();
+    expect(annotations['dbos.dev/rotated-at']).toBe(NOW.toISOString());
+    expect(annotations[TOKEN_ANNOTATION]).toMatch(/^gitops-dev-\d{12}$/);
+    expect(annotations[PREVIOUS_TOKEN_ANNOTATION]).toBeUndefined();
+    expect(parse(sealed.after!).spec.encryptedData).toEqual(parse(sealed.before!).spec.encryptedData);
+
+    const patch = plan.edits.find((edit) => edit.path === 'overlays/dev/app-rollout.patch.yaml')!;
+    expect(readRolloutStamp(patch.after!)).toBe(NOW.toISOString());
+    expect(patch.after!.startsWith('# Rolls every app Deployment')).toBe(true);
+
+    expect(actionsOf(plan)).toEqual([
+      expect.objectContaining({ type: 'conductor.create-token', org: 'acme_org', tokenName: annotations[TOKEN_ANNOTATION], appNames: ['shop-app'], permissions: ['websocket.connect'], sealInto: expect.objectContaining({ key: 'api-key', certPath: 'clusters/dev/sealed-secrets-cert.pem', secretName: 'conductor-api-key', namespace: 'dbos', scope: 'strict' }) }),
+    ]);
+    expect(readMarker(plan.body)?.changes[0]?.tag).toBe(annotations[TOKEN_ANNOTATION]);
+
+    // Secrets it cannot make are reported, never proposed.
+    const reasons = Object.fromEntries(skips.map((skip) => [skip.subject, skip.reason]));
+    expect(reasons['conductor-license']).toMatch(/placeholder.*cannot create it/);
+    expect(reasons['dex-credentials']).toMatch(/due for rotation/);
+    expect(reasons['conductor-db']).toBeUndefined();
+  });
+
+  it('leaves a young key alone, and rotates it when forced for that environment', async () => {
+    const root = (await fixture({ apiKeyAnnotations: { 'dbos.dev/rotated-at': ago(10), [TOKEN_ANNOTATION]: 'gitops-dev-old' } })).root;
+    const quiet = await run(root);
+    expect(quiet.plans).toEqual([]);
+    expect(quiet.skips.find((skip) => skip.subject === 'conductor-api-key')?.reason).toMatch(/10d old, below the maximum of 90d/);
+    expect((await run(root, { force: ['prod'] })).plans).toEqual([]);
+    const forced = await run(root, { force: ['dev'] });
+    expect(forced.plans).toHaveLength(1);
+    expect(annotationsOf(forced.plans[0]!.edits[0]!.after!)[PREVIOUS_TOKEN_ANNOTATION]).toBe('gitops-dev-old');
+    expect((await run(root, { maxAgeSeconds: 5 * 86_400 })).plans).toHaveLength(1);
+  });
+
+  it('holds an open rotation PR instead of creating another key', async () => {
+    const root = (await fixture()).root;
+    const { plans, skips } = await run(root, {}, [proposal('bot/secret-rotation/dev/conductor-api-key', 'open', false, 'gitops-dev-x', 12)]);
+    expect(plans).toEqual([]);
+    expect(skips.find((skip) => skip.subject === 'conductor-api-key')).toMatchObject({ held: true, reason: expect.stringMatching(/#12 is open/) });
+  });
+
+  it('deletes the key of a rotation PR that was closed unmerged with the next rotation, never the one in use', async () => {
+    const root = (await fixture({ apiKeyAnnotations: { 'dbos.dev/rotated-at': ago(120), [TOKEN_ANNOTATION]: 'gitops-dev-current' } })).root;
+    const { plans } = await run(root, {}, [
+      proposal('bot/secret-rotation/dev/conductor-api-key', 'closed', false, 'gitops-dev-abandoned', 3),
+      proposal('bot/secret-rotation/dev/conductor-api-key', 'closed', false, 'gitops-dev-current', 2),
+      proposal('bot/secret-rotation/dev/conductor-api-key', 'closed', true, 'gitops-dev-merged-long-ago', 1),
+    ]);
+    const deletes = actionsOf(plans[0]!).filter((action) => action.type === 'conductor.delete-token').map((action) => action.tokenName);
+    expect(deletes).toEqual(['gitops-dev-abandoned']);
+  });
+
+  it('reports instead of rotating when Conductor access or the rollout patch is missing', async () => {
+    const noPatch = (await fixture({ rolloutPatch: false })).root;
+    const missing = await run(noPatch);
+    expect(missing.plans).toEqual([]);
+    expect(missing.skips.find((skip) => skip.subject === 'conductor-api-key')?.reason).toMatch(/app-rollout\.patch\.yaml is missing/);
+    const root = (await fixture()).root;
+    const offline = await createSecretRotationTask({ conductor: null }).plan(contextFor(fsTree(root), testConfig(), NOW));
+    expect(offline.plans).toEqual([]);
+    expect(offline.skips.find((skip) => skip.subject === 'conductor-api-key')?.reason).toMatch(/no Conductor access.*pnpm secrets:seal --env dev --name conductor-api-key/);
+  });
+
+  describe('revocation of the previous key', () => {
+    const merged = { [TOKEN_ANNOTATION]: 'gitops-dev-new', [PREVIOUS_TOKEN_ANNOTATION]: 'gitops-dev-old' };
+
+    it('waits for the grace period without cluster access, then proposes clearing the annotation with a delete action', async () => {
+      const early = (await fixture({ apiKeyAnnotations: { ...merged, 'dbos.dev/rotated-at': ago(0.5) } })).root;
+      const waiting = await run(early);
+      expect(waiting.plans).toEqual([]);
+      expect(waiting.skips.find((skip) => skip.subject === 'conductor-api-key-revoke')?.reason).toMatch(/waits 1d/);
+
+      const later = (await fixture({ apiKeyAnnotations: { ...merged, 'dbos.dev/rotated-at': ago(2) } })).root;
+      const { plans } = await run(later);
+      expect(plans.map((plan) => plan.subject)).toEqual(['conductor-api-key-revoke']);
+      const plan = plans[0]!;
+      expect(actionsOf(plan)).toEqual([expect.objectContaining({ type: 'conductor.delete-token', tokenName: 'gitops-dev-old', org: 'acme_org' })]);
+      expect(plan.edits).toHaveLength(1);
+      const after = annotationsOf(plan.edits[0]!.after!);
+      expect(after[PREVIOUS_TOKEN_ANNOTATION]).toBeUndefined();
+      expect(after[TOKEN_ANNOTATION]).toBe('gitops-dev-new');
+      // Only the one annotation line goes; everything else is byte-identical.
+      const removed = plan.edits[0]!.before!.split('\n').filter((line) => !plan.edits[0]!.after!.split('\n').includes(line));
+      expect(removed).toHaveLength(1);
+      expect(removed[0]).toMatch(/^ {4}dbos\.dev\/conductor-token-previous: "?gitops-dev-old"?$/);
+      expect(plan.edits[0]!.after!.split('\n')).toHaveLength(plan.edits[0]!.before!.split('\n').length - 1);
+    });
+
+    it('with cluster access, revokes only when every app pod rolled out with the merged stamp, and fails closed on unknown', async () => {
+      const root = (await fixture({ apiKeyAnnotations: { ...merged, 'dbos.dev/rotated-at': ago(5) } })).root;
+      const asked: string[] = [];
+      const check = (answer: boolean | null): RolloutCheck => ({
+        async rolledOut(env, namespace, annotation, value) {
+          asked.push(`${env} ${namespace} ${annotation}=${value}`);
+          return answer;
+        },
+      });
+      expect((await run(root, { rollout: check(false) }, [], true)).plans).toEqual([]);
+      expect((await run(root, { rollout: check(null) }, [], true)).skips.find((skip) => skip.subject === 'conductor-api-key-revoke')?.reason).toMatch(/fails closed/);
+      expect((await run(root, { rollout: check(true) }, [], true)).plans.map((plan) => plan.subject)).toEqual(['conductor-api-key-revoke']);
+      expect(asked[0]).toBe(`dev dbos ${ROLLOUT_ANNOTATION}=2026-01-01T00:00:00.000Z`);
+    });
+
+    it('holds an open revocation PR and never rotates again before the previous key is revoked', async () => {
+      const root = (await fixture({ apiKeyAnnotations: { ...merged, 'dbos.dev/rotated-at': ago(200) } })).root;
+      const { plans, skips } = await run(root, {}, [proposal('bot/secret-rotation/dev/conductor-api-key-revoke', 'open', false, 'gitops-dev-new', 9)]);
+      expect(plans).toEqual([]);
+      expect(skips.find((skip) => skip.subject === 'conductor-api-key-revoke')).toMatchObject({ held: true });
+      expect(skips.find((skip) => skip.subject === 'conductor-api-key')?.reason).toMatch(/previous key gitops-dev-old must be revoked first/);
+    });
+
+    it('never revokes a key that the base branch still names as current', async () => {
+      const root = (await fixture({ apiKeyAnnotations: { [TOKEN_ANNOTATION]: 'same', [PREVIOUS_TOKEN_ANNOTATION]: 'same', 'dbos.dev/rotated-at': ago(30) } })).root;
+      const { plans } = await run(root);
+      expect(plans.flatMap((plan) => actionsOf(plan))).toEqual([]);
+    });
+  });
+});
+
+describe('secret-rotation end to end against the Conductor fake', () => {
+  let fake: ConductorFake;
+  beforeAll(async () => {
+    fake = await startConductorFake({ org: 'acme_org' });
+  });
+  afterAll(async () => {
+    await fake.stop();
+  });
+
+  it('rotates, "merges", rolls, then revokes: the old key stops working only after the new one is live, and no secret is ever visible', async () => {
+    const old = fake.addToken({ tokenName: 'gitops-dev-old', appNames: ['shop-app'], permissions: ['websocket.connect'] });
+    const env = await fixture({ oldApiKey: old.secret, apiKeyAnnotations: { 'dbos.dev/rotated-at': ago(100), [TOKEN_ANNOTATION]: 'gitops-dev-old' } });
+    const client = new ConductorClient({ baseUrl: fake.url, apiKey: fake.adminKey, sleep: async () => {} });
+    const tree = fsTree(env.root);
+    const logs: string[] = [];
+    const deps = { conductor: () => client, readFile: (path: string) => tree.read(path), now: NOW, log: (line: string) => logs.push(line) };
+    const merge = async (plan: Plan): Promise<void> => {
+      for (const edit of plan.edits) await env.write(edit.path, edit.after!);
+    };
+
+    const first = await run(env.root);
+    const rotation = await applyActions(first.plans[0]!, deps);
+    const created = fake.tokens().find((token) => token.tokenName !== 'gitops-dev-old')!;
+    expect(fake.isValidKey(old.secret)).toBe(true);
+    await merge(rotation.plan);
+    const sealedPath = join(env.root, 'overlays/dev/secrets/conductor-api-key.sealed.yaml');
+    expect(await unsealSealedSecret(readFileSync(sealedPath, 'utf8'), [env.certificate.privateKeyPem])).toEqual({ 'api-key': created.secret });
+
+    // The same day: merged but not yet past the grace period, so the old key is kept.
+    const sameDay = await run(env.root);
+    expect(sameDay.plans).toEqual([]);
+    expect(fake.isValidKey(old.secret)).toBe(true);
+
+    const twoDaysLater = await createSecretRotationTask({ conductor: CONDUCTOR }).plan(contextFor(tree, testConfig(), new Date(NOW.getTime() + 2 * DAY_MS)));
+    expect(twoDaysLater.plans.map((plan) => plan.subject)).toEqual(['conductor-api-key-revoke']);
+    const revocation = await applyActions(twoDaysLater.plans[0]!, deps);
+    expect(fake.isValidKey(old.secret)).toBe(false);
+    expect(fake.isValidKey(created.secret)).toBe(true);
+    await merge(revocation.plan);
+    expect(annotationsOf(readFileSync(sealedPath, 'utf8'))[PREVIOUS_TOKEN_ANNOTATION]).toBeUndefined();
+
+    const visible = [first, sameDay, twoDaysLater].flatMap((result) => [...result.plans.map((plan) => `${plan.title}\n${plan.body}`), ...result.skips.map((skip) => skip.reason)]).concat(logs, rotation.plan.body, revocation.plan.body);
+    for (const secret of [old.secret, created.secret]) expect(visible.join('\n')).not.toContain(secret);
+    for (const text of [readFileSync(sealedPath, 'utf8'), readFileSync(join(env.root, 'overlays/dev/app-rollout.patch.yaml'), 'utf8')]) {
+      for (const secret of [old.secret, created.secret]) expect(text).not.toContain(secret);
+    }
+    expect(fake.violations).toEqual([]);
+  });
+});
