@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from '../../testkit/src/postgres.ts';
@@ -196,7 +197,8 @@ describe('fail closed', () => {
   });
 
   it('wrong password is an authentication error that does not echo the password', async () => {
-    const wrong = 'Wr0ng-p4ss:w@rd';
+    // Characters that need URL-encoding, so redaction is tested on the encoded form too.
+    const wrong = `${randomBytes(6).toString('hex')}:w@rd`;
     const url = pg.url({ database: sys.database, user: reader.role, password: wrong });
     const e = await expectUnknown(readDrainStatus({ databaseUrl: url, appName: APP }), 'authentication', wrong);
     expect(e.message).toContain(reader.role);
@@ -226,12 +228,9 @@ describe('fail closed', () => {
   });
 
   it('an unresolvable host is a DNS error', async () => {
-    const url = 'postgresql://reader:s3cret-dns@no-such-host.invalid:5432/dbos_sys';
-    const e = await expectUnknown(
-      readDrainStatus({ databaseUrl: url, appName: APP, timeoutMs: 5000 }),
-      'dns',
-      's3cret-dns',
-    );
+    const password = randomBytes(9).toString('hex');
+    const url = `postgresql://reader:${password}@no-such-host.invalid:5432/dbos_sys`;
+    const e = await expectUnknown(readDrainStatus({ databaseUrl: url, appName: APP, timeoutMs: 5000 }), 'dns', password);
     expect(e.message).toContain('no-such-host.invalid');
   });
 
@@ -241,8 +240,9 @@ describe('fail closed', () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const port = (silent.address() as AddressInfo).port;
     try {
-      const url = `postgresql://reader:s3cret-silent@127.0.0.1:${port}/dbos_sys`;
-      const e = await expectUnknown(readDrainStatus({ databaseUrl: url, appName: APP, timeoutMs: 300 }), 'timeout', 's3cret-silent');
+      const password = randomBytes(9).toString('hex');
+      const url = `postgresql://reader:${password}@127.0.0.1:${port}/dbos_sys`;
+      const e = await expectUnknown(readDrainStatus({ databaseUrl: url, appName: APP, timeoutMs: 300 }), 'timeout', password);
       expect(e.message).toContain(`127.0.0.1:${port}`);
     } finally {
       for (const socket of sockets) socket.destroy();
