@@ -16,7 +16,7 @@ export function unifiedDiff(path: string, before: string | null, after: string |
     // Find the next resynchronisation point (small look-ahead is enough for line-preserving edits).
     let endA = i;
     let endB = j;
-    search: for (let span = 1; span <= Math.max(a.length - i, b.length - j); span++) {
+    search: for (let span = 1; span <= a.length - i + (b.length - j); span++) {
       for (let da = 0; da <= span; da++) {
         const db = span - da;
         if (i + da <= a.length && j + db <= b.length && (i + da === a.length ? j + db === b.length : a[i + da] === b[j + db])) {

@@ -51,6 +51,8 @@ class SpecValidator {
     this.spec = JSON.parse(readFileSync(SPEC_PATH, 'utf8')) as Spec;
     this.ajv = new Ajv({ strict: false, allErrors: true, validateFormats: true });
     addFormats(this.ajv);
+    // GitHub's own format for "owner/name" strings.
+    this.ajv.addFormat('repo.nwo', /^[^/]+\/[^/]+$/);
     this.ajv.addSchema({ $id: 'github', ...(rewriteRefs({ components: this.spec.components }) as object) });
   }
 
@@ -213,7 +215,7 @@ export async function startGitHubFake(options: GitHubFakeOptions = {}): Promise<
   const labelObject = (name: string): Json => {
     if (!labelIds.has(name)) labelIds.set(name, labelIds.size + 1);
     const id = labelIds.get(name)!;
-    return { id, node_id: `LA_${id}`, url: `${url}/repos/${owner}/${repo}/labels/${encodeURIComponent(name)}`, name, description: null, color: 'ededed', default: false };
+    return { id, node_id: `LA_${id}`, url: `${url}/repos/${owner}/${repo}/labels/${encodeURIComponent(name)}`, name, description: '', color: 'ededed', default: false };
   };
 
   const pullObject = (pull: FakePull, schemaName: 'pull-request' | 'pull-request-simple'): Json => {

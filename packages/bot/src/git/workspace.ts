@@ -62,7 +62,7 @@ export class GitWorkspace {
 
   static async clone(remote: string, baseBranch: string, identity: GitIdentity): Promise<GitWorkspace> {
     const dir = await mkdtemp(join(tmpdir(), 'gitops-bot-'));
-    const config = [`user.name=${identity.name}`, `user.email=${identity.email}`, 'commit.gpgsign=false', 'core.hooksPath=/dev/null'];
+    const config = [`user.name=${identity.name}`, `user.email=${identity.email}`, 'commit.gpgsign=false'];
     try {
       await simpleGit({ config }).clone(remote, dir, ['--no-tags', '--branch', baseBranch, '--single-branch']);
       const git = simpleGit({ baseDir: dir, config });

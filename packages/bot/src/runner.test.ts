@@ -1,0 +1,240 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startRegistry, type TestRegistry } from '../../testkit/src/registry.ts';
+import { overlayKustomization, type FixtureImage, type FixtureOptions } from './testing/fixture-repo.ts';
+import { createWorld, FAKE_TOKEN, type World } from './testing/world.ts';
+
+const DAY = 86_400_000;
+let registry: TestRegistry;
+let counter = 0;
+const worlds: World[] = [];
+
+beforeAll(async () => {
+  registry = await startRegistry();
+});
+afterAll(async () => registry?.stop());
+afterEach(async () => {
+  for (const world of worlds.splice(0)) await world.dispose();
+});
+
+interface Setup {
+  world: World;
+  images: Record<string, FixtureImage>;
+  push(image: string, tag: string, ageDays?: number): Promise<string>;
+}
+
+/** Three environments, conductor+console grouped, dex alone; every image at 1.0.0 everywhere. */
+async function setup(overrides: Partial<FixtureOptions> = {}): Promise<Setup> {
+  const prefix = `t${++counter}`;
+  const images: Record<string, FixtureImage> = {};
+  for (const id of ['conductor', 'console', 'dex']) {
+    const repository = `${registry.host}/${prefix}/${id}`;
+    const { digest } = await registry.pushImage(`${prefix}/${id}`, '1.0.0', { created: new Date(Date.now() - 60 * DAY) });
+    images[id] = { id, name: `example/${id}`, repository, tag: '1.0.0', digest };
+  }
+  const world = await createWorld({
+    environments: ['dev', 'staging', 'prod'],
+    images: Object.values(images),
+    groups: [{ name: 'control-plane', images: ['conductor', 'console'] }],
+    ...overrides,
+  });
+  worlds.push(world);
+  return {
+    world,
+    images,
+    async push(image, tag, ageDays = 10) {
+      return (await registry.pushImage(`${prefix}/${image}`, tag, { created: new Date(Date.now() - ageDays * DAY) })).digest;
+    },
+  };
+}
+
+const DEV = 'overlays/dev/kustomization.yaml';
+const STAGING = 'overlays/staging/kustomization.yaml';
+
+describe('image-update end to end (real registry, real git remote, OpenAPI-checked GitHub fake)', () => {
+  it('opens one PR for the group in the first environment; five more runs write nothing', async () => {
+    const { world, push } = await setup();
+    const conductor = await push('conductor', '1.1.0');
+    const console_ = await push('console', '1.1.0');
+    const first = await world.run('run', '--json');
+    expect(first.code, first.stderr).toBe(0);
+    expect(world.github.pulls).toHaveLength(1);
+    const pull = world.github.pulls[0]!;
+    expect(pull.head).toBe('bot/image-update/dev/control-plane');
+    expect(pull.labels).toEqual(expect.arrayContaining(['gitops-bot', 'env/dev']));
+    expect(pull.body).toMatch(/\| Image \| Env \| Change \| Released \|/);
+    expect(pull.body).toContain('`1.0.0`');
+    const branchFile = (await world.remote.readFile('bot/image-update/dev/control-plane', DEV))!;
+    expect(branchFile).toContain(conductor);
+    expect(branchFile).toContain(console_);
+    // Staging waits for dev to merge.
+    expect((await world.remote.heads()).has('bot/image-update/staging/control-plane')).toBe(false);
+    const pushes = await world.remote.pushCount();
+    const writes = world.github.writeCount();
+    expect(pushes).toBe(1);
+    for (let run = 0; run < 5; run++) {
+      const again = await world.run('run', '--json');
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.json.pushes).toBe(0);
+    }
+    expect(await world.remote.pushCount()).toBe(pushes);
+    expect(world.github.writeCount()).toBe(writes);
+    expect(world.github.pulls).toHaveLength(1);
+    expect(world.github.violations.join('\n')).toBe('');
+    expect(world.userStatus()).toBe('');
+  });
+
+  it('a newer upstream version force-updates the same branch and the same PR', async () => {
+    const { world, push } = await setup();
+    await push('conductor', '1.1.0');
+    expect((await world.run('run')).code).toBe(0);
+    const newer = await push('conductor', '1.2.0');
+    const second = await world.run('run', '--json');
+    expect(second.code, second.stderr).toBe(0);
+    expect(world.github.pulls).toHaveLength(1);
+    expect(world.github.pulls[0]!.title).toContain('conductor 1.2.0');
+    expect(await world.remote.readFile('bot/image-update/dev/control-plane', DEV)).toContain(newer);
+    expect(second.json.applied[0].outcome).toBe('updated');
+    expect(world.github.violations.join('\n')).toBe('');
+  });
+
+  it('promotes the exact merged digest to the next environment, never re-resolving the tag', async () => {
+    const { world, push } = await setup();
+    const original = await push('dex', '1.1.0');
+    expect((await world.run('run')).code).toBe(0);
+    await world.remote.mergeInto('main', 'bot/image-update/dev/dex');
+    world.github.merge(1);
+    // Someone re-pushes the tag upstream: promotion must still carry what dev actually runs.
+    const moved = await push('dex', '1.1.0', 20);
+    expect(moved).not.toBe(original);
+    const run = await world.run('run', '--json');
+    expect(run.code, run.stderr).toBe(0);
+    const staging = (await world.remote.readFile('bot/image-update/staging/dex', STAGING))!;
+    expect(staging).toContain(original);
+    expect(staging).not.toContain(moved);
+    expect((await world.remote.heads()).has('bot/image-update/prod/dex')).toBe(false);
+    const stagingPull = world.github.pulls.find((pull) => pull.head === 'bot/image-update/staging/dex')!;
+    expect(stagingPull.body).toContain('promotion copies the digest');
+    expect(world.github.violations.join('\n')).toBe('');
+  });
+
+  it('a PR closed unmerged is not re-proposed until a newer version appears', async () => {
+    const { world, push } = await setup();
+    await push('dex', '1.1.0');
+    expect((await world.run('run')).code).toBe(0);
+    world.github.close(1);
+    const pushes = await world.remote.pushCount();
+    const writes = world.github.writeCount();
+    const quiet = await world.run('run');
+    expect(quiet.code, quiet.stderr).toBe(0);
+    expect(quiet.stdout).toMatch(/dex 1\.1\.0 was proposed in PR #1, which was closed without merging/);
+    expect(await world.remote.pushCount()).toBe(pushes);
+    expect(world.github.writeCount()).toBe(writes);
+    const newer = await push('dex', '1.2.0');
+    expect((await world.run('run')).code).toBe(0);
+    const open = world.github.pulls.filter((pull) => pull.state === 'open');
+    expect(open).toHaveLength(1);
+    expect(open[0]!.number).toBe(2);
+    expect(await world.remote.readFile('bot/image-update/dev/dex', DEV)).toContain(newer);
+  });
+
+  it('a manual downgrade after a merge is respected', async () => {
+    const { world, push, images } = await setup();
+    await push('dex', '1.1.0');
+    expect((await world.run('run')).code).toBe(0);
+    await world.remote.mergeInto('main', 'bot/image-update/dev/dex');
+    world.github.merge(1);
+    await world.remote.commit('main', { [DEV]: overlayKustomization('dev', Object.values(images).map((image) => ({ name: image.name, tag: image.tag, digest: image.digest }))) }, 'revert dex in dev');
+    const run = await world.run('run');
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/dex 1\.1\.0 was merged in PR #1 and later downgraded by hand to 1\.0\.0/);
+    expect(world.github.pulls.filter((pull) => pull.head === 'bot/image-update/dev/dex')).toHaveLength(1);
+  });
+
+  it('the hold label freezes a PR, and a hold comment freezes an entry', async () => {
+    const { world, push, images } = await setup();
+    await push('conductor', '1.1.0');
+    expect((await world.run('run')).code).toBe(0);
+    world.github.label(1, 'gitops-bot/hold');
+    const before = (await world.remote.heads()).get('bot/image-update/dev/control-plane');
+    await push('conductor', '1.2.0');
+    const held = await world.run('run');
+    expect(held.code, held.stderr).toBe(0);
+    expect((await world.remote.heads()).get('bot/image-update/dev/control-plane')).toBe(before);
+    expect(world.github.pulls[0]!.state).toBe('open');
+    expect(world.github.pulls[0]!.title).toContain('1.1.0');
+
+    const entries = Object.values(images).map((image) => ({ name: image.name, tag: image.tag, digest: image.digest, ...(image.id === 'dex' ? { comment: 'gitops-bot: hold' } : {}) }));
+    await world.remote.commit('main', { [DEV]: overlayKustomization('dev', entries) }, 'hold dex');
+    await push('dex', '1.5.0');
+    const comment = await world.run('run');
+    expect(comment.code).toBe(0);
+    expect(comment.stdout).toMatch(/held by a "# gitops-bot: hold" comment/);
+    expect((await world.remote.heads()).has('bot/image-update/dev/dex')).toBe(false);
+  });
+
+  it('waits out the minimum release age: proposes the newest version old enough', async () => {
+    const { world, push } = await setup({ minReleaseAge: '3d' });
+    const old = await push('dex', '1.1.0', 10);
+    await push('dex', '1.2.0', 0);
+    expect((await world.run('run')).code).toBe(0);
+    const file = (await world.remote.readFile('bot/image-update/dev/dex', DEV))!;
+    expect(file).toContain('newTag: "1.1.0"');
+    expect(file).toContain(old);
+  });
+
+  it('closes its own PR with a comment when the change landed another way', async () => {
+    const { world, push, images } = await setup();
+    const digest = await push('dex', '1.1.0');
+    expect((await world.run('run')).code).toBe(0);
+    const entries = Object.values(images).map((image) => (image.id === 'dex' ? { name: image.name, tag: '1.1.0', digest } : { name: image.name, tag: image.tag, digest: image.digest }));
+    await world.remote.commit('main', { [DEV]: overlayKustomization('dev', entries) }, 'bump dex by hand');
+    const run = await world.run('run', '--json', '--env', 'dev');
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.json.closed).toHaveLength(1);
+    expect(world.github.pulls[0]!.state).toBe('closed');
+    expect(world.github.pulls[0]!.comments[0]).toMatch(/^Closed by gitops-bot: /);
+    expect(world.github.violations.join('\n')).toBe('');
+  });
+
+  it('two concurrent runs make one branch and one PR', async () => {
+    const { world, push } = await setup();
+    await push('dex', '1.1.0');
+    const [a, b] = await Promise.all([world.run('run', '--json'), world.run('run', '--json')]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
+    expect(world.github.pulls).toHaveLength(1);
+    expect([...(await world.remote.heads()).keys()].filter((branch) => branch.startsWith('bot/'))).toEqual(['bot/image-update/dev/dex']);
+    expect(world.github.violations.join('\n')).toBe('');
+  });
+
+  it('--dry-run prints the diff and PR text and writes nothing anywhere', async () => {
+    const { world, push } = await setup();
+    await push('dex', '1.1.0');
+    const run = await world.run('run', '--dry-run');
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain('--- a/overlays/dev/kustomization.yaml');
+    expect(run.stdout).toContain('+    newTag: "1.1.0"');
+    expect(run.stdout).toContain('would open a PR');
+    expect(await world.remote.pushCount()).toBe(0);
+    expect(world.github.writeCount()).toBe(0);
+    expect(world.userStatus()).toBe('');
+  });
+
+  it('respects pullRequests.maxOpen', async () => {
+    const { world, push } = await setup({ maxOpen: 1 });
+    await push('dex', '1.1.0');
+    await push('conductor', '1.1.0');
+    const run = await world.run('run', '--json');
+    expect(run.code).toBe(0);
+    expect(world.github.pulls).toHaveLength(1);
+    expect(run.json.applied.filter((item: { outcome: string }) => item.outcome === 'limited')).toHaveLength(1);
+  });
+
+  it('never prints the GitHub token', async () => {
+    const { world, push } = await setup();
+    await push('dex', '1.1.0');
+    const run = await world.run('run');
+    expect(run.code).toBe(0);
+    expect(run.stdout + run.stderr).not.toContain(FAKE_TOKEN);
+  });
+});
