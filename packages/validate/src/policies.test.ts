@@ -423,6 +423,9 @@ describe('sync-order', () => {
       ['workloads', 8], // three control-plane Deployments and Services, the version's Deployment and ScaledObject
     ]);
 
+    // Stage renders skip the origin wrapper and borrow the overlay's attribution by object identity.
+    expect(complete.renders.filter((r) => r.kind === 'flux-stage').every((r) => r.originAnnotations)).toBe(true);
+
     await rm(path.join(root, 'clusters/dev/flux/stages/migrations'), { recursive: true });
     const [v, ...rest] = await violationsOnly(root, 'sync-order');
     expect(rest).toEqual([]);

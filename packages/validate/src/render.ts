@@ -71,6 +71,16 @@ function takeOrigin(object: K8sObject, wrapperDir: string, root: string): string
 export interface RenderOptions {
   root: string;
   kubectl?: string;
+  /**
+   * Source files already known by object identity (from the overlay a Flux stage filters). When given, the
+   * target is rendered directly, without the origin wrapper that roughly doubles kustomize's time.
+   */
+  knownFiles?: Map<string, string>;
+}
+
+/** What identifies an object across renders of the same overlay. */
+export function objectIdentity(object: K8sObject): string {
+  return `${object.apiVersion ?? ''}/${object.kind ?? ''}/${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`;
 }
 
 /**
@@ -83,6 +93,16 @@ export async function renderTarget(target: RenderTarget, options: RenderOptions)
   const kubectl = options.kubectl ?? process.env.KUBECTL ?? 'kubectl';
   const started = performance.now();
   const fallbackFile = `${target.id}/kustomization.yaml`;
+  if (options.knownFiles) {
+    const known = options.knownFiles;
+    const direct = await runKubectl(['kustomize', target.dir], kubectl);
+    const wallMs = performance.now() - started;
+    if (direct.code !== 0) {
+      return { id: target.id, kind: target.kind, env: target.env, objects: [], error: cleanKustomizeMessage(direct.stderr), originAnnotations: false, wallMs };
+    }
+    const objects = parseObjects(direct.stdout).map((object) => ({ object, file: known.get(objectIdentity(object)) ?? fallbackFile }));
+    return { id: target.id, kind: target.kind, env: target.env, objects, originAnnotations: objects.every((o) => o.file !== fallbackFile), wallMs };
+  }
   const wrapperDir = await mkdtemp(path.join(os.tmpdir(), 'validate-wrapper-'));
   try {
     const relativeTarget = path.relative(wrapperDir, target.dir).split(path.sep).join('/');

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { discoverRenderTargets } from './discover.ts';
 import { UsageError } from './errors.ts';
 import { POLICIES } from './policies/index.ts';
-import { renderTarget } from './render.ts';
+import { objectIdentity, renderTarget } from './render.ts';
 import { checkSchemas, SCHEMA_RULE, UNKNOWN_FIELD_RULE, UNKNOWN_KIND_RULE } from './schema.ts';
 import type { Render, Violation } from './types.ts';
 
@@ -81,9 +81,23 @@ export async function validateRepo(options: ValidateOptions): Promise<ValidateRe
   const wants = (rule: string) => options.only === undefined || options.only === rule;
   const targets = discoverRenderTargets(root);
   const renderStarted = performance.now();
-  const renders = await mapBounded(targets, options.concurrency ?? 2, (target) =>
-    renderTarget(target, { root, ...(options.kubectl ? { kubectl: options.kubectl } : {}) }),
-  );
+  const base = { root, ...(options.kubectl ? { kubectl: options.kubectl } : {}) };
+  const concurrency = options.concurrency ?? 2;
+  // Flux stages are their overlay filtered by label: render overlays first and reuse their file attribution.
+  const firstPass = targets.filter((t) => t.kind !== 'flux-stage');
+  const rendered1 = await mapBounded(firstPass, concurrency, (target) => renderTarget(target, base));
+  const filesByEnv = new Map<string, Map<string, string>>();
+  for (const render of rendered1) {
+    if (render.kind !== 'overlay' || render.error !== undefined || !render.originAnnotations) continue;
+    filesByEnv.set(render.env, new Map(render.objects.map((o) => [objectIdentity(o.object), o.file])));
+  }
+  const stageTargets = targets.filter((t) => t.kind === 'flux-stage');
+  const rendered2 = await mapBounded(stageTargets, concurrency, (target) => {
+    const knownFiles = filesByEnv.get(target.env);
+    return renderTarget(target, knownFiles ? { ...base, knownFiles } : base);
+  });
+  const order = new Map(targets.map((t, index) => [t.id, index]));
+  const renders = [...rendered1, ...rendered2].sort((a, b) => order.get(a.id)! - order.get(b.id)!);
 
   const renderMs = performance.now() - renderStarted;
   const violations: Violation[] = [];
