@@ -306,6 +306,16 @@ describe('kubernetes-secret-scan', () => {
     expect(v!.fix).toContain('only public certificates may be committed');
   });
 
+  it('tells a test file to build its credential-shaped input at run time', async () => {
+    const root = await freshRepo();
+    const password = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'der', type: 'spki' }).toString('hex').slice(-12);
+    await writeFiles(root, { 'tools/db.test.ts': `const url = 'postgresql://app:${password}@127.0.0.1/db';\n` });
+    const [v, ...rest] = await violationsOnly(root, 'kubernetes-secret-scan');
+    expect(rest).toEqual([]);
+    expect(v).toMatchObject({ file: 'tools/db.test.ts', object: 'line 1', message: 'contains a URL with an embedded password for user "app"' });
+    expect(v!.fix).toContain('build the value at run time in the test');
+  });
+
   it('skips files git ignores', async () => {
     const root = await freshRepo();
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
