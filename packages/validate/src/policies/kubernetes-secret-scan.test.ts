@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chown, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -128,6 +128,22 @@ describe('listRepoFiles', () => {
       execFileSync('git', ['-C', root, 'add', 'tracked.yaml', '.gitignore']);
       expect(await listRepoFiles(root)).toEqual(['.gitignore', 'new/untracked.txt', 'node_modules/pkg/index.js', 'tracked.yaml']);
     } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('listRepoFiles under sudo', () => {
+  it('reads a checkout owned by another user (CI runs .ci/run with sudo)', async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'validate-owner-'));
+    try {
+      await writeFiles(root, { 'a.yaml': 'a: 1\n' });
+      execFileSync('git', ['init', '--quiet', root]);
+      // As root, hand the checkout to another user the way a CI runner owns it; otherwise it is already ours.
+      if (process.getuid?.() === 0) execFileSync('chown', ['-R', '65534:65534', root]);
+      expect(await listRepoFiles(root)).toEqual(['a.yaml']);
+    } finally {
+      if (process.getuid?.() === 0) await chown(root, 0, 0);
       await rm(root, { recursive: true, force: true });
     }
   });

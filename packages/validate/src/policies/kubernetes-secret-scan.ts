@@ -130,7 +130,11 @@ async function walk(root: string, relative = ''): Promise<string[]> {
 /** Tracked files plus untracked ones git does not ignore: what a `git add -A` would commit. Without git, every file. */
 export async function listRepoFiles(root: string): Promise<string[]> {
   try {
-    const { stdout } = await execFileAsync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+    // CI runs `.ci/run` under sudo on a checkout the runner user owns; git then refuses the repository as of
+    // "dubious ownership". The caller chose this root, so trust it for this read, and switch off
+    // core.fsmonitor, the one setting through which a repository's own config could run a command here.
+    const args = ['-c', `safe.directory=${root}`, '-c', 'core.fsmonitor=false', 'ls-files', '-z', '--cached', '--others', '--exclude-standard'];
+    const { stdout } = await execFileAsync('git', args, {
       cwd: root,
       maxBuffer: 64 * 1024 * 1024,
     });
@@ -139,6 +143,9 @@ export async function listRepoFiles(root: string): Promise<string[]> {
     const e = error as NodeJS.ErrnoException & { stderr?: string };
     if (e.code === 'ENOENT' && !e.stderr) throw new ToolError('git was not found on PATH; install git so the secret scan can list the repository\'s files');
     if (typeof e.stderr === 'string' && /not a git repository/.test(e.stderr)) return walk(root);
+    if (typeof e.stderr === 'string' && /dubious ownership/.test(e.stderr)) {
+      throw new ToolError(`git refuses ${root} (owned by another user); pass --root as the repository's top level, or run as its owner`);
+    }
     throw new ToolError(`git ls-files failed in ${root}: ${(e.stderr ?? e.message).trim()}`);
   }
 }
