@@ -1,0 +1,20 @@
+import { describe, expect, it } from 'vitest';
+import { unifiedDiff } from './diff.ts';
+
+describe('unifiedDiff', () => {
+  it('shows changed lines with context, including at the end of a file', () => {
+    const diff = unifiedDiff('k.yaml', 'a\nb\nc\nd\n', 'a\nb\nC\nD\n');
+    expect(diff.split('\n').filter((line) => /^[-+][^-+]/.test(line))).toEqual(['-c', '-d', '+C', '+D']);
+  });
+
+  it('handles added and deleted files', () => {
+    expect(unifiedDiff('n.yaml', null, 'x\n')).toMatch(/^--- \/dev\/null\n\+\+\+ b\/n\.yaml/);
+    expect(unifiedDiff('n.yaml', 'x\n', null)).toMatch(/^--- a\/n\.yaml\n\+\+\+ \/dev\/null[\s\S]*\n-x/);
+  });
+
+  it('separate edits give separate hunks', () => {
+    const before = Array.from({ length: 20 }, (_, index) => `line ${index}`).join('\n');
+    const after = before.replace('line 2', 'LINE 2').replace('line 15', 'LINE 15');
+    expect(unifiedDiff('f', before, after).match(/^@@/gm)).toHaveLength(2);
+  });
+});
