@@ -57,6 +57,7 @@ describe('scanText', () => {
       'Use postgresql://USER:PASSWORD@HOST:PORT/DATABASE',
       'scheme://user:password@host',
       'postgresql://dbos:$(PGPASSWORD)@db/app',
+      'return `postgresql://${encodeURIComponent(role)}:${encodeURIComponent(password)}@${host}/db`;',
       'postgresql://postgres@127.0.0.1:5432/dbos',
     ];
     expect(scanText('README.md', placeholders.join('\n'))).toEqual([]);

@@ -33,6 +33,7 @@ function isReference(value: string): boolean {
     /^(?:null|~|true|false|\[\]|\{\}|\|[-+]?|>[-+]?)$/.test(value) ||
     /^\$\{\{.*\}\}$/.test(value) ||
     /^\$\{?[A-Za-z_][A-Za-z0-9_]*\}?$/.test(value) ||
+    /^\$\{[^{}]+\}$/.test(value) || // a template-literal interpolation such as ${encodeURIComponent(password)}
     /^\$\([A-Za-z_][A-Za-z0-9_]*\)$/.test(value) ||
     /^<[^>]*>$/.test(value) ||
     /^\{\{.*\}\}$/.test(value) ||
