@@ -11,7 +11,7 @@ import { planAll, runPlans, type RunResult } from '../runner.ts';
 import { LocalForge } from '../sources/forge/local.ts';
 import { ConductorCheckedDrainSource, DatabaseDrainSource, DrainReadError, type DrainSource } from '../sources/drain/source.ts';
 import { memoryTree, NO_REGISTRY, versionFixtureFiles, type FixtureVersion } from '../e2e/fixture.ts';
-import { createVersionRetireTask } from './version-retire.ts';
+import { createVersionRetireTask, defaultDrainSourceFor } from './version-retire.ts';
 import type { PreviousProposal } from './types.ts';
 
 /*
@@ -287,6 +287,25 @@ describe('the full run (real runner, real bare git remote)', () => {
   });
 });
 
+describe('PR body stability', () => {
+  it('re-planning with nothing new reproduces the open PR body byte for byte (read time kept), so GitHub gets no update', async () => {
+    const name = await app([{ status: 'SUCCESS', version: '1.0.0', agoMs: 3 * HOUR }]);
+    const tree = await files(name);
+    const config = parseConfig(tree['.github/gitops-bot.yaml']!);
+    const task = createVersionRetireTask({ drainSourceFor: () => database() });
+    const context = { config, tree: memoryTree(tree), registry: NO_REGISTRY, kube: null, previous: [] as PreviousProposal[], now: new Date(), envFilter: 'dev', log: () => undefined };
+    const first = (await task.plan(context)).plans[0]!;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const open = { branch: first.branch, number: 9, state: 'open' as const, merged: false, held: false, proposal: { task: first.task, env: first.env, subject: first.subject, changes: [] }, body: first.body };
+    const second = (await task.plan({ ...context, previous: [open] })).plans[0]!;
+    expect(second.body).toBe(first.body);
+    // Without the previous body (or with changed evidence) the body carries this run's read time.
+    const fresh = (await task.plan(context)).plans[0]!;
+    expect(fresh.body).not.toBe(first.body);
+    expect(fresh.body.replace(/Read at:\*\* \S+/, '')).toBe(first.body.replace(/Read at:\*\* \S+/, ''));
+  });
+});
+
 describe('configuration', () => {
   it('without appVersions the task refuses with a config error', async () => {
     const tree = await files('x');
@@ -299,5 +318,17 @@ describe('configuration', () => {
     const { drainSourceFromEnv } = await import('../sources/drain/source.ts');
     const config = parseConfig((await files('x'))['.github/gitops-bot.yaml']!);
     expect(() => drainSourceFromEnv(config.appVersions!, {})).toThrow(/DBOS_DRAIN_DATABASE_URL is not set/);
+  });
+
+  it('each environment has its own database: without --env the URL comes from <VAR>_<ENV>, never from the shared one', async () => {
+    const name = await app([{ status: 'SUCCESS', version: '1.0.0', agoMs: 3 * HOUR }]);
+    const tree = await files(name);
+    const config = parseConfig(tree['.github/gitops-bot.yaml']!);
+    const task = createVersionRetireTask({ drainSourceFor: defaultDrainSourceFor({ DBOS_DRAIN_DATABASE_URL: reader.url }) });
+    const all = planAll({ config, tasks: [task], tree: memoryTree(tree), registry: NO_REGISTRY, kube: null, pullRequests: [], envFilter: null, now: new Date(), log: () => undefined });
+    await expect(all).rejects.toThrow(/DBOS_DRAIN_DATABASE_URL_DEV is not set/);
+    const perEnv = createVersionRetireTask({ drainSourceFor: defaultDrainSourceFor({ DBOS_DRAIN_DATABASE_URL_DEV: reader.url, DBOS_DRAIN_DATABASE_URL_PROD: reader.url }) });
+    const { plans } = await planAll({ config, tasks: [perEnv], tree: memoryTree(tree), registry: NO_REGISTRY, kube: null, pullRequests: [], envFilter: null, now: new Date(), log: () => undefined });
+    expect(plans.map((plan) => plan.branch)).toEqual(['bot/version-retire/dev/1-0-0', 'bot/version-retire/prod/1-0-0']);
   });
 });
