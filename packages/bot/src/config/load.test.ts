@@ -51,7 +51,7 @@ describe('bot config', () => {
 
   it('malformed YAML and a missing file are ConfigErrors with a hint', async () => {
     expect(configError('version: 1\nenvironments: [\n').message).toMatch(/not valid YAML \(line \d+/);
-    const missing = await loadConfig('/nonexistent/gitops-bot.yaml').catch((error: unknown) => error as ConfigError);
+    const missing = (await loadConfig('/nonexistent/gitops-bot.yaml').catch((error: unknown) => error)) as ConfigError;
     expect(missing).toBeInstanceOf(ConfigError);
     expect(missing.message).toMatch(/not found/);
     expect(missing.hint).toMatch(/--config/);

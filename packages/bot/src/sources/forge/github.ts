@@ -19,7 +19,7 @@ export interface GitHubForgeOptions {
   /** Pages of 100 PRs read when listing (newest first); older bot PRs do not matter. */
   maxListPages?: number;
   log?: (line: string) => void;
-  /** Minimum spacing of write requests (GitHub's guidance: 1 s, the plugin's default). Tests set 0. */
+  /** 0 removes the plugin's spacing of writes (1 s) and notifying writes (3 s); only for local fakes. */
   minWriteIntervalMs?: number;
 }
 
@@ -49,7 +49,8 @@ export function createThrottledOctokit(options: GitHubForgeOptions): InstanceTyp
     log: { debug: () => {}, info: () => {}, warn: (message: string) => log(`github: ${message}`), error: (message: string) => log(`github: ${message}`) },
     throttle: {
       // The plugin types want a Bottleneck Group; it only calls key().schedule(), which the stand-in provides.
-      ...(options.minWriteIntervalMs === 0 ? { write: immediateLimiterGroup as never } : {}),
+      // Production keeps the plugin's spacing: 1 s between writes, 3 s between writes that notify (PRs, comments).
+      ...(options.minWriteIntervalMs === 0 ? { write: immediateLimiterGroup as never, notifications: immediateLimiterGroup as never } : {}),
       retryAfterBaseValue: options.retryAfterBaseValue ?? 1000,
       onRateLimit: (retryAfter: number, request: { method: string; url: string }, _octokit: unknown, retryCount: number) => {
         log(`github: rate limit on ${request.method} ${request.url}, retry ${retryCount + 1}/${retries} in ${retryAfter}s`);

@@ -1,0 +1,85 @@
+/**
+ * Scale benchmark: N environments × M images × V versions against a real local registry, a real bare git remote and
+ * the OpenAPI-checked GitHub fake. For each N it prints the wall time and the registry/GitHub/git call counts of
+ * `plan`, of a first `run`, and of a second, no-op `run` (which must write nothing).
+ *
+ * Pins make every one of the first V environments one version behind the previous one, so each of them has a
+ * promotion to propose, and the rest are level: writes stay bounded while reads grow with N.
+ *
+ * Run: pnpm bench:plan  (BENCH_ENVS=10,100 BENCH_IMAGES=3 BENCH_VERSIONS=5 to change the shape)
+ */
+import { performance } from 'node:perf_hooks';
+import { createBareRemote } from '../../testkit/src/git-remote.ts';
+import { startGitHubFake } from '../../testkit/src/github-fake.ts';
+import { startRegistry } from '../../testkit/src/registry.ts';
+import { main } from '../src/cli.ts';
+import { fixtureFiles, type FixtureImage } from '../src/testing/fixture-repo.ts';
+
+const envCounts = (process.env.BENCH_ENVS ?? '10,100').split(',').map(Number);
+const imageCount = Number(process.env.BENCH_IMAGES ?? 3);
+const versionCount = Number(process.env.BENCH_VERSIONS ?? 5);
+
+const registry = await startRegistry();
+try {
+  const versions = Array.from({ length: versionCount }, (_, index) => `1.${index}.0`);
+  const images: FixtureImage[] = [];
+  const digests = new Map<string, string>();
+  for (let image = 0; image < imageCount; image++) {
+    const id = `image${image}`;
+    for (const [index, tag] of versions.entries()) {
+      const pushed = await registry.pushImage(`bench/${id}`, tag, { created: new Date(Date.UTC(2026, 0, 1 + index)) });
+      digests.set(`${id}:${tag}`, pushed.digest);
+    }
+    images.push({ id, name: `bench/${id}`, repository: `${registry.host}/bench/${id}`, tag: versions[0]!, digest: digests.get(`${id}:${versions[0]}`)! });
+  }
+
+  console.log(`images=${imageCount} versions=${versionCount} (registry ${registry.host})`);
+  console.log('envs | command       | wall ms | plans | registry tags/manifests/blobs | github reads/writes | git pushes');
+  for (const envCount of envCounts) {
+    const environments = Array.from({ length: envCount }, (_, index) => `env${index}`);
+    const pins: Record<string, Record<string, { tag: string; digest: string }>> = {};
+    environments.forEach((env, index) => {
+      const tag = versions[Math.max(0, versionCount - 1 - index)]!;
+      pins[env] = Object.fromEntries(images.map((image) => [image.id, { tag, digest: digests.get(`${image.id}:${tag}`)! }]));
+    });
+    // env0 starts one version behind the newest so the registry path (first environment) is exercised too.
+    const behind = versions[Math.max(0, versionCount - 2)]!;
+    pins.env0 = Object.fromEntries(images.map((image) => [image.id, { tag: behind, digest: digests.get(`${image.id}:${behind}`)! }]));
+    const remote = await createBareRemote(fixtureFiles({ environments, images, pins, maxOpen: 10_000, maxPerHour: 10_000 }));
+    const github = await startGitHubFake({ owner: 'bench', repo: 'gitops', branchExists: async (branch) => (await remote.heads()).has(branch) });
+    const env = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      GITHUB_TOKEN: 'bench-not-a-secret',
+      GITHUB_API_URL: github.url,
+      GITHUB_REPOSITORY: 'bench/gitops',
+      GITOPS_BOT_SOURCE: 'live',
+      GITOPS_BOT_GITHUB_WRITE_INTERVAL_MS: '0',
+    };
+    try {
+      for (const command of ['run --dry-run', 'run', 'run (no-op)'] as const) {
+        const args = command === 'run --dry-run' ? ['run', '--dry-run'] : ['run'];
+        let stdout = '';
+        let stderr = '';
+        const readsBefore = github.calls.filter((call) => call.method === 'GET').length;
+        const writesBefore = github.writeCount();
+        const pushesBefore = await remote.pushCount();
+        const start = performance.now();
+        const code = await main([...args, '--json', '--remote', remote.url], { stdout: (text) => (stdout += text), stderr: (text) => (stderr += text), env });
+        const wall = performance.now() - start;
+        if (code !== 0) throw new Error(`${command} failed (${code}): ${stderr}`);
+        const result = JSON.parse(stdout) as { applied: unknown[]; registryCalls: { tagListCalls: number; manifestCalls: number; blobCalls: number } };
+        const calls = result.registryCalls;
+        console.log(
+          `${String(envCount).padStart(4)} | ${command.padEnd(13)} | ${wall.toFixed(0).padStart(7)} | ${String(result.applied.length).padStart(5)} | ${`${calls.tagListCalls}/${calls.manifestCalls}/${calls.blobCalls}`.padStart(29)} | ${`${github.calls.filter((call) => call.method === 'GET').length - readsBefore}/${github.writeCount() - writesBefore}`.padStart(19)} | ${(await remote.pushCount()) - pushesBefore}`,
+        );
+      }
+      if (github.violations.length > 0) throw new Error(`GitHub fake saw OpenAPI violations:\n${github.violations.join('\n')}`);
+    } finally {
+      await github.stop();
+      await remote.cleanup();
+    }
+  }
+} finally {
+  await registry.stop();
+}
