@@ -1,0 +1,348 @@
+/**
+ * The people-facing scripts, driven as child processes the way people run them: stdin piped (no terminal; the child
+ * gets its own session so it has no controlling terminal either), or a real pseudo-terminal from util-linux
+ * `script` for the hidden-prompt and shown-once paths. Every file written is unsealed with the independent test
+ * decryptor, and every value is searched for in stdout, stderr, the terminal transcript and every file on disk.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import bcrypt from 'bcryptjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { parseCertificate } from '../src/certificate.ts';
+import { sealSecret, toYaml } from '../src/document.ts';
+import { makeTestCertificate, type TestCertificate } from '../src/test-helpers/certificates.ts';
+import { unsealSealedSecret } from '../src/test-helpers/controller-unseal.ts';
+
+const TSX = fileURLToPath(new URL('../../../node_modules/.bin/tsx', import.meta.url));
+const SCRIPTS = fileURLToPath(new URL('.', import.meta.url));
+const scratch = mkdtempSync(join(tmpdir(), 'sealing-scripts-'));
+let certificate: TestCertificate;
+let otherCertificate: TestCertificate;
+
+beforeAll(() => {
+  certificate = makeTestCertificate({ keyBits: 2048, days: 30 });
+  otherCertificate = makeTestCertificate({ keyBits: 2048, days: 30 });
+});
+afterAll(() => {
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+/** A value that looks like nothing else in the repository, so a search for it cannot match by accident. */
+function uniqueValue(label: string): string {
+  return `${label}-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
+}
+
+function git(cwd: string, ...args: string[]): string {
+  return execFileSync('git', ['-c', 'user.name=test', '-c', 'user.email=test@example.invalid', '-c', 'commit.gpgsign=false', ...args], { cwd, encoding: 'utf8' });
+}
+
+/** A scratch repository: the dev certificate and a placeholder license, committed. */
+function makeRepo(withGit = true): string {
+  const root = mkdtempSync(join(scratch, 'repo-'));
+  mkdirSync(join(root, 'clusters/dev'), { recursive: true });
+  mkdirSync(join(root, 'overlays/dev/secrets'), { recursive: true });
+  writeFileSync(join(root, 'clusters/dev/sealed-secrets-cert.pem'), certificate.certificatePem);
+  const sealing = parseCertificate(certificate.certificatePem);
+  writeFileSync(
+    join(root, 'overlays/dev/secrets/conductor-license.sealed.yaml'),
+    toYaml(sealSecret({ certificate: sealing, name: 'conductor-license', namespace: 'dbos', data: { 'license-key': 'placeholder' }, annotations: { 'dbos.dev/placeholder': 'true' } })),
+  );
+  if (withGit) {
+    git(root, 'init', '--quiet', '--initial-branch=main');
+    git(root, 'add', '--all');
+    git(root, 'commit', '--quiet', '-m', 'fixture');
+  }
+  return root;
+}
+
+function allFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? allFiles(path) : [path];
+  });
+}
+
+function expectNowhereOnDisk(root: string, values: string[]): void {
+  for (const file of allFiles(root)) {
+    const content = readFileSync(file);
+    for (const value of values) expect(content.includes(value), `${value.slice(0, 6)}… found in ${file}`).toBe(false);
+  }
+}
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a script with stdin piped and no controlling terminal (its own session). */
+function runPiped(script: string, args: string[], input: string, env: Record<string, string> = {}): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(TSX, [join(SCRIPTS, script), ...args], { stdio: ['pipe', 'pipe', 'pipe'], detached: true, env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(input);
+  });
+}
+
+/**
+ * Runs a command line inside a real pseudo-terminal (`script`), so /dev/tty exists and stdin is a terminal unless
+ * the command line redirects it. `answers` are typed one at a time, each only after `prompt` appeared, as a human
+ * would: typing before the script switches the terminal to raw mode would be echoed by the terminal itself.
+ */
+function runInTerminal(commandLine: string, answers: string[] = [], prompt = 'not echoed'): Promise<{ code: number | null; transcript: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('script', ['-q', '-e', '-c', commandLine, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    let transcript = '';
+    let prompts = 0;
+    const onOutput = (chunk: Buffer): void => {
+      transcript += chunk.toString();
+      const seen = transcript.split(prompt).length - 1;
+      while (prompts < seen && prompts < answers.length) {
+        // Give the child a moment to enter raw mode after printing the prompt.
+        const answer = answers[prompts++]!;
+        setTimeout(() => child.stdin.write(`${answer}\r`), 150);
+      }
+    };
+    child.stdout.on('data', onOutput);
+    child.stderr.on('data', onOutput);
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, transcript }));
+    if (answers.length === 0) child.stdin.end();
+  });
+}
+
+const shellQuote = (value: string): string => `'${value.replace(/'/g, "'\\''")}'`;
+
+describe('seal-value', () => {
+  it('merges a piped value into the placeholder file: decrypts to it, placeholder gone, value shown nowhere', async () => {
+    const root = makeRepo();
+    const value = uniqueValue('license');
+    const before = readFileSync(join(root, 'overlays/dev/secrets/conductor-license.sealed.yaml'), 'utf8');
+    const args = ['--env', 'dev', '--name', 'conductor-license', '--key', 'license-key', '--root', root];
+    const result = await runPiped('seal-value.ts', args, `${value}\n`);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^updated overlays\/dev\/secrets\/conductor-license\.sealed\.yaml: key license-key sealed for clusters\/dev\/sealed-secrets-cert\.pem \(SHA256:/);
+
+    const after = readFileSync(join(root, 'overlays/dev/secrets/conductor-license.sealed.yaml'), 'utf8');
+    expect(await unsealSealedSecret(after, [certificate.privateKeyPem])).toEqual({ 'license-key': value });
+    const metadata = parse(after).metadata as { annotations: Record<string, string> };
+    expect(metadata.annotations['dbos.dev/placeholder']).toBeUndefined();
+    expect(Date.parse(metadata.annotations['dbos.dev/rotated-at']!)).toBeGreaterThan(Date.now() - 60_000);
+    expect(parse(after).spec.template).toEqual(parse(before).spec.template);
+    for (const text of [result.stdout, result.stderr, ...args]) expect(text).not.toContain(value);
+    expectNowhereOnDisk(root, [value]);
+  });
+
+  it('creates a new SealedSecret file and keeps a multi-line value intact', async () => {
+    const root = makeRepo(false);
+    const value = `-----BEGIN KEY-----\n${uniqueValue('line1')}\n${uniqueValue('line2')}\n-----END KEY-----`;
+    const result = await runPiped('seal-value.ts', ['--env', 'dev', '--name', 'webhook-signing', '--key', 'key.pem', '--root', root], `${value}\n`);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^created overlays\/dev\/secrets\/webhook-signing\.sealed\.yaml/);
+    expect(result.stdout).toContain('note: list webhook-signing.sealed.yaml in overlays/dev/secrets/kustomization.yaml');
+    const written = readFileSync(join(root, 'overlays/dev/secrets/webhook-signing.sealed.yaml'), 'utf8');
+    expect(await unsealSealedSecret(written, [certificate.privateKeyPem])).toEqual({ 'key.pem': value });
+    expect(parse(written).metadata).toMatchObject({ name: 'webhook-signing', namespace: 'dbos' });
+  });
+
+  it('refuses an expired certificate, an empty value and value-carrying flags without writing or echoing anything', async () => {
+    const root = makeRepo(false);
+    const licensePath = join(root, 'overlays/dev/secrets/conductor-license.sealed.yaml');
+    const original = readFileSync(licensePath, 'utf8');
+    const value = uniqueValue('never');
+
+    const expired = makeTestCertificate({ keyBits: 2048, startDate: '20240101000000Z', endDate: '20240201000000Z' });
+    writeFileSync(join(root, 'expired.pem'), expired.certificatePem);
+    const old = await runPiped('seal-value.ts', ['--env', 'dev', '--name', 'conductor-license', '--key', 'license-key', '--cert', join(root, 'expired.pem'), '--root', root], value);
+    expect(old.code).toBe(1);
+    expect(old.stderr).toMatch(/^error: the sealing certificate expired on 2024-02-01/);
+
+    const empty = await runPiped('seal-value.ts', ['--env', 'dev', '--name', 'conductor-license', '--key', 'license-key', '--root', root], '\n');
+    expect(empty.code).toBe(1);
+    expect(empty.stderr).toMatch(/empty; nothing was written/);
+
+    const literal = await runPiped('seal-value.ts', ['--env', 'dev', '--name', 'x', '--key', 'k', `--from-literal=k=${value}`, '--root', root], '');
+    expect(literal.code).toBe(2);
+    expect(literal.stderr).toMatch(/Unknown option '--from-literal'/);
+
+    for (const result of [old, empty, literal]) expect(`${result.stdout}${result.stderr}`).not.toContain(value);
+    expect(readFileSync(licensePath, 'utf8')).toBe(original);
+    expectNowhereOnDisk(root, [value]);
+  });
+
+  it('reads the value from a hidden prompt on a real terminal: nothing of it is echoed', async () => {
+    const root = makeRepo(false);
+    const value = uniqueValue('typed');
+    const commandLine = [TSX, join(SCRIPTS, 'seal-value.ts'), '--env', 'dev', '--name', 'conductor-api-key', '--key', 'api-key', '--token-name', 'gitops-dev-manual', '--root', root].map(shellQuote).join(' ');
+    const { code, transcript } = await runInTerminal(commandLine, [value]);
+    expect(code).toBe(0);
+    expect(transcript).toContain('value of conductor-api-key/api-key (dev, not echoed): ');
+    expect(transcript).toMatch(/created overlays\/dev\/secrets\/conductor-api-key\.sealed\.yaml/);
+    expect(transcript).not.toContain(value);
+    const written = readFileSync(join(root, 'overlays/dev/secrets/conductor-api-key.sealed.yaml'), 'utf8');
+    expect(await unsealSealedSecret(written, [certificate.privateKeyPem])).toEqual({ 'api-key': value });
+    expect((parse(written).metadata as { annotations: Record<string, string> }).annotations['dbos.dev/conductor-token']).toBe('gitops-dev-manual');
+  });
+});
+
+describe('fetch-cert', () => {
+  let server: Server;
+  let served = '';
+  const requests: string[] = [];
+
+  beforeAll(async () => {
+    server = createServer((request, response) => {
+      requests.push(`${request.method} ${request.url} ${request.headers.authorization ?? ''}`);
+      if (request.url === '/api/v1/namespaces/kube-system/services/sealed-secrets') {
+        response.writeHead(200, { 'content-type': 'application/json' }).end(
+          JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'sealed-secrets', namespace: 'kube-system' }, spec: { ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] } }),
+        );
+      } else if (request.url === '/api/v1/namespaces/kube-system/services/http:sealed-secrets:http/proxy/v1/cert.pem') {
+        response.writeHead(200, { 'content-type': 'application/x-pem-file' }).end(served);
+      } else {
+        response.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404 }));
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  // Plain HTTP on loopback (client-node then needs insecure-skip-tls-verify); TLS to the API server is covered by
+  // src/cert-source.test.ts, this test is about what the script does with the answer.
+  function kubeconfig(dir: string): string {
+    const { port } = server.address() as AddressInfo;
+    const path = join(dir, 'kubeconfig.yaml');
+    writeFileSync(
+      path,
+      `apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: http://127.0.0.1:${port}\n    insecure-skip-tls-verify: true\nusers:\n- name: tester\n  user:\n    token: test-bearer-token\ncontexts:\n- name: other\n  context:\n    cluster: nowhere\n    user: tester\n- name: dev-admin\n  context:\n    cluster: fake\n    user: tester\ncurrent-context: other\n`,
+    );
+    return path;
+  }
+
+  it('writes the controller\'s new certificate, reports the key change honestly, offers re-seal commands, and commits', async () => {
+    const root = makeRepo();
+    const config = kubeconfig(scratch);
+    served = otherCertificate.certificatePem;
+    const result = await runPiped('fetch-cert.ts', ['--env', 'dev', '--kubeconfig', config, '--context', 'dev-admin', '--commit', '--reseal-hint', '--root', root], '');
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const fetched = parseCertificate(otherCertificate.certificatePem);
+    expect(readFileSync(join(root, 'clusters/dev/sealed-secrets-cert.pem'), 'utf8')).toBe(fetched.pem);
+    expect(result.stdout).toContain(`key fingerprint:  ${fetched.keyFingerprint}`);
+    expect(result.stdout).toContain(`was ${parseCertificate(certificate.certificatePem).keyFingerprint}`);
+    expect(result.stdout).toMatch(/cannot be read from the ciphertext/);
+    expect(result.stdout).toMatch(/overlays\/dev\/secrets\/conductor-license\.sealed\.yaml: last changed/);
+    expect(result.stdout).toContain('pnpm secrets:seal --env dev --name conductor-license --key license-key');
+    expect(git(root, 'log', '-1', '--format=%s')).toContain(`dev: sealing certificate ${fetched.keyFingerprint}`);
+    expect(git(root, 'status', '--porcelain')).toBe('');
+    expect(requests.some((line) => line.endsWith('Bearer test-bearer-token'))).toBe(true);
+
+    // Same key again: nothing to re-seal, nothing to commit.
+    const again = await runPiped('fetch-cert.ts', ['--env', 'dev', '--kubeconfig', config, '--context', 'dev-admin', '--commit', '--root', root], '');
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/sealing key is unchanged/);
+    expect(again.stdout).toMatch(/unchanged in git; nothing to commit/);
+  });
+
+  it('fails with a clear message for an unknown context or a missing controller, and writes nothing', async () => {
+    const root = makeRepo(false);
+    const config = kubeconfig(scratch);
+    const before = readFileSync(join(root, 'clusters/dev/sealed-secrets-cert.pem'), 'utf8');
+    const unknown = await runPiped('fetch-cert.ts', ['--env', 'dev', '--kubeconfig', config, '--context', 'nope', '--root', root], '');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/no context "nope"/);
+    const missing = await runPiped('fetch-cert.ts', ['--env', 'dev', '--kubeconfig', config, '--context', 'dev-admin', '--controller-name', 'sealed-secrets-controller', '--root', root], '');
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/cannot get the sealed-secrets Service kube-system\/sealed-secrets-controller: HTTP 404/);
+    expect(readFileSync(join(root, 'clusters/dev/sealed-secrets-cert.pem'), 'utf8')).toBe(before);
+  });
+});
+
+describe('bootstrap-environment', () => {
+  function newEnvironmentRepo(): string {
+    const root = makeRepo(false);
+    mkdirSync(join(root, 'clusters/qa'), { recursive: true });
+    writeFileSync(join(root, 'clusters/qa/sealed-secrets-cert.pem'), certificate.certificatePem);
+    return root;
+  }
+
+  it('refuses without a terminal (the SQL is shown only there) and writes nothing', async () => {
+    const root = newEnvironmentRepo();
+    const result = await runPiped('bootstrap-environment.ts', ['--env', 'qa', '--db-host', 'db.qa.internal', '--root', root], 'a\nb\nc\n');
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/no terminal: the role SQL/);
+    expect(() => readdirSync(join(root, 'overlays/qa'))).toThrow();
+  });
+
+  it('seals the whole set from stdin lines; role SQL and the generated Dex password go to the terminal only, matching what was sealed', async () => {
+    const root = newEnvironmentRepo();
+    const admin = uniqueValue('admin');
+    const license = uniqueValue('license');
+    const apiKey = `dbos_${uniqueValue('api')}`;
+    writeFileSync(join(scratch, 'answers.txt'), `${admin}\n${license}\n${apiKey}\n`);
+    const commandLine = `${[TSX, join(SCRIPTS, 'bootstrap-environment.ts'), '--env', 'qa', '--db-host', 'db.qa.internal', '--dex-postgres', '--root', root].map(shellQuote).join(' ')} < ${shellQuote(join(scratch, 'answers.txt'))}`;
+    const { code, transcript } = await runInTerminal(commandLine);
+    rmSync(join(scratch, 'answers.txt'));
+    expect(code).toBe(0);
+    for (const asked of [admin, license, apiKey]) expect(transcript).not.toContain(asked);
+
+    const passwordOf = (role: string): string => new RegExp(`CREATE ROLE "${role}" WITH LOGIN PASSWORD '([^']+)';`).exec(transcript)?.[1] ?? '';
+    const conductor = passwordOf('dbos_conductor_role');
+    const app = passwordOf('dbos_app_role');
+    const reader = passwordOf('dbos_drain_reader');
+    const dexDb = passwordOf('dex');
+    for (const password of [conductor, app, reader, dexDb]) expect(password).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    expect(transcript).toContain('GRANT SELECT ON "dbos"."workflow_status" TO "dbos_drain_reader";');
+    expect(transcript).toContain('GRANT ALL ON SCHEMA public TO "dbos_conductor_role";');
+    const dexPassword = /Dex admin password \(shown once[^)]*\): (\S+)/.exec(transcript)?.[1] ?? '';
+    expect(dexPassword).toMatch(/^[A-Za-z0-9_-]{32}$/);
+
+    const unseal = async (name: string) => unsealSealedSecret(readFileSync(join(root, `overlays/qa/secrets/${name}.sealed.yaml`), 'utf8'), [certificate.privateKeyPem]);
+    expect(await unseal('conductor-license')).toEqual({ 'license-key': license });
+    expect(await unseal('conductor-api-key')).toEqual({ 'api-key': apiKey });
+    expect(await unseal('postgres-admin')).toEqual({ password: admin, 'database-url': `postgresql://postgres:${admin}@db.qa.internal:5432/dbos_app?sslmode=require` });
+    expect(await unseal('conductor-db')).toEqual({ 'database-url': `postgresql://dbos_conductor_role:${conductor}@db.qa.internal:5432/dbos_conductor?sslmode=require` });
+    expect(await unseal('dbos-app-db')).toEqual({ 'database-url': `postgresql://dbos_app_role:${app}@db.qa.internal:5432/dbos_app?sslmode=require` });
+    expect(await unseal('dbos-drain-reader')).toEqual({ 'database-url': `postgresql://dbos_drain_reader:${reader}@db.qa.internal:5432/dbos_app?sslmode=require` });
+    const dex = await unseal('dex-credentials');
+    expect(dex['postgres-password']).toBe(dexDb);
+    expect(bcrypt.compareSync(dexPassword, dex['admin-password-hash']!)).toBe(true);
+    expect(parse(readFileSync(join(root, 'overlays/qa/secrets/gitops-bot.sealed.yaml'), 'utf8')).metadata.annotations['dbos.dev/placeholder']).toBe('true');
+    const kustomization = parse(readFileSync(join(root, 'overlays/qa/secrets/kustomization.yaml'), 'utf8')) as { resources: string[] };
+    expect(kustomization.resources).toHaveLength(8);
+
+    expectNowhereOnDisk(root, [admin, license, apiKey, conductor, app, reader, dexDb, dexPassword]);
+
+    // An existing environment is never overwritten by accident.
+    const again = await runInTerminal([TSX, join(SCRIPTS, 'bootstrap-environment.ts'), '--env', 'qa', '--db-host', 'db.qa.internal', '--root', root].map(shellQuote).join(' '));
+    expect(again.code).toBe(1);
+    expect(again.transcript).toMatch(/already holds 8 SealedSecrets.*--force/);
+  });
+
+  it('asks every value through hidden prompts on a terminal, echoing none of them', async () => {
+    const root = newEnvironmentRepo();
+    const answers = [uniqueValue('admin'), uniqueValue('license'), `dbos_${uniqueValue('api')}`, uniqueValue('dex')];
+    const commandLine = [TSX, join(SCRIPTS, 'bootstrap-environment.ts'), '--env', 'qa', '--db-host', 'db.qa.internal', '--dex-password', 'ask', '--root', root].map(shellQuote).join(' ');
+    const { code, transcript } = await runInTerminal(commandLine, answers);
+    expect(code).toBe(0);
+    for (const answer of answers) expect(transcript).not.toContain(answer);
+    expect(transcript).not.toContain('Dex admin password (shown once');
+    const dex = await unsealSealedSecret(readFileSync(join(root, 'overlays/qa/secrets/dex-credentials.sealed.yaml'), 'utf8'), [certificate.privateKeyPem]);
+    expect(bcrypt.compareSync(answers[3]!, dex['admin-password-hash']!)).toBe(true);
+    expectNowhereOnDisk(root, answers);
+  });
+});
