@@ -1,5 +1,8 @@
+import { execFile } from 'node:child_process';
+import { dirname } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDbosSystemDatabase, createDrainReader, startDbosWorker, type DbosSystemDatabase, type DbosWorker } from '../../../testkit/src/dbos.ts';
+import { createDbosSystemDatabase, createDrainReader, DBOS_CLI, startDbosWorker, type DbosSystemDatabase, type DbosWorker } from '../../../testkit/src/dbos.ts';
 import { createBareRemote, type BareRemote } from '../../../testkit/src/git-remote.ts';
 import { startPostgres, type PostgresServer } from '../../../testkit/src/postgres.ts';
 import { startRegistry, type TestRegistry } from '../../../testkit/src/registry.ts';
@@ -11,6 +14,7 @@ import { OciRegistryClient } from '../sources/registry/oci-client.ts';
 import type { Task } from '../tasks/types.ts';
 import { versionAddTask } from '../tasks/version-add.ts';
 import { createVersionRetireTask, defaultDrainSourceFor } from '../tasks/version-retire.ts';
+import { DatabaseDrainSource } from '../sources/drain/source.ts';
 import { versionFixtureFiles } from './fixture.ts';
 
 /*
@@ -30,6 +34,7 @@ let sys: DbosSystemDatabase;
 let readerUrl: string;
 let registry: TestRegistry;
 let remote: BareRemote;
+const otherRemotes: BareRemote[] = [];
 const workers: DbosWorker[] = [];
 
 beforeAll(async () => {
@@ -42,13 +47,15 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const worker of workers) await worker.stop();
   await remote?.cleanup();
+  for (const other of otherRemotes) await other.cleanup();
   await registry?.stop();
   await pg?.stop();
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function run(task: Task): Promise<RunResult> {
+async function run(task: Task, on: BareRemote = remote): Promise<RunResult> {
+  const remote = on;
   const config = parseConfig((await remote.readFile('main', '.github/gitops-bot.yaml'))!);
   const workspace = await GitWorkspace.clone(remote.url, 'main', IDENTITY);
   try {
@@ -132,5 +139,58 @@ describe('version lifecycle with real DBOS executors', () => {
     expect(zeroSince).toBe(lastChange);
     expect(readAt - zeroSince).toBeGreaterThanOrEqual(QUIET_MS);
     console.log(`version lifecycle e2e: ${refusals.length} refused runs, v1 zero since ${new Date(zeroSince).toISOString()}, proposed at ${new Date(readAt).toISOString()} (${readAt - zeroSince} ms later, quiet period ${QUIET_MS} ms)`);
+  }, 100_000);
+  it('reports PENDING work of a dead executor with the resume command; running that command lets the version drain and retire', async () => {
+    const image = await registry.pushImage('acme/shop', '3.0.0', { created: new Date(Date.now() - 30 * DAY), salt: 'v3' });
+    const orphanRemote = await createBareRemote(
+      await versionFixtureFiles({
+        environments: ['dev'],
+        versions: { dev: [{ version: '3.0.0', digest: image.digest }, { version: '4.0.0', digest: image.digest, latest: true }] },
+        repository: `${registry.host}/acme/shop`,
+        appName: APP,
+        quietPeriod: '1s',
+        registryHosts: [registry.host],
+      }),
+    );
+    otherRemotes.push(orphanRemote);
+    const old = startDbosWorker({ systemDatabaseUrl: sys.appUrl, appName: APP, version: '3.0.0', executorId: 'exec-old-a', enqueueMs: [8000], concurrency: 1 });
+    workers.push(old);
+    await old.waitFor('enqueued', 40_000);
+    const [workflowId] = old.enqueued;
+    const statusOf = async () => (await pg.query<{ status: string; executor_id: string }>('SELECT status, executor_id FROM dbos.workflow_status WHERE workflow_uuid = $1', [workflowId], sys.database)).rows[0]!;
+    for (let i = 0; i < 60 && (await statusOf()).status !== 'PENDING'; i++) await sleep(250);
+    // The executor goes away mid-workflow (its pod is deleted); the workflow stays PENDING, owned by the dead executor.
+    await old.stop();
+    expect(await statusOf()).toEqual({ status: 'PENDING', executor_id: 'exec-old-a' });
+    const latest = startDbosWorker({ systemDatabaseUrl: sys.appUrl, appName: APP, version: '4.0.0', executorId: 'exec-new' });
+    workers.push(latest);
+    await latest.waitFor('ready', 40_000);
+
+    let live = ['exec-new'];
+    const retire = createVersionRetireTask({ drainSourceFor: () => new DatabaseDrainSource({ databaseUrl: readerUrl, liveExecutorIds: async () => live }) });
+    const refused = await run(retire, orphanRemote);
+    expect(refused.applied).toEqual([]);
+    const reason = refused.skips.find((skip) => skip.subject === '3-0-0')!.reason;
+    expect(reason).toContain('3.0.0 has 1 workflow(s) in flight');
+    expect(reason).toContain('1 PENDING workflow(s) of 3.0.0 belong to executors that are gone');
+    const command = `dbos workflow resume ${workflowId} --sys-db-url "$DBOS_SYSTEM_DATABASE_URL"`;
+    expect(reason).toContain(command);
+
+    // The operator's fix: a live executor of 3.0.0 (the Deployment's new pod), then exactly the printed command.
+    const replacement = startDbosWorker({ systemDatabaseUrl: sys.appUrl, appName: APP, version: '3.0.0', executorId: 'exec-old-b' });
+    workers.push(replacement);
+    await replacement.waitFor('ready', 40_000);
+    live = ['exec-new', 'exec-old-b'];
+    await promisify(execFile)('sh', ['-c', command], { env: { ...process.env, PATH: `${dirname(DBOS_CLI)}:${process.env.PATH}`, DBOS_SYSTEM_DATABASE_URL: sys.appUrl }, timeout: 60_000 });
+    for (let i = 0; i < 120 && (await statusOf()).status !== 'SUCCESS'; i++) await sleep(250);
+    expect(await statusOf()).toEqual({ status: 'SUCCESS', executor_id: 'exec-old-b' });
+
+    let proposed: RunResult | null = null;
+    for (let i = 0; i < 20 && !proposed; i++) {
+      await sleep(500);
+      const result = await run(retire, orphanRemote);
+      if (result.applied.length > 0) proposed = result;
+    }
+    expect(proposed!.applied.map((item) => item.plan.branch)).toEqual(['bot/version-retire/dev/3-0-0']);
   }, 100_000);
 });
