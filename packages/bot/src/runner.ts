@@ -64,7 +64,7 @@ export async function planAll(inputs: PlanInputs): Promise<{ plans: Plan[]; skip
   return { plans, skips };
 }
 
-export type Outcome = 'created' | 'updated' | 'unchanged' | 'pushed-pr-unchanged' | 'limited' | 'dry-run';
+export type Outcome = 'created' | 'updated' | 'unchanged' | 'pushed-pr-unchanged' | 'limited' | 'held' | 'dry-run';
 
 export interface AppliedPlan {
   plan: Plan;
@@ -133,6 +133,11 @@ export async function runPlans(inputs: RunInputs): Promise<RunResult> {
 
   for (const plan of plans) {
     const existing = openByBranch.get(plan.branch) ?? null;
+    // Tasks should already skip held PRs; the runner enforces it for every task anyway.
+    if (existing?.labels.includes(HOLD_LABEL)) {
+      result.applied.push({ plan, outcome: 'held', pr: { number: existing.number, url: existing.url }, reason: `PR #${existing.number} has the ${HOLD_LABEL} label` });
+      continue;
+    }
     if (inputs.dryRun) {
       inputs.print(`${existing ? `would update PR #${existing.number}` : 'would open a PR'} on ${describePlan(plan)}\n`);
       result.applied.push({ plan, outcome: 'dry-run', pr: existing ? { number: existing.number, url: existing.url } : null });

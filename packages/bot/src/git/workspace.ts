@@ -2,7 +2,7 @@ import { mkdtemp, mkdir, rm, writeFile, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
-import { GitError, PushRejectedError } from '../errors.ts';
+import { GitError, PushRejectedError, StalePlanError } from '../errors.ts';
 import type { FileEdit } from '../plan.ts';
 import type { TreeReader } from '../repo/tree.ts';
 
@@ -104,6 +104,10 @@ export class GitWorkspace {
    * when read (null: it did not exist); `--force-with-lease` refuses the push if anyone moved it since.
    */
   async commitAndPush(branch: string, edits: FileEdit[], message: string, expected: string | null): Promise<string> {
+    const base = this.baseTree();
+    for (const edit of edits) {
+      if ((await base.read(edit.path)) !== edit.before) throw new StalePlanError(edit.path, branch);
+    }
     try {
       await this.git.raw(['checkout', '--quiet', '-B', branch, `origin/${this.baseBranch}`]);
       await this.git.raw(['reset', '--quiet', '--hard', `origin/${this.baseBranch}`]);
