@@ -18,6 +18,8 @@ import { parseCertificate } from '../src/certificate.ts';
 import { sealSecret, toYaml } from '../src/document.ts';
 import { makeTestCertificate, type TestCertificate } from '../src/test-helpers/certificates.ts';
 import { unsealSealedSecret } from '../src/test-helpers/controller-unseal.ts';
+import { DBOS_CLI } from '../../testkit/src/dbos.ts';
+import { findPostgresBinDir, startPostgres } from '../../testkit/src/postgres.ts';
 
 const TSX = fileURLToPath(new URL('../../../node_modules/.bin/tsx', import.meta.url));
 const SCRIPTS = fileURLToPath(new URL('.', import.meta.url));
@@ -345,4 +347,39 @@ describe('bootstrap-environment', () => {
     expect(bcrypt.compareSync(answers[3]!, dex['admin-password-hash']!)).toBe(true);
     expectNowhereOnDisk(root, answers);
   });
+
+  it('its SQL, run with psql on a real PostgreSQL, makes every sealed database URL work with exactly the intended rights', async () => {
+    const server = await startPostgres();
+    try {
+      const root = newEnvironmentRepo();
+      const superuserUrl = server.url();
+      const answers = join(scratch, 'answers-pg.txt');
+      writeFileSync(answers, `${new URL(superuserUrl).password}\n${uniqueValue('license')}\n${uniqueValue('api')}\n`);
+      const commandLine = `${[TSX, join(SCRIPTS, 'bootstrap-environment.ts'), '--env', 'qa', '--db-host', '127.0.0.1', '--db-port', String(server.port), '--db-sslmode', 'disable', '--root', root].map(shellQuote).join(' ')} < ${shellQuote(answers)}`;
+      const { code, transcript } = await runInTerminal(commandLine);
+      rmSync(answers);
+      expect(code).toBe(0);
+      const sql = transcript.replace(/\r\n/g, '\n').split('\n-- Run once')[1]!.split('\nDex admin password')[0]!;
+      const [beforeMigration, afterMigration] = sql.split('-- After that first migration');
+      const psql = (url: string, script: string) =>
+        execFileSync(join(findPostgresBinDir(), 'psql'), [url, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', '-'], { input: script, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+      const urlOf = async (name: string) =>
+        (await unsealSealedSecret(readFileSync(join(root, `overlays/qa/secrets/${name}.sealed.yaml`), 'utf8'), [certificate.privateKeyPem]))['database-url']!;
+
+      psql(superuserUrl, `-- ${beforeMigration}`);
+      // The migration Job: the real DBOS CLI with the sealed admin URL grants the app role its access.
+      execFileSync(DBOS_CLI, ['schema', await urlOf('postgres-admin'), '--app-role', 'dbos_app_role'], { stdio: 'ignore', timeout: 120_000 });
+      psql(await urlOf('postgres-admin'), `-- ${afterMigration}`);
+
+      const [conductorUrl, appUrl, readerUrl] = [await urlOf('conductor-db'), await urlOf('dbos-app-db'), await urlOf('dbos-drain-reader')];
+      expect(() => psql(conductorUrl, 'CREATE TABLE conductor_probe (x int); DROP TABLE conductor_probe;')).not.toThrow();
+      expect(psql(appUrl, 'SELECT count(*) FROM dbos.workflow_status;')).toMatch(/^\s*0$/m);
+      expect(psql(readerUrl, 'SELECT count(*) FROM dbos.workflow_status;')).toMatch(/^\s*0$/m);
+      expect(() => psql(readerUrl, "INSERT INTO dbos.workflow_status (workflow_uuid, status) VALUES ('probe', 'PENDING');")).toThrow(/permission denied/);
+      expect(() => psql(readerUrl, 'CREATE TABLE public.probe (x int);')).toThrow(/permission denied/);
+    } finally {
+      await server.stop();
+    }
+  });
 });
+
