@@ -89,6 +89,12 @@ describe('secret-rotation planner', () => {
     expect(forced.plans).toHaveLength(1);
     expect(annotationsOf(forced.plans[0]!.edits[0]!.after!)[PREVIOUS_TOKEN_ANNOTATION]).toBe('gitops-dev-old');
     expect((await run(root, { maxAgeSeconds: 5 * 86_400 })).plans).toHaveLength(1);
+    // The bot config's secretRotation entry for the file wins over the task option.
+    const config = testConfig();
+    config.secretRotation!.secrets.push({ name: 'conductor-api-key', file: 'secrets/conductor-api-key.sealed.yaml', maxAge: 7 * 86_400 });
+    const fromConfig = await createSecretRotationTask({ conductor: CONDUCTOR }).plan(contextFor(fsTree(root), config, NOW));
+    expect(fromConfig.plans).toHaveLength(1);
+    expect(fromConfig.plans[0]!.body).toContain('the key is 10d old (maximum 7d)');
   });
 
   it('holds an open rotation PR instead of creating another key', async () => {

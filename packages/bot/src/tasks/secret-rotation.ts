@@ -179,12 +179,14 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
     const rotatedAt = annotations[ROTATED_AT_ANNOTATION];
     const rotatedMs = rotatedAt === undefined ? Number.NaN : Date.parse(rotatedAt);
     const ageSeconds = Number.isNaN(rotatedMs) ? null : Math.floor((context.now.getTime() - rotatedMs) / 1000);
+    // A `secretRotation.secrets` entry for this file in the bot config wins over the task option.
+    const maxAgeSeconds = (context.config.secretRotation?.secrets ?? []).find((secret) => join(overlay, secret.file) === file)?.maxAge ?? options.maxAgeSeconds;
     let reason: string | null = null;
     if (forced(env.name)) reason = 'rotation was forced';
     else if (annotations[PLACEHOLDER_ANNOTATION] === 'true') reason = `${file} still holds a placeholder`;
     else if (ageSeconds === null) reason = `${file} has no valid ${ROTATED_AT_ANNOTATION}, so its age is unknown`;
-    else if (ageSeconds >= options.maxAgeSeconds) reason = `the key is ${formatAge(ageSeconds)} old (maximum ${formatAge(options.maxAgeSeconds)})`;
-    if (reason === null) return skip(API_KEY_SUBJECT, `the key is ${formatAge(ageSeconds ?? 0)} old, below the maximum of ${formatAge(options.maxAgeSeconds)}`);
+    else if (ageSeconds >= maxAgeSeconds) reason = `the key is ${formatAge(ageSeconds)} old (maximum ${formatAge(maxAgeSeconds)})`;
+    if (reason === null) return skip(API_KEY_SUBJECT, `the key is ${formatAge(ageSeconds ?? 0)} old, below the maximum of ${formatAge(maxAgeSeconds)}`);
     if (previous !== null && previous !== current) {
       return skip(API_KEY_SUBJECT, `due (${reason}), but the previous key ${previous} must be revoked first`);
     }
