@@ -68,6 +68,9 @@ describe('image-update end to end (real registry, real git remote, OpenAPI-check
     expect(branchFile).toContain(console_);
     // Staging waits for dev to merge.
     expect((await world.remote.heads()).has('bot/image-update/staging/control-plane')).toBe(false);
+    // One tags listing per repository however many environments use it; one PR listing per run.
+    expect(first.json.registryCalls.tagListCalls).toBe(3);
+    expect(world.github.calls.filter((call) => call.method === 'GET' && call.path.endsWith('/pulls'))).toHaveLength(1);
     const pushes = await world.remote.pushCount();
     const writes = world.github.writeCount();
     expect(pushes).toBe(1);
@@ -228,6 +231,20 @@ describe('image-update end to end (real registry, real git remote, OpenAPI-check
     expect(run.code).toBe(0);
     expect(world.github.pulls).toHaveLength(1);
     expect(run.json.applied.filter((item: { outcome: string }) => item.outcome === 'limited')).toHaveLength(1);
+  });
+
+  it('respects pullRequests.maxPerHour', async () => {
+    const { world, push } = await setup({ maxPerHour: 1 });
+    await push('dex', '1.1.0');
+    await push('conductor', '1.1.0');
+    const run = await world.run('run', '--json');
+    expect(run.code).toBe(0);
+    expect(world.github.pulls).toHaveLength(1);
+    const limited = run.json.applied.filter((item: { outcome: string }) => item.outcome === 'limited');
+    expect(limited).toHaveLength(1);
+    expect(limited[0].reason).toMatch(/maxPerHour: 1/);
+    // The limited plan's branch was not pushed either.
+    expect([...(await world.remote.heads()).keys()].filter((branch) => branch.startsWith('bot/'))).toHaveLength(1);
   });
 
   it('never prints the GitHub token', async () => {
