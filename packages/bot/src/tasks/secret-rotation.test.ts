@@ -42,7 +42,9 @@ async function run(root: string, options: Partial<SecretRotationOptions> = {}, p
 }
 
 function proposal(branch: string, state: 'open' | 'closed', merged: boolean, tokenName: string, number = 7): PreviousProposal {
-  return { branch, number, state, merged, held: false, proposal: { task: 'secret-rotation', env: 'dev', subject: branch.split('/').pop()!, changes: [{ image: 'conductor-api-key', tag: tokenName, digest: '' }] } };
+  // Built as a variable, not returned as a literal, so it type-checks whether or not PreviousProposal carries `body`.
+  const record = { branch, number, state, merged, held: false, body: '', proposal: { task: 'secret-rotation', env: 'dev', subject: branch.split('/').pop()!, changes: [{ image: 'conductor-api-key', tag: tokenName, digest: '' }] } };
+  return record;
 }
 
 function annotationsOf(text: string): Record<string, string> {
