@@ -18,6 +18,9 @@ import type { RegistrySource } from './sources/registry/types.ts';
 import { findTask, TASKS } from './tasks/index.ts';
 import type { Task } from './tasks/types.ts';
 import { unifiedDiff } from './diff.ts';
+import { runDrainStatus } from './commands/drain-status.ts';
+import { DrainReadError, NOT_CONFIGURED } from './sources/drain/source.ts';
+import { runSeal } from '@dbos-gitops/sealing';
 
 const HELP: Record<string, string> = {
   main: `gitops-bot: proposes changes to this GitOps repository as pull requests
@@ -25,8 +28,10 @@ const HELP: Record<string, string> = {
 usage: pnpm bot <command> [options]
 
 commands:
-  plan    read everything, write nothing: print what the bot would change
-  run     apply the plans: push one branch per change and open or update its PR
+  plan          read everything, write nothing: print what the bot would change
+  run           apply the plans: push one branch per change and open or update its PR
+  drain-status  in-flight DBOS workflows per application version (what retirement waits for)
+  seal          seal values into a SealedSecret for an environment's certificate (kubeseal-compatible flags)
 
 Run \`pnpm bot <command> --help\` for the options of a command.
 
@@ -123,8 +128,27 @@ function parse(argv: string[]): { command: string | null; options: Options; help
   };
 }
 
+/**
+ * Running every task, one whose inputs were never configured (e.g. no drain reader URL for version-retire) is
+ * reported as not proposed instead of aborting the others; asked for by name, it stays an error. Either way it
+ * proposes nothing, which is the fail-closed outcome.
+ */
+function skipWhenNotConfigured(task: Task): Task {
+  return {
+    ...task,
+    async plan(context) {
+      try {
+        return await task.plan(context);
+      } catch (error) {
+        if (!(error instanceof DrainReadError) || error.reason !== NOT_CONFIGURED) throw error;
+        return { plans: [], skips: [{ task: task.name, env: context.envFilter ?? 'all', subject: '-', reason: `not evaluated: ${error.message} (${error.hint})` }] };
+      }
+    },
+  };
+}
+
 function selectTasks(name: string | null): readonly Task[] {
-  if (!name) return TASKS;
+  if (!name) return TASKS.map(skipWhenNotConfigured);
   const task = findTask(name);
   if (!task) throw new UsageError(`unknown task "${name}"`, `use one of: ${TASKS.map((candidate) => candidate.name).join(', ')}`);
   return [task];
@@ -274,9 +298,22 @@ async function commandRun(options: Options, io: CliIo): Promise<void> {
   }
 }
 
+/** Files in this repository are YAML, so `seal` writes YAML unless asked otherwise (kubeseal itself defaults to JSON). */
+function withDefaultFormat(args: string[]): string[] {
+  const hasFormat = args.some((arg) => arg === '--format' || arg === '-o' || arg.startsWith('--format=') || arg.startsWith('-o='));
+  return hasFormat ? args : [...args, '--format', 'yaml'];
+}
+
 /** Parses argv, runs the command, and maps every failure to a message and an exit code. The only catch in the bot. */
 export async function main(argv: string[], io: CliIo): Promise<number> {
   try {
+    // Commands with their own flags parse them themselves.
+    if (argv[0] === 'drain-status') return await runDrainStatus(argv.slice(1), io);
+    if (argv[0] === 'seal') {
+      // pnpm runs scripts from the repository root; relative paths mean what they meant where the user typed them.
+      const cwd = io.env.INIT_CWD ?? process.cwd();
+      return await runSeal(withDefaultFormat(argv.slice(1)), { stdout: { write: io.stdout }, stderr: { write: io.stderr }, env: io.env, cwd });
+    }
     const { command, options, help } = parse(argv);
     if (!command || command === 'help') {
       io.stdout(HELP.main!);

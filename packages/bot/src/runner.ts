@@ -26,7 +26,7 @@ export function previousProposals(pullRequests: PullRequestRecord[]): PreviousPr
   for (const pr of pullRequests) {
     const proposal = readMarker(pr.body);
     if (!proposal) continue;
-    out.push({ branch: pr.branch, number: pr.number, state: pr.state, merged: pr.merged, held: pr.labels.includes(HOLD_LABEL), proposal });
+    out.push({ branch: pr.branch, number: pr.number, state: pr.state, merged: pr.merged, held: pr.labels.includes(HOLD_LABEL), body: pr.body, proposal });
   }
   return out;
 }

@@ -15,6 +15,8 @@ export interface PreviousProposal {
   merged: boolean;
   /** The PR carries the `gitops-bot/hold` label. */
   held: boolean;
+  /** The PR body as the forge has it, so a task can keep facts (e.g. a read time) stable when nothing changed. */
+  body?: string;
   proposal: MarkerPayload;
 }
 

@@ -71,8 +71,8 @@ function queryBlock(reading: DrainReading): string[] {
 
 /** Reuses the read time of the open PR's body when every other fact is unchanged, so hourly re-runs write nothing. */
 function readTimeLine(context: TaskContext, branch: string, stableBody: string, readAt: string): string {
-  const open = context.previous.find((previous) => previous.branch === branch && previous.state === 'open') as ({ body?: string } & object) | undefined;
-  const previousBody = open && typeof open.body === 'string' ? open.body : null;
+  const open = context.previous.find((previous) => previous.branch === branch && previous.state === 'open');
+  const previousBody = open?.body ?? null;
   if (previousBody && previousBody.includes(stableBody)) {
     const match = /^- \*\*Read at:\*\* .+$/m.exec(previousBody);
     if (match) return match[0];

@@ -100,6 +100,9 @@ export interface DrainSource {
 }
 
 /** The drain could not be read with certainty. Retirement fails closed: no PR, non-zero exit. */
+/** The reason of a DrainReadError whose source was never configured (as opposed to configured but unreadable). */
+export const NOT_CONFIGURED = 'not-configured';
+
 export class DrainReadError extends BotError {
   readonly exitCode = 10;
   constructor(
@@ -234,7 +237,7 @@ export function drainSourceFromEnv(config: AppVersionsConfig, env: NodeJS.Proces
   if (!databaseUrl) {
     throw new DrainReadError(
       `environment variable ${drain.databaseUrlEnv} is not set, so the drain status cannot be read`,
-      'invalid-input',
+      NOT_CONFIGURED,
       `set ${drain.databaseUrlEnv} to the drain reader's URL of the DBOS system database (in the cluster: Secret dbos-drain-reader, key database-url)`,
     );
   }
