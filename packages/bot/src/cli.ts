@@ -15,7 +15,9 @@ import { KubeClientHealth, type KubeHealth } from './sources/kube/health.ts';
 import { CatalogRegistry, EMBEDDED_CATALOG } from './sources/registry/catalog.ts';
 import { OciRegistryClient } from './sources/registry/oci-client.ts';
 import type { RegistrySource } from './sources/registry/types.ts';
-import { findTask, TASKS } from './tasks/index.ts';
+import { configuredTasks, TASKS } from './tasks/index.ts';
+import { conductorClients } from './sources/conductor/factory.ts';
+import type { ActionDeps } from './actions/index.ts';
 import type { Task } from './tasks/types.ts';
 import { unifiedDiff } from './diff.ts';
 import { runDrainStatus } from './commands/drain-status.ts';
@@ -50,6 +52,7 @@ options:
   --source SOURCE    registry source: live (OCI registries) or catalog (offline file; default outside CI)
   --catalog FILE     catalog file for --source catalog (default: the embedded one)
   --forge FORGE      github or local (default: github when GITHUB_TOKEN is set and forge.type is github)
+  --rotate-now       secret-rotation: rotate the Conductor API key now, whatever its age (with --env: only there)
   -h, --help         this help
 
 Registry credentials come from GITOPS_BOT_REGISTRY_<HOST>_USERNAME and GITOPS_BOT_REGISTRY_<HOST>_PASSWORD, where
@@ -79,6 +82,7 @@ interface Options {
   source: 'live' | 'catalog' | null;
   catalog: string | null;
   forge: 'github' | 'local' | null;
+  rotateNow: boolean;
 }
 
 function parse(argv: string[]): { command: string | null; options: Options; help: boolean } {
@@ -98,6 +102,7 @@ function parse(argv: string[]): { command: string | null; options: Options; help
         source: { type: 'string' },
         catalog: { type: 'string' },
         forge: { type: 'string' },
+        'rotate-now': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -124,19 +129,22 @@ function parse(argv: string[]): { command: string | null; options: Options; help
       source,
       catalog: values.catalog ?? null,
       forge,
+      rotateNow: values['rotate-now'] ?? false,
     },
   };
 }
 
 /**
- * Running every task, one whose inputs were never configured (e.g. no drain reader URL for version-retire) is
- * reported as not proposed instead of aborting the others; asked for by name, it stays an error. Either way it
+ * Running every task, one the config does not enable, or whose inputs were never configured (e.g. no drain reader
+ * URL for version-retire), is reported as not proposed instead of aborting the others; asked for by name, it stays an error. Either way it
  * proposes nothing, which is the fail-closed outcome.
  */
 function skipWhenNotConfigured(task: Task): Task {
   return {
     ...task,
     async plan(context) {
+      const disabled = task.disabledBy?.(context.config) ?? null;
+      if (disabled) return { plans: [], skips: [{ task: task.name, env: context.envFilter ?? 'all', subject: '-', reason: disabled }] };
       try {
         return await task.plan(context);
       } catch (error) {
@@ -147,9 +155,11 @@ function skipWhenNotConfigured(task: Task): Task {
   };
 }
 
-function selectTasks(name: string | null): readonly Task[] {
-  if (!name) return TASKS.map(skipWhenNotConfigured);
-  const task = findTask(name);
+function selectTasks(config: BotConfig, options: Options): readonly Task[] {
+  const tasks = configuredTasks(config, { rotateNow: options.rotateNow, envFilter: options.env });
+  const name = options.task;
+  if (!name) return tasks.map(skipWhenNotConfigured);
+  const task = tasks.find((candidate) => candidate.name === name);
   if (!task) throw new UsageError(`unknown task "${name}"`, `use one of: ${TASKS.map((candidate) => candidate.name).join(', ')}`);
   return [task];
 }
@@ -175,6 +185,19 @@ function selectForge(options: Options, config: BotConfig, env: NodeJS.ProcessEnv
   return new GitHubForge({ token: settings.token, owner, repo, ...(settings.baseUrl ? { baseUrl: settings.baseUrl } : {}), ...(writeInterval === '0' ? { minWriteIntervalMs: 0, retryAfterBaseValue: 10 } : {}), log });
 }
 
+/** Conductor access for plan actions (API-key rotation): URLs from the config, admin keys from the environment. */
+function actionDeps(config: BotConfig, workspace: GitWorkspace, env: NodeJS.ProcessEnv, log: (line: string) => void): ActionDeps | null {
+  const conductor = config.secretRotation?.conductor;
+  if (!conductor) return null;
+  const access = Object.fromEntries(
+    config.environments.map((environment) => {
+      const override = conductor.environments[environment.name] ?? {};
+      return [environment.name, { url: override.url ?? conductor.url, adminKeyEnv: override.adminKeyEnv ?? conductor.adminKeyEnv }];
+    }),
+  );
+  return { conductor: conductorClients(access, env), readFile: (path) => workspace.baseTree().read(path), log };
+}
+
 function selectKube(config: BotConfig): KubeHealth | null {
   const contexts = Object.fromEntries(config.environments.filter((env) => env.kube).map((env) => [env.name, env.kube!.context]));
   return Object.keys(contexts).length > 0 ? new KubeClientHealth(contexts) : null;
@@ -197,7 +220,7 @@ async function commandPlan(options: Options, io: CliIo): Promise<void> {
   const root = await repoRoot(options);
   const configFile = options.config ? resolve(options.config) : join(root, CONFIG_PATH);
   const config = await loadConfig(configFile);
-  const tasks = selectTasks(options.task);
+  const tasks = selectTasks(config, options);
   const log = (line: string) => io.stderr(`${line}\n`);
   const registry = selectRegistry(options, config, io.env);
   const forge = selectForge(options, config, io.env, () => localBotBranches(root), log, log);
@@ -252,7 +275,7 @@ async function commandRun(options: Options, io: CliIo): Promise<void> {
       const { parseConfig } = await import('./config/load.ts');
       config = parseConfig(text, `${CONFIG_PATH} on ${base}`);
     }
-    const tasks = selectTasks(options.task);
+    const tasks = selectTasks(config!, options);
     const registry = selectRegistry(options, config!, io.env);
     const forge = selectForge(options, config!, io.env, async () => [...(await workspace.botBranches()).keys()], (text) => io.stdout(`${text}\n`), log);
     log(`registry source: ${registry.describe}`);
@@ -270,6 +293,7 @@ async function commandRun(options: Options, io: CliIo): Promise<void> {
       log,
       print: (text) => (options.json ? io.stderr(`${text}\n`) : io.stdout(`${text}\n`)),
       identity,
+      actions: actionDeps(config!, workspace, io.env, log),
     });
     if (options.json) {
       io.stdout(

@@ -1,3 +1,4 @@
+import { actionsOf, describeActions, withPlanActions, type ActionDeps } from './actions/index.ts';
 import type { BotConfig } from './config/schema.ts';
 import { PushRejectedError } from './errors.ts';
 import { unifiedDiff } from './diff.ts';
@@ -96,6 +97,8 @@ export interface RunInputs {
   /** Human output (dry-run diffs, local-forge PR text). */
   print: (text: string) => void;
   identity: GitIdentity;
+  /** What plan actions need at apply time (Conductor clients, the base tree); null when no task emits actions. */
+  actions?: ActionDeps | null;
 }
 
 export function describePlan(plan: Plan): string {
@@ -140,6 +143,7 @@ export async function runPlans(inputs: RunInputs): Promise<RunResult> {
     }
     if (inputs.dryRun) {
       inputs.print(`${existing ? `would update PR #${existing.number}` : 'would open a PR'} on ${describePlan(plan)}\n`);
+      if (actionsOf(plan).length > 0) inputs.print(describeActions(plan));
       result.applied.push({ plan, outcome: 'dry-run', pr: existing ? { number: existing.number, url: existing.url } : null });
       continue;
     }
@@ -153,43 +157,47 @@ export async function runPlans(inputs: RunInputs): Promise<RunResult> {
         continue;
       }
     }
-    const remoteSha = heads.get(plan.branch) ?? null;
-    let pushed: { sha: string; previous: string | null } | null = null;
-    if (!remoteSha || !(await workspace.branchHasEdits(plan.branch, plan.edits))) {
-      log(`pushing ${plan.branch}`);
+    // Plans that carry actions (e.g. create a Conductor API key and seal it) run them here, just before the
+    // write step, and undo them if any part of that step fails: nothing is left half-written.
+    await withPlanActions(plan, inputs.actions ?? null, { dryRun: false, print: inputs.print, log }, async (plan) => {
+      const remoteSha = heads.get(plan.branch) ?? null;
+      let pushed: { sha: string; previous: string | null } | null = null;
+      if (!remoteSha || !(await workspace.branchHasEdits(plan.branch, plan.edits))) {
+        log(`pushing ${plan.branch}`);
+        try {
+          pushed = { sha: await workspace.commitAndPush(plan.branch, plan.edits, `${plan.title}\n\n${plan.body.split('\n<!--')[0]!.trim()}`, remoteSha), previous: remoteSha };
+          result.pushes++;
+        } catch (error) {
+          // Lost a race with a concurrent run that pushed the same change: that is success, not a conflict.
+          if (!(error instanceof PushRejectedError)) throw error;
+          const now = await workspace.refreshBranch(plan.branch);
+          if (!now || !(await workspace.branchHasEdits(plan.branch, plan.edits))) throw error;
+          log(`${plan.branch} was pushed by a concurrent run with the same content`);
+        }
+      }
       try {
-        pushed = { sha: await workspace.commitAndPush(plan.branch, plan.edits, `${plan.title}\n\n${plan.body.split('\n<!--')[0]!.trim()}`, remoteSha), previous: remoteSha };
-        result.pushes++;
+        if (!existing) {
+          const pr = await forge.createPullRequest({ branch: plan.branch, base, title: plan.title, body: plan.body, labels: plan.labels });
+          openCount++;
+          createdLastHour++;
+          result.applied.push({ plan, outcome: 'created', pr: { number: pr.number, url: pr.url } });
+        } else if (forge.kind === 'github' && (existing.title !== plan.title || existing.body !== plan.body)) {
+          await forge.updatePullRequest(existing, { title: plan.title, body: plan.body });
+          const missing = plan.labels.filter((label) => !existing.labels.includes(label));
+          if (missing.length > 0) await forge.addLabels(existing, missing);
+          result.applied.push({ plan, outcome: 'updated', pr: { number: existing.number, url: existing.url } });
+        } else {
+          const missing = forge.kind === 'github' ? plan.labels.filter((label) => !existing.labels.includes(label)) : [];
+          if (missing.length > 0) await forge.addLabels(existing, missing);
+          result.applied.push({ plan, outcome: pushed ? 'pushed-pr-unchanged' : 'unchanged', pr: { number: existing.number, url: existing.url } });
+        }
       } catch (error) {
-        // Lost a race with a concurrent run that pushed the same change: that is success, not a conflict.
-        if (!(error instanceof PushRejectedError)) throw error;
-        const now = await workspace.refreshBranch(plan.branch);
-        if (!now || !(await workspace.branchHasEdits(plan.branch, plan.edits))) throw error;
-        log(`${plan.branch} was pushed by a concurrent run with the same content`);
+        // Leave the remote as we found it: a branch without its PR would only confuse humans.
+        if (pushed) await workspace.restoreBranch(plan.branch, pushed.sha, pushed.previous).catch(() => log(`could not roll back ${plan.branch}`));
+        if (pushed) result.pushes--;
+        throw error;
       }
-    }
-    try {
-      if (!existing) {
-        const pr = await forge.createPullRequest({ branch: plan.branch, base, title: plan.title, body: plan.body, labels: plan.labels });
-        openCount++;
-        createdLastHour++;
-        result.applied.push({ plan, outcome: 'created', pr: { number: pr.number, url: pr.url } });
-      } else if (forge.kind === 'github' && (existing.title !== plan.title || existing.body !== plan.body)) {
-        await forge.updatePullRequest(existing, { title: plan.title, body: plan.body });
-        const missing = plan.labels.filter((label) => !existing.labels.includes(label));
-        if (missing.length > 0) await forge.addLabels(existing, missing);
-        result.applied.push({ plan, outcome: 'updated', pr: { number: existing.number, url: existing.url } });
-      } else {
-        const missing = forge.kind === 'github' ? plan.labels.filter((label) => !existing.labels.includes(label)) : [];
-        if (missing.length > 0) await forge.addLabels(existing, missing);
-        result.applied.push({ plan, outcome: pushed ? 'pushed-pr-unchanged' : 'unchanged', pr: { number: existing.number, url: existing.url } });
-      }
-    } catch (error) {
-      // Leave the remote as we found it: a branch without its PR would only confuse humans.
-      if (pushed) await workspace.restoreBranch(plan.branch, pushed.sha, pushed.previous).catch(() => log(`could not roll back ${plan.branch}`));
-      if (pushed) result.pushes--;
-      throw error;
-    }
+    });
   }
 
   // Close the bot's own PRs that no plan wants any more, within the tasks and environments this run covered.

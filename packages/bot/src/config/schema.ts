@@ -115,8 +115,34 @@ export const appVersionsSchema = z.strictObject({
     .default({ quietPeriod: 3600, source: 'database', databaseUrlEnv: 'DBOS_DRAIN_DATABASE_URL', conductorApiKeyEnv: 'CONDUCTOR_API_KEY' }),
 });
 
-/** Reserved for the secret-rotation task. */
+/** How the bot reaches each environment's Conductor to create and revoke the application's API keys. */
+export const conductorRotationSchema = z.strictObject({
+  /** Conductor organization (`/v2/orgs/{org}`). */
+  org: z.string().min(1),
+  /** Conductor base URL, e.g. http://conductor.dbos.svc.cluster.local:8090 from inside the cluster. */
+  url: z.string().url(),
+  /** NAME of the environment variable holding the admin API key (needs token.read and token.write); never the key. */
+  adminKeyEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name').default('CONDUCTOR_ADMIN_API_KEY'),
+  /** Applications the new key may serve (empty: all). */
+  appNames: z.array(z.string()).default([]),
+  /** Permissions of the new key; an executor needs websocket.connect. */
+  permissions: z.array(z.string()).default(['websocket.connect']),
+  /** New keys are named `<tokenPrefix>-<env>-<YYYYMMDDHHmm>`. */
+  tokenPrefix: name.default('gitops'),
+  /** Per-environment overrides of url and adminKeyEnv (each environment usually has its own Conductor). */
+  environments: z
+    .record(z.string(), z.strictObject({ url: z.string().url().optional(), adminKeyEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).optional() }))
+    .default({}),
+});
+
+/** The secret-rotation task: the Conductor API key it rotates itself, and the secrets it only reports as due. */
 export const secretRotationSchema = z.strictObject({
+  /** Rotate the Conductor API key when `dbos.dev/rotated-at` is older than this. */
+  maxAge: duration.default(90 * 86_400),
+  /** Without cluster access, revoke the previous key this long after the rotation was proposed. */
+  revokeGrace: duration.default(86_400),
+  /** Absent: due keys are only reported (with the command to rotate by hand). */
+  conductor: conductorRotationSchema.optional(),
   secrets: z
     .array(
       z.strictObject({

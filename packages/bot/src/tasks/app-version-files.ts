@@ -1,10 +1,23 @@
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { isMap, isScalar, isSeq } from 'yaml';
-import { YamlEditError } from '../errors.ts';
+import type { AppVersionsConfig, BotConfig } from '../config/schema.ts';
+import { ConfigError, YamlEditError } from '../errors.ts';
 import type { TreeReader } from '../repo/tree.ts';
 import { parseDocuments, readImageEntries, renderScalar, scalarLocation, type ImageEntry } from '../repo/yaml-edit.ts';
 import type { FileEdit } from '../plan.ts';
+import type { TaskContext } from './types.ts';
+
+/** The version tasks are enabled by the config's `appVersions:` section. */
+export function appVersionsDisabledBy(config: BotConfig): string | null {
+  return config.appVersions ? null : 'not enabled: .github/gitops-bot.yaml has no appVersions: section';
+}
+
+export function requireAppVersions(context: TaskContext): AppVersionsConfig {
+  const appVersions = context.config.appVersions;
+  if (!appVersions) throw new ConfigError('has no appVersions: section, so versions cannot be added or retired', '.github/gitops-bot.yaml', 'appVersions', 'add appVersions: (appName, imageName, repository, drain) to .github/gitops-bot.yaml');
+  return appVersions;
+}
 
 /**
  * The one template of an application-version directory (`overlays/<env>/app-versions/<slug>/`) and the surgical

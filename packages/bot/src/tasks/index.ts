@@ -1,16 +1,41 @@
+import type { BotConfig } from '../config/schema.ts';
+import { KubeRolloutCheck } from '../sources/conductor/rollout-check.ts';
 import { imageUpdateTask } from './image-update.ts';
+import { createSecretRotationTask, secretRotationTask } from './secret-rotation.ts';
+import type { Task } from './types.ts';
 import { versionAddTask } from './version-add.ts';
 import { versionRetireTask } from './version-retire.ts';
-import type { Task } from './types.ts';
 
 export type { PreviousProposal, Task, TaskContext } from './types.ts';
 
 /**
- * The task registry. To add a task (version-add, version-retire, secret-rotation): export a `Task` from
- * `src/tasks/<name>.ts` and list it here; the CLI, runner, branch naming and PR handling come for free.
+ * The task registry. To add a task: export a `Task` from `src/tasks/<name>.ts` and list it here; the CLI, runner,
+ * branch naming and PR handling come for free. Tasks that need settings from the config are built by
+ * {@link configuredTasks}; the entries here are their defaults (help text, tests).
  */
-export const TASKS: readonly Task[] = [imageUpdateTask, versionAddTask, versionRetireTask];
+export const TASKS: readonly Task[] = [imageUpdateTask, versionAddTask, versionRetireTask, secretRotationTask];
 
 export function findTask(name: string): Task | undefined {
   return TASKS.find((task) => task.name === name);
+}
+
+export interface TaskSettings {
+  /** Rotate the Conductor API key now, whatever its age (`--rotate-now`): every environment, or only `envFilter`. */
+  rotateNow: boolean;
+  envFilter: string | null;
+}
+
+/** The registry with each task configured from the bot config (today: secret-rotation's Conductor access). */
+export function configuredTasks(config: BotConfig, settings: TaskSettings): readonly Task[] {
+  const rotation = config.secretRotation;
+  const kubeContexts = Object.fromEntries(config.environments.filter((env) => env.kube).map((env) => [env.name, env.kube!.context]));
+  const configuredRotation = createSecretRotationTask({
+    conductor: rotation?.conductor
+      ? { org: rotation.conductor.org, appNames: rotation.conductor.appNames, permissions: rotation.conductor.permissions, tokenPrefix: rotation.conductor.tokenPrefix }
+      : null,
+    ...(rotation ? { maxAgeSeconds: rotation.maxAge, revokeGraceSeconds: rotation.revokeGrace } : {}),
+    force: settings.rotateNow ? (settings.envFilter ? [settings.envFilter] : true) : false,
+    rollout: Object.keys(kubeContexts).length > 0 ? new KubeRolloutCheck(kubeContexts) : null,
+  });
+  return TASKS.map((task) => (task.name === configuredRotation.name ? configuredRotation : task));
 }

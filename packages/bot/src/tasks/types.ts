@@ -44,4 +44,7 @@ export interface Task {
   name: string;
   description: string;
   plan(context: TaskContext): Promise<TaskResult>;
+  /** Why this config does not enable the task (e.g. no `appVersions:` section), or null when it does. Running every
+   * task, a disabled one is reported as not proposed; asked for by name, its plan() says what is missing. */
+  disabledBy?(config: BotConfig): string | null;
 }

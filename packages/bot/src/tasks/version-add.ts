@@ -1,8 +1,7 @@
 import type { AppVersionsConfig, EnvironmentConfig } from '../config/schema.ts';
-import { ConfigError } from '../errors.ts';
 import { branchFor, markerFor, type Plan, type PlanEvidence, type TaskResult } from '../plan.ts';
 import { compareTags, eligibleTags } from '../sources/registry/tag-policy.ts';
-import { addVersionEdits, appVersionSlug, readAppVersionsTree, type AppVersionsTree, type LiveVersion } from './app-version-files.ts';
+import { appVersionsDisabledBy, requireAppVersions, addVersionEdits, appVersionSlug, readAppVersionsTree, type AppVersionsTree, type LiveVersion } from './app-version-files.ts';
 import type { Task, TaskContext } from './types.ts';
 
 const TASK = 'version-add';
@@ -25,11 +24,6 @@ interface Target {
   source: string;
 }
 
-function requireAppVersions(context: TaskContext): AppVersionsConfig {
-  const appVersions = context.config.appVersions;
-  if (!appVersions) throw new ConfigError('has no appVersions: section, so versions cannot be added or retired', '.github/gitops-bot.yaml', 'appVersions', 'add appVersions: (appName, imageName, repository, drain) to .github/gitops-bot.yaml');
-  return appVersions;
-}
 
 /** The environment's latest version: the one with the app-latest component, else the highest. */
 export function latestOf(tree: AppVersionsTree): LiveVersion | null {
@@ -139,6 +133,7 @@ function buildPlan(context: TaskContext, appVersions: AppVersionsConfig, env: st
 
 export const versionAddTask: Task = {
   name: TASK,
+  disabledBy: appVersionsDisabledBy,
   description: 'add a Deployment for a new application version (newest allowed tag into the first environment, then the merged digest env by env); older versions keep draining',
   async plan(context) {
     const result: TaskResult = { plans: [], skips: [] };

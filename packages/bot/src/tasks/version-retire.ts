@@ -1,10 +1,9 @@
 import { decideRetirement, formatDuration, type DrainObservation } from '@dbos-gitops/drain';
 import type { AppVersionsConfig, EnvironmentConfig } from '../config/schema.ts';
-import { ConfigError } from '../errors.ts';
 import { branchFor, markerFor, type Plan, type PlanEvidence, type TaskResult } from '../plan.ts';
 import { compareTags } from '../sources/registry/tag-policy.ts';
 import { DrainReadError, drainSourceFromEnv, type DrainReading, type DrainSource, type VersionDrainReading } from '../sources/drain/source.ts';
-import { readAppVersionsTree, removeVersionEdits, type AppVersionsTree, type LiveVersion } from './app-version-files.ts';
+import { appVersionsDisabledBy, requireAppVersions, readAppVersionsTree, removeVersionEdits, type AppVersionsTree, type LiveVersion } from './app-version-files.ts';
 import type { Task, TaskContext } from './types.ts';
 
 const TASK = 'version-retire';
@@ -39,11 +38,6 @@ export function defaultDrainSourceFor(processEnv: NodeJS.ProcessEnv): DrainSourc
   };
 }
 
-function requireAppVersions(context: TaskContext): AppVersionsConfig {
-  const appVersions = context.config.appVersions;
-  if (!appVersions) throw new ConfigError('has no appVersions: section, so versions cannot be added or retired', '.github/gitops-bot.yaml', 'appVersions', 'add appVersions: (appName, imageName, repository, drain) to .github/gitops-bot.yaml');
-  return appVersions;
-}
 
 interface Candidate {
   live: LiveVersion;
@@ -142,6 +136,7 @@ export function createVersionRetireTask(options: { drainSourceFor?: DrainSourceF
   const drainSourceFor = options.drainSourceFor ?? defaultDrainSourceFor(process.env);
   return {
     name: TASK,
+    disabledBy: appVersionsDisabledBy,
     description: 'remove an old application version once its durable workflows have drained (zero in flight for the quiet period, read successfully this run); fails closed',
     async plan(context) {
       const result: TaskResult = { plans: [], skips: [] };

@@ -1,0 +1,78 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { modelFor } from '../../validate/src/schema.ts';
+import { main } from './cli.ts';
+
+const REPO = join(import.meta.dirname, '..', '..', '..');
+
+async function cli(args: string[], env: NodeJS.ProcessEnv = { PATH: process.env.PATH }) {
+  let stdout = '';
+  let stderr = '';
+  const code = await main(args, { stdout: (text) => (stdout += text), stderr: (text) => (stderr += text), env });
+  return { code, stdout, stderr };
+}
+
+describe('tasks that need configuration the environment does not give', () => {
+  it('running every task, version-retire without a drain reader is reported as not evaluated and the other plans still print', async () => {
+    const run = await cli(['plan', '--repo', REPO]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/version-retire all -: not evaluated: environment variable DBOS_DRAIN_DATABASE_URL_DEV is not set/);
+    expect(run.stdout).toMatch(/^bot\/image-update\//m);
+    expect(run.stdout).not.toMatch(/^bot\/version-retire\//m);
+  });
+
+  it('asked for by name, the same missing reader is an error (exit 10) that proposes nothing', async () => {
+    const run = await cli(['plan', '--repo', REPO, '--task', 'version-retire']);
+    expect(run.code).toBe(10);
+    expect(run.stderr).toMatch(/DBOS_DRAIN_DATABASE_URL_DEV is not set/);
+    expect(run.stderr).toMatch(/what to do: /);
+    expect(run.stdout).not.toMatch(/^bot\//m);
+  });
+});
+
+describe('seal and drain-status through the bot CLI', () => {
+  it('help for both commands', async () => {
+    const seal = await cli(['seal', '--help']);
+    expect(seal.code).toBe(0);
+    expect(seal.stdout).toMatch(/--from-literal/);
+    const drain = await cli(['drain-status', '--help']);
+    expect(drain.code).toBe(0);
+    expect(drain.stdout).toMatch(/usage: pnpm bot drain-status/);
+  });
+
+  it('seal writes YAML by default that kustomize accepts in an overlay and the SealedSecret schema validates, without the plaintext', async () => {
+    const value = randomBytes(18).toString('base64url');
+    const run = await cli(['seal', '--cert', join(REPO, 'clusters/dev/sealed-secrets-cert.pem'), '--namespace', 'dbos', '--name', 'example', '--from-literal', `api-key=${value}`]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout.trimStart().startsWith('{')).toBe(false);
+    expect(run.stdout + run.stderr).not.toContain(value);
+
+    const dir = mkdtempSync(join(tmpdir(), 'seal-overlay-'));
+    try {
+      writeFileSync(join(dir, 'example.sealed.yaml'), run.stdout);
+      writeFileSync(join(dir, 'kustomization.yaml'), 'resources:\n  - example.sealed.yaml\n');
+      const rendered = execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8' });
+      const [doc] = parseAllDocuments(rendered).map((document) => document.toJS());
+      expect(doc).toMatchObject({ apiVersion: 'bitnami.com/v1alpha1', kind: 'SealedSecret', metadata: { name: 'example', namespace: 'dbos' } });
+      expect(Object.keys(doc.spec.encryptedData)).toEqual(['api-key']);
+      const Model = await modelFor(doc.apiVersion, doc.kind);
+      expect(Model).toBeDefined();
+      expect(() => new Model!(doc).validate()).not.toThrow();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('drain-status with an unreachable database fails closed with exit 10 and never prints the password', async () => {
+    const password = randomBytes(12).toString('hex');
+    const url = `postgresql://reader:${password}@127.0.0.1:1/dbos_sys`;
+    const run = await cli(['drain-status', '--app-name', 'dbos-app'], { PATH: process.env.PATH, DBOS_DRAIN_DATABASE_URL: url });
+    expect(run.code).toBe(10);
+    expect(run.stdout + run.stderr).not.toContain(password);
+  });
+});
