@@ -1,4 +1,4 @@
-import type { K8sObject, RenderedObject, Violation } from './types.ts';
+import type { K8sObject, PolicyContext, RenderedObject, Violation } from './types.ts';
 
 export function objectRef(object: K8sObject): string {
   const kind = object.kind ?? '<no kind>';
@@ -63,6 +63,17 @@ export function containersOf(podSpec: Record<string, unknown>, includeInit: bool
     });
   }
   return result;
+}
+
+/** Every container (and init container) of every pod-bearing object in every render: what the per-container policies walk. */
+export function* podContainers(ctx: PolicyContext): Generator<{ rendered: RenderedObject; podSpec: Record<string, unknown>; ref: ContainerRef }> {
+  for (const render of ctx.renders) {
+    for (const rendered of render.objects) {
+      const podSpec = podSpecOf(rendered.object);
+      if (!podSpec) continue;
+      for (const ref of containersOf(podSpec, true)) yield { rendered, podSpec, ref };
+    }
+  }
 }
 
 /** The path a fix targets, e.g. `spec.template.spec.containers[name=app]`. */

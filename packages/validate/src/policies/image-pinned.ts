@@ -1,4 +1,4 @@
-import { containerPath, containersOf, containerWord, podSpecOf, violationFor } from '../objects.ts';
+import { containerPath, containerWord, podContainers, violationFor } from '../objects.ts';
 import type { Policy, Violation } from '../types.ts';
 
 export interface ImageReference {
@@ -29,32 +29,26 @@ export const imagePinned: Policy = {
   title: 'Every image is pinned by a tag other than latest and a sha256 digest',
   check(ctx) {
     const violations: Violation[] = [];
-    for (const render of ctx.renders) {
-      for (const rendered of render.objects) {
-        const podSpec = podSpecOf(rendered.object);
-        if (!podSpec) continue;
-        for (const ref of containersOf(podSpec, true)) {
-          const image = typeof ref.container.image === 'string' ? ref.container.image : '';
-          const parsed = parseImageReference(image);
-          const problems: string[] = [];
-          if (!image) problems.push('has no image');
-          else {
-            if (!parsed.tag) problems.push('has no tag');
-            else if (parsed.tag === 'latest') problems.push('uses the tag "latest"');
-            if (!parsed.digest) problems.push('has no @sha256 digest');
-            else if (!DIGEST.test(parsed.digest)) problems.push(`has a malformed digest "${parsed.digest}"`);
-          }
-          if (problems.length === 0) continue;
-          violations.push(
-            violationFor(
-              rendered,
-              'image-pinned',
-              `${containerWord(ref)} image "${image}" ${problems.join(' and ')}`,
-              `pin ${containerPath(rendered.object, ref)} as <repository>:<version tag>@sha256:<digest> (kustomize images: newTag plus digest, or the full reference)`,
-            ),
-          );
-        }
+    for (const { rendered, ref } of podContainers(ctx)) {
+      const image = typeof ref.container.image === 'string' ? ref.container.image : '';
+      const parsed = parseImageReference(image);
+      const problems: string[] = [];
+      if (!image) problems.push('has no image');
+      else {
+        if (!parsed.tag) problems.push('has no tag');
+        else if (parsed.tag === 'latest') problems.push('uses the tag "latest"');
+        if (!parsed.digest) problems.push('has no @sha256 digest');
+        else if (!DIGEST.test(parsed.digest)) problems.push(`has a malformed digest "${parsed.digest}"`);
       }
+      if (problems.length === 0) continue;
+      violations.push(
+        violationFor(
+          rendered,
+          'image-pinned',
+          `${containerWord(ref)} image "${image}" ${problems.join(' and ')}`,
+          `pin ${containerPath(rendered.object, ref)} as <repository>:<version tag>@sha256:<digest> (kustomize images: newTag plus digest, or the full reference)`,
+        ),
+      );
     }
     return violations;
   },

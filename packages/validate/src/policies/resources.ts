@@ -1,4 +1,4 @@
-import { asRecord, containerPath, containersOf, containerWord, podSpecOf, violationFor } from '../objects.ts';
+import { asRecord, containerPath, containerWord, podContainers, violationFor } from '../objects.ts';
 import type { Policy, Violation } from '../types.ts';
 
 const REQUIRED = ['requests.cpu', 'requests.memory', 'limits.cpu', 'limits.memory'];
@@ -9,28 +9,22 @@ export const resources: Policy = {
   title: 'Every container and init container sets cpu and memory requests and limits',
   check(ctx) {
     const violations: Violation[] = [];
-    for (const render of ctx.renders) {
-      for (const rendered of render.objects) {
-        const podSpec = podSpecOf(rendered.object);
-        if (!podSpec) continue;
-        for (const ref of containersOf(podSpec, true)) {
-          const declared = asRecord(ref.container.resources);
-          const missing = REQUIRED.filter((key) => {
-            const [section, resource] = key.split('.') as [string, string];
-            const value = asRecord(declared[section])[resource];
-            return value === undefined || value === null || value === '';
-          });
-          if (missing.length === 0) continue;
-          violations.push(
-            violationFor(
-              rendered,
-              'resources',
-              `${containerWord(ref)} does not set resources ${missing.join(', ')}`,
-              `set resources.${missing.join(', resources.')} on ${containerPath(rendered.object, ref)}`,
-            ),
-          );
-        }
-      }
+    for (const { rendered, ref } of podContainers(ctx)) {
+      const declared = asRecord(ref.container.resources);
+      const missing = REQUIRED.filter((key) => {
+        const [section, resource] = key.split('.') as [string, string];
+        const value = asRecord(declared[section])[resource];
+        return value === undefined || value === null || value === '';
+      });
+      if (missing.length === 0) continue;
+      violations.push(
+        violationFor(
+          rendered,
+          'resources',
+          `${containerWord(ref)} does not set resources ${missing.join(', ')}`,
+          `set resources.${missing.join(', resources.')} on ${containerPath(rendered.object, ref)}`,
+        ),
+      );
     }
     return violations;
   },
