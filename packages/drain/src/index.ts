@@ -11,7 +11,7 @@ export {
   type VersionDrain,
   type Queryable,
 } from './database.ts';
-export { readOrphans, findOrphans, resumeCommand, type OrphanedWorkflow, type ReadOrphansOptions } from './orphans.ts';
+export { readOrphans, findOrphans, findStalledPending, STALLED_PENDING_SQL, resumeCommand, type OrphanedWorkflow, type ReadOrphansOptions } from './orphans.ts';
 export {
   readDrainStatusFromConductor,
   conductorSearchUrl,

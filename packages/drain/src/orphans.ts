@@ -49,32 +49,62 @@ export function resumeCommand(workflowId: string, sysDbUrlPlaceholder = '"$DBOS_
   return `dbos workflow resume ${quoted} --sys-db-url ${sysDbUrlPlaceholder}`;
 }
 
+/** PENDING rows of the version untouched for longer than `$3` ms: maybe an executor that is gone. What to report when
+ * the live executors are not known; unlike {@link ORPHANS_SQL} it cannot confirm the executor is gone. */
+export const STALLED_PENDING_SQL = `
+  SELECT workflow_uuid, executor_id, application_version, name, updated_at,
+         (EXTRACT(EPOCH FROM now()) * 1000)::bigint AS now_ms
+    FROM dbos.workflow_status
+   WHERE status = 'PENDING'
+     AND application_version = $1
+     AND (application_name = $2 OR application_name IS NULL)
+     AND updated_at < (EXTRACT(EPOCH FROM now()) * 1000)::bigint - $3
+   ORDER BY updated_at
+   LIMIT $4`;
+
+interface PendingRow {
+  workflow_uuid: string;
+  executor_id: string | null;
+  application_version: string;
+  name: string | null;
+  updated_at: string;
+  now_ms: string;
+}
+
+function toOrphan(row: PendingRow, sysDbUrlPlaceholder?: string): OrphanedWorkflow {
+  const updated = Number(row.updated_at);
+  const nowMs = Number(row.now_ms);
+  return {
+    workflowId: row.workflow_uuid,
+    executorId: row.executor_id,
+    version: row.application_version,
+    workflowName: row.name,
+    updatedAt: new Date(updated).toISOString(),
+    ageMs: Math.max(0, nowMs - updated),
+    fix: resumeCommand(row.workflow_uuid, sysDbUrlPlaceholder),
+  };
+}
+
 export async function findOrphans(db: Queryable, options: ReadOrphansOptions): Promise<OrphanedWorkflow[]> {
   if (!options.version || !options.appName) {
     throw new DrainUnknownError('invalid-input', 'findOrphans needs a version and an appName.');
   }
   const limit = options.limit ?? 100;
-  const result = await db.query<{
-    workflow_uuid: string;
-    executor_id: string | null;
-    application_version: string;
-    name: string | null;
-    updated_at: string;
-    now_ms: string;
-  }>(ORPHANS_SQL, [options.version, options.appName, [...options.liveExecutorIds], limit]);
-  return result.rows.map((row) => {
-    const updated = Number(row.updated_at);
-    const nowMs = Number(row.now_ms);
-    return {
-      workflowId: row.workflow_uuid,
-      executorId: row.executor_id,
-      version: row.application_version,
-      workflowName: row.name,
-      updatedAt: new Date(updated).toISOString(),
-      ageMs: Math.max(0, nowMs - updated),
-      fix: resumeCommand(row.workflow_uuid, options.sysDbUrlPlaceholder),
-    };
-  });
+  const result = await db.query<PendingRow>(ORPHANS_SQL, [options.version, options.appName, [...options.liveExecutorIds], limit]);
+  return result.rows.map((row) => toOrphan(row, options.sysDbUrlPlaceholder));
+}
+
+/** PENDING workflows of the version whose row has not changed for `olderThanMs`: reported (with the fix) as possibly
+ * stranded when the live executors are unknown. */
+export async function findStalledPending(
+  db: Queryable,
+  options: { appName: string; version: string; olderThanMs: number; limit?: number; sysDbUrlPlaceholder?: string },
+): Promise<OrphanedWorkflow[]> {
+  if (!options.version || !options.appName) {
+    throw new DrainUnknownError('invalid-input', 'findStalledPending needs a version and an appName.');
+  }
+  const result = await db.query<PendingRow>(STALLED_PENDING_SQL, [options.version, options.appName, Math.round(options.olderThanMs), options.limit ?? 100]);
+  return result.rows.map((row) => toOrphan(row, options.sysDbUrlPlaceholder));
 }
 
 export async function readOrphans(

@@ -1,10 +1,10 @@
 import {
   DrainUnknownError,
   findOrphans,
+  findStalledPending,
   readDrainStatusFromConductor,
   readVersionInFlight,
   redactUrl,
-  resumeCommand,
   SINGLE_VERSION_SQL,
   withDrainReadTransaction,
   type OrphanedWorkflow,
@@ -44,19 +44,6 @@ const LATEST_SQL = `
    WHERE (application_name = $1 OR application_name IS NULL)
    ORDER BY version_timestamp DESC, version_name
    LIMIT 2`;
-
-/** PENDING rows of the version untouched for longer than `$3` ms: maybe an executor that is gone (used when the live
- * executors are not known). */
-export const STALLED_PENDING_SQL = `
-  SELECT workflow_uuid, executor_id, application_version, name, updated_at,
-         (EXTRACT(EPOCH FROM now()) * 1000)::bigint AS now_ms
-    FROM dbos.workflow_status
-   WHERE status = 'PENDING'
-     AND application_version = $1
-     AND (application_name = $2 OR application_name IS NULL)
-     AND updated_at < (EXTRACT(EPOCH FROM now()) * 1000)::bigint - $3
-   ORDER BY updated_at
-   LIMIT 20`;
 
 export interface VersionDrainReading {
   version: string;
@@ -144,21 +131,8 @@ async function readInTransaction(db: Queryable, request: DrainReadRequest, liveE
       if (liveExecutorIds) {
         orphans = (await findOrphans(db, { appName: request.appName, version, liveExecutorIds, limit: 20 })).map((orphan) => ({ ...orphan, confirmed: true }));
       } else {
-        const stalled = await db.query<{ workflow_uuid: string; executor_id: string | null; application_version: string; name: string | null; updated_at: string; now_ms: string }>(STALLED_PENDING_SQL, [
-          version,
-          request.appName,
-          Math.round(request.quietPeriodMs),
-        ]);
-        orphans = stalled.rows.map((row) => ({
-          workflowId: row.workflow_uuid,
-          executorId: row.executor_id,
-          version: row.application_version,
-          workflowName: row.name,
-          updatedAt: new Date(Number(row.updated_at)).toISOString(),
-          ageMs: Math.max(0, Number(row.now_ms) - Number(row.updated_at)),
-          fix: resumeCommand(row.workflow_uuid),
-          confirmed: false,
-        }));
+        const stalled = await findStalledPending(db, { appName: request.appName, version, olderThanMs: request.quietPeriodMs, limit: 20 });
+        orphans = stalled.map((orphan) => ({ ...orphan, confirmed: false }));
       }
     }
     versions.push({ ...counts, quietSince, orphans });
