@@ -2,10 +2,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { chown, mkdtemp, rm, mkdir, readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { freePort } from './ports.ts';
+
+// Re-exported for the tests that import it from here.
+export { freePort };
 
 /**
  * A throwaway PostgreSQL server for tests: real binaries, loopback only, a free port, fsync off.
@@ -69,18 +72,6 @@ export function findPostgresBinDir(explicit?: string): string {
   );
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => (port ? resolve(port) : reject(new PostgresHarnessError('could not pick a free port'))));
-    });
-  });
-}
 
 const runningAsRoot = (): boolean => process.getuid?.() === 0;
 

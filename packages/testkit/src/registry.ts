@@ -12,16 +12,13 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './ports.ts';
+
+// Re-exported for the tests that import it from here.
+export { freePort };
 
 const REGISTRY_BINARY = '/usr/bin/docker-registry';
 
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 export interface TestRegistry {
   /** `127.0.0.1:<port>`, usable as the host part of a repository. */
