@@ -27,11 +27,17 @@ export function unifiedDiff(path: string, before: string | null, after: string |
       }
     }
     const from = Math.max(0, i - 3);
-    const lines = [`@@ -${from + 1} +${from + 1 + (j - i)} @@`];
+    const trailing = Math.min(a.length, endA + 3) - endA;
+    // Standard `-start,count +start,count` header; an empty side is written as start 0 (`-0,0` for a new file).
+    const oldCount = i - from + (endA - i) + trailing;
+    const newCount = i - from + (endB - j) + trailing;
+    const oldStart = oldCount === 0 ? from : from + 1;
+    const newStart = newCount === 0 ? from + (j - i) : from + 1 + (j - i);
+    const lines = [`@@ -${oldStart},${oldCount} +${newStart},${newCount} @@`];
     for (let k = from; k < i; k++) lines.push(` ${a[k]}`);
     for (let k = i; k < endA; k++) lines.push(`-${a[k]}`);
     for (let k = j; k < endB; k++) lines.push(`+${b[k]}`);
-    for (let k = endA; k < Math.min(a.length, endA + 3); k++) lines.push(` ${a[k]}`);
+    for (let k = endA; k < endA + trailing; k++) lines.push(` ${a[k]}`);
     hunks.push(lines.join('\n'));
     i = endA;
     j = endB;
