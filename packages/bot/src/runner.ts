@@ -157,6 +157,13 @@ export async function runPlans(inputs: RunInputs): Promise<RunResult> {
         continue;
       }
     }
+    // A plan's actions change things outside git (a Conductor key is created), so they run once, when its PR is
+    // opened; while that PR is open a re-run must not repeat them. Tasks skip their own open PRs when the PR body
+    // tells them; this also holds where the forge cannot tell (the local forge knows branches, not bodies).
+    if (existing && actionsOf(plan).length > 0) {
+      result.applied.push({ plan, outcome: 'unchanged', pr: { number: existing.number, url: existing.url }, reason: 'its PR is open; its actions ran when it was opened' });
+      continue;
+    }
     // Plans that carry actions (e.g. create a Conductor API key and seal it) run them here, just before the
     // write step, and undo them if any part of that step fails: nothing is left half-written.
     await withPlanActions(plan, inputs.actions ?? null, { dryRun: false, print: inputs.print, log }, async (plan) => {

@@ -1,0 +1,108 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { unsealSealedSecret } from '../../../sealing/src/test-helpers/controller-unseal.ts';
+import { startConductorFake, type ConductorFake } from '../../../testkit/src/conductor-fake.ts';
+import { createBareRemote, createFixture, NO_REGISTRY, testConfig, type Fixture } from '../actions/test-fixture.ts';
+import { GitWorkspace } from '../git/workspace.ts';
+import { runPlans, type RunResult } from '../runner.ts';
+import { ConductorClient } from '../sources/conductor/client.ts';
+import { LocalForge } from '../sources/forge/local.ts';
+import { createSecretRotationTask, TOKEN_ANNOTATION } from '../tasks/secret-rotation.ts';
+
+/**
+ * API-key rotation through the real runner (the only code that writes): the plan's create-key action runs inside
+ * the runner's write step, against a bare git remote and the Conductor fake.
+ */
+const CONDUCTOR = { org: 'acme_org', appNames: ['shop-app'], permissions: ['websocket.connect'], tokenPrefix: 'gitops' };
+const IDENTITY = { name: 'dbos-gitops-bot', email: 'bot@example.invalid' };
+
+let fake: ConductorFake;
+const cleanups: Array<() => unknown> = [];
+
+// A fresh Conductor per test: key names carry the minute, so tests sharing one would collide.
+beforeEach(async () => {
+  fake = await startConductorFake({ org: 'acme_org' });
+  cleanups.push(() => fake.stop());
+});
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function world(): Promise<{ fixture: Fixture; remote: string; oldName: string; oldSecret: string }> {
+  const old = fake.addToken({ tokenName: `gitops-dev-old-${cleanups.length}`, appNames: ['shop-app'], permissions: ['websocket.connect'] });
+  const fixture = await createFixture({ oldApiKey: old.secret, apiKeyAnnotations: { 'dbos.dev/rotated-at': '2025-01-01T00:00:00.000Z', [TOKEN_ANNOTATION]: old.tokenName } });
+  cleanups.push(() => fixture.dispose());
+  const scratch = mkdtempSync(join(tmpdir(), 'rotation-runner-'));
+  cleanups.push(() => rmSync(scratch, { recursive: true, force: true }));
+  const remote = join(scratch, 'remote.git');
+  createBareRemote(fixture.root, remote);
+  return { fixture, remote, oldName: old.tokenName, oldSecret: old.secret };
+}
+
+async function runOnce(remote: string, output: string[]): Promise<RunResult> {
+  const workspace = await GitWorkspace.clone(remote, 'main', IDENTITY);
+  try {
+    const client = new ConductorClient({ baseUrl: fake.url, apiKey: fake.adminKey, sleep: async () => {} });
+    const forge = new LocalForge(async () => [...(await workspace.botBranches()).keys()], (text) => output.push(text));
+    return await runPlans({
+      config: testConfig(),
+      tasks: [createSecretRotationTask({ conductor: CONDUCTOR })],
+      workspace,
+      forge,
+      registry: NO_REGISTRY,
+      kube: null,
+      envFilter: null,
+      dryRun: false,
+      now: new Date(),
+      log: (line) => output.push(line),
+      print: (text) => output.push(text),
+      identity: IDENTITY,
+      actions: { conductor: () => client, readFile: (path) => workspace.baseTree().read(path), log: (line) => output.push(line) },
+    });
+  } finally {
+    await workspace.dispose();
+  }
+}
+
+const show = (remote: string, ref: string, path: string): string => execFileSync('git', ['--git-dir', remote, 'show', `${ref}:${path}`], { encoding: 'utf8' });
+
+describe('secret-rotation through the runner', () => {
+  it('pushes one branch whose sealed key decrypts to the key Conductor created; the old key keeps working; nothing leaks', async () => {
+    const { fixture, remote, oldName, oldSecret } = await world();
+    const output: string[] = [];
+    const result = await runOnce(remote, output);
+
+    expect(result.applied.map((item) => [item.plan.branch, item.outcome])).toEqual([['bot/secret-rotation/dev/conductor-api-key', 'created']]);
+    expect(result.pushes).toBe(1);
+    const created = fake.tokens().filter((token) => token.tokenName !== oldName && token.tokenName.startsWith('gitops-dev-'));
+    expect(created).toHaveLength(1);
+    expect(fake.isValidKey(oldSecret)).toBe(true);
+
+    const branch = 'bot/secret-rotation/dev/conductor-api-key';
+    const sealed = show(remote, branch, 'overlays/dev/secrets/conductor-api-key.sealed.yaml');
+    expect(await unsealSealedSecret(sealed, [fixture.certificate.privateKeyPem])).toEqual({ 'api-key': created[0]!.secret });
+    expect(show(remote, branch, 'overlays/dev/app-rollout.patch.yaml')).not.toEqual(show(remote, 'main', 'overlays/dev/app-rollout.patch.yaml'));
+    const message = execFileSync('git', ['--git-dir', remote, 'log', '-1', '--format=%B', branch], { encoding: 'utf8' });
+    for (const text of [output.join('\n'), message, sealed]) {
+      expect(text).not.toContain(created[0]!.secret);
+      expect(text).not.toContain(oldSecret);
+    }
+  });
+
+  it('a second run while the rotation branch is open creates no second key and pushes nothing', async () => {
+    const { remote, oldName } = await world();
+    await runOnce(remote, []);
+    const keysAfterFirst = fake.tokens().map((token) => token.tokenName);
+    const headsAfterFirst = execFileSync('git', ['--git-dir', remote, 'for-each-ref', '--format=%(refname) %(objectname)'], { encoding: 'utf8' });
+
+    const second = await runOnce(remote, []);
+    expect(second.pushes).toBe(0);
+    expect(second.applied.map((item) => item.outcome)).toEqual(['unchanged']);
+    expect(fake.tokens().map((token) => token.tokenName)).toEqual(keysAfterFirst);
+    expect(keysAfterFirst).toContain(oldName);
+    expect(execFileSync('git', ['--git-dir', remote, 'for-each-ref', '--format=%(refname) %(objectname)'], { encoding: 'utf8' })).toEqual(headsAfterFirst);
+  });
+});
