@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -104,5 +104,18 @@ describe('secret-rotation through the runner', () => {
     expect(fake.tokens().map((token) => token.tokenName)).toEqual(keysAfterFirst);
     expect(keysAfterFirst).toContain(oldName);
     expect(execFileSync('git', ['--git-dir', remote, 'for-each-ref', '--format=%(refname) %(objectname)'], { encoding: 'utf8' })).toEqual(headsAfterFirst);
+  });
+
+  it('a push rejected after the key was created deletes the new key: the old key keeps working, the remote is unchanged', async () => {
+    const { remote, oldName, oldSecret } = await world();
+    writeFileSync(join(remote, 'hooks', 'pre-receive'), '#!/bin/sh\necho "protected: pushes are closed" >&2\nexit 1\n');
+    chmodSync(join(remote, 'hooks', 'pre-receive'), 0o755);
+    const heads = execFileSync('git', ['--git-dir', remote, 'for-each-ref', '--format=%(refname) %(objectname)'], { encoding: 'utf8' });
+
+    await expect(runOnce(remote, [])).rejects.toMatchObject({ name: 'PushRejectedError' });
+    expect(fake.tokens().map((token) => token.tokenName)).toEqual([oldName]);
+    expect(fake.isValidKey(oldSecret)).toBe(true);
+    expect(fake.calls.some((call) => call.operation === 'createToken' && call.status === 201)).toBe(true);
+    expect(execFileSync('git', ['--git-dir', remote, 'for-each-ref', '--format=%(refname) %(objectname)'], { encoding: 'utf8' })).toEqual(heads);
   });
 });
