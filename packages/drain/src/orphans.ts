@@ -29,16 +29,22 @@ export interface ReadOrphansOptions {
   sysDbUrlPlaceholder?: string;
 }
 
-export const ORPHANS_SQL = `
+/** PENDING rows of one version of one application ($1, $2), oldest first; `narrow` adds the last predicate ($3). */
+function pendingOfVersionSql(narrow: string): string {
+  return `
   SELECT workflow_uuid, executor_id, application_version, name, updated_at,
          (EXTRACT(EPOCH FROM now()) * 1000)::bigint AS now_ms
     FROM dbos.workflow_status
    WHERE status = 'PENDING'
      AND application_version = $1
      AND (application_name = $2 OR application_name IS NULL)
-     AND (executor_id IS NULL OR NOT (executor_id = ANY($3::text[])))
+     AND ${narrow}
    ORDER BY updated_at
    LIMIT $4`;
+}
+
+/** PENDING rows whose executor is not among the live ones ($3). */
+export const ORPHANS_SQL = pendingOfVersionSql('(executor_id IS NULL OR NOT (executor_id = ANY($3::text[])))');
 
 /**
  * `dbos workflow resume` (TypeScript CLI: `--sys-db-url`; Python CLI: `--sys-db-url`; Go: `dbos workflow resume`)
@@ -51,16 +57,7 @@ export function resumeCommand(workflowId: string, sysDbUrlPlaceholder = '"$DBOS_
 
 /** PENDING rows of the version untouched for longer than `$3` ms: maybe an executor that is gone. What to report when
  * the live executors are not known; unlike {@link ORPHANS_SQL} it cannot confirm the executor is gone. */
-export const STALLED_PENDING_SQL = `
-  SELECT workflow_uuid, executor_id, application_version, name, updated_at,
-         (EXTRACT(EPOCH FROM now()) * 1000)::bigint AS now_ms
-    FROM dbos.workflow_status
-   WHERE status = 'PENDING'
-     AND application_version = $1
-     AND (application_name = $2 OR application_name IS NULL)
-     AND updated_at < (EXTRACT(EPOCH FROM now()) * 1000)::bigint - $3
-   ORDER BY updated_at
-   LIMIT $4`;
+export const STALLED_PENDING_SQL = pendingOfVersionSql('updated_at < (EXTRACT(EPOCH FROM now()) * 1000)::bigint - $3');
 
 interface PendingRow {
   workflow_uuid: string;
