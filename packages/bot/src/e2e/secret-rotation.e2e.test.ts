@@ -148,5 +148,12 @@ describe('secret-rotation through the runner, GitHub fake', () => {
     expect(git('show', `main:${SEALED_PATH}`)).toContain(newKey.tokenName);
     expect(output.join('\n')).not.toContain(newKey.secret);
     expect(github.violations).toEqual([]);
+
+    // While the revocation PR is open a re-run changes nothing, on GitHub or in Conductor.
+    const writes = github.writeCount();
+    const again = await runOnce([], later);
+    expect(again.pushes).toBe(0);
+    expect(github.writeCount()).toBe(writes);
+    expect(conductor.tokens().map((token) => token.tokenName)).toEqual([newKey.tokenName]);
   });
 });
