@@ -13,6 +13,11 @@ import { configSchema, type BotConfig } from '../config/schema.ts';
 import type { TreeReader } from '../repo/tree.ts';
 import type { RegistrySource } from '../sources/registry/types.ts';
 import type { TaskContext } from '../tasks/types.ts';
+import { GitWorkspace } from '../git/workspace.ts';
+import { runPlans, type RunResult } from '../runner.ts';
+import { ConductorClient } from '../sources/conductor/client.ts';
+import type { Forge } from '../sources/forge/types.ts';
+import { createSecretRotationTask, type ConductorRotationSettings } from '../tasks/secret-rotation.ts';
 
 export const ROLLOUT_PATCH = `# Rolls every app Deployment when the Conductor API key changes (the bot edits the stamp).
 apiVersion: apps/v1
@@ -102,4 +107,43 @@ export function createBareRemote(fixtureRoot: string, remoteDir: string): void {
   git(fixtureRoot, 'add', '--all');
   git(fixtureRoot, 'commit', '--quiet', '-m', 'fixture');
   git(fixtureRoot, 'push', '--quiet', remoteDir, 'main');
+}
+
+/**
+ * One run of the secret-rotation task through the real runner, as `pnpm bot run` does it: clone the bare remote,
+ * plan against its main, and apply with the plan's actions going to the given Conductor.
+ */
+export async function runRotation(options: {
+  remote: string;
+  conductor: { url: string; adminKey: string };
+  settings: ConductorRotationSettings;
+  forgeFor: (workspace: GitWorkspace) => Forge;
+  output: string[];
+  now?: Date;
+}): Promise<RunResult> {
+  const identity = { name: 'dbos-gitops-bot', email: 'bot@example.invalid' };
+  const workspace = await GitWorkspace.clone(options.remote, 'main', identity);
+  const log = (line: string): void => {
+    options.output.push(line);
+  };
+  try {
+    const client = new ConductorClient({ baseUrl: options.conductor.url, apiKey: options.conductor.adminKey, sleep: async () => {} });
+    return await runPlans({
+      config: testConfig(),
+      tasks: [createSecretRotationTask({ conductor: options.settings })],
+      workspace,
+      forge: options.forgeFor(workspace),
+      registry: NO_REGISTRY,
+      kube: null,
+      envFilter: null,
+      dryRun: false,
+      now: options.now ?? new Date(),
+      log,
+      print: log,
+      identity,
+      actions: { conductor: () => client, readFile: (path) => workspace.baseTree().read(path), log },
+    });
+  } finally {
+    await workspace.dispose();
+  }
 }

@@ -5,19 +5,17 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { unsealSealedSecret } from '../../../sealing/src/test-helpers/controller-unseal.ts';
 import { startConductorFake, type ConductorFake } from '../../../testkit/src/conductor-fake.ts';
-import { createBareRemote, createFixture, NO_REGISTRY, testConfig, type Fixture } from '../actions/test-fixture.ts';
-import { GitWorkspace } from '../git/workspace.ts';
-import { runPlans, type RunResult } from '../runner.ts';
-import { ConductorClient } from '../sources/conductor/client.ts';
+import { createBareRemote, createFixture, runRotation, type Fixture } from '../actions/test-fixture.ts';
+import type { GitWorkspace } from '../git/workspace.ts';
+import type { RunResult } from '../runner.ts';
 import { LocalForge } from '../sources/forge/local.ts';
-import { createSecretRotationTask, TOKEN_ANNOTATION } from '../tasks/secret-rotation.ts';
+import { TOKEN_ANNOTATION } from '../tasks/secret-rotation.ts';
 
 /**
  * API-key rotation through the real runner (the only code that writes): the plan's create-key action runs inside
  * the runner's write step, against a bare git remote and the Conductor fake.
  */
 const CONDUCTOR = { org: 'acme_org', appNames: ['shop-app'], permissions: ['websocket.connect'], tokenPrefix: 'gitops' };
-const IDENTITY = { name: 'dbos-gitops-bot', email: 'bot@example.invalid' };
 
 let fake: ConductorFake;
 const cleanups: Array<() => unknown> = [];
@@ -42,29 +40,9 @@ async function world(): Promise<{ fixture: Fixture; remote: string; oldName: str
   return { fixture, remote, oldName: old.tokenName, oldSecret: old.secret };
 }
 
-async function runOnce(remote: string, output: string[]): Promise<RunResult> {
-  const workspace = await GitWorkspace.clone(remote, 'main', IDENTITY);
-  try {
-    const client = new ConductorClient({ baseUrl: fake.url, apiKey: fake.adminKey, sleep: async () => {} });
-    const forge = new LocalForge(async () => [...(await workspace.botBranches()).keys()], (text) => output.push(text));
-    return await runPlans({
-      config: testConfig(),
-      tasks: [createSecretRotationTask({ conductor: CONDUCTOR })],
-      workspace,
-      forge,
-      registry: NO_REGISTRY,
-      kube: null,
-      envFilter: null,
-      dryRun: false,
-      now: new Date(),
-      log: (line) => output.push(line),
-      print: (text) => output.push(text),
-      identity: IDENTITY,
-      actions: { conductor: () => client, readFile: (path) => workspace.baseTree().read(path), log: (line) => output.push(line) },
-    });
-  } finally {
-    await workspace.dispose();
-  }
+function runOnce(remote: string, output: string[]): Promise<RunResult> {
+  const forgeFor = (workspace: GitWorkspace) => new LocalForge(async () => [...(await workspace.botBranches()).keys()], (text) => output.push(text));
+  return runRotation({ remote, conductor: fake, settings: CONDUCTOR, forgeFor, output });
 }
 
 const show = (remote: string, ref: string, path: string): string => execFileSync('git', ['--git-dir', remote, 'show', `${ref}:${path}`], { encoding: 'utf8' });

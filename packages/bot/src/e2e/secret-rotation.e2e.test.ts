@@ -6,19 +6,16 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { unsealSealedSecret } from '../../../sealing/src/test-helpers/controller-unseal.ts';
 import { startConductorFake, type ConductorFake } from '../../../testkit/src/conductor-fake.ts';
 import { startGitHubFake, type GitHubFake } from '../../../testkit/src/github-fake.ts';
-import { createBareRemote, createFixture, NO_REGISTRY, testConfig, type Fixture } from '../actions/test-fixture.ts';
-import { GitWorkspace } from '../git/workspace.ts';
-import { runPlans, type RunResult } from '../runner.ts';
-import { ConductorClient } from '../sources/conductor/client.ts';
+import { createBareRemote, createFixture, runRotation, type Fixture } from '../actions/test-fixture.ts';
+import type { RunResult } from '../runner.ts';
 import { GitHubForge } from '../sources/forge/github.ts';
-import { createSecretRotationTask, TOKEN_ANNOTATION } from '../tasks/secret-rotation.ts';
+import { TOKEN_ANNOTATION } from '../tasks/secret-rotation.ts';
 
 /**
  * API-key rotation through the real runner against the OpenAPI-checked GitHub fake (the sibling test uses the local
  * forge): PR creation, a rejected PR after the key exists, and revocation after a human merged the rotation.
  */
 const CONDUCTOR = { org: 'acme_org', appNames: ['shop-app'], permissions: ['websocket.connect'], tokenPrefix: 'gitops' };
-const IDENTITY = { name: 'dbos-gitops-bot', email: 'bot@example.invalid' };
 const ROTATION_BRANCH = 'bot/secret-rotation/dev/conductor-api-key';
 const SEALED_PATH = 'overlays/dev/secrets/conductor-api-key.sealed.yaml';
 
@@ -51,29 +48,9 @@ async function world(): Promise<{ fixture: Fixture; oldName: string; oldSecret: 
   return { fixture, oldName: old.tokenName, oldSecret: old.secret };
 }
 
-async function runOnce(output: string[], now = new Date()): Promise<RunResult> {
-  const workspace = await GitWorkspace.clone(remote, 'main', IDENTITY);
-  try {
-    const client = new ConductorClient({ baseUrl: conductor.url, apiKey: conductor.adminKey, sleep: async () => {} });
-    const forge = new GitHubForge({ token: 'fake-token-not-a-secret', owner: 'example-org', repo: 'gitops', baseUrl: github.url, minWriteIntervalMs: 0, retryAfterBaseValue: 10, log: (line) => output.push(line) });
-    return await runPlans({
-      config: testConfig(),
-      tasks: [createSecretRotationTask({ conductor: CONDUCTOR })],
-      workspace,
-      forge,
-      registry: NO_REGISTRY,
-      kube: null,
-      envFilter: null,
-      dryRun: false,
-      now,
-      log: (line) => output.push(line),
-      print: (text) => output.push(text),
-      identity: IDENTITY,
-      actions: { conductor: () => client, readFile: (path) => workspace.baseTree().read(path), log: (line) => output.push(line) },
-    });
-  } finally {
-    await workspace.dispose();
-  }
+function runOnce(output: string[], now = new Date()): Promise<RunResult> {
+  const forgeFor = () => new GitHubForge({ token: 'fake-token-not-a-secret', owner: 'example-org', repo: 'gitops', baseUrl: github.url, minWriteIntervalMs: 0, retryAfterBaseValue: 10, log: (line) => output.push(line) });
+  return runRotation({ remote, conductor, settings: CONDUCTOR, forgeFor, output, now });
 }
 
 describe('secret-rotation through the runner, GitHub fake', () => {
