@@ -93,6 +93,20 @@ export class GitError extends BotError {
   }
 }
 
+/**
+ * A file or directory of the GitOps tree exists but could not be read (permissions, a directory where a file was
+ * expected). Never taken for "missing": a task planning on a partial tree would propose the wrong change.
+ */
+export class TreeReadError extends BotError {
+  readonly exitCode = 6;
+  constructor(
+    readonly path: string,
+    detail: string,
+  ) {
+    super(`could not read ${path}: ${detail}`, `make ${path} readable (or remove it if it should not exist) and run again`);
+  }
+}
+
 /** A YAML file could not be parsed or edited surgically. */
 export class YamlEditError extends BotError {
   readonly exitCode = 7;

@@ -21,27 +21,62 @@ function gitFailure(error: unknown, what: string): GitError {
   return new GitError(`git could not ${what}: ${message}`);
 }
 
-/** Read a revision of a git repository as a tree, without a checkout. */
+/** One `ls-tree -z` entry of `ref`, or null when nothing is at `path`. Throws when git itself fails (bad ref, corrupt object). */
+async function treeEntry(git: SimpleGit, ref: string, path: string): Promise<{ type: string; name: string } | null> {
+  const output = await git.raw(['ls-tree', '-z', '--full-tree', ref, '--', path]);
+  const entry = output.split('\0').find(Boolean);
+  if (entry === undefined) return null;
+  const [meta, name] = [entry.slice(0, entry.indexOf('\t')), entry.slice(entry.indexOf('\t') + 1)];
+  return { type: meta.split(' ')[1] ?? '', name };
+}
+
+/**
+ * Read a revision of a git repository as a tree, without a checkout. Fails closed: only a path that is absent
+ * from the revision reads as missing (null, or [] for a directory). A bad ref, a corrupt object, a directory
+ * read as a file, or any other git failure throws, because a task that took it for "missing" would plan on a
+ * tree that is not the real one (e.g. propose adding a version that exists).
+ */
 export function gitTree(git: SimpleGit, ref: string, describe: string): TreeReader {
+  const fail = (error: unknown, what: string) => gitFailure(error, `read ${what} from ${describe}`);
   return {
     describe,
     async read(path) {
       try {
-        return await git.show([`${ref}:${path}`]);
-      } catch {
-        return null;
+        return await git.raw(['cat-file', 'blob', `${ref}:${path}`]);
+      } catch (error) {
+        // cat-file cannot tell "no such path" from any other failure; ls-tree can, and fails itself on a bad ref.
+        let entry: Awaited<ReturnType<typeof treeEntry>>;
+        try {
+          entry = await treeEntry(git, ref, path);
+        } catch (lookup) {
+          throw fail(lookup, path);
+        }
+        if (entry === null) return null;
+        throw entry.type === 'tree' ? new GitError(`${path} in ${describe} is a directory, not a file`) : fail(error, path);
       }
     },
     async list(dir) {
-      const output = await git.raw(['ls-tree', '--name-only', ref, `${dir.replace(/\/+$/, '')}/`]).catch(() => '');
-      const names: string[] = [];
-      const typed = await git.raw(['ls-tree', ref, `${dir.replace(/\/+$/, '')}/`]).catch(() => '');
-      for (const line of typed.split('\n').filter(Boolean)) {
-        const [meta, path] = line.split('\t');
-        const name = path!.split('/').pop()!;
-        names.push(meta!.includes(' tree ') ? `${name}/` : name);
+      const prefix = dir.replace(/\/+$/, '');
+      let output: string;
+      try {
+        output = await git.raw(['ls-tree', '-z', '--full-tree', ref, '--', `${prefix}/`]);
+      } catch (error) {
+        throw fail(error, `${prefix}/`);
       }
-      return output ? names.sort() : [];
+      const names: string[] = [];
+      for (const entry of output.split('\0').filter(Boolean)) {
+        const tab = entry.indexOf('\t');
+        const name = entry.slice(tab + 1).split('/').pop()!;
+        names.push(entry.slice(0, tab).split(' ')[1] === 'tree' ? `${name}/` : name);
+      }
+      if (names.length === 0) {
+        // Git stores no empty directories, so nothing listed means absent, unless the path is a file.
+        const entry = await treeEntry(git, ref, prefix).catch((error: unknown) => {
+          throw fail(error, prefix);
+        });
+        if (entry !== null && entry.type !== 'tree') throw new GitError(`${prefix} in ${describe} is a file, not a directory`);
+      }
+      return names.sort();
     },
   };
 }

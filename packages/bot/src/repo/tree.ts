@@ -1,5 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
+import { TreeReadError } from '../errors.ts';
 import { readImageEntries, type ImageEntry } from './yaml-edit.ts';
 
 /** Read access to one revision of the GitOps tree. Paths are repository-relative with forward slashes. */
@@ -10,6 +11,12 @@ export interface TreeReader {
   list(dir: string): Promise<string[]>;
 }
 
+/** Only ENOENT means "missing"; anything else (EACCES, EISDIR, ENOTDIR, EIO) fails the read. */
+function readFailure(error: unknown, path: string): TreeReadError {
+  const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
+  return new TreeReadError(path, code === 'EISDIR' ? 'it is a directory, not a file' : code === 'ENOTDIR' ? 'a part of the path is not a directory' : code);
+}
+
 export function fsTree(root: string, describe = `working tree ${root}`): TreeReader {
   return {
     describe,
@@ -18,7 +25,7 @@ export function fsTree(root: string, describe = `working tree ${root}`): TreeRea
         return await readFile(join(root, path), 'utf8');
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-        throw error;
+        throw readFailure(error, path);
       }
     },
     async list(dir) {
@@ -26,7 +33,7 @@ export function fsTree(root: string, describe = `working tree ${root}`): TreeRea
         return (await readdir(join(root, dir), { withFileTypes: true })).map((entry) => entry.name + (entry.isDirectory() ? '/' : '')).sort();
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-        throw error;
+        throw readFailure(error, dir);
       }
     },
   };
