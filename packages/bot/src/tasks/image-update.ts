@@ -43,6 +43,17 @@ function age(created: Date | null, now: Date): string {
   return created.toISOString().slice(0, 10);
 }
 
+/**
+ * A digest the bot may write: well-formed and not a placeholder. The repository ships 64-zero digests where the
+ * real one was unknown and the offline catalog is full of them; copying one into the next environment (or
+ * writing one from a registry answer) would pin an image that does not exist.
+ */
+export function digestProblem(digest: string, where: string): string | null {
+  if (!/^sha256:[0-9a-f]{64}$/.test(digest)) return `${where} is not a sha256 digest ("${digest.slice(0, 80)}")`;
+  if (/^sha256:0{64}$/.test(digest)) return `${where} is the all-zero placeholder digest, not a real image; pin the real digest there first (image-update proposes it from a live registry read)`;
+  return null;
+}
+
 /** Newest allowed tag that is newer than the current one and old enough; null with a reason otherwise. */
 async function newestFromRegistry(context: TaskContext, image: ImageConfig, entry: ImageEntry): Promise<Target | string> {
   const tags = eligibleTags(await context.registry.listTags(image.repository), image.versioning);
@@ -52,6 +63,8 @@ async function newestFromRegistry(context: TaskContext, image: ImageConfig, entr
   let youngest: string | null = null;
   for (const tag of newer.slice(0, MAX_AGE_CANDIDATES)) {
     const digest = await context.registry.resolveDigest(image.repository, tag);
+    const bad = digestProblem(digest, `the digest ${context.registry.describe} gave for ${image.repository}:${tag}`);
+    if (bad) return bad;
     if (tag === entry.newTag && digest === entry.digest) return { tag, digest, created: null, source: 'registry' };
     const created = minAge > 0 || tag !== entry.newTag ? await context.registry.createdAt(image.repository, digest) : null;
     if (minAge > 0) {
@@ -72,6 +85,8 @@ async function fromPreviousEnvironment(context: TaskContext, image: ImageConfig,
   const previousEntry = previousOverlay.entries.find((candidate) => candidate.name === image.name);
   if (!previousEntry) throw new UnknownImageError(image.name, previousOverlay.file);
   if (!previousEntry.newTag || !previousEntry.digest) return `${previousEnv.name} does not pin ${image.name} by tag and digest`;
+  const bad = digestProblem(previousEntry.digest, `the digest of ${image.name} merged in ${previousEnv.name} (${previousOverlay.file})`);
+  if (bad) return bad;
   if (context.kube && env.promotionSoak > 0 && previousEnv.kube) {
     const since = await context.kube.healthySince(previousEnv.name, previousEnv.kube.namespace, previousEntry.digest);
     if (!since || context.now.getTime() - since.getTime() < env.promotionSoak * 1000) {

@@ -2,6 +2,7 @@ import type { AppVersionsConfig, EnvironmentConfig } from '../config/schema.ts';
 import { branchFor, markerFor, type Plan, type PlanEvidence, type TaskResult } from '../plan.ts';
 import { compareTags, eligibleTags } from '../sources/registry/tag-policy.ts';
 import { appVersionsDisabledBy, requireAppVersions, addVersionEdits, appVersionSlug, readAppVersionsTree, type AppVersionsTree, type LiveVersion } from './app-version-files.ts';
+import { digestProblem } from './image-update.ts';
 import type { Task, TaskContext } from './types.ts';
 
 const TASK = 'version-add';
@@ -43,6 +44,8 @@ async function newestFromRegistry(context: TaskContext, appVersions: AppVersions
   let youngest: string | null = null;
   for (const tag of newer.slice(0, MAX_AGE_CANDIDATES)) {
     const digest = await context.registry.resolveDigest(appVersions.repository, tag);
+    const bad = digestProblem(digest, `the digest ${context.registry.describe} gave for ${appVersions.repository}:${tag}`);
+    if (bad) return bad;
     const created = await context.registry.createdAt(appVersions.repository, digest);
     // Unknown age fails closed: we cannot show the release is old enough.
     if (minAge > 0 && (!created || context.now.getTime() - created.getTime() < minAge * 1000)) {
@@ -59,6 +62,8 @@ async function fromPreviousEnvironment(context: TaskContext, appVersions: AppVer
   const latest = latestOf(previousTree);
   if (!latest) return `${previousEnv.name} has no application version yet`;
   if (!latest.image?.newTag || !latest.image.digest) return `${latest.kustomizationFile} does not pin ${appVersions.imageName} by tag and digest`;
+  const bad = digestProblem(latest.image.digest, `the digest of ${latest.version} merged in ${previousEnv.name} (${latest.kustomizationFile})`);
+  if (bad) return bad;
   if (context.kube && env.promotionSoak > 0 && previousEnv.kube) {
     const since = await context.kube.healthySince(previousEnv.name, previousEnv.kube.namespace, latest.image.digest);
     if (!since || context.now.getTime() - since.getTime() < env.promotionSoak * 1000) {
