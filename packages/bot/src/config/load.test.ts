@@ -56,4 +56,29 @@ describe('bot config', () => {
     expect(missing.message).toMatch(/not found/);
     expect(missing.hint).toMatch(/--config/);
   });
+
+  it('refuses an invalid semver range, naming the field (it used to match no tag and propose nothing)', () => {
+    expect(configError(`${MINIMAL}images:\n  - name: a\n    repository: r\n    versioning:\n      range: ">=1.0 <<2"\n`).message).toMatch(/^cfg\.yaml: images\[0\]\.versioning\.range: must be a valid semver range/);
+    expect(configError(`${MINIMAL}appVersions:\n  appName: app\n  repository: r\n  versioning:\n    range: "1.x.y.z"\n`).message).toMatch(/^cfg\.yaml: appVersions\.versioning\.range: must be a valid semver range/);
+    expect(parseConfig(`${MINIMAL}images:\n  - name: a\n    repository: r\n    versioning:\n      range: "^2.45.0 || >=3"\n`).images[0]!.versioning.range).toBe('^2.45.0 || >=3');
+  });
+
+  it('refuses an invalid regular expression in ignoreTags too', () => {
+    expect(configError(`${MINIMAL}images:\n  - name: a\n    repository: r\n    versioning:\n      ignoreTags: ["ok$", "[unclosed"]\n`).message).toMatch(/^cfg\.yaml: images\[0\]\.versioning\.ignoreTags\[1\]: must be a valid JavaScript regular expression/);
+  });
+
+  it('refuses two environments that read the same environment-variable suffix', () => {
+    const twin = 'version: 1\nenvironments:\n  - name: prod-eu\n    overlay: overlays/prod-eu\n  - name: prod.eu\n    overlay: overlays/prod.eu\n';
+    const error = configError(twin);
+    expect(error.message).toMatch(/^cfg\.yaml: environments\[1\]\.name: "prod\.eu" and "prod-eu" both read their settings from \*_PROD_EU variables/);
+    expect(error.exitCode).toBe(2);
+    expect(() => parseConfig(twin.replace('prod.eu', 'prod-us').replace('prod.eu', 'prod-us'))).not.toThrow();
+  });
+
+  it('refuses an overlay outside the repository and Conductor overrides for unknown environments', () => {
+    expect(configError('version: 1\nenvironments:\n  - name: dev\n    overlay: ../other-repo/overlays/dev\n').message).toMatch(/^cfg\.yaml: environments\[0\]\.overlay: must be a path inside the repository/);
+    expect(configError('version: 1\nenvironments:\n  - name: dev\n    overlay: /etc\n').message).toMatch(/environments\[0\]\.overlay/);
+    const rotation = `${MINIMAL}secretRotation:\n  conductor:\n    org: o\n    url: http://conductor:8090\n    environments:\n      prd: { url: http://conductor.prod:8090 }\n`;
+    expect(configError(rotation).message).toMatch(/secretRotation\.conductor\.environments\.prd: "prd" is not the name of an entry of environments:/);
+  });
 });

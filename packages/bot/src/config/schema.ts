@@ -1,3 +1,4 @@
+import semver from 'semver';
 import { z } from 'zod';
 
 /** Durations in the config are written like `3d`, `12h`, `30m`, `45s` (or a plain number of seconds). */
@@ -28,12 +29,30 @@ const regex = z.string().refine(
   { message: 'must be a valid JavaScript regular expression' },
 );
 
+/** A range semver accepts; an invalid one would make `satisfies` false for every tag and silently propose nothing. */
+const semverRange = z.string().refine((range) => semver.validRange(range) !== null, {
+  message: 'must be a valid semver range such as ">=1.2.0", "^2.45.0" or "*"',
+});
+
+/**
+ * The suffix an environment's settings are read from (`DBOS_DRAIN_DATABASE_URL_<SUFFIX>`): `prod-eu` and `prod.eu`
+ * both give `PROD_EU`, so two such environments would read each other's database; the schema refuses that.
+ */
+export function envVarSuffix(environment: string): string {
+  return environment.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+}
+
 const name = z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be lowercase letters, digits, ".", "_" or "-"');
 
 export const environmentSchema = z.strictObject({
   name,
   /** Path of the overlay directory, relative to the repository root. */
-  overlay: z.string().min(1),
+  overlay: z
+    .string()
+    .min(1)
+    .refine((path) => !path.startsWith('/') && !path.split('/').includes('..') && !path.includes('\\'), {
+      message: 'must be a path inside the repository, relative to its root, e.g. overlays/dev',
+    }),
   /** Cluster check before promotion INTO this environment: the digest must have run healthy in the previous
    * environment for this long. Only used when `kube` access is configured for the previous environment. */
   promotionSoak: duration.default(0),
@@ -43,7 +62,7 @@ export const environmentSchema = z.strictObject({
 
 export const versioningSchema = z.strictObject({
   /** Semver range the proposed version must satisfy (`*` for any). */
-  range: z.string().default('*'),
+  range: semverRange.default('*'),
   prereleases: z.boolean().default(false),
   /** Only tags matching this regex are considered. */
   allowTags: regex.optional(),
@@ -179,10 +198,22 @@ export const configSchema = z
   })
   .superRefine((config, ctx) => {
     const envNames = new Set<string>();
+    const suffixes = new Map<string, string>();
     config.environments.forEach((env, index) => {
       if (envNames.has(env.name)) ctx.addIssue({ code: 'custom', path: ['environments', index, 'name'], message: `duplicate environment "${env.name}"` });
+      else if (suffixes.has(envVarSuffix(env.name))) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['environments', index, 'name'],
+          message: `"${env.name}" and "${suffixes.get(envVarSuffix(env.name))}" both read their settings from *_${envVarSuffix(env.name)} variables (e.g. DBOS_DRAIN_DATABASE_URL_${envVarSuffix(env.name)}); rename one`,
+        });
+      }
       envNames.add(env.name);
+      suffixes.set(envVarSuffix(env.name), env.name);
     });
+    for (const key of Object.keys(config.secretRotation?.conductor?.environments ?? {})) {
+      if (!envNames.has(key)) ctx.addIssue({ code: 'custom', path: ['secretRotation', 'conductor', 'environments', key], message: `"${key}" is not the name of an entry of environments:` });
+    }
     const imageNames = new Set<string>();
     const kustomizeNames = new Set<string>();
     config.images.forEach((image, index) => {

@@ -1,5 +1,5 @@
 import { decideRetirement, formatDuration, type DrainObservation } from '@dbos-gitops/drain';
-import type { AppVersionsConfig, EnvironmentConfig } from '../config/schema.ts';
+import { envVarSuffix, type AppVersionsConfig, type EnvironmentConfig } from '../config/schema.ts';
 import { branchFor, markerFor, type Plan, type PlanEvidence, type TaskResult } from '../plan.ts';
 import { compareTags } from '../sources/registry/tag-policy.ts';
 import { DrainReadError, drainSourceFromEnv, type DrainReading, type DrainSource, type VersionDrainReading } from '../sources/drain/source.ts';
@@ -27,7 +27,7 @@ export type DrainSourceFor = (env: EnvironmentConfig, appVersions: AppVersionsCo
 /** The env var holding an environment's drain URL: `<databaseUrlEnv>_<ENV>` (e.g. DBOS_DRAIN_DATABASE_URL_STAGING),
  * or the plain name when the run covers one environment (the in-cluster CronJob, `--env E`). */
 export function drainUrlEnvFor(appVersions: AppVersionsConfig, env: string, singleEnvironment: boolean): string {
-  return singleEnvironment ? appVersions.drain.databaseUrlEnv : `${appVersions.drain.databaseUrlEnv}_${env.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+  return singleEnvironment ? appVersions.drain.databaseUrlEnv : `${appVersions.drain.databaseUrlEnv}_${envVarSuffix(env)}`;
 }
 
 export function defaultDrainSourceFor(processEnv: NodeJS.ProcessEnv): DrainSourceFor {

@@ -1,0 +1,77 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConfigError } from '../errors.ts';
+import { memoryTree } from '../e2e/fixture.ts';
+import { fixtureFiles, overlayKustomization } from '../testing/fixture-repo.ts';
+import { createWorld, type World } from '../testing/world.ts';
+import { parseConfig } from './load.ts';
+import { checkConfigAgainstTree } from './tree-check.ts';
+
+/** Issue 8 item 10: config mistakes that only the tree reveals exit 2 naming the field, instead of skipping work. */
+const D = (c: string) => `sha256:${c.repeat(64)}`;
+const dex = { id: 'dex', name: 'example/dex', repository: 'example.invalid/dex', tag: '1.0.0', digest: D('a') };
+const worlds: World[] = [];
+afterEach(async () => {
+  for (const world of worlds.splice(0)) await world.dispose();
+});
+
+async function checkError(files: Record<string, string>): Promise<ConfigError> {
+  const error = await checkConfigAgainstTree(parseConfig(files['.github/gitops-bot.yaml']!), memoryTree(files), 'cfg.yaml').catch((caught: unknown) => caught);
+  expect(error).toBeInstanceOf(ConfigError);
+  return error as ConfigError;
+}
+
+describe('checkConfigAgainstTree', () => {
+  it('accepts a config whose overlays exist and whose images an overlay pins', async () => {
+    const files = fixtureFiles({ environments: ['dev', 'prod'], images: [dex] });
+    await expect(checkConfigAgainstTree(parseConfig(files['.github/gitops-bot.yaml']!), memoryTree(files), 'cfg.yaml')).resolves.toBeUndefined();
+  });
+
+  it('names the overlay of an environment that does not exist', async () => {
+    const files = fixtureFiles({ environments: ['dev', 'prod'], images: [dex] });
+    files['.github/gitops-bot.yaml'] = files['.github/gitops-bot.yaml']!.replace('overlay: overlays/prod', 'overlay: overlays/production');
+    const error = await checkError(files);
+    expect(error.message).toBe('cfg.yaml: environments[1].overlay: overlay "overlays/production" of environment "prod" does not exist in in-memory fixture (no overlays/production/kustomization.yaml)');
+    expect(error.exitCode).toBe(2);
+    expect(error.hint).toMatch(/set environments\[1\]\.overlay/);
+  });
+
+  it('names an image that no overlay pins', async () => {
+    const files = fixtureFiles({ environments: ['dev', 'prod'], images: [dex, { ...dex, id: 'console', name: 'example/console' }] });
+    for (const env of ['dev', 'prod']) files[`overlays/${env}/kustomization.yaml`] = overlayKustomization(env, [dex]);
+    const error = await checkError(files);
+    expect(error.message).toMatch(/^cfg\.yaml: images\[1\]\.name: image "example\/console" is not in the images: list of any overlay/);
+  });
+});
+
+describe('plan and run exit 2 on a config mistake, write nothing', () => {
+  it('a mistyped overlay path', async () => {
+    const files = fixtureFiles({ environments: ['dev', 'prod'], images: [dex] });
+    files['.github/gitops-bot.yaml'] = files['.github/gitops-bot.yaml']!.replace('overlay: overlays/prod', 'overlay: overlays/prd');
+    const world = await createWorld({ environments: ['dev', 'prod'], images: [dex] }, {}, files);
+    worlds.push(world);
+    const heads = await world.remote.heads();
+    for (const args of [['plan', '--forge', 'local'], ['run']]) {
+      const result = await world.run(...args);
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toMatch(/error: .*gitops-bot\.yaml.*: environments\[1\]\.overlay: overlay "overlays\/prd" of environment "prod" does not exist/);
+      expect(result.stderr).toMatch(/\n {2}what to do: set environments\[1\]\.overlay/);
+    }
+    expect(await world.remote.heads()).toEqual(heads);
+    expect(await world.remote.pushCount()).toBe(0);
+    expect(world.github.writeCount()).toBe(0);
+  });
+
+  it('an image name no overlay uses', async () => {
+    const files = fixtureFiles({ environments: ['dev'], images: [dex] });
+    files['.github/gitops-bot.yaml'] = files['.github/gitops-bot.yaml']!.replace('  - name: example/dex\n', '  - name: example/dexx\n');
+    const world = await createWorld({ environments: ['dev'], images: [dex] }, {}, files);
+    worlds.push(world);
+    for (const args of [['plan', '--forge', 'local'], ['run']]) {
+      const result = await world.run(...args);
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toMatch(/images\[0\]\.name: image "example\/dexx" is not in the images: list of any overlay/);
+    }
+    expect(await world.remote.pushCount()).toBe(0);
+    expect(world.github.writeCount()).toBe(0);
+  });
+});
