@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { simpleGit } from 'simple-git';
 import { CONFIG_PATH, loadConfig } from './config/load.ts';
 import type { BotConfig } from './config/schema.ts';
+import { checkConfigAgainstTree } from './config/tree-check.ts';
 import { isBotError, UsageError, ConfigError } from './errors.ts';
 import { GitWorkspace, localBotBranches } from './git/workspace.ts';
 import { fsTree } from './repo/tree.ts';
@@ -14,6 +15,7 @@ import type { Forge } from './sources/forge/types.ts';
 import { KubeClientHealth, type KubeHealth } from './sources/kube/health.ts';
 import { CatalogRegistry, EMBEDDED_CATALOG } from './sources/registry/catalog.ts';
 import { OciRegistryClient } from './sources/registry/oci-client.ts';
+import { UnreachableFallbackRegistry } from './sources/registry/fallback.ts';
 import type { RegistrySource } from './sources/registry/types.ts';
 import { configuredTasks, TASKS } from './tasks/index.ts';
 import { conductorClients } from './sources/conductor/factory.ts';
@@ -49,7 +51,8 @@ options:
   --json             machine-readable output on stdout
   --config FILE      bot config (default: <repo>/${CONFIG_PATH})
   --repo DIR         the GitOps repository (default: the git top level of the current directory)
-  --source SOURCE    registry source: live (OCI registries) or catalog (offline file; default outside CI)
+  --source SOURCE    registry source: live (OCI registries, the default) or catalog (offline example data); plan
+                     falls back to the catalog, labelled, only when no registry can be reached
   --catalog FILE     catalog file for --source catalog (default: the embedded one)
   --forge FORGE      github or local (default: github when GITHUB_TOKEN is set and forge.type is github)
   --rotate-now       secret-rotation: rotate the Conductor API key now, whatever its age (with --env: only there)
@@ -67,6 +70,9 @@ bot/<task>/<env>/<subject> and opens or updates its PR. Your checkout is never m
 options:
   --dry-run          print diffs and PR text; push nothing, open nothing
   --remote URL       git remote to clone and push (default: origin of --repo)
+
+run never uses the offline catalog by default; --source catalog needs --dry-run, or --remote naming a local bare
+repository (a sandbox), so example digests never reach a real remote.
   (and every option of \`pnpm bot plan\`)
 `,
 };
@@ -164,13 +170,41 @@ function selectTasks(config: BotConfig, options: Options): readonly Task[] {
   return [task];
 }
 
-function selectRegistry(options: Options, config: BotConfig, env: NodeJS.ProcessEnv): RegistrySource {
-  const source = options.source ?? (env.GITOPS_BOT_SOURCE === 'live' || env.GITOPS_BOT_SOURCE === 'catalog' ? env.GITOPS_BOT_SOURCE : env.GITHUB_ACTIONS === 'true' ? 'live' : 'catalog');
-  if (source === 'catalog') return new CatalogRegistry(options.catalog ? resolve(options.catalog) : EMBEDDED_CATALOG);
+/** The source the user chose (flag, then GITOPS_BOT_SOURCE), or null for the default: live. */
+function chosenSource(options: Options, env: NodeJS.ProcessEnv): 'live' | 'catalog' | null {
+  return options.source ?? (env.GITOPS_BOT_SOURCE === 'live' || env.GITOPS_BOT_SOURCE === 'catalog' ? env.GITOPS_BOT_SOURCE : null);
+}
+
+/**
+ * Live by default everywhere. The offline catalog (example data, placeholder digests) is used when asked for, and
+ * by `plan` alone as a labelled fallback when no registry can be reached; `run` never falls back.
+ */
+function selectRegistry(options: Options, config: BotConfig, env: NodeJS.ProcessEnv, command: 'plan' | 'run'): RegistrySource {
+  const chosen = chosenSource(options, env);
+  const catalog = () => new CatalogRegistry(options.catalog ? resolve(options.catalog) : EMBEDDED_CATALOG);
+  if (chosen === 'catalog') return catalog();
   const plainHttpHosts = Object.entries(config.registries)
     .filter(([, settings]) => settings.plainHttp)
     .map(([host]) => host);
-  return new OciRegistryClient({ plainHttpHosts, env });
+  const live = new OciRegistryClient({ plainHttpHosts, env });
+  return chosen === null && command === 'plan' ? new UnreachableFallbackRegistry(live, catalog) : live;
+}
+
+/**
+ * `run` on catalog data would push example digests; it is allowed only where nothing real can receive them: with
+ * --dry-run, or into a local bare repository named by --remote (a sandbox; never the checkout's origin, never a URL).
+ */
+async function assertCatalogRunAllowed(options: Options): Promise<void> {
+  if (options.dryRun) return;
+  const remote = options.remote;
+  if (remote !== null && !remote.includes('://') && !/^[^/]*:/.test(remote) && existsSync(remote)) {
+    const bare = await simpleGit({ baseDir: resolve(remote) }).raw(['rev-parse', '--is-bare-repository']).catch(() => '');
+    if (bare.trim() === 'true') return;
+  }
+  throw new UsageError(
+    `run with the offline catalog would push its example data (placeholder digests) to ${remote === null ? 'the origin remote' : remote.replace(/\/\/[^@/\s]+@/, '//***@')}`,
+    'use the live registries (the default; drop --source catalog and GITOPS_BOT_SOURCE=catalog); to try the bot on example data add --dry-run, or push to a sandbox with --remote <path of a local bare repository>',
+  );
 }
 
 function selectForge(options: Options, config: BotConfig, env: NodeJS.ProcessEnv, listLocalBranches: () => Promise<string[]>, print: (text: string) => void, log: (line: string) => void): Forge {
@@ -222,9 +256,10 @@ async function commandPlan(options: Options, io: CliIo): Promise<void> {
   const config = await loadConfig(configFile);
   const tasks = selectTasks(config, options);
   const log = (line: string) => io.stderr(`${line}\n`);
-  const registry = selectRegistry(options, config, io.env);
+  const registry = selectRegistry(options, config, io.env, 'plan');
   const forge = selectForge(options, config, io.env, () => localBotBranches(root), log, log);
   const tree = fsTree(root);
+  await checkConfigAgainstTree(config, tree, configFile);
   log(`registry source: ${registry.describe}`);
   log(`forge: ${forge.describe}`);
   const pullRequests = await forge.listBotPullRequests();
@@ -256,6 +291,7 @@ async function commandPlan(options: Options, io: CliIo): Promise<void> {
 async function commandRun(options: Options, io: CliIo): Promise<void> {
   const root = await repoRoot(options);
   const log = (line: string) => io.stderr(`${line}\n`);
+  if (chosenSource(options, io.env) === 'catalog') await assertCatalogRunAllowed(options);
   let remote = options.remote;
   if (!remote) {
     remote = (await simpleGit({ baseDir: root }).remote(['get-url', 'origin']).catch(() => ''))?.trim() || null;
@@ -275,8 +311,9 @@ async function commandRun(options: Options, io: CliIo): Promise<void> {
       const { parseConfig } = await import('./config/load.ts');
       config = parseConfig(text, `${CONFIG_PATH} on ${base}`);
     }
+    await checkConfigAgainstTree(config!, workspace.baseTree(), options.config ? resolve(options.config) : `${CONFIG_PATH} on ${base}`);
     const tasks = selectTasks(config!, options);
-    const registry = selectRegistry(options, config!, io.env);
+    const registry = selectRegistry(options, config!, io.env, 'run');
     const forge = selectForge(options, config!, io.env, async () => [...(await workspace.botBranches()).keys()], (text) => io.stdout(`${text}\n`), log);
     log(`registry source: ${registry.describe}`);
     log(`forge: ${forge.describe}`);
