@@ -72,8 +72,9 @@ describe('readDrainStatus counts in-flight workflows per version', () => {
     expect(status.source).toBe('database');
     expect(status.latestVersion).toBe('2.0.0');
     expect(toDrainJson(status)).toEqual([
-      { version: '2.0.0', pending: 0, enqueued: 0, delayed: 0, inFlight: 0 },
-      { version: '1.0.0', pending: 2, enqueued: 1, delayed: 3, inFlight: 6 },
+      { version: '2.0.0', pending: 0, enqueued: 0, delayed: 0, inFlight: 0, deadLettered: 0 },
+      // The dead letter is not in flight; it is counted on its own (see dead-letters.test.ts).
+      { version: '1.0.0', pending: 2, enqueued: 1, delayed: 3, inFlight: 6, deadLettered: 1 },
     ]);
     expect(Number.isFinite(Date.parse(status.readAt))).toBe(true);
   });
@@ -122,7 +123,7 @@ describe('readDrainStatus counts in-flight workflows per version', () => {
     // billing's newer version is not this app's latest
     expect(status.latestVersion).toBe('1.0.0');
     expect(status.unowned).toBe(1);
-    expect(toDrainJson(status)).toEqual([{ version: '1.0.0', pending: 1, enqueued: 1, delayed: 0, inFlight: 2 }]);
+    expect(toDrainJson(status)).toEqual([{ version: '1.0.0', pending: 1, enqueued: 1, delayed: 0, inFlight: 2, deadLettered: 0 }]);
     const single = await readVersionInFlightAt({ databaseUrl: reader.url, appName: APP, version: '1.0.0' });
     expect(single).toEqual({ version: '1.0.0', pending: 1, enqueued: 1, delayed: 0, inFlight: 2 });
   });

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { DrainUnknownError, redactUrl, scrub } from './errors.ts';
+import { countDeadLettered } from './dead-letters.ts';
 import { drainReaderGrantStatements, DRAIN_READER_ROLE } from './reader-role.ts';
 
 /** In-flight workflow counts of one application version. `inFlight = pending + enqueued + delayed`. */
@@ -11,12 +12,20 @@ export interface VersionDrain {
   inFlight: number;
 }
 
+/**
+ * A version's counts as the database reports them, plus its dead-lettered workflows (MAX_RECOVERY_ATTEMPTS_EXCEEDED):
+ * not in flight, so not in `inFlight`, but unfinished work that only an executor of this version can resume.
+ */
+export interface DatabaseVersionDrain extends VersionDrain {
+  deadLettered: number;
+}
+
 export interface DatabaseDrainStatus {
   source: 'database';
   /** ISO 8601 time of the read (the database's clock, from the read's own transaction). */
   readAt: string;
-  /** Every registered version of the app plus any version that has in-flight rows, newest registered first. */
-  versions: VersionDrain[];
+  /** Every registered version of the app plus any version that has in-flight or dead-lettered rows, newest registered first. */
+  versions: DatabaseVersionDrain[];
   /** Newest row of dbos.application_versions for the app; null when none is registered or two tie. */
   latestVersion: string | null;
   /**
@@ -206,6 +215,7 @@ export async function readDrainStatus(options: ReadDrainStatusOptions): Promise<
       appName,
     ]);
     const counts = await db.query<CountRow & { version: string | null; unowned: string }>(PER_VERSION_SQL, [appName]);
+    const deadLettered = await countDeadLettered(db, appName);
 
     const first = registered.rows[0];
     const second = registered.rows[1];
@@ -235,16 +245,19 @@ export async function readDrainStatus(options: ReadDrainStatusOptions): Promise<
     for (const row of registered.rows) add(row.version_name);
     for (const v of wanted) add(v);
     for (const v of [...byVersion.keys()].sort()) add(v);
+    for (const v of [...deadLettered.keys()].filter((key): key is string => key !== null).sort()) add(v);
 
     const unversioned = versionDrain('', unversionedRow);
-    const versions = order.map((v) => {
+    const versions = order.map((v): DatabaseVersionDrain => {
       const own = versionDrain(v, byVersion.get(v));
       const absorbsUnversioned = latestVersion === null || v === latestVersion;
-      if (!absorbsUnversioned || unversioned.inFlight === 0) return own;
+      // A NULL-version dead letter resumes under the latest version (the same rule as NULL-version queued work).
+      const dead = (deadLettered.get(v) ?? 0) + (absorbsUnversioned ? (deadLettered.get(null) ?? 0) : 0);
+      if (!absorbsUnversioned || unversioned.inFlight === 0) return { ...own, deadLettered: dead };
       const pending = own.pending + unversioned.pending;
       const enqueued = own.enqueued + unversioned.enqueued;
       const delayed = own.delayed + unversioned.delayed;
-      return { version: v, pending, enqueued, delayed, inFlight: pending + enqueued + delayed };
+      return { version: v, pending, enqueued, delayed, inFlight: pending + enqueued + delayed, deadLettered: dead };
     });
 
     const readAt = now.rows[0]?.now instanceof Date ? now.rows[0].now.toISOString() : new Date().toISOString();

@@ -68,9 +68,13 @@ function reference(table: Table) {
     const delayed = mine.filter((r) => r.status === 'DELAYED').length;
     return { version: v, pending, enqueued, delayed, inFlight: pending + enqueued + delayed };
   };
+  // Dead letters follow the same attribution (a NULL-version one resumes under the latest), but are never in flight.
+  const deadFor = (v: string) =>
+    table.rows.filter((r) => owned(r.app) && r.status === 'MAX_RECOVERY_ATTEMPTS_EXCEEDED' && (r.version === v || (r.version === null && (latest === null || latest === v)))).length;
   return {
     latest,
     countFor,
+    deadFor,
     unowned: live.filter((r) => r.app === null).length,
     unversioned: live.filter((r) => r.version === null).length,
     orphanIds: (v: string) =>
@@ -127,7 +131,7 @@ describe('drain counts against a reference model (real PostgreSQL, real DBOS sch
         expect(status.latestVersion).toBe(ref.latest);
         expect(status.unowned).toBe(ref.unowned);
         expect(status.unversioned).toBe(ref.unversioned);
-        for (const v of VERSIONS) expect(status.versions.find((x) => x.version === v)).toEqual(ref.countFor(v));
+        for (const v of VERSIONS) expect(status.versions.find((x) => x.version === v)).toEqual({ ...ref.countFor(v), deadLettered: ref.deadFor(v) });
 
         const single = await withDrainReadTransaction({ databaseUrl: readerUrl }, async (db) => {
           const out: Record<string, { inFlight: number; orphans: string[] }> = {};

@@ -7,24 +7,27 @@ export interface DrainJsonRow {
   enqueued: number;
   delayed: number;
   inFlight: number;
+  /** MAX_RECOVERY_ATTEMPTS_EXCEEDED workflows; null when the source cannot tell (never a made-up zero). */
+  deadLettered: number | null;
 }
 
 export interface FormattableStatus {
   source: 'database' | 'conductor';
   readAt: string;
-  versions: readonly VersionDrain[];
+  versions: ReadonlyArray<VersionDrain & { deadLettered?: number }>;
   latestVersion?: string | null;
   unowned?: number;
   unversioned?: number;
 }
 
 export function toDrainJson(status: FormattableStatus): DrainJsonRow[] {
-  return status.versions.map(({ version, pending, enqueued, delayed, inFlight }) => ({
+  return status.versions.map(({ version, pending, enqueued, delayed, inFlight, deadLettered }) => ({
     version,
     pending,
     enqueued,
     delayed,
     inFlight,
+    deadLettered: deadLettered ?? null,
   }));
 }
 
@@ -37,7 +40,7 @@ export function formatDrainTable(status: FormattableStatus): string {
     String(v.enqueued),
     String(v.delayed),
     String(v.inFlight),
-    v.version === status.latestVersion ? 'latest' : v.inFlight === 0 ? 'drained' : 'draining',
+    v.version === status.latestVersion ? 'latest' : v.inFlight > 0 ? 'draining' : v.deadLettered ? 'dead-lettered' : 'drained',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]): string =>
@@ -52,6 +55,12 @@ export function formatDrainTable(status: FormattableStatus): string {
   if (status.unversioned) {
     out.push(
       `${status.unversioned} in-flight workflow(s) have no application_version; counted in ${status.latestVersion ? `the latest version (${status.latestVersion})` : 'every version, since the latest is unknown'}.`,
+    );
+  }
+  for (const v of status.versions) {
+    if (!v.deadLettered) continue;
+    out.push(
+      `${v.deadLettered} workflow(s) of ${v.version} are dead-lettered (MAX_RECOVERY_ATTEMPTS_EXCEEDED): only an executor of ${v.version} can resume them; version-retire keeps ${v.version} until they are resumed, forked onto the latest version or cancelled.`,
     );
   }
   if (status.unowned) {

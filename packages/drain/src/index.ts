@@ -9,6 +9,7 @@ export {
   type DatabaseDrainStatus,
   type ReadDrainStatusOptions,
   type VersionDrain,
+  type DatabaseVersionDrain,
   type Queryable,
 } from './database.ts';
 export { readOrphans, findOrphans, findStalledPending, STALLED_PENDING_SQL, resumeCommand, type OrphanedWorkflow, type ReadOrphansOptions } from './orphans.ts';
@@ -36,3 +37,13 @@ export {
 } from './retirement.ts';
 export { formatDrainTable, toDrainJson, type DrainJsonRow, type FormattableStatus } from './format.ts';
 export { DRAIN_READER_ROLE, drainReaderGrantStatements, drainReaderRoleSql, type DrainReaderGrantOptions } from './reader-role.ts';
+export {
+  DEAD_LETTERED_STATUS,
+  DEAD_LETTERED_PER_VERSION_SQL,
+  DEAD_LETTERED_OF_VERSION_SQL,
+  countDeadLettered,
+  findDeadLettered,
+  forkCommand,
+  type DeadLetteredOfVersion,
+  type DeadLetteredWorkflow,
+} from './dead-letters.ts';

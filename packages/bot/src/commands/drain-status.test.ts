@@ -17,6 +17,7 @@ beforeAll(async () => {
     ['ENQUEUED', '1.0.0'],
     ['DELAYED', '1.0.0'],
     ['SUCCESS', '1.0.0'],
+    ['MAX_RECOVERY_ATTEMPTS_EXCEEDED', '1.0.0'],
     ['ENQUEUED', '2.0.0'],
   ];
   for (const [i, [status, version]] of rows.entries()) {
@@ -39,8 +40,8 @@ describe('pnpm bot drain-status', () => {
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expect(JSON.parse(stdout)).toEqual([
-      { version: '2.0.0', pending: 0, enqueued: 1, delayed: 0, inFlight: 1 },
-      { version: '1.0.0', pending: 1, enqueued: 2, delayed: 1, inFlight: 4 },
+      { version: '2.0.0', pending: 0, enqueued: 1, delayed: 0, inFlight: 1, deadLettered: 0 },
+      { version: '1.0.0', pending: 1, enqueued: 2, delayed: 1, inFlight: 4, deadLettered: 1 },
     ]);
   });
 

@@ -10,7 +10,9 @@ options:
   --app-name NAME      the DBOS application name (appVersions.appName in .github/gitops-bot.yaml)
   --database-url URL   postgresql://USER:PASSWORD@HOST:PORT/DATABASE of the DBOS system database; prefer the
                        environment variable DBOS_DRAIN_DATABASE_URL, which stays out of shell history
-  --json               one JSON object per version: version, pending, enqueued, delayed, inFlight
+  --json               one JSON object per version: version, pending, enqueued, delayed, inFlight and
+                       deadLettered (MAX_RECOVERY_ATTEMPTS_EXCEEDED: not in flight, but resumable only by an
+                       executor of that version)
   -h, --help           this help
 
 Exit codes: 0 read, 10 the status is unknown (unreachable, wrong password, missing schema), 64 usage.
