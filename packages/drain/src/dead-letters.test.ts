@@ -92,13 +92,13 @@ describe('dead-lettered workflows', () => {
              'w', '1.' || (g % 5) || '.0', 'shop', g
         FROM generate_series(1, 60000) AS g`);
     await admin.query('ANALYZE dbos.workflow_status');
-    const indexes = (await admin.query(`SELECT indexdef FROM pg_indexes WHERE schemaname = 'dbos' AND indexname = 'idx_workflow_status_failed'`)) as { rows: Array<{ indexdef: string }> };
+    const indexes = (await admin.query(`SELECT indexdef FROM pg_indexes WHERE schemaname = 'dbos' AND indexname = 'idx_workflow_status_failed'`)) as unknown as { rows: Array<{ indexdef: string }> };
     expect(indexes.rows[0]?.indexdef).toMatch(/WHERE .*MAX_RECOVERY_ATTEMPTS_EXCEEDED/);
 
     /** Every scan node of the plan: its type, table and index. */
     const scans = async (sql: string, params: unknown[]) => {
-      const result = (await admin.query(`EXPLAIN (FORMAT JSON) ${sql}`, params)) as { rows: Array<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }> };
       type PlanNode = { 'Node Type': string; 'Relation Name'?: string; 'Index Name'?: string; Plans?: PlanNode[] };
+      const result = (await admin.query(`EXPLAIN (FORMAT JSON) ${sql}`, params)) as unknown as { rows: Array<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }> };
       const out: string[] = [];
       const walk = (node: PlanNode): void => {
         if (/Scan/.test(node['Node Type'])) out.push(`${node['Node Type']} ${node['Relation Name'] ?? ''} ${node['Index Name'] ?? ''}`.trim());
