@@ -130,8 +130,14 @@ export const appVersionsSchema = z.strictObject({
       databaseUrlEnv: z.string().default('DBOS_DRAIN_DATABASE_URL'),
       conductorUrl: z.string().optional(),
       conductorApiKeyEnv: z.string().default('CONDUCTOR_API_KEY'),
+      /**
+       * Retire a version even though it has dead-lettered (MAX_RECOVERY_ATTEMPTS_EXCEEDED) workflows, which only an
+       * executor of that version can resume. Off: such a version is kept and its workflows are listed with the
+       * commands to resume them or fork them onto the latest version.
+       */
+      retireDeadLettered: z.boolean().default(false),
     })
-    .default({ quietPeriod: 3600, source: 'database', databaseUrlEnv: 'DBOS_DRAIN_DATABASE_URL', conductorApiKeyEnv: 'CONDUCTOR_API_KEY' }),
+    .default({ quietPeriod: 3600, source: 'database', databaseUrlEnv: 'DBOS_DRAIN_DATABASE_URL', conductorApiKeyEnv: 'CONDUCTOR_API_KEY', retireDeadLettered: false }),
 });
 
 /** How the bot reaches each environment's Conductor to create and revoke the application's API keys. */

@@ -82,8 +82,9 @@ async function files(appName: string, versions: FixtureVersion[] = VERSIONS, qui
   return versionFixtureFiles({ environments: ['dev', 'prod'], versions: { dev: versions, prod: versions }, repository: 'ghcr.io/example-org/dbos-app', appName, quietPeriod });
 }
 
-async function plan(appName: string, source: DrainSource, options: { versions?: FixtureVersion[]; previous?: PreviousProposal[]; service?: string } = {}) {
+async function plan(appName: string, source: DrainSource, options: { versions?: FixtureVersion[]; previous?: PreviousProposal[]; service?: string; retireDeadLettered?: boolean } = {}) {
   const tree = await files(appName, options.versions);
+  if (options.retireDeadLettered) tree['.github/gitops-bot.yaml'] = tree['.github/gitops-bot.yaml']!.replace('    source: database\n', '    source: database\n    retireDeadLettered: true\n');
   if (options.service) tree['overlays/dev/app-versions/service.yaml'] = tree['overlays/dev/app-versions/service.yaml']!.replace('dbos.dev/app-version: 2-0-0', `dbos.dev/app-version: ${options.service}`);
   const config = parseConfig(tree['.github/gitops-bot.yaml']!);
   const task = createVersionRetireTask({ drainSourceFor: () => source });
@@ -165,6 +166,42 @@ describe('orphaned PENDING work', () => {
     const reason = skips.find((skip) => skip.subject === '1-0-0')!.reason;
     expect(reason).toMatch(/1 PENDING workflow\(s\) of 1.0.0 have not changed for more than the quiet period \(oldest 3h/);
     expect(reason).toContain(`dbos workflow resume ${name}-wf-0`);
+  });
+});
+
+describe('dead-lettered work (MAX_RECOVERY_ATTEMPTS_EXCEEDED)', () => {
+  it('keeps a version whose only unfinished workflow is dead-lettered, listing it with resume and fork commands', async () => {
+    const name = await app([
+      { status: 'SUCCESS', version: '1.0.0', agoMs: 5 * HOUR },
+      { status: 'MAX_RECOVERY_ATTEMPTS_EXCEEDED', version: '1.0.0', agoMs: 4 * HOUR },
+      // Another version's dead letter does not keep 1.0.0.
+      { status: 'MAX_RECOVERY_ATTEMPTS_EXCEEDED', version: '2.0.0', agoMs: 4 * HOUR },
+    ]);
+    const { plans, skips } = await plan(name, database());
+    expect(plans).toEqual([]);
+    const reason = skips.find((skip) => skip.subject === '1-0-0')!.reason;
+    expect(reason).toContain('1 workflow(s) of 1.0.0 are dead-lettered (MAX_RECOVERY_ATTEMPTS_EXCEEDED) and only an executor of 1.0.0 can resume them, so 1.0.0 stays');
+    expect(reason).toContain(`resume on 1.0.0 with \`dbos workflow resume ${name}-wf-1 --sys-db-url "$DBOS_SYSTEM_DATABASE_URL"\``);
+    expect(reason).toContain(`restart it on 2.0.0 with \`dbos workflow fork ${name}-wf-1 --step 0 --application-version 2.0.0 --sys-db-url "$DBOS_SYSTEM_DATABASE_URL"\``);
+    expect(reason).toContain('appVersions.drain.retireDeadLettered: true');
+    expect(reason).not.toContain(`${name}-wf-2`);
+  });
+
+  it('names how many more there are than it lists, with the command that lists them all', async () => {
+    const rows = Array.from({ length: 23 }, (_, i) => ({ status: 'MAX_RECOVERY_ATTEMPTS_EXCEEDED', version: '1.0.0', agoMs: (5 + i) * HOUR }));
+    const name = await app(rows);
+    const reason = (await plan(name, database())).skips.find((skip) => skip.subject === '1-0-0')!.reason;
+    expect(reason).toContain("23 workflow(s) of 1.0.0 are dead-lettered");
+    expect(reason.match(/dbos workflow resume /g)).toHaveLength(20);
+    expect(reason).toContain('- and 3 more; list them all with `dbos workflow list --status MAX_RECOVERY_ATTEMPTS_EXCEEDED --application-version 1.0.0 --limit 23');
+  });
+
+  it('with appVersions.drain.retireDeadLettered the version is retired and the PR names what it strands', async () => {
+    const name = await app([{ status: 'MAX_RECOVERY_ATTEMPTS_EXCEEDED', version: '1.0.0', agoMs: 4 * HOUR }]);
+    const { plans } = await plan(name, database(), { retireDeadLettered: true });
+    expect(plans.map((p) => p.branch)).toEqual(['bot/version-retire/dev/1-0-0']);
+    expect(plans[0]!.body).toContain('**1 dead-lettered workflow(s)** (MAX_RECOVERY_ATTEMPTS_EXCEEDED) of `1.0.0` are retired with it');
+    expect(plans[0]!.body).toContain(`dbos workflow fork ${name}-wf-0 --step 0 --application-version 2.0.0`);
   });
 });
 

@@ -59,6 +59,21 @@ function evidenceLines(reading: DrainReading, candidate: Candidate, quietPeriodM
   ];
 }
 
+function shellWord(value: string): string {
+  return /^[A-Za-z0-9._:-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** One line per listed dead letter: its id and name, the resume command, and the fork onto the latest version. */
+function deadLetterLines(v: VersionDrainReading, latestVersion: string | null): string[] {
+  const lines = v.deadLettered.workflows.map(
+    (workflow) =>
+      `- \`${workflow.workflowId}\`${workflow.workflowName ? ` (${workflow.workflowName})` : ''}, dead-lettered ${workflow.updatedAt}: resume on ${v.version} with \`${workflow.resume}\`${workflow.fork ? `, or restart it on ${latestVersion} with \`${workflow.fork}\`` : ''}`,
+  );
+  const more = v.deadLettered.count - v.deadLettered.workflows.length;
+  if (more > 0) lines.push(`- and ${more} more; list them all with \`dbos workflow list --status MAX_RECOVERY_ATTEMPTS_EXCEEDED --application-version ${shellWord(v.version)} --limit ${v.deadLettered.count} --sys-db-url "$DBOS_SYSTEM_DATABASE_URL"\``);
+  return lines;
+}
+
 function queryBlock(reading: DrainReading): string[] {
   return ['In-flight query (parameters: $1 = version, $2 = app name):', '```sql', reading.queries.inFlight, '```', 'Quiet-since query (same transaction):', '```sql', reading.queries.quietSince, '```'];
 }
@@ -98,6 +113,13 @@ function buildPlan(context: TaskContext, env: string, tree: AppVersionsTree, can
     `It is not the latest version and the \`dbos-app\` Service selects \`${tree.serviceSelects}\`. Its executors are no longer needed: nothing of \`${live.version}\` is in flight and nothing of it has changed for at least the quiet period, read successfully by this run.`,
     '',
     ...evidenceLines(reading, candidate, quietPeriodMs),
+    ...(candidate.reading.deadLettered.count > 0
+      ? [
+          '',
+          `**${candidate.reading.deadLettered.count} dead-lettered workflow(s)** (MAX_RECOVERY_ATTEMPTS_EXCEEDED) of \`${live.version}\` are retired with it because \`appVersions.drain.retireDeadLettered\` is on. Once merged, nothing can resume them on ${live.version}; resume them before merging, or restart them on the latest version:`,
+          ...deadLetterLines(candidate.reading, reading.latestVersion),
+        ]
+      : []),
   ].join('\n');
   const body = [
     stable,
@@ -206,6 +228,12 @@ export function createVersionRetireTask(options: { drainSourceFor?: DrainSourceF
             const oldest = Math.max(...stalled.map((orphan) => orphan.ageMs));
             decision.reasons.push(
               `${stalled.length} PENDING workflow(s) of ${live.version} have not changed for more than the quiet period (oldest ${formatDuration(oldest)}); if their executor is gone they wait forever: resume them on a live executor of ${live.version}, e.g. ${stalled[0]!.fix}.`,
+            );
+          }
+          if (drained.deadLettered.count > 0 && !appVersions.drain.retireDeadLettered) {
+            decision.retire = false;
+            decision.reasons.push(
+              `${drained.deadLettered.count} workflow(s) of ${live.version} are dead-lettered (MAX_RECOVERY_ATTEMPTS_EXCEEDED) and only an executor of ${live.version} can resume them, so ${live.version} stays. Resume them while it runs, restart them on the latest version, or cancel them (\`dbos workflow cancel <id>\`); to retire anyway set appVersions.drain.retireDeadLettered: true.\n${deadLetterLines(drained, reading.latestVersion).join('\n')}`,
             );
           }
           if (!decision.retire) {

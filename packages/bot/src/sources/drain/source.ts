@@ -1,5 +1,6 @@
 import {
   DrainUnknownError,
+  findDeadLettered,
   findOrphans,
   findStalledPending,
   readDrainStatusFromConductor,
@@ -7,6 +8,7 @@ import {
   redactUrl,
   SINGLE_VERSION_SQL,
   withDrainReadTransaction,
+  type DeadLetteredOfVersion,
   type OrphanedWorkflow,
   type Queryable,
 } from '@dbos-gitops/drain';
@@ -56,6 +58,8 @@ export interface VersionDrainReading {
   quietSince: string | null;
   /** PENDING work that looks stranded: executor known to be gone (`confirmed`), or untouched for a quiet period. */
   orphans: Array<OrphanedWorkflow & { confirmed: boolean }>;
+  /** MAX_RECOVERY_ATTEMPTS_EXCEEDED workflows of this version: not in flight, but only its executors can resume them. */
+  deadLettered: DeadLetteredOfVersion;
 }
 
 export interface DrainReading {
@@ -135,7 +139,8 @@ async function readInTransaction(db: Queryable, request: DrainReadRequest, liveE
         orphans = stalled.map((orphan) => ({ ...orphan, confirmed: false }));
       }
     }
-    versions.push({ ...counts, quietSince, orphans });
+    const deadLettered = await findDeadLettered(db, { appName: request.appName, version, latestVersion, limit: 20 });
+    versions.push({ ...counts, quietSince, orphans, deadLettered });
   }
   const readAt = now.rows[0]?.now instanceof Date ? now.rows[0].now.toISOString() : new Date().toISOString();
   return { readAt, latestVersion, versions };
