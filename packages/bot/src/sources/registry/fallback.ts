@@ -49,7 +49,8 @@ export class UnreachableFallbackRegistry implements RegistrySource {
       return await call(this.live);
     } catch (error) {
       if (!unreachable(error)) throw error;
-      this.fallback = { source: this.catalog(), reason: error.message };
+      // Reads may run concurrently: the first unreachable one picks the catalog for all of them.
+      this.fallback ??= { source: this.catalog(), reason: error.message };
       return call(this.fallback.source);
     }
   }
