@@ -50,7 +50,13 @@ export function selectedApps(podSelector: unknown): string[] | undefined {
 export function selectedNamespace(selector: unknown): string | undefined {
   const s = asRecord(selector);
   const labels = asRecord(s.matchLabels);
-  if (asArray(s.matchExpressions).length > 0 || Object.keys(labels).length !== 1) return undefined;
+  const expressions = asArray(s.matchExpressions).map(asRecord);
+  if (Object.keys(labels).length === 0 && expressions.length === 1) {
+    const [e] = expressions;
+    const values = asArray(e!.values);
+    return e!.key === NAMESPACE_NAME_LABEL && e!.operator === 'In' && values.length === 1 ? String(values[0]) : undefined;
+  }
+  if (expressions.length > 0 || Object.keys(labels).length !== 1) return undefined;
   const name = labels[NAMESPACE_NAME_LABEL] ?? labels[LEGACY_NAME_LABEL];
   return typeof name === 'string' ? name : undefined;
 }
