@@ -110,6 +110,18 @@ describe('network-policy-egress', () => {
     expect(v).toMatchObject({ file: NP_FILE, object: 'NetworkPolicy/dbos/allow-postgres-egress' });
     expect(v!.message).toBe('allows the egress flow "console pod → ipBlock 10.1.0.0/16:5432", which is not in the egress model');
   });
+
+  it('requires PostgreSQL egress for any pod handed a database credential, whatever its app label', async () => {
+    const root = await freshRepo();
+    await editYaml(root, 'base/console/deployment.yaml', ([d]) => {
+      d!.spec.template.spec.containers[0].env = [{ name: 'DEX_POSTGRES_PASSWORD', valueFrom: { secretKeyRef: { name: 'dex-credentials', key: 'postgres-password' } } }];
+    });
+    const [v, ...rest] = await violationsOnly(root, 'network-policy-egress');
+    expect(rest).toEqual([]);
+    expect(v!.message).toBe(
+      'overlays/dev hands console pods a database credential but gives them no egress to the database address range, so that connection is dropped by the default deny (Kubernetes NetworkPolicy: a pod selected by an Egress policy may open only the connections some policy allows)',
+    );
+  });
 });
 
 describe('namespace-selector-by-name', () => {

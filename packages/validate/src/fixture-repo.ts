@@ -185,6 +185,7 @@ export function fixtureFiles(): Record<string, string> {
               name: 'migrate',
               image: `ghcr.io/example/app:0.0.0@${digestFor('ghcr.io/example/app:0.0.0')}`,
               args: ['migrate', '--app-role', 'dbos_app'],
+              env: [{ name: 'DBOS_SYSTEM_DATABASE_URL', valueFrom: { secretKeyRef: { name: 'postgres-admin', key: 'database-url' } } }],
               resources: RESOURCES,
               securityContext: SECURE_CONTAINER,
             },

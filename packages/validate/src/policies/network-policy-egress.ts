@@ -137,18 +137,28 @@ function isDefaultDenyEgress(rendered: RenderedObject): boolean {
   return isEmptySelector(spec.podSelector) && asArray(spec.policyTypes).includes('Egress') && asArray(spec.egress).length === 0;
 }
 
-/** The `app` label of every pod template an overlay renders. */
-function renderedApps(render: Render): Set<string> {
+/** Secret keys that carry database credentials in this tree (README, Secrets): a pod that reads one connects to PostgreSQL. */
+const DATABASE_SECRET_KEYS = new Set(['database-url', 'postgres-password']);
+
+/** The `app` label of every pod template an overlay renders, and which of them read a database credential. */
+function renderedApps(render: Render): { apps: Set<string>; databaseReaders: Set<string> } {
   const apps = new Set<string>();
+  const databaseReaders = new Set<string>();
   for (const { object } of render.objects) {
     const podSpec = podSpecOf(object);
     if (!podSpec) continue;
     const spec = asRecord(object.spec);
     const template = object.kind === 'CronJob' ? asRecord(asRecord(asRecord(spec.jobTemplate).spec).template) : asRecord(spec.template);
     const app = asRecord(asRecord(template.metadata).labels).app;
-    if (typeof app === 'string') apps.add(app);
+    if (typeof app !== 'string') continue;
+    apps.add(app);
+    const containers = [...asArray(podSpec.initContainers), ...asArray(podSpec.containers)].map(asRecord);
+    const readsDatabase = containers.some((container) =>
+      asArray(container.env).some((env) => DATABASE_SECRET_KEYS.has(String(asRecord(asRecord(asRecord(env).valueFrom).secretKeyRef).key))),
+    );
+    if (readsDatabase) databaseReaders.add(app);
   }
-  return apps;
+  return { apps, databaseReaders };
 }
 
 const fromSource = (flow: EgressFlow, app: string) => flow.source === app || flow.source === '*';
@@ -189,7 +199,7 @@ export const networkPolicyEgress: Policy = {
           fix: `remove that destination or port; allowed egress is: ${ALLOWED.map((a) => a.name).join('; ')} (README, "Network model: ingress and egress")`,
         });
       }
-      const apps = renderedApps(render);
+      const { apps, databaseReaders } = renderedApps(render);
       const dnsFor = (app: string) => flows.some((f) => fromSource(f, app) && ALLOWED[0]!.admits(f));
       for (const app of [...apps].sort()) {
         if (!dnsFor(app)) {
@@ -201,6 +211,18 @@ export const networkPolicyEgress: Policy = {
             fix: 'include base/network-policies (allow-dns-egress selects every pod)',
           });
         }
+      }
+      // Whatever its label, a pod handed a database credential must be able to use it.
+      for (const app of [...databaseReaders].sort()) {
+        if (REQUIRED.some((required) => required.app === app && required.name.startsWith('PostgreSQL'))) continue;
+        if (flows.some((f) => f.source === app && ALLOWED.some((a) => a.admits(f)) && f.peer.kind === 'range' && f.protocol === 'TCP')) continue;
+        violations.push({
+          rule: RULE,
+          file: kustomization,
+          object: 'NetworkPolicy/*',
+          message: `${render.id} hands ${app} pods a database credential but gives them no egress to the database address range, so that connection is dropped by the default deny (${K8S_RULE})`,
+          fix: `add ${app} to allow-postgres-egress (base/network-policies) and to DATABASE_CLIENTS in packages/validate if it is a new database client`,
+        });
       }
       for (const required of REQUIRED) {
         if (!apps.has(required.app)) continue;
