@@ -230,7 +230,7 @@ describe('keda-restricted-secret-auth', () => {
     ]);
     expect(violations[0]!.message).toContain('trigger 1 authenticates through TriggerAuthentication/drain-reader');
     expect(violations[1]!.message).toContain('KEDA_RESTRICT_SECRET_ACCESS');
-    expect(violations[1]!.message).toContain('kedacore/keda#4519');
+    expect(violations[1]!.message).toContain('kedacore/keda#3668');
     expect(violations[1]!.fix).toContain('ClusterTriggerAuthentication');
   });
 

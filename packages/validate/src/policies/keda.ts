@@ -131,7 +131,7 @@ function hasSecret(render: Render, namespace: string, name: string, key: string)
 }
 
 const RESTRICT_RULE =
-  'with permissions.operator.restrict.secret: true (KEDA_RESTRICT_SECRET_ACCESS) KEDA reads Secrets only in its own namespace and asks for ClusterTriggerAuthentication (KEDA docs, "Restrict Secret Access"; kedacore/keda#4519, #4893)';
+  'with permissions.operator.restrict.secret: true (KEDA_RESTRICT_SECRET_ACCESS) KEDA reads Secrets only in its own namespace and asks for ClusterTriggerAuthentication (KEDA docs, "Restrict Secret Access"; kedacore/keda#3668, #4893)';
 
 /**
  * While KEDA's Secret access is restricted, a namespaced TriggerAuthentication's secretTargetRef is looked up in KEDA's
