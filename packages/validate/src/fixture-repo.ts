@@ -81,9 +81,41 @@ function networkPolicy(app: string, from: unknown[], port: number) {
   };
 }
 
-const INGRESS_NS = { namespaceSelector: { matchLabels: { 'app.kubernetes.io/name': 'ingress-nginx' } } };
-const KEDA_NS = { namespaceSelector: { matchLabels: { 'app.kubernetes.io/name': 'keda' } } };
+const INGRESS_NS = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } };
+const KEDA_NS = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'keda' } } };
 const pod = (app: string) => ({ podSelector: { matchLabels: { app } } });
+
+function egressPolicy(name: string, podSelector: unknown, egress: unknown[]) {
+  return { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name }, spec: { podSelector, policyTypes: ['Egress'], egress } };
+}
+
+const tcp = (port: number) => ({ protocol: 'TCP', port });
+export const PUBLIC_INTERNET = {
+  ipBlock: { cidr: '0.0.0.0/0', except: ['10.0.0.0/8', '100.64.0.0/10', '169.254.0.0/16', '172.16.0.0/12', '192.168.0.0/16'] },
+};
+
+/** The README's egress model: default deny, DNS for all, PostgreSQL for the database clients, the control plane's own flows. */
+function egressPolicies(): unknown[] {
+  return [
+    { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'default-deny-egress' }, spec: { podSelector: {}, policyTypes: ['Egress'] } },
+    egressPolicy('allow-dns-egress', {}, [
+      {
+        to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
+        ports: [{ protocol: 'UDP', port: 53 }, tcp(53)],
+      },
+    ]),
+    egressPolicy('allow-postgres-egress', { matchExpressions: [{ key: 'app', operator: 'In', values: ['conductor', 'dbos-app', 'dbos-migrate'] }] }, [
+      { to: [{ ipBlock: { cidr: '10.1.0.0/16' } }], ports: [tcp(5432)] },
+    ]),
+    egressPolicy('allow-conductor-egress', pod('conductor').podSelector, [
+      { to: [pod('dex')], ports: [tcp(5556)] },
+      { to: [pod('conductor')], ports: [tcp(8090)] },
+      { to: [PUBLIC_INTERNET], ports: [tcp(443)] },
+    ]),
+    egressPolicy('allow-console-egress', pod('console').podSelector, [{ to: [pod('conductor')], ports: [tcp(8090)] }]),
+    egressPolicy('allow-dbos-app-egress', pod('dbos-app').podSelector, [{ to: [pod('conductor')], ports: [tcp(8090)] }]),
+  ];
+}
 
 function yamlDocs(...docs: unknown[]): string {
   return docs.map((doc) => stringify(doc)).join('---\n');
@@ -106,6 +138,8 @@ export function versionFiles(slug: string, version: string, latest: boolean): Re
     { op: 'replace', path: '/spec/scaleTargetRef/name', value: `dbos-app-${slug}` },
     ...(latest
       ? [
+          // Its metrics-api trigger polls the routing-stage dbos-app Service, so it syncs with it (components/app-latest).
+          { op: 'replace', path: '/metadata/labels/dbos.dev~1stage', value: 'routing' },
           { op: 'replace', path: '/spec/minReplicaCount', value: 1 },
           {
             op: 'add',
@@ -142,6 +176,7 @@ export function fixtureFiles(): Record<string, string> {
     spec: {
       backoffLimit: 3,
       template: {
+        metadata: { labels: { app: 'dbos-migrate' } },
         spec: {
           restartPolicy: 'OnFailure',
           securityContext: podSecurity(),
@@ -150,6 +185,7 @@ export function fixtureFiles(): Record<string, string> {
               name: 'migrate',
               image: `ghcr.io/example/app:0.0.0@${digestFor('ghcr.io/example/app:0.0.0')}`,
               args: ['migrate', '--app-role', 'dbos_app'],
+              env: [{ name: 'DBOS_SYSTEM_DATABASE_URL', valueFrom: { secretKeyRef: { name: 'postgres-admin', key: 'database-url' } } }],
               resources: RESOURCES,
               securityContext: SECURE_CONTAINER,
             },
@@ -180,8 +216,8 @@ export function fixtureFiles(): Record<string, string> {
     'base/conductor/deployment.yaml': yamlDocs(deployment('conductor', 'dbosdev/conductor:1.2.0', 8090)),
     'base/conductor/service.yaml': yamlDocs(service('conductor', 8090, 8090)),
     'base/console/kustomization.yaml': kustomization({ resources: ['deployment.yaml', 'service.yaml'], labels: stage('workloads') }),
-    'base/console/deployment.yaml': yamlDocs(deployment('console', 'dbosdev/console:1.2.0', 80)),
-    'base/console/service.yaml': yamlDocs(service('console', 80, 80)),
+    'base/console/deployment.yaml': yamlDocs(deployment('console', 'dbosdev/console:1.2.0', 8080)),
+    'base/console/service.yaml': yamlDocs(service('console', 80, 8080)),
     'base/dex/kustomization.yaml': kustomization({ resources: ['deployment.yaml', 'service.yaml'], labels: stage('workloads') }),
     'base/dex/deployment.yaml': yamlDocs(deployment('dex', 'ghcr.io/dexidp/dex:v2.45.1', 5556)),
     'base/dex/service.yaml': yamlDocs(service('dex', 5556, 5556)),
@@ -199,10 +235,11 @@ export function fixtureFiles(): Record<string, string> {
         metadata: { name: 'default-deny-ingress' },
         spec: { podSelector: {}, policyTypes: ['Ingress'] },
       },
-      networkPolicy('conductor', [INGRESS_NS, pod('console'), pod('dbos-app')], 8090),
-      networkPolicy('console', [INGRESS_NS], 80),
+      networkPolicy('conductor', [INGRESS_NS, pod('console'), pod('dbos-app'), pod('conductor')], 8090),
+      networkPolicy('console', [INGRESS_NS], 8080),
       networkPolicy('dex', [INGRESS_NS, pod('conductor')], 5556),
       networkPolicy('dbos-app', [INGRESS_NS, KEDA_NS], 8080),
+      ...egressPolicies(),
     ),
     'base/components/sync-waves/kustomization.yaml': stringify({
       apiVersion: 'kustomize.config.k8s.io/v1alpha1',

@@ -44,7 +44,7 @@ describe('the clean fixture', () => {
       ['clusters/dev/argocd', 'argocd', true],
       ['clusters/dev/flux', 'flux', true],
     ]);
-    expect(result.objects).toBe(21);
+    expect(result.objects).toBe(27);
   });
 });
 
@@ -188,7 +188,7 @@ describe('network-policy-matrix', () => {
       const from = conductor.spec.ingress[0].from as Array<Record<string, any>>;
       conductor.spec.ingress[0].from = [
         ...from.filter((peer) => peer.podSelector?.matchLabels?.app !== 'console'),
-        { namespaceSelector: { matchLabels: { 'app.kubernetes.io/name': 'keda' } } },
+        { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'keda' } } },
       ];
     });
     const violations = await violationsOnly(root, 'network-policy-matrix');
@@ -213,12 +213,12 @@ describe('network-policy-matrix', () => {
     expect(v!.fix).toContain('podSelector: {}');
   });
 
-  it('accepts envoy-gateway as the ingress-controller namespace', async () => {
+  it('accepts envoy-gateway-system as the ingress-controller namespace', async () => {
     const root = await freshRepo();
     const original = await readFile(path.join(root, NP_FILE), 'utf8');
     await writeFile(
       path.join(root, NP_FILE),
-      original.replaceAll('app.kubernetes.io/name: ingress-nginx', 'app.kubernetes.io/name: envoy-gateway'),
+      original.replaceAll('kubernetes.io/metadata.name: ingress-nginx', 'kubernetes.io/metadata.name: envoy-gateway-system'),
     );
     const result = await validateRepo({ root, only: 'network-policy-matrix' });
     expect(result.violations).toEqual([]);
@@ -427,10 +427,10 @@ describe('sync-order', () => {
     const complete = await validateRepo({ root });
     expect(complete.violations).toEqual([]);
     expect(complete.renders.filter((r) => r.kind === 'flux-stage').map((r) => [r.id.split('/').pop(), r.objects])).toEqual([
-      ['foundation', 7], // Namespace, five NetworkPolicies, the SealedSecret
+      ['foundation', 13], // Namespace, five ingress and six egress NetworkPolicies, the SealedSecret
       ['migrations', 1],
-      ['routing', 2], // Ingress, Service/dbos-app
-      ['workloads', 8], // three control-plane Deployments and Services, the version's Deployment and ScaledObject
+      ['routing', 3], // Ingress, Service/dbos-app, and the latest version's ScaledObject whose trigger polls that Service
+      ['workloads', 7], // three control-plane Deployments and Services, the version's Deployment
     ]);
 
     // Stage renders skip the origin wrapper and borrow the overlay's attribution by object identity.

@@ -80,7 +80,7 @@ describe('renderTarget', () => {
     const render = await renderTarget(overlay(), { root, kubectl: shim });
     expect(render.originAnnotations).toBe(false);
     expect(render.error).toBeUndefined();
-    expect(render.objects.length).toBe(18);
+    expect(render.objects.length).toBe(24);
     expect(new Set(render.objects.map((o) => o.file))).toEqual(new Set(['overlays/dev/kustomization.yaml']));
   });
 

@@ -1,8 +1,12 @@
 import type { Policy } from '../types.ts';
 import { appReplicasUnset, appService, appVersionObjects } from './app-versions.ts';
+import { botTokenClusterAccess } from './bot-token.ts';
 import { capabilitiesDropped } from './capabilities-dropped.ts';
 import { imagePinned } from './image-pinned.ts';
+import { kedaRestrictedSecretAuth, triggerTargetStage } from './keda.ts';
 import { kubernetesSecretScan } from './kubernetes-secret-scan.ts';
+import { namespaceSelectorByName } from './namespace-selector-by-name.ts';
+import { networkPolicyEgress } from './network-policy-egress.ts';
 import { networkPolicyMatrix } from './network-policy-matrix.ts';
 import { noPlainSecret } from './no-plain-secret.ts';
 import { noPrivilegeEscalation } from './no-privilege-escalation.ts';
@@ -24,6 +28,8 @@ export const POLICIES: readonly Policy[] = [
   imagePinned,
   noPlainSecret,
   networkPolicyMatrix,
+  networkPolicyEgress,
+  namespaceSelectorByName,
   websocketTimeouts,
   kubernetesSecretScan,
   appReplicasUnset,
@@ -32,4 +38,7 @@ export const POLICIES: readonly Policy[] = [
   stageLabel,
   syncOrder,
   sealedSecretScope,
+  triggerTargetStage,
+  kedaRestrictedSecretAuth,
+  botTokenClusterAccess,
 ];

@@ -1,82 +1,33 @@
 import { asArray, asRecord, objectRef } from '../objects.ts';
 import type { Policy, Render, RenderedObject, Violation } from '../types.ts';
+import { describeSelector, isEmptySelector, peerName, policyTypes, selectedApps } from './network-peers.ts';
 
-/** Seed 000's allow matrix: every flow the DBOS control plane needs, and nothing more. */
+/**
+ * Seed 000's allow matrix, with two changes of the current DBOS guides: the Console listens on container port 8080
+ * (a NetworkPolicy names the pod port, not the Service's 80), and Conductor replicas forward requests to each other
+ * directly (DBOS Self-Hosting Guide, "Network Access": "Conductor instances must reach each other directly").
+ */
 export const EXPECTED_FLOWS: readonly string[] = [
-  'ingress-controller namespace → console:80',
+  'ingress-controller namespace → console:8080',
   'ingress-controller namespace → conductor:8090',
   'ingress-controller namespace → dbos-app:8080',
   'ingress-controller namespace → dex:5556',
   'console pod → conductor:8090',
   'dbos-app pod → conductor:8090',
+  'conductor pod → conductor:8090',
   'conductor pod → dex:5556',
   'keda namespace → dbos-app:8080',
 ];
 
-const INGRESS_CONTROLLERS = new Set(['ingress-nginx', 'envoy-gateway']);
-const NAME_LABEL = 'app.kubernetes.io/name';
-
-function describeSelector(selector: Record<string, unknown>): string {
-  const matchLabels = asRecord(selector.matchLabels);
-  const parts = Object.entries(matchLabels).map(([key, value]) => `${key}=${String(value)}`);
-  for (const expression of asArray(selector.matchExpressions)) {
-    const e = asRecord(expression);
-    parts.push(`${String(e.key)} ${String(e.operator)} (${asArray(e.values).join(',')})`);
-  }
-  return parts.join(',');
-}
-
-function isEmptySelector(selector: unknown): boolean {
-  const s = asRecord(selector);
-  return Object.keys(asRecord(s.matchLabels)).length === 0 && asArray(s.matchExpressions).length === 0;
-}
-
-function targetName(podSelector: unknown): string {
-  if (isEmptySelector(podSelector)) return 'every pod';
-  const s = asRecord(podSelector);
-  const labels = asRecord(s.matchLabels);
-  if (Object.keys(labels).length === 1 && typeof labels.app === 'string' && asArray(s.matchExpressions).length === 0) {
-    return labels.app;
-  }
-  return `pods{${describeSelector(s)}}`;
-}
-
-function namespaceName(selector: unknown): string {
-  if (isEmptySelector(selector)) return 'every namespace';
-  const s = asRecord(selector);
-  const labels = asRecord(s.matchLabels);
-  const name = labels[NAME_LABEL];
-  if (Object.keys(labels).length === 1 && typeof name === 'string' && asArray(s.matchExpressions).length === 0) {
-    return INGRESS_CONTROLLERS.has(name) ? 'ingress-controller namespace' : `${name} namespace`;
-  }
-  return `namespaces{${describeSelector(s)}}`;
-}
-
-function podName(selector: unknown): string {
-  if (isEmptySelector(selector)) return 'every pod';
-  const name = targetName(selector);
-  return name.startsWith('pods{') ? name : `${name} pod`;
-}
-
-function peerName(peer: Record<string, unknown>): string {
-  if (peer.ipBlock) return `ipBlock ${String(asRecord(peer.ipBlock).cidr)}`;
-  const hasNamespace = peer.namespaceSelector !== undefined;
-  const hasPod = peer.podSelector !== undefined;
-  if (hasNamespace && hasPod) return `${podName(peer.podSelector)} in ${namespaceName(peer.namespaceSelector)}`;
-  if (hasNamespace) return namespaceName(peer.namespaceSelector);
-  if (hasPod) return podName(peer.podSelector);
-  return 'anywhere';
+function targetNames(podSelector: unknown): string[] {
+  const apps = selectedApps(podSelector);
+  if (apps === undefined) return [`pods{${describeSelector(asRecord(podSelector))}}`];
+  return apps[0] === '*' ? ['every pod'] : apps;
 }
 
 export interface Flow {
   flow: string;
   source: RenderedObject;
-}
-
-function appliesToIngress(spec: Record<string, unknown>): boolean {
-  const types = asArray(spec.policyTypes);
-  // Without policyTypes Kubernetes treats every policy as an Ingress policy.
-  return types.length === 0 || types.includes('Ingress');
 }
 
 /** Every (source → target:port) an overlay's NetworkPolicies allow, each tied to the policy that allows it. */
@@ -85,16 +36,17 @@ export function allowedFlows(render: Render): Flow[] {
   for (const rendered of render.objects) {
     if (rendered.object.kind !== 'NetworkPolicy') continue;
     const spec = asRecord(rendered.object.spec);
-    if (!appliesToIngress(spec)) continue;
-    const target = targetName(spec.podSelector);
-    for (const rawRule of asArray(spec.ingress)) {
-      const rule = asRecord(rawRule);
-      const peers = asArray(rule.from).map(asRecord);
-      const ports = asArray(rule.ports).map(asRecord);
-      const portNames = ports.length === 0 ? ['any port'] : ports.map((p) => (p.port === undefined ? 'any port' : String(p.port)));
-      const peerNames = peers.length === 0 ? ['anywhere'] : peers.map(peerName);
-      for (const peer of peerNames) {
-        for (const port of portNames) flows.push({ flow: `${peer} → ${target}:${port}`, source: rendered });
+    if (!policyTypes(spec).includes('Ingress')) continue;
+    for (const target of targetNames(spec.podSelector)) {
+      for (const rawRule of asArray(spec.ingress)) {
+        const rule = asRecord(rawRule);
+        const peers = asArray(rule.from).map(asRecord);
+        const ports = asArray(rule.ports).map(asRecord);
+        const portNames = ports.length === 0 ? ['any port'] : ports.map((p) => (p.port === undefined ? 'any port' : String(p.port)));
+        const peerNames = peers.length === 0 ? ['anywhere'] : peers.map(peerName);
+        for (const peer of peerNames) {
+          for (const port of portNames) flows.push({ flow: `${peer} → ${target}:${port}`, source: rendered });
+        }
       }
     }
   }
@@ -109,7 +61,7 @@ function isDefaultDenyIngress(rendered: RenderedObject): boolean {
 
 export const networkPolicyMatrix: Policy = {
   id: 'network-policy-matrix',
-  title: 'Each overlay denies ingress by default and allows exactly the eight flows of the Conductor guide',
+  title: 'Each overlay denies ingress by default and allows exactly the flows of the Conductor guides',
   check(ctx) {
     const violations: Violation[] = [];
     for (const render of ctx.renders.filter((r) => r.kind === 'overlay')) {
@@ -146,7 +98,7 @@ export const networkPolicyMatrix: Policy = {
           file: source.file,
           object: objectRef(source.object),
           message: `allows the flow "${flow}", which is not in the Conductor guide's allow matrix`,
-          fix: `remove that peer or port from the ingress rule (peers are namespaceSelector on ${NAME_LABEL} or podSelector on app)`,
+          fix: 'remove that peer or port from the ingress rule (peers are namespaceSelector on kubernetes.io/metadata.name or podSelector on app)',
         });
       }
     }
