@@ -148,7 +148,7 @@ export function fixtureFiles(): Record<string, string> {
           containers: [
             {
               name: 'migrate',
-              image: `ghcr.io/example/app:0.0.0@${digestFor('ghcr.io/example/app:0.0.0')}`,
+              image: `ghcr.io/example/migrate:1.0.0@${digestFor('ghcr.io/example/migrate:1.0.0')}`,
               args: ['migrate', '--app-role', 'dbos_app'],
               resources: RESOURCES,
               securityContext: SECURE_CONTAINER,
@@ -186,10 +186,12 @@ export function fixtureFiles(): Record<string, string> {
     'base/dex/deployment.yaml': yamlDocs(deployment('dex', 'ghcr.io/dexidp/dex:v2.45.1', 5556)),
     'base/dex/service.yaml': yamlDocs(service('dex', 5556, 5556)),
     'base/app-version/kustomization.yaml': kustomization({
-      resources: ['deployment.yaml', 'migrate-job.yaml', 'scaled-object.yaml'],
+      resources: ['deployment.yaml', 'scaled-object.yaml'],
     }),
     'base/app-version/deployment.yaml': yamlDocs(appDeployment),
-    'base/app-version/migrate-job.yaml': yamlDocs(migrate),
+    // One schema migration per environment, not one per version (README "What happens on a fresh cluster").
+    'base/app-version/migration/kustomization.yaml': kustomization({ resources: ['migrate-job.yaml'] }),
+    'base/app-version/migration/migrate-job.yaml': yamlDocs(migrate),
     'base/app-version/scaled-object.yaml': yamlDocs(scaledObject),
     'base/network-policies/kustomization.yaml': kustomization({ resources: ['network-policies.yaml'], labels: stage('foundation') }),
     'base/network-policies/network-policies.yaml': yamlDocs(
@@ -224,6 +226,7 @@ export function fixtureFiles(): Record<string, string> {
         'secrets',
         'routing',
         'app-versions',
+        '../../base/app-version/migration',
       ],
     }),
     'overlays/dev/secrets/kustomization.yaml': kustomization({ resources: ['conductor.sealed.yaml'], labels: stage('foundation') }),

@@ -66,7 +66,7 @@ describe('probes', () => {
 describe('resources', () => {
   it('flags a missing memory limit on a Job and an init container without resources', async () => {
     const root = await freshRepo();
-    await editYaml(root, 'base/app-version/migrate-job.yaml', ([job]) => {
+    await editYaml(root, 'base/app-version/migration/migrate-job.yaml', ([job]) => {
       delete job!.spec.template.spec.containers[0].resources.limits.memory;
     });
     await editYaml(root, 'base/dex/deployment.yaml', ([d]) => {
@@ -75,7 +75,7 @@ describe('resources', () => {
     });
     const violations = await violationsOnly(root, 'resources');
     expect(violations.map((v) => [v.file, v.object, v.message])).toEqual([
-      ['base/app-version/migrate-job.yaml', 'Job/dbos/dbos-migrate-1-0-0', 'container "migrate" does not set resources limits.memory'],
+      ['base/app-version/migration/migrate-job.yaml', 'Job/dbos/dbos-migrate', 'container "migrate" does not set resources limits.memory'],
       [
         'base/dex/deployment.yaml',
         'Deployment/dbos/dex',
@@ -151,10 +151,9 @@ describe('image-pinned', () => {
     const violations = await violationsOnly(root, 'image-pinned');
     expect(violations.map((v) => [v.file, v.object])).toEqual([
       ['base/app-version/deployment.yaml', 'Deployment/dbos/dbos-app-1-0-0'],
-      ['base/app-version/migrate-job.yaml', 'Job/dbos/dbos-migrate-1-0-0'],
       ['base/conductor/deployment.yaml', 'Deployment/dbos/conductor'],
     ]);
-    expect(violations[2]!.message).toContain('uses the tag "latest"');
+    expect(violations[1]!.message).toContain('uses the tag "latest"');
     expect(violations[0]!.message).toBe('container "dbos-app" image "ghcr.io/example/app:1.0.0" has no @sha256 digest');
     expect(violations[0]!.fix).toContain('@sha256:<digest>');
   });
@@ -365,6 +364,34 @@ describe('app-version-objects', () => {
     expect(v!.message).toBe('version "1-0-0" ScaledObject targets Deployment/dbos-app, not its own Deployment dbos-app-1-0-0');
     expect(v!.fix).toContain('spec.scaleTargetRef.name to dbos-app-1-0-0');
   });
+
+  it('flags a migration Job instantiated per version instead of once per environment', async () => {
+    const root = await freshRepo();
+    await editYaml(root, 'base/app-version/kustomization.yaml', ([k]) => {
+      k!.resources.push('migration');
+    });
+    await editYaml(root, 'overlays/dev/kustomization.yaml', ([k]) => {
+      k!.resources = k!.resources.filter((r: string) => r !== '../../base/app-version/migration');
+    });
+    const [v, ...rest] = await violationsOnly(root, 'app-version-objects');
+    expect(rest).toEqual([]);
+    expect(v).toMatchObject({ file: 'base/app-version/migration/migrate-job.yaml', object: 'Job/dbos/dbos-migrate-1-0-0' });
+    expect(v!.message).toBe(
+      'is a migration Job of version "1-0-0"; the system schema is shared by every version and is migrated once per environment',
+    );
+    expect(v!.fix).toBe('list base/app-version/migration once in overlays/dev/kustomization.yaml, not in base/app-version');
+  });
+
+  it('flags an environment with no migration Job', async () => {
+    const root = await freshRepo();
+    await editYaml(root, 'overlays/dev/kustomization.yaml', ([k]) => {
+      k!.resources = k!.resources.filter((r: string) => r !== '../../base/app-version/migration');
+    });
+    const [v, ...rest] = await violationsOnly(root, 'app-version-objects');
+    expect(rest).toEqual([]);
+    expect(v).toMatchObject({ file: 'overlays/dev/kustomization.yaml', object: 'overlays/dev' });
+    expect(v!.message).toBe('renders 0 migration Jobs (none); the environment needs exactly one');
+  });
 });
 
 describe('app-service', () => {
@@ -416,7 +443,7 @@ describe('sync-order', () => {
     const violations = await violationsOnly(root, 'sync-order');
     const ingress = violations.find((v) => v.object === 'Ingress/dbos/conductor');
     expect(ingress?.message).toBe('has argocd.argoproj.io/sync-wave: "-3", but its stage "routing" means wave "1"');
-    const job = violations.find((v) => v.object === 'Job/dbos/dbos-migrate-1-0-0');
+    const job = violations.find((v) => v.object === 'Job/dbos/dbos-migrate');
     expect(job?.message).toContain('has no argocd.argoproj.io/sync-wave annotation');
     expect(job?.fix).toContain('base/components/sync-waves');
   });
@@ -439,7 +466,7 @@ describe('sync-order', () => {
     await rm(path.join(root, 'clusters/dev/flux/stages/migrations'), { recursive: true });
     const [v, ...rest] = await violationsOnly(root, 'sync-order');
     expect(rest).toEqual([]);
-    expect(v).toMatchObject({ file: 'base/app-version/migrate-job.yaml', object: 'Job/dbos/dbos-migrate-1-0-0' });
+    expect(v).toMatchObject({ file: 'base/app-version/migration/migrate-job.yaml', object: 'Job/dbos/dbos-migrate' });
     expect(v!.message).toBe('is in overlays/dev but in no Flux stage under clusters/dev/flux/stages, so Flux never applies it');
   });
 });
