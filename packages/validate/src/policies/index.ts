@@ -1,13 +1,17 @@
 import type { Policy } from '../types.ts';
 import { appReplicasUnset, appService, appVersionObjects } from './app-versions.ts';
 import { capabilitiesDropped } from './capabilities-dropped.ts';
+import { crdInstalled } from './crd-installed.ts';
+import { healthCheckShipped } from './health-check-shipped.ts';
 import { imagePinned } from './image-pinned.ts';
+import { jobRecreated } from './job-recreated.ts';
 import { kubernetesSecretScan } from './kubernetes-secret-scan.ts';
 import { networkPolicyMatrix } from './network-policy-matrix.ts';
 import { noPlainSecret } from './no-plain-secret.ts';
 import { noPrivilegeEscalation } from './no-privilege-escalation.ts';
 import { nonRoot } from './non-root.ts';
 import { probes } from './probes.ts';
+import { replicasIgnoreScoped } from './replicas-ignore-scoped.ts';
 import { resources } from './resources.ts';
 import { sealedSecretScope } from './sealed-secret-scope.ts';
 import { stageLabel } from './stage-label.ts';
@@ -32,4 +36,8 @@ export const POLICIES: readonly Policy[] = [
   stageLabel,
   syncOrder,
   sealedSecretScope,
+  crdInstalled,
+  jobRecreated,
+  replicasIgnoreScoped,
+  healthCheckShipped,
 ];
