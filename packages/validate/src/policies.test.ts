@@ -633,6 +633,49 @@ describe('health-check-shipped', () => {
   });
 });
 
+describe('argocd-bootstrap', () => {
+  it('requires the hand-applied set to be the root app-of-apps and the health check, and no other Application', async () => {
+    const root = await freshRepo();
+    await writeFiles(root, {
+      'clusters/dev/argocd/root.yaml': stringify({
+        apiVersion: 'argoproj.io/v1alpha1',
+        kind: 'Application',
+        metadata: { name: 'root', namespace: 'argocd', labels: { 'dbos.dev/bootstrap': 'true' } },
+        spec: {
+          project: 'default',
+          source: { repoURL: 'https://github.com/example/gitops.git', targetRevision: 'main', path: 'clusters/dev/argocd' },
+          destination: { server: 'https://kubernetes.default.svc', namespace: 'argocd' },
+          syncPolicy: { automated: { prune: true, selfHeal: true } },
+        },
+      }),
+    });
+    await editYaml(root, 'clusters/dev/argocd/kustomization.yaml', ([k]) => {
+      k!.resources.push('root.yaml');
+    });
+    const unlabelledHealth = await violationsOnly(root, 'argocd-bootstrap');
+    expect(unlabelledHealth.map((v) => [v.file, v.object])).toEqual([['clusters/dev/argocd/argocd-cm.yaml', 'ConfigMap/argocd/argocd-cm']]);
+    expect(unlabelledHealth[0]!.message).toContain('its waves wait on the Application health check');
+
+    await editYaml(root, 'clusters/dev/argocd/argocd-cm.yaml', ([cm]) => {
+      cm!.metadata.labels = { 'dbos.dev/bootstrap': 'true' };
+    });
+    expect((await validateRepo({ root })).violations).toEqual([]);
+
+    await editYaml(root, 'clusters/dev/argocd/application.yaml', ([app]) => {
+      app!.metadata.labels = { 'dbos.dev/bootstrap': 'true' };
+    });
+    await editYaml(root, 'clusters/dev/argocd/root.yaml', ([app]) => {
+      delete app!.metadata.labels;
+    });
+    const violations = await violationsOnly(root, 'argocd-bootstrap');
+    expect(violations.map((v) => [v.object, v.fix])).toEqual([
+      ['Application/argocd/dbos-dev', 'remove the label; the root Application creates it in its wave'],
+      ['Application/argocd/root', 'add the label dbos.dev/bootstrap: "true" to it'],
+    ]);
+    expect(violations[0]!.message).toContain('starts syncing at once, outside the root Application\'s sync waves');
+  });
+});
+
 describe('sealed-secret-scope', () => {
   it('flags a namePrefix that renames a strict-scope SealedSecret', async () => {
     const root = await freshRepo();

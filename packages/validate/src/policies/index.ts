@@ -1,4 +1,5 @@
 import type { Policy } from '../types.ts';
+import { argocdBootstrap } from './argocd-bootstrap.ts';
 import { appReplicasUnset, appService, appVersionObjects } from './app-versions.ts';
 import { capabilitiesDropped } from './capabilities-dropped.ts';
 import { crdInstalled } from './crd-installed.ts';
@@ -40,4 +41,5 @@ export const POLICIES: readonly Policy[] = [
   jobRecreated,
   replicasIgnoreScoped,
   healthCheckShipped,
+  argocdBootstrap,
 ];
