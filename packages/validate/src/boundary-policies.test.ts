@@ -173,25 +173,11 @@ describe('trigger-target-stage', () => {
 
 /** KEDA installed as both tools do here: the Helm chart with the operator's Secret access restricted. */
 async function installKeda(root: string, restricted: boolean, namespace = 'keda'): Promise<void> {
-  await writeFiles(root, {
-    'clusters/dev/argocd/keda.yaml': stringify({
-      apiVersion: 'argoproj.io/v1alpha1',
-      kind: 'Application',
-      metadata: { name: 'keda', namespace: 'argocd' },
-      spec: {
-        project: 'default',
-        source: {
-          repoURL: 'https://kedacore.github.io/charts',
-          chart: 'keda',
-          targetRevision: '2.18.0',
-          helm: { valuesObject: { permissions: { operator: { restrict: { secret: restricted } } } } },
-        },
-        destination: { server: 'https://kubernetes.default.svc', namespace },
-      },
-    }),
-  });
-  await editYaml(root, 'clusters/dev/argocd/kustomization.yaml', ([k]) => {
-    if (!k!.resources.includes('keda.yaml')) k!.resources.push('keda.yaml');
+  // The fixture already installs KEDA as an add-on (its CRDs must come from an earlier wave); set its Secret access.
+  await editYaml(root, 'clusters/dev/argocd/addons.yaml', (docs) => {
+    const keda = docs.find((doc) => doc.metadata?.name === 'keda')!;
+    keda.spec.source.helm = { valuesObject: { permissions: { operator: { restrict: { secret: restricted } } } } };
+    keda.spec.destination.namespace = namespace;
   });
 }
 

@@ -165,6 +165,29 @@ export function versionFiles(slug: string, version: string, latest: boolean): Re
   };
 }
 
+function argoAddon(name: string, source: Record<string, string>) {
+  return {
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'Application',
+    metadata: { name, namespace: 'argocd', annotations: { 'argocd.argoproj.io/sync-wave': '-1' } },
+    spec: {
+      project: 'default',
+      source,
+      destination: { server: 'https://kubernetes.default.svc', namespace: name },
+      syncPolicy: { automated: { prune: true, selfHeal: true } },
+    },
+  };
+}
+
+function readyExpr(apiVersion: string, kind: string, condition: string) {
+  return {
+    apiVersion,
+    kind,
+    failed: `status.conditions.exists(e, e.type == '${condition}' && e.status == 'False')`,
+    current: `status.conditions.exists(e, e.type == '${condition}' && e.status == 'True')`,
+  };
+}
+
 export function fixtureFiles(): Record<string, string> {
   const appDeployment = deployment('dbos-app', 'ghcr.io/example/app:0.0.0', 8080);
   delete (appDeployment.spec as { replicas?: number }).replicas;
@@ -183,7 +206,7 @@ export function fixtureFiles(): Record<string, string> {
           containers: [
             {
               name: 'migrate',
-              image: `ghcr.io/example/app:0.0.0@${digestFor('ghcr.io/example/app:0.0.0')}`,
+              image: `ghcr.io/example/migrate:1.0.0@${digestFor('ghcr.io/example/migrate:1.0.0')}`,
               args: ['migrate', '--app-role', 'dbos_app'],
               env: [{ name: 'DBOS_SYSTEM_DATABASE_URL', valueFrom: { secretKeyRef: { name: 'postgres-admin', key: 'database-url' } } }],
               resources: RESOURCES,
@@ -222,10 +245,12 @@ export function fixtureFiles(): Record<string, string> {
     'base/dex/deployment.yaml': yamlDocs(deployment('dex', 'ghcr.io/dexidp/dex:v2.45.1', 5556)),
     'base/dex/service.yaml': yamlDocs(service('dex', 5556, 5556)),
     'base/app-version/kustomization.yaml': kustomization({
-      resources: ['deployment.yaml', 'migrate-job.yaml', 'scaled-object.yaml'],
+      resources: ['deployment.yaml', 'scaled-object.yaml'],
     }),
     'base/app-version/deployment.yaml': yamlDocs(appDeployment),
-    'base/app-version/migrate-job.yaml': yamlDocs(migrate),
+    // One schema migration per environment, not one per version (README "What happens on a fresh cluster").
+    'base/app-version/migration/kustomization.yaml': kustomization({ resources: ['migrate-job.yaml'] }),
+    'base/app-version/migration/migrate-job.yaml': yamlDocs(migrate),
     'base/app-version/scaled-object.yaml': yamlDocs(scaledObject),
     'base/network-policies/kustomization.yaml': kustomization({ resources: ['network-policies.yaml'], labels: stage('foundation') }),
     'base/network-policies/network-policies.yaml': yamlDocs(
@@ -261,6 +286,7 @@ export function fixtureFiles(): Record<string, string> {
         'secrets',
         'routing',
         'app-versions',
+        '../../base/app-version/migration',
       ],
     }),
     'overlays/dev/secrets/kustomization.yaml': kustomization({ resources: ['conductor.sealed.yaml'], labels: stage('foundation') }),
@@ -302,7 +328,18 @@ export function fixtureFiles(): Record<string, string> {
       spec: { selector: { app: 'dbos-app', 'dbos.dev/app-version': '1-0-0' }, ports: [{ name: 'http', port: 8080, targetPort: 8080 }] },
     }),
     ...versionFiles('1-0-0', '1.0.0', true),
-    'clusters/dev/argocd/kustomization.yaml': kustomization({ resources: ['application.yaml'] }),
+    'clusters/dev/argocd/kustomization.yaml': kustomization({ resources: ['application.yaml', 'addons.yaml', 'argocd-cm.yaml'] }),
+    // The add-ons whose CRDs the overlay uses, in an earlier wave; one from a Helm repository, one from OCI.
+    'clusters/dev/argocd/addons.yaml': yamlDocs(
+      argoAddon('sealed-secrets', { repoURL: 'https://bitnami-labs.github.io/sealed-secrets', chart: 'sealed-secrets', targetRevision: '2.17.8' }),
+      argoAddon('keda', { repoURL: 'oci://ghcr.io/example/charts/keda', path: '.', targetRevision: '2.21.1' }),
+    ),
+    'clusters/dev/argocd/argocd-cm.yaml': yamlDocs({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'argocd-cm', namespace: 'argocd' },
+      data: { 'resource.customizations.health.argoproj.io_Application': 'hs = { status = "Progressing" }\nreturn hs\n' },
+    }),
     'clusters/dev/argocd/application.yaml': yamlDocs({
       apiVersion: 'argoproj.io/v1alpha1',
       kind: 'Application',
@@ -325,15 +362,48 @@ export function fixtureFiles(): Record<string, string> {
       {
         apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
         kind: 'Kustomization',
+        metadata: { name: 'infra', namespace: 'flux-system' },
+        spec: { interval: '1h', path: './clusters/dev/flux/infrastructure', prune: true, wait: true, sourceRef: { kind: 'GitRepository', name: 'gitops' } },
+      },
+      {
+        apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
+        kind: 'Kustomization',
         metadata: { name: 'dbos', namespace: 'flux-system' },
         spec: {
+          dependsOn: [{ name: 'infra' }],
           interval: '10m',
           path: './overlays/dev',
           prune: true,
           wait: true,
           sourceRef: { kind: 'GitRepository', name: 'gitops' },
-          ignore: [{ paths: ['/spec/replicas'], target: { kind: 'Deployment' } }],
+          ignore: [{ paths: ['/spec/replicas'], target: { kind: 'Deployment', labelSelector: 'app=dbos-app' } }],
+          healthCheckExprs: [
+            readyExpr('bitnami.com/v1alpha1', 'SealedSecret', 'Synced'),
+            readyExpr('keda.sh/v1alpha1', 'ScaledObject', 'Ready'),
+          ],
         },
+      },
+    ),
+    // What Kustomization/infra applies: the add-on HelmReleases, one from a HelmRepository, one through chartRef.
+    'clusters/dev/flux/infrastructure/kustomization.yaml': kustomization({ resources: ['helm-releases.yaml'] }),
+    'clusters/dev/flux/infrastructure/helm-releases.yaml': yamlDocs(
+      {
+        apiVersion: 'helm.toolkit.fluxcd.io/v2',
+        kind: 'HelmRelease',
+        metadata: { name: 'sealed-secrets', namespace: 'kube-system' },
+        spec: { interval: '1h', chart: { spec: { chart: 'sealed-secrets', version: '2.17.8', sourceRef: { kind: 'HelmRepository', name: 'sealed-secrets' } } } },
+      },
+      {
+        apiVersion: 'source.toolkit.fluxcd.io/v1',
+        kind: 'OCIRepository',
+        metadata: { name: 'keda', namespace: 'flux-system' },
+        spec: { interval: '24h', url: 'oci://ghcr.io/example/charts/keda', ref: { tag: '2.21.1' } },
+      },
+      {
+        apiVersion: 'helm.toolkit.fluxcd.io/v2',
+        kind: 'HelmRelease',
+        metadata: { name: 'keda', namespace: 'keda' },
+        spec: { interval: '1h', chartRef: { kind: 'OCIRepository', name: 'keda', namespace: 'flux-system' } },
       },
     ),
   };

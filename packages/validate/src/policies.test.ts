@@ -44,7 +44,7 @@ describe('the clean fixture', () => {
       ['clusters/dev/argocd', 'argocd', true],
       ['clusters/dev/flux', 'flux', true],
     ]);
-    expect(result.objects).toBe(27);
+    expect(result.objects).toBe(31);
   });
 });
 
@@ -66,7 +66,7 @@ describe('probes', () => {
 describe('resources', () => {
   it('flags a missing memory limit on a Job and an init container without resources', async () => {
     const root = await freshRepo();
-    await editYaml(root, 'base/app-version/migrate-job.yaml', ([job]) => {
+    await editYaml(root, 'base/app-version/migration/migrate-job.yaml', ([job]) => {
       delete job!.spec.template.spec.containers[0].resources.limits.memory;
     });
     await editYaml(root, 'base/dex/deployment.yaml', ([d]) => {
@@ -75,7 +75,7 @@ describe('resources', () => {
     });
     const violations = await violationsOnly(root, 'resources');
     expect(violations.map((v) => [v.file, v.object, v.message])).toEqual([
-      ['base/app-version/migrate-job.yaml', 'Job/dbos/dbos-migrate-1-0-0', 'container "migrate" does not set resources limits.memory'],
+      ['base/app-version/migration/migrate-job.yaml', 'Job/dbos/dbos-migrate', 'container "migrate" does not set resources limits.memory'],
       [
         'base/dex/deployment.yaml',
         'Deployment/dbos/dex',
@@ -151,10 +151,9 @@ describe('image-pinned', () => {
     const violations = await violationsOnly(root, 'image-pinned');
     expect(violations.map((v) => [v.file, v.object])).toEqual([
       ['base/app-version/deployment.yaml', 'Deployment/dbos/dbos-app-1-0-0'],
-      ['base/app-version/migrate-job.yaml', 'Job/dbos/dbos-migrate-1-0-0'],
       ['base/conductor/deployment.yaml', 'Deployment/dbos/conductor'],
     ]);
-    expect(violations[2]!.message).toContain('uses the tag "latest"');
+    expect(violations[1]!.message).toContain('uses the tag "latest"');
     expect(violations[0]!.message).toBe('container "dbos-app" image "ghcr.io/example/app:1.0.0" has no @sha256 digest');
     expect(violations[0]!.fix).toContain('@sha256:<digest>');
   });
@@ -246,6 +245,23 @@ async function useHttpRoute(root: string, timeouts: Record<string, string> | und
     },
   };
   await writeFile(path.join(root, INGRESS_FILE), stringify(route));
+  // HTTPRoute is a CRD: the Gateway API implementation's chart installs it before the overlay syncs (crd-installed).
+  await editYaml(root, 'clusters/dev/argocd/addons.yaml', (docs) => {
+    if (docs.some((d) => d.metadata.name === 'envoy-gateway')) return;
+    docs.push({
+      ...docs[0],
+      metadata: { ...docs[0]!.metadata, name: 'envoy-gateway' },
+      spec: { ...docs[0]!.spec, source: { repoURL: 'oci://registry-1.docker.io/envoyproxy/gateway-helm', path: '.', targetRevision: 'v1.8.4' } },
+    });
+  });
+  await editYaml(root, 'clusters/dev/flux/infrastructure/helm-releases.yaml', (docs) => {
+    if (docs.some((d) => d.metadata.name === 'envoy-gateway')) return;
+    docs.push({
+      ...docs[0],
+      metadata: { name: 'envoy-gateway', namespace: 'envoy-gateway-system' },
+      spec: { interval: '1h', chart: { spec: { chart: 'gateway-helm', version: 'v1.8.4', sourceRef: { kind: 'HelmRepository', name: 'envoy-gateway' } } } },
+    });
+  });
 }
 
 describe('websocket-timeouts', () => {
@@ -365,6 +381,34 @@ describe('app-version-objects', () => {
     expect(v!.message).toBe('version "1-0-0" ScaledObject targets Deployment/dbos-app, not its own Deployment dbos-app-1-0-0');
     expect(v!.fix).toContain('spec.scaleTargetRef.name to dbos-app-1-0-0');
   });
+
+  it('flags a migration Job instantiated per version instead of once per environment', async () => {
+    const root = await freshRepo();
+    await editYaml(root, 'base/app-version/kustomization.yaml', ([k]) => {
+      k!.resources.push('migration');
+    });
+    await editYaml(root, 'overlays/dev/kustomization.yaml', ([k]) => {
+      k!.resources = k!.resources.filter((r: string) => r !== '../../base/app-version/migration');
+    });
+    const [v, ...rest] = await violationsOnly(root, 'app-version-objects');
+    expect(rest).toEqual([]);
+    expect(v).toMatchObject({ file: 'base/app-version/migration/migrate-job.yaml', object: 'Job/dbos/dbos-migrate-1-0-0' });
+    expect(v!.message).toBe(
+      'is a migration Job of version "1-0-0"; the system schema is shared by every version and is migrated once per environment',
+    );
+    expect(v!.fix).toBe('list base/app-version/migration once in overlays/dev/kustomization.yaml, not in base/app-version');
+  });
+
+  it('flags an environment with no migration Job', async () => {
+    const root = await freshRepo();
+    await editYaml(root, 'overlays/dev/kustomization.yaml', ([k]) => {
+      k!.resources = k!.resources.filter((r: string) => r !== '../../base/app-version/migration');
+    });
+    const [v, ...rest] = await violationsOnly(root, 'app-version-objects');
+    expect(rest).toEqual([]);
+    expect(v).toMatchObject({ file: 'overlays/dev/kustomization.yaml', object: 'overlays/dev' });
+    expect(v!.message).toBe('renders 0 migration Jobs (none); the environment needs exactly one');
+  });
 });
 
 describe('app-service', () => {
@@ -416,7 +460,7 @@ describe('sync-order', () => {
     const violations = await violationsOnly(root, 'sync-order');
     const ingress = violations.find((v) => v.object === 'Ingress/dbos/conductor');
     expect(ingress?.message).toBe('has argocd.argoproj.io/sync-wave: "-3", but its stage "routing" means wave "1"');
-    const job = violations.find((v) => v.object === 'Job/dbos/dbos-migrate-1-0-0');
+    const job = violations.find((v) => v.object === 'Job/dbos/dbos-migrate');
     expect(job?.message).toContain('has no argocd.argoproj.io/sync-wave annotation');
     expect(job?.fix).toContain('base/components/sync-waves');
   });
@@ -439,8 +483,196 @@ describe('sync-order', () => {
     await rm(path.join(root, 'clusters/dev/flux/stages/migrations'), { recursive: true });
     const [v, ...rest] = await violationsOnly(root, 'sync-order');
     expect(rest).toEqual([]);
-    expect(v).toMatchObject({ file: 'base/app-version/migrate-job.yaml', object: 'Job/dbos/dbos-migrate-1-0-0' });
+    expect(v).toMatchObject({ file: 'base/app-version/migration/migrate-job.yaml', object: 'Job/dbos/dbos-migrate' });
     expect(v!.message).toBe('is in overlays/dev but in no Flux stage under clusters/dev/flux/stages, so Flux never applies it');
+  });
+});
+
+describe('crd-installed', () => {
+  it('flags a custom kind whose add-on Application is not in an earlier Argo CD wave', async () => {
+    const root = await freshRepo();
+    await editYaml(root, 'clusters/dev/argocd/addons.yaml', (docs) => {
+      docs.find((d) => d.metadata.name === 'keda')!.metadata.annotations['argocd.argoproj.io/sync-wave'] = '0';
+    });
+    const [v, ...rest] = await violationsOnly(root, 'crd-installed');
+    expect(rest).toEqual([]);
+    expect(v).toMatchObject({ file: 'base/app-version/scaled-object.yaml', object: 'ScaledObject/dbos/dbos-app-1-0-0' });
+    expect(v!.message).toBe(
+      'is a ScaledObject (keda.sh), whose CRD no add-on Application before Application/argocd/dbos-dev (wave 0) installs. ' +
+        'Argo CD dry-runs every manifest of a sync first and fails the whole sync on a kind the API server does not know ' +
+        '(argo-cd docs, user-guide/sync-options.md "Skip Dry Run for new custom resources types")',
+    );
+    expect(v!.fix).toBe('add an Application for keda to clusters/dev/argocd (clusters/common/argocd/controllers) with a sync wave below 0');
+  });
+
+  it('flags custom kinds a Flux Kustomization applies without depending on their add-ons', async () => {
+    const root = await freshRepo();
+    await editYaml(root, 'clusters/dev/flux/sync.yaml', (docs) => {
+      delete docs.find((d) => d.metadata.name === 'dbos')!.spec.dependsOn;
+    });
+    const violations = await violationsOnly(root, 'crd-installed');
+    expect(violations.map((v) => [v.object, v.fix])).toEqual([
+      ['ScaledObject/dbos/dbos-app-1-0-0', 'add a HelmRelease for keda to a Kustomization that dbos dependsOn (clusters/common/flux/controllers)'],
+      ['SealedSecret/dbos/conductor', 'add a HelmRelease for sealed-secrets to a Kustomization that dbos dependsOn (clusters/common/flux/controllers)'],
+    ]);
+    expect(violations[0]!.message).toContain('applied by Kustomization/flux-system/dbos, whose CRD no Kustomization it dependsOn installs');
+    expect(violations[0]!.message).toContain('kustomizations.md "Dependencies"');
+  });
+
+  it('reads a chartRef through its OCIRepository: a chartRef to a missing source installs nothing', async () => {
+    const root = await freshRepo();
+    await editYaml(root, 'clusters/dev/flux/infrastructure/helm-releases.yaml', (docs) => {
+      docs.find((d) => d.kind === 'HelmRelease' && d.metadata.name === 'keda')!.spec.chartRef.name = 'kdea';
+    });
+    const [v, ...rest] = await violationsOnly(root, 'crd-installed');
+    expect(rest).toEqual([]);
+    expect(v!.object).toBe('ScaledObject/dbos/dbos-app-1-0-0');
+  });
+});
+
+describe('job-recreated-every-sync', () => {
+  it('flags Argo CD Replace/Force on a Job and accepts it as a Sync hook', async () => {
+    const root = await freshRepo();
+    await editYaml(root, 'base/app-version/migration/migrate-job.yaml', ([job]) => {
+      job!.metadata.annotations = { 'argocd.argoproj.io/sync-options': 'Force=true,Replace=true' };
+    });
+    const [v, ...rest] = await violationsOnly(root, 'job-recreated-every-sync');
+    expect(rest).toEqual([]);
+    expect(v).toMatchObject({ file: 'base/app-version/migration/migrate-job.yaml', object: 'Job/dbos/dbos-migrate' });
+    expect(v!.message).toContain('has argocd.argoproj.io/sync-options: Force=true,Replace=true, so Argo CD deletes and re-creates it on every sync');
+    expect(v!.message).toContain('argoproj/gitops-engine#623');
+    expect(v!.fix).toContain('argocd.argoproj.io/hook: Sync');
+
+    await editYaml(root, 'base/app-version/migration/migrate-job.yaml', ([job]) => {
+      job!.metadata.annotations = { 'argocd.argoproj.io/hook': 'Sync', 'argocd.argoproj.io/hook-delete-policy': 'BeforeHookCreation' };
+    });
+    expect((await validateRepo({ root })).violations).toEqual([]);
+  });
+
+  it('flags a self-deleting Job that is not a hook', async () => {
+    const root = await freshRepo();
+    await editYaml(root, 'base/app-version/migration/migrate-job.yaml', ([job]) => {
+      job!.spec.ttlSecondsAfterFinished = 600;
+    });
+    const [v, ...rest] = await violationsOnly(root, 'job-recreated-every-sync');
+    expect(rest).toEqual([]);
+    expect(v!.message).toContain('sets spec.ttlSecondsAfterFinished: 600 without being an Argo CD hook');
+  });
+
+  it('flags Flux spec.force on a Kustomization', async () => {
+    const root = await freshRepo();
+    await editYaml(root, 'clusters/dev/flux/sync.yaml', (docs) => {
+      docs.find((d) => d.metadata.name === 'dbos')!.spec.force = true;
+    });
+    const [v, ...rest] = await violationsOnly(root, 'job-recreated-every-sync');
+    expect(rest).toEqual([]);
+    expect(v).toMatchObject({ file: 'clusters/dev/flux/sync.yaml', object: 'Kustomization/flux-system/dbos' });
+    expect(v!.message).toContain('Flux documents it for temporary use');
+    expect(v!.fix).toContain('kustomize.toolkit.fluxcd.io/force: enabled');
+  });
+});
+
+describe('replicas-ignore-scoped', () => {
+  it('flags an Argo CD replicas ignore on every Deployment and accepts one that names its Deployment', async () => {
+    const root = await freshRepo();
+    const setIgnore = (entry: Record<string, unknown>) =>
+      editYaml(root, 'clusters/dev/argocd/application.yaml', ([app]) => {
+        app!.spec.ignoreDifferences = [entry];
+        app!.spec.syncPolicy.syncOptions = ['RespectIgnoreDifferences=true'];
+      });
+    await setIgnore({ group: 'apps', kind: 'Deployment', jsonPointers: ['/spec/replicas'] });
+    const [v, ...rest] = await violationsOnly(root, 'replicas-ignore-scoped');
+    expect(rest).toEqual([]);
+    expect(v).toMatchObject({ file: 'clusters/dev/argocd/application.yaml', object: 'Application/argocd/dbos-dev' });
+    expect(v!.message).toContain('spec.ignoreDifferences[0] ignores /spec/replicas on every Deployment of the Application');
+    expect(v!.message).toContain('Respect ignore difference configs');
+
+    await setIgnore({ group: 'apps', kind: 'Deployment', name: 'dbos-app-1-0-0', jsonPointers: ['/spec/replicas'] });
+    expect((await validateRepo({ root })).violations).toEqual([]);
+  });
+
+  it('flags a Flux ignore rule on /spec/replicas without a target selector', async () => {
+    const root = await freshRepo();
+    await editYaml(root, 'clusters/dev/flux/sync.yaml', (docs) => {
+      docs.find((d) => d.metadata.name === 'dbos')!.spec.ignore[0].target = { kind: 'Deployment' };
+    });
+    const [v, ...rest] = await violationsOnly(root, 'replicas-ignore-scoped');
+    expect(rest).toEqual([]);
+    expect(v).toMatchObject({ file: 'clusters/dev/flux/sync.yaml', object: 'Kustomization/flux-system/dbos' });
+    expect(v!.message).toBe(
+      'spec.ignore[0] drops /spec/replicas from every Deployment it applies, so a replica count in git never reaches the cluster (Flux docs, components/kustomize/kustomizations.md "Ignore")',
+    );
+  });
+});
+
+describe('health-check-shipped', () => {
+  it('flags an app-of-apps ordered by waves without the Application health check', async () => {
+    const root = await freshRepo();
+    await editYaml(root, 'clusters/dev/argocd/kustomization.yaml', ([k]) => {
+      k!.resources = k!.resources.filter((r: string) => r !== 'argocd-cm.yaml');
+    });
+    const [v, ...rest] = await violationsOnly(root, 'health-check-shipped');
+    expect(rest).toEqual([]);
+    expect(v).toMatchObject({ file: 'clusters/dev/argocd/application.yaml', object: 'Application/argocd/dbos-dev' });
+    expect(v!.message).toContain('ships no argoproj.io/Application health check');
+    expect(v!.message).toContain('argoproj/argo-cd#3781');
+    expect(v!.fix).toContain('resource.customizations.health.argoproj.io_Application');
+  });
+
+  it('flags a waiting Flux Kustomization that cannot judge a ScaledObject', async () => {
+    const root = await freshRepo();
+    await editYaml(root, 'clusters/dev/flux/sync.yaml', (docs) => {
+      const spec = docs.find((d) => d.metadata.name === 'dbos')!.spec;
+      spec.healthCheckExprs = spec.healthCheckExprs.filter((e: { kind: string }) => e.kind !== 'ScaledObject');
+    });
+    const [v, ...rest] = await violationsOnly(root, 'health-check-shipped');
+    expect(rest).toEqual([]);
+    expect(v).toMatchObject({ file: 'clusters/dev/flux/sync.yaml', object: 'Kustomization/flux-system/dbos' });
+    expect(v!.message).toContain('has no healthCheckExprs entry for keda.sh/v1alpha1 ScaledObject whose current expression reads its Ready condition');
+    expect(v!.message).toContain('fluxcd/flux2 RFC-0009');
+  });
+});
+
+describe('argocd-bootstrap', () => {
+  it('requires the hand-applied set to be the root app-of-apps and the health check, and no other Application', async () => {
+    const root = await freshRepo();
+    await writeFiles(root, {
+      'clusters/dev/argocd/root.yaml': stringify({
+        apiVersion: 'argoproj.io/v1alpha1',
+        kind: 'Application',
+        metadata: { name: 'root', namespace: 'argocd', labels: { 'dbos.dev/bootstrap': 'true' } },
+        spec: {
+          project: 'default',
+          source: { repoURL: 'https://github.com/example/gitops.git', targetRevision: 'main', path: 'clusters/dev/argocd' },
+          destination: { server: 'https://kubernetes.default.svc', namespace: 'argocd' },
+          syncPolicy: { automated: { prune: true, selfHeal: true } },
+        },
+      }),
+    });
+    await editYaml(root, 'clusters/dev/argocd/kustomization.yaml', ([k]) => {
+      k!.resources.push('root.yaml');
+    });
+    const unlabelledHealth = await violationsOnly(root, 'argocd-bootstrap');
+    expect(unlabelledHealth.map((v) => [v.file, v.object])).toEqual([['clusters/dev/argocd/argocd-cm.yaml', 'ConfigMap/argocd/argocd-cm']]);
+    expect(unlabelledHealth[0]!.message).toContain('its waves wait on the Application health check');
+
+    await editYaml(root, 'clusters/dev/argocd/argocd-cm.yaml', ([cm]) => {
+      cm!.metadata.labels = { 'dbos.dev/bootstrap': 'true' };
+    });
+    expect((await validateRepo({ root })).violations).toEqual([]);
+
+    await editYaml(root, 'clusters/dev/argocd/application.yaml', ([app]) => {
+      app!.metadata.labels = { 'dbos.dev/bootstrap': 'true' };
+    });
+    await editYaml(root, 'clusters/dev/argocd/root.yaml', ([app]) => {
+      delete app!.metadata.labels;
+    });
+    const violations = await violationsOnly(root, 'argocd-bootstrap');
+    expect(violations.map((v) => [v.object, v.fix])).toEqual([
+      ['Application/argocd/dbos-dev', 'remove the label; the root Application creates it in its wave'],
+      ['Application/argocd/root', 'add the label dbos.dev/bootstrap: "true" to it'],
+    ]);
+    expect(violations[0]!.message).toContain('starts syncing at once, outside the root Application\'s sync waves');
   });
 });
 

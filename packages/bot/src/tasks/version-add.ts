@@ -10,7 +10,7 @@ const TASK = 'version-add';
 const MAX_AGE_CANDIDATES = 5;
 
 /**
- * A new application version gets its own Deployment (executors of that version), migration Job and ScaledObject,
+ * A new application version gets its own Deployment (executors of that version) and ScaledObject,
  * next to the versions still draining. The first environment takes the newest tag the appVersions policy allows
  * from the registry; each later environment takes exactly the version and DIGEST the previous environment has
  * merged (never re-resolving the tag). The PR adds the version directory and its list line, and moves the app-latest
@@ -115,7 +115,7 @@ function buildPlan(context: TaskContext, appVersions: AppVersionsConfig, env: st
     `- The \`app-latest\` component and the \`dbos-app\` Service selector move from \`${previous?.slug ?? '(none)'}\` to \`${slug}\`.`,
     `- Older versions keep their Deployments and keep draining their own workflows; version-retire removes each once it has drained.`,
     '',
-    'Sync order: the migration Job of the new version runs first, then its executors start, then the Service switches to them.',
+    'Sync order: the schema migration (one per environment) runs first, then the new executors start, then the Service switches to them.',
     '',
     `**Why:** ${why}`,
     '',

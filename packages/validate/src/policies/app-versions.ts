@@ -77,16 +77,16 @@ function hasMetricsApiTrigger(scaledObject: K8sObject): boolean {
 /** Only executors of the same version recover its workflows, so each version is one complete, self-named unit. */
 export const appVersionObjects: Policy = {
   id: 'app-version-objects',
-  title: 'Each application version has one Deployment, one migration Job and one ScaledObject that targets it',
+  title: 'Each application version has one Deployment and one ScaledObject that targets it; the environment has one schema migration Job',
   check(ctx) {
     const violations: Violation[] = [];
     for (const render of ctx.renders.filter((r) => r.kind === 'overlay')) {
+      violations.push(...checkMigrationJob(render));
       for (const [version, group] of groupVersions(render)) {
         const anchor = group.deployments[0] ?? group.jobs[0] ?? group.scaledObjects[0];
         if (!anchor) continue;
         const counts: Array<[string, RenderedObject[]]> = [
           ['Deployment', group.deployments],
-          ['Job', group.jobs],
           ['ScaledObject', group.scaledObjects],
         ];
         for (const [kind, list] of counts) {
@@ -96,7 +96,7 @@ export const appVersionObjects: Policy = {
               list[1] ?? anchor,
               'app-version-objects',
               `version "${version}" has ${list.length} ${kind} objects (${list.map((r) => objectRef(r.object)).join(', ') || 'none'}); it needs exactly one`,
-              `make overlays/${render.env}/app-versions/${version}/ instantiate base/app-version once (one Deployment, one migration Job, one ScaledObject)`,
+              `make overlays/${render.env}/app-versions/${version}/ instantiate base/app-version once (one Deployment, one ScaledObject)`,
             ),
           );
         }
@@ -133,6 +133,39 @@ export const appVersionObjects: Policy = {
     return violations;
   },
 };
+
+/**
+ * The DBOS system schema is shared by every live version, so it is migrated once per environment with the
+ * newest migrate image: a Job per version would run concurrently against the same tables, and a
+ * migrate-image bump would re-create every one of them.
+ */
+function checkMigrationJob(render: Render): Violation[] {
+  const jobs = render.objects.filter((r) => r.object.kind === 'Job');
+  const fix = `list base/app-version/migration once in ${render.id}/kustomization.yaml, not in base/app-version`;
+  const violations: Violation[] = [];
+  for (const job of jobs) {
+    const version = labelsOf(job.object)[VERSION_LABEL];
+    if (version === undefined) continue;
+    violations.push(
+      violationFor(
+        job,
+        'app-version-objects',
+        `is a migration Job of version "${version}"; the system schema is shared by every version and is migrated once per environment`,
+        fix,
+      ),
+    );
+  }
+  if (jobs.length !== 1) {
+    violations.push({
+      rule: 'app-version-objects',
+      file: `${render.id}/kustomization.yaml`,
+      object: render.id,
+      message: `renders ${jobs.length} migration Jobs (${jobs.map((r) => objectRef(r.object)).join(', ') || 'none'}); the environment needs exactly one`,
+      fix,
+    });
+  }
+  return violations;
+}
 
 /** The Service sends new requests to the latest version only; older versions just finish their own work. */
 export const appService: Policy = {

@@ -1,9 +1,13 @@
 import type { Policy } from '../types.ts';
+import { argocdBootstrap } from './argocd-bootstrap.ts';
 import { appReplicasUnset, appService, appVersionObjects } from './app-versions.ts';
 import { botTokenClusterAccess } from './bot-token.ts';
 import { capabilitiesDropped } from './capabilities-dropped.ts';
+import { crdInstalled } from './crd-installed.ts';
+import { healthCheckShipped } from './health-check-shipped.ts';
 import { imagePinned } from './image-pinned.ts';
 import { kedaRestrictedSecretAuth, triggerTargetStage } from './keda.ts';
+import { jobRecreated } from './job-recreated.ts';
 import { kubernetesSecretScan } from './kubernetes-secret-scan.ts';
 import { namespaceSelectorByName } from './namespace-selector-by-name.ts';
 import { networkPolicyEgress } from './network-policy-egress.ts';
@@ -12,6 +16,7 @@ import { noPlainSecret } from './no-plain-secret.ts';
 import { noPrivilegeEscalation } from './no-privilege-escalation.ts';
 import { nonRoot } from './non-root.ts';
 import { probes } from './probes.ts';
+import { replicasIgnoreScoped } from './replicas-ignore-scoped.ts';
 import { resources } from './resources.ts';
 import { sealedSecretScope } from './sealed-secret-scope.ts';
 import { stageLabel } from './stage-label.ts';
@@ -41,4 +46,9 @@ export const POLICIES: readonly Policy[] = [
   triggerTargetStage,
   kedaRestrictedSecretAuth,
   botTokenClusterAccess,
+  crdInstalled,
+  jobRecreated,
+  replicasIgnoreScoped,
+  healthCheckShipped,
+  argocdBootstrap,
 ];

@@ -83,6 +83,17 @@ export const triggerTargetStage: Policy = {
   },
 };
 
+/** The `keda` chart from a Helm repository (`chart: keda`) or an OCI repository whose path ends in `/keda`. */
+function isKedaChart(chart: unknown, repoURL: unknown): boolean {
+  return chart === 'keda' || (typeof repoURL === 'string' && repoURL.startsWith('oci://') && /\/keda\/?$/.test(repoURL));
+}
+
+/** A HelmRelease `chartRef` naming an OCIRepository of the keda chart. */
+function isKedaOciRef(objects: readonly RenderedObject[], chartRef: Record<string, unknown>): boolean {
+  if (chartRef.kind !== 'OCIRepository') return false;
+  return objects.some(({ object }) => object.kind === 'OCIRepository' && object.metadata?.name === chartRef.name && isKedaChart(undefined, asRecord(object.spec).url));
+}
+
 interface KedaInstall {
   restricted: boolean;
   namespace: string;
@@ -98,10 +109,10 @@ export function kedaInstalls(ctx: PolicyContext, env: string): KedaInstall[] {
       const spec = asRecord(object.spec);
       let values: Record<string, unknown> | undefined;
       let namespace: string | undefined;
-      if (object.kind === 'Application' && asRecord(spec.source).chart === 'keda') {
+      if (object.kind === 'Application' && isKedaChart(asRecord(spec.source).chart, asRecord(spec.source).repoURL)) {
         values = asRecord(asRecord(asRecord(spec.source).helm).valuesObject);
         namespace = String(asRecord(spec.destination).namespace ?? 'default');
-      } else if (object.kind === 'HelmRelease' && asRecord(asRecord(spec.chart).spec).chart === 'keda') {
+      } else if (object.kind === 'HelmRelease' && (asRecord(asRecord(spec.chart).spec).chart === 'keda' || isKedaOciRef(render.objects, asRecord(spec.chartRef)))) {
         values = asRecord(spec.values);
         namespace = String(spec.targetNamespace ?? object.metadata?.namespace ?? 'default');
       }

@@ -9,7 +9,7 @@ export const STAGES = ['foundation', 'migrations', 'workloads', 'routing'] as co
 function requiredStage(object: K8sObject): string | undefined {
   if (object.kind === 'SealedSecret') return 'foundation';
   const versioned = labelsOf(object)[VERSION_LABEL] !== undefined;
-  if (object.kind === 'Job' && versioned) return 'migrations';
+  if (object.kind === 'Job') return 'migrations';
   if (object.kind === 'Deployment' && versioned) return 'workloads';
   if (object.kind === 'Service' && object.metadata?.name === 'dbos-app') return 'routing';
   return undefined;
