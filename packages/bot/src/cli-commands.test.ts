@@ -39,7 +39,7 @@ describe('seal and drain-status through the bot CLI', () => {
   it('help for both commands', async () => {
     const seal = await cli(['seal', '--help']);
     expect(seal.code).toBe(0);
-    expect(seal.stdout).toMatch(/--from-literal/);
+    expect(seal.stdout).toMatch(/--from-env KEY=VARIABLE/);
     const drain = await cli(['drain-status', '--help']);
     expect(drain.code).toBe(0);
     expect(drain.stdout).toMatch(/usage: pnpm bot drain-status/);
@@ -47,7 +47,7 @@ describe('seal and drain-status through the bot CLI', () => {
 
   it('seal writes YAML by default that kustomize accepts in an overlay and the SealedSecret schema validates, without the plaintext', async () => {
     const value = randomBytes(18).toString('base64url');
-    const run = await cli(['seal', '--cert', join(REPO, 'clusters/dev/sealed-secrets-cert.pem'), '--namespace', 'dbos', '--name', 'example', '--from-literal', `api-key=${value}`]);
+    const run = await cli(['seal', '--cert', join(REPO, 'clusters/dev/sealed-secrets-cert.pem'), '--namespace', 'dbos', '--name', 'example', '--from-env', 'api-key=EXAMPLE_API_KEY'], { PATH: process.env.PATH, EXAMPLE_API_KEY: value });
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout.trimStart().startsWith('{')).toBe(false);
     expect(run.stdout + run.stderr).not.toContain(value);
@@ -65,6 +65,23 @@ describe('seal and drain-status through the bot CLI', () => {
       expect(() => new Model!(doc).validate()).not.toThrow();
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('no secret value is accepted on the command line: seal --from-literal and drain-status --database-url exit 64 without repeating it', async () => {
+    const value = randomBytes(18).toString('base64url');
+    const cert = join(REPO, 'clusters/dev/sealed-secrets-cert.pem');
+    for (const argv of [
+      ['seal', '--cert', cert, '--namespace', 'dbos', '--name', 'example', '--from-literal', `api-key=${value}`],
+      ['seal', '--cert', cert, '--namespace', 'dbos', '--name', 'example', `--from-literal=api-key=${value}`],
+      ['drain-status', '--app-name', 'dbos-app', '--database-url', `postgresql://reader:${value}@127.0.0.1:1/dbos_sys`],
+      ['drain-status', '--app-name', 'dbos-app', `--database-url=postgresql://reader:${value}@127.0.0.1:1/dbos_sys`],
+    ]) {
+      const run = await cli(argv);
+      expect(run.code, argv.slice(0, 2).join(' ')).toBe(64);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toMatch(/is not accepted/);
+      expect(run.stderr).not.toContain(value);
     }
   });
 
