@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -83,6 +83,20 @@ describe('seal and drain-status through the bot CLI', () => {
       expect(run.stderr).toMatch(/is not accepted/);
       expect(run.stderr).not.toContain(value);
     }
+  });
+
+  it('through pnpm itself (pnpm 12 + pnpm-workspace.yaml): the README commands print only their own output, and a refused secret appears nowhere', () => {
+    const value = randomBytes(18).toString('base64url');
+    const help = spawnSync('pnpm', ['bot', 'drain-status', '--help'], { cwd: REPO, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
+    expect(help.status).toBe(0);
+    expect(help.stdout.startsWith('usage: pnpm bot drain-status')).toBe(true);
+    // No `$ tsx packages/bot/src/cli.ts ...` line from pnpm.
+    expect(help.stderr).toBe('');
+    const refused = spawnSync('pnpm', ['bot', 'drain-status', '--app-name', 'dbos-app', '--database-url', `postgresql://reader:${value}@127.0.0.1:1/dbos_sys`], { cwd: REPO, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
+    expect(refused.status).toBe(64);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toMatch(/^error: --database-url is not accepted/);
+    expect(refused.stderr).not.toContain(value);
   });
 
   it('drain-status with an unreachable database fails closed with exit 10 and never prints the password', async () => {
