@@ -2,7 +2,11 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRegistry, type TestRegistry } from '../../../../testkit/src/registry.ts';
+import { parseConfig } from '../../config/load.ts';
+import { memoryTree, versionFixtureFiles } from '../../e2e/fixture.ts';
 import { RegistryError } from '../../errors.ts';
+import { planAll } from '../../runner.ts';
+import { versionAddTask } from '../../tasks/version-add.ts';
 import { OciRegistryClient } from './oci-client.ts';
 import { credentialEnvNames, trustedRealmEnvName } from './reference.ts';
 import { eligibleTags } from './tag-policy.ts';
@@ -23,6 +27,8 @@ interface Seen {
 interface Hostile {
   /** Rewrites the upstream response (status, headers, body) before it reaches the client. */
   rewrite?: (path: string, status: number, headers: Record<string, string>, body: Buffer) => { status: number; headers: Record<string, string>; body: Buffer };
+  /** The upstream path asked for a client path (serves one real image under hostile tag names). */
+  mapPath?: (path: string) => string;
   /** Answers instead of the upstream (challenges, redirects). */
   answer?: (request: IncomingMessage, response: ServerResponse) => boolean;
 }
@@ -56,7 +62,7 @@ async function startHostileProxy(hostile: Hostile): Promise<string> {
   const server = createServer((request, response) => {
     if (hostile.answer?.(request, response)) return;
     const path = request.url ?? '/';
-    void upstream(path, request.method, request.headers.authorization).then(
+    void upstream(hostile.mapPath ? hostile.mapPath(path) : path, request.method, request.headers.authorization).then(
       ({ status, headers, body }) => {
         const out = hostile.rewrite ? hostile.rewrite(new URL(path, 'http://x').pathname, status, headers, body) : { status, headers, body };
         delete out.headers['content-length'];
@@ -205,6 +211,26 @@ describe('hostile tags and digests', () => {
     });
     const tags = await clientFor(proxy).listTags(`${proxy}/private/app`);
     expect(tags.sort()).toEqual(['1.0.0', '1.1.0']);
+  });
+
+  it('version-add against such a registry proposes only a valid tag: no " 1.9.0" directory, DBOS__APPVERSION or image reference', async () => {
+    // The hostile tags are newer than 1.1.0 and the proxy serves the real 1.1.0 image under each of them.
+    const hostileTags = [' 1.9.0', '1.9.0\n', '1.9.0+build.5'];
+    const proxy = await startHostileProxy({
+      mapPath: (path) => path.replace(/\/manifests\/(%20|\s)?1\.9\.0(%0A|\n|%2B|\+)?[^/]*$/i, '/manifests/1.1.0'),
+      rewrite: (path, status, headers, body) => {
+        if (!path.endsWith('/tags/list') || status !== 200) return { status, headers, body };
+        const list = JSON.parse(body.toString()) as { name: string; tags: string[] };
+        return { status, headers, body: Buffer.from(JSON.stringify({ name: list.name, tags: [...list.tags, ...hostileTags] })) };
+      },
+    });
+    const repository = `${proxy}/private/app`;
+    const files = await versionFixtureFiles({ environments: ['dev'], versions: { dev: [{ version: '1.0.0', digest: `sha256:${'1'.repeat(64)}`, latest: true }] }, repository, registryHosts: [proxy] });
+    const result = await planAll({ config: parseConfig(files['.github/gitops-bot.yaml']!), tasks: [versionAddTask], tree: memoryTree(files), registry: clientFor(proxy), kube: null, pullRequests: [], envFilter: 'dev', now: new Date(), log: () => undefined });
+    expect(result.plans.map((plan) => plan.branch)).toEqual(['bot/version-add/dev/1-1-0']);
+    const written = result.plans[0]!.edits.map((edit) => JSON.stringify(edit)).join('\n');
+    expect(written).toContain('1.1.0');
+    expect(written).not.toMatch(/1\.9\.0/);
   });
 
   it('the version policy never picks a tag outside the grammar, whatever source listed it', () => {
