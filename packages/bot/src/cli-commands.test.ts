@@ -76,13 +76,20 @@ describe('seal and drain-status through the bot CLI', () => {
       ['seal', '--cert', cert, '--namespace', 'dbos', '--name', 'example', `--from-literal=api-key=${value}`],
       ['drain-status', '--app-name', 'dbos-app', '--database-url', `postgresql://reader:${value}@127.0.0.1:1/dbos_sys`],
       ['drain-status', '--app-name', 'dbos-app', `--database-url=postgresql://reader:${value}@127.0.0.1:1/dbos_sys`],
+      ['run', '--dry-run', '--remote', `https://x-access-token:${value}@github.com/example-org/gitops.git`],
+      ['run', '--dry-run', `--remote=https://${value}@github.com/example-org/gitops.git`],
     ]) {
       const run = await cli(argv);
       expect(run.code, argv.slice(0, 2).join(' ')).toBe(64);
       expect(run.stdout).toBe('');
-      expect(run.stderr).toMatch(/is not accepted/);
+      expect(run.stderr).toMatch(/is not accepted|--remote carries credentials/);
       expect(run.stderr).not.toContain(value);
     }
+    // A value that lost its flag is not echoed either.
+    const stray = await cli(['plan', value]);
+    expect(stray.code).toBe(64);
+    expect(stray.stderr).toMatch(/unexpected argument #2 \(not shown\)/);
+    expect(stray.stderr).not.toContain(value);
   });
 
   it('through pnpm itself (pnpm 12 + pnpm-workspace.yaml): the README commands print only their own output, and a refused secret appears nowhere', () => {
