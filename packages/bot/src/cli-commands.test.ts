@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,7 +39,7 @@ describe('seal and drain-status through the bot CLI', () => {
   it('help for both commands', async () => {
     const seal = await cli(['seal', '--help']);
     expect(seal.code).toBe(0);
-    expect(seal.stdout).toMatch(/--from-literal/);
+    expect(seal.stdout).toMatch(/--from-env KEY=VARIABLE/);
     const drain = await cli(['drain-status', '--help']);
     expect(drain.code).toBe(0);
     expect(drain.stdout).toMatch(/usage: pnpm bot drain-status/);
@@ -47,7 +47,7 @@ describe('seal and drain-status through the bot CLI', () => {
 
   it('seal writes YAML by default that kustomize accepts in an overlay and the SealedSecret schema validates, without the plaintext', async () => {
     const value = randomBytes(18).toString('base64url');
-    const run = await cli(['seal', '--cert', join(REPO, 'clusters/dev/sealed-secrets-cert.pem'), '--namespace', 'dbos', '--name', 'example', '--from-literal', `api-key=${value}`]);
+    const run = await cli(['seal', '--cert', join(REPO, 'clusters/dev/sealed-secrets-cert.pem'), '--namespace', 'dbos', '--name', 'example', '--from-env', 'api-key=EXAMPLE_API_KEY'], { PATH: process.env.PATH, EXAMPLE_API_KEY: value });
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout.trimStart().startsWith('{')).toBe(false);
     expect(run.stdout + run.stderr).not.toContain(value);
@@ -66,6 +66,44 @@ describe('seal and drain-status through the bot CLI', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('no secret value is accepted on the command line: seal --from-literal and drain-status --database-url exit 64 without repeating it', async () => {
+    const value = randomBytes(18).toString('base64url');
+    const cert = join(REPO, 'clusters/dev/sealed-secrets-cert.pem');
+    for (const argv of [
+      ['seal', '--cert', cert, '--namespace', 'dbos', '--name', 'example', '--from-literal', `api-key=${value}`],
+      ['seal', '--cert', cert, '--namespace', 'dbos', '--name', 'example', `--from-literal=api-key=${value}`],
+      ['drain-status', '--app-name', 'dbos-app', '--database-url', `postgresql://reader:${value}@127.0.0.1:1/dbos_sys`],
+      ['drain-status', '--app-name', 'dbos-app', `--database-url=postgresql://reader:${value}@127.0.0.1:1/dbos_sys`],
+      ['run', '--dry-run', '--remote', `https://x-access-token:${value}@github.com/example-org/gitops.git`],
+      ['run', '--dry-run', `--remote=https://${value}@github.com/example-org/gitops.git`],
+    ]) {
+      const run = await cli(argv);
+      expect(run.code, argv.slice(0, 2).join(' ')).toBe(64);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toMatch(/is not accepted|--remote carries credentials/);
+      expect(run.stderr).not.toContain(value);
+    }
+    // A value that lost its flag is not echoed either.
+    const stray = await cli(['plan', value]);
+    expect(stray.code).toBe(64);
+    expect(stray.stderr).toMatch(/unexpected argument #2 \(not shown\)/);
+    expect(stray.stderr).not.toContain(value);
+  });
+
+  it('through pnpm itself (pnpm 12 + pnpm-workspace.yaml): the README commands print only their own output, and a refused secret appears nowhere', () => {
+    const value = randomBytes(18).toString('base64url');
+    const help = spawnSync('pnpm', ['bot', 'drain-status', '--help'], { cwd: REPO, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
+    expect(help.status).toBe(0);
+    expect(help.stdout.startsWith('usage: pnpm bot drain-status')).toBe(true);
+    // No `$ tsx packages/bot/src/cli.ts ...` line from pnpm.
+    expect(help.stderr).toBe('');
+    const refused = spawnSync('pnpm', ['bot', 'drain-status', '--app-name', 'dbos-app', '--database-url', `postgresql://reader:${value}@127.0.0.1:1/dbos_sys`], { cwd: REPO, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
+    expect(refused.status).toBe(64);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toMatch(/^error: --database-url is not accepted/);
+    expect(refused.stderr).not.toContain(value);
   });
 
   it('drain-status with an unreachable database fails closed with exit 10 and never prints the password', async () => {

@@ -91,6 +91,17 @@ interface Options {
   rotateNow: boolean;
 }
 
+/** A password in any URL, or any userinfo in an http(s) URL (`https://<token>@host`); `ssh://git@host` is a user name. */
+function remoteCarriesCredentials(remote: string): boolean {
+  try {
+    const url = new URL(remote);
+    return url.password !== '' || ((url.protocol === 'http:' || url.protocol === 'https:') && url.username !== '');
+  } catch {
+    // scp-like `git@host:org/repo` and paths: credentials there would need a URL, but refuse anything ambiguous.
+    return /^[a-z][a-z0-9+.-]*:\/\/[^/@\s]*:[^/@\s]*@/i.test(remote);
+  }
+}
+
 function parse(argv: string[]): { command: string | null; options: Options; help: boolean } {
   let parsed;
   try {
@@ -116,7 +127,11 @@ function parse(argv: string[]): { command: string | null; options: Options; help
     throw new UsageError((error as Error).message);
   }
   const { values, positionals } = parsed;
-  if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
+  // Never echo a stray argument: it may be a secret that lost its flag.
+  if (positionals.length > 1) throw new UsageError(`unexpected argument #${argv.indexOf(positionals[1]!) + 1} (not shown)`);
+  if (values.remote !== undefined && remoteCarriesCredentials(values.remote)) {
+    throw new UsageError('--remote carries credentials (user:password@ or token@ in an http(s) URL), which the command line would leak into logs, shell history and ps; the value is not shown', 'pass the URL without credentials and give the token through GITHUB_TOKEN or a git credential helper');
+  }
   const source = values.source ?? null;
   if (source !== null && source !== 'live' && source !== 'catalog') throw new UsageError(`--source must be live or catalog, not "${source}"`);
   const forge = values.forge ?? null;

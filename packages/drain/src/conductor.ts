@@ -1,3 +1,4 @@
+import { describeConnectionString } from './connection-string.ts';
 import { DrainUnknownError, scrub } from './errors.ts';
 import type { VersionDrain } from './database.ts';
 
@@ -70,9 +71,10 @@ export async function readDrainStatusFromConductor(options: ConductorDrainOption
   try {
     base = new URL(options.baseUrl);
   } catch {
-    return fail('invalid-input', `Conductor base URL ${options.baseUrl} is not a URL (e.g. http://dbos-conductor:8090).`);
+    return fail('invalid-input', `Conductor base URL ${describeConnectionString(options.baseUrl)} is not a URL (e.g. http://dbos-conductor:8090).`);
   }
   const url = conductorSearchUrl(base.toString(), org, app);
+  const shown = describeConnectionString(url);
   const doFetch = options.fetch ?? fetch;
   const pageSize = options.pageSize ?? 1000;
   const maxPages = options.maxPages ?? 20;
@@ -111,10 +113,10 @@ export async function readDrainStatusFromConductor(options: ConductorDrainOption
     } catch (error) {
       const e = error as { name?: string; message?: string; cause?: { code?: string; message?: string } };
       if (options.signal?.aborted) return fail('aborted', `The Conductor drain read of ${app} was cancelled.`);
-      if (e.name === 'TimeoutError') return fail('timeout', `Conductor at ${url} did not answer within ${timeoutMs} ms.`);
+      if (e.name === 'TimeoutError') return fail('timeout', `Conductor at ${shown} did not answer within ${timeoutMs} ms.`);
       return fail(
         'conductor-unavailable',
-        `Conductor at ${url} could not be reached (${e.cause?.code ?? e.cause?.message ?? e.message ?? 'network error'}). Check the URL and that Conductor is running.`,
+        `Conductor at ${shown} could not be reached (${e.cause?.code ?? e.cause?.message ?? e.message ?? 'network error'}). Check the URL and that Conductor is running.`,
       );
     }
     const text = await response.text().catch(() => '');
@@ -139,19 +141,19 @@ export async function readDrainStatusFromConductor(options: ConductorDrainOption
           `Conductor refused the API key (${response.status}${suffix}). The key needs application.read on "${app}"; create one with POST /v2/orgs/${org}/tokens/{name}.`,
         );
       }
-      return fail('conductor-http', `Conductor answered ${response.status} for ${url}${suffix}.`);
+      return fail('conductor-http', `Conductor answered ${response.status} for ${shown}${suffix}.`);
     }
     let body: unknown;
     try {
       body = JSON.parse(text);
     } catch {
-      return fail('conductor-malformed', `Conductor's answer from ${url} is not JSON; cannot count workflows.`);
+      return fail('conductor-malformed', `Conductor's answer from ${shown} is not JSON; cannot count workflows.`);
     }
     const items = Array.isArray(body)
       ? body
       : typeof body === 'object' && body !== null && Array.isArray((body as { workflows?: unknown }).workflows)
         ? ((body as { workflows: unknown[] }).workflows)
-        : fail('conductor-malformed', `Conductor's answer from ${url} is neither a list of workflows nor {workflows: [...]}.`);
+        : fail('conductor-malformed', `Conductor's answer from ${shown} is neither a list of workflows nor {workflows: [...]}.`);
     for (const [i, item] of (items as unknown[]).entries()) {
       if (typeof item !== 'object' || item === null) fail('conductor-malformed', `Workflow ${i} in Conductor's answer is not an object.`);
       const record = item as Record<string, unknown>;

@@ -1,6 +1,7 @@
 import pg from 'pg';
-import { DrainUnknownError, redactUrl, scrub } from './errors.ts';
+import { parseDatabaseUrl } from './connection-string.ts';
 import { countDeadLettered } from './dead-letters.ts';
+import { DrainUnknownError, scrub } from './errors.ts';
 import { drainReaderGrantStatements, DRAIN_READER_ROLE } from './reader-role.ts';
 
 /** In-flight workflow counts of one application version. `inFlight = pending + enqueued + delayed`. */
@@ -146,28 +147,14 @@ export async function withDrainReadTransaction<T>(
   options: { databaseUrl: string; signal?: AbortSignal; timeoutMs?: number },
   work: (db: Queryable) => Promise<T>,
 ): Promise<T> {
-  const databaseUrl = requireText(options.databaseUrl, 'databaseUrl');
-  let parsed: URL;
-  try {
-    parsed = new URL(databaseUrl);
-  } catch {
-    throw new DrainUnknownError(
-      'invalid-input',
-      `The database URL ${redactUrl(databaseUrl)} is not a URL. Use postgresql://USER:PASSWORD@HOST:PORT/DATABASE.`,
-    );
-  }
-  if (parsed.protocol !== 'postgresql:' && parsed.protocol !== 'postgres:') {
-    throw new DrainUnknownError(
-      'invalid-input',
-      `The database URL ${redactUrl(databaseUrl)} must start with postgresql://.`,
-    );
-  }
-  const password = decodeURIComponent(parsed.password);
+  // Throws invalid-input without echoing the input; from here on only `connection.display` is ever shown.
+  const connection = parseDatabaseUrl(options.databaseUrl);
+  const databaseUrl = connection.url;
   const context: ErrorContext = {
-    safeUrl: redactUrl(databaseUrl),
-    database: decodeURIComponent(parsed.pathname.replace(/^\//, '')) || 'postgres',
-    user: decodeURIComponent(parsed.username),
-    secrets: [password, parsed.password],
+    safeUrl: connection.display,
+    database: connection.database,
+    user: connection.user,
+    secrets: connection.secrets,
   };
   if (options.signal?.aborted) {
     throw new DrainUnknownError('aborted', `The drain read of ${context.safeUrl} was cancelled before it started.`);

@@ -29,21 +29,15 @@ export class DrainUnknownError extends Error {
   }
 }
 
-/** Replaces the password of every URL in `text` with `***`. */
-export function redactUrls(text: string): string {
-  // scheme://user:password@host → scheme://user:***@host; the password may itself contain ':' but never '@' unescaped.
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^\s/:@]*:)[^\s@/]*@/gi, '$1***@');
-}
+/** Credential-bearing libpq keys, as `key=value` in a libpq string or a URL query, wherever they appear in text. */
+const CREDENTIAL_PAIR = /\b(password|sslpassword|passfile|sslkey|options)(\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&'"]+)/gi;
 
-/** A database URL with its password hidden, for messages and logs. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return redactUrls(url);
-  }
+/** Replaces the userinfo of every URL and every credential `key=value` in free text (a driver's message) with `***`. */
+export function redactUrls(text: string): string {
+  // scheme://userinfo@host → scheme://***@host; userinfo may contain ':' and '/', the last '@' before the host ends it.
+  return text
+    .replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s@]*@/gi, '$1***@')
+    .replace(CREDENTIAL_PAIR, '$1$2***');
 }
 
 /** Removes known secrets (passwords, API keys) from a message, then any URL password left. */

@@ -1,4 +1,5 @@
-export { DrainUnknownError, redactUrl, redactUrls, type DrainUnknownReason } from './errors.ts';
+export { DrainUnknownError, redactUrls, type DrainUnknownReason } from './errors.ts';
+export { CREDENTIAL_KEYS, describeConnectionString, describeConnectionString as redactUrl, parseDatabaseUrl, type DatabaseConnection } from './connection-string.ts';
 export {
   readDrainStatus,
   readVersionInFlight,

@@ -22,9 +22,10 @@ import bcrypt from 'bcryptjs';
 import { echo } from 'zx';
 import { drainReaderGrantStatements, DRAIN_READER_ROLE } from '../../drain/src/reader-role.ts';
 import { loadCertificate } from '../src/cert-source.ts';
+import { placeholderAnnotations } from '../src/placeholder.ts';
 import { parseFlags, repoRoot, runScript, ScriptError, usageError, validateEnvironment } from './lib/cli.ts';
 import { SecretInput, Terminal } from './lib/secret-input.ts';
-import { certificatePath, PLACEHOLDER_ANNOTATION, ROTATED_AT_ANNOTATION, secretsDirectory, sealIntoFile } from './lib/sealed-files.ts';
+import { certificatePath, ROTATED_AT_ANNOTATION, secretsDirectory, sealIntoFile } from './lib/sealed-files.ts';
 
 const USAGE = `usage: bootstrap-environment --env ENV --db-host HOST [--db-port 5432] [--db-sslmode require]
                   [--admin-password ask|generate] [--admin-role NAME] [--dex-password generate|ask] [--dex-postgres]
@@ -178,7 +179,7 @@ async function main(): Promise<void> {
       { name: 'conductor-api-key', data: { 'api-key': apiKey }, annotations: apiKeyAnnotations },
       { name: 'dex-credentials', data: dex, annotations: { [ROTATED_AT_ANNOTATION]: now } },
       { name: 'dbos-drain-reader', data: { 'database-url': databaseUrl(db, DRAIN_READER_ROLE, passwords.drainReader, APP_DATABASE) }, annotations: { [ROTATED_AT_ANNOTATION]: now } },
-      { name: 'gitops-bot', data: { 'github-token': 'placeholder' }, annotations: { [PLACEHOLDER_ANNOTATION]: 'true' } },
+      { name: 'gitops-bot', data: { 'github-token': 'placeholder' }, annotations: placeholderAnnotations(['github-token']) },
     ];
 
     const written: string[] = [];

@@ -147,6 +147,43 @@ describe('seal-value', () => {
     expectNowhereOnDisk(root, [value]);
   });
 
+  it('accepts only the keys the file declares (or --add-key), and keeps dbos.dev/placeholder until every placeholder key is sealed', async () => {
+    const root = makeRepo(false);
+    const path = join(root, 'overlays/dev/secrets/dex-credentials.sealed.yaml');
+    const sealing = parseCertificate(certificate.certificatePem);
+    // Two placeholder keys, marked the way files were before the key list existed (the mark alone: every key).
+    writeFileSync(path, toYaml(sealSecret({ certificate: sealing, name: 'dex-credentials', namespace: 'dbos', data: { 'admin-password-hash': 'placeholder', 'postgres-password': 'placeholder' }, annotations: { 'dbos.dev/placeholder': 'true' } })));
+    const original = readFileSync(path, 'utf8');
+    const seal = (key: string, value: string, ...extra: string[]) => runPiped('seal-value.ts', ['--env', 'dev', '--name', 'dex-credentials', '--key', key, ...extra, '--root', root], `${value}\n`);
+    const annotations = () => (parse(readFileSync(path, 'utf8')).metadata.annotations ?? {}) as Record<string, string>;
+
+    const typoValue = uniqueValue('typo');
+    const typo = await seal('postgres-pasword', typoValue);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toMatch(/declares the key\(s\) admin-password-hash, postgres-password, not postgres-pasword; check the spelling, or pass --add-key/);
+    expect(readFileSync(path, 'utf8')).toBe(original);
+    expect(typo.stdout + typo.stderr).not.toContain(typoValue);
+
+    const first = uniqueValue('pg');
+    const one = await seal('postgres-password', first);
+    expect(one.code, one.stderr).toBe(0);
+    expect(one.stdout).toMatch(/still a placeholder: admin-password-hash \(dbos\.dev\/placeholder stays\)/);
+    expect(annotations()).toMatchObject({ 'dbos.dev/placeholder': 'true', 'dbos.dev/placeholder-keys': 'admin-password-hash' });
+
+    const second = uniqueValue('hash');
+    const two = await seal('admin-password-hash', second);
+    expect(two.code, two.stderr).toBe(0);
+    expect(two.stdout).toMatch(/dbos\.dev\/placeholder removed/);
+    expect(annotations()['dbos.dev/placeholder']).toBeUndefined();
+    expect(annotations()['dbos.dev/placeholder-keys']).toBeUndefined();
+
+    const third = uniqueValue('extra');
+    const added = await seal('issuer-secret', third, '--add-key');
+    expect(added.code, added.stderr).toBe(0);
+    expect(await unsealSealedSecret(readFileSync(path, 'utf8'), [certificate.privateKeyPem])).toEqual({ 'admin-password-hash': second, 'postgres-password': first, 'issuer-secret': third });
+    expectNowhereOnDisk(root, [typoValue, first, second, third]);
+  });
+
   it('creates a new SealedSecret file and keeps a multi-line value intact', async () => {
     const root = makeRepo(false);
     const value = `-----BEGIN KEY-----\n${uniqueValue('line1')}\n${uniqueValue('line2')}\n-----END KEY-----`;

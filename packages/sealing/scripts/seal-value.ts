@@ -12,13 +12,17 @@ import { relative } from 'node:path';
 import { echo } from 'zx';
 import { loadCertificate } from '../src/cert-source.ts';
 import { validateSecretKey, validateTarget } from '../src/document.ts';
+import { readSealedSecret } from '../src/merge.ts';
+import { assertDeclaredKeys, placeholderAfterSealing } from '../src/placeholder.ts';
 import { parseScope } from '../src/scope.ts';
 import { parseFlags, repoRoot, runScript, usageError, validateEnvironment } from './lib/cli.ts';
 import { SecretInput } from './lib/secret-input.ts';
 import { certificatePath, PLACEHOLDER_ANNOTATION, ROTATED_AT_ANNOTATION, sealedFilePath, sealIntoFile } from './lib/sealed-files.ts';
 
 const USAGE = `usage: seal-value --env ENV --name SECRET --key KEY [--namespace dbos] [--scope strict|namespace-wide|cluster-wide]
-                  [--cert FILE|URL] [--token-name NAME] [--root DIR]
+                  [--cert FILE|URL] [--token-name NAME] [--add-key] [--root DIR]
+An existing file accepts only the keys it declares (--add-key adds a new one); dbos.dev/placeholder is removed once
+every placeholder key of the file holds a real value.
 The value is read from a hidden prompt, or from stdin when stdin is not a terminal (all of it, minus one final newline).
 --cert defaults to clusters/<env>/sealed-secrets-cert.pem. --token-name records the Conductor key's name when
 sealing conductor-api-key by hand, so the bot can revoke it later.`;
@@ -36,6 +40,7 @@ async function main(): Promise<void> {
       scope: { type: 'string' },
       cert: { type: 'string' },
       'token-name': { type: 'string' },
+      'add-key': { type: 'boolean' },
       root: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -58,10 +63,20 @@ async function main(): Promise<void> {
   const certificate = await loadCertificate({ cert: certFlag });
   const certLabel = flags.cert ?? relative(root, certFlag);
 
+  // Before anyone types a secret: a typo'd key would add a stray key and leave the real one unsealed.
+  const path = sealedFilePath(root, env, flags.name);
+  const existingSource = await readFile(path, 'utf8').then(
+    (text) => text,
+    () => null,
+  );
+  const existing = existingSource === null ? null : readSealedSecret(existingSource, relative(root, path));
+  if (existing) assertDeclaredKeys(existing, [flags.key], { allowNew: flags['add-key'] === true, fileName: relative(root, path), flag: '--add-key' });
+  const placeholder = existing ? placeholderAfterSealing(existing, [flags.key]) : { set: {}, remove: [], remaining: [] };
+
   const value = await new SecretInput().ask(`value of ${flags.name}/${flags.key} (${env}, not echoed)`, { multiLine: true });
 
-  const annotations: Record<string, string> = { [ROTATED_AT_ANNOTATION]: new Date().toISOString() };
-  const removeAnnotations = [PLACEHOLDER_ANNOTATION];
+  const annotations: Record<string, string> = { [ROTATED_AT_ANNOTATION]: new Date().toISOString(), ...placeholder.set };
+  const removeAnnotations = [...placeholder.remove];
   let note = '';
   if (flags.name === 'conductor-api-key') {
     if (flags['token-name']) {
@@ -75,14 +90,12 @@ async function main(): Promise<void> {
     throw usageError('--token-name only applies to --name conductor-api-key');
   }
 
-  const existed = await readFile(sealedFilePath(root, env, flags.name), 'utf8').then(
-    () => true,
-    () => false,
-  );
   const result = await sealIntoFile({ root, env, name: flags.name, namespace: flags.namespace!, scope, certificate, data: { [flags.key]: value }, annotations, removeAnnotations });
   echo(
     `${result.created ? 'created' : 'updated'} ${result.path}: key ${flags.key} sealed for ${certLabel} (${certificate.keyFingerprint})` +
-      `${existed ? `, ${PLACEHOLDER_ANNOTATION} removed if it was set` : ''}, ${ROTATED_AT_ANNOTATION} set` +
+      (placeholder.remove.length > 0 ? `, ${PLACEHOLDER_ANNOTATION} removed` : '') +
+      (placeholder.remaining.length > 0 ? `, still a placeholder: ${placeholder.remaining.join(', ')} (${PLACEHOLDER_ANNOTATION} stays)` : '') +
+      `, ${ROTATED_AT_ANNOTATION} set` +
       (result.created ? `\nnote: list ${flags.name}.sealed.yaml in overlays/${env}/secrets/kustomization.yaml` : '') +
       note,
   );

@@ -7,6 +7,7 @@ import { encryptData, formatSealedSecret, sealSecret, validateSecretKey, type Ou
 import { SealingError, UsageError } from './errors.ts';
 import { assertMergeTarget, mergeIntoSealedSecret, readSealedSecret } from './merge.ts';
 import { sealValue } from './crypto.ts';
+import { assertDeclaredKeys, placeholderAfterSealing } from './placeholder.ts';
 import { encryptionLabel, parseScope, type SealingScope } from './scope.ts';
 
 export interface SealIo {
@@ -21,9 +22,11 @@ export interface SealIo {
   kubeConfig?: KubeConfig;
 }
 
-export const SEAL_USAGE = `Usage: seal --name NAME --namespace NS --from-literal KEY=VALUE... [options]
+export const SEAL_USAGE = `Usage: seal --name NAME --namespace NS --from-file KEY=PATH... [options]
 
-Seals values into a Bitnami SealedSecret, byte-compatible with kubeseal. Values never reach stdout or stderr.
+Seals values into a Bitnami SealedSecret, byte-compatible with kubeseal. Values never reach stdout or stderr, and
+never come from the command line (pnpm prints it into CI logs; shell history and ps keep it): a file, stdin
+(--from-file KEY=/dev/stdin) or an environment variable.
 
 Certificate (one of):
   --cert FILE|URL              controller certificate: a file, file:// or http(s) URL  [$SEALED_SECRETS_CERT]
@@ -36,13 +39,17 @@ Secret:
   --name NAME                  Secret name (defaults to the file's with --merge-into)
   --namespace, -n NS           Secret namespace (defaults to the file's with --merge-into)
   --scope SCOPE                strict (default), namespace-wide or cluster-wide
-  --from-literal KEY=VALUE     a value (repeatable)
-  --from-file [KEY=]PATH       a value read from a file, KEY defaults to the file name (repeatable)
+  --from-file [KEY=]PATH       a value read from a file, KEY defaults to the file name (repeatable);
+                               /dev/stdin reads a piped value
+  --from-env KEY=VARIABLE      a value read from the environment variable VARIABLE (repeatable)
+  (--from-literal is refused: the value would be on the command line)
   --type TYPE                  Secret type (default Opaque)
 
 Output:
   --format, -o yaml|json       output format (default json, as kubeseal)  [$SEALED_SECRETS_FORMAT]
-  --merge-into FILE            add or replace keys in an existing SealedSecret file, in place
+  --merge-into FILE            replace keys of an existing SealedSecret file, in place; only keys the file declares,
+                               and dbos.dev/placeholder clears once every placeholder key is sealed
+  --add-key                    with --merge-into: also accept keys the file does not declare yet
   --raw                        print only the sealed value of the single --from-* item
   --fetch-cert                 print the certificate and exit
 `;
@@ -55,13 +62,14 @@ interface ParsedFlags {
   name?: string;
   namespace?: string;
   scope?: SealingScope;
-  fromLiteral: string[];
   fromFile: string[];
+  fromEnv: string[];
   type?: string;
   format?: OutputFormat;
   mergeInto?: string;
   raw: boolean;
   fetchCert: boolean;
+  addKey: boolean;
   help: boolean;
 }
 
@@ -74,15 +82,16 @@ const VALUE_FLAGS: Record<string, keyof ParsedFlags> = {
   '--namespace': 'namespace',
   '-n': 'namespace',
   '--scope': 'scope',
-  '--from-literal': 'fromLiteral',
   '--from-file': 'fromFile',
+  '--from-env': 'fromEnv',
   '--type': 'type',
   '--format': 'format',
   '-o': 'format',
   '--merge-into': 'mergeInto',
 };
-const BOOLEAN_FLAGS: Record<string, 'raw' | 'fetchCert' | 'help'> = {
+const BOOLEAN_FLAGS: Record<string, 'raw' | 'fetchCert' | 'addKey' | 'help'> = {
   '--raw': 'raw',
+  '--add-key': 'addKey',
   '--fetch-cert': 'fetchCert',
   '--help': 'help',
   '-h': 'help',
@@ -95,7 +104,7 @@ function parseFormat(value: string): OutputFormat {
 }
 
 export function parseSealArgs(argv: readonly string[]): ParsedFlags {
-  const flags: ParsedFlags = { fromLiteral: [], fromFile: [], raw: false, fetchCert: false, help: false };
+  const flags: ParsedFlags = { fromFile: [], fromEnv: [], raw: false, fetchCert: false, addKey: false, help: false };
   for (let index = 0; index < argv.length; index += 1) {
     const argument = argv[index]!;
     const equals = argument.startsWith('--') ? argument.indexOf('=') : -1;
@@ -106,13 +115,17 @@ export function parseSealArgs(argv: readonly string[]): ParsedFlags {
       flags[booleanKey] = true;
       continue;
     }
+    if (flag === '--from-literal') {
+      // kubeseal accepts it; here the value would already be in the `$ tsx ...` line pnpm prints and in shell history.
+      throw new UsageError('--from-literal is not accepted: a value on the command line reaches CI logs, shell history and ps (it is not repeated here); use --from-file KEY=PATH, --from-file KEY=/dev/stdin or --from-env KEY=VARIABLE');
+    }
     const key = VALUE_FLAGS[flag];
     if (!key) {
       // Never echo an unknown argument: it may be a secret value that lost its flag.
       throw new UsageError(
         argument.startsWith('-')
           ? `unknown flag ${flag}; see --help`
-          : `unexpected positional argument #${index + 1}; values go in --from-literal KEY=VALUE`,
+          : `unexpected positional argument #${index + 1} (not shown); values come from --from-file KEY=PATH or --from-env KEY=VARIABLE`,
       );
     }
     let value: string;
@@ -124,7 +137,7 @@ export function parseSealArgs(argv: readonly string[]): ParsedFlags {
       value = next;
       index += 1;
     }
-    if (key === 'fromLiteral') flags.fromLiteral.push(value);
+    if (key === 'fromEnv') flags.fromEnv.push(value);
     else if (key === 'fromFile') flags.fromFile.push(value);
     else if (key === 'scope') flags.scope = parseScope(value);
     else if (key === 'format') flags.format = parseFormat(value);
@@ -133,25 +146,26 @@ export function parseSealArgs(argv: readonly string[]): ParsedFlags {
   return flags;
 }
 
-async function collectData(flags: ParsedFlags, cwd: string): Promise<Record<string, string | Uint8Array>> {
+async function collectData(flags: ParsedFlags, cwd: string, env: Readonly<Record<string, string | undefined>>): Promise<Record<string, string | Uint8Array>> {
   const data: Record<string, string | Uint8Array> = {};
   const add = (key: string, value: string | Uint8Array): void => {
     validateSecretKey(key);
     if (key in data) throw new UsageError(`the key "${key}" is given twice; each key may appear once`);
     data[key] = value;
   };
-  for (const [index, literal] of flags.fromLiteral.entries()) {
-    const equals = literal.indexOf('=');
-    // Never echo the argument: without a valid KEY= prefix it is probably a bare value (base64 often holds "=").
-    if (equals <= 0) throw new UsageError(`--from-literal #${index + 1} needs KEY=VALUE with a non-empty KEY`);
+  for (const [index, item] of flags.fromEnv.entries()) {
+    const equals = item.indexOf('=');
+    if (equals <= 0 || equals === item.length - 1) throw new UsageError(`--from-env #${index + 1} needs KEY=VARIABLE`);
     try {
-      validateSecretKey(literal.slice(0, equals));
+      validateSecretKey(item.slice(0, equals));
     } catch {
-      throw new UsageError(
-        `--from-literal #${index + 1} has an invalid KEY (letters, digits, "-", "_" and "." only); is the value missing its KEY=?`,
-      );
+      throw new UsageError(`--from-env #${index + 1} has an invalid KEY (letters, digits, "-", "_" and "." only)`);
     }
-    add(literal.slice(0, equals), literal.slice(equals + 1));
+    const variable = item.slice(equals + 1);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(variable)) throw new UsageError(`--from-env #${index + 1}: VARIABLE must be an environment variable name (not shown; is it a value?)`);
+    const value = env[variable];
+    if (value === undefined || value === '') throw new UsageError(`--from-env ${item.slice(0, equals)}=${variable}: ${variable} is not set or empty`);
+    add(item.slice(0, equals), value);
   }
   for (const item of flags.fromFile) {
     const equals = item.indexOf('=');
@@ -196,9 +210,9 @@ async function seal(flags: ParsedFlags, io: SealIo): Promise<void> {
     return;
   }
   const certificate = parseCertificate(pem, { now: io.now });
-  const data = await collectData(flags, cwd);
+  const data = await collectData(flags, cwd, env);
   if (Object.keys(data).length === 0) {
-    throw new UsageError('nothing to seal: pass at least one --from-literal KEY=VALUE or --from-file [KEY=]PATH');
+    throw new UsageError('nothing to seal: pass at least one --from-file [KEY=]PATH or --from-env KEY=VARIABLE');
   }
 
   if (flags.mergeInto !== undefined) {
@@ -216,8 +230,14 @@ async function seal(flags: ParsedFlags, io: SealIo): Promise<void> {
       scope: flags.scope ?? existing.scope,
     };
     assertMergeTarget(existing, target, flags.mergeInto);
-    const merged = mergeIntoSealedSecret(source, target, encryptData(certificate, target, data), flags.mergeInto);
+    const keys = Object.keys(data);
+    assertDeclaredKeys(existing, keys, { allowNew: flags.addKey, fileName: flags.mergeInto, flag: '--add-key' });
+    const placeholder = placeholderAfterSealing(existing, keys);
+    // Set first, remove second: removing the last annotation first would drop the map and re-append it elsewhere.
+    let merged = mergeIntoSealedSecret(source, target, encryptData(certificate, target, data), flags.mergeInto, { annotations: placeholder.set });
+    if (placeholder.remove.length > 0) merged = mergeIntoSealedSecret(merged, target, {}, flags.mergeInto, { removeAnnotations: placeholder.remove });
     await replaceFile(path, merged);
+    if (placeholder.remaining.length > 0) io.stderr.write(`note: ${flags.mergeInto} still holds placeholder key(s) ${placeholder.remaining.join(', ')}; dbos.dev/placeholder stays until they are sealed\n`);
     return;
   }
 
@@ -226,7 +246,7 @@ async function seal(flags: ParsedFlags, io: SealIo): Promise<void> {
   const namespace = flags.namespace ?? '';
   if (flags.raw) {
     const entries = Object.entries(data);
-    if (entries.length !== 1) throw new UsageError('--raw seals exactly one --from-literal or --from-file item');
+    if (entries.length !== 1) throw new UsageError('--raw seals exactly one --from-file or --from-env item');
     const target: SealingTarget = { name: flags.name, namespace, scope };
     encryptData(certificate, target, {}); // validates the target
     io.stdout.write(sealValue(certificate.publicKey, entries[0]![1], encryptionLabel(namespace, flags.name, scope)));
@@ -238,7 +258,7 @@ async function seal(flags: ParsedFlags, io: SealIo): Promise<void> {
 
 /**
  * The `seal` command as a function, so `pnpm bot seal` and the zx scripts share it and tests drive it without
- * a process. Returns the exit status: 0 done, 1 failed, 2 bad usage. Errors are one line on stderr.
+ * a process. Returns the exit status: 0 done, 1 failed, 64 bad usage (the bot's usage code). Errors are one line on stderr.
  */
 export async function runSeal(argv: readonly string[], io: SealIo): Promise<number> {
   try {
@@ -252,7 +272,7 @@ export async function runSeal(argv: readonly string[], io: SealIo): Promise<numb
   } catch (error) {
     if (error instanceof UsageError) {
       io.stderr.write(`error: ${error.message}\n`);
-      return 2;
+      return 64;
     }
     if (error instanceof SealingError) {
       io.stderr.write(`error: ${error.message}\n`);

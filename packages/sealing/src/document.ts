@@ -104,7 +104,7 @@ export function sealSecret(options: SealSecretOptions): SealedSecretDocument {
   const target: SealingTarget = { name: options.name, namespace: options.namespace, scope };
   const encryptedData = encryptData(options.certificate, target, options.data);
   if (Object.keys(encryptedData).length === 0) {
-    throw new UsageError('nothing to seal: pass at least one --from-literal KEY=VALUE or --from-file KEY=PATH');
+    throw new UsageError('nothing to seal: pass at least one --from-file KEY=PATH or --from-env KEY=VARIABLE');
   }
   const scoped = scopeAnnotations(scope);
   const topAnnotations = { ...(options.annotations ?? {}), ...scoped };

@@ -7,3 +7,4 @@ export * from './document.ts';
 export * from './merge.ts';
 export * from './key-pair.ts';
 export { runSeal, parseSealArgs, SEAL_USAGE, type SealIo } from './cli.ts';
+export * from './placeholder.ts';

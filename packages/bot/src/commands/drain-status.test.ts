@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDbosSystemDatabase, createDrainReader, type DbosSystemDatabase } from '../../../testkit/src/dbos.ts';
 import { freePort, startPostgres, type PostgresServer } from '../../../testkit/src/postgres.ts';
@@ -45,8 +48,11 @@ describe('pnpm bot drain-status', () => {
     ]);
   });
 
-  it('prints a readable table with --database-url, never the password', async () => {
-    const { code, stdout, stderr } = await cli(['--app-name', 'shop', '--database-url', reader.url]);
+  it('prints a readable table with the URL from --database-url-file, never the password', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'drain-status-'));
+    const file = join(dir, 'url');
+    writeFileSync(file, `${reader.url}\n`, { mode: 0o600 });
+    const { code, stdout, stderr } = await cli(['--app-name', 'shop', '--database-url-file', file]).finally(() => rmSync(dir, { recursive: true, force: true }));
     expect(code).toBe(0);
     expect(stdout).toMatch(/^VERSION\s+PENDING\s+ENQUEUED\s+DELAYED\s+IN FLIGHT/);
     expect(stdout).toMatch(/1\.0\.0\s+1\s+2\s+1\s+4\s+draining/);
@@ -64,7 +70,7 @@ describe('pnpm bot drain-status', () => {
 
     const down = new URL(reader.url);
     down.port = String(await freePort());
-    const refused = await cli(['--app-name', 'shop', '--database-url', down.toString()]);
+    const refused = await cli(['--app-name', 'shop'], { DBOS_DRAIN_DATABASE_URL: down.toString() });
     expect(refused.code).toBe(10);
     expect(refused.stderr).toContain('connection-refused');
     expect(refused.stdout + refused.stderr).not.toContain(reader.password);
@@ -77,5 +83,31 @@ describe('pnpm bot drain-status', () => {
     expect(stray.code).toBe(64);
     expect(stray.stderr).not.toContain(reader.password);
     expect(await cli(['--help'])).toMatchObject({ code: 0, stdout: expect.stringContaining('usage: pnpm bot drain-status') });
+  });
+
+  it('refuses a URL on the command line (pnpm prints argv into CI logs) with exit 64, without repeating it', async () => {
+    for (const argv of [['--app-name', 'shop', '--database-url', reader.url], ['--app-name', 'shop', `--database-url=${reader.url}`], [`--database-url=${reader.url}`, '--json']]) {
+      const refused = await cli(argv, { DBOS_DRAIN_DATABASE_URL: reader.url });
+      expect(refused.code).toBe(64);
+      expect(refused.stdout).toBe('');
+      expect(refused.stderr).toContain('--database-url is not accepted');
+      expect(refused.stderr).toContain('DBOS_DRAIN_DATABASE_URL');
+      expect(refused.stderr).not.toContain(reader.password);
+      expect(refused.stderr).not.toContain('dbos_drain_reader');
+    }
+    // An unknown option carrying a value is named, its value is not.
+    const unknown = await cli(['--app-name', 'shop', `--db=${reader.url}`], { DBOS_DRAIN_DATABASE_URL: reader.url });
+    expect(unknown).toMatchObject({ code: 64, stderr: expect.stringContaining('unknown option --db') });
+    expect(unknown.stderr).not.toContain(reader.password);
+  });
+
+  it('never echoes a URL that does not parse, nor a libpq key=value string', async () => {
+    for (const bad of [`postgresql://u:Sl/ash${reader.password}@127.0.0.1/x`, `postgresql://u:1234/${reader.password}@127.0.0.1/x`, `host=127.0.0.1 user=u password=${reader.password} dbname=x`]) {
+      const result = await cli(['--app-name', 'shop'], { DBOS_DRAIN_DATABASE_URL: bad });
+      expect(result.code).toBe(10);
+      expect(result.stderr).toContain('(invalid-input)');
+      expect(result.stderr).toMatch(/not shown because it may contain a password/);
+      expect(result.stdout + result.stderr).not.toContain(reader.password);
+    }
   });
 });

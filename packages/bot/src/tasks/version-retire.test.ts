@@ -2,7 +2,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDbosSystemDatabase, createDrainReader, type DbosSystemDatabase } from '../../../testkit/src/dbos.ts';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { createBareRemote, type BareRemote } from '../../../testkit/src/git-remote.ts';
+import { startGitHubFake } from '../../../testkit/src/github-fake.ts';
+import { GitHubForge } from '../sources/forge/github.ts';
 import { freePort, startPostgres, type PostgresServer } from '../../../testkit/src/postgres.ts';
 import { parseConfig } from '../config/load.ts';
 import { isBotError } from '../errors.ts';
@@ -304,7 +308,9 @@ describe('the full run (real runner, real bare git remote)', () => {
     expect(plan.body).toMatch(/Zero in flight since:\*\* \d{4}-\d\d-\d\dT/);
     expect(plan.body).toContain("(status IN ('PENDING', 'ENQUEUED') OR status = 'DELAYED')");
     expect(plan.body).toMatch(/Read at:\*\* \d{4}-/);
-    expect(plan.body).toContain('dbos_drain_reader:***@');
+    // PR bodies name host and database, never the user or the password.
+    expect(plan.body).toContain(`database postgresql://127.0.0.1:${pg.port}/${sys.database}`);
+    expect(plan.body).not.toContain('dbos_drain_reader');
     expect(plan.body).not.toContain(reader.password);
     for (const text of printed) expect(text).not.toContain(reader.password);
     // One commit on top of main, deleting exactly the version's files and its list line.
@@ -321,6 +327,42 @@ describe('the full run (real runner, real bare git remote)', () => {
     expect(again.error).toBeNull();
     expect(again.result!.applied.map((item) => item.outcome)).toEqual(['unchanged']);
     expect(await remote.pushCount()).toBe(1);
+  });
+});
+
+describe('credentials in the drain URL never reach the remote or GitHub', () => {
+  it('a password in the query string (password=, sslpassword=) is in no branch file, commit message or PR body', async () => {
+    const name = await app([{ status: 'SUCCESS', version: '1.0.0', agoMs: 3 * HOUR }]);
+    // libpq reads the password from the query as well as from userinfo; pg does the same, so this URL really connects.
+    const url = `postgresql://dbos_drain_reader@127.0.0.1:${pg.port}/${sys.database}?sslmode=disable&password=${encodeURIComponent(reader.password)}&sslpassword=ssl-${reader.password}`;
+    const remote = await createBareRemote(await files(name));
+    const github = await startGitHubFake({ owner: 'example-org', repo: 'gitops', branchExists: async (branch) => (await remote.heads()).has(branch) });
+    const printed: string[] = [];
+    const workspace = await GitWorkspace.clone(remote.url, 'main', IDENTITY);
+    try {
+      const config = parseConfig((await remote.readFile('main', '.github/gitops-bot.yaml'))!);
+      const forge = new GitHubForge({ token: 'fake-token-not-a-secret', owner: 'example-org', repo: 'gitops', baseUrl: github.url, minWriteIntervalMs: 0, retryAfterBaseValue: 10, log: (line) => printed.push(line) });
+      const result = await runPlans({ config, tasks: [createVersionRetireTask({ drainSourceFor: () => database(url) })], workspace, forge, registry: NO_REGISTRY, kube: null, envFilter: 'dev', dryRun: false, now: new Date(), log: (line) => printed.push(line), print: (text) => printed.push(text), identity: IDENTITY });
+      expect(result.applied.map((item) => [item.plan.branch, item.outcome])).toEqual([['bot/version-retire/dev/1-0-0', 'created']]);
+      expect(github.pulls).toHaveLength(1);
+      const body = github.pulls[0]!.body;
+      expect(body).toContain(`database postgresql://127.0.0.1:${pg.port}/${sys.database}?sslmode=disable`);
+      const git = (...args: string[]) => promisify(execFile)('git', ['--git-dir', remote.url, ...args], { encoding: 'utf8', maxBuffer: 1 << 26 }).then((out) => out.stdout);
+      const message = await git('log', '-1', '--format=%B', 'bot/version-retire/dev/1-0-0');
+      expect(message).toContain(`postgresql://127.0.0.1:${pg.port}/${sys.database}`);
+      // Every object reachable from every ref: blobs, trees and commits of the pushed branch.
+      const everything = await git('log', '--all', '-p', '--format=%H%n%B');
+      for (const text of [body, message, everything, github.pulls[0]!.title, ...printed]) {
+        expect(text).not.toContain(reader.password);
+        expect(text).not.toContain(encodeURIComponent(reader.password));
+        expect(text).not.toContain('dbos_drain_reader');
+      }
+      expect(github.violations).toEqual([]);
+    } finally {
+      await workspace.dispose();
+      await github.stop();
+      await remote.cleanup();
+    }
   });
 });
 

@@ -5,7 +5,7 @@ import {
   findStalledPending,
   readDrainStatusFromConductor,
   readVersionInFlight,
-  redactUrl,
+  describeConnectionString,
   SINGLE_VERSION_SQL,
   withDrainReadTransaction,
   type DeadLetteredOfVersion,
@@ -156,7 +156,7 @@ function asReadError(error: unknown, where: string): never {
 export class DatabaseDrainSource implements DrainSource {
   readonly describe: string;
   constructor(private readonly options: DatabaseDrainSourceOptions) {
-    this.describe = `database ${redactUrl(options.databaseUrl)}`;
+    this.describe = `database ${describeConnectionString(options.databaseUrl)}`;
   }
 
   async read(request: DrainReadRequest): Promise<DrainReading> {
@@ -181,7 +181,7 @@ export class ConductorCheckedDrainSource implements DrainSource {
     private readonly database: DrainSource,
     private readonly conductor: { baseUrl: string; org: string; apiKey: string; fetch?: typeof fetch },
   ) {
-    this.describe = `${database.describe} checked by Conductor ${conductor.baseUrl}`;
+    this.describe = `${database.describe} checked by Conductor ${describeConnectionString(conductor.baseUrl)}`;
   }
 
   async read(request: DrainReadRequest): Promise<DrainReading> {
@@ -189,7 +189,7 @@ export class ConductorCheckedDrainSource implements DrainSource {
     try {
       fromConductor = await readDrainStatusFromConductor({ baseUrl: this.conductor.baseUrl, org: this.conductor.org, app: request.appName, apiKey: this.conductor.apiKey, versions: request.versions, ...(this.conductor.fetch ? { fetch: this.conductor.fetch } : {}) });
     } catch (error) {
-      return asReadError(error, `Conductor ${this.conductor.baseUrl}`);
+      return asReadError(error, `Conductor ${describeConnectionString(this.conductor.baseUrl)}`);
     }
     const reading = await this.database.read(request);
     // The larger count wins: either witness seeing work keeps the version.

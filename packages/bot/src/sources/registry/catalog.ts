@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { RegistryError } from '../../errors.ts';
+import { isOciTag, isSha256Digest } from './grammar.ts';
 import { emptyStats, type RegistrySource, type RegistryStats } from './types.ts';
 
 export const EMBEDDED_CATALOG = fileURLToPath(new URL('../../../catalog/known-images.yaml', import.meta.url));
@@ -33,13 +34,14 @@ export class CatalogRegistry implements RegistrySource {
 
   async listTags(repository: string): Promise<string[]> {
     this.stats.tagListCalls++;
-    return this.entries(repository).map((entry) => entry.tag);
+    return this.entries(repository).map((entry) => entry.tag).filter(isOciTag);
   }
 
   async resolveDigest(repository: string, tag: string): Promise<string> {
     this.stats.manifestCalls++;
     const entry = this.entries(repository).find((candidate) => candidate.tag === tag);
     if (!entry) throw new RegistryError(`${repository}:${tag} is not in the offline catalog`, 404, repository, 'add it to the catalog, or run with --source live');
+    if (!isSha256Digest(entry.digest)) throw new RegistryError(`${repository}:${tag} has a digest in the offline catalog that is not sha256:<64 lowercase hex>`, undefined, repository, `fix the entry in ${this.file}`);
     return entry.digest;
   }
 

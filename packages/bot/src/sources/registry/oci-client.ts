@@ -1,5 +1,6 @@
 import { RateLimitError, RegistryError } from '../../errors.ts';
-import { credentialEnvNames, credentialsFromEnv, parseRepository, type RepositoryReference } from './reference.ts';
+import { isOciTag, isSha256Digest } from './grammar.ts';
+import { credentialEnvNames, credentialsFromEnv, parseRepository, trustedRealmEnvName, trustedRealmHosts, type RepositoryReference } from './reference.ts';
 import { emptyStats, type RegistrySource, type RegistryStats } from './types.ts';
 
 export const MEDIA_TYPES = {
@@ -80,6 +81,8 @@ export class OciRegistryClient implements RegistrySource {
   private readonly digestCache = new Map<string, Promise<string>>();
   private readonly createdCache = new Map<string, Promise<Date | null>>();
   private readonly tokens = new Map<string, string>();
+  /** Registry host → token realm host that was asked anonymously, for the hint when access is then refused. */
+  private readonly untrustedRealms = new Map<string, string>();
   private readonly options: Required<Omit<OciClientOptions, 'plainHttpHosts' | 'env'>> & { plainHttpHosts: Set<string>; env: NodeJS.ProcessEnv };
 
   constructor(options: OciClientOptions = {}) {
@@ -133,15 +136,33 @@ export class OciRegistryClient implements RegistrySource {
   private async fetchTags(repository: string): Promise<string[]> {
     const ref = parseRepository(repository);
     const tags: string[] = [];
-    let url: string | null = `${this.baseUrl(ref)}/v2/${ref.path}/tags/list?n=${this.options.pageSize}`;
+    const origin = new URL(this.baseUrl(ref)).origin;
+    let url: string | null = `${origin}/v2/${ref.path}/tags/list?n=${this.options.pageSize}`;
     // Bounded: a registry that keeps handing out next links must not keep us busy forever.
     for (let page = 0; url && page < 200; page++) {
       this.stats.tagListCalls++;
       const response = await this.request(repository, ref, url, 'GET', {});
-      const body = (await response.json()) as { tags?: string[] | null };
-      tags.push(...(body.tags ?? []));
+      const body = (await response.json()) as { tags?: unknown };
+      if (body.tags !== undefined && body.tags !== null && !Array.isArray(body.tags)) {
+        throw new RegistryError(`${repository}: ${ref.host} answered a tag list whose "tags" is not a list`, response.status, repository, 'the registry does not follow the OCI distribution spec; report it to its operator');
+      }
+      // Only tags the OCI grammar allows: "1.2.3\n", " 1.2.3" or "1.2.3+build.5" cannot be pulled and would reach a
+      // branch name, an image reference and DBOS__APPVERSION verbatim.
+      tags.push(...((body.tags as unknown[] | null | undefined) ?? []).filter(isOciTag));
       const next = nextLink(response.headers.get('link'));
-      url = next ? new URL(next, url).toString() : null;
+      if (!next) break;
+      let nextUrl: URL;
+      try {
+        nextUrl = new URL(next, url);
+      } catch {
+        throw new RegistryError(`${repository}: ${ref.host} sent a pagination Link that is not a URL`, response.status, repository, 'the registry does not follow the OCI distribution spec; report it to its operator');
+      }
+      // The next page must come from the registry itself: another origin would receive the registry credentials and
+      // could add tags of its choosing. Refused, not skipped, so a partial list is never taken for the whole.
+      if (nextUrl.origin !== origin) {
+        throw new RegistryError(`${repository}: ${ref.host} sent a pagination Link to another origin (${nextUrl.protocol}//${nextUrl.host}); refused, no credentials were sent there`, response.status, repository, 'the registry (or a proxy in front of it) is misconfigured or hostile; report it to its operator');
+      }
+      url = nextUrl.toString();
     }
     return tags;
   }
@@ -151,7 +172,7 @@ export class OciRegistryClient implements RegistrySource {
     this.stats.manifestCalls++;
     const response = await this.request(repository, ref, `${this.baseUrl(ref)}/v2/${ref.path}/manifests/${reference}`, 'HEAD', { accept: MANIFEST_ACCEPT });
     const digest = response.headers.get('docker-content-digest');
-    if (!digest || !/^sha256:[a-f0-9]{64}$/.test(digest)) {
+    if (!isSha256Digest(digest)) {
       throw new RegistryError(`${repository}:${reference}: the registry did not return a Docker-Content-Digest header`, response.status, repository, 'the registry does not follow the OCI distribution spec for HEAD manifests; report it, or pin the digest by hand');
     }
     return digest;
@@ -167,21 +188,31 @@ export class OciRegistryClient implements RegistrySource {
 
   private async fetchCreated(repository: string, digest: string): Promise<Date | null> {
     const ref = parseRepository(repository);
+    this.requireDigest(repository, digest, 'digest to read');
     let manifest = await this.getManifest(repository, ref, digest);
     if (manifest.mediaType.startsWith(MEDIA_TYPES.ociIndex) || manifest.mediaType.startsWith(MEDIA_TYPES.dockerList)) {
       const entries = (manifest.body.manifests as Array<{ digest: string; platform?: { os?: string; architecture?: string } }> | undefined) ?? [];
       const amd64 = entries.find((entry) => entry.platform?.os === 'linux' && entry.platform.architecture === 'amd64');
       if (!amd64) return null;
+      this.requireDigest(repository, amd64.digest, 'linux/amd64 manifest digest in its index');
       manifest = await this.getManifest(repository, ref, amd64.digest);
     }
     const config = manifest.body.config as { digest?: string } | undefined;
     if (!config?.digest) return null;
+    this.requireDigest(repository, config.digest, 'config digest in its manifest');
     this.stats.blobCalls++;
     const response = await this.request(repository, ref, `${this.baseUrl(ref)}/v2/${ref.path}/blobs/${config.digest}`, 'GET', {});
     const blob = (await response.json()) as { created?: string };
     if (!blob.created) return null;
     const created = new Date(blob.created);
     return Number.isNaN(created.getTime()) ? null : created;
+  }
+
+  /** A digest from a registry response goes into a request path and a pin; only `sha256:<64 hex>` qualifies. */
+  private requireDigest(repository: string, digest: unknown, what: string): asserts digest is string {
+    if (!isSha256Digest(digest)) {
+      throw new RegistryError(`${repository}: the registry's ${what} is not sha256:<64 lowercase hex>`, undefined, repository, 'the registry does not follow the OCI distribution spec; report it to its operator, or pin the digest by hand');
+    }
   }
 
   /** One request with auth challenges, bounded retries for 429/5xx/network errors, and typed errors for the rest. */
@@ -192,7 +223,7 @@ export class OciRegistryClient implements RegistrySource {
       const auth = this.tokens.get(tokenKey);
       let response: Response;
       try {
-        response = await this.options.fetch(url, { method, headers: { ...headers, ...(auth ? { authorization: auth } : {}) }, signal: AbortSignal.timeout(this.options.timeoutMs), redirect: 'follow' });
+        response = await this.fetchFollowing(url, method, headers, auth ?? null);
       } catch (error) {
         if (attempt < this.options.maxAttempts) {
           this.stats.retries++;
@@ -226,6 +257,27 @@ export class OciRegistryClient implements RegistrySource {
     }
   }
 
+  /**
+   * Follows redirects by hand: the Authorization header goes only to the origin it was issued for. Registries redirect
+   * blob reads to storage (S3, a CDN) on another host; that host gets the request without credentials.
+   */
+  private async fetchFollowing(url: string, method: 'GET' | 'HEAD', headers: Record<string, string>, auth: string | null): Promise<Response> {
+    const origin = new URL(url).origin;
+    let current = new URL(url);
+    for (let hop = 0; ; hop++) {
+      const withAuth: Record<string, string> = auth && current.origin === origin ? { authorization: auth } : {};
+      const response = await this.options.fetch(current, { method, headers: { ...headers, ...withAuth }, signal: AbortSignal.timeout(this.options.timeoutMs), redirect: 'manual' });
+      const location = response.headers.get('location');
+      if (response.status < 300 || response.status >= 400 || response.status === 304 || !location) return response;
+      await response.body?.cancel();
+      if (hop >= 5) throw new TypeError('too many redirects');
+      const next = new URL(location, current);
+      if (next.protocol !== 'https:' && next.protocol !== 'http:') throw new TypeError('redirect to a non-HTTP URL');
+      if (current.protocol === 'https:' && next.protocol === 'http:') throw new TypeError('redirect from https to http');
+      current = next;
+    }
+  }
+
   private async authorize(repository: string, ref: RepositoryReference, challenge: Challenge): Promise<string> {
     const credentials = credentialsFromEnv(ref.host, this.options.env);
     const basic = credentials ? `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}` : null;
@@ -235,11 +287,26 @@ export class OciRegistryClient implements RegistrySource {
     }
     const realm = challenge.params.realm;
     if (!realm) throw new RegistryError(`${ref.host} sent a Bearer challenge without a realm`, 401, repository, 'the registry is misconfigured; report it to its operator');
-    const tokenUrl = new URL(realm);
+    let tokenUrl: URL;
+    try {
+      tokenUrl = new URL(realm);
+    } catch {
+      throw new RegistryError(`${ref.host} sent a Bearer challenge whose realm is not a URL`, 401, repository, 'the registry is misconfigured; report it to its operator');
+    }
+    if (tokenUrl.protocol !== 'https:' && tokenUrl.protocol !== 'http:') {
+      throw new RegistryError(`${ref.host} sent a Bearer challenge whose realm is not an http(s) URL`, 401, repository, 'the registry is misconfigured; report it to its operator');
+    }
+    // The realm comes from the registry's answer. The registry's credentials go to it only when it is the registry's
+    // own origin, or an https (or loopback) host configured (or built in) as that registry's token service; any other realm is
+    // asked anonymously, which is enough for public images and sends nothing worth stealing.
+    const registryOrigin = new URL(this.baseUrl(ref)).origin;
+    const trusted = tokenUrl.origin === registryOrigin || ((tokenUrl.protocol === 'https:' || isLoopback(tokenUrl.host)) && trustedRealmHosts(ref.host, this.options.env).includes(tokenUrl.host));
+    if (!trusted && basic) this.untrustedRealms.set(ref.host, tokenUrl.host);
+    const tokenAuth = trusted ? basic : null;
     if (challenge.params.service) tokenUrl.searchParams.set('service', challenge.params.service);
     tokenUrl.searchParams.set('scope', challenge.params.scope ?? `repository:${ref.path}:pull`);
     this.stats.tokenCalls++;
-    const response = await this.options.fetch(tokenUrl, { headers: basic ? { authorization: basic } : {}, signal: AbortSignal.timeout(this.options.timeoutMs) });
+    const response = await this.options.fetch(tokenUrl, { headers: tokenAuth ? { authorization: tokenAuth } : {}, signal: AbortSignal.timeout(this.options.timeoutMs), redirect: 'error' });
     if (!response.ok) {
       await response.body?.cancel();
       if (response.status === 401 || response.status === 403) throw this.credentialsMissing(repository, ref, response.status);
@@ -254,6 +321,15 @@ export class OciRegistryClient implements RegistrySource {
   private credentialsMissing(repository: string, ref: RepositoryReference, status = 401): RegistryError {
     const names = credentialEnvNames(ref.host === 'registry-1.docker.io' ? 'docker.io' : ref.host);
     const have = credentialsFromEnv(ref.host, this.options.env) !== null;
+    const realm = this.untrustedRealms.get(ref.host);
+    if (realm) {
+      return new RegistryError(
+        `${repository}: ${ref.host} refused anonymous access (${status}); its token service ${realm} is on another host, so the credentials were not sent there`,
+        status,
+        repository,
+        `if ${realm} really is the token service of ${ref.host}, set ${trustedRealmEnvName(ref.host)}=${realm}`,
+      );
+    }
     return new RegistryError(
       `${repository}: ${ref.host} refused ${have ? 'the configured credentials' : 'anonymous access'} (${status})`,
       status,

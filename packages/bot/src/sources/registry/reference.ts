@@ -33,3 +33,18 @@ export function credentialsFromEnv(host: string, env: NodeJS.ProcessEnv = proces
   const password = env[names.password];
   return username && password ? { username, password } : null;
 }
+
+/** Token services known to belong to a registry on another host (Docker Hub answers with realm auth.docker.io). */
+const BUILT_IN_REALMS: Record<string, string[]> = { 'registry-1.docker.io': ['auth.docker.io'] };
+
+/** `GITOPS_BOT_REGISTRY_<HOST>_TOKEN_REALMS`: comma-separated hosts trusted with the registry's credentials. */
+export function trustedRealmEnvName(host: string): string {
+  const key = (host === 'registry-1.docker.io' ? 'docker.io' : host).toUpperCase().replace(/[^A-Z0-9]/g, '_');
+  return `GITOPS_BOT_REGISTRY_${key}_TOKEN_REALMS`;
+}
+
+/** Hosts (besides the registry's own origin) that may receive its Basic credentials when they issue tokens. */
+export function trustedRealmHosts(host: string, env: NodeJS.ProcessEnv = process.env): string[] {
+  const configured = (env[trustedRealmEnvName(host)] ?? '').split(',').map((entry) => entry.trim().toLowerCase()).filter(Boolean);
+  return [...(BUILT_IN_REALMS[host] ?? []), ...configured];
+}

@@ -1,8 +1,12 @@
 import semver from 'semver';
 import type { VersioningPolicy } from '../../config/schema.ts';
+import { isOciTag } from './grammar.ts';
 
 /** The semver reading of a tag (`v2.45.1` → `2.45.1`); null for tags that are not versions (`latest`, `sha-abc`). */
 export function tagVersion(tag: string): semver.SemVer | null {
+  // semver.parse trims whitespace and accepts `+build`; the OCI tag grammar allows neither, so such a "tag" is no
+  // version (it could never be pulled, and " 1.2.3" would become DBOS__APPVERSION verbatim).
+  if (!isOciTag(tag)) return null;
   return semver.parse(tag.replace(/^v(?=\d)/, ''));
 }
 
@@ -11,6 +15,7 @@ export function eligibleTags(tags: string[], policy: VersioningPolicy): string[]
   const allow = policy.allowTags ? new RegExp(policy.allowTags) : null;
   const ignore = policy.ignoreTags.map((source) => new RegExp(source));
   return tags
+    .filter(isOciTag)
     .filter((tag) => (!allow || allow.test(tag)) && !ignore.some((pattern) => pattern.test(tag)))
     .map((tag) => ({ tag, version: tagVersion(tag) }))
     .filter((entry): entry is { tag: string; version: semver.SemVer } => entry.version !== null)
