@@ -243,7 +243,9 @@ export async function startGitHubFake(options: GitHubFakeOptions = {}): Promise<
 
   const userObject = (name: string): Json => {
     const base = spec.sample({ $ref: '#/components/schemas/simple-user' }) as Record<string, Json>;
-    return { ...base, login: name, type: name.endsWith('[bot]') ? 'Bot' : 'User', html_url: `https://github.example.invalid/${name}` };
+    // A bot's page is its App's, /apps/<slug>: `[bot]` is not valid in a URL.
+    const bot = /^(.*)\[bot\]$/.exec(name);
+    return { ...base, login: name, type: bot ? 'Bot' : 'User', html_url: bot ? `https://github.example.invalid/apps/${bot[1]}` : `https://github.example.invalid/${name}` };
   };
 
   const repoObject = (fullName: string): Json => {
