@@ -262,7 +262,18 @@ export async function runPlans(inputs: RunInputs): Promise<RunResult> {
     const related = skips.filter((skip) => skip.task === parsed.task && skip.env === parsed.env && (skip.subject === parsed.subject || skip.subject === '*'));
     // A hold that landed on the base branch while the PR was open: the PR must not stay mergeable.
     const hold = related.find((skip) => skip.heldBy === 'comment');
-    if (!hold && related.some((skip) => skip.held)) continue;
+    if (!hold && related.some((skip) => skip.held)) {
+      // Left alone by its task (e.g. a rotation in progress), so no plan repaired its labels above: add the ones
+      // every bot PR carries, in case the run that opened it stopped before labelling.
+      const missing = forge.labelsVisible ? [...config.forge.labels, `env/${parsed.env}`].filter((label) => !pr.labels.includes(label)) : [];
+      if (missing.length === 0) continue;
+      if (inputs.dryRun) inputs.print(`would add labels ${missing.join(', ')} to PR #${pr.number} (${pr.branch})`);
+      else {
+        log(`adding the missing labels ${missing.join(', ')} to PR #${pr.number} (${pr.branch})`);
+        await forge.addLabels(pr, missing);
+      }
+      continue;
+    }
     const reason = hold ? `${hold.reason}; the change is proposed again once the hold is removed` : related.length > 0 ? related.map((skip) => skip.reason).join('; ') : 'the base branch already has these versions (or newer ones), so this change is no longer needed';
     if (inputs.dryRun) {
       inputs.print(`would close PR #${pr.number} (${pr.branch}): ${reason}`);
