@@ -79,8 +79,8 @@ describe('rotation PRs and the forge', () => {
     const body = `rotation\n\n<!-- gitops-bot: ${JSON.stringify({ task: 'secret-rotation', env: 'dev', subject: 'conductor-api-key', changes: [{ image: 'conductor-api-key', tag: victim.tokenName, digest: '' }] })} -->`;
     const forged = github.openPull({ head: ROTATION_BRANCH, author: 'mallory', title: 'Rotate the Conductor API key for dev', body, state: 'closed' });
     const result = await runOnce([]);
-    expect(result.ignored).toEqual([expect.objectContaining({ what: 'pull request', number: forged, author: 'mallory' })]);
     expect(conductor.isValidKey(victim.secret)).toBe(true);
+    expect(result.ignored).toEqual([expect.objectContaining({ what: 'pull request', number: forged, author: 'mallory' })]);
     expect(conductor.tokens().map((token) => token.tokenName)).toEqual(expect.arrayContaining([oldName, victim.tokenName]));
     expect(github.violations).toEqual([]);
   });
