@@ -217,4 +217,14 @@ describe('concurrent runs', () => {
     expect([...(await world.remote.heads()).keys()].filter((branch) => branch.startsWith('bot/'))).toEqual([DEX_BRANCH]);
     expect(world.github.violations.join('\n')).toBe('');
   });
+
+  it('when GitHub says a PR for the branch exists but never lists it, the run fails without deleting the branch that PR uses', async () => {
+    const { world, push } = await setup();
+    await push('dex', '1.1.0');
+    world.github.injectFault({ method: 'POST', path: /\/pulls$/, status: 422, body: { message: 'Validation Failed', errors: [{ resource: 'PullRequest', code: 'custom', message: `A pull request already exists for example-org:${DEX_BRANCH}.` }], documentation_url: 'https://docs.github.com/rest' }, times: 1 });
+    const run = await world.run('run');
+    expect(run.code).toBe(4);
+    expect(run.stderr).toContain('already exists, but does not list it');
+    expect((await world.remote.heads()).has(DEX_BRANCH)).toBe(true);
+  });
 });
