@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../config/load.ts';
 import { startGitHubFake, type GitHubFake, type GitHubFakeOptions } from '../../../../testkit/src/github-fake.ts';
 import { ExistingPullRequestError } from '../../errors.ts';
 import { GitHubForge, type GitHubForgeOptions } from './github.ts';
@@ -65,5 +68,18 @@ describe('GitHub forge: its own identity', () => {
     const listing = await make().listBotPullRequests();
     expect(listing.own.map((pr) => pr.title)).toEqual(['own']);
     expect(listing.ignored).toEqual([expect.objectContaining({ headRepo: 'gitops-bot/r', sameRepository: false, reason: 'its head branch is in gitops-bot/r, not in o/r' })]);
+  });
+});
+
+describe('forge.botLogin in the config', () => {
+  const repoConfig = readFileSync(join(import.meta.dirname, '..', '..', '..', '..', '..', '.github', 'gitops-bot.yaml'), 'utf8');
+  const withLogin = (login: string) => repoConfig.replace('  labels: [gitops-bot]\n', `  labels: [gitops-bot]\n  botLogin: ${JSON.stringify(login)}\n`);
+
+  it('accepts a user or App login and names the field when it is not one', () => {
+    expect(parseConfig(withLogin('my-app[bot]'), 'test').forge.botLogin).toBe('my-app[bot]');
+    expect(parseConfig(withLogin('octocat'), 'test').forge.botLogin).toBe('octocat');
+    for (const bad of ['', 'two words', 'a/b', '*']) {
+      expect(() => parseConfig(withLogin(bad), 'test')).toThrow(/forge\.botLogin/);
+    }
   });
 });
