@@ -8,7 +8,7 @@ import { checkConfigAgainstTree } from './config/tree-check.ts';
 import { isBotError, UsageError, ConfigError } from './errors.ts';
 import { GitWorkspace, localBotBranches } from './git/workspace.ts';
 import { fsTree } from './repo/tree.ts';
-import { describePlan, planAll, runPlans } from './runner.ts';
+import { describeIgnored, describePlan, planAll, runPlans, screenPullRequests } from './runner.ts';
 import { GitHubForge, githubSettingsFromEnv } from './sources/forge/github.ts';
 import { LocalForge } from './sources/forge/local.ts';
 import type { Forge } from './sources/forge/types.ts';
@@ -231,7 +231,7 @@ function selectForge(options: Options, config: BotConfig, env: NodeJS.ProcessEnv
   const repo = config.forge.repo ?? settings.repo;
   if (!owner || !repo) throw new ConfigError('the GitHub repository is unknown', CONFIG_PATH, 'forge.owner', 'set forge.owner and forge.repo, or GITHUB_REPOSITORY=owner/repo');
   const writeInterval = env.GITOPS_BOT_GITHUB_WRITE_INTERVAL_MS;
-  return new GitHubForge({ token: settings.token, owner, repo, ...(settings.baseUrl ? { baseUrl: settings.baseUrl } : {}), ...(writeInterval === '0' ? { minWriteIntervalMs: 0, retryAfterBaseValue: 10 } : {}), log });
+  return new GitHubForge({ token: settings.token, owner, repo, inActions: settings.inActions, ...(config.forge.botLogin ? { botLogin: config.forge.botLogin } : {}), ...(settings.baseUrl ? { baseUrl: settings.baseUrl } : {}), ...(writeInterval === '0' ? { minWriteIntervalMs: 0, retryAfterBaseValue: 10 } : {}), log });
 }
 
 /** Conductor access for plan actions (API-key rotation): URLs from the config, admin keys from the environment. */
@@ -277,7 +277,7 @@ async function commandPlan(options: Options, io: CliIo): Promise<void> {
   await checkConfigAgainstTree(config, tree, configFile);
   log(`registry source: ${registry.describe}`);
   log(`forge: ${forge.describe}`);
-  const pullRequests = await forge.listBotPullRequests();
+  const { pullRequests, ignored } = screenPullRequests(await forge.listBotPullRequests());
   const { plans, skips } = await planAll({ config, tasks, tree, registry, kube: selectKube(config), pullRequests, envFilter: options.env, now: io.now ?? new Date(), log });
   if (options.json) {
     io.stdout(
@@ -286,6 +286,7 @@ async function commandPlan(options: Options, io: CliIo): Promise<void> {
           sources: { tree: tree.describe, registry: registry.describe, forge: forge.describe },
           plans: plans.map((plan) => ({ ...plan, edits: plan.edits.map((edit) => ({ path: edit.path, diff: unifiedDiff(edit.path, edit.before, edit.after) })) })),
           skips,
+          ignored,
           registryCalls: registry.stats,
         },
         null,
@@ -300,6 +301,10 @@ async function commandPlan(options: Options, io: CliIo): Promise<void> {
   if (skips.length > 0) {
     io.stdout('Not proposed:\n');
     for (const skip of skips) io.stdout(`  ${skip.task} ${skip.env} ${skip.subject}: ${skip.reason}\n`);
+  }
+  if (ignored.length > 0) {
+    io.stdout('Ignored (not the bot\'s):\n');
+    for (const item of ignored) io.stdout(`  ${describeIgnored(item)}\n`);
   }
 }
 
@@ -355,6 +360,7 @@ async function commandRun(options: Options, io: CliIo): Promise<void> {
             applied: result.applied.map((item) => ({ branch: item.plan.branch, title: item.plan.title, outcome: item.outcome, pr: item.pr, reason: item.reason })),
             closed: result.closed,
             skips: result.skips,
+            ignored: result.ignored,
             pushes: result.pushes,
             forgeWrites: result.forgeWrites,
             registryCalls: registry.stats,
@@ -368,6 +374,7 @@ async function commandRun(options: Options, io: CliIo): Promise<void> {
     for (const item of result.applied) io.stdout(`${item.outcome.padEnd(19)} ${item.plan.branch}${item.pr && item.pr.number ? ` (PR #${item.pr.number})` : ''}${item.reason ? `: ${item.reason}` : ''}\n`);
     for (const closed of result.closed) io.stdout(`closed              ${closed.branch} (PR #${closed.number}): ${closed.reason}\n`);
     for (const skip of result.skips) io.stdout(`not proposed        ${skip.task} ${skip.env} ${skip.subject}: ${skip.reason}\n`);
+    for (const item of result.ignored) io.stdout(`ignored             ${describeIgnored(item)}\n`);
     io.stdout(`${result.pushes} push(es), ${result.forgeWrites} forge write(s)${options.dryRun ? ' (dry run: nothing written)' : ''}\n`);
   } finally {
     await workspace.dispose();

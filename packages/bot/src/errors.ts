@@ -59,6 +59,16 @@ export class ForgeError extends BotError {
   }
 }
 
+/**
+ * GitHub refuses to open the PR because one exists for the branch, and it is not one the bot may take over: opened by
+ * someone else, or not listed even after waiting. The branch is left alone: the existing PR uses it.
+ */
+export class ExistingPullRequestError extends ForgeError {
+  constructor(message: string, hint: string) {
+    super(message, 422, hint);
+  }
+}
+
 /** The forge or registry rate limit was still exhausted after the bounded retries. */
 export class RateLimitError extends BotError {
   readonly exitCode = 5;

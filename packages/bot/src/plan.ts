@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /**
  * A plan is pure data: what one pull request should contain. Tasks produce plans; only the runner applies them.
  * The same inputs always give the same plan, so the same change always lands on the same branch and PR.
@@ -49,8 +51,13 @@ export interface Skip {
   env: string;
   subject: string;
   reason: string;
-  /** A hold (label or comment) means: never touch or close the matching PR. */
+  /** Leave the matching open PR alone: never update or close it (a hold label, or the task's own PR in progress). */
   held?: boolean;
+  /**
+   * A `# gitops-bot: hold` comment on the base branch holds this subject. An open PR for it is closed (it must not be
+   * merged while held), and its marker records why, so the change is proposed again once the hold is removed.
+   */
+  heldBy?: 'comment';
 }
 
 export interface TaskResult {
@@ -90,18 +97,66 @@ export interface MarkerPayload {
   env: string;
   subject: string;
   changes: Array<{ image: string; tag: string; digest: string }>;
+  /** Set when the bot closed the PR because of a hold: not a human's rejection of the change. */
+  closedFor?: 'hold';
 }
 
-export function readMarker(body: string | null | undefined): MarkerPayload | null {
-  if (!body) return null;
+// The marker is read back from a PR body, which is untrusted text: exact shape, bounded sizes, nothing else.
+const markerText = z.string().max(512);
+const markerSchema = z.strictObject({
+  task: z.string().regex(SEGMENT).max(128),
+  env: z.string().regex(SEGMENT).max(128),
+  subject: z.string().regex(SEGMENT).max(128),
+  changes: z.array(z.strictObject({ image: markerText, tag: markerText, digest: markerText })).max(64),
+  closedFor: z.literal('hold').optional(),
+});
+
+/** `body` with its marker saying the bot closed the PR for a hold; null when the body has no valid marker. */
+export function markClosedForHold(body: string): string | null {
+  const parsed = parseMarker(body);
+  if (!('marker' in parsed)) return null;
   const start = body.indexOf(MARKER_PREFIX);
-  if (start < 0) return null;
+  const end = body.indexOf('-->', start) + '-->'.length;
+  const marker = `${MARKER_PREFIX} ${JSON.stringify({ ...parsed.marker, closedFor: 'hold' }).replaceAll('--', '-\\u002d')} -->`;
+  return body.slice(0, start) + marker + body.slice(end);
+}
+
+function parseMarker(body: string | null | undefined): { marker: MarkerPayload } | { problem: string } | { absent: true } {
+  if (!body) return { absent: true };
+  const start = body.indexOf(MARKER_PREFIX);
+  if (start < 0) return { absent: true };
+  if (body.indexOf(MARKER_PREFIX, start + MARKER_PREFIX.length) >= 0) return { problem: 'the PR body holds more than one gitops-bot marker' };
   const end = body.indexOf('-->', start);
-  if (end < 0) return null;
+  if (end < 0) return { problem: 'the gitops-bot marker is not closed' };
+  let json: unknown;
   try {
-    const parsed = JSON.parse(body.slice(start + MARKER_PREFIX.length, end).trim()) as MarkerPayload;
-    return Array.isArray(parsed.changes) ? parsed : null;
+    json = JSON.parse(body.slice(start + MARKER_PREFIX.length, end).trim());
   } catch {
-    return null;
+    return { problem: 'the gitops-bot marker is not valid JSON' };
   }
+  const parsed = markerSchema.safeParse(json);
+  if (!parsed.success) return { problem: `the gitops-bot marker has the wrong shape (${parsed.error.issues.map((issue) => `${issue.path.join('.') || 'marker'}: ${issue.message}`).join('; ')})` };
+  return { marker: parsed.data };
+}
+
+/**
+ * The marker of a PR on `branch`, or why it cannot be used; `absent` when the body has none (e.g. the local forge).
+ * A marker that names another task, environment or subject than its branch is refused: it would make the bot act
+ * on one change because of a PR about another.
+ */
+export function inspectMarker(body: string | null | undefined, branch: string): { marker: MarkerPayload } | { problem: string } | { absent: true } {
+  const result = parseMarker(body);
+  if (!('marker' in result)) return result;
+  const { marker } = result;
+  const fromBranch = parseBranch(branch);
+  if (!fromBranch || fromBranch.task !== marker.task || fromBranch.env !== marker.env || fromBranch.subject !== marker.subject) {
+    return { problem: `the gitops-bot marker names ${marker.task}/${marker.env}/${marker.subject}, which is not its branch ${branch}` };
+  }
+  return result;
+}
+
+/** The marker of a PR body when it has exactly the shape {@link markerFor} writes, else null. */
+export function readMarker(body: string | null | undefined): MarkerPayload | null {
+  const result = parseMarker(body);
+  return 'marker' in result ? result.marker : null;
 }

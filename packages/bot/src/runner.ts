@@ -1,11 +1,11 @@
 import { actionsOf, describeActions, withPlanActions, type ActionDeps } from './actions/index.ts';
 import type { BotConfig } from './config/schema.ts';
-import { PushRejectedError } from './errors.ts';
+import { ExistingPullRequestError, PushRejectedError } from './errors.ts';
 import { unifiedDiff } from './diff.ts';
 import type { GitIdentity, GitWorkspace } from './git/workspace.ts';
-import { parseBranch, readMarker, type Plan, type Skip } from './plan.ts';
+import { inspectMarker, markClosedForHold, parseBranch, type Plan, type Skip } from './plan.ts';
 import type { TreeReader } from './repo/tree.ts';
-import { HOLD_LABEL, type Forge, type PullRequestRecord } from './sources/forge/types.ts';
+import { HOLD_LABEL, type BotPullRequests, type Forge, type IgnoredPullRequest, type PullRequestRecord } from './sources/forge/types.ts';
 import type { KubeHealth } from './sources/kube/health.ts';
 import type { RegistrySource } from './sources/registry/types.ts';
 import type { PreviousProposal, Task, TaskContext } from './tasks/types.ts';
@@ -22,12 +22,35 @@ export interface PlanInputs {
   log: (line: string) => void;
 }
 
+/** Something the bot read on the forge and will not act on: a PR that is not its own, or an own PR's bad marker. */
+export interface IgnoredInput extends Omit<IgnoredPullRequest, 'headRepo' | 'sameRepository'> {
+  what: 'pull request' | 'marker';
+  headRepo?: string | null;
+  sameRepository?: boolean;
+}
+
+/** The bot's own PRs, plus everything it ignores (forged PRs from the forge; own PRs whose marker fails its checks). */
+export function screenPullRequests(listing: BotPullRequests): { pullRequests: PullRequestRecord[]; ignored: IgnoredInput[] } {
+  const ignored: IgnoredInput[] = listing.ignored.map((pr) => ({ ...pr, what: 'pull request' as const }));
+  for (const pr of listing.own) {
+    const marker = inspectMarker(pr.body, pr.branch);
+    if ('problem' in marker) ignored.push({ what: 'marker', number: pr.number, branch: pr.branch, state: pr.state, author: pr.author ?? '', url: pr.url, reason: marker.problem });
+  }
+  return { pullRequests: listing.own, ignored };
+}
+
+export function describeIgnored(item: IgnoredInput): string {
+  return item.what === 'marker' ? `marker of PR #${item.number} (${item.branch}) ignored: ${item.reason}` : `PR #${item.number} (${item.branch}, ${item.state}) is not the bot's: ${item.reason}`;
+}
+
 export function previousProposals(pullRequests: PullRequestRecord[]): PreviousProposal[] {
   const out: PreviousProposal[] = [];
   for (const pr of pullRequests) {
-    const proposal = readMarker(pr.body);
-    if (!proposal) continue;
-    out.push({ branch: pr.branch, number: pr.number, state: pr.state, merged: pr.merged, held: pr.labels.includes(HOLD_LABEL), body: pr.body, proposal });
+    const marker = inspectMarker(pr.body, pr.branch);
+    if (!('marker' in marker)) continue;
+    // Closed by the bot because of a hold, not rejected by a human: once the hold is gone the change is due again.
+    if (pr.state === 'closed' && !pr.merged && marker.marker.closedFor === 'hold') continue;
+    out.push({ branch: pr.branch, number: pr.number, state: pr.state, merged: pr.merged, held: pr.labels.includes(HOLD_LABEL), body: pr.body, proposal: marker.marker });
   }
   return out;
 }
@@ -65,7 +88,7 @@ export async function planAll(inputs: PlanInputs): Promise<{ plans: Plan[]; skip
   return { plans, skips };
 }
 
-export type Outcome = 'created' | 'updated' | 'unchanged' | 'pushed-pr-unchanged' | 'limited' | 'held' | 'dry-run';
+export type Outcome = 'created' | 'updated' | 'unchanged' | 'pushed-pr-unchanged' | 'limited' | 'held' | 'dry-run' | 'refused';
 
 export interface AppliedPlan {
   plan: Plan;
@@ -78,6 +101,8 @@ export interface RunResult {
   applied: AppliedPlan[];
   skips: Skip[];
   closed: Array<{ branch: string; number: number; reason: string }>;
+  /** PRs (and markers) on the forge the bot did not act on, with why. */
+  ignored: IgnoredInput[];
   pushes: number;
   forgeWrites: number;
 }
@@ -114,7 +139,8 @@ export function describePlan(plan: Plan): string {
 export async function runPlans(inputs: RunInputs): Promise<RunResult> {
   const { config, forge, workspace, log } = inputs;
   log(`reading the bot's pull requests from ${forge.describe}`);
-  const pullRequests = await forge.listBotPullRequests();
+  const { pullRequests, ignored } = screenPullRequests(await forge.listBotPullRequests());
+  for (const item of ignored) log(`ignored: ${describeIgnored(item)}`);
   const { plans, skips } = await planAll({
     config,
     tasks: inputs.tasks,
@@ -128,7 +154,7 @@ export async function runPlans(inputs: RunInputs): Promise<RunResult> {
   });
   const heads = await workspace.botBranches();
   const openByBranch = new Map(pullRequests.filter((pr) => pr.state === 'open').map((pr) => [pr.branch, pr]));
-  const result: RunResult = { applied: [], skips, closed: [], pushes: 0, forgeWrites: 0 };
+  const result: RunResult = { applied: [], skips, closed: [], ignored, pushes: 0, forgeWrites: 0 };
   const hourAgo = inputs.now.getTime() - 3_600_000;
   let openCount = pullRequests.filter((pr) => pr.state === 'open').length;
   let createdLastHour = pullRequests.filter((pr) => Date.parse(pr.createdAt) >= hourAgo).length;
@@ -141,7 +167,18 @@ export async function runPlans(inputs: RunInputs): Promise<RunResult> {
       result.applied.push({ plan, outcome: 'held', pr: { number: existing.number, url: existing.url }, reason: `PR #${existing.number} has the ${HOLD_LABEL} label` });
       continue;
     }
+    // Someone else's open PR from this repository's branch of that name: pushing would rewrite their PR, and
+    // GitHub would refuse a second PR for the branch anyway.
+    const squatter = ignored.find((item) => item.what === 'pull request' && item.state === 'open' && item.sameRepository && item.branch === plan.branch);
+    if (squatter) {
+      result.applied.push({ plan, outcome: 'refused', pr: null, reason: `PR #${squatter.number} on ${plan.branch} is not the bot's (${squatter.reason}); close it and delete the branch, then run again` });
+      continue;
+    }
+    // Labels are added after a PR is opened; a run interrupted in between left them missing. Repair them on every
+    // open PR a plan covers, whatever else happens to it.
+    const missingLabels = existing && forge.labelsVisible ? plan.labels.filter((label) => !existing.labels.includes(label)) : [];
     if (inputs.dryRun) {
+      if (existing && missingLabels.length > 0) inputs.print(`would add labels ${missingLabels.join(', ')} to PR #${existing.number}`);
       inputs.print(`${existing ? `would update PR #${existing.number}` : 'would open a PR'} on ${describePlan(plan)}\n`);
       if (actionsOf(plan).length > 0) inputs.print(describeActions(plan));
       result.applied.push({ plan, outcome: 'dry-run', pr: existing ? { number: existing.number, url: existing.url } : null });
@@ -157,13 +194,16 @@ export async function runPlans(inputs: RunInputs): Promise<RunResult> {
         continue;
       }
     }
+    if (existing && missingLabels.length > 0) await forge.addLabels(existing, missingLabels);
+    const labelled = missingLabels.length > 0 ? `added the missing labels ${missingLabels.join(', ')}` : undefined;
     // A plan's actions change things outside git (a Conductor key is created), so they run once, when its PR is
     // opened; while that PR is open a re-run must not repeat them. Tasks skip their own open PRs when the PR body
     // tells them; this also holds where the forge cannot tell (the local forge knows branches, not bodies).
     if (existing && actionsOf(plan).length > 0) {
-      result.applied.push({ plan, outcome: 'unchanged', pr: { number: existing.number, url: existing.url }, reason: 'its PR is open; its actions ran when it was opened' });
+      result.applied.push({ plan, outcome: labelled ? 'updated' : 'unchanged', pr: { number: existing.number, url: existing.url }, reason: [labelled, 'its PR is open; its actions ran when it was opened'].filter(Boolean).join('; ') });
       continue;
     }
+    let opened: PullRequestRecord | null = null;
     // Plans that carry actions (e.g. create a Conductor API key and seal it) run them here, just before the
     // write step, and undo them if any part of that step fails: nothing is left half-written.
     await withPlanActions(plan, inputs.actions ?? null, { dryRun: false, print: inputs.print, log }, async (plan) => {
@@ -184,27 +224,30 @@ export async function runPlans(inputs: RunInputs): Promise<RunResult> {
       }
       try {
         if (!existing) {
-          const pr = await forge.createPullRequest({ branch: plan.branch, base, title: plan.title, body: plan.body, labels: plan.labels });
+          opened = await forge.createPullRequest({ branch: plan.branch, base, title: plan.title, body: plan.body, labels: plan.labels });
           openCount++;
           createdLastHour++;
-          result.applied.push({ plan, outcome: 'created', pr: { number: pr.number, url: pr.url } });
+          result.applied.push({ plan, outcome: 'created', pr: { number: opened.number, url: opened.url } });
         } else if (forge.kind === 'github' && (existing.title !== plan.title || existing.body !== plan.body)) {
           await forge.updatePullRequest(existing, { title: plan.title, body: plan.body });
-          const missing = plan.labels.filter((label) => !existing.labels.includes(label));
-          if (missing.length > 0) await forge.addLabels(existing, missing);
-          result.applied.push({ plan, outcome: 'updated', pr: { number: existing.number, url: existing.url } });
+          result.applied.push({ plan, outcome: 'updated', pr: { number: existing.number, url: existing.url }, ...(labelled ? { reason: labelled } : {}) });
         } else {
-          const missing = forge.kind === 'github' ? plan.labels.filter((label) => !existing.labels.includes(label)) : [];
-          if (missing.length > 0) await forge.addLabels(existing, missing);
-          result.applied.push({ plan, outcome: pushed ? 'pushed-pr-unchanged' : 'unchanged', pr: { number: existing.number, url: existing.url } });
+          result.applied.push({ plan, outcome: labelled ? 'updated' : pushed ? 'pushed-pr-unchanged' : 'unchanged', pr: { number: existing.number, url: existing.url }, ...(labelled ? { reason: labelled } : {}) });
         }
       } catch (error) {
-        // Leave the remote as we found it: a branch without its PR would only confuse humans.
-        if (pushed) await workspace.restoreBranch(plan.branch, pushed.sha, pushed.previous).catch(() => log(`could not roll back ${plan.branch}`));
+        // Leave the remote as we found it: a branch without its PR would only confuse humans. Not when GitHub says a
+        // PR for the branch exists: that PR uses the branch, and removing it would close that PR.
+        if (pushed && !(error instanceof ExistingPullRequestError)) await workspace.restoreBranch(plan.branch, pushed.sha, pushed.previous).catch(() => log(`could not roll back ${plan.branch}`));
         if (pushed) result.pushes--;
         throw error;
       }
     });
+    // Outside the write step: once the PR exists, a failure here must not undo it (or its actions); the next run
+    // adds the labels that are still missing.
+    if (opened && forge.labelsVisible) {
+      const missing = plan.labels.filter((label) => !opened!.labels.includes(label));
+      if (missing.length > 0) await forge.addLabels(opened, missing);
+    }
   }
 
   // Close the bot's own PRs that no plan wants any more, within the tasks and environments this run covered.
@@ -216,12 +259,30 @@ export async function runPlans(inputs: RunInputs): Promise<RunResult> {
     if (!parsed || !taskNames.has(parsed.task)) continue;
     if (inputs.envFilter && parsed.env !== inputs.envFilter) continue;
     if (!config.environments.some((env) => env.name === parsed.env)) continue;
-    const related = skips.filter((skip) => skip.env === parsed.env && (skip.subject === parsed.subject || skip.subject === '*'));
-    if (related.some((skip) => skip.held)) continue;
-    const reason = related.length > 0 ? related.map((skip) => skip.reason).join('; ') : 'the base branch already has these versions (or newer ones), so this change is no longer needed';
+    const related = skips.filter((skip) => skip.task === parsed.task && skip.env === parsed.env && (skip.subject === parsed.subject || skip.subject === '*'));
+    // A hold that landed on the base branch while the PR was open: the PR must not stay mergeable.
+    const hold = related.find((skip) => skip.heldBy === 'comment');
+    if (!hold && related.some((skip) => skip.held)) {
+      // Left alone by its task (e.g. a rotation in progress), so no plan repaired its labels above: add the ones
+      // every bot PR carries, in case the run that opened it stopped before labelling.
+      const missing = forge.labelsVisible ? [...config.forge.labels, `env/${parsed.env}`].filter((label) => !pr.labels.includes(label)) : [];
+      if (missing.length === 0) continue;
+      if (inputs.dryRun) inputs.print(`would add labels ${missing.join(', ')} to PR #${pr.number} (${pr.branch})`);
+      else {
+        log(`adding the missing labels ${missing.join(', ')} to PR #${pr.number} (${pr.branch})`);
+        await forge.addLabels(pr, missing);
+      }
+      continue;
+    }
+    const reason = hold ? `${hold.reason}; the change is proposed again once the hold is removed` : related.length > 0 ? related.map((skip) => skip.reason).join('; ') : 'the base branch already has these versions (or newer ones), so this change is no longer needed';
     if (inputs.dryRun) {
       inputs.print(`would close PR #${pr.number} (${pr.branch}): ${reason}`);
       continue;
+    }
+    if (hold) {
+      // The marker records why, so this close is not read back as a human's rejection of the change.
+      const body = markClosedForHold(pr.body);
+      if (body !== null && body !== pr.body) await forge.updatePullRequest(pr, { title: pr.title, body });
     }
     await forge.closePullRequest(pr, `Closed by gitops-bot: ${reason}.`);
     result.closed.push({ branch: pr.branch, number: pr.number, reason });

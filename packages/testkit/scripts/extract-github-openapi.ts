@@ -17,6 +17,8 @@ export const OPERATIONS: Record<string, string[]> = {
   '/repos/{owner}/{repo}/pulls/{pull_number}': ['patch'],
   '/repos/{owner}/{repo}/issues/{issue_number}/labels': ['post'],
   '/repos/{owner}/{repo}/issues/{issue_number}/comments': ['post'],
+  /** Who the token is (the bot's identity for telling its own PRs from forged ones); refused for installation tokens. */
+  '/user': ['get'],
 };
 
 const require = createRequire(import.meta.url);

@@ -1,6 +1,6 @@
 /**
- * A local stand-in for the slice of GitHub's REST API the bot uses (pulls list/create/update, issue labels and
- * comments), bound to 127.0.0.1 on a free port. Every request and every response is validated against GitHub's
+ * A local stand-in for the slice of GitHub's REST API the bot uses (who the token is, pulls list/create/update, issue
+ * labels and comments), bound to 127.0.0.1 on a free port. Every request and every response is validated against GitHub's
  * published OpenAPI description (openapi/github-subset.json, extracted by scripts/extract-github-openapi.ts); a shape
  * mismatch is recorded in `violations` and answered with a 500 so the test fails loudly.
  */
@@ -138,6 +138,25 @@ export interface FakePull {
   labels: string[];
   comments: string[];
   createdAt: string;
+  /** Login of the PR's author (`user.login`). PRs opened through the API belong to the token's identity. */
+  author: string;
+  /** `head.repo.full_name`: the repository the head branch lives in (a fork for fork PRs; null once a fork is deleted). */
+  headRepo: string | null;
+  /** Epoch ms from which `GET /pulls` lists it: GitHub's lists are eventually consistent with writes. */
+  visibleAt: number;
+}
+
+/** What a human (or an attacker) opens on github.com; defaults: open, in the same repository, by `someone-else`. */
+export interface ForeignPull {
+  head: string;
+  title: string;
+  body: string;
+  author?: string;
+  headRepo?: string | null;
+  state?: 'open' | 'closed';
+  merged?: boolean;
+  labels?: string[];
+  base?: string;
 }
 
 export interface Fault {
@@ -165,6 +184,8 @@ export interface GitHubFake {
   merge(number: number): void;
   close(number: number): void;
   label(number: number, label: string): void;
+  /** A PR not opened by the bot's token: another user, possibly from a fork. Returns its number. */
+  openPull(pull: ForeignPull): number;
   stop(): Promise<void>;
 }
 
@@ -173,6 +194,12 @@ export interface GitHubFakeOptions {
   repo?: string;
   /** Checked on PR creation, like GitHub does ("head": invalid when the branch was not pushed). */
   branchExists?: (branch: string) => Promise<boolean>;
+  /** The token's identity: who `GET /user` says it is and who authors the PRs it opens (default `gitops-bot`). */
+  login?: string;
+  /** `installation`: an App installation token (e.g. Actions' GITHUB_TOKEN), for which GitHub refuses `GET /user`. */
+  tokenKind?: 'user' | 'installation';
+  /** A PR opened through the API is listed by `GET /pulls` only this many ms later (default 0). */
+  listVisibilityDelayMs?: number;
 }
 
 interface Route {
@@ -211,6 +238,21 @@ export async function startGitHubFake(options: GitHubFakeOptions = {}): Promise<
   let nextId = 1000;
   const labelIds = new Map<string, number>();
   let url = '';
+  const login = options.login ?? 'gitops-bot';
+  const thisRepo = `${owner}/${repo}`;
+
+  const userObject = (name: string): Json => {
+    const base = spec.sample({ $ref: '#/components/schemas/simple-user' }) as Record<string, Json>;
+    // A bot's page is its App's, /apps/<slug>: `[bot]` is not valid in a URL.
+    const bot = /^(.*)\[bot\]$/.exec(name);
+    return { ...base, login: name, type: bot ? 'Bot' : 'User', html_url: bot ? `https://github.example.invalid/apps/${bot[1]}` : `https://github.example.invalid/${name}` };
+  };
+
+  const repoObject = (fullName: string): Json => {
+    const base = spec.sample({ $ref: '#/components/schemas/repository' }) as Record<string, Json>;
+    const [repoOwner, name] = fullName.split('/');
+    return { ...base, full_name: fullName, name: name!, fork: fullName !== thisRepo, owner: userObject(repoOwner!) };
+  };
 
   const labelObject = (name: string): Json => {
     if (!labelIds.has(name)) labelIds.set(name, labelIds.size + 1);
@@ -221,7 +263,14 @@ export async function startGitHubFake(options: GitHubFakeOptions = {}): Promise<
   const pullObject = (pull: FakePull, schemaName: 'pull-request' | 'pull-request-simple'): Json => {
     const base = spec.sample({ $ref: `#/components/schemas/${schemaName}` }) as Record<string, Json>;
     const html = `https://github.example.invalid/${owner}/${repo}/pull/${pull.number}`;
-    const ref = (name: string) => ({ ...((base.head as Record<string, Json>) ?? {}), label: `${owner}:${name}`, ref: name, sha: '0'.repeat(40) });
+    const ref = (name: string, fullName: string | null) => ({
+      ...((base.head as Record<string, Json>) ?? {}),
+      label: `${(fullName ?? thisRepo).split('/')[0]}:${name}`,
+      ref: name,
+      sha: '0'.repeat(40),
+      repo: fullName === null ? null : repoObject(fullName),
+      user: userObject((fullName ?? thisRepo).split('/')[0]!),
+    });
     return {
       ...base,
       id: nextId + pull.number,
@@ -232,8 +281,9 @@ export async function startGitHubFake(options: GitHubFakeOptions = {}): Promise<
       title: pull.title,
       body: pull.body,
       labels: pull.labels.map(labelObject),
-      head: ref(pull.head),
-      base: ref(pull.base),
+      user: userObject(pull.author),
+      head: ref(pull.head, pull.headRepo),
+      base: ref(pull.base, thisRepo),
       created_at: pull.createdAt,
       updated_at: pull.createdAt,
       closed_at: pull.state === 'closed' ? pull.createdAt : null,
@@ -262,16 +312,23 @@ export async function startGitHubFake(options: GitHubFakeOptions = {}): Promise<
         const head = query.get('head');
         const perPage = Number(query.get('per_page') ?? 30);
         const page = Number(query.get('page') ?? 1);
-        let list = pulls.filter((pull) => state === 'all' || pull.state === state);
-        if (head) list = list.filter((pull) => `${owner}:${pull.head}` === head);
+        const now = Date.now();
+        let list = pulls.filter((pull) => pull.visibleAt <= now && (state === 'all' || pull.state === state));
+        // `head` is `user:ref-name`, the owner of the repository the branch lives in (GitHub's docs for pulls/list).
+        if (head) list = list.filter((pull) => pull.headRepo !== null && `${pull.headRepo.split('/')[0]}:${pull.head}` === head);
+        const base = query.get('base');
+        if (base) list = list.filter((pull) => pull.base === base);
         list = [...list].sort((a, b) => (query.get('direction') === 'asc' ? a.number - b.number : b.number - a.number));
         return [200, list.slice((page - 1) * perPage, page * perPage).map((pull) => pullObject(pull, 'pull-request-simple'))];
       }
       case 'POST /repos/{owner}/{repo}/pulls': {
         const head = String(body!.head).replace(`${owner}:`, '');
-        if (pulls.some((pull) => pull.head === head && pull.state === 'open')) return validationFailed(`A pull request already exists for ${owner}:${head}.`, 'head');
+        const base = String(body!.base);
         if (options.branchExists && !(await options.branchExists(head))) return validationFailed('head invalid', 'head');
-        const pull: FakePull = { number: nextNumber++, head, base: String(body!.base), title: String(body!.title), body: String(body!.body ?? ''), state: 'open', merged: false, labels: [], comments: [], createdAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z') };
+        // No await between this check and the insert: like GitHub, two concurrent creates for one head and base
+        // give one PR and one 422, whatever the interleaving.
+        if (pulls.some((pull) => pull.headRepo === thisRepo && pull.head === head && pull.base === base && pull.state === 'open')) return validationFailed(`A pull request already exists for ${owner}:${head}.`, 'head');
+        const pull: FakePull = { number: nextNumber++, head, base, title: String(body!.title), body: String(body!.body ?? ''), state: 'open', merged: false, labels: [], comments: [], createdAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), author: login, headRepo: thisRepo, visibleAt: Date.now() + (options.listVisibilityDelayMs ?? 0) };
         pulls.push(pull);
         return [201, pullObject(pull, 'pull-request')];
       }
@@ -296,6 +353,12 @@ export async function startGitHubFake(options: GitHubFakeOptions = {}): Promise<
         pull.comments.push(String(body!.body));
         const comment = spec.sample({ $ref: '#/components/schemas/issue-comment' }) as Record<string, Json>;
         return [201, { ...comment, id: nextId++, body: String(body!.body), html_url: `https://github.example.invalid/${owner}/${repo}/pull/${pull.number}#c`, issue_url: `${url}/repos/${owner}/${repo}/issues/${pull.number}` }];
+      }
+      case 'GET /user': {
+        // An installation token is not a user; GitHub answers 403 "Resource not accessible by integration".
+        if (options.tokenKind === 'installation') return [403, { message: 'Resource not accessible by integration', documentation_url: 'https://docs.github.com/rest/users/users#get-the-authenticated-user', status: '403' }];
+        const user = spec.sample({ $ref: '#/components/schemas/private-user' }) as Record<string, Json>;
+        return [200, { ...user, ...(userObject(login) as Record<string, Json>), user_view_type: 'private' }];
       }
       default:
         return [404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' }];
@@ -358,7 +421,7 @@ export async function startGitHubFake(options: GitHubFakeOptions = {}): Promise<
       const match = route.regex.exec(requestUrl.pathname)!;
       const params = Object.fromEntries(route.names.map((name, index) => [name, match[index + 1]!]));
       const operation = spec.spec.paths[route.template]![route.method.toLowerCase()]!;
-      if (params.owner !== owner || params.repo !== repo) {
+      if (route.names.includes('owner') && (params.owner !== owner || params.repo !== repo)) {
         send(404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' });
         return;
       }
@@ -416,6 +479,12 @@ export async function startGitHubFake(options: GitHubFakeOptions = {}): Promise<
     merge: (number) => Object.assign(byNumber(number), { state: 'closed', merged: true }),
     close: (number) => Object.assign(byNumber(number), { state: 'closed', merged: false }),
     label: (number, label) => void byNumber(number).labels.push(label),
+    openPull: (pull) => {
+      const number = nextNumber++;
+      const createdAt = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+      pulls.push({ number, head: pull.head, base: pull.base ?? 'main', title: pull.title, body: pull.body, state: pull.state ?? 'open', merged: pull.merged ?? false, labels: [...(pull.labels ?? [])], comments: [], createdAt, author: pull.author ?? 'someone-else', headRepo: pull.headRepo === undefined ? thisRepo : pull.headRepo, visibleAt: 0 });
+      return number;
+    },
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -96,6 +96,14 @@ export const forgeSchema = z.strictObject({
   repo: z.string().optional(),
   baseBranch: z.string().default('main'),
   labels: z.array(z.string()).default(['gitops-bot']),
+  /**
+   * GitHub login whose PRs are the bot's own (`<app-slug>[bot]` for a GitHub App token). Default: the token's user
+   * (GET /user), or github-actions[bot] for an installation token in GitHub Actions.
+   */
+  botLogin: z
+    .string()
+    .regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$/, 'must be a GitHub login such as "my-bot" or "my-app[bot]"')
+    .optional(),
   /** Git identity of the bot's commits. */
   author: z.strictObject({ name: z.string(), email: z.string() }).default({ name: 'dbos-gitops-bot', email: 'dbos-gitops-bot@users.noreply.github.com' }),
 });

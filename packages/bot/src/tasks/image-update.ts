@@ -174,8 +174,8 @@ export const imageUpdateTask: Task = {
       const env = environments[index]!;
       if (context.envFilter && context.envFilter !== env.name) continue;
       const overlay = await overlayOf(env);
-      const skip = (subject: string, reason: string, held = false): void => {
-        result.skips.push({ task: TASK, env: env.name, subject, reason, ...(held ? { held } : {}) });
+      const skip = (subject: string, reason: string, held: boolean | 'comment' = false): void => {
+        result.skips.push({ task: TASK, env: env.name, subject, reason, ...(held ? { held: true, ...(held === 'comment' ? { heldBy: 'comment' as const } : {}) } : {}) });
       };
       if (!overlay) {
         skip('*', `overlay ${env.overlay} has no kustomization.yaml on the base branch`);
@@ -191,7 +191,7 @@ export const imageUpdateTask: Task = {
         });
         const commentHold = entries.find(({ entry }) => entry.held);
         if (commentHold) {
-          skip(unit.subject, `held by a "# gitops-bot: hold" comment on ${commentHold.image.name} in ${overlay.file}`, true);
+          skip(unit.subject, `held by a "# gitops-bot: hold" comment on ${commentHold.image.name} in ${overlay.file}`, 'comment');
           continue;
         }
         const labelHold = context.previous.find((previous) => previous.state === 'open' && previous.held && previous.branch === branchFor(TASK, env.name, unit.subject));

@@ -152,8 +152,8 @@ export const versionAddTask: Task = {
     for (let index = 0; index < environments.length; index++) {
       const env = environments[index]!;
       if (context.envFilter && context.envFilter !== env.name) continue;
-      const skip = (subject: string, reason: string, held = false): void => {
-        result.skips.push({ task: TASK, env: env.name, subject, reason, ...(held ? { held } : {}) });
+      const skip = (subject: string, reason: string, held: boolean | 'comment' = false): void => {
+        result.skips.push({ task: TASK, env: env.name, subject, reason, ...(held ? { held: true, ...(held === 'comment' ? { heldBy: 'comment' as const } : {}) } : {}) });
       };
       const tree = await treeOf(env);
       if (!tree) {
@@ -174,7 +174,7 @@ export const versionAddTask: Task = {
       }
       const slug = appVersionSlug(target.version, new Map(tree.versions.map((live) => [live.slug, live.version])));
       if (/^\s*#\s*gitops-bot:\s*hold\b/m.test(tree.list)) {
-        skip(slug, `held by a "# gitops-bot: hold" line in ${tree.listFile}`, true);
+        skip(slug, `held by a "# gitops-bot: hold" line in ${tree.listFile}`, 'comment');
         continue;
       }
       const labelHold = context.previous.find((previous) => previous.state === 'open' && previous.held && previous.branch === branchFor(TASK, env.name, slug));

@@ -166,8 +166,8 @@ export function createVersionRetireTask(options: { drainSourceFor?: DrainSourceF
       const quietPeriodMs = appVersions.drain.quietPeriod * 1000;
       for (const env of context.config.environments) {
         if (context.envFilter && context.envFilter !== env.name) continue;
-        const skip = (subject: string, reason: string, held = false): void => {
-          result.skips.push({ task: TASK, env: env.name, subject, reason, ...(held ? { held } : {}) });
+        const skip = (subject: string, reason: string, held: boolean | 'comment' = false): void => {
+          result.skips.push({ task: TASK, env: env.name, subject, reason, ...(held ? { held: true, ...(held === 'comment' ? { heldBy: 'comment' as const } : {}) } : {}) });
         };
         const tree = await readAppVersionsTree(context.tree, env.name, env.overlay, appVersions.imageName);
         if (!tree) {
@@ -183,7 +183,7 @@ export function createVersionRetireTask(options: { drainSourceFor?: DrainSourceF
             continue;
           }
           if (live.held) {
-            skip(live.slug, `held by a "# gitops-bot: hold" line in ${live.kustomizationFile}`, true);
+            skip(live.slug, `held by a "# gitops-bot: hold" line in ${live.kustomizationFile}`, 'comment');
             continue;
           }
           const labelHold = context.previous.find((previous) => previous.state === 'open' && previous.held && previous.branch === branchFor(TASK, env.name, live.slug));

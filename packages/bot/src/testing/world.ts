@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBareRemote, type BareRemote } from '../../../testkit/src/git-remote.ts';
-import { startGitHubFake, type GitHubFake } from '../../../testkit/src/github-fake.ts';
+import { startGitHubFake, type GitHubFake, type GitHubFakeOptions } from '../../../testkit/src/github-fake.ts';
 import { main } from '../cli.ts';
 import { fixtureFiles, type FixtureOptions } from './fixture-repo.ts';
 
@@ -32,9 +32,9 @@ export interface World {
   dispose(): Promise<void>;
 }
 
-export async function createWorld(fixture: FixtureOptions, extraEnv: Record<string, string> = {}, files: Record<string, string> = {}): Promise<World> {
+export async function createWorld(fixture: FixtureOptions, extraEnv: Record<string, string> = {}, files: Record<string, string> = {}, githubOptions: Partial<GitHubFakeOptions> = {}): Promise<World> {
   const remote = await createBareRemote({ ...fixtureFiles(fixture), ...files });
-  const github = await startGitHubFake({ owner: 'example-org', repo: 'gitops', branchExists: async (branch) => (await remote.heads()).has(branch) });
+  const github = await startGitHubFake({ owner: 'example-org', repo: 'gitops', branchExists: async (branch) => (await remote.heads()).has(branch), ...githubOptions });
   const userDir = mkdtempSync(join(tmpdir(), 'bot-user-'));
   execFileSync('git', ['clone', '--quiet', remote.url, userDir]);
   const env = {

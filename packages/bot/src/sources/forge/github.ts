@@ -1,8 +1,8 @@
 import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
 import { Octokit } from '@octokit/rest';
-import { ForgeError, RateLimitError } from '../../errors.ts';
-import type { Forge, ForgeStats, PullRequestDraft, PullRequestRecord } from './types.ts';
+import { ExistingPullRequestError, ForgeError, RateLimitError } from '../../errors.ts';
+import type { BotPullRequests, Forge, ForgeStats, IgnoredPullRequest, PullRequestDraft, PullRequestRecord } from './types.ts';
 
 const ThrottledOctokit = Octokit.plugin(throttling, retry);
 
@@ -21,7 +21,16 @@ export interface GitHubForgeOptions {
   log?: (line: string) => void;
   /** 0 removes the plugin's spacing of writes (1 s) and notifying writes (3 s); only for local fakes. */
   minWriteIntervalMs?: number;
+  /** The login whose PRs are the bot's (`forge.botLogin`); without it the token's identity is asked from GitHub. */
+  botLogin?: string;
+  /** Running in GitHub Actions (`GITHUB_ACTIONS=true`): an installation token there is the workflow's GITHUB_TOKEN. */
+  inActions?: boolean;
+  /** Waits (ms) before re-listing when GitHub says a PR exists but does not list it yet (lists lag behind writes). */
+  adoptRetryDelaysMs?: number[];
 }
+
+/** Author of PRs opened with Actions' GITHUB_TOKEN, an installation token of the GitHub Actions app. */
+export const ACTIONS_BOT_LOGIN = 'github-actions[bot]';
 
 interface OctokitLikeError {
   status?: number;
@@ -30,9 +39,9 @@ interface OctokitLikeError {
 }
 
 /** Settings from the GitHub Actions environment, overridden by nothing: the token is never read from config. */
-export function githubSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): { token?: string; owner?: string; repo?: string; baseUrl?: string } {
+export function githubSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): { token?: string; owner?: string; repo?: string; baseUrl?: string; inActions: boolean } {
   const [owner, repo] = (env.GITHUB_REPOSITORY ?? '').split('/');
-  return { token: env.GITHUB_TOKEN || undefined, owner: owner || undefined, repo: repo || undefined, baseUrl: env.GITHUB_API_URL || undefined };
+  return { token: env.GITHUB_TOKEN || undefined, owner: owner || undefined, repo: repo || undefined, baseUrl: env.GITHUB_API_URL || undefined, inActions: env.GITHUB_ACTIONS === 'true' };
 }
 
 /** Stands in for the plugin's Bottleneck write group when no spacing is wanted (tests against a local fake). */
@@ -87,9 +96,10 @@ function translate(error: unknown, what: string): Error {
   return new ForgeError(`cannot ${what}: ${e.message}`, status, 'check network access to the GitHub API (GITHUB_API_URL for Enterprise Server)');
 }
 
-function toRecord(pr: {
+interface PullLike {
   number: number;
-  head: { ref: string };
+  head: { ref: string; repo?: { full_name?: string } | null };
+  user?: { login?: string } | null;
   title: string;
   body?: string | null;
   state: string;
@@ -97,7 +107,9 @@ function toRecord(pr: {
   labels: Array<{ name?: string } | string>;
   created_at: string;
   html_url: string;
-}): PullRequestRecord {
+}
+
+function toRecord(pr: PullLike): PullRequestRecord {
   return {
     number: pr.number,
     branch: pr.head.ref,
@@ -108,14 +120,19 @@ function toRecord(pr: {
     labels: pr.labels.map((label) => (typeof label === 'string' ? label : (label.name ?? ''))).filter(Boolean),
     createdAt: pr.created_at,
     url: pr.html_url,
+    author: pr.user?.login ?? '',
   };
 }
+
+const sameLogin = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
 
 export class GitHubForge implements Forge {
   readonly kind = 'github' as const;
   readonly stats: ForgeStats = { reads: 0, writes: 0 };
   readonly describe: string;
+  readonly labelsVisible = true;
   private readonly octokit: ReturnType<typeof createThrottledOctokit>;
+  private login: Promise<string> | null = null;
 
   constructor(private readonly options: GitHubForgeOptions) {
     this.octokit = createThrottledOctokit(options);
@@ -126,14 +143,65 @@ export class GitHubForge implements Forge {
     return { owner: this.options.owner, repo: this.options.repo };
   }
 
-  async listBotPullRequests(): Promise<PullRequestRecord[]> {
-    const out: PullRequestRecord[] = [];
+  private get fullName(): string {
+    return `${this.options.owner}/${this.options.repo}`;
+  }
+
+  /**
+   * Whose PRs are the bot's. `forge.botLogin` wins; else GitHub says who the token is. An installation token cannot
+   * ask (`GET /user` is refused); in Actions that token is the workflow's GITHUB_TOKEN, whose PRs GitHub authors as
+   * github-actions[bot]. Anywhere else the identity is unknown, and guessing would trust the wrong PRs: error.
+   */
+  identity(): Promise<string> {
+    this.login ??= (async () => {
+      if (this.options.botLogin) return this.options.botLogin;
+      try {
+        this.stats.reads++;
+        const { data } = await this.octokit.rest.users.getAuthenticated();
+        if (typeof data.login !== 'string' || data.login === '') throw new ForgeError('GitHub answered GET /user without a login', 200, 'set forge.botLogin in .github/gitops-bot.yaml to the login that opens the bot\'s PRs');
+        return data.login;
+      } catch (error) {
+        if (error instanceof ForgeError) throw error;
+        const status = (error as OctokitLikeError).status;
+        if (status === 403 && this.options.inActions) {
+          this.options.log?.(`github: the token is an installation token (GET /user refused); in GitHub Actions that is GITHUB_TOKEN, so the bot's PRs are those by ${ACTIONS_BOT_LOGIN} (set forge.botLogin for a GitHub App token)`);
+          return ACTIONS_BOT_LOGIN;
+        }
+        if (status === 403) {
+          throw new ForgeError('cannot tell which pull requests are the bot\'s: GitHub refused GET /user (403), as it does for GitHub App installation tokens', status, 'set forge.botLogin in .github/gitops-bot.yaml to the login that opens the bot\'s PRs (a GitHub App: "<app-slug>[bot]"; Actions\' GITHUB_TOKEN: "github-actions[bot]")');
+        }
+        throw translate(error, 'find out which user the token belongs to (GET /user)');
+      }
+    })();
+    return this.login;
+  }
+
+  /** Own: opened by the bot's identity from a branch of this repository. A fork or another author can pick any branch name and marker. */
+  private classify(pr: PullLike, login: string): IgnoredPullRequest | null {
+    const author = pr.user?.login ?? '';
+    const headRepo = pr.head.repo?.full_name ?? null;
+    const sameRepository = headRepo !== null && sameLogin(headRepo, this.fullName);
+    const reasons: string[] = [];
+    if (!sameLogin(author, login)) reasons.push(`opened by ${author ? `@${author}` : 'an unknown user'}, not by the bot (@${login})`);
+    if (!sameRepository) reasons.push(`its head branch is in ${headRepo ?? 'a deleted repository'}, not in ${this.fullName}`);
+    if (reasons.length === 0) return null;
+    return { number: pr.number, branch: pr.head.ref, state: pr.state === 'open' ? 'open' : 'closed', author, headRepo, sameRepository, url: pr.html_url, reason: reasons.join('; ') };
+  }
+
+  async listBotPullRequests(): Promise<BotPullRequests> {
+    const login = await this.identity();
+    const out: BotPullRequests = { own: [], ignored: [] };
     const pages = this.options.maxListPages ?? 3;
     try {
       for (let page = 1; page <= pages; page++) {
         this.stats.reads++;
         const { data } = await this.octokit.rest.pulls.list({ ...this.repoParams, state: 'all', sort: 'created', direction: 'desc', per_page: 100, page });
-        out.push(...data.filter((pr) => pr.head.ref.startsWith('bot/')).map(toRecord));
+        for (const pr of data) {
+          if (typeof pr.head?.ref !== 'string' || !pr.head.ref.startsWith('bot/')) continue;
+          const ignored = this.classify(pr, login);
+          if (ignored) out.ignored.push(ignored);
+          else out.own.push(toRecord(pr));
+        }
         if (data.length < 100) break;
       }
     } catch (error) {
@@ -142,7 +210,37 @@ export class GitHubForge implements Forge {
     return out;
   }
 
+  /**
+   * GitHub said a PR exists for the branch (a concurrent run opened it): find it. Lists lag behind writes, so a PR
+   * created a moment ago may not be listed yet; wait and look again a bounded number of times.
+   */
+  private async findExisting(draft: PullRequestDraft, login: string): Promise<PullRequestRecord> {
+    const delays = this.options.adoptRetryDelaysMs ?? [250, 500, 1000, 2000, 4000];
+    for (let attempt = 0; ; attempt++) {
+      this.stats.reads++;
+      const { data: open } = await this.octokit.rest.pulls.list({ ...this.repoParams, state: 'open', head: `${this.options.owner}:${draft.branch}`, base: draft.base, per_page: 10 }).catch((listError: unknown) => {
+        throw translate(listError, `find the existing pull request for ${draft.branch}`);
+      });
+      const found = open.find((pr) => pr.head.ref === draft.branch);
+      if (found) {
+        const ignored = this.classify(found, login);
+        if (ignored) {
+          throw new ExistingPullRequestError(
+            `${draft.branch} already has pull request #${found.number}, which the bot will not take over: ${ignored.reason}`,
+            `review PR #${found.number}; close it (and delete its branch) if it is not wanted, then run again`,
+          );
+        }
+        return toRecord(found);
+      }
+      if (attempt >= delays.length) {
+        throw new ExistingPullRequestError(`GitHub says a pull request for ${draft.branch} already exists, but does not list it`, 'run again in a minute; GitHub lists new pull requests with a delay');
+      }
+      await new Promise((resolve) => setTimeout(resolve, delays[attempt]));
+    }
+  }
+
   async createPullRequest(draft: PullRequestDraft): Promise<PullRequestRecord> {
+    const login = await this.identity();
     let record: PullRequestRecord;
     try {
       this.stats.writes++;
@@ -153,17 +251,13 @@ export class GitHubForge implements Forge {
       const data = e.response?.data as { errors?: Array<{ message?: string }> } | undefined;
       const exists = e.status === 422 && (data?.errors ?? []).some((item) => /already exists/i.test(item.message ?? ''));
       if (!exists) throw translate(error, `open a pull request for ${draft.branch}`);
-      // A concurrent run opened it first: adopt that PR rather than fail or duplicate.
-      this.stats.reads++;
-      const { data: open } = await this.octokit.rest.pulls.list({ ...this.repoParams, state: 'open', head: `${this.options.owner}:${draft.branch}`, per_page: 1 }).catch((listError: unknown) => {
-        throw translate(listError, `find the existing pull request for ${draft.branch}`);
-      });
-      if (!open[0]) throw translate(error, `open a pull request for ${draft.branch}`);
-      record = toRecord(open[0]);
-      await this.updatePullRequest(record, { title: draft.title, body: draft.body });
+      // A concurrent run opened it first: adopt that PR (only if it is the bot's own) rather than fail or duplicate.
+      record = await this.findExisting(draft, login);
+      if (record.title !== draft.title || record.body !== draft.body) {
+        await this.updatePullRequest(record, { title: draft.title, body: draft.body });
+        Object.assign(record, { title: draft.title, body: draft.body });
+      }
     }
-    const missing = draft.labels.filter((label) => !record.labels.includes(label));
-    if (missing.length > 0) await this.addLabels(record, missing);
     return record;
   }
 

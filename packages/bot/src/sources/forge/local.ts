@@ -1,4 +1,4 @@
-import type { Forge, ForgeStats, PullRequestDraft, PullRequestRecord } from './types.ts';
+import type { BotPullRequests, Forge, ForgeStats, PullRequestDraft, PullRequestRecord } from './types.ts';
 
 /**
  * No GitHub: the runner still pushes branches to the git remote, and this forge prints the PR it would open.
@@ -8,15 +8,17 @@ export class LocalForge implements Forge {
   readonly kind = 'local' as const;
   readonly stats: ForgeStats = { reads: 0, writes: 0 };
   readonly describe = 'local forge (no GitHub: branches on the git remote, PR text printed)';
+  readonly labelsVisible = false;
 
   constructor(
     private readonly listBranches: () => Promise<string[]>,
     private readonly print: (text: string) => void,
   ) {}
 
-  async listBotPullRequests(): Promise<PullRequestRecord[]> {
+  /** Every `bot/…` branch counts as the bot's: whoever can push to the remote is trusted with it anyway. */
+  async listBotPullRequests(): Promise<BotPullRequests> {
     this.stats.reads++;
-    return (await this.listBranches()).map((branch) => ({
+    const own = (await this.listBranches()).map((branch) => ({
       number: 0,
       branch,
       title: '',
@@ -26,12 +28,14 @@ export class LocalForge implements Forge {
       labels: [],
       createdAt: new Date(0).toISOString(),
       url: `branch ${branch}`,
+      author: '',
     }));
+    return { own, ignored: [] };
   }
 
   async createPullRequest(draft: PullRequestDraft): Promise<PullRequestRecord> {
     this.print(`would open PR ${draft.branch} → ${draft.base}: ${draft.title}\n  labels: ${draft.labels.join(', ')}\n${indent(draft.body)}`);
-    return { number: 0, branch: draft.branch, title: draft.title, body: draft.body, state: 'open', merged: false, labels: draft.labels, createdAt: new Date().toISOString(), url: `branch ${draft.branch}` };
+    return { number: 0, branch: draft.branch, title: draft.title, body: draft.body, state: 'open', merged: false, labels: draft.labels, createdAt: new Date().toISOString(), url: `branch ${draft.branch}`, author: '' };
   }
 
   async updatePullRequest(pr: PullRequestRecord, change: { title: string; body: string }): Promise<void> {
