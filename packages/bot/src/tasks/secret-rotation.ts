@@ -15,10 +15,10 @@
  * Deleting is idempotent, so a revocation PR that is closed unmerged is simply proposed again.
  */
 import { mergeIntoSealedSecret, readSealedSecret, type ExistingSealedSecret } from '@dbos-gitops/sealing';
-import { isScalar, parseDocument, Scalar } from 'yaml';
+import { isScalar, parseDocument } from 'yaml';
 import type { CreateTokenAction, DeleteTokenAction, PlanAction } from '../actions/types.ts';
 import type { EnvironmentConfig } from '../config/schema.ts';
-import { YamlEditError } from '../errors.ts';
+import { setMappingScalar } from '../repo/yaml-edit.ts';
 import { branchFor, markerFor, type FileEdit, type Plan, type PlanEvidence, type Skip, type TaskResult } from '../plan.ts';
 import type { Task, TaskContext } from './types.ts';
 
@@ -97,15 +97,12 @@ function tokenNameFor(prefix: string, env: string, now: Date): string {
   return `${prefix}-${env}-${stamp}`;
 }
 
-/** Sets the rollout stamp in the overlay's patch, keeping comments and layout. */
+/**
+ * Sets the rollout stamp in the overlay's patch surgically (like image pins): only the stamp's scalar changes, so
+ * comments, quoting, blank lines and CRLF survive; a missing stamp is inserted as one line.
+ */
 export function setRolloutStamp(text: string, value: string, file: string): string {
-  const document = parseDocument(text);
-  if (document.errors.length > 0) throw new YamlEditError(file, document.errors[0]!.message.split('\n')[0]!);
-  const path = ['spec', 'template', 'metadata', 'annotations', ROLLOUT_ANNOTATION];
-  const scalar = new Scalar(value);
-  scalar.type = Scalar.QUOTE_DOUBLE;
-  document.setIn(path, scalar);
-  return document.toString({ lineWidth: 0 });
+  return setMappingScalar(text, file, ['spec', 'template', 'metadata', 'annotations', ROLLOUT_ANNOTATION], value);
 }
 
 export function readRolloutStamp(text: string): string | null {
