@@ -130,7 +130,7 @@ export async function runRotation(options: {
     const client = new ConductorClient({ baseUrl: options.conductor.url, apiKey: options.conductor.adminKey, sleep: async () => {} });
     return await runPlans({
       config: testConfig(),
-      tasks: [createSecretRotationTask({ conductor: options.settings })],
+      tasks: [createSecretRotationTask({ conductor: options.settings, keyList: () => client.listTokens(options.settings.org) })],
       workspace,
       forge: options.forgeFor(workspace),
       registry: NO_REGISTRY,
@@ -141,7 +141,7 @@ export async function runRotation(options: {
       log,
       print: log,
       identity,
-      actions: { conductor: () => client, readFile: (path) => workspace.baseTree().read(path), log },
+      actions: { conductor: () => client, readFile: (path) => workspace.baseTree().read(path), readRefs: (path, refs) => workspace.readRefs(path, refs), log },
     });
   } finally {
     await workspace.dispose();
