@@ -46,7 +46,11 @@ interface World {
   heads(): string;
 }
 
-async function world(): Promise<World> {
+/**
+ * `extraheader`: as actions/checkout leaves it. `origin-url`: as some CI systems leave it (the token in the origin
+ * URL of the checkout); the bot must move it out of the URL before cloning.
+ */
+async function world(credentialsIn: 'extraheader' | 'origin-url' = 'extraheader'): Promise<World> {
   const conductor = await startConductorFake({ org: 'acme_org' });
   cleanups.push(() => conductor.stop());
   const old = conductor.addToken({ tokenName: 'gitops-dev-old', appNames: ['shop-app'], permissions: ['websocket.connect'] });
@@ -94,8 +98,11 @@ async function world(): Promise<World> {
   mkdirSync(tmp);
   const gitEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, GIT_TERMINAL_PROMPT: '0' };
   execFileSync('git', ['init', '--quiet', '--initial-branch=main', checkout], { env: gitEnv });
-  execFileSync('git', ['-C', checkout, 'remote', 'add', 'origin', `${http.url}gitops.git`], { env: gitEnv });
-  appendFileSync(join(checkout, '.git/config'), `[http "${http.url}"]\n\textraheader = AUTHORIZATION: basic ${basic}\n`);
+  if (credentialsIn === 'extraheader') {
+    appendFileSync(join(checkout, '.git/config'), `[remote "origin"]\n\turl = ${http.url}gitops.git\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n[http "${http.url}"]\n\textraheader = AUTHORIZATION: basic ${basic}\n`);
+  } else {
+    appendFileSync(join(checkout, '.git/config'), `[remote "origin"]\n\turl = ${http.url.replace('http://', `http://x-access-token:${token}@`)}gitops.git\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n`);
+  }
   await run('git', ['-C', checkout, 'fetch', '--quiet', 'origin', '+refs/heads/main:refs/remotes/origin/main'], { env: gitEnv });
   execFileSync('git', ['-C', checkout, 'checkout', '--quiet', 'main'], { env: gitEnv });
 
@@ -162,9 +169,9 @@ function startBot(w: World, args: string[], extraEnv: Record<string, string> = {
 const botClones = (w: World): string[] => readdirSync(w.tmp).filter((name) => name.startsWith('gitops-bot-'));
 
 describe('interrupted rotation runs leave nothing behind (issue 8 items 3, 4)', () => {
-  for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
-    it(`${signal} while the rotation branch is being pushed: exit ${code}, the new key deleted, the remote unchanged, the temp clone removed, the token never in its .git/config`, async () => {
-      const w = await world();
+  for (const [signal, code, credentialsIn] of [['SIGTERM', 143, 'extraheader'], ['SIGINT', 130, 'extraheader'], ['SIGTERM', 143, 'origin-url']] as const) {
+    it(`${signal} while the rotation branch is being pushed (token in the checkout's ${credentialsIn}): exit ${code}, the new key deleted, the remote unchanged, the temp clone removed, the token never in its .git/config`, async () => {
+      const w = await world(credentialsIn);
       slowPushes(w.bare);
       const before = w.heads();
       const bot = startBot(w, ['run', '--task', 'secret-rotation']);
