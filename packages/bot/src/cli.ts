@@ -266,6 +266,10 @@ async function commandRun(options: Options, io: CliIo): Promise<void> {
   const root = await repoRoot(options);
   const log = (line: string) => io.stderr(`${line}\n`);
   let remote = options.remote;
+  if (remote && /^[a-z][a-z0-9+.-]*:\/\/[^/@\s]*@/i.test(remote) && /^https?:/i.test(remote)) {
+    // Anything on the command line ends up in shell history, `ps` and the `$ tsx …` line pnpm prints into CI logs.
+    throw new UsageError('--remote carries credentials (user:token@); refusing to take a secret from the command line', 'pass the URL without them and the token as GITHUB_TOKEN (github.com, or GITHUB_SERVER_URL), or run from a checkout whose git config holds it (as actions/checkout leaves it)');
+  }
   if (!remote) {
     remote = (await simpleGit({ baseDir: root }).remote(['get-url', 'origin']).catch(() => ''))?.trim() || null;
     if (!remote) throw new UsageError(`${root} has no "origin" remote`, 'pass --remote <url> or add an origin remote');

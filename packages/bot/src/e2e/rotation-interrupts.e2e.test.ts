@@ -9,7 +9,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { startConductorFake, type ConductorFake } from '../../../testkit/src/conductor-fake.ts';
 import { createBareRemote, createFixture, runRotation } from '../actions/test-fixture.ts';
-import type { GitWorkspace } from '../git/workspace.ts';
+import { main } from '../cli.ts';
+import { GitWorkspace, resolveGitAccess } from '../git/workspace.ts';
 import { LocalForge } from '../sources/forge/local.ts';
 import { TOKEN_ANNOTATION } from '../tasks/secret-rotation.ts';
 import { REPO_ROOT } from './fixture.ts';
@@ -285,5 +286,32 @@ describe('GitHub Actions as shipped: the workflow clones and pushes with the tok
     expect(bot.stderr()).toContain("credentials from the checkout's http.<url>.extraheader");
     expect(botClones(w)).toEqual([]);
     for (const text of [bot.stderr(), bot.stdout()]) expect(text).not.toContain(w.token);
+  });
+});
+
+describe('how the temporary clone authenticates (issue 8 items 4, 17)', () => {
+  it('GITHUB_TOKEN authenticates a remote on the Actions server only; the clone records no credential; a token in --remote is refused', async () => {
+    const w = await world();
+    const remote = `${w.http.url}gitops.git`;
+    const onServer = await resolveGitAccess(remote, { env: { GITHUB_TOKEN: w.token, GITHUB_SERVER_URL: w.http.url.replace(/\/$/, '') } });
+    expect(onServer.sources).toEqual([`GITHUB_TOKEN for ${w.http.url.replace(/\/$/, '')}`]);
+    const workspace = await GitWorkspace.clone(onServer, 'main', { name: 'bot', email: 'bot@example.invalid' });
+    try {
+      await workspace.commitAndPush('bot/auth-check', [{ path: 'auth-check.txt', before: null, after: 'ok\n' }], 'auth check', null);
+      expect(readFileSync(join(workspace.dir, '.git', 'config'), 'utf8')).not.toContain(w.token);
+    } finally {
+      await workspace.dispose();
+    }
+    expect(w.heads()).toContain('refs/heads/bot/auth-check ');
+    // The token never goes to another host: github.com is not this server.
+    expect((await resolveGitAccess(remote, { env: { GITHUB_TOKEN: w.token } })).credentials).toEqual([]);
+    expect((await resolveGitAccess('http://127.0.0.2:1/other.git', { env: { GITHUB_TOKEN: w.token, GITHUB_SERVER_URL: w.http.url } })).credentials).toEqual([]);
+    // A URL with credentials is never cloned as it is, and never taken from argv.
+    await expect(GitWorkspace.clone(remote.replace('http://', `http://x-access-token:${w.token}@`), 'main', { name: 'bot', email: 'bot@example.invalid' })).rejects.toMatchObject({ name: 'GitError' });
+    const stderr: string[] = [];
+    const code = await main(['run', '--remote', remote.replace('http://', 'http://x-access-token:ghs_fake@'), '--repo', w.checkout], { stdout: () => {}, stderr: (text) => stderr.push(text), env: {} });
+    expect(code).toBe(64);
+    expect(stderr.join('')).toMatch(/--remote carries credentials/);
+    expect(stderr.join('')).not.toContain('ghs_fake');
   });
 });
