@@ -120,6 +120,7 @@ export async function runRotation(options: {
   forgeFor: (workspace: GitWorkspace) => Forge;
   output: string[];
   now?: Date;
+  dryRun?: boolean;
 }): Promise<RunResult> {
   const identity = { name: 'dbos-gitops-bot', email: 'bot@example.invalid' };
   const workspace = await GitWorkspace.clone(options.remote, 'main', identity);
@@ -136,7 +137,7 @@ export async function runRotation(options: {
       registry: NO_REGISTRY,
       kube: null,
       envFilter: null,
-      dryRun: false,
+      dryRun: options.dryRun ?? false,
       now: options.now ?? new Date(),
       log,
       print: log,

@@ -234,8 +234,19 @@ describe('interrupted rotation runs leave nothing behind (issue 8 items 3, 4)', 
     // branch names it, so only the orphan goes.
     const output: string[] = [];
     const forgeFor = (workspace: GitWorkspace) => new LocalForge(async () => [...(await workspace.botBranches()).keys()], (text) => output.push(text));
-    const later = await runRotation({ remote: w.bare, conductor: w.conductor, settings: SETTINGS, forgeFor, output, now: new Date(Date.now() + 2 * 3600_000) });
+    const twoHoursLater = new Date(Date.now() + 2 * 3600_000);
+    // --dry-run only says what it would delete.
+    const dry = await runRotation({ remote: w.bare, conductor: w.conductor, settings: SETTINGS, forgeFor, output, now: twoHoursLater, dryRun: true });
+    expect(dry.cleanups).toEqual([]);
+    expect(output.join('\n')).toContain(`would delete Conductor API key ${orphan.tokenName} in organization acme_org`);
+    expect(w.conductor.tokens()).toHaveLength(3);
+    const later = await runRotation({ remote: w.bare, conductor: w.conductor, settings: SETTINGS, forgeFor, output, now: twoHoursLater });
     expect(later.cleanups.filter((line) => line.startsWith('deleted'))).toEqual([expect.stringContaining(`deleted unused Conductor API key ${orphan.tokenName} (dev)`)]);
+    // The local forge cannot show the open branch's PR body, so only git proves the fresh key is in use: the guard
+    // reads the branch and keeps it.
+    expect(later.cleanups.filter((line) => line.startsWith('kept'))).toEqual([
+      `kept Conductor API key ${fresh[0]!.tokenName} (dev): overlays/dev/secrets/conductor-api-key.sealed.yaml on origin/bot/secret-rotation/dev/conductor-api-key records ${fresh[0]!.tokenName} as ${TOKEN_ANNOTATION}`,
+    ]);
     expect(w.conductor.tokens().map((token) => token.tokenName).sort()).toEqual([fresh[0]!.tokenName, w.oldName].sort());
     expect(later.pushes).toBe(0);
     expect(w.conductor.violations).toEqual([]);
