@@ -202,7 +202,7 @@ function conductorAccess(config: BotConfig): Record<string, { url: string; admin
 /** Conductor access for plan actions (API-key rotation): URLs from the config, admin keys from the environment. */
 function actionDeps(config: BotConfig, workspace: GitWorkspace, env: NodeJS.ProcessEnv, log: (line: string) => void): ActionDeps | null {
   if (!config.secretRotation?.conductor) return null;
-  return { conductor: conductorClients(conductorAccess(config), env), readFile: (path) => workspace.baseTree().read(path), readRefs: (path, refs) => workspace.readRefs(path, refs), log };
+  return { conductor: conductorClients(conductorAccess(config), env), readFile: (path) => workspace.baseTree().read(path), readRefs: (path, branches) => workspace.readRefs(path, branches), log };
 }
 
 function selectKube(config: BotConfig): KubeHealth | null {

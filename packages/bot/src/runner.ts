@@ -135,7 +135,8 @@ export async function runPlans(inputs: RunInputs): Promise<RunResult> {
   const heads = await workspace.botBranches();
   const openByBranch = new Map(pullRequests.filter((pr) => pr.state === 'open').map((pr) => [pr.branch, pr]));
   const result: RunResult = { applied: [], skips, closed: [], pushes: 0, forgeWrites: 0, cleanups: [] };
-  result.cleanups = await runStandaloneActions(actions, inputs.actions ?? null, { dryRun: inputs.dryRun, print: inputs.print, log, ...(inputs.signal ? { signal: inputs.signal } : {}) });
+  const openBranches = pullRequests.filter((pr) => pr.state === 'open').map((pr) => pr.branch);
+  result.cleanups = await runStandaloneActions(actions, inputs.actions ?? null, { dryRun: inputs.dryRun, print: inputs.print, log, openBranches, ...(inputs.signal ? { signal: inputs.signal } : {}) });
   const hourAgo = inputs.now.getTime() - 3_600_000;
   let openCount = pullRequests.filter((pr) => pr.state === 'open').length;
   let createdLastHour = pullRequests.filter((pr) => Date.parse(pr.createdAt) >= hourAgo).length;

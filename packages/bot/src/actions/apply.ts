@@ -25,10 +25,10 @@ export interface ActionDeps {
   /** Reads a repository file of the base branch (the certificate committed for the environment). */
   readFile(path: string): Promise<string | null>;
   /**
-   * The file at `path` on the base branch (and, for `base-and-bot-branches`, on every `bot/…` branch of the remote),
-   * for a delete's guard. Absent: guarded deletes are refused.
+   * The file at `path` on the base branch and on each of `branches` (of the remote), for a delete's guard.
+   * Absent: guarded deletes are refused.
    */
-  readRefs?(path: string, refs: 'base' | 'base-and-bot-branches'): Promise<Array<{ ref: string; text: string }>>;
+  readRefs?(path: string, branches: readonly string[]): Promise<Array<{ ref: string; text: string }>>;
   /** Certificate validity is checked against this instant; defaults to now. */
   now?: Date;
   log?: (line: string) => void;
@@ -89,11 +89,11 @@ async function sealIntoEdit(action: CreateTokenAction, secret: SecretValue, edit
 }
 
 /** Why git forbids this delete (the key is recorded where the guard looks), or null when it may go ahead. */
-async function guardRefusal(action: DeleteTokenAction, deps: ActionDeps): Promise<string | null> {
+async function guardRefusal(action: DeleteTokenAction, deps: ActionDeps, openBranches: readonly string[]): Promise<string | null> {
   const guard = action.guard;
   if (!guard) return null;
   if (!deps.readRefs) return `there is no way to read ${guard.path} from git to check that nothing uses ${action.tokenName}`;
-  for (const { ref, text } of await deps.readRefs(guard.path, guard.refs)) {
+  for (const { ref, text } of await deps.readRefs(guard.path, guard.refs === 'base' ? [] : openBranches)) {
     let annotations: Record<string, string>;
     try {
       annotations = readSealedSecret(text, `${guard.path} on ${ref}`).annotations;
@@ -111,7 +111,12 @@ async function guardRefusal(action: DeleteTokenAction, deps: ActionDeps): Promis
  * the guard refuses is skipped and said so; a Conductor failure stops the run (exit code of the error).
  * Returns one line per key deleted or kept, for the run's output.
  */
-export async function runStandaloneActions(actions: PlanAction[], deps: ActionDeps | null, options: { dryRun: boolean; print: (text: string) => void; log: (line: string) => void; signal?: AbortSignal }): Promise<string[]> {
+export async function runStandaloneActions(
+  actions: PlanAction[],
+  deps: ActionDeps | null,
+  /** `openBranches`: the branches of the open bot PRs the forge lists; a key one of them records is kept. */
+  options: { dryRun: boolean; print: (text: string) => void; log: (line: string) => void; openBranches: readonly string[]; signal?: AbortSignal },
+): Promise<string[]> {
   const done: string[] = [];
   for (const action of actions) {
     if (action.type !== 'conductor.delete-token') throw new Error(`internal: ${action.type} needs a PR`);
@@ -124,7 +129,7 @@ export async function runStandaloneActions(actions: PlanAction[], deps: ActionDe
       done.push(`not deleted: Conductor API key ${action.tokenName} (${action.env}), because no Conductor access is configured`);
       continue;
     }
-    const refused = await guardRefusal(action, deps);
+    const refused = await guardRefusal(action, deps, options.openBranches);
     if (refused) {
       done.push(`kept Conductor API key ${action.tokenName} (${action.env}): ${refused}`);
       continue;
@@ -182,7 +187,7 @@ export async function applyActions(plan: Plan, deps: ActionDeps): Promise<Prepar
     if (action.type === 'conductor.delete-token') {
       // Before anything is created, so a failure here leaves nothing behind.
       if (created.length > 0) throw new Error('internal: deletions must run before creations');
-      const refused = await guardRefusal(action, deps);
+      const refused = await guardRefusal(action, deps, []);
       if (refused) {
         throw new ActionError(`refusing to delete Conductor API key ${action.tokenName}: ${refused}`, 'the base branch changed since the plan was made; run again', true);
       }

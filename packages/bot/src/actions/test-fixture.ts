@@ -142,7 +142,7 @@ export async function runRotation(options: {
       log,
       print: log,
       identity,
-      actions: { conductor: () => client, readFile: (path) => workspace.baseTree().read(path), readRefs: (path, refs) => workspace.readRefs(path, refs), log },
+      actions: { conductor: () => client, readFile: (path) => workspace.baseTree().read(path), readRefs: (path, branches) => workspace.readRefs(path, branches), log },
     });
   } finally {
     await workspace.dispose();

@@ -40,10 +40,10 @@ export interface DeleteTokenAction {
   reason: string;
   /**
    * Checked in git right before the delete: the key is kept when `path` records it under one of `annotations` on the
-   * base branch (and, with `base-and-bot-branches`, on any `bot/…` branch of the remote). Proof comes from git, never
-   * from a PR body.
+   * base branch (and, with `base-and-open-bot-branches`, on the branch of any open bot PR, as the forge lists them,
+   * the local forge's branches included). Proof comes from git, never from a PR body.
    */
-  guard?: { path: string; annotations: string[]; refs: 'base' | 'base-and-bot-branches' };
+  guard?: { path: string; annotations: string[]; refs: 'base' | 'base-and-open-bot-branches' };
 }
 
 export type PlanAction = CreateTokenAction | DeleteTokenAction;

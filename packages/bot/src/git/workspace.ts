@@ -200,9 +200,10 @@ export class GitWorkspace {
     return gitTree(this.git, `origin/${this.baseBranch}`, `origin/${this.baseBranch} of ${this.remote}`);
   }
 
-  /** `path` on the base branch and, when asked, on every `bot/…` branch as fetched; refs without the file are left out. */
-  async readRefs(path: string, refs: 'base' | 'base-and-bot-branches'): Promise<Array<{ ref: string; text: string }>> {
-    const names = [`origin/${this.baseBranch}`, ...(refs === 'base' ? [] : [...(await this.botBranches()).keys()].map((branch) => `origin/${branch}`))];
+  /** `path` on the base branch and on each of `branches` (bot branches, as fetched); refs without the file are left out. */
+  async readRefs(path: string, branches: readonly string[]): Promise<Array<{ ref: string; text: string }>> {
+    const fetched = await this.botBranches();
+    const names = [`origin/${this.baseBranch}`, ...branches.filter((branch) => fetched.has(branch)).map((branch) => `origin/${branch}`)];
     const found: Array<{ ref: string; text: string }> = [];
     for (const ref of names) {
       const text = await gitTree(this.git, ref, ref).read(path);

@@ -140,7 +140,7 @@ describe('secret-rotation planner', () => {
     const deletes = standaloneActionsOf(result);
     expect(deletes.map((action) => action.tokenName)).toEqual(['gitops-dev-202511010000', 'gitops-dev-202511010000-2']);
     for (const action of deletes) {
-      expect(action).toMatchObject({ type: 'conductor.delete-token', env: 'dev', org: 'acme_org', guard: { path: 'overlays/dev/secrets/conductor-api-key.sealed.yaml', refs: 'base-and-bot-branches', annotations: [TOKEN_ANNOTATION, PREVIOUS_TOKEN_ANNOTATION] } });
+      expect(action).toMatchObject({ type: 'conductor.delete-token', env: 'dev', org: 'acme_org', guard: { path: 'overlays/dev/secrets/conductor-api-key.sealed.yaml', refs: 'base-and-open-bot-branches', annotations: [TOKEN_ANNOTATION, PREVIOUS_TOKEN_ANNOTATION] } });
     }
     const said = result.skips.filter((skip) => skip.subject === 'conductor-api-key-orphan').map((skip) => skip.reason);
     expect(said.filter((reason) => reason.includes('deletes it'))).toHaveLength(2);

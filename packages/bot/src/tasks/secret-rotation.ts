@@ -416,7 +416,7 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
         org: conductor.org,
         tokenName: key.tokenName,
         reason: why,
-        guard: { path: state.file, annotations: [TOKEN_ANNOTATION, PREVIOUS_TOKEN_ANNOTATION], refs: 'base-and-bot-branches' },
+        guard: { path: state.file, annotations: [TOKEN_ANNOTATION, PREVIOUS_TOKEN_ANNOTATION], refs: 'base-and-open-bot-branches' },
       });
     }
   }
