@@ -111,10 +111,15 @@ async function world(credentialsIn: 'extraheader' | 'origin-url' = 'extraheader'
   return { conductor, http, bare, checkout, tmp, home, token, oldName: old.tokenName, heads };
 }
 
-/** Holds every push (and branch deletion) open for a moment, so a signal sent after the key was created lands mid-push. */
-function slowPushes(bare: string): void {
-  writeFileSync(join(bare, 'hooks', 'pre-receive'), '#!/bin/sh\ncat >/dev/null\nsleep 1\nexit 0\n');
+/**
+ * Holds every push open until the test calls `release()`, then accepts it (`exit 0`) or refuses it (`exit 1`): a
+ * signal sent after "created Conductor API key" therefore lands while the branch is being pushed, on any machine load.
+ */
+function holdPushes(bare: string, outcome: 0 | 1): { release(): void } {
+  const flag = join(bare, 'release-pushes');
+  writeFileSync(join(bare, 'hooks', 'pre-receive'), `#!/bin/sh\ncat >/dev/null\nwhile [ ! -e '${flag}' ]; do sleep 0.05; done\nexit ${outcome}\n`);
   chmodSync(join(bare, 'hooks', 'pre-receive'), 0o755);
+  return { release: () => writeFileSync(flag, '') };
 }
 
 interface Child {
@@ -173,7 +178,7 @@ describe('interrupted rotation runs leave nothing behind (issue 8 items 3, 4)', 
   for (const [signal, code, credentialsIn] of [['SIGTERM', 143, 'extraheader'], ['SIGINT', 130, 'extraheader'], ['SIGTERM', 143, 'origin-url']] as const) {
     it(`${signal} while the rotation branch is being pushed (token in the checkout's ${credentialsIn}): exit ${code}, the new key deleted, the remote unchanged, the temp clone removed, the token never in its .git/config`, async () => {
       const w = await world(credentialsIn);
-      slowPushes(w.bare);
+      const pushes = holdPushes(w.bare, 0);
       const before = w.heads();
       const bot = startBot(w, ['run', '--task', 'secret-rotation']);
       await bot.waitFor('created Conductor API key gitops-dev-');
@@ -186,6 +191,7 @@ describe('interrupted rotation runs leave nothing behind (issue 8 items 3, 4)', 
       expect(config.toLowerCase()).not.toContain('extraheader');
       expect(config.toLowerCase()).not.toContain('authorization');
       bot.kill(signal);
+      pushes.release();
 
       const exit = await bot.exit;
       expect({ ...exit, stderr: exit.code === code ? '' : bot.stderr() }).toEqual({ code, signal: null, stderr: '' });
@@ -207,14 +213,14 @@ describe('interrupted rotation runs leave nothing behind (issue 8 items 3, 4)', 
   it('SIGKILL right after the key was created: a re-run right after still rotates (no 409 on the same-minute name), and a later run deletes the orphan and says so, keeping the key the open branch names', async () => {
     const w = await world();
     const before = w.heads();
-    // The killed run's push, if it gets that far, is held for a second and then refused: whatever the timing, its
-    // branch never lands, so the key it created is named nowhere.
-    writeFileSync(join(w.bare, 'hooks', 'pre-receive'), '#!/bin/sh\ncat >/dev/null\nsleep 1\nexit 1\n');
-    chmodSync(join(w.bare, 'hooks', 'pre-receive'), 0o755);
+    // The killed run's push, if it gets that far, is held until after the kill and then refused: its branch never
+    // lands, so the key it created is named nowhere.
+    const pushes = holdPushes(w.bare, 1);
     const killed = startBot(w, ['run', '--task', 'secret-rotation']);
     await killed.waitFor('created Conductor API key gitops-dev-');
     killed.killGroup('SIGKILL');
     expect(await killed.exit).toEqual({ code: null, signal: 'SIGKILL' });
+    pushes.release();
     const orphan = w.conductor.tokens().find((token) => token.tokenName !== w.oldName)!;
     expect(orphan.tokenName).toMatch(/^gitops-dev-\d{12}$/);
     expect(w.heads()).toBe(before);
