@@ -145,7 +145,7 @@ export function isBotError(error: unknown): error is BotError {
 export class InterruptedError extends BotError {
   readonly exitCode: number;
   constructor(readonly signal: 'SIGINT' | 'SIGTERM') {
-    super(`interrupted by ${signal}; what this run had started was undone`, 'run again; a re-run picks up where this one stopped');
+    super(`interrupted by ${signal}: the run stopped before its next step and undid what it had started (a key it could not delete is named above)`, 'run again; a re-run picks up where this one stopped, and deletes any key left over once nothing names it');
     this.exitCode = signal === 'SIGINT' ? 130 : 143;
   }
 }
