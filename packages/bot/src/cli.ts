@@ -5,8 +5,8 @@ import { simpleGit } from 'simple-git';
 import { CONFIG_PATH, loadConfig } from './config/load.ts';
 import type { BotConfig } from './config/schema.ts';
 import { checkConfigAgainstTree } from './config/tree-check.ts';
-import { isBotError, UsageError, ConfigError } from './errors.ts';
-import { GitWorkspace, localBotBranches } from './git/workspace.ts';
+import { isBotError, UsageError, ConfigError, InterruptedError } from './errors.ts';
+import { GitWorkspace, localBotBranches, resolveGitAccess } from './git/workspace.ts';
 import { fsTree } from './repo/tree.ts';
 import { describeIgnored, describePlan, planAll, runPlans, screenPullRequests } from './runner.ts';
 import { GitHubForge, githubSettingsFromEnv } from './sources/forge/github.ts';
@@ -130,7 +130,7 @@ function parse(argv: string[]): { command: string | null; options: Options; help
   // Never echo a stray argument: it may be a secret that lost its flag.
   if (positionals.length > 1) throw new UsageError(`unexpected argument #${argv.indexOf(positionals[1]!) + 1} (not shown)`);
   if (values.remote !== undefined && remoteCarriesCredentials(values.remote)) {
-    throw new UsageError('--remote carries credentials (user:password@ or token@ in an http(s) URL), which the command line would leak into logs, shell history and ps; the value is not shown', 'pass the URL without credentials and give the token through GITHUB_TOKEN or a git credential helper');
+    throw new UsageError('--remote carries credentials (user:password@ or token@ in an http(s) URL), which the command line would leak into logs, shell history and ps; the value is not shown', 'pass the URL without credentials and give the token as GITHUB_TOKEN (github.com, or GITHUB_SERVER_URL), through a git credential helper, or run from a checkout whose git config holds it (as actions/checkout leaves it)');
   }
   const source = values.source ?? null;
   if (source !== null && source !== 'live' && source !== 'catalog') throw new UsageError(`--source must be live or catalog, not "${source}"`);
@@ -176,8 +176,11 @@ function skipWhenNotConfigured(task: Task): Task {
   };
 }
 
-function selectTasks(config: BotConfig, options: Options): readonly Task[] {
-  const tasks = configuredTasks(config, { rotateNow: options.rotateNow, envFilter: options.env });
+function selectTasks(config: BotConfig, options: Options, env: NodeJS.ProcessEnv): readonly Task[] {
+  const rotation = config.secretRotation?.conductor;
+  const clients = rotation ? conductorClients(conductorAccess(config), env) : null;
+  const conductorKeys = clients && rotation ? (name: string) => clients(name).listTokens(rotation.org) : null;
+  const tasks = configuredTasks(config, { rotateNow: options.rotateNow, envFilter: options.env, conductorKeys });
   const name = options.task;
   if (!name) return tasks.map(skipWhenNotConfigured);
   const task = tasks.find((candidate) => candidate.name === name);
@@ -234,17 +237,21 @@ function selectForge(options: Options, config: BotConfig, env: NodeJS.ProcessEnv
   return new GitHubForge({ token: settings.token, owner, repo, inActions: settings.inActions, ...(config.forge.botLogin ? { botLogin: config.forge.botLogin } : {}), ...(settings.baseUrl ? { baseUrl: settings.baseUrl } : {}), ...(writeInterval === '0' ? { minWriteIntervalMs: 0, retryAfterBaseValue: 10 } : {}), log });
 }
 
-/** Conductor access for plan actions (API-key rotation): URLs from the config, admin keys from the environment. */
-function actionDeps(config: BotConfig, workspace: GitWorkspace, env: NodeJS.ProcessEnv, log: (line: string) => void): ActionDeps | null {
+function conductorAccess(config: BotConfig): Record<string, { url: string; adminKeyEnv: string }> {
   const conductor = config.secretRotation?.conductor;
-  if (!conductor) return null;
-  const access = Object.fromEntries(
+  if (!conductor) return {};
+  return Object.fromEntries(
     config.environments.map((environment) => {
       const override = conductor.environments[environment.name] ?? {};
       return [environment.name, { url: override.url ?? conductor.url, adminKeyEnv: override.adminKeyEnv ?? conductor.adminKeyEnv }];
     }),
   );
-  return { conductor: conductorClients(access, env), readFile: (path) => workspace.baseTree().read(path), log };
+}
+
+/** Conductor access for plan actions (API-key rotation): URLs from the config, admin keys from the environment. */
+function actionDeps(config: BotConfig, workspace: GitWorkspace, env: NodeJS.ProcessEnv, log: (line: string) => void): ActionDeps | null {
+  if (!config.secretRotation?.conductor) return null;
+  return { conductor: conductorClients(conductorAccess(config), env), readFile: (path) => workspace.baseTree().read(path), readRefs: (path, branches) => workspace.readRefs(path, branches), log };
 }
 
 function selectKube(config: BotConfig): KubeHealth | null {
@@ -263,13 +270,15 @@ export interface CliIo {
   stderr: (text: string) => void;
   env: NodeJS.ProcessEnv;
   now?: Date;
+  /** Aborted with an InterruptedError on SIGINT/SIGTERM (see the entry point below). */
+  signal?: AbortSignal;
 }
 
 async function commandPlan(options: Options, io: CliIo): Promise<void> {
   const root = await repoRoot(options);
   const configFile = options.config ? resolve(options.config) : join(root, CONFIG_PATH);
   const config = await loadConfig(configFile);
-  const tasks = selectTasks(config, options);
+  const tasks = selectTasks(config, options, io.env);
   const log = (line: string) => io.stderr(`${line}\n`);
   const registry = selectRegistry(options, config, io.env, 'plan');
   const forge = selectForge(options, config, io.env, () => localBotBranches(root), log, log);
@@ -321,8 +330,10 @@ async function commandRun(options: Options, io: CliIo): Promise<void> {
   const preliminary = options.config ? await loadConfig(resolve(options.config)) : existsSync(join(root, CONFIG_PATH)) ? await loadConfig(join(root, CONFIG_PATH)) : null;
   const base = preliminary?.forge.baseBranch ?? 'main';
   const identity = preliminary?.forge.author ?? { name: 'dbos-gitops-bot', email: 'dbos-gitops-bot@users.noreply.github.com' };
-  log(`cloning ${remote.replace(/\/\/[^@/\s]+@/, '//***@')} (${base}) into a temporary directory`);
-  const workspace = await GitWorkspace.clone(remote, base, identity);
+  // Credentials reach git through its environment only, never the clone's .git/config or a command line.
+  const access = await resolveGitAccess(remote, { checkoutDir: root, env: io.env });
+  log(`cloning ${access.remote} (${base}) into a temporary directory${access.sources.length > 0 ? `; credentials from ${access.sources.join(', ')}` : ''}`);
+  const workspace = await GitWorkspace.clone(access, base, identity, io.signal ? { signal: io.signal } : {});
   try {
     let config = preliminary;
     if (!options.config) {
@@ -332,7 +343,7 @@ async function commandRun(options: Options, io: CliIo): Promise<void> {
       config = parseConfig(text, `${CONFIG_PATH} on ${base}`);
     }
     await checkConfigAgainstTree(config!, workspace.baseTree(), options.config ? resolve(options.config) : `${CONFIG_PATH} on ${base}`);
-    const tasks = selectTasks(config!, options);
+    const tasks = selectTasks(config!, options, io.env);
     const registry = selectRegistry(options, config!, io.env, 'run');
     const forge = selectForge(options, config!, io.env, async () => [...(await workspace.botBranches()).keys()], (text) => io.stdout(`${text}\n`), log);
     log(`registry source: ${registry.describe}`);
@@ -351,6 +362,7 @@ async function commandRun(options: Options, io: CliIo): Promise<void> {
       print: (text) => (options.json ? io.stderr(`${text}\n`) : io.stdout(`${text}\n`)),
       identity,
       actions: actionDeps(config!, workspace, io.env, log),
+      ...(io.signal ? { signal: io.signal } : {}),
     });
     if (options.json) {
       io.stdout(
@@ -359,6 +371,7 @@ async function commandRun(options: Options, io: CliIo): Promise<void> {
             dryRun: options.dryRun,
             applied: result.applied.map((item) => ({ branch: item.plan.branch, title: item.plan.title, outcome: item.outcome, pr: item.pr, reason: item.reason })),
             closed: result.closed,
+            cleanups: result.cleanups,
             skips: result.skips,
             ignored: result.ignored,
             pushes: result.pushes,
@@ -372,6 +385,7 @@ async function commandRun(options: Options, io: CliIo): Promise<void> {
       return;
     }
     for (const item of result.applied) io.stdout(`${item.outcome.padEnd(19)} ${item.plan.branch}${item.pr && item.pr.number ? ` (PR #${item.pr.number})` : ''}${item.reason ? `: ${item.reason}` : ''}\n`);
+    for (const line of result.cleanups) io.stdout(`cleaned up          ${line}\n`);
     for (const closed of result.closed) io.stdout(`closed              ${closed.branch} (PR #${closed.number}): ${closed.reason}\n`);
     for (const skip of result.skips) io.stdout(`not proposed        ${skip.task} ${skip.env} ${skip.subject}: ${skip.reason}\n`);
     for (const item of result.ignored) io.stdout(`ignored             ${describeIgnored(item)}\n`);
@@ -413,6 +427,12 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     } else await commandRun(options, io);
     return 0;
   } catch (error) {
+    // Whatever the interrupted step threw, the process was asked to stop: report that, with the signal's exit code.
+    const reason: unknown = io.signal?.aborted ? io.signal.reason : null;
+    if (reason instanceof InterruptedError && error !== reason) {
+      io.stderr(`error: ${reason.message}\n  what to do: ${reason.hint}\n`);
+      return reason.exitCode;
+    }
     if (isBotError(error)) {
       io.stderr(`error: ${error.message}\n  what to do: ${error.hint}\n`);
       return error.exitCode;
@@ -424,6 +444,16 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/bot/src/cli.ts')) {
-  const code = await main(process.argv.slice(2), { stdout: (text) => process.stdout.write(text), stderr: (text) => process.stderr.write(text), env: process.env });
-  process.exitCode = code;
+  // SIGINT/SIGTERM abort the run instead of killing it, so the normal error path cleans up (a created Conductor key
+  // is deleted, the temporary clone removed) before the process exits 130/143. A second signal exits at once.
+  const interrupt = new AbortController();
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (interrupt.signal.aborted) process.exit(signal === 'SIGINT' ? 130 : 143);
+      process.stderr.write(`received ${signal}: stopping at the next step and undoing this run's changes\n`);
+      interrupt.abort(new InterruptedError(signal));
+    });
+  }
+  const code = await main(process.argv.slice(2), { stdout: (text) => process.stdout.write(text), stderr: (text) => process.stderr.write(text), env: process.env, signal: interrupt.signal });
+  process.exitCode = interrupt.signal.aborted ? (interrupt.signal.reason as InterruptedError).exitCode : code;
 }

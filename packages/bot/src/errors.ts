@@ -160,3 +160,16 @@ export class StalePlanError extends BotError {
 export function isBotError(error: unknown): error is BotError {
   return error instanceof BotError;
 }
+
+/**
+ * SIGINT or SIGTERM arrived. The run stops at the next step boundary and undoes what it started (a created Conductor
+ * key is deleted, a pushed branch without its PR is put back, the temporary clone is removed), then exits with the
+ * shell's convention for the signal: 130 (SIGINT) or 143 (SIGTERM).
+ */
+export class InterruptedError extends BotError {
+  readonly exitCode: number;
+  constructor(readonly signal: 'SIGINT' | 'SIGTERM') {
+    super(`interrupted by ${signal}: the run stopped before its next step and undid what it had started (a key it could not delete is named above)`, 'run again; a re-run picks up where this one stopped, and deletes any key left over once nothing names it');
+    this.exitCode = signal === 'SIGINT' ? 130 : 143;
+  }
+}

@@ -1,4 +1,4 @@
-import { actionsOf, describeActions, withPlanActions, type ActionDeps } from './actions/index.ts';
+import { actionsOf, describeActions, runStandaloneActions, standaloneActionsOf, withPlanActions, type ActionDeps, type PlanAction } from './actions/index.ts';
 import type { BotConfig } from './config/schema.ts';
 import { ExistingPullRequestError, PushRejectedError } from './errors.ts';
 import { unifiedDiff } from './diff.ts';
@@ -56,7 +56,7 @@ export function previousProposals(pullRequests: PullRequestRecord[]): PreviousPr
 }
 
 /** Sources + repo → context → tasks → plans. Reads only. */
-export async function planAll(inputs: PlanInputs): Promise<{ plans: Plan[]; skips: Skip[] }> {
+export async function planAll(inputs: PlanInputs): Promise<{ plans: Plan[]; skips: Skip[]; actions: PlanAction[] }> {
   if (inputs.envFilter && !inputs.config.environments.some((env) => env.name === inputs.envFilter)) {
     const { UsageError } = await import('./errors.ts');
     throw new UsageError(`unknown environment "${inputs.envFilter}"`, `use one of: ${inputs.config.environments.map((env) => env.name).join(', ')}`);
@@ -73,11 +73,13 @@ export async function planAll(inputs: PlanInputs): Promise<{ plans: Plan[]; skip
   };
   const plans: Plan[] = [];
   const skips: Skip[] = [];
+  const actions: PlanAction[] = [];
   for (const task of inputs.tasks) {
     inputs.log(`planning ${task.name} against ${inputs.tree.describe}`);
     const result = await task.plan(context);
     plans.push(...result.plans);
     skips.push(...result.skips);
+    actions.push(...standaloneActionsOf(result));
   }
   const branches = new Set<string>();
   for (const plan of plans) {
@@ -85,7 +87,7 @@ export async function planAll(inputs: PlanInputs): Promise<{ plans: Plan[]; skip
     if (branches.has(plan.branch)) throw new Error(`internal: two plans for ${plan.branch}`);
     branches.add(plan.branch);
   }
-  return { plans, skips };
+  return { plans, skips, actions };
 }
 
 export type Outcome = 'created' | 'updated' | 'unchanged' | 'pushed-pr-unchanged' | 'limited' | 'held' | 'dry-run' | 'refused';
@@ -105,6 +107,8 @@ export interface RunResult {
   ignored: IgnoredInput[];
   pushes: number;
   forgeWrites: number;
+  /** What the run's PR-less actions did (unused Conductor keys deleted or kept), one line each. */
+  cleanups: string[];
 }
 
 export interface RunInputs {
@@ -124,6 +128,8 @@ export interface RunInputs {
   identity: GitIdentity;
   /** What plan actions need at apply time (Conductor clients, the base tree); null when no task emits actions. */
   actions?: ActionDeps | null;
+  /** Aborted on SIGINT/SIGTERM: the run stops at the next step boundary and the usual error path undoes its work. */
+  signal?: AbortSignal;
 }
 
 export function describePlan(plan: Plan): string {
@@ -141,7 +147,7 @@ export async function runPlans(inputs: RunInputs): Promise<RunResult> {
   log(`reading the bot's pull requests from ${forge.describe}`);
   const { pullRequests, ignored } = screenPullRequests(await forge.listBotPullRequests());
   for (const item of ignored) log(`ignored: ${describeIgnored(item)}`);
-  const { plans, skips } = await planAll({
+  const { plans, skips, actions } = await planAll({
     config,
     tasks: inputs.tasks,
     tree: workspace.baseTree(),
@@ -154,13 +160,16 @@ export async function runPlans(inputs: RunInputs): Promise<RunResult> {
   });
   const heads = await workspace.botBranches();
   const openByBranch = new Map(pullRequests.filter((pr) => pr.state === 'open').map((pr) => [pr.branch, pr]));
-  const result: RunResult = { applied: [], skips, closed: [], ignored, pushes: 0, forgeWrites: 0 };
+  const result: RunResult = { applied: [], skips, closed: [], ignored, pushes: 0, forgeWrites: 0, cleanups: [] };
+  const openBranches = pullRequests.filter((pr) => pr.state === 'open').map((pr) => pr.branch);
+  result.cleanups = await runStandaloneActions(actions, inputs.actions ?? null, { dryRun: inputs.dryRun, print: inputs.print, log, openBranches, ...(inputs.signal ? { signal: inputs.signal } : {}) });
   const hourAgo = inputs.now.getTime() - 3_600_000;
   let openCount = pullRequests.filter((pr) => pr.state === 'open').length;
   let createdLastHour = pullRequests.filter((pr) => Date.parse(pr.createdAt) >= hourAgo).length;
   const base = config.forge.baseBranch;
 
   for (const plan of plans) {
+    inputs.signal?.throwIfAborted();
     const existing = openByBranch.get(plan.branch) ?? null;
     // Tasks should already skip held PRs; the runner enforces it for every task anyway.
     if (existing?.labels.includes(HOLD_LABEL)) {
@@ -206,7 +215,8 @@ export async function runPlans(inputs: RunInputs): Promise<RunResult> {
     let opened: PullRequestRecord | null = null;
     // Plans that carry actions (e.g. create a Conductor API key and seal it) run them here, just before the
     // write step, and undo them if any part of that step fails: nothing is left half-written.
-    await withPlanActions(plan, inputs.actions ?? null, { dryRun: false, print: inputs.print, log }, async (plan) => {
+    await withPlanActions(plan, inputs.actions ?? null, { dryRun: false, print: inputs.print, log, ...(inputs.signal ? { signal: inputs.signal } : {}) }, async (plan) => {
+      inputs.signal?.throwIfAborted();
       const remoteSha = heads.get(plan.branch) ?? null;
       let pushed: { sha: string; previous: string | null } | null = null;
       if (!remoteSha || !(await workspace.branchHasEdits(plan.branch, plan.edits))) {
@@ -223,6 +233,7 @@ export async function runPlans(inputs: RunInputs): Promise<RunResult> {
         }
       }
       try {
+        inputs.signal?.throwIfAborted();
         if (!existing) {
           opened = await forge.createPullRequest({ branch: plan.branch, base, title: plan.title, body: plan.body, labels: plan.labels });
           openCount++;

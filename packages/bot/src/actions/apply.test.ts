@@ -218,4 +218,21 @@ describe('applyActions: create, seal, compensate', () => {
     expect(order.indexOf('createToken')).toBeGreaterThan(order.lastIndexOf('deleteToken'));
     expect(log.some((line) => line.startsWith('already gone: Conductor API key never-existed'))).toBe(true);
   });
+  it('a guarded delete re-reads git first: the key the base branch runs with is never deleted, whatever the plan says (issue 8 item 2)', async () => {
+    const { fixture, oldName, oldSecret } = await fixtureWithRunningKey();
+    const tree = fsTree(fixture.root);
+    const sealedPath = 'overlays/dev/secrets/conductor-api-key.sealed.yaml';
+    const readRefs = async (path: string) => [{ ref: 'origin/main', text: (await tree.read(path))! }];
+    const forged: Plan = {
+      ...(await rotationPlan(tree)),
+      ...{ actions: [{ type: 'conductor.delete-token', env: 'dev', org: ORG, tokenName: oldName, reason: 'a marker said so', guard: { path: sealedPath, annotations: [TOKEN_ANNOTATION], refs: 'base' } }] },
+    };
+    const error = (await applyActions(forged, deps(tree, [], { readRefs })).catch((caught: unknown) => caught)) as ActionError;
+    expect(error).toBeInstanceOf(ActionError);
+    expect(error.message).toBe(`refusing to delete Conductor API key ${oldName}: ${sealedPath} on origin/main records ${oldName} as ${TOKEN_ANNOTATION}`);
+    expect(fake.isValidKey(oldSecret)).toBe(true);
+    // Without a way to read git, a guarded delete is refused too (fails closed).
+    await expect(applyActions(forged, deps(tree))).rejects.toThrow(/no way to read/);
+    expect(fake.isValidKey(oldSecret)).toBe(true);
+  });
 });

@@ -3,7 +3,7 @@ import { BotError } from '../errors.ts';
 import type { FileEdit, Plan } from '../plan.ts';
 import type { ConductorTokenApi, SecretValue } from '../sources/conductor/client.ts';
 import { ConductorError } from '../sources/conductor/errors.ts';
-import { actionsOf, type CreateTokenAction, type PlanAction } from './types.ts';
+import { actionsOf, describeAction, type CreateTokenAction, type DeleteTokenAction, type PlanAction } from './types.ts';
 
 /** An action failed. `compensated` says whether everything it had created was removed again. */
 export class ActionError extends BotError {
@@ -24,6 +24,11 @@ export interface ActionDeps {
   conductor(env: string): ConductorTokenApi;
   /** Reads a repository file of the base branch (the certificate committed for the environment). */
   readFile(path: string): Promise<string | null>;
+  /**
+   * The file at `path` on the base branch and on each of `branches` (of the remote), for a delete's guard.
+   * Absent: guarded deletes are refused.
+   */
+  readRefs?(path: string, branches: readonly string[]): Promise<Array<{ ref: string; text: string }>>;
   /** Certificate validity is checked against this instant; defaults to now. */
   now?: Date;
   log?: (line: string) => void;
@@ -83,6 +88,60 @@ async function sealIntoEdit(action: CreateTokenAction, secret: SecretValue, edit
   return next;
 }
 
+/** Why git forbids this delete (the key is recorded where the guard looks), or null when it may go ahead. */
+async function guardRefusal(action: DeleteTokenAction, deps: ActionDeps, openBranches: readonly string[]): Promise<string | null> {
+  const guard = action.guard;
+  if (!guard) return null;
+  if (!deps.readRefs) return `there is no way to read ${guard.path} from git to check that nothing uses ${action.tokenName}`;
+  for (const { ref, text } of await deps.readRefs(guard.path, guard.refs === 'base' ? [] : openBranches)) {
+    let annotations: Record<string, string>;
+    try {
+      annotations = readSealedSecret(text, `${guard.path} on ${ref}`).annotations;
+    } catch (error) {
+      return `${guard.path} on ${ref} cannot be read (${describeError(error)}), so it may name ${action.tokenName}`;
+    }
+    const hit = guard.annotations.find((annotation) => annotations[annotation] === action.tokenName);
+    if (hit) return `${guard.path} on ${ref} records ${action.tokenName} as ${hit}`;
+  }
+  return null;
+}
+
+/**
+ * Runs deletes that need no PR (a task's unused keys), before any plan. Dry-run only describes them. A delete that
+ * the guard refuses is skipped and said so; a Conductor failure stops the run (exit code of the error).
+ * Returns one line per key deleted or kept, for the run's output.
+ */
+export async function runStandaloneActions(
+  actions: PlanAction[],
+  deps: ActionDeps | null,
+  /** `openBranches`: the branches of the open bot PRs the forge lists; a key one of them records is kept. */
+  options: { dryRun: boolean; print: (text: string) => void; log: (line: string) => void; openBranches: readonly string[]; signal?: AbortSignal },
+): Promise<string[]> {
+  const done: string[] = [];
+  for (const action of actions) {
+    if (action.type !== 'conductor.delete-token') throw new Error(`internal: ${action.type} needs a PR`);
+    if (options.dryRun) {
+      options.print(`would ${describeAction(action)}`);
+      continue;
+    }
+    options.signal?.throwIfAborted();
+    if (!deps) {
+      done.push(`not deleted: Conductor API key ${action.tokenName} (${action.env}), because no Conductor access is configured`);
+      continue;
+    }
+    const refused = await guardRefusal(action, deps, options.openBranches);
+    if (refused) {
+      done.push(`kept Conductor API key ${action.tokenName} (${action.env}): ${refused}`);
+      continue;
+    }
+    const outcome = await deps.conductor(action.env).deleteToken(action.org, action.tokenName);
+    const line = `${outcome === 'deleted' ? 'deleted' : 'already gone:'} unused Conductor API key ${action.tokenName} (${action.env}): ${action.reason}`;
+    options.log(line);
+    done.push(line);
+  }
+  return done;
+}
+
 /**
  * Runs a plan's actions before its commit. Deletions run first (they only remove keys nothing uses). A created key
  * is sealed at once; if anything after its creation fails, it is deleted again before the error is thrown, so the
@@ -128,6 +187,10 @@ export async function applyActions(plan: Plan, deps: ActionDeps): Promise<Prepar
     if (action.type === 'conductor.delete-token') {
       // Before anything is created, so a failure here leaves nothing behind.
       if (created.length > 0) throw new Error('internal: deletions must run before creations');
+      const refused = await guardRefusal(action, deps, []);
+      if (refused) {
+        throw new ActionError(`refusing to delete Conductor API key ${action.tokenName}: ${refused}`, 'the base branch changed since the plan was made; run again', true);
+      }
       const outcome = await deps.conductor(action.env).deleteToken(action.org, action.tokenName);
       log(`${outcome === 'deleted' ? 'deleted' : 'already gone:'} Conductor API key ${action.tokenName} (${action.env}): ${action.reason}`);
       continue;

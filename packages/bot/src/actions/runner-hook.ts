@@ -7,6 +7,8 @@ export interface ActionStepOptions {
   /** Where dry-run descriptions go (the runner's `print`). */
   print: (text: string) => void;
   log: (line: string) => void;
+  /** Checked once the actions ran, so an interrupt that lands while a key is being created still deletes it. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -32,6 +34,7 @@ export async function withPlanActions<T>(plan: Plan, deps: ActionDeps | null, op
   }
   const prepared = await applyActions(plan, deps);
   try {
+    options.signal?.throwIfAborted();
     return await step(prepared.plan);
   } catch (error) {
     const undone = await prepared.compensate();

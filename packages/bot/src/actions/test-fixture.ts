@@ -120,6 +120,7 @@ export async function runRotation(options: {
   forgeFor: (workspace: GitWorkspace) => Forge;
   output: string[];
   now?: Date;
+  dryRun?: boolean;
 }): Promise<RunResult> {
   const identity = { name: 'dbos-gitops-bot', email: 'bot@example.invalid' };
   const workspace = await GitWorkspace.clone(options.remote, 'main', identity);
@@ -130,18 +131,18 @@ export async function runRotation(options: {
     const client = new ConductorClient({ baseUrl: options.conductor.url, apiKey: options.conductor.adminKey, sleep: async () => {} });
     return await runPlans({
       config: testConfig(),
-      tasks: [createSecretRotationTask({ conductor: options.settings })],
+      tasks: [createSecretRotationTask({ conductor: options.settings, keyList: () => client.listTokens(options.settings.org) })],
       workspace,
       forge: options.forgeFor(workspace),
       registry: NO_REGISTRY,
       kube: null,
       envFilter: null,
-      dryRun: false,
+      dryRun: options.dryRun ?? false,
       now: options.now ?? new Date(),
       log,
       print: log,
       identity,
-      actions: { conductor: () => client, readFile: (path) => workspace.baseTree().read(path), log },
+      actions: { conductor: () => client, readFile: (path) => workspace.baseTree().read(path), readRefs: (path, branches) => workspace.readRefs(path, branches), log },
     });
   } finally {
     await workspace.dispose();

@@ -1,5 +1,5 @@
 import type { SealingScope } from '@dbos-gitops/sealing';
-import type { Plan } from '../plan.ts';
+import type { Plan, TaskResult } from '../plan.ts';
 
 /**
  * Some changes need a write outside git before they can be committed: a new Conductor API key must exist before its
@@ -38,12 +38,26 @@ export interface DeleteTokenAction {
   tokenName: string;
   /** Why it is safe, for the dry-run description and the log. */
   reason: string;
+  /**
+   * Checked in git right before the delete: the key is kept when `path` records it under one of `annotations` on the
+   * base branch (and, with `base-and-open-bot-branches`, on the branch of any open bot PR, as the forge lists them,
+   * the local forge's branches included). Proof comes from git, never from a PR body.
+   */
+  guard?: { path: string; annotations: string[]; refs: 'base' | 'base-and-open-bot-branches' };
 }
 
 export type PlanAction = CreateTokenAction | DeleteTokenAction;
 
 /** A plan with actions. `Plan` itself stays unchanged: the field is optional and ignored by code that does not know it. */
 export type ActionPlan = Plan & { actions?: PlanAction[] };
+
+/** A task result with deletes that need no PR (unused keys); the runner runs them before the plans. */
+export type ActionTaskResult = TaskResult & { actions?: PlanAction[] };
+
+export function standaloneActionsOf(result: TaskResult): PlanAction[] {
+  const actions = (result as ActionTaskResult).actions;
+  return Array.isArray(actions) ? actions : [];
+}
 
 export function actionsOf(plan: Plan): PlanAction[] {
   const actions = (plan as ActionPlan).actions;

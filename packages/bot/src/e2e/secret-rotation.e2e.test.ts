@@ -105,6 +105,27 @@ describe('secret-rotation through the runner, GitHub fake', () => {
     expect(output.join('\n')).not.toContain(oldSecret);
   });
 
+  it('a rotation PR closed unmerged (its branch left on the remote): an hour later its key is deleted as unused and the rotation is proposed again (issue 8 item 3)', async () => {
+    const { oldName, oldSecret } = await world();
+    await runOnce([]);
+    const abandoned = conductor.tokens().find((token) => token.tokenName !== oldName)!;
+    github.close(github.pulls[0]!.number);
+    expect(heads()).toContain(`refs/heads/${ROTATION_BRANCH} `);
+
+    const output: string[] = [];
+    const result = await runOnce(output, new Date(Date.now() + 2 * 3600 * 1000));
+    expect(result.cleanups).toEqual([expect.stringMatching(new RegExp(`^deleted unused Conductor API key ${abandoned.tokenName} \\(dev\\): created 2h ago`))]);
+    expect(result.applied.map((item) => [item.plan.branch, item.outcome])).toEqual([[ROTATION_BRANCH, 'created']]);
+    const names = conductor.tokens().map((token) => token.tokenName);
+    expect(names).not.toContain(abandoned.tokenName);
+    expect(names).toContain(oldName);
+    expect(names).toHaveLength(2);
+    expect(conductor.isValidKey(oldSecret)).toBe(true);
+    expect(git('show', `${ROTATION_BRANCH}:${SEALED_PATH}`)).toContain(names.find((name) => name !== oldName)!);
+    expect(output.join('\n')).not.toContain(abandoned.secret);
+    expect(github.violations).toEqual([]);
+  });
+
   it('after a human merged the rotation and the grace passed, the revocation deletes the previous key only', async () => {
     const { oldName, oldSecret } = await world();
     await runOnce([]);

@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { mkdtemp, mkdir, rm, writeFile, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -13,6 +14,115 @@ export interface GitIdentity {
 
 export interface GitStats {
   pushes: number;
+}
+
+/** One git config entry that carries a credential (e.g. `http.https://github.com/.extraheader`). */
+export interface GitConfigEntry {
+  key: string;
+  value: string;
+}
+
+/** How the temporary clone reaches the remote: the URL without credentials, and the credentials beside it. */
+export interface GitAccess {
+  /** Never carries userinfo: this is what the clone's `.git/config` records as `remote.origin.url`. */
+  remote: string;
+  /** Handed to git only through `GIT_CONFIG_COUNT`/`GIT_CONFIG_KEY_n`/`GIT_CONFIG_VALUE_n` in its environment. */
+  credentials: GitConfigEntry[];
+  /** Where the credentials came from, for the log (names only, never values). */
+  sources: string[];
+}
+
+const CREDENTIAL_HEADER = /^http\..*\.extraheader$/i;
+
+function basicHeader(user: string, password: string): string {
+  return `AUTHORIZATION: basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+}
+
+/** `http.<url>.extraheader` entries of a checkout's own config: where actions/checkout leaves the job's token. */
+function checkoutCredentials(checkoutDir: string): Promise<GitConfigEntry[]> {
+  return new Promise((resolve) => {
+    // The output holds the header value; it is read in-process and never printed.
+    execFile('git', ['-C', checkoutDir, 'config', '--local', '--includes', '--get-regexp', '^http\\..*\\.extraheader$'], { encoding: 'utf8' }, (error, stdout) => {
+      if (error) return resolve([]);
+      const entries: GitConfigEntry[] = [];
+      for (const line of stdout.split('\n')) {
+        const space = line.indexOf(' ');
+        if (space <= 0) continue;
+        const key = line.slice(0, space);
+        if (CREDENTIAL_HEADER.test(key)) entries.push({ key, value: line.slice(space + 1) });
+      }
+      resolve(entries);
+    });
+  });
+}
+
+/**
+ * Works out how the bot's temporary clone authenticates without ever writing a credential into its `.git/config`
+ * or onto a command line: userinfo in the remote URL is moved into an `Authorization` header; the `extraheader`
+ * that actions/checkout persisted in the checkout's local config (which a separate clone does not inherit) is passed
+ * on; otherwise `GITHUB_TOKEN` authenticates a remote on the Actions server (`GITHUB_SERVER_URL`).
+ */
+export async function resolveGitAccess(remote: string, options: { checkoutDir?: string | null; env?: NodeJS.ProcessEnv } = {}): Promise<GitAccess> {
+  const env = options.env ?? {};
+  const credentials: GitConfigEntry[] = [];
+  const sources: string[] = [];
+  let cleaned = remote;
+  let url: URL | null = null;
+  if (/^https?:\/\//i.test(remote)) {
+    try {
+      url = new URL(remote);
+    } catch {
+      throw new GitError('the remote is not a valid URL', 'pass --remote as https://host/owner/repo.git (credentials through the environment, not the URL)');
+    }
+    if (url.username || url.password) {
+      credentials.push({ key: `http.${url.origin}/.extraheader`, value: basicHeader(decodeURIComponent(url.username), decodeURIComponent(url.password)) });
+      sources.push('the remote URL (moved into a header; the clone records the URL without it)');
+      url.username = '';
+      url.password = '';
+      cleaned = url.toString();
+    }
+  }
+  if (credentials.length === 0 && options.checkoutDir) {
+    const inherited = await checkoutCredentials(options.checkoutDir);
+    if (inherited.length > 0) {
+      credentials.push(...inherited);
+      sources.push(`the checkout's http.<url>.extraheader (${inherited.map((entry) => entry.key).join(', ')})`);
+    }
+  }
+  const token = env.GITHUB_TOKEN;
+  if (credentials.length === 0 && token && url) {
+    let server: URL | null = null;
+    try {
+      server = new URL(env.GITHUB_SERVER_URL || 'https://github.com');
+    } catch {
+      server = null;
+    }
+    if (server && server.origin === url.origin) {
+      credentials.push({ key: `http.${server.origin}/.extraheader`, value: basicHeader('x-access-token', token) });
+      sources.push(`GITHUB_TOKEN for ${server.origin}`);
+    }
+  }
+  return { remote: cleaned, credentials, sources };
+}
+
+/** Variables simple-git refuses to pass through unless told; ambient ones are dropped, ours are allowed by name. */
+const GUARDED = new Set(['editor', 'pager', 'prefix', 'ssh_askpass', 'visual']);
+
+function gitEnvironment(credentials: GitConfigEntry[]): { env: Record<string, string>; allow: string[] } {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    const lower = name.toLowerCase();
+    if (value === undefined || lower.startsWith('git') || GUARDED.has(lower)) continue;
+    env[name] = value;
+  }
+  // Fail at once instead of waiting for a password on a terminal nobody watches.
+  env.GIT_TERMINAL_PROMPT = '0';
+  env.GIT_CONFIG_COUNT = String(credentials.length);
+  credentials.forEach((entry, index) => {
+    env[`GIT_CONFIG_KEY_${index}`] = entry.key;
+    env[`GIT_CONFIG_VALUE_${index}`] = entry.value;
+  });
+  return { env, allow: Object.keys(env).filter((name) => name.startsWith('GIT_')) };
 }
 
 function gitFailure(error: unknown, what: string): GitError {
@@ -95,23 +205,46 @@ export class GitWorkspace {
     private readonly identity: GitIdentity,
   ) {}
 
-  static async clone(remote: string, baseBranch: string, identity: GitIdentity): Promise<GitWorkspace> {
+  /**
+   * `access` carries the remote without credentials plus the credentials, which reach git only through its
+   * environment (see {@link resolveGitAccess}); a plain remote string is cloned as it is. `signal` aborts the clone.
+   */
+  static async clone(remote: string | GitAccess, baseBranch: string, identity: GitIdentity, options: { signal?: AbortSignal } = {}): Promise<GitWorkspace> {
+    const access: GitAccess = typeof remote === 'string' ? { remote, credentials: [], sources: [] } : remote;
+    if (/^[a-z]+:\/\/[^/@\s]*@/i.test(access.remote)) {
+      throw new GitError('refusing to clone a remote URL that carries credentials', 'pass the URL without user:password@ and the credentials through the environment');
+    }
     const dir = await mkdtemp(join(tmpdir(), 'gitops-bot-'));
     const config = [`user.name=${identity.name}`, `user.email=${identity.email}`, 'commit.gpgsign=false'];
+    const { env, allow } = gitEnvironment(access.credentials);
+    const make = (baseDir?: string, signal?: AbortSignal): SimpleGit =>
+      simpleGit({ ...(baseDir ? { baseDir } : {}), config, allowEnvironment: allow, unsafe: { allowUnsafeConfigEnvCount: true }, ...(signal ? { abort: signal } : {}) }).env(env);
     try {
-      await simpleGit({ config }).clone(remote, dir, ['--no-tags', '--branch', baseBranch, '--single-branch']);
-      const git = simpleGit({ baseDir: dir, config });
+      await make(undefined, options.signal).clone(access.remote, dir, ['--no-tags', '--branch', baseBranch, '--single-branch']);
+      const git = make(dir);
       // Bot branches as remote-tracking refs, so their current content can be compared without a checkout.
-      await git.raw(['fetch', '--no-tags', 'origin', '+refs/heads/bot/*:refs/remotes/origin/bot/*']);
-      return new GitWorkspace(dir, git, remote, baseBranch, identity);
+      await make(dir, options.signal).raw(['fetch', '--no-tags', 'origin', '+refs/heads/bot/*:refs/remotes/origin/bot/*']);
+      return new GitWorkspace(dir, git, access.remote, baseBranch, identity);
     } catch (error) {
       await rm(dir, { recursive: true, force: true });
-      throw gitFailure(error, `clone ${remote} (branch ${baseBranch})`);
+      throw gitFailure(error, `clone ${access.remote} (branch ${baseBranch})`);
     }
   }
 
   baseTree(): TreeReader {
     return gitTree(this.git, `origin/${this.baseBranch}`, `origin/${this.baseBranch} of ${this.remote}`);
+  }
+
+  /** `path` on the base branch and on each of `branches` (bot branches, as fetched); refs without the file are left out. */
+  async readRefs(path: string, branches: readonly string[]): Promise<Array<{ ref: string; text: string }>> {
+    const fetched = await this.botBranches();
+    const names = [`origin/${this.baseBranch}`, ...branches.filter((branch) => fetched.has(branch)).map((branch) => `origin/${branch}`)];
+    const found: Array<{ ref: string; text: string }> = [];
+    for (const ref of names) {
+      const text = await gitTree(this.git, ref, ref).read(path);
+      if (text !== null) found.push({ ref, text });
+    }
+    return found;
   }
 
   /** `bot/…` branch → commit, as fetched at clone time. */

@@ -210,3 +210,31 @@ describe('refusals and reads', () => {
     expect(held).toEqual({ a: true, b: true, c: false });
   });
 });
+
+describe('rotation stamp in app-rollout.patch.yaml (issue 8 item 21)', () => {
+  const STAMP = '2026-11-30T05:00:00.000Z';
+  const head = '# Rolls the app pods.\n\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: dbos-app   # keep\nspec:\n  template:\n    metadata:\n      annotations:\n';
+
+  it('changes only the stamp scalar, in its own quoting; comments, blank lines and the document marker survive', async () => {
+    const { setRolloutStamp } = await import('../tasks/secret-rotation.ts');
+    const text = `---\n${head}        other:   'x'\n        dbos.dev/conductor-api-key-rotated-at: '2026-01-01T00:00:00.000Z'  # stamp\n\n# trailing comment\n`;
+    expect(setRolloutStamp(text, STAMP, 'p.yaml')).toBe(text.replace("'2026-01-01T00:00:00.000Z'", `'${STAMP}'`));
+    const plain = `${head}        dbos.dev/conductor-api-key-rotated-at: 2026-01-01T00:00:00.000Z\n`;
+    expect(setRolloutStamp(plain, STAMP, 'p.yaml')).toBe(plain.replace('2026-01-01T00:00:00.000Z', STAMP));
+  });
+
+  it('keeps CRLF, also on an inserted stamp line', async () => {
+    const { setRolloutStamp } = await import('../tasks/secret-rotation.ts');
+    const crlf = `${head}        dbos.dev/conductor-api-key-rotated-at: "2026-01-01T00:00:00.000Z"\n`.replaceAll('\n', '\r\n');
+    expect(setRolloutStamp(crlf, STAMP, 'p.yaml')).toBe(crlf.replace('2026-01-01T00:00:00.000Z', STAMP));
+    const missing = `${head}        other: "x"   # why\n# end\n`.replaceAll('\n', '\r\n');
+    const inserted = setRolloutStamp(missing, STAMP, 'p.yaml');
+    expect(inserted).toBe(missing.replace('        other: "x"   # why\r\n', `        other: "x"   # why\r\n        dbos.dev/conductor-api-key-rotated-at: "${STAMP}"\r\n`));
+    expect(inserted.replaceAll('\r\n', '')).not.toContain('\n');
+  });
+
+  it('refuses to invent the annotations mapping instead of re-serialising the file', async () => {
+    const { setRolloutStamp } = await import('../tasks/secret-rotation.ts');
+    expect(() => setRolloutStamp('apiVersion: apps/v1\nkind: Deployment\nspec: {}\n', STAMP, 'p.yaml')).toThrow(YamlEditError);
+  });
+});

@@ -201,3 +201,55 @@ export function setImageEntry(text: string, file: string, name: string, next: { 
   if (after?.newTag !== next.newTag || after.digest !== next.digest) throw new YamlEditError(file, `editing "${name}" did not read back as ${next.newTag}@${next.digest}`);
   return out;
 }
+
+/** The line ending a file already uses, so an inserted line does not mix LF into a CRLF file. */
+function lineEndingOf(text: string): '\r\n' | '\n' {
+  return /\r\n/.test(text) ? '\r\n' : '\n';
+}
+
+/**
+ * Set the string scalar at `path` (a chain of mapping keys) in a single-document file, touching only that scalar.
+ * When the last key is missing but its parent mapping exists in block style, one line is inserted after the
+ * parent's last entry with that entry's indentation and the file's line ending. Anything else (a missing parent,
+ * a flow mapping, an alias) is refused, because adding it would mean re-serialising the file.
+ */
+export function setMappingScalar(text: string, file: string, path: readonly string[], value: string): string {
+  const documents = parseDocuments(text, file);
+  if (documents.length !== 1) throw new YamlEditError(file, `expected one YAML document, found ${documents.length}`);
+  const document = documents[0]!;
+  const aliased = new Set<string>();
+  visit(document, { Alias: (_, alias) => void aliased.add(alias.source) });
+  const key = path[path.length - 1]!;
+  const parentPath = path.slice(0, -1);
+  const parent = parentPath.length === 0 ? document.contents : document.getIn(parentPath, true);
+  const where = path.join('.');
+  if (!isMap(parent)) {
+    throw new YamlEditError(file, `${parentPath.join('.') || 'the document'} is not a mapping, so ${key} cannot be set`, `add ${where} to ${file} by hand and run again`);
+  }
+  const node = parent.get(key, true);
+  let out: string;
+  if (node !== undefined) {
+    const location = scalarLocation(node, file, where, aliased);
+    if (location.value === value && typeof (node as Scalar).value === 'string') return text;
+    // A plain scalar that would read back as a non-string (a timestamp-like value) is written double-quoted.
+    out = applySplices(text, [{ start: location.start, end: location.end, text: renderScalar(value, location.style, file) }], file);
+  } else {
+    const last = parent.items.at(-1);
+    if (parent.flow || !last || !isScalar(last.key) || !last.key.range) {
+      throw new YamlEditError(file, `${parentPath.join('.')} is empty or in flow style, so ${key} cannot be added without rewriting it`, `add ${where} to ${file} by hand and run again`);
+    }
+    const keyStart = last.key.range[0];
+    const lineStart = text.lastIndexOf('\n', keyStart - 1) + 1;
+    const indent = text.slice(lineStart, keyStart);
+    if (!/^ *$/.test(indent)) throw new YamlEditError(file, `${parentPath.join('.')} is not a plain block mapping`, `add ${where} to ${file} by hand and run again`);
+    const valueEnd = isScalar(last.value) || isMap(last.value) || isSeq(last.value) ? (last.value.range?.[2] ?? last.value.range?.[1] ?? keyStart) : keyStart;
+    const newline = lineEndingOf(text);
+    const lineEnd = text.indexOf('\n', Math.max(valueEnd - 1, keyStart));
+    const at = lineEnd < 0 ? text.length : lineEnd + 1;
+    const prefix = lineEnd < 0 ? newline : '';
+    out = applySplices(text, [{ start: at, end: at, text: `${prefix}${indent}${renderScalar(key, undefined, file)}: ${renderScalar(value, Scalar.QUOTE_DOUBLE, file)}${newline}` }], file);
+  }
+  const [reread] = parseDocuments(out, file);
+  if (reread!.getIn([...path]) !== value) throw new YamlEditError(file, `setting ${where} did not read back as "${value}"`);
+  return out;
+}

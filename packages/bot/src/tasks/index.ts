@@ -3,6 +3,7 @@ import { KubeRolloutCheck } from '../sources/conductor/rollout-check.ts';
 import { imageUpdateTask } from './image-update.ts';
 import { createSecretRotationTask, secretRotationTask } from './secret-rotation.ts';
 import type { Task } from './types.ts';
+import type { TokenInfo } from '../sources/conductor/client.ts';
 import { versionAddTask } from './version-add.ts';
 import { versionRetireTask } from './version-retire.ts';
 
@@ -23,6 +24,8 @@ export interface TaskSettings {
   /** Rotate the Conductor API key now, whatever its age (`--rotate-now`): every environment, or only `envFilter`. */
   rotateNow: boolean;
   envFilter: string | null;
+  /** Conductor's key list per environment (read-only), the second witness for every key the task deletes. */
+  conductorKeys?: ((env: string) => Promise<TokenInfo[]>) | null;
 }
 
 /** The registry with each task configured from the bot config (today: secret-rotation's Conductor access). */
@@ -36,6 +39,7 @@ export function configuredTasks(config: BotConfig, settings: TaskSettings): read
     ...(rotation ? { maxAgeSeconds: rotation.maxAge, revokeGraceSeconds: rotation.revokeGrace } : {}),
     force: settings.rotateNow ? (settings.envFilter ? [settings.envFilter] : true) : false,
     rollout: Object.keys(kubeContexts).length > 0 ? new KubeRolloutCheck(kubeContexts) : null,
+    keyList: settings.conductorKeys ?? null,
   });
   return TASKS.map((task) => (task.name === configuredRotation.name ? configuredRotation : task));
 }

@@ -6,10 +6,10 @@ import { unsealSealedSecret } from '../../../sealing/src/test-helpers/controller
 import { startConductorFake, type ConductorFake } from '../../../testkit/src/conductor-fake.ts';
 import { applyActions } from '../actions/apply.ts';
 import { contextFor, createFixture, testConfig, type Fixture } from '../actions/test-fixture.ts';
-import { actionsOf } from '../actions/types.ts';
+import { actionsOf, standaloneActionsOf } from '../actions/types.ts';
 import { readMarker, type Plan } from '../plan.ts';
 import { fsTree } from '../repo/tree.ts';
-import { ConductorClient } from '../sources/conductor/client.ts';
+import { ConductorClient, type TokenInfo } from '../sources/conductor/client.ts';
 import {
   createSecretRotationTask,
   PREVIOUS_TOKEN_ANNOTATION,
@@ -37,8 +37,11 @@ async function fixture(options: Parameters<typeof createFixture>[0] = {}): Promi
   return created;
 }
 
+/** What Conductor lists by default: the keys the fixtures' annotations name (none of them is a bot-named orphan). */
+const LISTED: TokenInfo[] = ['gitops-dev-old', 'gitops-dev-new', 'gitops-dev-current'].map((tokenName) => ({ tokenName, appIds: null, permissions: ['websocket.connect'], createdAt: ago(300) }));
+
 async function run(root: string, options: Partial<SecretRotationOptions> = {}, previous: PreviousProposal[] = [], kube = false) {
-  return createSecretRotationTask({ conductor: CONDUCTOR, ...options }).plan(contextFor(fsTree(root), testConfig({ kube }), NOW, previous));
+  return createSecretRotationTask({ conductor: CONDUCTOR, keyList: async () => LISTED, ...options }).plan(contextFor(fsTree(root), testConfig({ kube }), NOW, previous));
 }
 
 function proposal(branch: string, state: 'open' | 'closed', merged: boolean, tokenName: string, number = 7): PreviousProposal {
@@ -106,15 +109,67 @@ describe('secret-rotation planner', () => {
     expect(skips.find((skip) => skip.subject === 'conductor-api-key')).toMatchObject({ held: true, reason: expect.stringMatching(/#12 is open/) });
   });
 
-  it('deletes the key of a rotation PR that was closed unmerged with the next rotation, never the one in use', async () => {
+  it('never deletes a key because a PR marker says so: closed PRs naming the live key or an abandoned one add no delete (issue 8 item 2)', async () => {
     const root = (await fixture({ apiKeyAnnotations: { 'dbos.dev/rotated-at': ago(120), [TOKEN_ANNOTATION]: 'gitops-dev-current' } })).root;
-    const { plans } = await run(root, {}, [
+    const result = await run(root, {}, [
       proposal('bot/secret-rotation/dev/conductor-api-key', 'closed', false, 'gitops-dev-abandoned', 3),
       proposal('bot/secret-rotation/dev/conductor-api-key', 'closed', false, 'gitops-dev-current', 2),
-      proposal('bot/secret-rotation/dev/conductor-api-key', 'closed', true, 'gitops-dev-merged-long-ago', 1),
+      proposal('bot/secret-rotation/dev/conductor-api-key', 'closed', false, 'gitops-staging-202601010000', 4),
     ]);
-    const deletes = actionsOf(plans[0]!).filter((action) => action.type === 'conductor.delete-token').map((action) => action.tokenName);
-    expect(deletes).toEqual(['gitops-dev-abandoned']);
+    expect(result.plans.map((plan) => plan.subject)).toEqual(['conductor-api-key']);
+    expect(result.plans.flatMap((plan) => actionsOf(plan)).map((action) => action.type)).toEqual(['conductor.create-token']);
+    expect(standaloneActionsOf(result)).toEqual([]);
+  });
+
+  it('finds unused bot-created keys in Conductor\'s list: deletes those past the grace period, keeps young, live, open-PR and foreign keys (issue 8 items 2, 3)', async () => {
+    const root = (await fixture({ apiKeyAnnotations: { 'dbos.dev/rotated-at': ago(1), [TOKEN_ANNOTATION]: 'gitops-dev-202601010000', [PREVIOUS_TOKEN_ANNOTATION]: 'gitops-dev-202510010000' } })).root;
+    const key = (tokenName: string, createdAt: string): TokenInfo => ({ tokenName, appIds: null, permissions: ['websocket.connect'], createdAt });
+    const fiveMinutesAgo = new Date(NOW.getTime() - 5 * 60_000).toISOString();
+    const listed = [
+      key('gitops-dev-202601010000', ago(30)), // live on the base branch
+      key('gitops-dev-202510010000', ago(60)), // previous on the base branch: revocation's business, not an orphan
+      key('gitops-dev-202511010000', ago(20)), // orphan of an interrupted run
+      key('gitops-dev-202511010000-2', ''), // orphan without createdAt: aged by its name
+      key('gitops-dev-202512010000', ago(3)), // named by an open PR
+      key(`gitops-dev-${fiveMinutesAgo.replace(/[-:T]/g, '').slice(0, 12)}`, fiveMinutesAgo), // too young: a concurrent run's key
+      key('gitops-staging-202511010000', ago(20)), // another environment
+      key('gitops-dev-eu-202511010000', ago(20)), // another environment whose name starts with dev
+      key('ci-deploy', ago(20)), // made by a human
+    ];
+    const result = await run(root, { keyList: async () => listed }, [proposal('bot/secret-rotation/dev/conductor-api-key', 'open', false, 'gitops-dev-202512010000', 5)]);
+    const deletes = standaloneActionsOf(result);
+    expect(deletes.map((action) => action.tokenName)).toEqual(['gitops-dev-202511010000', 'gitops-dev-202511010000-2']);
+    for (const action of deletes) {
+      expect(action).toMatchObject({ type: 'conductor.delete-token', env: 'dev', org: 'acme_org', guard: { path: 'overlays/dev/secrets/conductor-api-key.sealed.yaml', refs: 'base-and-open-bot-branches', annotations: [TOKEN_ANNOTATION, PREVIOUS_TOKEN_ANNOTATION] } });
+    }
+    const said = result.skips.filter((skip) => skip.subject === 'conductor-api-key-orphan').map((skip) => skip.reason);
+    expect(said.filter((reason) => reason.includes('deletes it'))).toHaveLength(2);
+    expect(said.filter((reason) => reason.includes('in case a concurrent run'))).toHaveLength(1);
+    // Conductor unreachable: nothing is deleted and the run says why.
+    const blind = await run(root, { keyList: () => Promise.reject(new Error('Conductor list API keys failed (HTTP 503)')) });
+    expect(standaloneActionsOf(blind)).toEqual([]);
+    expect(blind.skips.find((skip) => skip.subject === 'conductor-api-key-orphan')?.reason).toMatch(/HTTP 503/);
+  });
+
+  it('gives a new key a name no existing key has, so a re-run in the same minute does not hit 409 (issue 8 item 3)', async () => {
+    const root = (await fixture()).root;
+    const minute = `gitops-dev-${NOW.toISOString().replace(/[-:T]/g, '').slice(0, 12)}`;
+    const listed = [minute, `${minute}-2`].map((tokenName) => ({ tokenName, appIds: null, permissions: [], createdAt: NOW.toISOString() }));
+    const { plans } = await run(root, { keyList: async () => listed });
+    expect(actionsOf(plans[0]!).map((action) => action.tokenName)).toEqual([`${minute}-3`]);
+  });
+
+  it('revokes the previous key only when Conductor lists the current key the base branch records (issue 8 item 2)', async () => {
+    const root = (await fixture({ apiKeyAnnotations: { [TOKEN_ANNOTATION]: 'gitops-dev-new', [PREVIOUS_TOKEN_ANNOTATION]: 'gitops-dev-old', 'dbos.dev/rotated-at': ago(2) } })).root;
+    const onlyOld = [{ tokenName: 'gitops-dev-old', appIds: null, permissions: [], createdAt: ago(100) }];
+    const missing = await run(root, { keyList: async () => onlyOld });
+    expect(missing.plans).toEqual([]);
+    expect(missing.skips.find((skip) => skip.subject === 'conductor-api-key-revoke')?.reason).toMatch(/Conductor does not list gitops-dev-new/);
+    const unknown = await run(root, { keyList: () => Promise.reject(new Error('HTTP 503')) });
+    expect(unknown.plans).toEqual([]);
+    expect(unknown.skips.find((skip) => skip.subject === 'conductor-api-key-revoke')?.reason).toMatch(/fails closed/);
+    const proven = await run(root);
+    expect(proven.plans.flatMap((plan) => actionsOf(plan))).toEqual([expect.objectContaining({ type: 'conductor.delete-token', tokenName: 'gitops-dev-old', guard: expect.objectContaining({ refs: 'base', annotations: [TOKEN_ANNOTATION] }) })]);
   });
 
   it('reports instead of rotating when Conductor access or the rollout patch is missing', async () => {
@@ -199,12 +254,17 @@ describe('secret-rotation end to end against the Conductor fake', () => {
     const client = new ConductorClient({ baseUrl: fake.url, apiKey: fake.adminKey, sleep: async () => {} });
     const tree = fsTree(env.root);
     const logs: string[] = [];
-    const deps = { conductor: () => client, readFile: (path: string) => tree.read(path), now: NOW, log: (line: string) => logs.push(line) };
+    const readRefs = async (path: string) => {
+      const text = await tree.read(path);
+      return text === null ? [] : [{ ref: 'the fixture', text }];
+    };
+    const deps = { conductor: () => client, readFile: (path: string) => tree.read(path), readRefs, now: NOW, log: (line: string) => logs.push(line) };
     const merge = async (plan: Plan): Promise<void> => {
       for (const edit of plan.edits) await env.write(edit.path, edit.after!);
     };
 
-    const first = await run(env.root);
+    const keyList = () => client.listTokens('acme_org');
+    const first = await run(env.root, { keyList });
     const rotation = await applyActions(first.plans[0]!, deps);
     const created = fake.tokens().find((token) => token.tokenName !== 'gitops-dev-old')!;
     expect(fake.isValidKey(old.secret)).toBe(true);
@@ -213,11 +273,11 @@ describe('secret-rotation end to end against the Conductor fake', () => {
     expect(await unsealSealedSecret(readFileSync(sealedPath, 'utf8'), [env.certificate.privateKeyPem])).toEqual({ 'api-key': created.secret });
 
     // The same day: merged but not yet past the grace period, so the old key is kept.
-    const sameDay = await run(env.root);
+    const sameDay = await run(env.root, { keyList });
     expect(sameDay.plans).toEqual([]);
     expect(fake.isValidKey(old.secret)).toBe(true);
 
-    const twoDaysLater = await createSecretRotationTask({ conductor: CONDUCTOR }).plan(contextFor(tree, testConfig(), new Date(NOW.getTime() + 2 * DAY_MS)));
+    const twoDaysLater = await createSecretRotationTask({ conductor: CONDUCTOR, keyList }).plan(contextFor(tree, testConfig(), new Date(NOW.getTime() + 2 * DAY_MS)));
     expect(twoDaysLater.plans.map((plan) => plan.subject)).toEqual(['conductor-api-key-revoke']);
     const revocation = await applyActions(twoDaysLater.plans[0]!, deps);
     expect(fake.isValidKey(old.secret)).toBe(false);

@@ -13,18 +13,28 @@
  * The revocation goes through a PR (not a silent delete) so the bot's memory stays in git: the base branch says
  * which key is current and which one still waits for deletion, and a human sees the deletion in review history.
  * Deleting is idempotent, so a revocation PR that is closed unmerged is simply proposed again.
+ *
+ * Deleting a key is justified only by git and by Conductor, never by a PR marker alone (anyone can write a marker):
+ * the previous key is revoked only when the base branch records it as previous and Conductor lists the current key
+ * the base branch records; a key the bot created (its name matches `<prefix>-<env>-<YYYYMMDDHHmm>[-n]`) that the base
+ * branch does not record and no open bot PR names is an orphan of an interrupted run, and is deleted once it is older
+ * than a grace period (so a concurrent run's fresh key is never taken). Every delete is checked again against git
+ * just before it runs (`guard`).
  */
 import { mergeIntoSealedSecret, readSealedSecret, type ExistingSealedSecret } from '@dbos-gitops/sealing';
-import { isScalar, parseDocument, Scalar } from 'yaml';
-import type { CreateTokenAction, DeleteTokenAction, PlanAction } from '../actions/types.ts';
+import { isScalar, parseDocument } from 'yaml';
+import type { ActionTaskResult, CreateTokenAction, DeleteTokenAction, PlanAction } from '../actions/types.ts';
+import type { TokenInfo } from '../sources/conductor/client.ts';
 import type { EnvironmentConfig } from '../config/schema.ts';
-import { YamlEditError } from '../errors.ts';
+import { setMappingScalar } from '../repo/yaml-edit.ts';
 import { branchFor, markerFor, type FileEdit, type Plan, type PlanEvidence, type Skip, type TaskResult } from '../plan.ts';
 import type { Task, TaskContext } from './types.ts';
 
 export const TASK = 'secret-rotation';
 export const API_KEY_SUBJECT = 'conductor-api-key';
 export const REVOKE_SUBJECT = 'conductor-api-key-revoke';
+/** Skips about unused bot-created keys carry this subject (no branch: orphans are deleted without a PR). */
+export const ORPHAN_SUBJECT = 'conductor-api-key-orphan';
 
 export const PLACEHOLDER_ANNOTATION = 'dbos.dev/placeholder';
 export const ROTATED_AT_ANNOTATION = 'dbos.dev/rotated-at';
@@ -70,6 +80,10 @@ export interface SecretRotationOptions {
   namespace: string;
   /** Sealing certificate of an environment. */
   certPath: (env: string) => string;
+  /** Conductor's key list of an environment (read-only); null: unknown, so nothing is revoked or cleaned up. */
+  keyList: ((env: string) => Promise<TokenInfo[]>) | null;
+  /** A bot-created key nothing names is deleted only once it is this old, so a concurrent run's new key survives. */
+  orphanGraceSeconds: number;
 }
 
 export const DEFAULT_SECRET_ROTATION_OPTIONS: SecretRotationOptions = {
@@ -82,6 +96,8 @@ export const DEFAULT_SECRET_ROTATION_OPTIONS: SecretRotationOptions = {
   apiKeyDataKey: 'api-key',
   namespace: 'dbos',
   certPath: (env) => `clusters/${env}/sealed-secrets-cert.pem`,
+  keyList: null,
+  orphanGraceSeconds: 3600,
 };
 
 function join(...parts: string[]): string {
@@ -92,20 +108,41 @@ function formatAge(seconds: number): string {
   return seconds >= DAY ? `${Math.floor(seconds / DAY)}d` : `${Math.floor(seconds / 3600)}h`;
 }
 
-function tokenNameFor(prefix: string, env: string, now: Date): string {
-  const stamp = now.toISOString().replace(/[-:T]/g, '').slice(0, 12);
-  return `${prefix}-${env}-${stamp}`;
+function minuteStamp(now: Date): string {
+  return now.toISOString().replace(/[-:T]/g, '').slice(0, 12);
 }
 
-/** Sets the rollout stamp in the overlay's patch, keeping comments and layout. */
+/** A free name for the new key: `<prefix>-<env>-<YYYYMMDDHHmm>`, with `-2`, `-3`… when a run in the same minute took it. */
+function tokenNameFor(prefix: string, env: string, now: Date, taken: ReadonlySet<string>): string {
+  const base = `${prefix}-${env}-${minuteStamp(now)}`;
+  let name = base;
+  for (let n = 2; taken.has(name); n++) name = `${base}-${n}`;
+  return name;
+}
+
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Names only the bot gives: another environment's keys (`gitops-dev-eu-…` for `dev`) or hand-made keys never match. */
+export function botKeyPattern(prefix: string, env: string): RegExp {
+  return new RegExp(`^${escapeRegExp(prefix)}-${escapeRegExp(env)}-(\\d{12})(?:-\\d+)?$`);
+}
+
+/** When a bot key was created: Conductor's `createdAt`, else the minute in its name; null: unknown (kept). */
+function createdMs(key: TokenInfo, pattern: RegExp): number | null {
+  const fromConductor = Date.parse(key.createdAt);
+  if (!Number.isNaN(fromConductor)) return fromConductor;
+  const stamp = pattern.exec(key.tokenName)?.[1];
+  if (!stamp) return null;
+  const ms = Date.parse(`${stamp.slice(0, 4)}-${stamp.slice(4, 6)}-${stamp.slice(6, 8)}T${stamp.slice(8, 10)}:${stamp.slice(10, 12)}:00Z`);
+  return Number.isNaN(ms) ? null : ms;
+}
+
+/**
+ * Sets the rollout stamp in the overlay's patch surgically (like image pins): only the stamp's scalar changes, so
+ * comments, quoting, blank lines and CRLF survive; a missing stamp is inserted as one line.
+ */
 export function setRolloutStamp(text: string, value: string, file: string): string {
-  const document = parseDocument(text);
-  if (document.errors.length > 0) throw new YamlEditError(file, document.errors[0]!.message.split('\n')[0]!);
-  const path = ['spec', 'template', 'metadata', 'annotations', ROLLOUT_ANNOTATION];
-  const scalar = new Scalar(value);
-  scalar.type = Scalar.QUOTE_DOUBLE;
-  document.setIn(path, scalar);
-  return document.toString({ lineWidth: 0 });
+  return setMappingScalar(text, file, ['spec', 'template', 'metadata', 'annotations', ROLLOUT_ANNOTATION], value);
 }
 
 export function readRolloutStamp(text: string): string | null {
@@ -134,7 +171,7 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
 
   const forced = (env: string): boolean => options.force === true || (Array.isArray(options.force) && options.force.includes(env));
 
-  async function planEnvironment(context: TaskContext, env: EnvironmentConfig, plans: Plan[], skips: Skip[]): Promise<void> {
+  async function planEnvironment(context: TaskContext, env: EnvironmentConfig, plans: Plan[], skips: Skip[], cleanups: DeleteTokenAction[]): Promise<void> {
     const skip = (subject: string, reason: string, held = false): void => {
       skips.push({ task: TASK, env: env.name, subject, reason, ...(held ? { held } : {}) });
     };
@@ -154,6 +191,21 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
     const openRotation = context.previous.find((proposal) => proposal.branch === rotationBranch && proposal.state === 'open');
     const openRevoke = context.previous.find((proposal) => proposal.branch === revokeBranch && proposal.state === 'open');
 
+    // Conductor's own key list: the second witness (beside the base branch) for every delete.
+    let keys: TokenInfo[] | null = null;
+    let keysUnknown = 'the bot cannot list Conductor\'s API keys';
+    if (options.conductor && options.keyList) {
+      try {
+        keys = await options.keyList(env.name);
+      } catch (error) {
+        keysUnknown = `listing Conductor's API keys failed: ${(error as Error).message}`;
+      }
+    }
+    if (options.conductor) {
+      if (keys === null) skip(ORPHAN_SUBJECT, `unused bot-created keys are not looked for: ${keysUnknown}`);
+      else findOrphans(context, state, options.conductor, keys, skip, cleanups);
+    }
+
     // 1. Revocation of the previous key, once the current one is merged and running.
     if (previous !== null) {
       if (previous === current) {
@@ -163,7 +215,11 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
         skip(REVOKE_SUBJECT, `revocation PR #${openRevoke.number} for ${previous} is open; merge it`, true);
       } else {
         const live = await currentKeyIsLive(context, state);
-        if (live === true) {
+        if (live === true && options.conductor && keys === null) {
+          skip(REVOKE_SUBJECT, `the previous Conductor API key ${previous} stays: ${keysUnknown}, so the bot cannot check that ${current ?? 'the new key'} exists (fails closed)`);
+        } else if (live === true && options.conductor && (current === null || !keys!.some((key) => key.tokenName === current))) {
+          skip(REVOKE_SUBJECT, `the previous Conductor API key ${previous} stays: Conductor does not list ${current ?? 'any current key'}, the key ${file} records as current; check the key in the DBOS Console and fix ${TOKEN_ANNOTATION} by hand`);
+        } else if (live === true) {
           plans.push(revocationPlan(context, state, previous, current));
         } else {
           skip(REVOKE_SUBJECT, `the previous Conductor API key ${previous} stays until ${current ?? 'the new key'} is running: ${live}`);
@@ -198,11 +254,8 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
     if (patchText === null) {
       return skip(API_KEY_SUBJECT, `due (${reason}), but ${patchPath} is missing, so the app pods would keep the old key until they restart; add the rollout patch to the overlay`);
     }
-    const orphans = context.previous
-      .filter((proposal) => proposal.branch === rotationBranch && proposal.state === 'closed' && !proposal.merged)
-      .map((proposal) => ({ number: proposal.number, tokenName: proposal.proposal.changes[0]?.tag }))
-      .filter((orphan): orphan is { number: number; tokenName: string } => typeof orphan.tokenName === 'string' && orphan.tokenName !== current && orphan.tokenName !== previous);
-    plans.push(rotationPlan(context, state, options.conductor, reason, current, patchPath, patchText, orphans));
+    const taken = new Set((keys ?? []).map((key) => key.tokenName));
+    plans.push(rotationPlan(context, state, options.conductor, reason, current, patchPath, patchText, taken));
   }
 
   async function currentKeyIsLive(context: TaskContext, state: EnvState): Promise<true | string> {
@@ -232,11 +285,11 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
     current: string | null,
     patchPath: string,
     patchText: string,
-    orphans: Array<{ number: number; tokenName: string }>,
+    taken: ReadonlySet<string>,
   ): Plan & { actions: PlanAction[] } {
     const envName = state.env.name;
     const stamp = context.now.toISOString();
-    const tokenName = tokenNameFor(conductor.tokenPrefix, envName, context.now);
+    const tokenName = tokenNameFor(conductor.tokenPrefix, envName, context.now, taken);
     const set: Record<string, string> = { [ROTATED_AT_ANNOTATION]: stamp, [TOKEN_ANNOTATION]: tokenName };
     const remove = [PLACEHOLDER_ANNOTATION];
     if (current !== null) set[PREVIOUS_TOKEN_ANNOTATION] = current;
@@ -256,13 +309,6 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
       permissions: [...conductor.permissions],
       sealInto: { path: state.file, secretName: state.secret.name, namespace: state.secret.namespace, scope: state.secret.scope, key: options.apiKeyDataKey, certPath: options.certPath(envName) },
     };
-    const deletes: DeleteTokenAction[] = orphans.map((orphan) => ({
-      type: 'conductor.delete-token',
-      env: envName,
-      org: conductor.org,
-      tokenName: orphan.tokenName,
-      reason: `created for PR #${orphan.number}, which was closed without merging; the base branch never used it`,
-    }));
     const notes = [`reason: ${reason}`, `new key: ${tokenName}`, `previous key: ${current ?? '(not recorded)'}`];
     const evidence = evidenceFor(current, tokenName, reason, notes);
     const body = [
@@ -274,7 +320,7 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
       current
         ? `The previous key \`${current}\` keeps working until a later run sees the new key running and proposes deleting it.`
         : 'No previous key is recorded, so nothing will be revoked automatically; delete the old key in the DBOS Console once the pods have rolled.',
-      'The key was created when this PR was opened; closing it unmerged leaves an unused key that the next rotation deletes.',
+      'The key was created when this PR was opened; if this PR is closed unmerged, a later run deletes that unused key once nothing names it.',
       '',
       markerFor({ task: TASK, env: envName, subject: API_KEY_SUBJECT, evidence }),
     ].join('\n');
@@ -288,7 +334,7 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
       labels: [...context.config.forge.labels, `env/${envName}`, 'secret-rotation'],
       edits,
       evidence,
-      actions: [...deletes, create],
+      actions: [create],
     };
   }
 
@@ -299,7 +345,17 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
     const conductorOrg = options.conductor?.org;
     const evidence = evidenceFor(previous, current ?? 'none', `revoke after rollout (${why})`, [`revoked: ${previous}`, `current: ${current ?? '(not recorded)'}`]);
     const actions: PlanAction[] = conductorOrg
-      ? [{ type: 'conductor.delete-token', env: envName, org: conductorOrg, tokenName: previous, reason: `the base branch uses ${current ?? 'another key'} and ${why}` }]
+      ? [
+          {
+            type: 'conductor.delete-token',
+            env: envName,
+            org: conductorOrg,
+            tokenName: previous,
+            reason: `the base branch uses ${current ?? 'another key'}, Conductor lists it, and ${why}`,
+            // Checked again right before the delete: never the key the base branch runs with.
+            guard: { path: state.file, annotations: [TOKEN_ANNOTATION], refs: 'base' },
+          },
+        ]
       : [];
     const body = [
       `Revokes the previous Conductor API key \`${previous}\` of **${envName}**: the base branch uses \`${current ?? '(not recorded)'}\` and ${why}.`,
@@ -322,6 +378,47 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
       evidence,
       actions,
     };
+  }
+
+  /**
+   * Keys the bot created (by name) that neither the base branch nor an open bot PR of this environment names: left by
+   * an interrupted run (killed after creating the key) or by a rotation PR closed unmerged. Deleted without a PR
+   * once older than the grace period; the delete re-checks the base branch and every bot branch first.
+   */
+  function findOrphans(context: TaskContext, state: EnvState, conductor: ConductorRotationSettings, keys: TokenInfo[], skip: (subject: string, reason: string) => void, cleanups: DeleteTokenAction[]): void {
+    const envName = state.env.name;
+    const pattern = botKeyPattern(conductor.tokenPrefix, envName);
+    const named = new Set<string>();
+    for (const annotation of [TOKEN_ANNOTATION, PREVIOUS_TOKEN_ANNOTATION]) {
+      const value = state.secret.annotations[annotation];
+      if (value) named.add(value);
+    }
+    // An open PR only ever protects a key (a forged marker can keep a key alive, never get one deleted).
+    for (const proposal of context.previous) {
+      if (proposal.state !== 'open' || !proposal.branch.startsWith(`bot/${TASK}/${envName}/`)) continue;
+      for (const change of Array.isArray(proposal.proposal.changes) ? proposal.proposal.changes : []) {
+        if (typeof change?.tag === 'string') named.add(change.tag);
+      }
+    }
+    for (const key of keys) {
+      if (!pattern.test(key.tokenName) || named.has(key.tokenName)) continue;
+      const created = createdMs(key, pattern);
+      const age = created === null ? null : Math.floor((context.now.getTime() - created) / 1000);
+      if (age === null || age < options.orphanGraceSeconds) {
+        skip(ORPHAN_SUBJECT, `${key.tokenName} is a bot-created key that nothing names yet; kept ${age === null ? '(its age is unknown)' : `until it is ${formatAge(options.orphanGraceSeconds)} old (${formatAge(Math.max(age, 0))} so far)`} in case a concurrent run is still opening its PR`);
+        continue;
+      }
+      const why = `created ${formatAge(age)} ago by the bot and named by neither ${state.file} on the base branch nor an open bot PR (left by an interrupted run or a PR closed unmerged)`;
+      skip(ORPHAN_SUBJECT, `${key.tokenName} is unused: ${why}; \`pnpm bot run\` deletes it`);
+      cleanups.push({
+        type: 'conductor.delete-token',
+        env: envName,
+        org: conductor.org,
+        tokenName: key.tokenName,
+        reason: why,
+        guard: { path: state.file, annotations: [TOKEN_ANNOTATION, PREVIOUS_TOKEN_ANNOTATION], refs: 'base-and-open-bot-branches' },
+      });
+    }
   }
 
   /** Secrets only a human can make: report placeholders and (configured) ages, never propose a value. */
@@ -369,11 +466,14 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
     async plan(context: TaskContext): Promise<TaskResult> {
       const plans: Plan[] = [];
       const skips: Skip[] = [];
+      const cleanups: DeleteTokenAction[] = [];
       for (const env of context.config.environments) {
         if (context.envFilter && env.name !== context.envFilter) continue;
-        await planEnvironment(context, env, plans, skips);
+        await planEnvironment(context, env, plans, skips, cleanups);
       }
-      return { plans, skips };
+      // Deletes that need no PR; the runner runs them (see ActionTaskResult).
+      const result: ActionTaskResult = { plans, skips, actions: cleanups };
+      return result;
     },
   };
 }
