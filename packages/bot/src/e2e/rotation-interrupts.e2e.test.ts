@@ -79,6 +79,11 @@ async function world(credentialsIn: 'extraheader' | 'origin-url' = 'extraheader'
       '',
     ].join('\n'),
   );
+  // The bot checks the config against the tree before planning: the environment's overlay must exist.
+  await fixture.write(
+    'overlays/dev/kustomization.yaml',
+    ['apiVersion: kustomize.config.k8s.io/v1beta1', 'kind: Kustomization', 'resources:', '  - secrets/conductor-api-key.sealed.yaml', ''].join('\n'),
+  );
   const scratch = mkdtempSync(join(tmpdir(), 'rotation-interrupts-'));
   cleanups.push(() => rmSync(scratch, { recursive: true, force: true }));
   const projects = join(scratch, 'projects');
