@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parseCertificate, sealSecret, toYaml } from '@dbos-gitops/sealing';
 import { parse } from 'yaml';
 import { unsealSealedSecret } from '../../../sealing/src/test-helpers/controller-unseal.ts';
 import { startConductorFake, type ConductorFake } from '../../../testkit/src/conductor-fake.ts';
@@ -82,6 +83,23 @@ describe('secret-rotation planner', () => {
     expect(reasons['conductor-license']).toMatch(/placeholder.*cannot create it/);
     expect(reasons['dex-credentials']).toMatch(/due for rotation/);
     expect(reasons['conductor-db']).toBeUndefined();
+  });
+
+  it('reports only the keys a SealedSecret still marks as placeholders, with a command for its own namespace', async () => {
+    const created = await fixture();
+    const certificate = parseCertificate(created.certificate.certificatePem, { allowInvalidDates: true });
+    // KEDA's copy of the drain reader lives in KEDA's namespace; one of its two keys is already sealed for real.
+    await created.write(
+      'overlays/dev/secrets/dbos-drain-reader-keda.sealed.yaml',
+      toYaml(sealSecret({ certificate, name: 'dbos-drain-reader-keda', namespace: 'keda', data: { 'database-url': 'x', 'ca.crt': 'y' }, annotations: { 'dbos.dev/placeholder': 'true', 'dbos.dev/placeholder-keys': 'database-url' } })),
+    );
+    const { skips } = await run(created.root);
+    const reason = skips.find((skip) => skip.subject === 'dbos-drain-reader-keda')?.reason;
+    expect(reason).toContain('holds a placeholder (database-url)');
+    expect(reason).toContain('`pnpm secrets:seal --env dev --name dbos-drain-reader-keda --namespace keda --key database-url`');
+    expect(reason).not.toContain('ca.crt');
+    // A file in dbos keeps the default namespace out of the command.
+    expect(skips.find((skip) => skip.subject === 'conductor-license')?.reason).toContain('`pnpm secrets:seal --env dev --name conductor-license --key license-key`');
   });
 
   it('leaves a young key alone, and rotates it when forced for that environment', async () => {

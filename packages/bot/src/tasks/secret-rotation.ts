@@ -21,7 +21,7 @@
  * than a grace period (so a concurrent run's fresh key is never taken). Every delete is checked again against git
  * just before it runs (`guard`).
  */
-import { mergeIntoSealedSecret, readSealedSecret, type ExistingSealedSecret } from '@dbos-gitops/sealing';
+import { mergeIntoSealedSecret, placeholderKeys, readSealedSecret, type ExistingSealedSecret } from '@dbos-gitops/sealing';
 import { isScalar, parseDocument } from 'yaml';
 import type { ActionTaskResult, CreateTokenAction, DeleteTokenAction, PlanAction } from '../actions/types.ts';
 import type { TokenInfo } from '../sources/conductor/client.ts';
@@ -444,9 +444,14 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
         continue;
       }
       const subject = policy?.name ?? existing.name;
-      const by = `seal the real value with \`pnpm secrets:seal --env ${env.name} --name ${existing.name} --key <key>\`; the bot cannot create it`;
-      if (existing.annotations[PLACEHOLDER_ANNOTATION] === 'true') {
-        skip(subject, `${path} holds a placeholder (${existing.keys.join(', ')}): ${by}`);
+      // The command names the SealedSecret's own namespace: a strict-scope value sealed for another one never opens.
+      const namespace = existing.namespace && existing.namespace !== 'dbos' ? ` --namespace ${existing.namespace}` : '';
+      const sealCommand = (key: string) => `pnpm secrets:seal --env ${env.name} --name ${existing.name}${namespace} --key ${key}`;
+      const by = `seal the real value with \`${sealCommand('<key>')}\`; the bot cannot create it`;
+      const placeholders = placeholderKeys(existing);
+      if (placeholders.length > 0) {
+        const commands = placeholders.map((key) => `\`${sealCommand(key)}\``).join(', ');
+        skip(subject, `${path} holds a placeholder (${placeholders.join(', ')}): seal the real value with ${commands}; the bot cannot create it`);
         continue;
       }
       if (!policy) continue;
