@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startConductorFake, type ConductorFake } from '../../../../testkit/src/conductor-fake.ts';
@@ -93,6 +94,19 @@ describe('ConductorClient against the loopback Conductor fake', () => {
     await expect(odd.listTokens('acme_org')).rejects.toMatchObject({ failure: 'malformed' });
     const noSecret = new ConductorClient({ baseUrl: fake.url, apiKey: 'dbos_x', sleep: noSleep, fetch: async () => new Response(JSON.stringify({ tokenName: 'x' }), { status: 201 }) });
     await expect(noSecret.createToken('acme_org', 'x', {})).rejects.toMatchObject({ failure: 'malformed' });
+  });
+
+  it('never echoes a Conductor URL that does not parse (it may hold a credential)', () => {
+    const secret = randomBytes(8).toString('hex');
+    let error: unknown = null;
+    try {
+      new ConductorClient({ baseUrl: `http://admin:${secret}@bad host:8090`, apiKey: 'k' });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConductorError);
+    expect((error as Error).message).toContain('is not a URL');
+    expect((error as Error).message).not.toContain(secret);
   });
 
   it('refuses invalid organization names before sending anything, and an unknown organization is not "absent"', async () => {

@@ -110,7 +110,7 @@ export class ConductorClient implements ConductorTokenApi {
     try {
       url = new URL(options.baseUrl);
     } catch {
-      throw new ConductorError('invalid', 'setup', undefined, `the Conductor URL "${options.baseUrl}" is not a URL (e.g. http://dbos-conductor:8090)`);
+      throw new ConductorError('invalid', 'setup', undefined, `the Conductor URL (${options.baseUrl.length} characters, not shown: input that does not parse may hold a secret) is not a URL (e.g. http://dbos-conductor:8090)`);
     }
     if (url.username || url.password) throw new ConductorError('invalid', 'setup', undefined, 'the Conductor URL must not carry credentials; the key goes in its own variable');
     this.baseUrl = url.toString().replace(/\/+$/, '');
