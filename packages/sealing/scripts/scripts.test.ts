@@ -327,6 +327,17 @@ describe('bootstrap-environment', () => {
     expect(() => readdirSync(join(root, 'overlays/qa'))).toThrow();
   });
 
+  it('refuses a KEDA namespace that is the application\'s own or not a namespace name, before asking or writing anything', async () => {
+    const root = newEnvironmentRepo();
+    const same = await runPiped('bootstrap-environment.ts', ['--env', 'qa', '--db-host', 'db.qa.internal', '--keda-namespace', 'dbos', '--root', root], 'a\nb\nc\n');
+    expect(same.code).toBe(2);
+    expect(same.stderr).toMatch(/--keda-namespace must be KEDA's own namespace, not the application's \(dbos\)/);
+    const invalid = await runPiped('bootstrap-environment.ts', ['--env', 'qa', '--db-host', 'db.qa.internal', '--keda-namespace', 'KEDA_NS', '--root', root], 'a\nb\nc\n');
+    expect(invalid.code).toBe(2);
+    expect(invalid.stderr).toMatch(/"KEDA_NS" is not a valid namespace/);
+    expect(() => readdirSync(join(root, 'overlays/qa'))).toThrow();
+  });
+
   it('seals the whole set from stdin lines; role SQL and the generated Dex password go to the terminal only, matching what was sealed', async () => {
     const root = newEnvironmentRepo();
     const admin = uniqueValue('admin');
@@ -357,19 +368,27 @@ describe('bootstrap-environment', () => {
     expect(await unseal('conductor-db')).toEqual({ 'database-url': `postgresql://dbos_conductor_role:${conductor}@db.qa.internal:5432/dbos_conductor?sslmode=require` });
     expect(await unseal('dbos-app-db')).toEqual({ 'database-url': `postgresql://dbos_app_role:${app}@db.qa.internal:5432/dbos_app?sslmode=require` });
     expect(await unseal('dbos-drain-reader')).toEqual({ 'database-url': `postgresql://dbos_drain_reader:${reader}@db.qa.internal:5432/dbos_app?sslmode=require` });
+    // KEDA's copy (base/keda-auth reads keda/dbos-drain-reader-keda): the same URL, strict-scoped to KEDA's
+    // namespace, so the test decryptor only opens it with the label keda/dbos-drain-reader-keda.
+    expect(await unseal('dbos-drain-reader-keda')).toEqual(await unseal('dbos-drain-reader'));
+    const kedaCopy = parse(readFileSync(join(root, 'overlays/qa/secrets/dbos-drain-reader-keda.sealed.yaml'), 'utf8'));
+    expect(kedaCopy.metadata).toEqual({ name: 'dbos-drain-reader-keda', namespace: 'keda', annotations: { 'dbos.dev/rotated-at': expect.any(String) } });
+    expect(kedaCopy.spec.template.metadata).toEqual({ name: 'dbos-drain-reader-keda', namespace: 'keda' });
+    expect(parse(readFileSync(join(root, 'overlays/qa/secrets/dbos-drain-reader.sealed.yaml'), 'utf8')).metadata.namespace).toBe('dbos');
     const dex = await unseal('dex-credentials');
     expect(dex['postgres-password']).toBe(dexDb);
     expect(bcrypt.compareSync(dexPassword, dex['admin-password-hash']!)).toBe(true);
     expect(parse(readFileSync(join(root, 'overlays/qa/secrets/gitops-bot.sealed.yaml'), 'utf8')).metadata.annotations['dbos.dev/placeholder']).toBe('true');
     const kustomization = parse(readFileSync(join(root, 'overlays/qa/secrets/kustomization.yaml'), 'utf8')) as { resources: string[] };
-    expect(kustomization.resources).toHaveLength(8);
+    expect(kustomization.resources).toHaveLength(9);
+    expect(kustomization.resources).toContain('dbos-drain-reader-keda.sealed.yaml');
 
     expectNowhereOnDisk(root, [admin, license, apiKey, conductor, app, reader, dexDb, dexPassword]);
 
     // An existing environment is never overwritten by accident.
     const again = await runInTerminal([TSX, join(SCRIPTS, 'bootstrap-environment.ts'), '--env', 'qa', '--db-host', 'db.qa.internal', '--root', root].map(shellQuote).join(' '));
     expect(again.code).toBe(1);
-    expect(again.transcript).toMatch(/already holds 8 SealedSecrets.*--force/);
+    expect(again.transcript).toMatch(/already holds 9 SealedSecrets.*--force/);
   });
 
   it('asks every value through hidden prompts on a terminal, echoing none of them', async () => {
