@@ -184,6 +184,40 @@ describe('seal-value', () => {
     expectNowhereOnDisk(root, [typoValue, first, second, third]);
   });
 
+  it('seals the drain reader URL into both copies (the bot\'s in dbos, KEDA\'s in keda) from one value, or into neither', async () => {
+    const root = makeRepo(false);
+    const sealing = parseCertificate(certificate.certificatePem);
+    const bot = join(root, 'overlays/dev/secrets/dbos-drain-reader.sealed.yaml');
+    const keda = join(root, 'overlays/dev/secrets/dbos-drain-reader-keda.sealed.yaml');
+    const old = uniqueValue('old-url');
+    writeFileSync(bot, toYaml(sealSecret({ certificate: sealing, name: 'dbos-drain-reader', namespace: 'dbos', data: { 'database-url': old } })));
+    // As committed: KEDA's copy added later, as a placeholder, in KEDA's namespace.
+    writeFileSync(keda, toYaml(sealSecret({ certificate: sealing, name: 'dbos-drain-reader-keda', namespace: 'keda', data: { 'database-url': 'placeholder' }, annotations: { 'dbos.dev/placeholder': 'true' } })));
+
+    // The command the bot prints for the placeholder: no --namespace, the file says keda.
+    const url = `postgresql://dbos_drain_reader:${uniqueValue('pw')}@db.dev.internal:5432/dbos_app?sslmode=require`;
+    const result = await runPiped('seal-value.ts', ['--env', 'dev', '--name', 'dbos-drain-reader-keda', '--key', 'database-url', '--root', root], `${url}\n`);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^updated overlays\/dev\/secrets\/dbos-drain-reader-keda\.sealed\.yaml: key database-url sealed .*, dbos\.dev\/placeholder removed/m);
+    expect(result.stdout).toMatch(/^updated overlays\/dev\/secrets\/dbos-drain-reader\.sealed\.yaml: key database-url sealed /m);
+    expect(await unsealSealedSecret(readFileSync(keda, 'utf8'), [certificate.privateKeyPem])).toEqual({ 'database-url': url });
+    expect(await unsealSealedSecret(readFileSync(bot, 'utf8'), [certificate.privateKeyPem])).toEqual({ 'database-url': url });
+    expect(parse(readFileSync(keda, 'utf8')).metadata).toMatchObject({ name: 'dbos-drain-reader-keda', namespace: 'keda' });
+    expect(parse(readFileSync(keda, 'utf8')).metadata.annotations['dbos.dev/placeholder']).toBeUndefined();
+    expect(parse(readFileSync(bot, 'utf8')).metadata).toMatchObject({ name: 'dbos-drain-reader', namespace: 'dbos' });
+    expect(result.stdout).not.toContain(url);
+    expectNowhereOnDisk(root, [url, old]);
+
+    // A partner that would refuse (it does not declare the key) stops the run before either file is touched.
+    writeFileSync(keda, toYaml(sealSecret({ certificate: sealing, name: 'dbos-drain-reader-keda', namespace: 'keda', data: { connection: 'placeholder' } })));
+    const [botBefore, kedaBefore] = [readFileSync(bot, 'utf8'), readFileSync(keda, 'utf8')];
+    const refused = await runPiped('seal-value.ts', ['--env', 'dev', '--name', 'dbos-drain-reader', '--key', 'database-url', '--root', root], `${uniqueValue('never')}\n`);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/dbos-drain-reader-keda\.sealed\.yaml declares the key\(s\) connection, not database-url/);
+    expect([readFileSync(bot, 'utf8'), readFileSync(keda, 'utf8')]).toEqual([botBefore, kedaBefore]);
+  });
+
   it('creates a new SealedSecret file and keeps a multi-line value intact', async () => {
     const root = makeRepo(false);
     const value = `-----BEGIN KEY-----\n${uniqueValue('line1')}\n${uniqueValue('line2')}\n-----END KEY-----`;
