@@ -216,6 +216,17 @@ describe('seal-value', () => {
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/dbos-drain-reader-keda\.sealed\.yaml declares the key\(s\) connection, not database-url/);
     expect([readFileSync(bot, 'utf8'), readFileSync(keda, 'utf8')]).toEqual([botBefore, kedaBefore]);
+
+    // A partner that passes every check but cannot be edited in place (flow-style encryptedData) fails only while
+    // writing, after the bot's copy was written: that write is undone, so the pair never holds two passwords.
+    const flow = toYaml(sealSecret({ certificate: sealing, name: 'dbos-drain-reader-keda', namespace: 'keda', data: { 'database-url': 'placeholder' } }))
+      .replace(/encryptedData:\n\s+database-url: (\S+)\n/, 'encryptedData: {database-url: $1}\n');
+    expect(flow).toContain('encryptedData: {database-url: ');
+    writeFileSync(keda, flow);
+    const unwritable = await runPiped('seal-value.ts', ['--env', 'dev', '--name', 'dbos-drain-reader', '--key', 'database-url', '--root', root], `${uniqueValue('undone')}\n`);
+    expect(unwritable.code).toBe(1);
+    expect(unwritable.stderr).toMatch(/spec\.encryptedData is not a block mapping/);
+    expect([readFileSync(bot, 'utf8'), readFileSync(keda, 'utf8')]).toEqual([botBefore, flow]);
   });
 
   it('creates a new SealedSecret file and keeps a multi-line value intact', async () => {
@@ -423,6 +434,23 @@ describe('bootstrap-environment', () => {
     const again = await runInTerminal([TSX, join(SCRIPTS, 'bootstrap-environment.ts'), '--env', 'qa', '--db-host', 'db.qa.internal', '--root', root].map(shellQuote).join(' '));
     expect(again.code).toBe(1);
     expect(again.transcript).toMatch(/already holds 9 SealedSecrets.*--force/);
+  });
+
+  it('keeps an existing kustomization and names the files it does not list yet (KEDA\'s copy, for a list older than it)', async () => {
+    const root = newEnvironmentRepo();
+    mkdirSync(join(root, 'overlays/qa/secrets'), { recursive: true });
+    const old = ['postgres-admin', 'conductor-db', 'conductor-license', 'dbos-app-db', 'conductor-api-key', 'dex-credentials', 'dbos-drain-reader', 'gitops-bot'];
+    const kustomization = `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n${old.map((name) => `  - ${name}.sealed.yaml\n`).join('')}`;
+    writeFileSync(join(root, 'overlays/qa/secrets/kustomization.yaml'), kustomization);
+    const answers = join(scratch, 'answers-kustomization.txt');
+    writeFileSync(answers, `${uniqueValue('admin')}\n${uniqueValue('license')}\n${uniqueValue('api')}\n`);
+    const commandLine = `${[TSX, join(SCRIPTS, 'bootstrap-environment.ts'), '--env', 'qa', '--db-host', 'db.qa.internal', '--root', root].map(shellQuote).join(' ')} < ${shellQuote(answers)}`;
+    const { code, transcript } = await runInTerminal(commandLine);
+    rmSync(answers);
+    expect(code).toBe(0);
+    expect(transcript).toContain('note: list dbos-drain-reader-keda.sealed.yaml in overlays/qa/secrets/kustomization.yaml');
+    expect(readFileSync(join(root, 'overlays/qa/secrets/kustomization.yaml'), 'utf8')).toBe(kustomization);
+    expect(readdirSync(join(root, 'overlays/qa/secrets'))).toContain('dbos-drain-reader-keda.sealed.yaml');
   });
 
   it('asks every value through hidden prompts on a terminal, echoing none of them', async () => {
