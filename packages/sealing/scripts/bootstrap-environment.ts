@@ -2,13 +2,15 @@
  * Bootstraps a NEW environment's full secret set into overlays/<env>/secrets/, sealed for the environment's
  * certificate (clusters/<env>/sealed-secrets-cert.pem, from fetch-cert):
  *  - random passwords for the Conductor role, the app role, the drain reader role (and the admin role if asked);
+ *    the drain reader's URL is sealed twice, for the bot (dbos-drain-reader) and for KEDA in its own namespace
+ *    (dbos-drain-reader-keda, read by base/keda-auth's ClusterTriggerAuthentication);
  *  - the Conductor license key and the Conductor API key, asked (hidden prompts, or stdin lines);
  *  - the Dex admin password, asked or generated; only its bcrypt hash is sealed;
  *  - the GitHub token of the bot as a placeholder (seal it later with seal-value).
  * The SQL that creates the roles with those passwords, and a generated Dex password, are shown ONCE on the terminal
  * (/dev/tty): never on stdout, in a file or a log. Without a terminal the script refuses before writing anything.
  *
- *   pnpm secrets:bootstrap --env qa --db-host qa-db.example.internal [--dex-postgres] [--force]
+ *   pnpm secrets:bootstrap --env qa --db-host qa-db.example.internal [--dex-postgres] [--keda-namespace keda] [--force]
  *
  * Values asked, in this order (one line each when stdin is not a terminal): the admin role's password (with
  * --admin-password ask), the Conductor license key, the Conductor API key, the Dex admin password (with
@@ -16,12 +18,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readdir, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import bcrypt from 'bcryptjs';
+import { parse } from 'yaml';
 import { echo } from 'zx';
 import { drainReaderGrantStatements, DRAIN_READER_ROLE } from '../../drain/src/reader-role.ts';
 import { loadCertificate } from '../src/cert-source.ts';
+import { validateTarget } from '../src/document.ts';
+import { DEFAULT_KEDA_NAMESPACE, drainReaderSecrets } from '../src/drain-reader-secrets.ts';
 import { placeholderAnnotations } from '../src/placeholder.ts';
 import { parseFlags, repoRoot, runScript, ScriptError, usageError, validateEnvironment } from './lib/cli.ts';
 import { SecretInput, Terminal } from './lib/secret-input.ts';
@@ -29,7 +34,7 @@ import { certificatePath, ROTATED_AT_ANNOTATION, secretsDirectory, sealIntoFile 
 
 const USAGE = `usage: bootstrap-environment --env ENV --db-host HOST [--db-port 5432] [--db-sslmode require]
                   [--admin-password ask|generate] [--admin-role NAME] [--dex-password generate|ask] [--dex-postgres]
-                  [--conductor-token-name NAME] [--namespace dbos] [--cert FILE|URL] [--force] [--root DIR]`;
+                  [--conductor-token-name NAME] [--namespace dbos] [--keda-namespace keda] [--cert FILE|URL] [--force] [--root DIR]`;
 
 const CONDUCTOR_ROLE = 'dbos_conductor_role';
 const APP_ROLE = 'dbos_app_role';
@@ -115,6 +120,7 @@ async function main(): Promise<void> {
       'dex-postgres': { type: 'boolean', default: false },
       'conductor-token-name': { type: 'string' },
       namespace: { type: 'string', default: 'dbos' },
+      'keda-namespace': { type: 'string', default: DEFAULT_KEDA_NAMESPACE },
       cert: { type: 'string' },
       force: { type: 'boolean', default: false },
       root: { type: 'string' },
@@ -137,6 +143,11 @@ async function main(): Promise<void> {
   const adminRole = flags['admin-role'] ?? (adminMode === 'generate' ? 'dbos_admin' : 'postgres');
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(adminRole)) throw usageError('--admin-role must be a plain PostgreSQL role name (a-z, 0-9, _)');
   const db: Database = { host, port: flags['db-port']!, sslmode: flags['db-sslmode']! };
+  const namespace = flags.namespace!;
+  const kedaNamespace = flags['keda-namespace']!;
+  // Before anything is asked: a namespace the controller could never match would only fail while sealing.
+  for (const target of [namespace, kedaNamespace]) validateTarget({ name: 'dbos-drain-reader', namespace: target, scope: 'strict' });
+  if (kedaNamespace === namespace) throw usageError(`--keda-namespace must be KEDA's own namespace, not the application's (${namespace}): KEDA reads Secrets only there`);
   const root = await repoRoot(flags.root);
 
   // Refusals first, so nothing is asked or written for a run that cannot finish.
@@ -171,14 +182,15 @@ async function main(): Promise<void> {
     if (passwords.dexPostgres !== null) dex['postgres-password'] = passwords.dexPostgres;
     const apiKeyAnnotations: Record<string, string> = { [ROTATED_AT_ANNOTATION]: now };
     if (flags['conductor-token-name']) apiKeyAnnotations['dbos.dev/conductor-token'] = flags['conductor-token-name'];
-    const secrets: Array<{ name: string; data: Record<string, string>; annotations?: Record<string, string> }> = [
+    const secrets: Array<{ name: string; namespace?: string; data: Record<string, string>; annotations?: Record<string, string> }> = [
       { name: 'postgres-admin', data: { password: adminPassword, 'database-url': databaseUrl(db, adminRole, adminPassword, APP_DATABASE) }, annotations: { [ROTATED_AT_ANNOTATION]: now } },
       { name: 'conductor-db', data: { 'database-url': databaseUrl(db, CONDUCTOR_ROLE, passwords.conductor, CONDUCTOR_DATABASE) }, annotations: { [ROTATED_AT_ANNOTATION]: now } },
       { name: 'conductor-license', data: { 'license-key': licenseKey }, annotations: { [ROTATED_AT_ANNOTATION]: now } },
       { name: 'dbos-app-db', data: { 'database-url': databaseUrl(db, APP_ROLE, passwords.app, APP_DATABASE) }, annotations: { [ROTATED_AT_ANNOTATION]: now } },
       { name: 'conductor-api-key', data: { 'api-key': apiKey }, annotations: apiKeyAnnotations },
       { name: 'dex-credentials', data: dex, annotations: { [ROTATED_AT_ANNOTATION]: now } },
-      { name: 'dbos-drain-reader', data: { 'database-url': databaseUrl(db, DRAIN_READER_ROLE, passwords.drainReader, APP_DATABASE) }, annotations: { [ROTATED_AT_ANNOTATION]: now } },
+      // One URL, two files (the bot's copy and KEDA's), each strict-scoped to its own namespace/name.
+      ...drainReaderSecrets(databaseUrl(db, DRAIN_READER_ROLE, passwords.drainReader, APP_DATABASE), { namespace, kedaNamespace, annotations: { [ROTATED_AT_ANNOTATION]: now } }),
       { name: 'gitops-bot', data: { 'github-token': 'placeholder' }, annotations: placeholderAnnotations(['github-token']) },
     ];
 
@@ -187,7 +199,7 @@ async function main(): Promise<void> {
       // --force re-bootstraps: a fresh document per secret (no merge into the old one, which may have other keys).
       const path = join(secretsDir, `${secret.name}.sealed.yaml`);
       await rm(path, { force: true });
-      const result = await sealIntoFile({ root, env, name: secret.name, namespace: flags.namespace!, certificate, data: secret.data, annotations: secret.annotations });
+      const result = await sealIntoFile({ root, env, name: secret.name, namespace: secret.namespace ?? namespace, certificate, data: secret.data, annotations: secret.annotations });
       written.push(`${result.path}: ${Object.keys(secret.data).join(', ')}`);
     }
     const kustomization = join(secretsDir, 'kustomization.yaml');
@@ -197,7 +209,8 @@ async function main(): Promise<void> {
         [
           'apiVersion: kustomize.config.k8s.io/v1beta1',
           'kind: Kustomization',
-          '# Every Secret of this environment, sealed for its controller\'s certificate (clusters/<env>/sealed-secrets-cert.pem).',
+          '# Every Secret of this environment, sealed for its controller\'s certificate (clusters/<env>/sealed-secrets-cert.pem),',
+          `# in namespace ${namespace} except KEDA's copy of the drain reader (${kedaNamespace}, read by base/keda-auth).`,
           'resources:',
           ...secrets.map((secret) => `  - ${secret.name}.sealed.yaml`),
           'labels:',
@@ -209,6 +222,12 @@ async function main(): Promise<void> {
         ].join('\n'),
       );
       written.push(`${relative(root, kustomization)}: lists the SealedSecrets`);
+    } else {
+      // A --force re-bootstrap keeps the existing list: say which new files it does not render yet.
+      const resources = (parse(await readFile(kustomization, 'utf8')) as { resources?: unknown } | null)?.resources;
+      const listed = new Set(Array.isArray(resources) ? resources.map(String) : []);
+      const missing = secrets.map((secret) => `${secret.name}.sealed.yaml`).filter((file) => !listed.has(file));
+      if (missing.length > 0) written.push(`note: list ${missing.join(', ')} in ${relative(root, kustomization)}`);
     }
 
     echo(`sealed for ${relative(root, certFlag) || certFlag} (${certificate.keyFingerprint}):\n${written.map((line) => `  ${line}`).join('\n')}`);

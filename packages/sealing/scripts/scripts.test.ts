@@ -184,6 +184,51 @@ describe('seal-value', () => {
     expectNowhereOnDisk(root, [typoValue, first, second, third]);
   });
 
+  it('seals the drain reader URL into both copies (the bot\'s in dbos, KEDA\'s in keda) from one value, or into neither', async () => {
+    const root = makeRepo(false);
+    const sealing = parseCertificate(certificate.certificatePem);
+    const bot = join(root, 'overlays/dev/secrets/dbos-drain-reader.sealed.yaml');
+    const keda = join(root, 'overlays/dev/secrets/dbos-drain-reader-keda.sealed.yaml');
+    const old = uniqueValue('old-url');
+    writeFileSync(bot, toYaml(sealSecret({ certificate: sealing, name: 'dbos-drain-reader', namespace: 'dbos', data: { 'database-url': old } })));
+    // As committed: KEDA's copy added later, as a placeholder, in KEDA's namespace.
+    writeFileSync(keda, toYaml(sealSecret({ certificate: sealing, name: 'dbos-drain-reader-keda', namespace: 'keda', data: { 'database-url': 'placeholder' }, annotations: { 'dbos.dev/placeholder': 'true' } })));
+
+    // The command the bot prints for the placeholder: no --namespace, the file says keda.
+    const url = `postgresql://dbos_drain_reader:${uniqueValue('pw')}@db.dev.internal:5432/dbos_app?sslmode=require`;
+    const result = await runPiped('seal-value.ts', ['--env', 'dev', '--name', 'dbos-drain-reader-keda', '--key', 'database-url', '--root', root], `${url}\n`);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^updated overlays\/dev\/secrets\/dbos-drain-reader-keda\.sealed\.yaml: key database-url sealed .*, dbos\.dev\/placeholder removed/m);
+    expect(result.stdout).toMatch(/^updated overlays\/dev\/secrets\/dbos-drain-reader\.sealed\.yaml: key database-url sealed /m);
+    expect(await unsealSealedSecret(readFileSync(keda, 'utf8'), [certificate.privateKeyPem])).toEqual({ 'database-url': url });
+    expect(await unsealSealedSecret(readFileSync(bot, 'utf8'), [certificate.privateKeyPem])).toEqual({ 'database-url': url });
+    expect(parse(readFileSync(keda, 'utf8')).metadata).toMatchObject({ name: 'dbos-drain-reader-keda', namespace: 'keda' });
+    expect(parse(readFileSync(keda, 'utf8')).metadata.annotations['dbos.dev/placeholder']).toBeUndefined();
+    expect(parse(readFileSync(bot, 'utf8')).metadata).toMatchObject({ name: 'dbos-drain-reader', namespace: 'dbos' });
+    expect(result.stdout).not.toContain(url);
+    expectNowhereOnDisk(root, [url, old]);
+
+    // A partner that would refuse (it does not declare the key) stops the run before either file is touched.
+    writeFileSync(keda, toYaml(sealSecret({ certificate: sealing, name: 'dbos-drain-reader-keda', namespace: 'keda', data: { connection: 'placeholder' } })));
+    const [botBefore, kedaBefore] = [readFileSync(bot, 'utf8'), readFileSync(keda, 'utf8')];
+    const refused = await runPiped('seal-value.ts', ['--env', 'dev', '--name', 'dbos-drain-reader', '--key', 'database-url', '--root', root], `${uniqueValue('never')}\n`);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/dbos-drain-reader-keda\.sealed\.yaml declares the key\(s\) connection, not database-url/);
+    expect([readFileSync(bot, 'utf8'), readFileSync(keda, 'utf8')]).toEqual([botBefore, kedaBefore]);
+
+    // A partner that passes every check but cannot be edited in place (flow-style encryptedData) fails only while
+    // writing, after the bot's copy was written: that write is undone, so the pair never holds two passwords.
+    const flow = toYaml(sealSecret({ certificate: sealing, name: 'dbos-drain-reader-keda', namespace: 'keda', data: { 'database-url': 'placeholder' } }))
+      .replace(/encryptedData:\n\s+database-url: (\S+)\n/, 'encryptedData: {database-url: $1}\n');
+    expect(flow).toContain('encryptedData: {database-url: ');
+    writeFileSync(keda, flow);
+    const unwritable = await runPiped('seal-value.ts', ['--env', 'dev', '--name', 'dbos-drain-reader', '--key', 'database-url', '--root', root], `${uniqueValue('undone')}\n`);
+    expect(unwritable.code).toBe(1);
+    expect(unwritable.stderr).toMatch(/spec\.encryptedData is not a block mapping/);
+    expect([readFileSync(bot, 'utf8'), readFileSync(keda, 'utf8')]).toEqual([botBefore, flow]);
+  });
+
   it('creates a new SealedSecret file and keeps a multi-line value intact', async () => {
     const root = makeRepo(false);
     const value = `-----BEGIN KEY-----\n${uniqueValue('line1')}\n${uniqueValue('line2')}\n-----END KEY-----`;
@@ -327,6 +372,17 @@ describe('bootstrap-environment', () => {
     expect(() => readdirSync(join(root, 'overlays/qa'))).toThrow();
   });
 
+  it('refuses a KEDA namespace that is the application\'s own or not a namespace name, before asking or writing anything', async () => {
+    const root = newEnvironmentRepo();
+    const same = await runPiped('bootstrap-environment.ts', ['--env', 'qa', '--db-host', 'db.qa.internal', '--keda-namespace', 'dbos', '--root', root], 'a\nb\nc\n');
+    expect(same.code).toBe(2);
+    expect(same.stderr).toMatch(/--keda-namespace must be KEDA's own namespace, not the application's \(dbos\)/);
+    const invalid = await runPiped('bootstrap-environment.ts', ['--env', 'qa', '--db-host', 'db.qa.internal', '--keda-namespace', 'KEDA_NS', '--root', root], 'a\nb\nc\n');
+    expect(invalid.code).toBe(2);
+    expect(invalid.stderr).toMatch(/"KEDA_NS" is not a valid namespace/);
+    expect(() => readdirSync(join(root, 'overlays/qa'))).toThrow();
+  });
+
   it('seals the whole set from stdin lines; role SQL and the generated Dex password go to the terminal only, matching what was sealed', async () => {
     const root = newEnvironmentRepo();
     const admin = uniqueValue('admin');
@@ -357,19 +413,44 @@ describe('bootstrap-environment', () => {
     expect(await unseal('conductor-db')).toEqual({ 'database-url': `postgresql://dbos_conductor_role:${conductor}@db.qa.internal:5432/dbos_conductor?sslmode=require` });
     expect(await unseal('dbos-app-db')).toEqual({ 'database-url': `postgresql://dbos_app_role:${app}@db.qa.internal:5432/dbos_app?sslmode=require` });
     expect(await unseal('dbos-drain-reader')).toEqual({ 'database-url': `postgresql://dbos_drain_reader:${reader}@db.qa.internal:5432/dbos_app?sslmode=require` });
+    // KEDA's copy (base/keda-auth reads keda/dbos-drain-reader-keda): the same URL, strict-scoped to KEDA's
+    // namespace, so the test decryptor only opens it with the label keda/dbos-drain-reader-keda.
+    expect(await unseal('dbos-drain-reader-keda')).toEqual(await unseal('dbos-drain-reader'));
+    const kedaCopy = parse(readFileSync(join(root, 'overlays/qa/secrets/dbos-drain-reader-keda.sealed.yaml'), 'utf8'));
+    expect(kedaCopy.metadata).toEqual({ name: 'dbos-drain-reader-keda', namespace: 'keda', annotations: { 'dbos.dev/rotated-at': expect.any(String) } });
+    expect(kedaCopy.spec.template.metadata).toEqual({ name: 'dbos-drain-reader-keda', namespace: 'keda' });
+    expect(parse(readFileSync(join(root, 'overlays/qa/secrets/dbos-drain-reader.sealed.yaml'), 'utf8')).metadata.namespace).toBe('dbos');
     const dex = await unseal('dex-credentials');
     expect(dex['postgres-password']).toBe(dexDb);
     expect(bcrypt.compareSync(dexPassword, dex['admin-password-hash']!)).toBe(true);
     expect(parse(readFileSync(join(root, 'overlays/qa/secrets/gitops-bot.sealed.yaml'), 'utf8')).metadata.annotations['dbos.dev/placeholder']).toBe('true');
     const kustomization = parse(readFileSync(join(root, 'overlays/qa/secrets/kustomization.yaml'), 'utf8')) as { resources: string[] };
-    expect(kustomization.resources).toHaveLength(8);
+    expect(kustomization.resources).toHaveLength(9);
+    expect(kustomization.resources).toContain('dbos-drain-reader-keda.sealed.yaml');
 
     expectNowhereOnDisk(root, [admin, license, apiKey, conductor, app, reader, dexDb, dexPassword]);
 
     // An existing environment is never overwritten by accident.
     const again = await runInTerminal([TSX, join(SCRIPTS, 'bootstrap-environment.ts'), '--env', 'qa', '--db-host', 'db.qa.internal', '--root', root].map(shellQuote).join(' '));
     expect(again.code).toBe(1);
-    expect(again.transcript).toMatch(/already holds 8 SealedSecrets.*--force/);
+    expect(again.transcript).toMatch(/already holds 9 SealedSecrets.*--force/);
+  });
+
+  it('keeps an existing kustomization and names the files it does not list yet (KEDA\'s copy, for a list older than it)', async () => {
+    const root = newEnvironmentRepo();
+    mkdirSync(join(root, 'overlays/qa/secrets'), { recursive: true });
+    const old = ['postgres-admin', 'conductor-db', 'conductor-license', 'dbos-app-db', 'conductor-api-key', 'dex-credentials', 'dbos-drain-reader', 'gitops-bot'];
+    const kustomization = `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n${old.map((name) => `  - ${name}.sealed.yaml\n`).join('')}`;
+    writeFileSync(join(root, 'overlays/qa/secrets/kustomization.yaml'), kustomization);
+    const answers = join(scratch, 'answers-kustomization.txt');
+    writeFileSync(answers, `${uniqueValue('admin')}\n${uniqueValue('license')}\n${uniqueValue('api')}\n`);
+    const commandLine = `${[TSX, join(SCRIPTS, 'bootstrap-environment.ts'), '--env', 'qa', '--db-host', 'db.qa.internal', '--root', root].map(shellQuote).join(' ')} < ${shellQuote(answers)}`;
+    const { code, transcript } = await runInTerminal(commandLine);
+    rmSync(answers);
+    expect(code).toBe(0);
+    expect(transcript).toContain('note: list dbos-drain-reader-keda.sealed.yaml in overlays/qa/secrets/kustomization.yaml');
+    expect(readFileSync(join(root, 'overlays/qa/secrets/kustomization.yaml'), 'utf8')).toBe(kustomization);
+    expect(readdirSync(join(root, 'overlays/qa/secrets'))).toContain('dbos-drain-reader-keda.sealed.yaml');
   });
 
   it('asks every value through hidden prompts on a terminal, echoing none of them', async () => {

@@ -7,6 +7,7 @@ import bcrypt from 'bcryptjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { parseCertificate } from './certificate.ts';
+import { DEFAULT_KEDA_NAMESPACE, DRAIN_READER_KEY, KEDA_DRAIN_READER_SECRET } from './drain-reader-secrets.ts';
 import { bootstrapExampleEnvironment, EXAMPLE_ENVIRONMENTS, type ExampleEnvironment } from './example-environments.ts';
 import { generateSealingKeyPair } from './key-pair.ts';
 import { unsealSealedSecret } from './test-helpers/controller-unseal.ts';
@@ -21,9 +22,15 @@ const EXPECTED_KEYS: Record<string, (environment: ExampleEnvironment) => string[
   'conductor-api-key': () => ['api-key'],
   'dex-credentials': (environment) => (environment === 'dev' ? ['admin-password-hash'] : ['admin-password-hash', 'postgres-password']),
   'dbos-drain-reader': () => ['database-url'],
+  'dbos-drain-reader-keda': () => ['database-url'],
   'gitops-bot': () => ['github-token'],
 };
+/** KEDA reads Secrets only in its own namespace (base/keda-auth); everything else lives in dbos. */
+const NAMESPACE_OF = (name: string): string => (name === 'dbos-drain-reader-keda' ? 'keda' : 'dbos');
 const PLACEHOLDERS = ['conductor-license', 'conductor-api-key', 'gitops-bot'];
+// The committed KEDA copy was added after the example drain reader's value had been thrown away, so it could only be
+// sealed as a placeholder; the generator (first test) now writes it from the drain reader's own value.
+const COMMITTED_PLACEHOLDERS = [...PLACEHOLDERS, 'dbos-drain-reader-keda'];
 
 const scratch = mkdtempSync(join(tmpdir(), 'sealing-envs-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -60,6 +67,11 @@ describe('bootstrapExampleEnvironment (into a scratch tree, keeping the test key
     expect(parts(values['conductor-db']!['database-url'])).toEqual(['dbos_conductor_role', expect.any(String), 'dbos_conductor']);
     expect(parts(values['dbos-app-db']!['database-url'])).toEqual(['dbos_app_role', expect.any(String), 'dbos_app']);
     expect(parts(values['dbos-drain-reader']!['database-url'])).toEqual(['dbos_drain_reader', expect.any(String), 'dbos_app']);
+    // KEDA's copy is the same URL, sealed strictly for keda/dbos-drain-reader-keda (the controller's label check).
+    expect(values['dbos-drain-reader-keda']).toEqual(values['dbos-drain-reader']);
+    const keda = parse(readFileSync(join(directory, 'dbos-drain-reader-keda.sealed.yaml'), 'utf8'));
+    expect(keda.metadata).toEqual({ name: 'dbos-drain-reader-keda', namespace: 'keda' });
+    expect(keda.spec.template.metadata).toEqual({ name: 'dbos-drain-reader-keda', namespace: 'keda' });
     const passwords = [admin[1], ...['conductor-db', 'dbos-app-db', 'dbos-drain-reader'].map((name) => parts(values[name]!['database-url'])[1]), values['dex-credentials']!['postgres-password']];
     expect(new Set(passwords).size).toBe(5);
     expect(values['dex-credentials']!['admin-password-hash']).toMatch(/^\$2[aby]\$12\$[./A-Za-z0-9]{53}$/);
@@ -73,6 +85,21 @@ describe('bootstrapExampleEnvironment (into a scratch tree, keeping the test key
     const printed = lines.join('\n');
     for (const secrets of Object.values(values)) for (const value of Object.values(secrets)) expect(printed).not.toContain(value);
     expect(printed).toMatch(/clusters\/staging\/sealed-secrets-cert.pem: key SHA256:/);
+  });
+});
+
+describe('KEDA\'s copy of the drain reader', () => {
+  it('is the Secret base/keda-auth\'s ClusterTriggerAuthentication reads, in the namespace the clusters install KEDA into', () => {
+    const auth = parse(readFileSync(join(repoRoot, 'base/keda-auth/cluster-trigger-authentication.yaml'), 'utf8'));
+    expect(auth.kind).toBe('ClusterTriggerAuthentication');
+    expect(auth.spec.secretTargetRef).toEqual([{ parameter: 'connection', name: KEDA_DRAIN_READER_SECRET, key: DRAIN_READER_KEY }]);
+    for (const environment of EXAMPLE_ENVIRONMENTS) {
+      const rendered = execFileSync('kubectl', ['kustomize', join(repoRoot, 'clusters', environment, 'argocd')], { maxBuffer: 64 << 20 }).toString();
+      const keda = parseAllDocuments(rendered)
+        .map((document) => document.toJS())
+        .filter((object) => object?.kind === 'Application' && object.spec?.source?.chart === 'keda');
+      expect(keda.map((object) => object.spec.destination.namespace)).toEqual([DEFAULT_KEDA_NAMESPACE]);
+    }
   });
 });
 
@@ -101,12 +128,12 @@ describe('the committed example environments', () => {
           expect(document.apiVersion).toBe('bitnami.com/v1alpha1');
           expect(document.kind).toBe('SealedSecret');
           expect(document.metadata.name).toBe(name);
-          expect(document.metadata.namespace).toBe('dbos');
-          expect(document.spec.template.metadata).toMatchObject({ name, namespace: 'dbos' });
+          expect(document.metadata.namespace).toBe(NAMESPACE_OF(name));
+          expect(document.spec.template.metadata).toMatchObject({ name, namespace: NAMESPACE_OF(name) });
           const annotations = document.metadata.annotations ?? {};
           expect(annotations['sealedsecrets.bitnami.com/namespace-wide']).toBeUndefined();
           expect(annotations['sealedsecrets.bitnami.com/cluster-wide']).toBeUndefined();
-          expect(annotations['dbos.dev/placeholder']).toBe(PLACEHOLDERS.includes(name) ? 'true' : undefined);
+          expect(annotations['dbos.dev/placeholder']).toBe(COMMITTED_PLACEHOLDERS.includes(name) ? 'true' : undefined);
           if (name === 'conductor-api-key') expect(Number.isNaN(Date.parse(annotations['dbos.dev/rotated-at']))).toBe(false);
           expect(Object.keys(document.spec.encryptedData).sort()).toEqual(keys(environment).sort());
           for (const value of Object.values(document.spec.encryptedData) as string[]) {
@@ -115,7 +142,7 @@ describe('the committed example environments', () => {
             expect(bytes.readUInt16BE(0)).toBe(certificate.keyBits / 8);
             expect(bytes.length).toBeGreaterThan(2 + certificate.keyBits / 8 + 16);
           }
-          if (PLACEHOLDERS.includes(name)) {
+          if (COMMITTED_PLACEHOLDERS.includes(name)) {
             const only = Object.values(document.spec.encryptedData)[0] as string;
             expect(Buffer.from(only, 'base64').length).toBe(2 + 512 + 'placeholder'.length + 16);
           }
@@ -129,7 +156,7 @@ describe('the committed example environments', () => {
           .filter((object) => object?.kind === 'SealedSecret');
         expect(sealed.map((object) => object.metadata.name).sort()).toEqual(Object.keys(EXPECTED_KEYS).sort());
         for (const object of sealed) {
-          expect(object.metadata.namespace).toBe('dbos');
+          expect(object.metadata.namespace).toBe(NAMESPACE_OF(object.metadata.name));
           const file = parse(readFileSync(join(repoRoot, 'overlays', environment, 'secrets', `${object.metadata.name}.sealed.yaml`), 'utf8'));
           expect(object.spec.encryptedData).toEqual(file.spec.encryptedData);
         }

@@ -1,7 +1,8 @@
 /**
  * The example environments (dev, staging, prod): for each, a fresh RSA-4096 sealing key pair whose certificate
  * is committed to clusters/<env>/sealed-secrets-cert.pem and whose private key is dropped, then every Secret the
- * manifests need, sealed (strict scope, namespace dbos) into overlays/<env>/secrets/.
+ * manifests need, sealed (strict scope, namespace dbos; KEDA's copy of the drain reader's URL in namespace keda)
+ * into overlays/<env>/secrets/.
  *
  * Values are random and thrown away after sealing: no one holds these controllers' keys, so an operator re-seals
  * real values with the environment's real certificate. Values that cannot be invented (license key, API key,
@@ -14,6 +15,7 @@ import { dirname, join, relative } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { parseCertificate, type SealingCertificate } from './certificate.ts';
 import { sealSecret, toYaml } from './document.ts';
+import { drainReaderSecrets } from './drain-reader-secrets.ts';
 import { generateSealingKeyPair, type GenerateSealingKeyPairOptions, type SealingKeyPair } from './key-pair.ts';
 
 export const EXAMPLE_ENVIRONMENTS = ['dev', 'staging', 'prod'] as const;
@@ -37,6 +39,8 @@ function databaseUrl(environment: ExampleEnvironment, role: string, password: st
 
 export interface SecretPlan {
   name: string;
+  /** Default: the example namespace, dbos. */
+  namespace?: string;
   data: Record<string, string>;
   annotations?: Record<string, string>;
 }
@@ -64,7 +68,8 @@ export function planExampleSecrets(environment: ExampleEnvironment, now: Date): 
       annotations: { ...placeholder, [ROTATED_AT_ANNOTATION]: now.toISOString() },
     },
     { name: 'dex-credentials', data: dex },
-    { name: 'dbos-drain-reader', data: { 'database-url': databaseUrl(environment, 'dbos_drain_reader', drainReaderPassword, 'dbos_app') } },
+    // Two files, one URL: the bot's copy and KEDA's (each strict-scoped to its own namespace/name).
+    ...drainReaderSecrets(databaseUrl(environment, 'dbos_drain_reader', drainReaderPassword, 'dbos_app'), { namespace: NAMESPACE }),
     { name: 'gitops-bot', data: { 'github-token': 'placeholder' }, annotations: placeholder },
   ];
 }
@@ -98,7 +103,7 @@ export async function bootstrapExampleEnvironment(environment: ExampleEnvironmen
     const document = sealSecret({
       certificate,
       name: plan.name,
-      namespace: NAMESPACE,
+      namespace: plan.namespace ?? NAMESPACE,
       scope: 'strict',
       data: plan.data,
       annotations: plan.annotations,

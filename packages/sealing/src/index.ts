@@ -8,3 +8,4 @@ export * from './merge.ts';
 export * from './key-pair.ts';
 export { runSeal, parseSealArgs, SEAL_USAGE, type SealIo } from './cli.ts';
 export * from './placeholder.ts';
+export * from './drain-reader-secrets.ts';

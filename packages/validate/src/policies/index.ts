@@ -1,4 +1,5 @@
 import type { Policy } from '../types.ts';
+import { alertJobRendered } from './alert-job-rendered.ts';
 import { argocdBootstrap } from './argocd-bootstrap.ts';
 import { appReplicasUnset, appService, appVersionObjects } from './app-versions.ts';
 import { botTokenClusterAccess } from './bot-token.ts';
@@ -51,4 +52,5 @@ export const POLICIES: readonly Policy[] = [
   replicasIgnoreScoped,
   healthCheckShipped,
   argocdBootstrap,
+  alertJobRendered,
 ];
