@@ -36,6 +36,7 @@ describe('pnpm validate', () => {
     expect(code).toBe(1);
     expect(stdout).toBe(
       'base/dex/deployment.yaml › Deployment/dbos/dex › probes: container "dex" has no readinessProbe\n' +
+        '  in: dev: overlays/dev/kustomization.yaml\n' +
         '  fix: add readinessProbe (httpGet on the health endpoint) to spec.template.spec.containers[name=dex]\n' +
         'validate: 31 objects in 3 renders, 1 violation\n',
     );

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { discoverRenderTargets } from './discover.ts';
 import { UsageError } from './errors.ts';
 import { POLICIES } from './policies/index.ts';
-import { objectIdentity, renderTarget } from './render.ts';
+import { objectIdentity, renderTarget, type ObjectAttribution } from './render.ts';
 import { checkSchemas, SCHEMA_RULE, UNKNOWN_FIELD_RULE, UNKNOWN_KIND_RULE } from './schema.ts';
 import type { Render, Violation } from './types.ts';
 
@@ -45,14 +45,25 @@ async function mapBounded<T, R>(items: T[], limit: number, fn: (item: T) => Prom
   return results;
 }
 
+/**
+ * One violation per rule, file, object and message, however many renders show it (an overlay, its Argo CD and Flux
+ * entry points, its stages, other environments); the places it shows up are merged into `where`, once each.
+ */
 function dedupe(violations: Violation[]): Violation[] {
-  const seen = new Set<string>();
-  return violations.filter((v) => {
-    const key = `${v.rule}\0${v.file}\0${v.object}\0${v.message}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
+  const byKey = new Map<string, Violation>();
+  for (const violation of violations) {
+    const key = `${violation.rule}\0${violation.file}\0${violation.object}\0${violation.message}`;
+    const first = byKey.get(key);
+    if (!first) {
+      byKey.set(key, violation.where ? { ...violation, where: [...violation.where] } : violation);
+      continue;
+    }
+    for (const site of violation.where ?? []) {
+      first.where ??= [];
+      if (!first.where.some((s) => s.env === site.env && s.file === site.file)) first.where.push(site);
+    }
+  }
+  return [...byKey.values()];
 }
 
 /** Rules keep their registry order; within a rule, by file then object, so a report reads top-down through the tree. */
@@ -86,10 +97,10 @@ export async function validateRepo(options: ValidateOptions): Promise<ValidateRe
   // Flux stages are their overlay filtered by label: render overlays first and reuse their file attribution.
   const firstPass = targets.filter((t) => t.kind !== 'flux-stage');
   const rendered1 = await mapBounded(firstPass, concurrency, (target) => renderTarget(target, base));
-  const filesByEnv = new Map<string, Map<string, string>>();
+  const filesByEnv = new Map<string, Map<string, ObjectAttribution>>();
   for (const render of rendered1) {
     if (render.kind !== 'overlay' || render.error !== undefined || !render.originAnnotations) continue;
-    filesByEnv.set(render.env, new Map(render.objects.map((o) => [objectIdentity(o.object), o.file])));
+    filesByEnv.set(render.env, new Map(render.objects.map((o) => [objectIdentity(o.object), { file: o.file, kustomizations: o.source?.kustomizations ?? [] }])));
   }
   const stageTargets = targets.filter((t) => t.kind === 'flux-stage');
   const rendered2 = await mapBounded(stageTargets, concurrency, (target) => {
