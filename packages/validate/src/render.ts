@@ -36,11 +36,19 @@ function runKubectl(args: string[], kubectl: string): Promise<RunResult> {
   });
 }
 
-/** kubectl prefixes its messages with a klog header; the reader only needs kustomize's own words. */
-function cleanKustomizeMessage(stderr: string): string {
+/**
+ * kubectl wraps kustomize's message in a klog line (`E1130 12:00:00.000000 123 run.go:72] "command failed"
+ * err="…"`, or `err=<` with a tab-indented block when the message has a newline); the reader only needs
+ * kustomize's own words.
+ */
+export function cleanKustomizeMessage(stderr: string): string {
   const text = stderr.trim();
   const quoted = /err="((?:[^"\\]|\\.)*)"/.exec(text);
-  const message = quoted?.[1] ? quoted[1].replace(/\\"/g, '"').replace(/\\'/g, "'") : text.replace(/^error:\s*/i, '');
+  const block = /err=<\n([\s\S]*?)\n\s*>/.exec(text);
+  let message: string;
+  if (quoted?.[1]) message = quoted[1].replace(/\\"/g, '"').replace(/\\'/g, "'");
+  else if (block?.[1]) message = block[1].replace(/^\t/gm, '');
+  else message = text.replace(/^[EWIF]\d{4} [^\]]*\]\s*/gm, '').replace(/^error:\s*/i, '');
   return message.replace(/\s+/g, ' ').trim() || 'kustomize failed without a message';
 }
 

@@ -5,7 +5,8 @@ import { UsageError } from './errors.ts';
 import { POLICIES } from './policies/index.ts';
 import { objectIdentity, renderTarget, type ObjectAttribution } from './render.ts';
 import { checkSchemas, SCHEMA_RULE, UNKNOWN_FIELD_RULE, UNKNOWN_KIND_RULE } from './schema.ts';
-import type { Render, Violation } from './types.ts';
+import { explainRenderError, type RenderErrorCause } from './render-errors.ts';
+import type { Render, Violation, ViolationSite } from './types.ts';
 
 export const RENDER_RULE = 'render';
 
@@ -66,6 +67,41 @@ function dedupe(violations: Violation[]): Violation[] {
   return [...byKey.values()];
 }
 
+/**
+ * One violation per root cause, however many entry points it breaks (an overlay and each Flux stage built on it,
+ * every environment sharing a broken base): the cause first, then which renders it breaks.
+ */
+function renderErrorViolations(root: string, renders: Render[]): Violation[] {
+  const byCause = new Map<string, { cause: RenderErrorCause; renders: Render[] }>();
+  for (const render of renders) {
+    if (render.error === undefined) continue;
+    const cause = explainRenderError(render.error, root, render.id);
+    const key = `${cause.file}\0${cause.cause}`;
+    const group = byCause.get(key) ?? { cause, renders: [] };
+    group.renders.push(render);
+    byCause.set(key, group);
+  }
+  return [...byCause.values()].map(({ cause, renders: broken }) => {
+    const where: ViolationSite[] = [];
+    for (const render of broken) {
+      const explained = explainRenderError(render.error!, root, render.id);
+      // The nearest overlay-side directory on the way to the bad reference, as for any other violation.
+      const overlayDir = [...explained.chain].reverse().find((dir) => !dir.startsWith('base/')) ?? render.id;
+      const site = { env: render.env, file: `${overlayDir}/kustomization.yaml` };
+      if (!where.some((s) => s.env === site.env && s.file === site.file)) where.push(site);
+    }
+    const via = cause.chain.length > 1 ? ` (through ${cause.chain.slice(1).join(' › ')})` : '';
+    return {
+      rule: RENDER_RULE,
+      file: cause.file,
+      object: broken[0]!.id,
+      message: `${cause.cause}; kustomize cannot render ${broken.map((r) => r.id).join(', ')}${via}`,
+      fix: `fix the reference in ${cause.file}, then check with \`kubectl kustomize ${broken[0]!.id}\``,
+      where,
+    };
+  });
+}
+
 /** Rules keep their registry order; within a rule, by file then object, so a report reads top-down through the tree. */
 function sortWithinRules(violations: Violation[]): Violation[] {
   const ruleOrder = new Map(knownRules().map((rule, index) => [rule, index]));
@@ -121,16 +157,7 @@ export async function validateRepo(options: ValidateOptions): Promise<ValidateRe
       fix: 'run from the repository root or pass --root DIR',
     });
   }
-  for (const render of renders) {
-    if (render.error === undefined) continue;
-    violations.push({
-      rule: RENDER_RULE,
-      file: `${render.id}/kustomization.yaml`,
-      object: render.id,
-      message: `kustomize cannot render ${render.id}: ${render.error}`,
-      fix: `run \`kubectl kustomize ${render.id}\` and fix the path or field it names`,
-    });
-  }
+  violations.push(...renderErrorViolations(root, renders));
   const rendered = renders.filter((r) => r.error === undefined);
   const schemaStarted = performance.now();
   if (wants(SCHEMA_RULE) || wants(UNKNOWN_KIND_RULE) || wants(UNKNOWN_FIELD_RULE)) {
