@@ -1,9 +1,9 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { discoverRenderTargets } from './discover.ts';
+import { discoverRenderTargets, type RenderTarget } from './discover.ts';
 import { UsageError } from './errors.ts';
 import { POLICIES } from './policies/index.ts';
-import { objectIdentity, renderTarget, type ObjectAttribution } from './render.ts';
+import { objectIdentity, renderTarget, type ObjectAttribution, type RenderOptions } from './render.ts';
 import { checkSchemas, SCHEMA_RULE, UNKNOWN_FIELD_RULE, UNKNOWN_KIND_RULE } from './schema.ts';
 import { explainRenderError, type RenderErrorCause } from './render-errors.ts';
 import type { Render, Violation, ViolationSite } from './types.ts';
@@ -22,6 +22,8 @@ export interface ValidateOptions {
   kubectl?: string;
   /** Renders run at once; the machines are small, and kustomize is quick. */
   concurrency?: number;
+  /** One line per finished step (a render, the schema pass, the policies); the CLI shows them only on a terminal. */
+  onProgress?: (line: string) => void;
 }
 
 export interface ValidateResult {
@@ -120,19 +122,29 @@ function sortWithinRules(violations: Violation[]): Violation[] {
 export async function validateRepo(options: ValidateOptions): Promise<ValidateResult> {
   const root = path.resolve(options.root);
   if (!existsSync(root) || !statSync(root).isDirectory()) {
-    throw new UsageError(`--root ${options.root} is not a directory; point it at the GitOps repository's top level`);
+    throw new UsageError(`--root ${options.root} is not a directory`, "point --root at the GitOps repository's top level");
   }
   if (options.only !== undefined && !knownRules().includes(options.only)) {
-    throw new UsageError(`unknown rule "${options.only}" for --only; known rules: ${knownRules().join(', ')}`);
+    // Echo only what looks like a rule id: anything else may be a value that lost its own flag.
+    const shown = /^[a-z][a-z0-9-]{0,40}$/.test(options.only) ? ` "${options.only}"` : ' (not shown)';
+    throw new UsageError(`unknown rule${shown} for --only; known rules: ${knownRules().join(', ')}`, 'pick one of the known rules, or drop --only to run them all');
   }
   const wants = (rule: string) => options.only === undefined || options.only === rule;
   const targets = discoverRenderTargets(root);
   const renderStarted = performance.now();
   const base = { root, ...(options.kubectl ? { kubectl: options.kubectl } : {}) };
   const concurrency = options.concurrency ?? 2;
+  const progress = options.onProgress ?? (() => {});
+  let renderedCount = 0;
+  const renderOne = async (target: RenderTarget, renderOptions: RenderOptions) => {
+    const render = await renderTarget(target, renderOptions);
+    renderedCount += 1;
+    progress(`rendered ${target.id} (${renderedCount}/${targets.length})${render.error !== undefined ? ': failed' : ''}`);
+    return render;
+  };
   // Flux stages are their overlay filtered by label: render overlays first and reuse their file attribution.
   const firstPass = targets.filter((t) => t.kind !== 'flux-stage');
-  const rendered1 = await mapBounded(firstPass, concurrency, (target) => renderTarget(target, base));
+  const rendered1 = await mapBounded(firstPass, concurrency, (target) => renderOne(target, base));
   const filesByEnv = new Map<string, Map<string, ObjectAttribution>>();
   for (const render of rendered1) {
     if (render.kind !== 'overlay' || render.error !== undefined || !render.originAnnotations) continue;
@@ -141,7 +153,7 @@ export async function validateRepo(options: ValidateOptions): Promise<ValidateRe
   const stageTargets = targets.filter((t) => t.kind === 'flux-stage');
   const rendered2 = await mapBounded(stageTargets, concurrency, (target) => {
     const knownFiles = filesByEnv.get(target.env);
-    return renderTarget(target, knownFiles ? { ...base, knownFiles } : base);
+    return renderOne(target, knownFiles ? { ...base, knownFiles } : base);
   });
   const order = new Map(targets.map((t, index) => [t.id, index]));
   const renders = [...rendered1, ...rendered2].sort((a, b) => order.get(a.id)! - order.get(b.id)!);
@@ -160,12 +172,14 @@ export async function validateRepo(options: ValidateOptions): Promise<ValidateRe
   violations.push(...renderErrorViolations(root, renders));
   const rendered = renders.filter((r) => r.error === undefined);
   const schemaStarted = performance.now();
+  progress('checking schemas');
   if (wants(SCHEMA_RULE) || wants(UNKNOWN_KIND_RULE) || wants(UNKNOWN_FIELD_RULE)) {
     const schemaViolations = await checkSchemas(rendered.flatMap((r) => r.objects));
     violations.push(...schemaViolations.filter((v) => wants(v.rule)));
   }
   const schemaMs = performance.now() - schemaStarted;
   const policyMs: Record<string, number> = {};
+  progress('checking the policy set');
   for (const policy of POLICIES) {
     if (!wants(policy.id)) continue;
     const started = performance.now();
