@@ -1,4 +1,5 @@
-import { rm } from 'node:fs/promises';
+import { cp, rm } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { copyRepo, createFixtureRepo, editYaml, writeFiles } from './fixture-repo.ts';
@@ -77,5 +78,30 @@ describe('a violation names the environment and the overlay file that caused it'
       ['base/app-version/deployment.yaml', [{ env: 'dev', file: 'overlays/dev/app-versions/1-0-0/kustomization.yaml' }]],
       ['base/dex/deployment.yaml', [{ env: 'dev', file: 'overlays/dev/kustomization.yaml' }]],
     ]);
+  });
+
+  it('is reported once for every environment that shows it, each with its own overlay file', async () => {
+    const root = await freshRepo();
+    // A second environment built the same way as dev, on the same shared base.
+    await cp(path.join(root, 'overlays/dev'), path.join(root, 'overlays/staging'), { recursive: true });
+    await editYaml(root, 'base/dex/deployment.yaml', ([d]) => {
+      delete d!.spec.template.spec.containers[0].livenessProbe;
+    });
+    const v = await onlyViolation(root, 'probes');
+    expect(v.file).toBe('base/dex/deployment.yaml');
+    expect(v.where).toEqual([
+      { env: 'dev', file: 'overlays/dev/kustomization.yaml' },
+      { env: 'staging', file: 'overlays/staging/kustomization.yaml' },
+    ]);
+  });
+
+  it('a rule about a whole environment names the environment its file sits in', async () => {
+    const root = await freshRepo();
+    await editYaml(root, 'overlays/dev/kustomization.yaml', ([k]) => {
+      k!.resources = k!.resources.filter((r: string) => r !== '../../base/network-policies');
+    });
+    const { violations } = await validateRepo({ root, only: 'network-policy-matrix' });
+    expect(violations.length).toBeGreaterThan(0);
+    for (const v of violations) expect(v.where?.map((site) => site.env)).toEqual(['dev']);
   });
 });

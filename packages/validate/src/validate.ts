@@ -104,6 +104,16 @@ function renderErrorViolations(root: string, renders: Render[]): Violation[] {
   });
 }
 
+/**
+ * Rules that judge a whole environment (network flows, sync order) name a file but not an object's render; when that
+ * file sits in one environment's folder, that is where the violation shows up.
+ */
+function withEnvironmentFromPath(violation: Violation): Violation {
+  if (violation.where) return violation;
+  const env = /^(?:overlays|clusters)\/([^/]+)\//.exec(violation.file)?.[1];
+  return env && env !== 'common' ? { ...violation, where: [{ env, file: violation.file }] } : violation;
+}
+
 /** Rules keep their registry order; within a rule, by file then object, so a report reads top-down through the tree. */
 function sortWithinRules(violations: Violation[]): Violation[] {
   const ruleOrder = new Map(knownRules().map((rule, index) => [rule, index]));
@@ -198,7 +208,7 @@ export async function validateRepo(options: ValidateOptions): Promise<ValidateRe
       ...(r.error !== undefined ? { error: r.error } : {}),
     })),
     objects: renders.reduce((sum, r) => sum + r.objects.length, 0),
-    violations: sortWithinRules(dedupe(violations)),
+    violations: sortWithinRules(dedupe(violations.map(withEnvironmentFromPath))),
     timings: { renderMs, schemaMs, policyMs },
   };
 }
