@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyRepo, createFixtureRepo, editYaml } from './fixture-repo.ts';
+import { validateCommand } from './validate-command.ts';
 
 const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
 const tsx = path.join(repoRoot, 'node_modules/.bin/tsx');
@@ -36,6 +37,7 @@ describe('pnpm validate', () => {
     expect(code).toBe(1);
     expect(stdout).toBe(
       'base/dex/deployment.yaml › Deployment/dbos/dex › probes: container "dex" has no readinessProbe\n' +
+        '  in: dev: overlays/dev/kustomization.yaml\n' +
         '  fix: add readinessProbe (httpGet on the health endpoint) to spec.template.spec.containers[name=dex]\n' +
         'validate: 31 objects in 3 renders, 1 violation\n',
     );
@@ -64,22 +66,62 @@ describe('pnpm validate', () => {
     expect(stdout).toContain('0 violations');
   });
 
-  it('exits 2 with a clear message on an unknown rule, an unknown flag or a missing root', () => {
+  it('exits 64 (usage) with a clear message on an unknown rule, an unknown flag or a missing root', () => {
     const unknownRule = run(['--root', clean, '--only', 'nope']);
-    expect(unknownRule.code).toBe(2);
+    expect(unknownRule.code).toBe(64);
     expect(unknownRule.stderr).toContain('unknown rule "nope" for --only; known rules: render, schema, unknown-kind, unknown-field, probes');
     const unknownFlag = run(['--frobnicate']);
-    expect(unknownFlag.code).toBe(2);
+    expect(unknownFlag.code).toBe(64);
     expect(unknownFlag.stderr).toContain('usage: pnpm validate');
     const missingRoot = run(['--root', path.join(clean, 'nowhere')]);
-    expect(missingRoot.code).toBe(2);
+    expect(missingRoot.code).toBe(64);
     expect(missingRoot.stderr).toContain('is not a directory');
+  });
+
+  it('never echoes a value that may have lost its flag', () => {
+    const secret = 'ghp_notARealTokenButShapedLikeOne';
+    for (const args of [['--token', secret], [secret], ['--only', `${secret}!`]]) {
+      const { code, stdout, stderr } = run(args);
+      expect(code).toBe(64);
+      expect(stdout + stderr).not.toContain(secret);
+    }
   });
 
   it('exits 2 when kubectl is missing', () => {
     const { code, stderr, stdout } = run(['--root', clean], { ...process.env, KUBECTL: '/nonexistent/kubectl' });
     expect(code).toBe(2);
     expect(stdout).toBe('');
-    expect(stderr).toContain('validate: "/nonexistent/kubectl" was not found on PATH');
+    expect(stderr).toContain('error: "/nonexistent/kubectl" was not found on PATH');
+    expect(stderr).toContain('what to do: install kubectl');
+  });
+
+  it('explains every flag with --help, and prints its version with --version', () => {
+    const help = run(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^usage: pnpm validate \[--root DIR\] \[--json\] \[--only RULE\]/);
+    for (const flag of [/--root DIR\s+the GitOps repository/, /--json\s+print the result as JSON/, /--only RULE\s+run only this rule/, /--version\s+print the version/]) {
+      expect(help.stdout).toMatch(flag);
+    }
+    expect(help.stdout).toContain('exit status: 0 clean, 1 violations found, 2 a required tool (kubectl) is missing or broken, 64 usage.');
+    const version = run(['--', '--version']);
+    expect(version.code).toBe(0);
+    expect(version.stdout).toBe('@dbos-gitops/validate 0.1.0\n');
+  });
+
+  it('prints no progress when stderr is not a terminal, and a line per step when it is', async () => {
+    expect(run(['--root', clean]).stderr).toBe('');
+    const stderr: string[] = [];
+    const stdout: string[] = [];
+    const io = { stdout: (text: string) => stdout.push(text), stderr: (text: string) => stderr.push(text), env: {} };
+    expect(await validateCommand(['--root', clean], io, true)).toBe(0);
+    // Renders run two at a time, so they finish in either order; the count still climbs one by one.
+    expect(stderr.slice(0, 3).map((line) => /\((\d)\/3\)/.exec(line)?.[1])).toEqual(['1', '2', '3']);
+    expect(stderr.slice(0, 3).map((line) => line.replace(/ \(\d\/3\)/, '')).sort()).toEqual([
+      '… rendered clusters/dev/argocd\n',
+      '… rendered clusters/dev/flux\n',
+      '… rendered overlays/dev\n',
+    ]);
+    expect(stderr.slice(3)).toEqual(['… checking schemas\n', '… checking the policy set\n']);
+    expect(stdout.join('')).toBe('validate: 31 objects in 3 renders, 0 violations\n');
   });
 });

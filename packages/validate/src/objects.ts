@@ -1,3 +1,4 @@
+import { overlayFileFor, type ViolationCause } from './attribution.ts';
 import type { K8sObject, PolicyContext, RenderedObject, Violation } from './types.ts';
 
 export function objectRef(object: K8sObject): string {
@@ -12,8 +13,12 @@ export function violationFor(
   rule: string,
   message: string,
   fix: string,
+  cause?: ViolationCause,
 ): Violation {
-  return { rule, file: rendered.file, object: objectRef(rendered.object), message, fix };
+  const violation: Violation = { rule, file: rendered.file, object: objectRef(rendered.object), message, fix };
+  const overlayFile = overlayFileFor(rendered, cause);
+  if (rendered.source && overlayFile) violation.where = [{ env: rendered.source.env, file: overlayFile }];
+  return violation;
 }
 
 export function isRecord(value: unknown): value is Record<string, unknown> {

@@ -110,6 +110,35 @@ describe('non-root', () => {
   });
 });
 
+describe('non-root: seccomp profile (restricted Pod Security)', () => {
+  it('flags a pod with no seccomp profile at either level', async () => {
+    const root = await freshRepo();
+    await editYaml(root, 'base/dex/deployment.yaml', ([d]) => {
+      delete d!.spec.template.spec.securityContext.seccompProfile;
+    });
+    const [v, ...rest] = await violationsOnly(root, 'non-root');
+    expect(rest).toEqual([]);
+    expect(v).toMatchObject({ file: 'base/dex/deployment.yaml', object: 'Deployment/dbos/dex' });
+    expect(v!.message).toBe('container "dex" has no seccomp profile (neither the pod nor the container sets securityContext.seccompProfile)');
+    expect(v!.fix).toContain('seccompProfile.type: RuntimeDefault');
+  });
+
+  it('flags a container that overrides the pod with Unconfined, and accepts Localhost on the container alone', async () => {
+    const root = await freshRepo();
+    await editYaml(root, 'base/console/deployment.yaml', ([d]) => {
+      d!.spec.template.spec.containers[0].securityContext.seccompProfile = { type: 'Unconfined' };
+    });
+    await editYaml(root, 'base/conductor/deployment.yaml', ([d]) => {
+      delete d!.spec.template.spec.securityContext.seccompProfile;
+      d!.spec.template.spec.containers[0].securityContext.seccompProfile = { type: 'Localhost', localhostProfile: 'profiles/conductor.json' };
+    });
+    const [v, ...rest] = await violationsOnly(root, 'non-root');
+    expect(rest).toEqual([]);
+    expect(v).toMatchObject({ file: 'base/console/deployment.yaml', object: 'Deployment/dbos/console' });
+    expect(v!.message).toBe('container "console" has seccomp profile "Unconfined", which the restricted profile rejects');
+  });
+});
+
 describe('no-privilege-escalation', () => {
   it('flags allowPrivilegeEscalation: true', async () => {
     const root = await freshRepo();

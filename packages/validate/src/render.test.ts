@@ -6,7 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { discoverRenderTargets } from './discover.ts';
 import { ToolError } from './errors.ts';
 import { createFixtureRepo } from './fixture-repo.ts';
-import { renderTarget } from './render.ts';
+import { objectIdentity, renderTarget } from './render.ts';
+import type { K8sObject } from './types.ts';
+import { parseAllDocuments } from 'yaml';
 
 let root: string;
 let scratch: string;
@@ -60,6 +62,27 @@ describe('renderTarget', () => {
     expect(byRef.get('Ingress/conductor')?.object.metadata?.annotations).toHaveProperty(
       'nginx.ingress.kubernetes.io/proxy-read-timeout',
     );
+  });
+
+  it('renders exactly the objects a plain kubectl kustomize does, and strips the transformations annotation', async () => {
+    const render = await renderTarget(overlay(), { root });
+    const plain = parseAllDocuments(execFileSync('kubectl', ['kustomize', path.join(root, 'overlays/dev')], { encoding: 'utf8' }))
+      .map((doc) => doc.toJS() as K8sObject)
+      .filter((object) => object !== null);
+    const identities = (objects: K8sObject[]) => objects.map(objectIdentity).sort();
+    expect(identities(render.objects.map((o) => o.object))).toEqual(identities(plain));
+    for (const { object, source } of render.objects) {
+      expect(object.metadata?.annotations?.['alpha.config.kubernetes.io/transformations']).toBeUndefined();
+      expect(source?.env).toBe('dev');
+    }
+    const app = render.objects.find((o) => o.object.kind === 'Deployment' && o.object.metadata?.name === 'dbos-app-1-0-0');
+    // The version directory that pulled the shared template in, innermost first, each once (the fixture's
+    // base/app-version only lists resources, so no transformer of its own visits the object).
+    expect(app?.source?.kustomizations).toEqual([
+      'overlays/dev/app-versions/1-0-0/kustomization.yaml',
+      'base/components/sync-waves/kustomization.yaml',
+      'overlays/dev/kustomization.yaml',
+    ]);
   });
 
   it('relies on a relative path because kustomize refuses an absolute resource path', async () => {

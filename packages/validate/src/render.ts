@@ -5,9 +5,10 @@ import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { RenderTarget } from './discover.ts';
 import { ToolError } from './errors.ts';
-import type { K8sObject, Render, RenderedObject } from './types.ts';
+import type { K8sObject, ObjectSource, Render, RenderedObject } from './types.ts';
 
 const ORIGIN_ANNOTATION = 'config.kubernetes.io/origin';
+const TRANSFORMATIONS_ANNOTATION = 'alpha.config.kubernetes.io/transformations';
 
 interface RunResult {
   code: number;
@@ -35,11 +36,19 @@ function runKubectl(args: string[], kubectl: string): Promise<RunResult> {
   });
 }
 
-/** kubectl prefixes its messages with a klog header; the reader only needs kustomize's own words. */
-function cleanKustomizeMessage(stderr: string): string {
+/**
+ * kubectl wraps kustomize's message in a klog line (`E1130 12:00:00.000000 123 run.go:72] "command failed"
+ * err="…"`, or `err=<` with a tab-indented block when the message has a newline); the reader only needs
+ * kustomize's own words.
+ */
+export function cleanKustomizeMessage(stderr: string): string {
   const text = stderr.trim();
   const quoted = /err="((?:[^"\\]|\\.)*)"/.exec(text);
-  const message = quoted?.[1] ? quoted[1].replace(/\\"/g, '"').replace(/\\'/g, "'") : text.replace(/^error:\s*/i, '');
+  const block = /err=<\n([\s\S]*?)\n\s*>/.exec(text);
+  let message: string;
+  if (quoted?.[1]) message = quoted[1].replace(/\\"/g, '"').replace(/\\'/g, "'");
+  else if (block?.[1]) message = block[1].replace(/^\t/gm, '');
+  else message = text.replace(/^[EWIF]\d{4} [^\]]*\]\s*/gm, '').replace(/^error:\s*/i, '');
   return message.replace(/\s+/g, ' ').trim() || 'kustomize failed without a message';
 }
 
@@ -53,19 +62,46 @@ function parseObjects(stdout: string): K8sObject[] {
   return objects;
 }
 
-/** Reads kustomize's origin annotation into a repo-relative path, then removes it so it never reaches a policy. */
-function takeOrigin(object: K8sObject, wrapperDir: string, root: string): string | undefined {
-  const annotations = object.metadata?.annotations;
-  const origin = annotations?.[ORIGIN_ANNOTATION];
-  if (!annotations || origin === undefined) return undefined;
-  delete annotations[ORIGIN_ANNOTATION];
-  if (Object.keys(annotations).length === 0 && object.metadata) delete object.metadata.annotations;
-  const parsed = parseAllDocuments(origin)[0]?.toJS() as { path?: string; configuredIn?: string; repo?: string } | undefined;
-  const source = parsed?.path ?? parsed?.configuredIn;
-  if (!source || parsed?.repo) return undefined;
-  const absolute = path.resolve(wrapperDir, source);
-  const relative = path.relative(root, absolute);
+function repoRelative(wrapperDir: string, root: string, source: string): string | undefined {
+  const relative = path.relative(root, path.resolve(wrapperDir, source));
+  if (relative.startsWith('..') || path.isAbsolute(relative)) return undefined;
   return relative.split(path.sep).join('/');
+}
+
+/** Where a rendered object came from: its source file and the kustomizations whose transformers ran on it. */
+export interface ObjectAttribution {
+  file: string | undefined;
+  kustomizations: string[];
+}
+
+/**
+ * Reads kustomize's build-metadata annotations into repo-relative paths, then removes them so they never reach a
+ * policy. `transformations` lists every kustomization whose transformers visited the object (innermost first),
+ * which tells the version directory that pulled a shared base in; it does not say which transformer changed what.
+ */
+function takeAttribution(object: K8sObject, wrapperDir: string, root: string): ObjectAttribution {
+  const annotations = object.metadata?.annotations;
+  if (!annotations) return { file: undefined, kustomizations: [] };
+  const origin = annotations[ORIGIN_ANNOTATION];
+  const transformations = annotations[TRANSFORMATIONS_ANNOTATION];
+  delete annotations[ORIGIN_ANNOTATION];
+  delete annotations[TRANSFORMATIONS_ANNOTATION];
+  if (Object.keys(annotations).length === 0 && object.metadata) delete object.metadata.annotations;
+  let file: string | undefined;
+  if (origin !== undefined) {
+    const parsed = parseAllDocuments(origin)[0]?.toJS() as { path?: string; configuredIn?: string; repo?: string } | undefined;
+    const source = parsed?.path ?? parsed?.configuredIn;
+    if (source && !parsed?.repo) file = repoRelative(wrapperDir, root, source);
+  }
+  const kustomizations: string[] = [];
+  if (transformations !== undefined) {
+    const steps = parseAllDocuments(transformations)[0]?.toJS() as Array<{ configuredIn?: string }> | undefined;
+    for (const step of Array.isArray(steps) ? steps : []) {
+      const relative = step.configuredIn ? repoRelative(wrapperDir, root, step.configuredIn) : undefined;
+      if (relative && !kustomizations.includes(relative)) kustomizations.push(relative);
+    }
+  }
+  return { file, kustomizations };
 }
 
 export interface RenderOptions {
@@ -75,7 +111,7 @@ export interface RenderOptions {
    * Source files already known by object identity (from the overlay a Flux stage filters). When given, the
    * target is rendered directly, without the origin wrapper that roughly doubles kustomize's time.
    */
-  knownFiles?: Map<string, string>;
+  knownFiles?: Map<string, ObjectAttribution>;
 }
 
 /** What identifies an object across renders of the same overlay. */
@@ -85,7 +121,8 @@ export function objectIdentity(object: K8sObject): string {
 
 /**
  * Renders one entry point with real kustomize. It goes through a throw-away wrapper kustomization with
- * `buildMetadata: [originAnnotations]` so every object names its source file; kustomize refuses absolute
+ * `buildMetadata: [originAnnotations, transformerAnnotations]` so every object names its source file and the
+ * kustomizations that transformed it; kustomize refuses absolute
  * resource paths, so the wrapper points at the target relatively. If the wrapper fails where a direct
  * render works, the direct render is used and objects are attributed to the entry point's kustomization.
  */
@@ -93,6 +130,7 @@ export async function renderTarget(target: RenderTarget, options: RenderOptions)
   const kubectl = options.kubectl ?? process.env.KUBECTL ?? 'kubectl';
   const started = performance.now();
   const fallbackFile = `${target.id}/kustomization.yaml`;
+  const sourceOf = (kustomizations: string[]): ObjectSource => ({ root: options.root, env: target.env, renderId: target.id, kustomizations });
   if (options.knownFiles) {
     const known = options.knownFiles;
     const direct = await runKubectl(['kustomize', target.dir], kubectl);
@@ -100,7 +138,10 @@ export async function renderTarget(target: RenderTarget, options: RenderOptions)
     if (direct.code !== 0) {
       return { id: target.id, kind: target.kind, env: target.env, objects: [], error: cleanKustomizeMessage(direct.stderr), originAnnotations: false, wallMs };
     }
-    const objects = parseObjects(direct.stdout).map((object) => ({ object, file: known.get(objectIdentity(object)) ?? fallbackFile }));
+    const objects = parseObjects(direct.stdout).map((object) => {
+      const attribution = known.get(objectIdentity(object));
+      return { object, file: attribution?.file ?? fallbackFile, source: sourceOf(attribution?.kustomizations ?? []) };
+    });
     return { id: target.id, kind: target.kind, env: target.env, objects, originAnnotations: objects.every((o) => o.file !== fallbackFile), wallMs };
   }
   const wrapperDir = await mkdtemp(path.join(os.tmpdir(), 'validate-wrapper-'));
@@ -108,14 +149,14 @@ export async function renderTarget(target: RenderTarget, options: RenderOptions)
     const relativeTarget = path.relative(wrapperDir, target.dir).split(path.sep).join('/');
     await writeFile(
       path.join(wrapperDir, 'kustomization.yaml'),
-      `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ${JSON.stringify(relativeTarget)}\nbuildMetadata: [originAnnotations]\n`,
+      `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ${JSON.stringify(relativeTarget)}\nbuildMetadata: [originAnnotations, transformerAnnotations]\n`,
     );
     const wrapped = await runKubectl(['kustomize', wrapperDir], kubectl);
     if (wrapped.code === 0) {
-      const objects: RenderedObject[] = parseObjects(wrapped.stdout).map((object) => ({
-        object,
-        file: takeOrigin(object, wrapperDir, options.root) ?? fallbackFile,
-      }));
+      const objects: RenderedObject[] = parseObjects(wrapped.stdout).map((object) => {
+        const attribution = takeAttribution(object, wrapperDir, options.root);
+        return { object, file: attribution.file ?? fallbackFile, source: sourceOf(attribution.kustomizations) };
+      });
       return { id: target.id, kind: target.kind, env: target.env, objects, originAnnotations: true, wallMs: performance.now() - started };
     }
     const direct = await runKubectl(['kustomize', target.dir], kubectl);
@@ -131,7 +172,7 @@ export async function renderTarget(target: RenderTarget, options: RenderOptions)
         wallMs,
       };
     }
-    const objects = parseObjects(direct.stdout).map((object) => ({ object, file: fallbackFile }));
+    const objects = parseObjects(direct.stdout).map((object) => ({ object, file: fallbackFile, source: sourceOf([]) }));
     return { id: target.id, kind: target.kind, env: target.env, objects, originAnnotations: false, wallMs };
   } finally {
     await rm(wrapperDir, { recursive: true, force: true });

@@ -16,6 +16,27 @@ export interface RenderedObject {
   object: K8sObject;
   /** Repo-relative source file (from kustomize's origin annotation), or the entry point's kustomization.yaml. */
   file: string;
+  /** How the object got into its render; absent for objects a test builds by hand. */
+  source?: ObjectSource;
+}
+
+/**
+ * What is needed to name the overlay file behind a violation: the render's environment and entry point, and the
+ * kustomizations whose transformers ran on the object (kustomize's `transformerAnnotations`), innermost first.
+ */
+export interface ObjectSource {
+  root: string;
+  env: string;
+  /** Repo-relative entry point directory, e.g. `overlays/dev`. */
+  renderId: string;
+  /** Repo-relative kustomization files, innermost first, each once. */
+  kustomizations: string[];
+}
+
+/** One place a violation shows up: the environment and the overlay-side file that brought the offending value in. */
+export interface ViolationSite {
+  env: string;
+  file: string;
 }
 
 /** Where a render comes from decides which policies apply to it (overlay-only rules need a whole environment). */
@@ -42,6 +63,8 @@ export interface Violation {
   object: string;
   message: string;
   fix: string;
+  /** Where it shows up: per environment, the overlay file that introduced it (a violation is reported once for all). */
+  where?: ViolationSite[];
 }
 
 export interface PolicyContext {

@@ -1,11 +1,12 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { discoverRenderTargets } from './discover.ts';
+import { discoverRenderTargets, type RenderTarget } from './discover.ts';
 import { UsageError } from './errors.ts';
 import { POLICIES } from './policies/index.ts';
-import { objectIdentity, renderTarget } from './render.ts';
+import { objectIdentity, renderTarget, type ObjectAttribution, type RenderOptions } from './render.ts';
 import { checkSchemas, SCHEMA_RULE, UNKNOWN_FIELD_RULE, UNKNOWN_KIND_RULE } from './schema.ts';
-import type { Render, Violation } from './types.ts';
+import { explainRenderError, type RenderErrorCause } from './render-errors.ts';
+import type { Render, Violation, ViolationSite } from './types.ts';
 
 export const RENDER_RULE = 'render';
 
@@ -21,6 +22,8 @@ export interface ValidateOptions {
   kubectl?: string;
   /** Renders run at once; the machines are small, and kustomize is quick. */
   concurrency?: number;
+  /** One line per finished step (a render, the schema pass, the policies); the CLI shows them only on a terminal. */
+  onProgress?: (line: string) => void;
 }
 
 export interface ValidateResult {
@@ -45,14 +48,70 @@ async function mapBounded<T, R>(items: T[], limit: number, fn: (item: T) => Prom
   return results;
 }
 
+/**
+ * One violation per rule, file, object and message, however many renders show it (an overlay, its Argo CD and Flux
+ * entry points, its stages, other environments); the places it shows up are merged into `where`, once each.
+ */
 function dedupe(violations: Violation[]): Violation[] {
-  const seen = new Set<string>();
-  return violations.filter((v) => {
-    const key = `${v.rule}\0${v.file}\0${v.object}\0${v.message}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
+  const byKey = new Map<string, Violation>();
+  for (const violation of violations) {
+    const key = `${violation.rule}\0${violation.file}\0${violation.object}\0${violation.message}`;
+    const first = byKey.get(key);
+    if (!first) {
+      byKey.set(key, violation.where ? { ...violation, where: [...violation.where] } : violation);
+      continue;
+    }
+    for (const site of violation.where ?? []) {
+      first.where ??= [];
+      if (!first.where.some((s) => s.env === site.env && s.file === site.file)) first.where.push(site);
+    }
+  }
+  return [...byKey.values()];
+}
+
+/**
+ * One violation per root cause, however many entry points it breaks (an overlay and each Flux stage built on it,
+ * every environment sharing a broken base): the cause first, then which renders it breaks.
+ */
+function renderErrorViolations(root: string, renders: Render[]): Violation[] {
+  const byCause = new Map<string, { cause: RenderErrorCause; renders: Render[] }>();
+  for (const render of renders) {
+    if (render.error === undefined) continue;
+    const cause = explainRenderError(render.error, root, render.id);
+    const key = `${cause.file}\0${cause.cause}`;
+    const group = byCause.get(key) ?? { cause, renders: [] };
+    group.renders.push(render);
+    byCause.set(key, group);
+  }
+  return [...byCause.values()].map(({ cause, renders: broken }) => {
+    const where: ViolationSite[] = [];
+    for (const render of broken) {
+      const explained = explainRenderError(render.error!, root, render.id);
+      // The nearest overlay-side directory on the way to the bad reference, as for any other violation.
+      const overlayDir = [...explained.chain].reverse().find((dir) => !dir.startsWith('base/')) ?? render.id;
+      const site = { env: render.env, file: `${overlayDir}/kustomization.yaml` };
+      if (!where.some((s) => s.env === site.env && s.file === site.file)) where.push(site);
+    }
+    const via = cause.chain.length > 1 ? ` (through ${cause.chain.slice(1).join(' › ')})` : '';
+    return {
+      rule: RENDER_RULE,
+      file: cause.file,
+      object: broken[0]!.id,
+      message: `${cause.cause}; kustomize cannot render ${broken.map((r) => r.id).join(', ')}${via}`,
+      fix: `fix the reference in ${cause.file}, then check with \`kubectl kustomize ${broken[0]!.id}\``,
+      where,
+    };
   });
+}
+
+/**
+ * Rules that judge a whole environment (network flows, sync order) name a file but not an object's render; when that
+ * file sits in one environment's folder, that is where the violation shows up.
+ */
+function withEnvironmentFromPath(violation: Violation): Violation {
+  if (violation.where) return violation;
+  const env = /^(?:overlays|clusters)\/([^/]+)\//.exec(violation.file)?.[1];
+  return env && env !== 'common' ? { ...violation, where: [{ env, file: violation.file }] } : violation;
 }
 
 /** Rules keep their registry order; within a rule, by file then object, so a report reads top-down through the tree. */
@@ -73,28 +132,38 @@ function sortWithinRules(violations: Violation[]): Violation[] {
 export async function validateRepo(options: ValidateOptions): Promise<ValidateResult> {
   const root = path.resolve(options.root);
   if (!existsSync(root) || !statSync(root).isDirectory()) {
-    throw new UsageError(`--root ${options.root} is not a directory; point it at the GitOps repository's top level`);
+    throw new UsageError(`--root ${options.root} is not a directory`, "point --root at the GitOps repository's top level");
   }
   if (options.only !== undefined && !knownRules().includes(options.only)) {
-    throw new UsageError(`unknown rule "${options.only}" for --only; known rules: ${knownRules().join(', ')}`);
+    // Echo only what looks like a rule id: anything else may be a value that lost its own flag.
+    const shown = /^[a-z][a-z0-9-]{0,40}$/.test(options.only) ? ` "${options.only}"` : ' (not shown)';
+    throw new UsageError(`unknown rule${shown} for --only; known rules: ${knownRules().join(', ')}`, 'pick one of the known rules, or drop --only to run them all');
   }
   const wants = (rule: string) => options.only === undefined || options.only === rule;
   const targets = discoverRenderTargets(root);
   const renderStarted = performance.now();
   const base = { root, ...(options.kubectl ? { kubectl: options.kubectl } : {}) };
   const concurrency = options.concurrency ?? 2;
+  const progress = options.onProgress ?? (() => {});
+  let renderedCount = 0;
+  const renderOne = async (target: RenderTarget, renderOptions: RenderOptions) => {
+    const render = await renderTarget(target, renderOptions);
+    renderedCount += 1;
+    progress(`rendered ${target.id} (${renderedCount}/${targets.length})${render.error !== undefined ? ': failed' : ''}`);
+    return render;
+  };
   // Flux stages are their overlay filtered by label: render overlays first and reuse their file attribution.
   const firstPass = targets.filter((t) => t.kind !== 'flux-stage');
-  const rendered1 = await mapBounded(firstPass, concurrency, (target) => renderTarget(target, base));
-  const filesByEnv = new Map<string, Map<string, string>>();
+  const rendered1 = await mapBounded(firstPass, concurrency, (target) => renderOne(target, base));
+  const filesByEnv = new Map<string, Map<string, ObjectAttribution>>();
   for (const render of rendered1) {
     if (render.kind !== 'overlay' || render.error !== undefined || !render.originAnnotations) continue;
-    filesByEnv.set(render.env, new Map(render.objects.map((o) => [objectIdentity(o.object), o.file])));
+    filesByEnv.set(render.env, new Map(render.objects.map((o) => [objectIdentity(o.object), { file: o.file, kustomizations: o.source?.kustomizations ?? [] }])));
   }
   const stageTargets = targets.filter((t) => t.kind === 'flux-stage');
   const rendered2 = await mapBounded(stageTargets, concurrency, (target) => {
     const knownFiles = filesByEnv.get(target.env);
-    return renderTarget(target, knownFiles ? { ...base, knownFiles } : base);
+    return renderOne(target, knownFiles ? { ...base, knownFiles } : base);
   });
   const order = new Map(targets.map((t, index) => [t.id, index]));
   const renders = [...rendered1, ...rendered2].sort((a, b) => order.get(a.id)! - order.get(b.id)!);
@@ -110,24 +179,17 @@ export async function validateRepo(options: ValidateOptions): Promise<ValidateRe
       fix: 'run from the repository root or pass --root DIR',
     });
   }
-  for (const render of renders) {
-    if (render.error === undefined) continue;
-    violations.push({
-      rule: RENDER_RULE,
-      file: `${render.id}/kustomization.yaml`,
-      object: render.id,
-      message: `kustomize cannot render ${render.id}: ${render.error}`,
-      fix: `run \`kubectl kustomize ${render.id}\` and fix the path or field it names`,
-    });
-  }
+  violations.push(...renderErrorViolations(root, renders));
   const rendered = renders.filter((r) => r.error === undefined);
   const schemaStarted = performance.now();
+  progress('checking schemas');
   if (wants(SCHEMA_RULE) || wants(UNKNOWN_KIND_RULE) || wants(UNKNOWN_FIELD_RULE)) {
     const schemaViolations = await checkSchemas(rendered.flatMap((r) => r.objects));
     violations.push(...schemaViolations.filter((v) => wants(v.rule)));
   }
   const schemaMs = performance.now() - schemaStarted;
   const policyMs: Record<string, number> = {};
+  progress('checking the policy set');
   for (const policy of POLICIES) {
     if (!wants(policy.id)) continue;
     const started = performance.now();
@@ -146,7 +208,7 @@ export async function validateRepo(options: ValidateOptions): Promise<ValidateRe
       ...(r.error !== undefined ? { error: r.error } : {}),
     })),
     objects: renders.reduce((sum, r) => sum + r.objects.length, 0),
-    violations: sortWithinRules(dedupe(violations)),
+    violations: sortWithinRules(dedupe(violations.map(withEnvironmentFromPath))),
     timings: { renderMs, schemaMs, policyMs },
   };
 }

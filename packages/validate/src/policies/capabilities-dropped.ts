@@ -15,6 +15,7 @@ export const capabilitiesDropped: Policy = {
           'capabilities-dropped',
           `${containerWord(ref)} does not drop ALL capabilities`,
           `set securityContext.capabilities.drop: ["ALL"] on ${containerPath(rendered.object, ref)}`,
+          { fields: ['capabilities'] },
         ),
       );
     }

@@ -47,6 +47,7 @@ export const imagePinned: Policy = {
           'image-pinned',
           `${containerWord(ref)} image "${image}" ${problems.join(' and ')}`,
           `pin ${containerPath(rendered.object, ref)} as <repository>:<version tag>@sha256:<digest> (kustomize images: newTag plus digest, or the full reference)`,
+          { image },
         ),
       );
     }

@@ -14,6 +14,7 @@ export const noPrivilegeEscalation: Policy = {
           'no-privilege-escalation',
           `${containerWord(ref)} does not set allowPrivilegeEscalation: false`,
           `set securityContext.allowPrivilegeEscalation: false on ${containerPath(rendered.object, ref)}`,
+          { fields: ['allowPrivilegeEscalation'] },
         ),
       );
     }

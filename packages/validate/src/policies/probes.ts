@@ -22,6 +22,7 @@ export const probes: Policy = {
               'probes',
               `${containerWord(ref)} has no ${missing.join(' and no ')}`,
               `add ${missing.join(' and ')} (httpGet on the health endpoint) to ${containerPath(object, ref)}`,
+              { fields: missing },
             ),
           );
         }

@@ -23,6 +23,7 @@ export const resources: Policy = {
           'resources',
           `${containerWord(ref)} does not set resources ${missing.join(', ')}`,
           `set resources.${missing.join(', resources.')} on ${containerPath(rendered.object, ref)}`,
+          { fields: ['resources'] },
         ),
       );
     }
