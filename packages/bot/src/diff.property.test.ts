@@ -60,7 +60,14 @@ const entryArb: fc.Arbitrary<ImageEntry> = fc.record({
 // What a bot edit does to one entry: nothing, a new tag and/or digest (a bump or promotion), or removal.
 const entryEditArb = fc.oneof(
   { weight: 4, arbitrary: fc.constant({ kind: 'keep' as const }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('change' as const), tag: fc.option(fc.constantFrom(...TAGS), { nil: undefined }), digest: fc.option(fc.constantFrom(...DIGESTS), { nil: undefined }) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('change' as const),
+      tag: fc.option(fc.constantFrom(...TAGS), { nil: undefined }),
+      digest: fc.option(fc.constantFrom(...DIGESTS), { nil: undefined }),
+    }),
+  },
   { weight: 1, arbitrary: fc.constant({ kind: 'delete' as const }) },
 );
 
@@ -140,7 +147,11 @@ async function resetTree(edits: FileEdit[]): Promise<void> {
 }
 
 async function readTree(edits: FileEdit[]): Promise<Array<string | null>> {
-  return Promise.all(edits.map((edit) => readFile(join(repo, edit.path), 'utf8').catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? null : Promise.reject(error)))));
+  return Promise.all(
+    edits.map((edit) =>
+      readFile(join(repo, edit.path), 'utf8').catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? null : Promise.reject(error))),
+    ),
+  );
 }
 
 // The patch file sits beside the repository, so `git add -A` never picks it up.
@@ -186,8 +197,18 @@ describe('unifiedDiff output is a patch git applies', () => {
     // digest on one entry and a new tag on the next, which share their other lines. The walk printed `@@ -4,7 +4,7 @@`
     // then `@@ -6,6 +6,6 @@` for one file, and `git apply --check` answered "patch does not apply".
     const entry = (name: string, tag: string, digest: string): ImageEntry => ({ name, tag, digest });
-    const before = render({ comment: null, entries: [entry('dbosdev/conductor', '"0.0.0"', DIGESTS[0]!), entry('dbos-migrate', '"0.0.0"', DIGESTS[0]!)], tail: [], finalNewline: true });
-    const after = render({ comment: null, entries: [entry('dbosdev/conductor', '"0.0.0"', DIGESTS[1]!), entry('dbos-migrate', '"0.1.0"', DIGESTS[0]!)], tail: [], finalNewline: true });
+    const before = render({
+      comment: null,
+      entries: [entry('dbosdev/conductor', '"0.0.0"', DIGESTS[0]!), entry('dbos-migrate', '"0.0.0"', DIGESTS[0]!)],
+      tail: [],
+      finalNewline: true,
+    });
+    const after = render({
+      comment: null,
+      entries: [entry('dbosdev/conductor', '"0.0.0"', DIGESTS[1]!), entry('dbos-migrate', '"0.1.0"', DIGESTS[0]!)],
+      tail: [],
+      finalNewline: true,
+    });
     const edit = { path: PATHS[0]!, before, after };
     await resetTree([edit]);
     const diff = unifiedDiff(edit.path, before, after);
