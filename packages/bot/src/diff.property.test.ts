@@ -8,9 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unifiedDiff } from './diff.ts';
 
 // Every diff `plan`, `plan --json` and `run --dry-run` print must be one `git apply` takes on the tree it was planned
-// against. The old hand-written walk broke that when nearby image entries shared identical lines (the same tag or
-// placeholder digest): it printed overlapping hunks, which git rejects. The property holds the printed form to git
-// itself, over overlay-like files with those shared lines, edits, additions, deletions, new and deleted files.
+// against. The old hand-written walk broke that in two ways: two edits within six lines of each other (nearby image
+// entries, which share identical lines such as a tag or a placeholder digest) became overlapping hunks, and a file's
+// final newline was counted as an extra empty line (and a missing one was never marked). The property holds the
+// printed form to git itself, over overlay-like files with shared lines, edits, additions, deletions, new and deleted
+// files, with and without a final newline.
 
 const run = promisify(execFile);
 const RUNS = 100;
