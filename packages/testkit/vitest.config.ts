@@ -6,7 +6,7 @@ const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 export default defineConfig({
   test: {
     root: repoRoot,
-    include: ['packages/*/src/**/*.test.ts', 'packages/*/scripts/**/*.test.ts'],
+    include: ['packages/*/src/**/*.test.ts', 'packages/*/scripts/**/*.test.ts', 'scripts/**/*.test.ts'],
     // Tests start real servers (PostgreSQL, an OCI registry, git remotes); two cores, so keep file parallelism modest.
     maxWorkers: 2,
     testTimeout: 60_000,

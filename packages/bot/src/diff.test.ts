@@ -19,7 +19,9 @@ describe('unifiedDiff', () => {
     // Line 5 (l4) replaced by two lines: 3 lines of context on each side.
     const after = before.replace('l4', 'L4a\nL4b');
     expect(unifiedDiff('f', before, after).split('\n')[2]).toBe('@@ -2,7 +2,8 @@');
-    expect(unifiedDiff('g', 'only\n', null).split('\n')[2]).toBe('@@ -1,2 +0,0 @@');
+    // 'only\n' is one line. The old walk counted the empty string after the final newline as a second line
+    // (`@@ -1,2 +0,0 @@` with a `-` line), which `git apply --check` rejects ("patch does not apply").
+    expect(unifiedDiff('g', 'only\n', null).split('\n')[2]).toBe('@@ -1,1 +0,0 @@');
   });
 
   it('separate edits give separate hunks', () => {

@@ -1,46 +1,25 @@
-/** A compact unified diff for printing plans: common prefix and suffix lines trimmed, three lines of context. */
+import { createTwoFilesPatch, FILE_HEADERS_ONLY } from 'diff';
+
+/** Lines of context around each change: git's default, so a printed diff reads like `git diff`. */
+const CONTEXT_LINES = 3;
+
+/**
+ * A unified diff of one file for printing plans (`plan`, `plan --json`, `run --dry-run`, PR bodies), in the form
+ * `git apply` takes: `--- a/<path>` / `+++ b/<path>`, `/dev/null` for the side of a new or deleted file, and hunks
+ * that never overlap. The hunks come from jsdiff (a maintained Myers diff) rather than our own line walk: the walk
+ * emitted overlapping hunks when nearby entries shared identical lines, and `git apply --check` rejected them.
+ * The result ends without a newline, so edits joined with '\n' read as one multi-file patch.
+ */
 export function unifiedDiff(path: string, before: string | null, after: string | null): string {
-  const a = before === null ? [] : before.split('\n');
-  const b = after === null ? [] : after.split('\n');
-  const header = `--- ${before === null ? '/dev/null' : `a/${path}`}\n+++ ${after === null ? '/dev/null' : `b/${path}`}`;
-  const hunks: string[] = [];
-  // Walk both files; emit a hunk for each run of differing lines (files from one scalar edit differ in few places).
-  let i = 0;
-  let j = 0;
-  while (i < a.length || j < b.length) {
-    if (i < a.length && j < b.length && a[i] === b[j]) {
-      i++;
-      j++;
-      continue;
-    }
-    // Find the next resynchronisation point (small look-ahead is enough for line-preserving edits).
-    let endA = i;
-    let endB = j;
-    search: for (let span = 1; span <= a.length - i + (b.length - j); span++) {
-      for (let da = 0; da <= span; da++) {
-        const db = span - da;
-        if (i + da <= a.length && j + db <= b.length && (i + da === a.length ? j + db === b.length : a[i + da] === b[j + db])) {
-          endA = i + da;
-          endB = j + db;
-          break search;
-        }
-      }
-    }
-    const from = Math.max(0, i - 3);
-    const trailing = Math.min(a.length, endA + 3) - endA;
-    // Standard `-start,count +start,count` header; an empty side is written as start 0 (`-0,0` for a new file).
-    const oldCount = i - from + (endA - i) + trailing;
-    const newCount = i - from + (endB - j) + trailing;
-    const oldStart = oldCount === 0 ? from : from + 1;
-    const newStart = newCount === 0 ? from + (j - i) : from + 1 + (j - i);
-    const lines = [`@@ -${oldStart},${oldCount} +${newStart},${newCount} @@`];
-    for (let k = from; k < i; k++) lines.push(` ${a[k]}`);
-    for (let k = i; k < endA; k++) lines.push(`-${a[k]}`);
-    for (let k = j; k < endB; k++) lines.push(`+${b[k]}`);
-    for (let k = endA; k < endA + trailing; k++) lines.push(` ${a[k]}`);
-    hunks.push(lines.join('\n'));
-    i = endA;
-    j = endB;
-  }
-  return [header, ...hunks].join('\n');
+  const patch = createTwoFilesPatch(
+    before === null ? '/dev/null' : `a/${path}`,
+    after === null ? '/dev/null' : `b/${path}`,
+    before ?? '',
+    after ?? '',
+    undefined,
+    undefined,
+    // Only the `---`/`+++` lines: jsdiff's default `Index:` line and `===` underline are not part of git's format.
+    { context: CONTEXT_LINES, headerOptions: FILE_HEADERS_ONLY },
+  );
+  return patch.endsWith('\n') ? patch.slice(0, -1) : patch;
 }

@@ -71,7 +71,7 @@ interface Passwords {
   dexPostgres: string | null;
 }
 
-/** The SQL of seeds 000/003 plus the drain reader's read-only grants, with this environment's passwords. */
+/** The SQL of the long Conductor guide and the App guide plus the drain reader's read-only grants, with this environment's passwords. */
 function roleSql(passwords: Passwords, db: Database): string {
   const lines = [
     `-- Run once as the PostgreSQL admin, e.g. psql "host=${db.host} port=${db.port} user=${passwords.admin.generated ? 'postgres' : passwords.admin.role} sslmode=${db.sslmode}"`,

@@ -6,7 +6,7 @@
  *
  * Values are random and thrown away after sealing: no one holds these controllers' keys, so an operator re-seals
  * real values with the environment's real certificate. Values that cannot be invented (license key, API key,
- * GitHub token) follow the seeds' convention, the literal "placeholder", and their SealedSecrets say so with
+ * GitHub token) follow the DBOS guides' convention, the literal "placeholder", and their SealedSecrets say so with
  * `dbos.dev/placeholder: "true"`.
  */
 import { randomBytes } from 'node:crypto';

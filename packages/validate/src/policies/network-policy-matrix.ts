@@ -3,7 +3,7 @@ import type { Policy, Render, RenderedObject, Violation } from '../types.ts';
 import { describeSelector, isEmptySelector, peerName, policyTypes, selectedApps } from './network-peers.ts';
 
 /**
- * Seed 000's allow matrix, with two changes of the current DBOS guides: the Console listens on container port 8080
+ * The long Conductor guide's allow matrix, with two changes of the current DBOS guides: the Console listens on container port 8080
  * (a NetworkPolicy names the pod port, not the Service's 80), and Conductor replicas forward requests to each other
  * directly (DBOS Self-Hosting Guide, "Network Access": "Conductor instances must reach each other directly").
  */

@@ -1,7 +1,7 @@
 import { containerPath, containersOf, containerWord, LONG_RUNNING_KINDS, podSpecOf, violationFor } from '../objects.ts';
 import type { Policy, Violation } from '../types.ts';
 
-/** Without both probes a stuck executor keeps its queue slots and receives traffic (seed 002: readiness, liveness). */
+/** Without both probes a stuck executor keeps its queue slots and receives traffic (App guide: readiness, liveness). */
 export const probes: Policy = {
   id: 'probes',
   title: 'Every long-running container has a readiness and a liveness probe',
