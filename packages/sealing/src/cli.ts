@@ -4,7 +4,9 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { parseCertificate } from './certificate.ts';
 import { controllerFromEnv, isFileName, readCertificatePem } from './cert-source.ts';
 import { encryptData, formatSealedSecret, sealSecret, validateSecretKey, type OutputFormat, type SealingTarget } from './document.ts';
-import { SealingError, UsageError } from './errors.ts';
+import { parseCommand, formatHelp, type CliIo, type CommandSpec, type FlagValues } from '@dbos-gitops/cli-kit';
+import { runCommand } from './command-line.ts';
+import { UsageError } from './errors.ts';
 import { assertMergeTarget, mergeIntoSealedSecret, readSealedSecret } from './merge.ts';
 import { sealValue } from './crypto.ts';
 import { assertDeclaredKeys, placeholderAfterSealing } from './placeholder.ts';
@@ -22,37 +24,36 @@ export interface SealIo {
   kubeConfig?: KubeConfig;
 }
 
-export const SEAL_USAGE = `Usage: seal --name NAME --namespace NS --from-file KEY=PATH... [options]
+/** `pnpm bot seal`'s flags: kubeseal's where they overlap, so a kubeseal command line mostly works unchanged. */
+export const SEAL_COMMAND = {
+  usage: 'pnpm bot seal --name NAME --namespace NS --from-file KEY=PATH... [options]',
+  summary:
+    'Seals values into a Bitnami SealedSecret, byte-compatible with kubeseal. Values never reach stdout or stderr, and ' +
+    'never come from the command line (pnpm prints it into CI logs; shell history and ps keep it): a file, stdin ' +
+    '(--from-file KEY=/dev/stdin) or an environment variable. --from-literal is refused for that reason.',
+  flags: {
+    cert: { type: 'string', valueName: 'FILE|URL', description: 'controller certificate: a file, file:// or http(s) URL [$SEALED_SECRETS_CERT]' },
+    'controller-name': { type: 'string', valueName: 'NAME', description: 'without --cert, fetch it from this controller Service (default sealed-secrets-controller) [$SEALED_SECRETS_CONTROLLER_NAME]' },
+    'controller-namespace': { type: 'string', valueName: 'NS', description: "the controller Service's namespace (default kube-system) [$SEALED_SECRETS_CONTROLLER_NAMESPACE]" },
+    kubeconfig: { type: 'string', valueName: 'FILE', description: 'cluster credentials for fetching the certificate (default $KUBECONFIG, then ~/.kube/config)' },
+    name: { type: 'string', valueName: 'NAME', description: "Secret name, part of the sealing label (defaults to the file's with --merge-into)" },
+    namespace: { type: 'string', short: 'n', valueName: 'NS', description: "Secret namespace, part of the sealing label (defaults to the file's with --merge-into)" },
+    scope: { type: 'string', valueName: 'SCOPE', description: 'strict (default), namespace-wide or cluster-wide' },
+    'from-file': { type: 'string', multiple: true, valueName: '[KEY=]PATH', description: 'a value read from a file, KEY defaults to the file name (repeatable); /dev/stdin reads a piped value' },
+    'from-env': { type: 'string', multiple: true, valueName: 'KEY=VARIABLE', description: 'a value read from the environment variable VARIABLE (repeatable)' },
+    type: { type: 'string', valueName: 'TYPE', description: 'Secret type (default Opaque)' },
+    format: { type: 'string', short: 'o', valueName: 'yaml|json', description: 'output format (default json, as kubeseal; `pnpm bot seal` defaults to yaml) [$SEALED_SECRETS_FORMAT]' },
+    json: { type: 'boolean', description: 'the same as --format json' },
+    'merge-into': { type: 'string', valueName: 'FILE', description: 'replace keys of an existing SealedSecret file, in place; only keys the file declares, and dbos.dev/placeholder clears once every placeholder key is sealed' },
+    'add-key': { type: 'boolean', description: 'with --merge-into: also accept keys the file does not declare yet' },
+    raw: { type: 'boolean', description: 'print only the sealed value of the single --from-* item' },
+    'fetch-cert': { type: 'boolean', description: 'print the certificate and exit' },
+  },
+  notes: ['exit codes: 0 sealed, 2 certificate or target mismatch (config), 7 a --merge-into file that is not an editable SealedSecret, 64 usage.'],
+} satisfies CommandSpec;
 
-Seals values into a Bitnami SealedSecret, byte-compatible with kubeseal. Values never reach stdout or stderr, and
-never come from the command line (pnpm prints it into CI logs; shell history and ps keep it): a file, stdin
-(--from-file KEY=/dev/stdin) or an environment variable.
-
-Certificate (one of):
-  --cert FILE|URL              controller certificate: a file, file:// or http(s) URL  [$SEALED_SECRETS_CERT]
-  --controller-name NAME       fetch it from the controller's Service (default sealed-secrets-controller)
-                               [$SEALED_SECRETS_CONTROLLER_NAME]
-  --controller-namespace NS    ... in this namespace (default kube-system)  [$SEALED_SECRETS_CONTROLLER_NAMESPACE]
-  --kubeconfig FILE            cluster credentials (default $KUBECONFIG, then ~/.kube/config)
-
-Secret:
-  --name NAME                  Secret name (defaults to the file's with --merge-into)
-  --namespace, -n NS           Secret namespace (defaults to the file's with --merge-into)
-  --scope SCOPE                strict (default), namespace-wide or cluster-wide
-  --from-file [KEY=]PATH       a value read from a file, KEY defaults to the file name (repeatable);
-                               /dev/stdin reads a piped value
-  --from-env KEY=VARIABLE      a value read from the environment variable VARIABLE (repeatable)
-  (--from-literal is refused: the value would be on the command line)
-  --type TYPE                  Secret type (default Opaque)
-
-Output:
-  --format, -o yaml|json       output format (default json, as kubeseal)  [$SEALED_SECRETS_FORMAT]
-  --merge-into FILE            replace keys of an existing SealedSecret file, in place; only keys the file declares,
-                               and dbos.dev/placeholder clears once every placeholder key is sealed
-  --add-key                    with --merge-into: also accept keys the file does not declare yet
-  --raw                        print only the sealed value of the single --from-* item
-  --fetch-cert                 print the certificate and exit
-`;
+/** Kept for callers that print the help themselves. */
+export const SEAL_USAGE = formatHelp(SEAL_COMMAND);
 
 interface ParsedFlags {
   cert?: string;
@@ -70,32 +71,7 @@ interface ParsedFlags {
   raw: boolean;
   fetchCert: boolean;
   addKey: boolean;
-  help: boolean;
 }
-
-const VALUE_FLAGS: Record<string, keyof ParsedFlags> = {
-  '--cert': 'cert',
-  '--controller-name': 'controllerName',
-  '--controller-namespace': 'controllerNamespace',
-  '--kubeconfig': 'kubeconfig',
-  '--name': 'name',
-  '--namespace': 'namespace',
-  '-n': 'namespace',
-  '--scope': 'scope',
-  '--from-file': 'fromFile',
-  '--from-env': 'fromEnv',
-  '--type': 'type',
-  '--format': 'format',
-  '-o': 'format',
-  '--merge-into': 'mergeInto',
-};
-const BOOLEAN_FLAGS: Record<string, 'raw' | 'fetchCert' | 'addKey' | 'help'> = {
-  '--raw': 'raw',
-  '--add-key': 'addKey',
-  '--fetch-cert': 'fetchCert',
-  '--help': 'help',
-  '-h': 'help',
-};
 
 function parseFormat(value: string): OutputFormat {
   const lower = value.toLowerCase();
@@ -103,47 +79,45 @@ function parseFormat(value: string): OutputFormat {
   throw new UsageError(`--format must be yaml or json (got "${value}")`);
 }
 
-export function parseSealArgs(argv: readonly string[]): ParsedFlags {
-  const flags: ParsedFlags = { fromFile: [], fromEnv: [], raw: false, fetchCert: false, addKey: false, help: false };
-  for (let index = 0; index < argv.length; index += 1) {
-    const argument = argv[index]!;
-    const equals = argument.startsWith('--') ? argument.indexOf('=') : -1;
-    const flag = equals === -1 ? argument : argument.slice(0, equals);
-    const booleanKey = BOOLEAN_FLAGS[flag];
-    if (booleanKey) {
-      if (equals !== -1) throw new UsageError(`${flag} takes no value`);
-      flags[booleanKey] = true;
-      continue;
-    }
-    if (flag === '--from-literal') {
-      // kubeseal accepts it; here the value would already be in the `$ tsx ...` line pnpm prints and in shell history.
-      throw new UsageError('--from-literal is not accepted: a value on the command line reaches CI logs, shell history and ps (it is not repeated here); use --from-file KEY=PATH, --from-file KEY=/dev/stdin or --from-env KEY=VARIABLE');
-    }
-    const key = VALUE_FLAGS[flag];
-    if (!key) {
-      // Never echo an unknown argument: it may be a secret value that lost its flag.
-      throw new UsageError(
-        argument.startsWith('-')
-          ? `unknown flag ${flag}; see --help`
-          : `unexpected positional argument #${index + 1} (not shown); values come from --from-file KEY=PATH or --from-env KEY=VARIABLE`,
-      );
-    }
-    let value: string;
-    if (equals !== -1) {
-      value = argument.slice(equals + 1);
-    } else {
-      const next = argv[index + 1];
-      if (next === undefined) throw new UsageError(`${flag} needs a value`);
-      value = next;
-      index += 1;
-    }
-    if (key === 'fromEnv') flags.fromEnv.push(value);
-    else if (key === 'fromFile') flags.fromFile.push(value);
-    else if (key === 'scope') flags.scope = parseScope(value);
-    else if (key === 'format') flags.format = parseFormat(value);
-    else (flags as unknown as Record<string, string>)[key] = value;
+/** kubeseal accepts it; here the value would already be in the `$ tsx ...` line pnpm prints and in shell history. */
+function refuseLiteral(argv: readonly string[]): void {
+  const terminator = argv.indexOf('--', argv[0] === '--' ? 1 : 0);
+  const flags = terminator < 0 ? argv : argv.slice(0, terminator);
+  if (flags.some((argument) => argument === '--from-literal' || argument.startsWith('--from-literal='))) {
+    throw new UsageError(
+      '--from-literal is not accepted: a value on the command line reaches CI logs, shell history and ps (it is not repeated here)',
+      'use --from-file KEY=PATH, --from-file KEY=/dev/stdin or --from-env KEY=VARIABLE',
+    );
   }
-  return flags;
+}
+
+/** The parsed command line as the sealing code reads it; help and version are answered before this. */
+export function parseSealArgs(argv: readonly string[]): ParsedFlags {
+  refuseLiteral(argv);
+  const parsed = parseCommand(SEAL_COMMAND, argv);
+  if (parsed.kind !== 'run') throw new UsageError(`--${parsed.kind} is answered before parsing`);
+  return toFlags(parsed.values);
+}
+
+function toFlags(values: FlagValues<typeof SEAL_COMMAND.flags>): ParsedFlags {
+  if (values.json && values.format !== undefined && values.format.toLowerCase() !== 'json') throw new UsageError('--json and --format yaml contradict each other; pass one');
+  return {
+    cert: values.cert,
+    controllerName: values['controller-name'],
+    controllerNamespace: values['controller-namespace'],
+    kubeconfig: values.kubeconfig,
+    name: values.name,
+    namespace: values.namespace,
+    scope: values.scope === undefined ? undefined : parseScope(values.scope),
+    fromFile: values['from-file'] ?? [],
+    fromEnv: values['from-env'] ?? [],
+    type: values.type,
+    format: values.json ? 'json' : values.format === undefined ? undefined : parseFormat(values.format),
+    mergeInto: values['merge-into'],
+    raw: values.raw === true,
+    fetchCert: values['fetch-cert'] === true,
+    addKey: values['add-key'] === true,
+  };
 }
 
 async function collectData(flags: ParsedFlags, cwd: string, env: Readonly<Record<string, string | undefined>>): Promise<Record<string, string | Uint8Array>> {
@@ -258,27 +232,12 @@ async function seal(flags: ParsedFlags, io: SealIo): Promise<void> {
 
 /**
  * The `seal` command as a function, so `pnpm bot seal` and the zx scripts share it and tests drive it without
- * a process. Returns the exit status: 0 done, 1 failed, 64 bad usage (the bot's usage code). Errors are one line on stderr.
+ * a process. Returns the README's exit code (0 done, 2 certificate or target, 7 unreadable SealedSecret, 64 usage);
+ * errors are printed by cli-kit's single catch: `error:` and `what to do:`, never a value.
  */
 export async function runSeal(argv: readonly string[], io: SealIo): Promise<number> {
-  try {
-    const flags = parseSealArgs(argv);
-    if (flags.help) {
-      io.stdout.write(SEAL_USAGE);
-      return 0;
-    }
-    await seal(flags, io);
-    return 0;
-  } catch (error) {
-    if (error instanceof UsageError) {
-      io.stderr.write(`error: ${error.message}\n`);
-      return 64;
-    }
-    if (error instanceof SealingError) {
-      io.stderr.write(`error: ${error.message}\n`);
-      return 1;
-    }
-    io.stderr.write(`error: unexpected failure: ${(error as Error).message ?? String(error)}\n`);
-    return 1;
-  }
+  const cliIo: CliIo = { stdout: (text) => io.stdout.write(text), stderr: (text) => io.stderr.write(text), env: { ...(io.env ?? {}) } };
+  return runCommand(SEAL_COMMAND, argv, cliIo, 'seal', async ({ values }) => {
+    await seal(toFlags(values), io);
+  }, refuseLiteral);
 }
