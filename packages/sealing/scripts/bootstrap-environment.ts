@@ -22,19 +22,46 @@ import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { parse } from 'yaml';
-import { echo } from 'zx';
+import { progressReporter, type CommandSpec } from '@dbos-gitops/cli-kit';
 import { drainReaderGrantStatements, DRAIN_READER_ROLE } from '../../drain/src/reader-role.ts';
 import { loadCertificate } from '../src/cert-source.ts';
 import { validateTarget } from '../src/document.ts';
 import { DEFAULT_KEDA_NAMESPACE, drainReaderSecrets } from '../src/drain-reader-secrets.ts';
 import { placeholderAnnotations } from '../src/placeholder.ts';
-import { parseFlags, repoRoot, runScript, ScriptError, usageError, validateEnvironment } from './lib/cli.ts';
+import { UsageError } from '../src/errors.ts';
+import { printer, repoRoot, runScript, validateEnvironment } from './lib/cli.ts';
 import { SecretInput, Terminal } from './lib/secret-input.ts';
 import { certificatePath, ROTATED_AT_ANNOTATION, secretsDirectory, sealIntoFile } from './lib/sealed-files.ts';
 
-const USAGE = `usage: bootstrap-environment --env ENV --db-host HOST [--db-port 5432] [--db-sslmode require]
-                  [--admin-password ask|generate] [--admin-role NAME] [--dex-password generate|ask] [--dex-postgres]
-                  [--conductor-token-name NAME] [--namespace dbos] [--keda-namespace keda] [--cert FILE|URL] [--force] [--root DIR]`;
+const BOOTSTRAP = {
+  usage: 'pnpm secrets:bootstrap --env ENV --db-host HOST [options]',
+  summary:
+    "Bootstraps a NEW environment's whole secret set into overlays/<env>/secrets/, sealed for " +
+    'clusters/<env>/sealed-secrets-cert.pem: random passwords for the database roles, the Conductor license and API ' +
+    'keys (asked), the Dex admin password (generated or asked; only its bcrypt hash is sealed), the bot\'s GitHub token ' +
+    'as a placeholder. The role SQL with those passwords, and a generated Dex password, are shown ONCE on the terminal ' +
+    '(/dev/tty), never on stdout; without a terminal it refuses before writing anything. Values asked, in this order ' +
+    '(one line each when stdin is not a terminal): the admin password (--admin-password ask), the Conductor license ' +
+    'key, the Conductor API key, the Dex admin password (--dex-password ask).',
+  flags: {
+    env: { type: 'string', valueName: 'ENV', description: 'the new environment: writes overlays/ENV/secrets (required)' },
+    'db-host': { type: 'string', valueName: 'HOST', description: 'the PostgreSQL host name the workloads connect to (required)' },
+    'db-port': { type: 'string', valueName: 'PORT', description: 'the PostgreSQL port (default 5432)' },
+    'db-sslmode': { type: 'string', valueName: 'MODE', description: 'sslmode in every database URL (default require)' },
+    'admin-password': { type: 'string', valueName: 'ask|generate', description: "ask: the existing admin role's password (default); generate: a new admin role, created by the SQL" },
+    'admin-role': { type: 'string', valueName: 'NAME', description: 'the admin role (default postgres when asked, dbos_admin when generated)' },
+    'dex-password': { type: 'string', valueName: 'generate|ask', description: "the Dex admin password: generate (default, shown once on the terminal) or ask" },
+    'dex-postgres': { type: 'boolean', description: 'Dex stores its state in PostgreSQL: also a dex role, database and its sealed password' },
+    'conductor-token-name': { type: 'string', valueName: 'NAME', description: "record the Conductor API key's name, so the bot can revoke it when it rotates the key" },
+    namespace: { type: 'string', valueName: 'NS', description: "the application's namespace (default dbos)" },
+    'keda-namespace': { type: 'string', valueName: 'NS', description: `KEDA's namespace, where its copy of the drain reader's URL is sealed (default ${DEFAULT_KEDA_NAMESPACE})` },
+    cert: { type: 'string', valueName: 'FILE|URL', description: 'the sealing certificate (default clusters/ENV/sealed-secrets-cert.pem)' },
+    force: { type: 'boolean', description: 'replace every value of an environment that already has SealedSecrets' },
+    root: { type: 'string', valueName: 'DIR', description: 'the repository (default: the git work tree around the current directory)' },
+    json: { type: 'boolean', description: 'print the files written as JSON instead of lines (the SQL still goes to the terminal only)' },
+  },
+  notes: ['exit codes: 0 sealed, 2 certificate, 6 a file that cannot be written, 64 usage (also: no terminal, an environment that already has secrets without --force, a missing value on stdin), 130 cancelled at a prompt.'],
+} satisfies CommandSpec;
 
 const CONDUCTOR_ROLE = 'dbos_conductor_role';
 const APP_ROLE = 'dbos_app_role';
@@ -106,59 +133,42 @@ function roleSql(passwords: Passwords, db: Database): string {
   return lines.join('\n');
 }
 
-async function main(): Promise<void> {
-  const flags = parseFlags(
-    process.argv.slice(2),
-    {
-      env: { type: 'string' },
-      'db-host': { type: 'string' },
-      'db-port': { type: 'string', default: '5432' },
-      'db-sslmode': { type: 'string', default: 'require' },
-      'admin-password': { type: 'string', default: 'ask' },
-      'admin-role': { type: 'string' },
-      'dex-password': { type: 'string', default: 'generate' },
-      'dex-postgres': { type: 'boolean', default: false },
-      'conductor-token-name': { type: 'string' },
-      namespace: { type: 'string', default: 'dbos' },
-      'keda-namespace': { type: 'string', default: DEFAULT_KEDA_NAMESPACE },
-      cert: { type: 'string' },
-      force: { type: 'boolean', default: false },
-      root: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    USAGE,
-  );
-  if (flags.help) {
-    echo(USAGE);
-    return;
-  }
-  const env = validateEnvironment(flags.env, USAGE);
+runScript(BOOTSTRAP, 'secrets:bootstrap', async (flags, io) => {
+  const env = validateEnvironment(flags.env);
+  const progress = progressReporter(io, process.stderr.isTTY);
   const host = flags['db-host'];
-  if (!host || !/^[A-Za-z0-9.-]+$/.test(host)) throw usageError(`--db-host is required: the PostgreSQL host name the workloads connect to\n${USAGE}`);
-  if (!/^\d{1,5}$/.test(flags['db-port']!)) throw usageError('--db-port must be a port number');
-  const adminMode = flags['admin-password']!;
-  const dexMode = flags['dex-password']!;
-  if (adminMode !== 'ask' && adminMode !== 'generate') throw usageError('--admin-password is "ask" (the existing admin role\'s password) or "generate" (a new admin role)');
-  if (dexMode !== 'ask' && dexMode !== 'generate') throw usageError('--dex-password is "generate" or "ask"');
+  if (!host || !/^[A-Za-z0-9.-]+$/.test(host)) throw new UsageError('--db-host is required: the PostgreSQL host name the workloads connect to', 'pass --db-host HOST (letters, digits, "." and "-")');
+  const port = flags['db-port'] ?? '5432';
+  if (!/^\d{1,5}$/.test(port)) throw new UsageError('--db-port must be a port number');
+  const adminMode = flags['admin-password'] ?? 'ask';
+  const dexMode = flags['dex-password'] ?? 'generate';
+  if (adminMode !== 'ask' && adminMode !== 'generate') throw new UsageError('--admin-password is "ask" (the existing admin role\'s password) or "generate" (a new admin role)');
+  if (dexMode !== 'ask' && dexMode !== 'generate') throw new UsageError('--dex-password is "generate" or "ask"');
   const adminRole = flags['admin-role'] ?? (adminMode === 'generate' ? 'dbos_admin' : 'postgres');
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(adminRole)) throw usageError('--admin-role must be a plain PostgreSQL role name (a-z, 0-9, _)');
-  const db: Database = { host, port: flags['db-port']!, sslmode: flags['db-sslmode']! };
-  const namespace = flags.namespace!;
-  const kedaNamespace = flags['keda-namespace']!;
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(adminRole)) throw new UsageError('--admin-role must be a plain PostgreSQL role name (a-z, 0-9, _)');
+  const db: Database = { host, port, sslmode: flags['db-sslmode'] ?? 'require' };
+  const namespace = flags.namespace ?? 'dbos';
+  const kedaNamespace = flags['keda-namespace'] ?? DEFAULT_KEDA_NAMESPACE;
   // Before anything is asked: a namespace the controller could never match would only fail while sealing.
   for (const target of [namespace, kedaNamespace]) validateTarget({ name: 'dbos-drain-reader', namespace: target, scope: 'strict' });
-  if (kedaNamespace === namespace) throw usageError(`--keda-namespace must be KEDA's own namespace, not the application's (${namespace}): KEDA reads Secrets only there`);
+  if (kedaNamespace === namespace) throw new UsageError(`--keda-namespace must be KEDA's own namespace, not the application's (${namespace}): KEDA reads Secrets only there`);
   const root = await repoRoot(flags.root);
 
   // Refusals first, so nothing is asked or written for a run that cannot finish.
   const secretsDir = secretsDirectory(root, env);
   const existing = existsSync(secretsDir) ? (await readdir(secretsDir)).filter((name) => name.endsWith('.sealed.yaml')) : [];
   if (existing.length > 0 && !flags.force) {
-    throw new ScriptError(`overlays/${env}/secrets already holds ${existing.length} SealedSecrets; this would replace every value. Pass --force to re-bootstrap, or seal single values with seal-value`);
+    throw new UsageError(
+      `overlays/${env}/secrets already holds ${existing.length} SealedSecrets; this would replace every value. Pass --force to re-bootstrap, or seal single values with seal-value`,
+      `pass --force to replace every value, or seal one value with \`pnpm secrets:seal --env ${env} --name NAME --key KEY\``,
+    );
   }
   const terminal = Terminal.open();
   if (!terminal) {
-    throw new ScriptError('no terminal: the role SQL (with passwords) is shown once on the terminal and nowhere else, so run this from an interactive shell (stdin may still be a pipe)');
+    throw new UsageError(
+      'no terminal: the role SQL (with passwords) is shown once on the terminal and nowhere else, so run this from an interactive shell (stdin may still be a pipe)',
+      'run it from an interactive shell; answers may still come from a pipe or a file on stdin',
+    );
   }
   try {
     const certFlag = flags.cert ?? certificatePath(root, env);
@@ -177,6 +187,8 @@ async function main(): Promise<void> {
       drainReader: randomPassword(),
       dexPostgres: flags['dex-postgres'] ? randomPassword() : null,
     };
+    // bcrypt at cost 12 takes a few hundred milliseconds; RSA sealing of nine files a moment more.
+    progress('hashing the Dex admin password (bcrypt, cost 12)');
     const now = new Date().toISOString();
     const dex: Record<string, string> = { 'admin-password-hash': bcrypt.hashSync(dexPassword, DEX_BCRYPT_COST) };
     if (passwords.dexPostgres !== null) dex['postgres-password'] = passwords.dexPostgres;
@@ -195,15 +207,20 @@ async function main(): Promise<void> {
     ];
 
     const written: string[] = [];
-    for (const secret of secrets) {
+    const files: Array<{ path: string; keys: string[] }> = [];
+    for (const [index, secret] of secrets.entries()) {
+      progress(`sealing ${secret.name} (${index + 1}/${secrets.length})`);
       // --force re-bootstraps: a fresh document per secret (no merge into the old one, which may have other keys).
       const path = join(secretsDir, `${secret.name}.sealed.yaml`);
       await rm(path, { force: true });
       const result = await sealIntoFile({ root, env, name: secret.name, namespace: secret.namespace ?? namespace, certificate, data: secret.data, annotations: secret.annotations });
       written.push(`${result.path}: ${Object.keys(secret.data).join(', ')}`);
+      files.push({ path: result.path, keys: Object.keys(secret.data) });
     }
     const kustomization = join(secretsDir, 'kustomization.yaml');
-    if (!existsSync(kustomization)) {
+    const notes: string[] = [];
+    const kustomizationCreated = !existsSync(kustomization);
+    if (kustomizationCreated) {
       await writeFile(
         kustomization,
         [
@@ -227,17 +244,24 @@ async function main(): Promise<void> {
       const resources = (parse(await readFile(kustomization, 'utf8')) as { resources?: unknown } | null)?.resources;
       const listed = new Set(Array.isArray(resources) ? resources.map(String) : []);
       const missing = secrets.map((secret) => `${secret.name}.sealed.yaml`).filter((file) => !listed.has(file));
-      if (missing.length > 0) written.push(`note: list ${missing.join(', ')} in ${relative(root, kustomization)}`);
+      if (missing.length > 0) {
+        written.push(`note: list ${missing.join(', ')} in ${relative(root, kustomization)}`);
+        notes.push(`list ${missing.join(', ')} in ${relative(root, kustomization)}`);
+      }
     }
 
-    echo(`sealed for ${relative(root, certFlag) || certFlag} (${certificate.keyFingerprint}):\n${written.map((line) => `  ${line}`).join('\n')}`);
-    echo(`next: seal the bot's GitHub token with \`pnpm secrets:seal --env ${env} --name gitops-bot --key github-token\`; run the SQL shown on the terminal.`);
+    const next = `seal the bot's GitHub token with \`pnpm secrets:seal --env ${env} --name gitops-bot --key github-token\`; run the SQL shown on the terminal.`;
+    if (flags.json) {
+      io.stdout(`${JSON.stringify({ environment: env, certificate: { source: relative(root, certFlag) || certFlag, keyFingerprint: certificate.keyFingerprint }, files, kustomizationCreated, notes, next }, null, 2)}\n`);
+    } else {
+      const echo = printer(io);
+      echo(`sealed for ${relative(root, certFlag) || certFlag} (${certificate.keyFingerprint}):\n${written.map((line) => `  ${line}`).join('\n')}`);
+      echo(`next: ${next}`);
+    }
 
     terminal.write(`\n${roleSql(passwords, db)}\n`);
     if (dexMode === 'generate') terminal.write(`Dex admin password (shown once, not stored; only its bcrypt hash is sealed): ${dexPassword}\n\n`);
   } finally {
     terminal.close();
   }
-}
-
-runScript(main);
+});

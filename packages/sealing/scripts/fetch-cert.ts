@@ -12,17 +12,48 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
-import { $, echo } from 'zx';
+import type { CommandSpec } from '@dbos-gitops/cli-kit';
+import { $ } from 'zx';
 import { controllerFromEnv, fetchCertificateFromCluster, loadKubeConfig } from '../src/cert-source.ts';
 import { parseCertificate, type SealingCertificate } from '../src/certificate.ts';
-import { CertificateFetchError } from '../src/errors.ts';
+import { CertificateFetchError, RepositoryError, UsageError } from '../src/errors.ts';
 import { readSealedSecret } from '../src/merge.ts';
-import { parseFlags, repoRoot, runScript, ScriptError, usageError, validateEnvironment } from './lib/cli.ts';
+import { printer, repoRoot, runScript, validateEnvironment } from './lib/cli.ts';
 import { certificatePath, secretsDirectory } from './lib/sealed-files.ts';
 
-const USAGE = `usage: fetch-cert --env ENV [--context KUBE_CONTEXT] [--kubeconfig FILE]
-                  [--controller-name sealed-secrets] [--controller-namespace kube-system]
-                  [--commit] [--reseal-hint] [--root DIR]`;
+const FETCH_CERT = {
+  usage: 'pnpm secrets:fetch-cert --env ENV [--context KUBE_CONTEXT] [options]',
+  summary:
+    "Fetches the environment's current sealing certificate from its cluster (as kubeseal --fetch-cert does), writes " +
+    'clusters/<env>/sealed-secrets-cert.pem, prints its key fingerprint and validity, and says what a key change means ' +
+    'for the SealedSecrets already committed. Writes nothing else unless --commit.',
+  flags: {
+    env: { type: 'string', valueName: 'ENV', description: 'the environment whose certificate file is written (required)' },
+    context: { type: 'string', valueName: 'KUBE_CONTEXT', description: "the kubeconfig context of the environment's cluster (default: the current context)" },
+    kubeconfig: { type: 'string', valueName: 'FILE', description: 'cluster credentials (default $KUBECONFIG, then ~/.kube/config)' },
+    'controller-name': { type: 'string', valueName: 'NAME', description: "the controller's Service (default sealed-secrets, this repository's Helm release) [$SEALED_SECRETS_CONTROLLER_NAME]" },
+    'controller-namespace': { type: 'string', valueName: 'NS', description: "the controller's namespace (default kube-system) [$SEALED_SECRETS_CONTROLLER_NAMESPACE]" },
+    commit: { type: 'boolean', description: 'git commit the certificate file (only that file) when it changed' },
+    'reseal-hint': { type: 'boolean', description: 'after a key change, print the secrets:seal command for every committed key' },
+    root: { type: 'string', valueName: 'DIR', description: 'the repository (default: the git work tree around the current directory)' },
+    json: { type: 'boolean', description: 'print the report as JSON (certificate, key change, committed files) instead of lines' },
+  },
+  notes: ['exit codes: 0 written, 2 no certificate from the cluster (kubeconfig, controller, or an unusable answer), 6 git refused the commit, 64 usage (also an unknown --context).'],
+} satisfies CommandSpec;
+
+/** What --json prints: the same facts as the text lines. */
+interface FetchCertReport {
+  environment: string;
+  path: string;
+  controller: string;
+  context: string;
+  certificate: { keyFingerprint: string; keyBits: number; certificateSha256: string; notBefore: string; notAfter: string } | null;
+  previousKeyFingerprint: string | null;
+  keyChanged: boolean;
+  sealedFiles: Array<{ path: string; verdict: string }>;
+  resealCommands: string[];
+  committed: boolean;
+}
 
 const HELM_RELEASE_NAME = 'sealed-secrets';
 const DAY_MS = 86_400_000;
@@ -42,27 +73,11 @@ async function lastCommitTime(root: string, path: string): Promise<number | null
   return result.exitCode === 0 && Number.isFinite(seconds) ? seconds : null;
 }
 
-async function main(): Promise<void> {
-  const flags = parseFlags(
-    process.argv.slice(2),
-    {
-      env: { type: 'string' },
-      context: { type: 'string' },
-      kubeconfig: { type: 'string' },
-      'controller-name': { type: 'string' },
-      'controller-namespace': { type: 'string' },
-      commit: { type: 'boolean', default: false },
-      'reseal-hint': { type: 'boolean', default: false },
-      root: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    USAGE,
-  );
-  if (flags.help) {
-    echo(USAGE);
-    return;
-  }
-  const env = validateEnvironment(flags.env, USAGE);
+runScript(FETCH_CERT, 'secrets:fetch-cert', async (flags, io) => {
+  // Text lines as they happen; with --json nothing until the report is complete.
+  const echo = flags.json ? () => {} : printer(io);
+  const report: FetchCertReport = { environment: '', path: '', controller: '', context: '', certificate: null, previousKeyFingerprint: null, keyChanged: true, sealedFiles: [], resealCommands: [], committed: false };
+  const env = validateEnvironment(flags.env);
   const root = await repoRoot(flags.root);
   const fromEnv = controllerFromEnv(process.env);
   const controller = {
@@ -72,7 +87,7 @@ async function main(): Promise<void> {
   const kubeConfig = loadKubeConfig({ kubeconfigPath: flags.kubeconfig, env: process.env });
   if (flags.context) {
     if (!kubeConfig.getContexts().some((context) => context.name === flags.context)) {
-      throw usageError(`the kubeconfig has no context "${flags.context}"; list them with \`kubectl config get-contexts\``);
+      throw new UsageError(`the kubeconfig has no context "${flags.context}"`, 'list them with `kubectl config get-contexts` and pass one with --context');
     }
     kubeConfig.setCurrentContext(flags.context);
   }
@@ -100,6 +115,15 @@ async function main(): Promise<void> {
   const previousCommit = previousPem === null ? null : await lastCommitTime(root, relativePath);
   await mkdir(dirname(path), { recursive: true });
   await writeFile(path, fetched.pem);
+  Object.assign(report, {
+    environment: env,
+    path: relativePath,
+    controller: `${controller.namespace}/${controller.name}`,
+    context,
+    certificate: { keyFingerprint: fetched.keyFingerprint, keyBits: fetched.keyBits, certificateSha256: fetched.certificateSha256, notBefore: fetched.notBefore.toISOString(), notAfter: fetched.notAfter.toISOString() },
+    previousKeyFingerprint: previous?.keyFingerprint ?? null,
+    keyChanged: !(previous && previous.keyFingerprint === fetched.keyFingerprint),
+  });
   echo(`wrote ${relativePath} from ${controller.namespace}/${controller.name} (context ${context}):\n${describeCertificate(fetched, now)}`);
 
   const secretsDir = secretsDirectory(root, env);
@@ -123,6 +147,7 @@ async function main(): Promise<void> {
           : fileCommit >= previousCommit
             ? 'last changed after the old certificate was committed: probably sealed for the old key'
             : 'last changed before the old certificate was committed: sealed for the old key or an even older one';
+      report.sealedFiles.push({ path: `overlays/${env}/secrets/${name}`, verdict });
       echo(`  overlays/${env}/secrets/${name}: ${verdict}`);
     }
     echo('Re-sealing is only needed to retire old controller keys (key rotation is not secret rotation; new values are what rotate a secret).');
@@ -134,10 +159,14 @@ async function main(): Promise<void> {
         try {
           keys = readSealedSecret(await readFile(join(secretsDir, name), 'utf8'), name).keys;
         } catch {
+          report.sealedFiles.push({ path: `overlays/${env}/secrets/${name}`, verdict: 'not a readable SealedSecret, skipped' });
           echo(`  overlays/${env}/secrets/${name}: not a readable SealedSecret, skipped`);
           continue;
         }
-        for (const key of keys) echo(`  pnpm secrets:seal --env ${env} --name ${secretName} --key ${key}`);
+        for (const key of keys) {
+          report.resealCommands.push(`pnpm secrets:seal --env ${env} --name ${secretName} --key ${key}`);
+          echo(`  pnpm secrets:seal --env ${env} --name ${secretName} --key ${key}`);
+        }
       }
     } else if (sealedFiles.length > 0) {
       echo('Pass --reseal-hint for the commands that re-seal each value.');
@@ -146,17 +175,22 @@ async function main(): Promise<void> {
 
   if (flags.commit) {
     const add = await $({ quiet: true, nothrow: true, cwd: root })`git add -- ${relativePath}`;
-    if (add.exitCode !== 0) throw new ScriptError(`git add ${relativePath} failed: ${add.stderr.trim().split('\n')[0]}`);
+    if (add.exitCode !== 0) throw new RepositoryError(`git add ${relativePath} failed: ${add.stderr.trim().split('\n')[0]}`);
     const staged = await $({ quiet: true, nothrow: true, cwd: root })`git diff --cached --quiet -- ${relativePath}`;
     if (staged.exitCode === 0) {
       echo(`${relativePath} is unchanged in git; nothing to commit`);
-      return;
+      return finish();
     }
     const message = `${env}: sealing certificate ${fetched.keyFingerprint}, valid until ${fetched.notAfter.toISOString().slice(0, 10)}`;
     const commit = await $({ quiet: true, nothrow: true, cwd: root })`git commit --quiet -m ${message} -- ${relativePath}`;
-    if (commit.exitCode !== 0) throw new ScriptError(`git commit failed: ${commit.stderr.trim().split('\n')[0]}`);
+    if (commit.exitCode !== 0) throw new RepositoryError(`git commit failed: ${commit.stderr.trim().split('\n')[0]}`);
     echo(`committed ${relativePath}`);
+    report.committed = true;
   }
-}
+  return finish();
 
-runScript(main);
+  function finish(): number {
+    if (flags.json) io.stdout(`${JSON.stringify(report, null, 2)}\n`);
+    return 0;
+  }
+});

@@ -159,7 +159,7 @@ describe('seal-value', () => {
 
     const typoValue = uniqueValue('typo');
     const typo = await seal('postgres-pasword', typoValue);
-    expect(typo.code).toBe(2);
+    expect(typo.code).toBe(64); // usage (was 2)
     expect(typo.stderr).toMatch(/declares the key\(s\) admin-password-hash, postgres-password, not postgres-pasword; check the spelling, or pass --add-key/);
     expect(readFileSync(path, 'utf8')).toBe(original);
     expect(typo.stdout + typo.stderr).not.toContain(typoValue);
@@ -213,7 +213,7 @@ describe('seal-value', () => {
     writeFileSync(keda, toYaml(sealSecret({ certificate: sealing, name: 'dbos-drain-reader-keda', namespace: 'keda', data: { connection: 'placeholder' } })));
     const [botBefore, kedaBefore] = [readFileSync(bot, 'utf8'), readFileSync(keda, 'utf8')];
     const refused = await runPiped('seal-value.ts', ['--env', 'dev', '--name', 'dbos-drain-reader', '--key', 'database-url', '--root', root], `${uniqueValue('never')}\n`);
-    expect(refused.code).toBe(2);
+    expect(refused.code).toBe(64); // usage (was 2)
     expect(refused.stderr).toMatch(/dbos-drain-reader-keda\.sealed\.yaml declares the key\(s\) connection, not database-url/);
     expect([readFileSync(bot, 'utf8'), readFileSync(keda, 'utf8')]).toEqual([botBefore, kedaBefore]);
 
@@ -224,7 +224,7 @@ describe('seal-value', () => {
     expect(flow).toContain('encryptedData: {database-url: ');
     writeFileSync(keda, flow);
     const unwritable = await runPiped('seal-value.ts', ['--env', 'dev', '--name', 'dbos-drain-reader', '--key', 'database-url', '--root', root], `${uniqueValue('undone')}\n`);
-    expect(unwritable.code).toBe(1);
+    expect(unwritable.code).toBe(7); // a SealedSecret that cannot be edited: YAML (was 1)
     expect(unwritable.stderr).toMatch(/spec\.encryptedData is not a block mapping/);
     expect([readFileSync(bot, 'utf8'), readFileSync(keda, 'utf8')]).toEqual([botBefore, flow]);
   });
@@ -250,16 +250,16 @@ describe('seal-value', () => {
     const expired = makeTestCertificate({ keyBits: 2048, startDate: '20240101000000Z', endDate: '20240201000000Z' });
     writeFileSync(join(root, 'expired.pem'), expired.certificatePem);
     const old = await runPiped('seal-value.ts', ['--env', 'dev', '--name', 'conductor-license', '--key', 'license-key', '--cert', join(root, 'expired.pem'), '--root', root], value);
-    expect(old.code).toBe(1);
+    expect(old.code).toBe(2); // the certificate is configuration (was 1)
     expect(old.stderr).toMatch(/^error: the sealing certificate expired on 2024-02-01/);
 
     const empty = await runPiped('seal-value.ts', ['--env', 'dev', '--name', 'conductor-license', '--key', 'license-key', '--root', root], '\n');
-    expect(empty.code).toBe(1);
+    expect(empty.code).toBe(64); // input that breaks the command's contract: usage (was 1)
     expect(empty.stderr).toMatch(/empty; nothing was written/);
 
     const literal = await runPiped('seal-value.ts', ['--env', 'dev', '--name', 'x', '--key', 'k', `--from-literal=k=${value}`, '--root', root], '');
-    expect(literal.code).toBe(2);
-    expect(literal.stderr).toMatch(/Unknown option '--from-literal'/);
+    expect(literal.code).toBe(64); // usage (was 2)
+    expect(literal.stderr).toMatch(/unknown option --from-literal/);
 
     for (const result of [old, empty, literal]) expect(`${result.stdout}${result.stderr}`).not.toContain(value);
     expect(readFileSync(licensePath, 'utf8')).toBe(original);
@@ -347,10 +347,10 @@ describe('fetch-cert', () => {
     const config = kubeconfig(scratch);
     const before = readFileSync(join(root, 'clusters/dev/sealed-secrets-cert.pem'), 'utf8');
     const unknown = await runPiped('fetch-cert.ts', ['--env', 'dev', '--kubeconfig', config, '--context', 'nope', '--root', root], '');
-    expect(unknown.code).toBe(2);
+    expect(unknown.code).toBe(64); // usage (was 2)
     expect(unknown.stderr).toMatch(/no context "nope"/);
     const missing = await runPiped('fetch-cert.ts', ['--env', 'dev', '--kubeconfig', config, '--context', 'dev-admin', '--controller-name', 'sealed-secrets-controller', '--root', root], '');
-    expect(missing.code).toBe(1);
+    expect(missing.code).toBe(2); // no certificate where the flags point: config (was 1)
     expect(missing.stderr).toMatch(/cannot get the sealed-secrets Service kube-system\/sealed-secrets-controller: HTTP 404/);
     expect(readFileSync(join(root, 'clusters/dev/sealed-secrets-cert.pem'), 'utf8')).toBe(before);
   });
@@ -367,7 +367,7 @@ describe('bootstrap-environment', () => {
   it('refuses without a terminal (the SQL is shown only there) and writes nothing', async () => {
     const root = newEnvironmentRepo();
     const result = await runPiped('bootstrap-environment.ts', ['--env', 'qa', '--db-host', 'db.qa.internal', '--root', root], 'a\nb\nc\n');
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(64); // run it from a terminal: usage (was 1)
     expect(result.stderr).toMatch(/no terminal: the role SQL/);
     expect(() => readdirSync(join(root, 'overlays/qa'))).toThrow();
   });
@@ -375,10 +375,10 @@ describe('bootstrap-environment', () => {
   it('refuses a KEDA namespace that is the application\'s own or not a namespace name, before asking or writing anything', async () => {
     const root = newEnvironmentRepo();
     const same = await runPiped('bootstrap-environment.ts', ['--env', 'qa', '--db-host', 'db.qa.internal', '--keda-namespace', 'dbos', '--root', root], 'a\nb\nc\n');
-    expect(same.code).toBe(2);
+    expect(same.code).toBe(64); // usage (was 2)
     expect(same.stderr).toMatch(/--keda-namespace must be KEDA's own namespace, not the application's \(dbos\)/);
     const invalid = await runPiped('bootstrap-environment.ts', ['--env', 'qa', '--db-host', 'db.qa.internal', '--keda-namespace', 'KEDA_NS', '--root', root], 'a\nb\nc\n');
-    expect(invalid.code).toBe(2);
+    expect(invalid.code).toBe(64); // usage (was 2)
     expect(invalid.stderr).toMatch(/"KEDA_NS" is not a valid namespace/);
     expect(() => readdirSync(join(root, 'overlays/qa'))).toThrow();
   });
@@ -403,6 +403,9 @@ describe('bootstrap-environment', () => {
     for (const password of [conductor, app, reader, dexDb]) expect(password).toMatch(/^[A-Za-z0-9_-]{32}$/);
     expect(transcript).toContain('GRANT SELECT ON "dbos"."workflow_status" TO "dbos_drain_reader";');
     expect(transcript).toContain('GRANT ALL ON SCHEMA public TO "dbos_conductor_role";');
+    // Progress on the terminal's stderr for the slow steps (bcrypt, nine RSA sealings), never on stdout.
+    expect(transcript).toMatch(/… hashing the Dex admin password/);
+    expect(transcript).toMatch(/… sealing dbos-drain-reader-keda \(8\/9\)/);
     const dexPassword = /Dex admin password \(shown once[^)]*\): (\S+)/.exec(transcript)?.[1] ?? '';
     expect(dexPassword).toMatch(/^[A-Za-z0-9_-]{32}$/);
 
@@ -432,7 +435,7 @@ describe('bootstrap-environment', () => {
 
     // An existing environment is never overwritten by accident.
     const again = await runInTerminal([TSX, join(SCRIPTS, 'bootstrap-environment.ts'), '--env', 'qa', '--db-host', 'db.qa.internal', '--root', root].map(shellQuote).join(' '));
-    expect(again.code).toBe(1);
+    expect(again.code).toBe(64); // pass --force: usage (was 1)
     expect(again.transcript).toMatch(/already holds 9 SealedSecrets.*--force/);
   });
 
@@ -501,3 +504,59 @@ describe('bootstrap-environment', () => {
   });
 });
 
+
+describe('one command-line convention for the three scripts (cli-kit)', () => {
+  const scripts = {
+    'seal-value.ts': { name: 'secrets:seal', flags: ['env', 'name', 'key', 'namespace', 'scope', 'cert', 'token-name', 'add-key', 'root', 'json'] },
+    'fetch-cert.ts': { name: 'secrets:fetch-cert', flags: ['env', 'context', 'kubeconfig', 'controller-name', 'controller-namespace', 'commit', 'reseal-hint', 'root', 'json'] },
+    'bootstrap-environment.ts': {
+      name: 'secrets:bootstrap',
+      flags: ['env', 'db-host', 'db-port', 'db-sslmode', 'admin-password', 'admin-role', 'dex-password', 'dex-postgres', 'conductor-token-name', 'namespace', 'keda-namespace', 'cert', 'force', 'root', 'json'],
+    },
+  };
+
+  it('--help (also after the -- pnpm forwards) explains every flag; --version prints the version; both exit 0 on stdout only', async () => {
+    for (const [script, { name, flags }] of Object.entries(scripts)) {
+      const help = await runPiped(script, ['--', '--help'], '');
+      expect(help.code, script).toBe(0);
+      expect(help.stderr).toBe('');
+      expect(help.stdout).toMatch(new RegExp(`^usage: pnpm ${name} `));
+      const options = help.stdout.split('\noptions:\n')[1]!.split('\n\n')[0]!.split('\n');
+      const named = options.map((line) => /--([a-z-]+)/.exec(line)?.[1]);
+      expect(named).toEqual([...flags, 'help', 'version']);
+      // Every line: the flag, at least two spaces, then an explanation.
+      for (const line of options) expect(line, `${script}: ${line}`).toMatch(/^ {2}(-h, | {4})--[a-z-]+( \S+)? {2,}\S.{10,}/);
+      expect(help.stdout).toMatch(/exit codes: /);
+      const version = await runPiped(script, ['--version'], '');
+      expect(version).toEqual({ code: 0, stdout: expect.stringMatching(new RegExp(`^${name} \\d+\\.\\d+\\.\\d+\\n$`)), stderr: '' });
+    }
+  });
+
+  it('an unknown flag or a stray argument exits 64 with what to do, naming the flag but never a value', async () => {
+    const value = uniqueValue('stray');
+    for (const script of Object.keys(scripts)) {
+      for (const argv of [['--env', 'dev', `--password=${value}`], ['--env', 'dev', value], ['--env', 'dev', '--database-url', value]]) {
+        const result = await runPiped(script, argv, '');
+        expect(result.code, `${script} ${argv[2]!.slice(0, 12)}`).toBe(64);
+        expect(result.stdout).toBe('');
+        expect(result.stderr).toMatch(/^error: [^\n]+\n {2}what to do: [^\n]+\n$/);
+        expect(result.stderr).not.toContain(value);
+      }
+    }
+  });
+
+  it('seal-value --json prints what it wrote as data, and nothing of the value', async () => {
+    const root = makeRepo(false);
+    const value = uniqueValue('json');
+    const result = await runPiped('seal-value.ts', ['--env', 'dev', '--name', 'conductor-license', '--key', 'license-key', '--root', root, '--json'], `${value}\n`);
+    expect(result.code, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout) as { environment: string; certificate: { keyFingerprint: string }; files: Array<Record<string, unknown>> };
+    expect(report.environment).toBe('dev');
+    expect(report.certificate.keyFingerprint).toBe(parseCertificate(certificate.certificatePem).keyFingerprint);
+    expect(report.files).toEqual([
+      { path: 'overlays/dev/secrets/conductor-license.sealed.yaml', created: false, key: 'license-key', placeholderRemoved: true, placeholderRemaining: [], tokenNameRemoved: false },
+    ]);
+    expect(result.stdout).not.toContain(value);
+    expect(await unsealSealedSecret(readFileSync(join(root, 'overlays/dev/secrets/conductor-license.sealed.yaml'), 'utf8'), [certificate.privateKeyPem])).toEqual({ 'license-key': value });
+  });
+});
