@@ -23,7 +23,7 @@ import { join, relative } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { parse } from 'yaml';
 import { progressReporter, type CommandSpec } from '@dbos-gitops/cli-kit';
-import { drainReaderGrantStatements, DRAIN_READER_ROLE } from '../../drain/src/reader-role.ts';
+import { drainReaderGrantStatements, DRAIN_READER_ROLE } from '@dbos-gitops/drain';
 import { loadCertificate } from '../src/cert-source.ts';
 import { validateTarget } from '../src/document.ts';
 import { DEFAULT_KEDA_NAMESPACE, drainReaderSecrets } from '../src/drain-reader-secrets.ts';

@@ -16,10 +16,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { parseCertificate } from '../src/certificate.ts';
 import { sealSecret, toYaml } from '../src/document.ts';
-import { makeTestCertificate, type TestCertificate } from '../src/test-helpers/certificates.ts';
-import { unsealSealedSecret } from '../src/test-helpers/controller-unseal.ts';
-import { DBOS_CLI } from '../../testkit/src/dbos.ts';
-import { findPostgresBinDir, startPostgres } from '../../testkit/src/postgres.ts';
+import { makeTestCertificate, type TestCertificate } from '../testing/certificates.ts';
+import { unsealSealedSecret } from '../testing/controller-unseal.ts';
+import { DBOS_CLI, findPostgresBinDir, startPostgres } from '@dbos-gitops/testkit';
 
 const TSX = fileURLToPath(new URL('../../../node_modules/.bin/tsx', import.meta.url));
 const SCRIPTS = fileURLToPath(new URL('.', import.meta.url));

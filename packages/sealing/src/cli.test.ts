@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { runSeal } from './cli.ts';
-import { makeTestCertificate, type TestCertificate } from './test-helpers/certificates.ts';
-import { unsealSealedSecret, unsealValue } from './test-helpers/controller-unseal.ts';
+import { makeTestCertificate, type TestCertificate } from '../testing/certificates.ts';
+import { unsealSealedSecret, unsealValue } from '../testing/controller-unseal.ts';
 
 let key: TestCertificate;
 let dir: string;
