@@ -341,6 +341,28 @@ describe('fetch-cert', () => {
     expect(again.stdout).toMatch(/unchanged in git; nothing to commit/);
   });
 
+  it('--json prints the same report as data: the new certificate, the key change, the files and re-seal commands', async () => {
+    const root = makeRepo(false);
+    served = otherCertificate.certificatePem;
+    const result = await runPiped('fetch-cert.ts', ['--env', 'dev', '--kubeconfig', kubeconfig(scratch), '--context', 'dev-admin', '--reseal-hint', '--json', '--root', root], '');
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const fetched = parseCertificate(otherCertificate.certificatePem);
+    expect(JSON.parse(result.stdout)).toEqual({
+      environment: 'dev',
+      path: 'clusters/dev/sealed-secrets-cert.pem',
+      controller: 'kube-system/sealed-secrets',
+      context: 'dev-admin',
+      certificate: { keyFingerprint: fetched.keyFingerprint, keyBits: 2048, certificateSha256: fetched.certificateSha256, notBefore: fetched.notBefore.toISOString(), notAfter: fetched.notAfter.toISOString() },
+      previousKeyFingerprint: parseCertificate(certificate.certificatePem).keyFingerprint,
+      keyChanged: true,
+      sealedFiles: [{ path: 'overlays/dev/secrets/conductor-license.sealed.yaml', verdict: 'unknown (not committed, or no history for the old certificate)' }],
+      resealCommands: ['pnpm secrets:seal --env dev --name conductor-license --key license-key'],
+      committed: false,
+    });
+    expect(readFileSync(join(root, 'clusters/dev/sealed-secrets-cert.pem'), 'utf8')).toBe(fetched.pem);
+  });
+
   it('fails with a clear message for an unknown context or a missing controller, and writes nothing', async () => {
     const root = makeRepo(false);
     const config = kubeconfig(scratch);
