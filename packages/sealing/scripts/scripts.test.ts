@@ -18,7 +18,7 @@ import { parseCertificate } from '../src/certificate.ts';
 import { sealSecret, toYaml } from '../src/document.ts';
 import { makeTestCertificate, type TestCertificate } from '../testing/certificates.ts';
 import { unsealSealedSecret } from '../testing/controller-unseal.ts';
-import { DBOS_CLI, findPostgresBinDir, startPostgres } from '@dbos-gitops/testkit';
+import { createFixtureRepo, DBOS_CLI, findPostgresBinDir, startPostgres } from '@dbos-gitops/testkit';
 
 const TSX = fileURLToPath(new URL('../../../node_modules/.bin/tsx', import.meta.url));
 const SCRIPTS = fileURLToPath(new URL('.', import.meta.url));
@@ -43,23 +43,15 @@ function git(cwd: string, ...args: string[]): string {
   return execFileSync('git', ['-c', 'user.name=test', '-c', 'user.email=test@example.invalid', '-c', 'commit.gpgsign=false', ...args], { cwd, encoding: 'utf8' });
 }
 
-/** A scratch repository: the dev certificate and a placeholder license, committed. */
-function makeRepo(withGit = true): string {
-  const root = mkdtempSync(join(scratch, 'repo-'));
-  mkdirSync(join(root, 'clusters/dev'), { recursive: true });
-  mkdirSync(join(root, 'overlays/dev/secrets'), { recursive: true });
-  writeFileSync(join(root, 'clusters/dev/sealed-secrets-cert.pem'), certificate.certificatePem);
+/** A scratch repository (testkit's fixture builder): the dev certificate and a placeholder license, committed. */
+async function makeRepo(withGit = true): Promise<string> {
   const sealing = parseCertificate(certificate.certificatePem);
-  writeFileSync(
-    join(root, 'overlays/dev/secrets/conductor-license.sealed.yaml'),
-    toYaml(sealSecret({ certificate: sealing, name: 'conductor-license', namespace: 'dbos', data: { 'license-key': 'placeholder' }, annotations: { 'dbos.dev/placeholder': 'true' } })),
+  const license = toYaml(sealSecret({ certificate: sealing, name: 'conductor-license', namespace: 'dbos', data: { 'license-key': 'placeholder' }, annotations: { 'dbos.dev/placeholder': 'true' } }));
+  const repo = await createFixtureRepo(
+    { 'clusters/dev/sealed-secrets-cert.pem': certificate.certificatePem, 'overlays/dev/secrets/conductor-license.sealed.yaml': license },
+    { git: withGit, parent: scratch },
   );
-  if (withGit) {
-    git(root, 'init', '--quiet', '--initial-branch=main');
-    git(root, 'add', '--all');
-    git(root, 'commit', '--quiet', '-m', 'fixture');
-  }
-  return root;
+  return repo.root;
 }
 
 function allFiles(dir: string): string[] {
@@ -127,7 +119,7 @@ const shellQuote = (value: string): string => `'${value.replace(/'/g, "'\\''")}'
 
 describe('seal-value', () => {
   it('merges a piped value into the placeholder file: decrypts to it, placeholder gone, value shown nowhere', async () => {
-    const root = makeRepo();
+    const root = await makeRepo();
     const value = uniqueValue('license');
     const before = readFileSync(join(root, 'overlays/dev/secrets/conductor-license.sealed.yaml'), 'utf8');
     const args = ['--env', 'dev', '--name', 'conductor-license', '--key', 'license-key', '--root', root];
@@ -147,7 +139,7 @@ describe('seal-value', () => {
   });
 
   it('accepts only the keys the file declares (or --add-key), and keeps dbos.dev/placeholder until every placeholder key is sealed', async () => {
-    const root = makeRepo(false);
+    const root = await makeRepo(false);
     const path = join(root, 'overlays/dev/secrets/dex-credentials.sealed.yaml');
     const sealing = parseCertificate(certificate.certificatePem);
     // Two placeholder keys, marked the way files were before the key list existed (the mark alone: every key).
@@ -184,7 +176,7 @@ describe('seal-value', () => {
   });
 
   it('seals the drain reader URL into both copies (the bot\'s in dbos, KEDA\'s in keda) from one value, or into neither', async () => {
-    const root = makeRepo(false);
+    const root = await makeRepo(false);
     const sealing = parseCertificate(certificate.certificatePem);
     const bot = join(root, 'overlays/dev/secrets/dbos-drain-reader.sealed.yaml');
     const keda = join(root, 'overlays/dev/secrets/dbos-drain-reader-keda.sealed.yaml');
@@ -229,7 +221,7 @@ describe('seal-value', () => {
   });
 
   it('creates a new SealedSecret file and keeps a multi-line value intact', async () => {
-    const root = makeRepo(false);
+    const root = await makeRepo(false);
     const value = `-----BEGIN KEY-----\n${uniqueValue('line1')}\n${uniqueValue('line2')}\n-----END KEY-----`;
     const result = await runPiped('seal-value.ts', ['--env', 'dev', '--name', 'webhook-signing', '--key', 'key.pem', '--root', root], `${value}\n`);
     expect(result.code).toBe(0);
@@ -241,7 +233,7 @@ describe('seal-value', () => {
   });
 
   it('refuses an expired certificate, an empty value and value-carrying flags without writing or echoing anything', async () => {
-    const root = makeRepo(false);
+    const root = await makeRepo(false);
     const licensePath = join(root, 'overlays/dev/secrets/conductor-license.sealed.yaml');
     const original = readFileSync(licensePath, 'utf8');
     const value = uniqueValue('never');
@@ -266,7 +258,7 @@ describe('seal-value', () => {
   });
 
   it('reads the value from a hidden prompt on a real terminal: nothing of it is echoed', async () => {
-    const root = makeRepo(false);
+    const root = await makeRepo(false);
     const value = uniqueValue('typed');
     const commandLine = [TSX, join(SCRIPTS, 'seal-value.ts'), '--env', 'dev', '--name', 'conductor-api-key', '--key', 'api-key', '--token-name', 'gitops-dev-manual', '--root', root].map(shellQuote).join(' ');
     const { code, transcript } = await runInTerminal(commandLine, [value]);
@@ -317,7 +309,7 @@ describe('fetch-cert', () => {
   }
 
   it('writes the controller\'s new certificate, reports the key change honestly, offers re-seal commands, and commits', async () => {
-    const root = makeRepo();
+    const root = await makeRepo();
     const config = kubeconfig(scratch);
     served = otherCertificate.certificatePem;
     const result = await runPiped('fetch-cert.ts', ['--env', 'dev', '--kubeconfig', config, '--context', 'dev-admin', '--commit', '--reseal-hint', '--root', root], '');
@@ -342,7 +334,7 @@ describe('fetch-cert', () => {
   });
 
   it('--json prints the same report as data: the new certificate, the key change, the files and re-seal commands', async () => {
-    const root = makeRepo(false);
+    const root = await makeRepo(false);
     served = otherCertificate.certificatePem;
     const result = await runPiped('fetch-cert.ts', ['--env', 'dev', '--kubeconfig', kubeconfig(scratch), '--context', 'dev-admin', '--reseal-hint', '--json', '--root', root], '');
     expect(result.stderr).toBe('');
@@ -364,7 +356,7 @@ describe('fetch-cert', () => {
   });
 
   it('fails with a clear message for an unknown context or a missing controller, and writes nothing', async () => {
-    const root = makeRepo(false);
+    const root = await makeRepo(false);
     const config = kubeconfig(scratch);
     const before = readFileSync(join(root, 'clusters/dev/sealed-secrets-cert.pem'), 'utf8');
     const unknown = await runPiped('fetch-cert.ts', ['--env', 'dev', '--kubeconfig', config, '--context', 'nope', '--root', root], '');
@@ -378,15 +370,15 @@ describe('fetch-cert', () => {
 });
 
 describe('bootstrap-environment', () => {
-  function newEnvironmentRepo(): string {
-    const root = makeRepo(false);
+  async function newEnvironmentRepo(): Promise<string> {
+    const root = await makeRepo(false);
     mkdirSync(join(root, 'clusters/qa'), { recursive: true });
     writeFileSync(join(root, 'clusters/qa/sealed-secrets-cert.pem'), certificate.certificatePem);
     return root;
   }
 
   it('refuses without a terminal (the SQL is shown only there) and writes nothing', async () => {
-    const root = newEnvironmentRepo();
+    const root = await newEnvironmentRepo();
     const result = await runPiped('bootstrap-environment.ts', ['--env', 'qa', '--db-host', 'db.qa.internal', '--root', root], 'a\nb\nc\n');
     expect(result.code).toBe(64); // run it from a terminal: usage (was 1)
     expect(result.stderr).toMatch(/no terminal: the role SQL/);
@@ -394,7 +386,7 @@ describe('bootstrap-environment', () => {
   });
 
   it('refuses a KEDA namespace that is the application\'s own or not a namespace name, before asking or writing anything', async () => {
-    const root = newEnvironmentRepo();
+    const root = await newEnvironmentRepo();
     const same = await runPiped('bootstrap-environment.ts', ['--env', 'qa', '--db-host', 'db.qa.internal', '--keda-namespace', 'dbos', '--root', root], 'a\nb\nc\n');
     expect(same.code).toBe(64); // usage (was 2)
     expect(same.stderr).toMatch(/--keda-namespace must be KEDA's own namespace, not the application's \(dbos\)/);
@@ -405,7 +397,7 @@ describe('bootstrap-environment', () => {
   });
 
   it('seals the whole set from stdin lines; role SQL and the generated Dex password go to the terminal only, matching what was sealed', async () => {
-    const root = newEnvironmentRepo();
+    const root = await newEnvironmentRepo();
     const admin = uniqueValue('admin');
     const license = uniqueValue('license');
     const apiKey = `dbos_${uniqueValue('api')}`;
@@ -461,7 +453,7 @@ describe('bootstrap-environment', () => {
   });
 
   it('keeps an existing kustomization and names the files it does not list yet (KEDA\'s copy, for a list older than it)', async () => {
-    const root = newEnvironmentRepo();
+    const root = await newEnvironmentRepo();
     mkdirSync(join(root, 'overlays/qa/secrets'), { recursive: true });
     const old = ['postgres-admin', 'conductor-db', 'conductor-license', 'dbos-app-db', 'conductor-api-key', 'dex-credentials', 'dbos-drain-reader', 'gitops-bot'];
     const kustomization = `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n${old.map((name) => `  - ${name}.sealed.yaml\n`).join('')}`;
@@ -478,7 +470,7 @@ describe('bootstrap-environment', () => {
   });
 
   it('asks every value through hidden prompts on a terminal, echoing none of them', async () => {
-    const root = newEnvironmentRepo();
+    const root = await newEnvironmentRepo();
     const answers = [uniqueValue('admin'), uniqueValue('license'), `dbos_${uniqueValue('api')}`, uniqueValue('dex')];
     const commandLine = [TSX, join(SCRIPTS, 'bootstrap-environment.ts'), '--env', 'qa', '--db-host', 'db.qa.internal', '--dex-password', 'ask', '--root', root].map(shellQuote).join(' ');
     const { code, transcript } = await runInTerminal(commandLine, answers);
@@ -493,7 +485,7 @@ describe('bootstrap-environment', () => {
   it('its SQL, run with psql on a real PostgreSQL, makes every sealed database URL work with exactly the intended rights', async () => {
     const server = await startPostgres();
     try {
-      const root = newEnvironmentRepo();
+      const root = await newEnvironmentRepo();
       const superuserUrl = server.url();
       const answers = join(scratch, 'answers-pg.txt');
       writeFileSync(answers, `${new URL(superuserUrl).password}\n${uniqueValue('license')}\n${uniqueValue('api')}\n`);
@@ -567,7 +559,7 @@ describe('one command-line convention for the three scripts (cli-kit)', () => {
   });
 
   it('seal-value --json prints what it wrote as data, and nothing of the value', async () => {
-    const root = makeRepo(false);
+    const root = await makeRepo(false);
     const value = uniqueValue('json');
     const result = await runPiped('seal-value.ts', ['--env', 'dev', '--name', 'conductor-license', '--key', 'license-key', '--root', root, '--json'], `${value}\n`);
     expect(result.code, result.stderr).toBe(0);
