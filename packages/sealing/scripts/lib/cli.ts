@@ -33,7 +33,11 @@ export async function repoRoot(flag: string | undefined): Promise<string> {
 export const printer = (io: CliIo) => (text: string): void => io.stdout(text.endsWith('\n') ? text : `${text}\n`);
 
 /** Runs a script's main with the process's argv and streams, then exits with the code it maps to. */
-export function runScript<F extends FlagSpecs>(spec: CommandSpec<F>, name: string, main: (values: FlagValues<F>, io: CliIo) => Promise<number | void>): void {
+export function runScript<F extends FlagSpecs>(
+  spec: CommandSpec<F>,
+  name: string,
+  main: (values: FlagValues<F>, io: CliIo, positionals: string[]) => Promise<number | void>,
+): void {
   const io: CliIo = { stdout: (text) => process.stdout.write(text), stderr: (text) => process.stderr.write(text), env: process.env };
-  void runCommand(spec, process.argv.slice(2), io, name, ({ values }) => main(values, io)).then((code) => process.exit(code));
+  void runCommand(spec, process.argv.slice(2), io, name, ({ values, positionals }) => main(values, io, positionals)).then((code) => process.exit(code));
 }
