@@ -191,7 +191,9 @@ describe('runSeal', () => {
     const sealed = await run(['--', '--cert', certPath, '-n', 'dbos', '--name', 'x', '--from-env', 'k=SECRET_A', '--json']);
     expect(sealed.code, sealed.stderr).toBe(0);
     await expect(unsealSealedSecret(JSON.parse(sealed.stdout), [key.privateKeyPem])).resolves.toEqual({ k: SECRET_A });
-    const contradiction = await run(['--cert', certPath, '-n', 'dbos', '--name', 'x', '--from-env', 'k=SECRET_A', '--json', '-o', 'yaml']);
-    expect(contradiction.code).toBe(64);
+    // `pnpm bot seal` appends `--format yaml` as its default; the person's --json wins over it.
+    const withDefault = await run(['--cert', certPath, '-n', 'dbos', '--name', 'x', '--from-env', 'k=SECRET_A', '--json', '--format', 'yaml']);
+    expect(withDefault.code, withDefault.stderr).toBe(0);
+    expect(JSON.parse(withDefault.stdout).kind).toBe('SealedSecret');
   });
 });

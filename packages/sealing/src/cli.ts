@@ -42,8 +42,8 @@ export const SEAL_COMMAND = {
     'from-file': { type: 'string', multiple: true, valueName: '[KEY=]PATH', description: 'a value read from a file, KEY defaults to the file name (repeatable); /dev/stdin reads a piped value' },
     'from-env': { type: 'string', multiple: true, valueName: 'KEY=VARIABLE', description: 'a value read from the environment variable VARIABLE (repeatable)' },
     type: { type: 'string', valueName: 'TYPE', description: 'Secret type (default Opaque)' },
-    format: { type: 'string', short: 'o', valueName: 'yaml|json', description: 'output format (default json, as kubeseal; `pnpm bot seal` defaults to yaml) [$SEALED_SECRETS_FORMAT]' },
-    json: { type: 'boolean', description: 'the same as --format json' },
+    format: { type: 'string', short: 'o', valueName: 'yaml|json', description: "output format: yaml (`pnpm bot seal`'s default, as this repository's files) or json (kubeseal's) [$SEALED_SECRETS_FORMAT]" },
+    json: { type: 'boolean', description: 'JSON output; wins over --format (and over the yaml default of `pnpm bot seal`)' },
     'merge-into': { type: 'string', valueName: 'FILE', description: 'replace keys of an existing SealedSecret file, in place; only keys the file declares, and dbos.dev/placeholder clears once every placeholder key is sealed' },
     'add-key': { type: 'boolean', description: 'with --merge-into: also accept keys the file does not declare yet' },
     raw: { type: 'boolean', description: 'print only the sealed value of the single --from-* item' },
@@ -100,7 +100,6 @@ export function parseSealArgs(argv: readonly string[]): ParsedFlags {
 }
 
 function toFlags(values: FlagValues<typeof SEAL_COMMAND.flags>): ParsedFlags {
-  if (values.json && values.format !== undefined && values.format.toLowerCase() !== 'json') throw new UsageError('--json and --format yaml contradict each other; pass one');
   return {
     cert: values.cert,
     controllerName: values['controller-name'],
@@ -112,6 +111,7 @@ function toFlags(values: FlagValues<typeof SEAL_COMMAND.flags>): ParsedFlags {
     fromFile: values['from-file'] ?? [],
     fromEnv: values['from-env'] ?? [],
     type: values.type,
+    // --json wins: `pnpm bot seal` appends its yaml default as --format, and the person's --json must not lose to it.
     format: values.json ? 'json' : values.format === undefined ? undefined : parseFormat(values.format),
     mergeInto: values['merge-into'],
     raw: values.raw === true,
