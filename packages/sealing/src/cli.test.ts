@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { runSeal } from './cli.ts';
+import { runSeal } from './seal-command.ts';
 import { makeTestCertificate, type TestCertificate } from '../testing/certificates.ts';
 import { unsealSealedSecret, unsealValue } from '../testing/controller-unseal.ts';
 
