@@ -3,10 +3,11 @@
  * runCommand (--help explaining every flag, --version, a leading `--`, usage errors that never echo a value, typed
  * errors with a hint and the README's exit code), the environment name check, and the repository root.
  */
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { promisify } from 'node:util';
 import type { CliIo, CommandSpec, FlagSpecs, FlagValues } from '@dbos-gitops/cli-kit';
-import { $ } from 'zx';
 import { runCommand } from '../../src/command-line.ts';
 import { UsageError } from '../../src/errors.ts';
 
@@ -25,8 +26,13 @@ export async function repoRoot(flag: string | undefined): Promise<string> {
     if (!existsSync(root)) throw new UsageError(`--root ${flag} does not exist`, 'pass the repository\'s top directory, or leave --root out inside a checkout');
     return root;
   }
-  const result = await $({ quiet: true, nothrow: true })`git rev-parse --show-toplevel`;
-  return result.exitCode === 0 ? result.stdout.trim() : process.cwd();
+  // node:child_process rather than zx here: this module is on every script's --help path, which stays light.
+  try {
+    const { stdout } = await promisify(execFile)('git', ['rev-parse', '--show-toplevel']);
+    return stdout.trim();
+  } catch {
+    return process.cwd();
+  }
 }
 
 /** Writes lines to stdout, each ending in a newline. */
