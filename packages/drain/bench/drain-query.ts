@@ -7,8 +7,7 @@
  * Run: pnpm bench:drain            (BENCH_SIZES=100000,1000000 to choose sizes; BENCH_RUNS=9 for more runs)
  */
 import pg from 'pg';
-import { startPostgres } from '../../testkit/src/postgres.ts';
-import { createDbosSystemDatabase } from '../../testkit/src/dbos.ts';
+import { startPostgres, createDbosSystemDatabase } from '@dbos-gitops/testkit';
 import { PER_VERSION_SQL, SINGLE_VERSION_SQL } from '../src/database.ts';
 
 const SIZES = (process.env.BENCH_SIZES ?? '100000,10000000').split(',').map(Number);

@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startPostgres, type PostgresServer } from '../../testkit/src/postgres.ts';
-import { createDbosSystemDatabase, createDrainReader, type DbosSystemDatabase } from '../../testkit/src/dbos.ts';
+import { startPostgres, type PostgresServer, createDbosSystemDatabase, type DbosSystemDatabase } from '@dbos-gitops/testkit';
+import { createDrainReader } from '../testing/drain-reader.ts';
 import { readDrainStatus, readVersionInFlightAt, withDrainReadTransaction, readVersionInFlight } from './database.ts';
 import { DrainUnknownError } from './errors.ts';
 import { readOrphans } from './orphans.ts';
 import { drainReaderRoleSql } from './reader-role.ts';
 import { formatDrainTable, toDrainJson } from './format.ts';
-import { insertWorkflowRows, registerVersion } from './test-rows.ts';
+import { insertWorkflowRows, registerVersion } from '../testing/test-rows.ts';
 
 let pg: PostgresServer;
 let sys: DbosSystemDatabase;

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startPostgres, type PostgresServer } from '../../testkit/src/postgres.ts';
-import { createDbosSystemDatabase, createDrainReader, type DbosSystemDatabase } from '../../testkit/src/dbos.ts';
+import { startPostgres, type PostgresServer, createDbosSystemDatabase, type DbosSystemDatabase } from '@dbos-gitops/testkit';
+import { createDrainReader } from '../testing/drain-reader.ts';
 import { PER_VERSION_SQL, readDrainStatus, SINGLE_VERSION_SQL, withDrainReadTransaction } from './database.ts';
 import { DEAD_LETTERED_OF_VERSION_SQL, DEAD_LETTERED_PER_VERSION_SQL, findDeadLettered } from './dead-letters.ts';
 import { formatDrainTable, toDrainJson } from './format.ts';
-import { insertWorkflowRows, registerVersion } from './test-rows.ts';
+import { insertWorkflowRows, registerVersion } from '../testing/test-rows.ts';
 
 /** Issue 8 item 11: MAX_RECOVERY_ATTEMPTS_EXCEEDED workflows, against real PostgreSQL with the real DBOS schema. */
 let pg: PostgresServer;

@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPostgres, type PostgresServer } from '../../testkit/src/postgres.ts';
 import {
+  startPostgres,
+  type PostgresServer,
   createDbosSystemDatabase,
-  createDrainReader,
   startDbosWorker,
   type DbosSystemDatabase,
   type DbosWorker,
-} from '../../testkit/src/dbos.ts';
+} from '@dbos-gitops/testkit';
+import { createDrainReader } from '../testing/drain-reader.ts';
 import { readDrainStatus, type DatabaseDrainStatus } from './database.ts';
 import { appendObservation, decideRetirement, emptyDrainHistory, observationsFromRead, type DrainHistory } from './retirement.ts';
 

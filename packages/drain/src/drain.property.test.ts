@@ -1,12 +1,12 @@
 import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPostgres, type PostgresServer } from '../../testkit/src/postgres.ts';
-import { createDbosSystemDatabase, createDrainReader } from '../../testkit/src/dbos.ts';
+import { startPostgres, type PostgresServer, createDbosSystemDatabase } from '@dbos-gitops/testkit';
+import { createDrainReader } from '../testing/drain-reader.ts';
 import { readDrainStatus, readVersionInFlight, withDrainReadTransaction } from './database.ts';
 import { findOrphans } from './orphans.ts';
 import { decideRetirement, type DrainObservation } from './retirement.ts';
-import { insertWorkflowRows, registerVersion, type TestWorkflowRow } from './test-rows.ts';
+import { insertWorkflowRows, registerVersion, type TestWorkflowRow } from '../testing/test-rows.ts';
 
 const RUNS = 1000;
 const APP = 'shop';

@@ -9,154 +9,27 @@
  * SEALED_SECRETS_CONTROLLER_NAME/NAMESPACE); the default name is this repository's Helm release, `sealed-secrets`
  * (kubeseal's own default is `sealed-secrets-controller`).
  */
-import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
-import { $, echo } from 'zx';
-import { controllerFromEnv, fetchCertificateFromCluster, loadKubeConfig } from '../src/cert-source.ts';
-import { parseCertificate, type SealingCertificate } from '../src/certificate.ts';
-import { CertificateFetchError } from '../src/errors.ts';
-import { readSealedSecret } from '../src/merge.ts';
-import { parseFlags, repoRoot, runScript, ScriptError, usageError, validateEnvironment } from './lib/cli.ts';
-import { certificatePath, secretsDirectory } from './lib/sealed-files.ts';
+import type { CommandSpec } from '@dbos-gitops/cli-kit';
+import { runScript } from './lib/cli.ts';
 
-const USAGE = `usage: fetch-cert --env ENV [--context KUBE_CONTEXT] [--kubeconfig FILE]
-                  [--controller-name sealed-secrets] [--controller-namespace kube-system]
-                  [--commit] [--reseal-hint] [--root DIR]`;
+export const FETCH_CERT = {
+  usage: 'pnpm secrets:fetch-cert --env ENV [--context KUBE_CONTEXT] [options]',
+  summary:
+    "Fetches the environment's current sealing certificate from its cluster (as kubeseal --fetch-cert does), writes " +
+    'clusters/<env>/sealed-secrets-cert.pem, prints its key fingerprint and validity, and says what a key change means ' +
+    'for the SealedSecrets already committed. Writes nothing else unless --commit.',
+  flags: {
+    env: { type: 'string', valueName: 'ENV', description: 'the environment whose certificate file is written (required)' },
+    context: { type: 'string', valueName: 'KUBE_CONTEXT', description: "the kubeconfig context of the environment's cluster (default: the current context)" },
+    kubeconfig: { type: 'string', valueName: 'FILE', description: 'cluster credentials (default $KUBECONFIG, then ~/.kube/config)' },
+    'controller-name': { type: 'string', valueName: 'NAME', description: "the controller's Service (default sealed-secrets, this repository's Helm release) [$SEALED_SECRETS_CONTROLLER_NAME]" },
+    'controller-namespace': { type: 'string', valueName: 'NS', description: "the controller's namespace (default kube-system) [$SEALED_SECRETS_CONTROLLER_NAMESPACE]" },
+    commit: { type: 'boolean', description: 'git commit the certificate file (only that file) when it changed' },
+    'reseal-hint': { type: 'boolean', description: 'after a key change, print the secrets:seal command for every committed key' },
+    root: { type: 'string', valueName: 'DIR', description: 'the repository (default: the git work tree around the current directory)' },
+    json: { type: 'boolean', description: 'print the report as JSON (certificate, key change, committed files) instead of lines' },
+  },
+  notes: ['exit codes: 0 written, 2 no certificate from the cluster (kubeconfig, controller, or an unusable answer), 6 git refused the commit, 64 usage (also an unknown --context).'],
+} satisfies CommandSpec;
 
-const HELM_RELEASE_NAME = 'sealed-secrets';
-const DAY_MS = 86_400_000;
-
-function describeCertificate(certificate: SealingCertificate, now: Date): string {
-  const daysLeft = Math.floor((certificate.notAfter.getTime() - now.getTime()) / DAY_MS);
-  return [
-    `  key fingerprint:  ${certificate.keyFingerprint} (RSA-${certificate.keyBits}; the controller logs this name)`,
-    `  certificate:      SHA-256 ${certificate.certificateSha256}`,
-    `  valid:            ${certificate.notBefore.toISOString()} to ${certificate.notAfter.toISOString()} (${daysLeft} days left)`,
-  ].join('\n');
-}
-
-async function lastCommitTime(root: string, path: string): Promise<number | null> {
-  const result = await $({ quiet: true, nothrow: true, cwd: root })`git log -1 --format=%ct -- ${path}`;
-  const seconds = Number.parseInt(result.stdout.trim(), 10);
-  return result.exitCode === 0 && Number.isFinite(seconds) ? seconds : null;
-}
-
-async function main(): Promise<void> {
-  const flags = parseFlags(
-    process.argv.slice(2),
-    {
-      env: { type: 'string' },
-      context: { type: 'string' },
-      kubeconfig: { type: 'string' },
-      'controller-name': { type: 'string' },
-      'controller-namespace': { type: 'string' },
-      commit: { type: 'boolean', default: false },
-      'reseal-hint': { type: 'boolean', default: false },
-      root: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    USAGE,
-  );
-  if (flags.help) {
-    echo(USAGE);
-    return;
-  }
-  const env = validateEnvironment(flags.env, USAGE);
-  const root = await repoRoot(flags.root);
-  const fromEnv = controllerFromEnv(process.env);
-  const controller = {
-    name: flags['controller-name'] ?? (process.env.SEALED_SECRETS_CONTROLLER_NAME ? fromEnv.name : HELM_RELEASE_NAME),
-    namespace: flags['controller-namespace'] ?? fromEnv.namespace,
-  };
-  const kubeConfig = loadKubeConfig({ kubeconfigPath: flags.kubeconfig, env: process.env });
-  if (flags.context) {
-    if (!kubeConfig.getContexts().some((context) => context.name === flags.context)) {
-      throw usageError(`the kubeconfig has no context "${flags.context}"; list them with \`kubectl config get-contexts\``);
-    }
-    kubeConfig.setCurrentContext(flags.context);
-  }
-  const context = kubeConfig.getCurrentContext();
-  const pem = await fetchCertificateFromCluster(kubeConfig, controller);
-  const now = new Date();
-  let fetched: SealingCertificate;
-  try {
-    fetched = parseCertificate(pem, { now });
-  } catch (error) {
-    throw new CertificateFetchError(`the controller ${controller.namespace}/${controller.name} answered with an unusable certificate: ${(error as Error).message}`);
-  }
-
-  const path = certificatePath(root, env);
-  const relativePath = relative(root, path);
-  const previousPem = existsSync(path) ? await readFile(path, 'utf8') : null;
-  let previous: SealingCertificate | null = null;
-  if (previousPem !== null) {
-    try {
-      previous = parseCertificate(previousPem, { allowInvalidDates: true });
-    } catch {
-      previous = null;
-    }
-  }
-  const previousCommit = previousPem === null ? null : await lastCommitTime(root, relativePath);
-  await mkdir(dirname(path), { recursive: true });
-  await writeFile(path, fetched.pem);
-  echo(`wrote ${relativePath} from ${controller.namespace}/${controller.name} (context ${context}):\n${describeCertificate(fetched, now)}`);
-
-  const secretsDir = secretsDirectory(root, env);
-  const sealedFiles = existsSync(secretsDir) ? (await readdir(secretsDir)).filter((name) => name.endsWith('.sealed.yaml')).sort() : [];
-  if (previous && previous.keyFingerprint === fetched.keyFingerprint) {
-    echo('the sealing key is unchanged: every committed SealedSecret was sealed for this key or an older one the controller still holds.');
-  } else {
-    echo(
-      previous
-        ? `the sealing key changed (was ${previous.keyFingerprint}). The controller keeps its old keys, so committed SealedSecrets still decrypt.`
-        : 'there was no readable certificate before, so nothing can be compared.',
-    );
-    echo(
-      'Which key sealed a value cannot be read from the ciphertext (RSA-OAEP hides the recipient key). From git history only:',
-    );
-    for (const name of sealedFiles) {
-      const fileCommit = await lastCommitTime(root, relative(root, join(secretsDir, name)));
-      const verdict =
-        fileCommit === null || previousCommit === null
-          ? 'unknown (not committed, or no history for the old certificate)'
-          : fileCommit >= previousCommit
-            ? 'last changed after the old certificate was committed: probably sealed for the old key'
-            : 'last changed before the old certificate was committed: sealed for the old key or an even older one';
-      echo(`  overlays/${env}/secrets/${name}: ${verdict}`);
-    }
-    echo('Re-sealing is only needed to retire old controller keys (key rotation is not secret rotation; new values are what rotate a secret).');
-    if (flags['reseal-hint']) {
-      echo('To re-seal, give each value again (it cannot be recovered from the repository):');
-      for (const name of sealedFiles) {
-        const secretName = name.replace(/\.sealed\.yaml$/, '');
-        let keys: string[];
-        try {
-          keys = readSealedSecret(await readFile(join(secretsDir, name), 'utf8'), name).keys;
-        } catch {
-          echo(`  overlays/${env}/secrets/${name}: not a readable SealedSecret, skipped`);
-          continue;
-        }
-        for (const key of keys) echo(`  pnpm secrets:seal --env ${env} --name ${secretName} --key ${key}`);
-      }
-    } else if (sealedFiles.length > 0) {
-      echo('Pass --reseal-hint for the commands that re-seal each value.');
-    }
-  }
-
-  if (flags.commit) {
-    const add = await $({ quiet: true, nothrow: true, cwd: root })`git add -- ${relativePath}`;
-    if (add.exitCode !== 0) throw new ScriptError(`git add ${relativePath} failed: ${add.stderr.trim().split('\n')[0]}`);
-    const staged = await $({ quiet: true, nothrow: true, cwd: root })`git diff --cached --quiet -- ${relativePath}`;
-    if (staged.exitCode === 0) {
-      echo(`${relativePath} is unchanged in git; nothing to commit`);
-      return;
-    }
-    const message = `${env}: sealing certificate ${fetched.keyFingerprint}, valid until ${fetched.notAfter.toISOString().slice(0, 10)}`;
-    const commit = await $({ quiet: true, nothrow: true, cwd: root })`git commit --quiet -m ${message} -- ${relativePath}`;
-    if (commit.exitCode !== 0) throw new ScriptError(`git commit failed: ${commit.stderr.trim().split('\n')[0]}`);
-    echo(`committed ${relativePath}`);
-  }
-}
-
-runScript(main);
+runScript(FETCH_CERT, 'secrets:fetch-cert', async (flags, io) => (await import('./lib/fetch-cert.ts')).fetchCert(flags, io));

@@ -16,10 +16,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { parseCertificate } from '../src/certificate.ts';
 import { sealSecret, toYaml } from '../src/document.ts';
-import { makeTestCertificate, type TestCertificate } from '../src/test-helpers/certificates.ts';
-import { unsealSealedSecret } from '../src/test-helpers/controller-unseal.ts';
-import { DBOS_CLI } from '../../testkit/src/dbos.ts';
-import { findPostgresBinDir, startPostgres } from '../../testkit/src/postgres.ts';
+import { makeTestCertificate, type TestCertificate } from '../testing/certificates.ts';
+import { unsealSealedSecret } from '../testing/controller-unseal.ts';
+import { createFixtureRepo, DBOS_CLI, findPostgresBinDir, startPostgres } from '@dbos-gitops/testkit';
 
 const TSX = fileURLToPath(new URL('../../../node_modules/.bin/tsx', import.meta.url));
 const SCRIPTS = fileURLToPath(new URL('.', import.meta.url));
@@ -44,23 +43,15 @@ function git(cwd: string, ...args: string[]): string {
   return execFileSync('git', ['-c', 'user.name=test', '-c', 'user.email=test@example.invalid', '-c', 'commit.gpgsign=false', ...args], { cwd, encoding: 'utf8' });
 }
 
-/** A scratch repository: the dev certificate and a placeholder license, committed. */
-function makeRepo(withGit = true): string {
-  const root = mkdtempSync(join(scratch, 'repo-'));
-  mkdirSync(join(root, 'clusters/dev'), { recursive: true });
-  mkdirSync(join(root, 'overlays/dev/secrets'), { recursive: true });
-  writeFileSync(join(root, 'clusters/dev/sealed-secrets-cert.pem'), certificate.certificatePem);
+/** A scratch repository (testkit's fixture builder): the dev certificate and a placeholder license, committed. */
+async function makeRepo(withGit = true): Promise<string> {
   const sealing = parseCertificate(certificate.certificatePem);
-  writeFileSync(
-    join(root, 'overlays/dev/secrets/conductor-license.sealed.yaml'),
-    toYaml(sealSecret({ certificate: sealing, name: 'conductor-license', namespace: 'dbos', data: { 'license-key': 'placeholder' }, annotations: { 'dbos.dev/placeholder': 'true' } })),
+  const license = toYaml(sealSecret({ certificate: sealing, name: 'conductor-license', namespace: 'dbos', data: { 'license-key': 'placeholder' }, annotations: { 'dbos.dev/placeholder': 'true' } }));
+  const repo = await createFixtureRepo(
+    { 'clusters/dev/sealed-secrets-cert.pem': certificate.certificatePem, 'overlays/dev/secrets/conductor-license.sealed.yaml': license },
+    { git: withGit, parent: scratch },
   );
-  if (withGit) {
-    git(root, 'init', '--quiet', '--initial-branch=main');
-    git(root, 'add', '--all');
-    git(root, 'commit', '--quiet', '-m', 'fixture');
-  }
-  return root;
+  return repo.root;
 }
 
 function allFiles(dir: string): string[] {
@@ -128,7 +119,7 @@ const shellQuote = (value: string): string => `'${value.replace(/'/g, "'\\''")}'
 
 describe('seal-value', () => {
   it('merges a piped value into the placeholder file: decrypts to it, placeholder gone, value shown nowhere', async () => {
-    const root = makeRepo();
+    const root = await makeRepo();
     const value = uniqueValue('license');
     const before = readFileSync(join(root, 'overlays/dev/secrets/conductor-license.sealed.yaml'), 'utf8');
     const args = ['--env', 'dev', '--name', 'conductor-license', '--key', 'license-key', '--root', root];
@@ -148,7 +139,7 @@ describe('seal-value', () => {
   });
 
   it('accepts only the keys the file declares (or --add-key), and keeps dbos.dev/placeholder until every placeholder key is sealed', async () => {
-    const root = makeRepo(false);
+    const root = await makeRepo(false);
     const path = join(root, 'overlays/dev/secrets/dex-credentials.sealed.yaml');
     const sealing = parseCertificate(certificate.certificatePem);
     // Two placeholder keys, marked the way files were before the key list existed (the mark alone: every key).
@@ -159,7 +150,7 @@ describe('seal-value', () => {
 
     const typoValue = uniqueValue('typo');
     const typo = await seal('postgres-pasword', typoValue);
-    expect(typo.code).toBe(2);
+    expect(typo.code).toBe(64); // usage (was 2)
     expect(typo.stderr).toMatch(/declares the key\(s\) admin-password-hash, postgres-password, not postgres-pasword; check the spelling, or pass --add-key/);
     expect(readFileSync(path, 'utf8')).toBe(original);
     expect(typo.stdout + typo.stderr).not.toContain(typoValue);
@@ -185,7 +176,7 @@ describe('seal-value', () => {
   });
 
   it('seals the drain reader URL into both copies (the bot\'s in dbos, KEDA\'s in keda) from one value, or into neither', async () => {
-    const root = makeRepo(false);
+    const root = await makeRepo(false);
     const sealing = parseCertificate(certificate.certificatePem);
     const bot = join(root, 'overlays/dev/secrets/dbos-drain-reader.sealed.yaml');
     const keda = join(root, 'overlays/dev/secrets/dbos-drain-reader-keda.sealed.yaml');
@@ -213,7 +204,7 @@ describe('seal-value', () => {
     writeFileSync(keda, toYaml(sealSecret({ certificate: sealing, name: 'dbos-drain-reader-keda', namespace: 'keda', data: { connection: 'placeholder' } })));
     const [botBefore, kedaBefore] = [readFileSync(bot, 'utf8'), readFileSync(keda, 'utf8')];
     const refused = await runPiped('seal-value.ts', ['--env', 'dev', '--name', 'dbos-drain-reader', '--key', 'database-url', '--root', root], `${uniqueValue('never')}\n`);
-    expect(refused.code).toBe(2);
+    expect(refused.code).toBe(64); // usage (was 2)
     expect(refused.stderr).toMatch(/dbos-drain-reader-keda\.sealed\.yaml declares the key\(s\) connection, not database-url/);
     expect([readFileSync(bot, 'utf8'), readFileSync(keda, 'utf8')]).toEqual([botBefore, kedaBefore]);
 
@@ -224,13 +215,13 @@ describe('seal-value', () => {
     expect(flow).toContain('encryptedData: {database-url: ');
     writeFileSync(keda, flow);
     const unwritable = await runPiped('seal-value.ts', ['--env', 'dev', '--name', 'dbos-drain-reader', '--key', 'database-url', '--root', root], `${uniqueValue('undone')}\n`);
-    expect(unwritable.code).toBe(1);
+    expect(unwritable.code).toBe(7); // a SealedSecret that cannot be edited: YAML (was 1)
     expect(unwritable.stderr).toMatch(/spec\.encryptedData is not a block mapping/);
     expect([readFileSync(bot, 'utf8'), readFileSync(keda, 'utf8')]).toEqual([botBefore, flow]);
   });
 
   it('creates a new SealedSecret file and keeps a multi-line value intact', async () => {
-    const root = makeRepo(false);
+    const root = await makeRepo(false);
     const value = `-----BEGIN KEY-----\n${uniqueValue('line1')}\n${uniqueValue('line2')}\n-----END KEY-----`;
     const result = await runPiped('seal-value.ts', ['--env', 'dev', '--name', 'webhook-signing', '--key', 'key.pem', '--root', root], `${value}\n`);
     expect(result.code).toBe(0);
@@ -242,7 +233,7 @@ describe('seal-value', () => {
   });
 
   it('refuses an expired certificate, an empty value and value-carrying flags without writing or echoing anything', async () => {
-    const root = makeRepo(false);
+    const root = await makeRepo(false);
     const licensePath = join(root, 'overlays/dev/secrets/conductor-license.sealed.yaml');
     const original = readFileSync(licensePath, 'utf8');
     const value = uniqueValue('never');
@@ -250,16 +241,16 @@ describe('seal-value', () => {
     const expired = makeTestCertificate({ keyBits: 2048, startDate: '20240101000000Z', endDate: '20240201000000Z' });
     writeFileSync(join(root, 'expired.pem'), expired.certificatePem);
     const old = await runPiped('seal-value.ts', ['--env', 'dev', '--name', 'conductor-license', '--key', 'license-key', '--cert', join(root, 'expired.pem'), '--root', root], value);
-    expect(old.code).toBe(1);
+    expect(old.code).toBe(2); // the certificate is configuration (was 1)
     expect(old.stderr).toMatch(/^error: the sealing certificate expired on 2024-02-01/);
 
     const empty = await runPiped('seal-value.ts', ['--env', 'dev', '--name', 'conductor-license', '--key', 'license-key', '--root', root], '\n');
-    expect(empty.code).toBe(1);
+    expect(empty.code).toBe(64); // input that breaks the command's contract: usage (was 1)
     expect(empty.stderr).toMatch(/empty; nothing was written/);
 
     const literal = await runPiped('seal-value.ts', ['--env', 'dev', '--name', 'x', '--key', 'k', `--from-literal=k=${value}`, '--root', root], '');
-    expect(literal.code).toBe(2);
-    expect(literal.stderr).toMatch(/Unknown option '--from-literal'/);
+    expect(literal.code).toBe(64); // usage (was 2)
+    expect(literal.stderr).toMatch(/unknown option --from-literal/);
 
     for (const result of [old, empty, literal]) expect(`${result.stdout}${result.stderr}`).not.toContain(value);
     expect(readFileSync(licensePath, 'utf8')).toBe(original);
@@ -267,7 +258,7 @@ describe('seal-value', () => {
   });
 
   it('reads the value from a hidden prompt on a real terminal: nothing of it is echoed', async () => {
-    const root = makeRepo(false);
+    const root = await makeRepo(false);
     const value = uniqueValue('typed');
     const commandLine = [TSX, join(SCRIPTS, 'seal-value.ts'), '--env', 'dev', '--name', 'conductor-api-key', '--key', 'api-key', '--token-name', 'gitops-dev-manual', '--root', root].map(shellQuote).join(' ');
     const { code, transcript } = await runInTerminal(commandLine, [value]);
@@ -318,7 +309,7 @@ describe('fetch-cert', () => {
   }
 
   it('writes the controller\'s new certificate, reports the key change honestly, offers re-seal commands, and commits', async () => {
-    const root = makeRepo();
+    const root = await makeRepo();
     const config = kubeconfig(scratch);
     served = otherCertificate.certificatePem;
     const result = await runPiped('fetch-cert.ts', ['--env', 'dev', '--kubeconfig', config, '--context', 'dev-admin', '--commit', '--reseal-hint', '--root', root], '');
@@ -342,49 +333,71 @@ describe('fetch-cert', () => {
     expect(again.stdout).toMatch(/unchanged in git; nothing to commit/);
   });
 
+  it('--json prints the same report as data: the new certificate, the key change, the files and re-seal commands', async () => {
+    const root = await makeRepo(false);
+    served = otherCertificate.certificatePem;
+    const result = await runPiped('fetch-cert.ts', ['--env', 'dev', '--kubeconfig', kubeconfig(scratch), '--context', 'dev-admin', '--reseal-hint', '--json', '--root', root], '');
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const fetched = parseCertificate(otherCertificate.certificatePem);
+    expect(JSON.parse(result.stdout)).toEqual({
+      environment: 'dev',
+      path: 'clusters/dev/sealed-secrets-cert.pem',
+      controller: 'kube-system/sealed-secrets',
+      context: 'dev-admin',
+      certificate: { keyFingerprint: fetched.keyFingerprint, keyBits: 2048, certificateSha256: fetched.certificateSha256, notBefore: fetched.notBefore.toISOString(), notAfter: fetched.notAfter.toISOString() },
+      previousKeyFingerprint: parseCertificate(certificate.certificatePem).keyFingerprint,
+      keyChanged: true,
+      sealedFiles: [{ path: 'overlays/dev/secrets/conductor-license.sealed.yaml', verdict: 'unknown (not committed, or no history for the old certificate)' }],
+      resealCommands: ['pnpm secrets:seal --env dev --name conductor-license --key license-key'],
+      committed: false,
+    });
+    expect(readFileSync(join(root, 'clusters/dev/sealed-secrets-cert.pem'), 'utf8')).toBe(fetched.pem);
+  });
+
   it('fails with a clear message for an unknown context or a missing controller, and writes nothing', async () => {
-    const root = makeRepo(false);
+    const root = await makeRepo(false);
     const config = kubeconfig(scratch);
     const before = readFileSync(join(root, 'clusters/dev/sealed-secrets-cert.pem'), 'utf8');
     const unknown = await runPiped('fetch-cert.ts', ['--env', 'dev', '--kubeconfig', config, '--context', 'nope', '--root', root], '');
-    expect(unknown.code).toBe(2);
+    expect(unknown.code).toBe(64); // usage (was 2)
     expect(unknown.stderr).toMatch(/no context "nope"/);
     const missing = await runPiped('fetch-cert.ts', ['--env', 'dev', '--kubeconfig', config, '--context', 'dev-admin', '--controller-name', 'sealed-secrets-controller', '--root', root], '');
-    expect(missing.code).toBe(1);
+    expect(missing.code).toBe(2); // no certificate where the flags point: config (was 1)
     expect(missing.stderr).toMatch(/cannot get the sealed-secrets Service kube-system\/sealed-secrets-controller: HTTP 404/);
     expect(readFileSync(join(root, 'clusters/dev/sealed-secrets-cert.pem'), 'utf8')).toBe(before);
   });
 });
 
 describe('bootstrap-environment', () => {
-  function newEnvironmentRepo(): string {
-    const root = makeRepo(false);
+  async function newEnvironmentRepo(): Promise<string> {
+    const root = await makeRepo(false);
     mkdirSync(join(root, 'clusters/qa'), { recursive: true });
     writeFileSync(join(root, 'clusters/qa/sealed-secrets-cert.pem'), certificate.certificatePem);
     return root;
   }
 
   it('refuses without a terminal (the SQL is shown only there) and writes nothing', async () => {
-    const root = newEnvironmentRepo();
+    const root = await newEnvironmentRepo();
     const result = await runPiped('bootstrap-environment.ts', ['--env', 'qa', '--db-host', 'db.qa.internal', '--root', root], 'a\nb\nc\n');
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(64); // run it from a terminal: usage (was 1)
     expect(result.stderr).toMatch(/no terminal: the role SQL/);
     expect(() => readdirSync(join(root, 'overlays/qa'))).toThrow();
   });
 
   it('refuses a KEDA namespace that is the application\'s own or not a namespace name, before asking or writing anything', async () => {
-    const root = newEnvironmentRepo();
+    const root = await newEnvironmentRepo();
     const same = await runPiped('bootstrap-environment.ts', ['--env', 'qa', '--db-host', 'db.qa.internal', '--keda-namespace', 'dbos', '--root', root], 'a\nb\nc\n');
-    expect(same.code).toBe(2);
+    expect(same.code).toBe(64); // usage (was 2)
     expect(same.stderr).toMatch(/--keda-namespace must be KEDA's own namespace, not the application's \(dbos\)/);
     const invalid = await runPiped('bootstrap-environment.ts', ['--env', 'qa', '--db-host', 'db.qa.internal', '--keda-namespace', 'KEDA_NS', '--root', root], 'a\nb\nc\n');
-    expect(invalid.code).toBe(2);
+    expect(invalid.code).toBe(64); // usage (was 2)
     expect(invalid.stderr).toMatch(/"KEDA_NS" is not a valid namespace/);
     expect(() => readdirSync(join(root, 'overlays/qa'))).toThrow();
   });
 
   it('seals the whole set from stdin lines; role SQL and the generated Dex password go to the terminal only, matching what was sealed', async () => {
-    const root = newEnvironmentRepo();
+    const root = await newEnvironmentRepo();
     const admin = uniqueValue('admin');
     const license = uniqueValue('license');
     const apiKey = `dbos_${uniqueValue('api')}`;
@@ -403,6 +416,9 @@ describe('bootstrap-environment', () => {
     for (const password of [conductor, app, reader, dexDb]) expect(password).toMatch(/^[A-Za-z0-9_-]{32}$/);
     expect(transcript).toContain('GRANT SELECT ON "dbos"."workflow_status" TO "dbos_drain_reader";');
     expect(transcript).toContain('GRANT ALL ON SCHEMA public TO "dbos_conductor_role";');
+    // Progress on the terminal's stderr for the slow steps (bcrypt, nine RSA sealings), never on stdout.
+    expect(transcript).toMatch(/… hashing the Dex admin password/);
+    expect(transcript).toMatch(/… sealing dbos-drain-reader-keda \(8\/9\)/);
     const dexPassword = /Dex admin password \(shown once[^)]*\): (\S+)/.exec(transcript)?.[1] ?? '';
     expect(dexPassword).toMatch(/^[A-Za-z0-9_-]{32}$/);
 
@@ -432,12 +448,12 @@ describe('bootstrap-environment', () => {
 
     // An existing environment is never overwritten by accident.
     const again = await runInTerminal([TSX, join(SCRIPTS, 'bootstrap-environment.ts'), '--env', 'qa', '--db-host', 'db.qa.internal', '--root', root].map(shellQuote).join(' '));
-    expect(again.code).toBe(1);
+    expect(again.code).toBe(64); // pass --force: usage (was 1)
     expect(again.transcript).toMatch(/already holds 9 SealedSecrets.*--force/);
   });
 
   it('keeps an existing kustomization and names the files it does not list yet (KEDA\'s copy, for a list older than it)', async () => {
-    const root = newEnvironmentRepo();
+    const root = await newEnvironmentRepo();
     mkdirSync(join(root, 'overlays/qa/secrets'), { recursive: true });
     const old = ['postgres-admin', 'conductor-db', 'conductor-license', 'dbos-app-db', 'conductor-api-key', 'dex-credentials', 'dbos-drain-reader', 'gitops-bot'];
     const kustomization = `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n${old.map((name) => `  - ${name}.sealed.yaml\n`).join('')}`;
@@ -454,7 +470,7 @@ describe('bootstrap-environment', () => {
   });
 
   it('asks every value through hidden prompts on a terminal, echoing none of them', async () => {
-    const root = newEnvironmentRepo();
+    const root = await newEnvironmentRepo();
     const answers = [uniqueValue('admin'), uniqueValue('license'), `dbos_${uniqueValue('api')}`, uniqueValue('dex')];
     const commandLine = [TSX, join(SCRIPTS, 'bootstrap-environment.ts'), '--env', 'qa', '--db-host', 'db.qa.internal', '--dex-password', 'ask', '--root', root].map(shellQuote).join(' ');
     const { code, transcript } = await runInTerminal(commandLine, answers);
@@ -469,7 +485,7 @@ describe('bootstrap-environment', () => {
   it('its SQL, run with psql on a real PostgreSQL, makes every sealed database URL work with exactly the intended rights', async () => {
     const server = await startPostgres();
     try {
-      const root = newEnvironmentRepo();
+      const root = await newEnvironmentRepo();
       const superuserUrl = server.url();
       const answers = join(scratch, 'answers-pg.txt');
       writeFileSync(answers, `${new URL(superuserUrl).password}\n${uniqueValue('license')}\n${uniqueValue('api')}\n`);
@@ -501,3 +517,59 @@ describe('bootstrap-environment', () => {
   });
 });
 
+
+describe('one command-line convention for the three scripts (cli-kit)', () => {
+  const scripts = {
+    'seal-value.ts': { name: 'secrets:seal', flags: ['env', 'name', 'key', 'namespace', 'scope', 'cert', 'token-name', 'add-key', 'root', 'json'] },
+    'fetch-cert.ts': { name: 'secrets:fetch-cert', flags: ['env', 'context', 'kubeconfig', 'controller-name', 'controller-namespace', 'commit', 'reseal-hint', 'root', 'json'] },
+    'bootstrap-environment.ts': {
+      name: 'secrets:bootstrap',
+      flags: ['env', 'db-host', 'db-port', 'db-sslmode', 'admin-password', 'admin-role', 'dex-password', 'dex-postgres', 'conductor-token-name', 'namespace', 'keda-namespace', 'cert', 'force', 'root', 'json'],
+    },
+  };
+
+  it('--help (also after the -- pnpm forwards) explains every flag; --version prints the version; both exit 0 on stdout only', async () => {
+    for (const [script, { name, flags }] of Object.entries(scripts)) {
+      const help = await runPiped(script, ['--', '--help'], '');
+      expect(help.code, script).toBe(0);
+      expect(help.stderr).toBe('');
+      expect(help.stdout).toMatch(new RegExp(`^usage: pnpm ${name} `));
+      const options = help.stdout.split('\noptions:\n')[1]!.split('\n\n')[0]!.split('\n');
+      const named = options.map((line) => /--([a-z-]+)/.exec(line)?.[1]);
+      expect(named).toEqual([...flags, 'help', 'version']);
+      // Every line: the flag, at least two spaces, then an explanation.
+      for (const line of options) expect(line, `${script}: ${line}`).toMatch(/^ {2}(-h, | {4})--[a-z-]+( \S+)? {2,}\S.{10,}/);
+      expect(help.stdout).toMatch(/exit codes: /);
+      const version = await runPiped(script, ['--version'], '');
+      expect(version).toEqual({ code: 0, stdout: expect.stringMatching(new RegExp(`^${name} \\d+\\.\\d+\\.\\d+\\n$`)), stderr: '' });
+    }
+  });
+
+  it('an unknown flag or a stray argument exits 64 with what to do, naming the flag but never a value', async () => {
+    const value = uniqueValue('stray');
+    for (const script of Object.keys(scripts)) {
+      for (const argv of [['--env', 'dev', `--password=${value}`], ['--env', 'dev', value], ['--env', 'dev', '--database-url', value]]) {
+        const result = await runPiped(script, argv, '');
+        expect(result.code, `${script} ${argv[2]!.slice(0, 12)}`).toBe(64);
+        expect(result.stdout).toBe('');
+        expect(result.stderr).toMatch(/^error: [^\n]+\n {2}what to do: [^\n]+\n$/);
+        expect(result.stderr).not.toContain(value);
+      }
+    }
+  });
+
+  it('seal-value --json prints what it wrote as data, and nothing of the value', async () => {
+    const root = await makeRepo(false);
+    const value = uniqueValue('json');
+    const result = await runPiped('seal-value.ts', ['--env', 'dev', '--name', 'conductor-license', '--key', 'license-key', '--root', root, '--json'], `${value}\n`);
+    expect(result.code, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout) as { environment: string; certificate: { keyFingerprint: string }; files: Array<Record<string, unknown>> };
+    expect(report.environment).toBe('dev');
+    expect(report.certificate.keyFingerprint).toBe(parseCertificate(certificate.certificatePem).keyFingerprint);
+    expect(report.files).toEqual([
+      { path: 'overlays/dev/secrets/conductor-license.sealed.yaml', created: false, key: 'license-key', placeholderRemoved: true, placeholderRemaining: [], tokenNameRemoved: false },
+    ]);
+    expect(result.stdout).not.toContain(value);
+    expect(await unsealSealedSecret(readFileSync(join(root, 'overlays/dev/secrets/conductor-license.sealed.yaml'), 'utf8'), [certificate.privateKeyPem])).toEqual({ 'license-key': value });
+  });
+});

@@ -5,28 +5,30 @@
  *   pnpm exec tsx packages/sealing/scripts/seal-example-environments.ts [dev|staging|prod ...]
  */
 import { fileURLToPath } from 'node:url';
+import type { CommandSpec } from '@dbos-gitops/cli-kit';
+import { UsageError } from '../src/errors.ts';
 import { bootstrapExampleEnvironment, EXAMPLE_ENVIRONMENTS, type ExampleEnvironment } from '../src/example-environments.ts';
+import { printer, runScript } from './lib/cli.ts';
 
 const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
 
-async function main(argv: string[]): Promise<number> {
-  const unknown = argv.filter((name) => !(EXAMPLE_ENVIRONMENTS as readonly string[]).includes(name));
-  if (unknown.length > 0) {
-    process.stderr.write(`error: unknown environment ${unknown.join(', ')}; choose from ${EXAMPLE_ENVIRONMENTS.join(', ')}\n`);
-    return 2;
-  }
-  const selected = (argv.length > 0 ? argv : EXAMPLE_ENVIRONMENTS) as readonly ExampleEnvironment[];
-  const now = new Date();
-  for (const environment of selected) {
-    await bootstrapExampleEnvironment(environment, { root: repoRoot, now, log: (line) => process.stdout.write(`${line}\n`) });
-  }
-  return 0;
-}
+const SEAL_EXAMPLES = {
+  usage: 'pnpm exec tsx packages/sealing/scripts/seal-example-environments.ts [ENV ...]',
+  summary:
+    'Re-creates the example environments: for each, a fresh sealing key pair whose certificate replaces ' +
+    'clusters/<env>/sealed-secrets-cert.pem (the private key is dropped) and every SealedSecret of overlays/<env>/secrets, ' +
+    'sealed from random or placeholder values. Only for the examples: a real environment uses secrets:bootstrap.',
+  flags: {},
+  positionals: { name: 'ENV', description: `the environments to re-create, of ${EXAMPLE_ENVIRONMENTS.join(', ')} (default all)`, max: EXAMPLE_ENVIRONMENTS.length },
+  notes: ['exit codes: 0 written, 64 usage (an environment that is not an example).'],
+} satisfies CommandSpec;
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: Error) => {
-    process.stderr.write(`error: ${error.message}\n`);
-    process.exit(1);
-  },
-);
+runScript(SEAL_EXAMPLES, 'seal-example-environments', async (_flags, io, positionals) => {
+  const unknown = positionals.filter((name) => !(EXAMPLE_ENVIRONMENTS as readonly string[]).includes(name));
+  // Names only, never echoed: a positional may be anything, and these are checked against a fixed list.
+  if (unknown.length > 0) throw new UsageError(`${unknown.length} argument(s) are not example environments`, `choose from ${EXAMPLE_ENVIRONMENTS.join(', ')}`);
+  const selected = (positionals.length > 0 ? positionals : EXAMPLE_ENVIRONMENTS) as readonly ExampleEnvironment[];
+  const now = new Date();
+  const echo = printer(io);
+  for (const environment of selected) await bootstrapExampleEnvironment(environment, { root: repoRoot, now, log: echo });
+});

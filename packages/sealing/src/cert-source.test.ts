@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { controllerFromEnv, isFileName, loadCertificate, loadKubeConfig, readCertificatePem } from './cert-source.ts';
 import { CertificateExpiredError, CertificateFetchError } from './errors.ts';
-import { makeTestCertificate, type TestCertificate } from './test-helpers/certificates.ts';
+import { makeTestCertificate, type TestCertificate } from '../testing/certificates.ts';
 
 let key: TestCertificate;
 let tls: TestCertificate;

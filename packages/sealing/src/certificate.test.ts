@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parseCertificate } from './certificate.ts';
 import { CertificateExpiredError, CertificateNotYetValidError, CertificateParseError, SealingError } from './errors.ts';
 import { generateSealingKeyPair } from './key-pair.ts';
-import { makeTestCertificate, type TestCertificate } from './test-helpers/certificates.ts';
+import { makeTestCertificate, type TestCertificate } from '../testing/certificates.ts';
 
 let valid: TestCertificate;
 beforeAll(() => {

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { runSeal } from './cli.ts';
-import { makeTestCertificate, type TestCertificate } from './test-helpers/certificates.ts';
-import { unsealSealedSecret, unsealValue } from './test-helpers/controller-unseal.ts';
+import { runSeal } from './seal-command.ts';
+import { makeTestCertificate, type TestCertificate } from '../testing/certificates.ts';
+import { unsealSealedSecret, unsealValue } from '../testing/controller-unseal.ts';
 
 let key: TestCertificate;
 let dir: string;
@@ -82,7 +82,8 @@ describe('runSeal', () => {
     expect(text.startsWith('# committed by hand\n')).toBe(true);
     await expect(unsealSealedSecret(text, [key.privateKeyPem])).resolves.toEqual({ password: SECRET_A, 'database-url': SECRET_B });
     const wrong = await run(['--cert', certPath, '--merge-into', file, '--name', 'other', '--from-env', 'x=SECRET_B']);
-    expect(wrong.code).toBe(1);
+    // The file and the target disagree: a configuration error (2), no longer the catch-all 1.
+    expect(wrong.code).toBe(2);
     expect(wrong.stderr).toMatch(/^error: .*name differs/);
     expect(readFileSync(file, 'utf8')).toBe(text);
     expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
@@ -125,13 +126,13 @@ describe('runSeal', () => {
     expect(result).toEqual({ code: 0, stdout: key.certificatePem, stderr: '' });
   });
 
-  it('fails with exit 1 and a one-line message for an expired certificate', async () => {
+  it('fails with exit 2 (config; was 1) and a one-line message plus what to do for an expired certificate', async () => {
     const expired = makeTestCertificate({ startDate: '20200101000000Z', endDate: '20210101000000Z' });
     writeFileSync(join(dir, 'expired.pem'), expired.certificatePem);
     const result = await run(['--cert', 'expired.pem', '-n', 'dbos', '--name', 'x', '--from-env', 'v=SECRET_A']);
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(2);
     expect(result.stdout).toBe('');
-    expect(result.stderr).toMatch(/^error: the sealing certificate expired on 2021-01-01.*fetch the current certificate.*\n$/);
+    expect(result.stderr).toMatch(/^error: the sealing certificate expired on 2021-01-01.*fetch the current certificate.*\n  what to do: [^\n]*secrets:fetch-cert[^\n]*\n$/);
     rmSync(join(dir, 'expired.pem'));
   });
 
@@ -158,7 +159,8 @@ describe('runSeal', () => {
       const result = await run(argv);
       expect(result.code, argv.join(' ')).toBe(64);
       expect(result.stdout).toBe('');
-      expect(result.stderr).toMatch(/^error: [^\n]+\n$/);
+      // One line of error and one of what to do (cli-kit's single catch), nothing else.
+      expect(result.stderr).toMatch(/^error: [^\n]+\n  what to do: [^\n]+\n$/);
       expect(result.stderr).not.toContain(SECRET_A);
       expect(result.stderr).not.toContain(SECRET_B);
     }
@@ -175,5 +177,23 @@ describe('runSeal', () => {
     const result = await run(['--help']);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/--merge-into FILE/);
+  });
+
+  it('--help explains every flag on its own line; --version prints the version; a leading -- is dropped', async () => {
+    const help = await run(['--', '--help']);
+    expect(help.code).toBe(0);
+    for (const flag of ['--cert FILE|URL', '--controller-name NAME', '--controller-namespace NS', '--kubeconfig FILE', '--name NAME', '-n, --namespace NS', '--scope SCOPE',
+      '--from-file [KEY=]PATH', '--from-env KEY=VARIABLE', '--type TYPE', '-o, --format yaml|json', '--json', '--merge-into FILE', '--add-key', '--raw', '--fetch-cert', '--version']) {
+      expect(help.stdout).toMatch(new RegExp(`^  (    )?${flag.replace(/[|[\]]/g, '\\$&')}  +\\S`, 'm'));
+    }
+    const version = await run(['--version']);
+    expect(version).toEqual({ code: 0, stdout: expect.stringMatching(/^seal \d+\.\d+\.\d+\n$/), stderr: '' });
+    const sealed = await run(['--', '--cert', certPath, '-n', 'dbos', '--name', 'x', '--from-env', 'k=SECRET_A', '--json']);
+    expect(sealed.code, sealed.stderr).toBe(0);
+    await expect(unsealSealedSecret(JSON.parse(sealed.stdout), [key.privateKeyPem])).resolves.toEqual({ k: SECRET_A });
+    // `pnpm bot seal` appends `--format yaml` as its default; the person's --json wins over it.
+    const withDefault = await run(['--cert', certPath, '-n', 'dbos', '--name', 'x', '--from-env', 'k=SECRET_A', '--json', '--format', 'yaml']);
+    expect(withDefault.code, withDefault.stderr).toBe(0);
+    expect(JSON.parse(withDefault.stdout).kind).toBe('SealedSecret');
   });
 });

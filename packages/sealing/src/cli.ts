@@ -1,150 +1,18 @@
+/**
+ * The heavy half of `seal`: reading values, the certificate (possibly from the cluster), sealing and merging. Loaded
+ * only once a command line has parsed (src/seal-command.ts), so `--help` never pays for the Kubernetes client.
+ */
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { parseCertificate } from './certificate.ts';
 import { controllerFromEnv, isFileName, readCertificatePem } from './cert-source.ts';
-import { encryptData, formatSealedSecret, sealSecret, validateSecretKey, type OutputFormat, type SealingTarget } from './document.ts';
-import { SealingError, UsageError } from './errors.ts';
+import { encryptData, formatSealedSecret, sealSecret, validateSecretKey, type SealingTarget } from './document.ts';
+import { UsageError } from './errors.ts';
 import { assertMergeTarget, mergeIntoSealedSecret, readSealedSecret } from './merge.ts';
 import { sealValue } from './crypto.ts';
 import { assertDeclaredKeys, placeholderAfterSealing } from './placeholder.ts';
-import { encryptionLabel, parseScope, type SealingScope } from './scope.ts';
-
-export interface SealIo {
-  stdout: { write(chunk: string): unknown };
-  stderr: { write(chunk: string): unknown };
-  env?: Readonly<Record<string, string | undefined>>;
-  /** Relative paths in flags resolve against this; defaults to process.cwd(). */
-  cwd?: string;
-  /** Instant the certificate's validity is checked against; defaults to now. */
-  now?: Date;
-  /** Use this cluster connection instead of loading a kubeconfig. */
-  kubeConfig?: KubeConfig;
-}
-
-export const SEAL_USAGE = `Usage: seal --name NAME --namespace NS --from-file KEY=PATH... [options]
-
-Seals values into a Bitnami SealedSecret, byte-compatible with kubeseal. Values never reach stdout or stderr, and
-never come from the command line (pnpm prints it into CI logs; shell history and ps keep it): a file, stdin
-(--from-file KEY=/dev/stdin) or an environment variable.
-
-Certificate (one of):
-  --cert FILE|URL              controller certificate: a file, file:// or http(s) URL  [$SEALED_SECRETS_CERT]
-  --controller-name NAME       fetch it from the controller's Service (default sealed-secrets-controller)
-                               [$SEALED_SECRETS_CONTROLLER_NAME]
-  --controller-namespace NS    ... in this namespace (default kube-system)  [$SEALED_SECRETS_CONTROLLER_NAMESPACE]
-  --kubeconfig FILE            cluster credentials (default $KUBECONFIG, then ~/.kube/config)
-
-Secret:
-  --name NAME                  Secret name (defaults to the file's with --merge-into)
-  --namespace, -n NS           Secret namespace (defaults to the file's with --merge-into)
-  --scope SCOPE                strict (default), namespace-wide or cluster-wide
-  --from-file [KEY=]PATH       a value read from a file, KEY defaults to the file name (repeatable);
-                               /dev/stdin reads a piped value
-  --from-env KEY=VARIABLE      a value read from the environment variable VARIABLE (repeatable)
-  (--from-literal is refused: the value would be on the command line)
-  --type TYPE                  Secret type (default Opaque)
-
-Output:
-  --format, -o yaml|json       output format (default json, as kubeseal)  [$SEALED_SECRETS_FORMAT]
-  --merge-into FILE            replace keys of an existing SealedSecret file, in place; only keys the file declares,
-                               and dbos.dev/placeholder clears once every placeholder key is sealed
-  --add-key                    with --merge-into: also accept keys the file does not declare yet
-  --raw                        print only the sealed value of the single --from-* item
-  --fetch-cert                 print the certificate and exit
-`;
-
-interface ParsedFlags {
-  cert?: string;
-  controllerName?: string;
-  controllerNamespace?: string;
-  kubeconfig?: string;
-  name?: string;
-  namespace?: string;
-  scope?: SealingScope;
-  fromFile: string[];
-  fromEnv: string[];
-  type?: string;
-  format?: OutputFormat;
-  mergeInto?: string;
-  raw: boolean;
-  fetchCert: boolean;
-  addKey: boolean;
-  help: boolean;
-}
-
-const VALUE_FLAGS: Record<string, keyof ParsedFlags> = {
-  '--cert': 'cert',
-  '--controller-name': 'controllerName',
-  '--controller-namespace': 'controllerNamespace',
-  '--kubeconfig': 'kubeconfig',
-  '--name': 'name',
-  '--namespace': 'namespace',
-  '-n': 'namespace',
-  '--scope': 'scope',
-  '--from-file': 'fromFile',
-  '--from-env': 'fromEnv',
-  '--type': 'type',
-  '--format': 'format',
-  '-o': 'format',
-  '--merge-into': 'mergeInto',
-};
-const BOOLEAN_FLAGS: Record<string, 'raw' | 'fetchCert' | 'addKey' | 'help'> = {
-  '--raw': 'raw',
-  '--add-key': 'addKey',
-  '--fetch-cert': 'fetchCert',
-  '--help': 'help',
-  '-h': 'help',
-};
-
-function parseFormat(value: string): OutputFormat {
-  const lower = value.toLowerCase();
-  if (lower === 'yaml' || lower === 'json') return lower;
-  throw new UsageError(`--format must be yaml or json (got "${value}")`);
-}
-
-export function parseSealArgs(argv: readonly string[]): ParsedFlags {
-  const flags: ParsedFlags = { fromFile: [], fromEnv: [], raw: false, fetchCert: false, addKey: false, help: false };
-  for (let index = 0; index < argv.length; index += 1) {
-    const argument = argv[index]!;
-    const equals = argument.startsWith('--') ? argument.indexOf('=') : -1;
-    const flag = equals === -1 ? argument : argument.slice(0, equals);
-    const booleanKey = BOOLEAN_FLAGS[flag];
-    if (booleanKey) {
-      if (equals !== -1) throw new UsageError(`${flag} takes no value`);
-      flags[booleanKey] = true;
-      continue;
-    }
-    if (flag === '--from-literal') {
-      // kubeseal accepts it; here the value would already be in the `$ tsx ...` line pnpm prints and in shell history.
-      throw new UsageError('--from-literal is not accepted: a value on the command line reaches CI logs, shell history and ps (it is not repeated here); use --from-file KEY=PATH, --from-file KEY=/dev/stdin or --from-env KEY=VARIABLE');
-    }
-    const key = VALUE_FLAGS[flag];
-    if (!key) {
-      // Never echo an unknown argument: it may be a secret value that lost its flag.
-      throw new UsageError(
-        argument.startsWith('-')
-          ? `unknown flag ${flag}; see --help`
-          : `unexpected positional argument #${index + 1} (not shown); values come from --from-file KEY=PATH or --from-env KEY=VARIABLE`,
-      );
-    }
-    let value: string;
-    if (equals !== -1) {
-      value = argument.slice(equals + 1);
-    } else {
-      const next = argv[index + 1];
-      if (next === undefined) throw new UsageError(`${flag} needs a value`);
-      value = next;
-      index += 1;
-    }
-    if (key === 'fromEnv') flags.fromEnv.push(value);
-    else if (key === 'fromFile') flags.fromFile.push(value);
-    else if (key === 'scope') flags.scope = parseScope(value);
-    else if (key === 'format') flags.format = parseFormat(value);
-    else (flags as unknown as Record<string, string>)[key] = value;
-  }
-  return flags;
-}
+import { encryptionLabel } from './scope.ts';
+import { parseFormat, type ParsedFlags, type SealIo } from './seal-command.ts';
 
 async function collectData(flags: ParsedFlags, cwd: string, env: Readonly<Record<string, string | undefined>>): Promise<Record<string, string | Uint8Array>> {
   const data: Record<string, string | Uint8Array> = {};
@@ -190,7 +58,7 @@ async function replaceFile(path: string, content: string): Promise<void> {
   await rename(temporary, path);
 }
 
-async function seal(flags: ParsedFlags, io: SealIo): Promise<void> {
+export async function seal(flags: ParsedFlags, io: SealIo): Promise<void> {
   const env = io.env ?? {};
   const cwd = io.cwd ?? process.cwd();
   const fromEnv = controllerFromEnv(env);
@@ -254,31 +122,4 @@ async function seal(flags: ParsedFlags, io: SealIo): Promise<void> {
   }
   const document = sealSecret({ certificate, name: flags.name, namespace, scope, data, type: flags.type });
   io.stdout.write(formatSealedSecret(document, flags.format ?? parseFormat(env.SEALED_SECRETS_FORMAT || 'json')));
-}
-
-/**
- * The `seal` command as a function, so `pnpm bot seal` and the zx scripts share it and tests drive it without
- * a process. Returns the exit status: 0 done, 1 failed, 64 bad usage (the bot's usage code). Errors are one line on stderr.
- */
-export async function runSeal(argv: readonly string[], io: SealIo): Promise<number> {
-  try {
-    const flags = parseSealArgs(argv);
-    if (flags.help) {
-      io.stdout.write(SEAL_USAGE);
-      return 0;
-    }
-    await seal(flags, io);
-    return 0;
-  } catch (error) {
-    if (error instanceof UsageError) {
-      io.stderr.write(`error: ${error.message}\n`);
-      return 64;
-    }
-    if (error instanceof SealingError) {
-      io.stderr.write(`error: ${error.message}\n`);
-      return 1;
-    }
-    io.stderr.write(`error: unexpected failure: ${(error as Error).message ?? String(error)}\n`);
-    return 1;
-  }
 }

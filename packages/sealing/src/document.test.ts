@@ -7,8 +7,8 @@ import { hybridEncrypt, sealValue } from './crypto.ts';
 import { sealSecret, toJson, toYaml } from './document.ts';
 import { UsageError } from './errors.ts';
 import { encryptionLabel, type SealingScope } from './scope.ts';
-import { makeTestCertificate, type TestCertificate } from './test-helpers/certificates.ts';
-import { unsealSealedSecret, unsealValue, UnsealError } from './test-helpers/controller-unseal.ts';
+import { makeTestCertificate, type TestCertificate } from '../testing/certificates.ts';
+import { unsealSealedSecret, unsealValue, UnsealError } from '../testing/controller-unseal.ts';
 
 let key: TestCertificate;
 let otherKey: TestCertificate;

@@ -10,7 +10,7 @@ import { parseCertificate } from './certificate.ts';
 import { DEFAULT_KEDA_NAMESPACE, DRAIN_READER_KEY, KEDA_DRAIN_READER_SECRET } from './drain-reader-secrets.ts';
 import { bootstrapExampleEnvironment, EXAMPLE_ENVIRONMENTS, type ExampleEnvironment } from './example-environments.ts';
 import { generateSealingKeyPair } from './key-pair.ts';
-import { unsealSealedSecret } from './test-helpers/controller-unseal.ts';
+import { unsealSealedSecret } from '../testing/controller-unseal.ts';
 
 const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
 

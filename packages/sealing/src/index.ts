@@ -6,6 +6,6 @@ export * from './cert-source.ts';
 export * from './document.ts';
 export * from './merge.ts';
 export * from './key-pair.ts';
-export { runSeal, parseSealArgs, SEAL_USAGE, type SealIo } from './cli.ts';
+export { runSeal, parseSealArgs, SEAL_COMMAND, SEAL_USAGE, type SealIo } from './seal-command.ts';
 export * from './placeholder.ts';
 export * from './drain-reader-secrets.ts';

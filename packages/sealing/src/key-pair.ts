@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { SealingError } from './errors.ts';
+import { SealingError, UsageError } from './errors.ts';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 
@@ -43,7 +43,7 @@ export async function generateSealingKeyPair(options: GenerateSealingKeyPairOpti
   const validDays = options.validDays ?? 3650;
   const commonName = options.commonName ?? 'sealed-secret';
   if (!/^[A-Za-z0-9 ._-]+$/.test(commonName)) {
-    throw new SealingError('USAGE', 'the certificate common name may only use letters, digits, space, ".", "_" and "-"');
+    throw new UsageError('the certificate common name may only use letters, digits, space, ".", "_" and "-"');
   }
   const { privateKey } = await generateKeyPairAsync('rsa', { modulusLength: keyBits, publicExponent: 0x10001 });
   const privateKeyPem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();

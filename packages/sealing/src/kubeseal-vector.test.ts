@@ -8,7 +8,7 @@ import { parse } from 'yaml';
 import { parseCertificate } from './certificate.ts';
 import { encryptData } from './document.ts';
 import { mergeIntoSealedSecret, readSealedSecret } from './merge.ts';
-import { controllerLabel, unsealSealedSecret, unsealValue, UnsealError } from './test-helpers/controller-unseal.ts';
+import { controllerLabel, unsealSealedSecret, unsealValue, UnsealError } from '../testing/controller-unseal.ts';
 
 /**
  * Compatibility with the real kubeseal rests on its output, not only on the specification: the vector in

@@ -4,8 +4,8 @@ import { parseCertificate, type SealingCertificate } from './certificate.ts';
 import { encryptData, sealSecret, toJson, toYaml } from './document.ts';
 import { MergeTargetMismatchError, SealedSecretFormatError } from './errors.ts';
 import { mergeIntoSealedSecret, readSealedSecret } from './merge.ts';
-import { makeTestCertificate, type TestCertificate } from './test-helpers/certificates.ts';
-import { unsealSealedSecret } from './test-helpers/controller-unseal.ts';
+import { makeTestCertificate, type TestCertificate } from '../testing/certificates.ts';
+import { unsealSealedSecret } from '../testing/controller-unseal.ts';
 
 let key: TestCertificate;
 let certificate: SealingCertificate;

@@ -1,6 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { DRAIN_READER_ROLE, drainReaderGrantStatements } from '../../drain/src/reader-role.ts';
 import type { PostgresServer } from './postgres.ts';
 
 /** The real `dbos` CLI shipped by @dbos-inc/dbos-sdk (a testkit devDependency). */
@@ -46,17 +45,6 @@ export async function createDbosSystemDatabase(
   const superPassword = new URL(adminUrl).password;
   await runCli(['schema', adminUrl, '--app-role', appRole], [superPassword, encodeURIComponent(superPassword)]);
   return { database, appRole, appPassword, appUrl: server.url({ database, user: appRole, password: appPassword }), adminUrl };
-}
-
-/** Creates the drain reader role with exactly the grants the product prints for operators; returns its URL. */
-export async function createDrainReader(
-  server: PostgresServer,
-  database: string,
-  role: string = DRAIN_READER_ROLE,
-): Promise<{ role: string; password: string; url: string }> {
-  const password = await server.createRole(role);
-  for (const statement of drainReaderGrantStatements({ database, role })) await server.query(statement, [], database);
-  return { role, password, url: server.url({ database, user: role, password }) };
 }
 
 export interface DbosWorkerOptions {

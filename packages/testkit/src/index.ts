@@ -5,3 +5,4 @@ export * from './registry.ts';
 export * from './git-remote.ts';
 export * from './github-fake.ts';
 export * from './conductor-fake.ts';
+export * from './fixture-repo.ts';

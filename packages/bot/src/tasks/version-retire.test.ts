@@ -1,7 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDbosSystemDatabase, createDrainReader, type DbosSystemDatabase } from '../../../testkit/src/dbos.ts';
+import { createDbosSystemDatabase, type DbosSystemDatabase } from '../../../testkit/src/dbos.ts';
+import { createDrainReader } from '@dbos-gitops/drain/testing';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createBareRemote, type BareRemote } from '../../../testkit/src/git-remote.ts';

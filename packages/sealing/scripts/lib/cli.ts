@@ -1,70 +1,49 @@
 /**
- * Shared plumbing of the people-facing scripts: typed failures printed as one line (never a stack trace, never a
- * value), the repository root, and flag parsing that refuses unknown flags instead of ignoring them.
+ * Shared plumbing of the people-facing scripts (`pnpm secrets:*`): cli-kit's convention through the package's
+ * runCommand (--help explaining every flag, --version, a leading `--`, usage errors that never echo a value, typed
+ * errors with a hint and the README's exit code), the environment name check, and the repository root.
  */
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { $ } from 'zx';
-import { SealingError } from '../../src/errors.ts';
-
-/** A failure the user can act on. exitCode 2 is a usage error, as in the seal CLI. */
-export class ScriptError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
-    super(message);
-    this.name = 'ScriptError';
-  }
-}
-
-export const usageError = (message: string): ScriptError => new ScriptError(message, 2);
+import { promisify } from 'node:util';
+import type { CliIo, CommandSpec, FlagSpecs, FlagValues } from '@dbos-gitops/cli-kit';
+import { runCommand } from '../../src/command-line.ts';
+import { UsageError } from '../../src/errors.ts';
 
 const ENVIRONMENT = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
-export function validateEnvironment(env: string | undefined, usage: string): string {
-  if (env === undefined || env === '') throw usageError(`--env is required\n${usage}`);
-  if (!ENVIRONMENT.test(env) || env.length > 40) throw usageError(`"${env}" is not an environment name: use lower-case letters, digits and "-"`);
+export function validateEnvironment(env: string | undefined): string {
+  if (env === undefined || env === '') throw new UsageError('--env is required', 'name the environment, e.g. --env dev (its overlay is overlays/<env>)');
+  if (!ENVIRONMENT.test(env) || env.length > 40) throw new UsageError(`"${env}" is not an environment name: use lower-case letters, digits and "-"`);
   return env;
-}
-
-export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, usage: string) {
-  try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
-  } catch (error) {
-    // node's message names the flag, never a value (values only follow known flags).
-    throw usageError(`${(error as Error).message.split('\n')[0]}\n${usage}`);
-  }
 }
 
 /** --root, else the git work tree around the current directory, else the current directory. */
 export async function repoRoot(flag: string | undefined): Promise<string> {
   if (flag) {
     const root = resolve(flag);
-    if (!existsSync(root)) throw usageError(`--root ${flag} does not exist`);
+    if (!existsSync(root)) throw new UsageError(`--root ${flag} does not exist`, 'pass the repository\'s top directory, or leave --root out inside a checkout');
     return root;
   }
-  const result = await $({ quiet: true, nothrow: true })`git rev-parse --show-toplevel`;
-  return result.exitCode === 0 ? result.stdout.trim() : process.cwd();
+  // node:child_process rather than zx here: this module is on every script's --help path, which stays light.
+  try {
+    const { stdout } = await promisify(execFile)('git', ['rev-parse', '--show-toplevel']);
+    return stdout.trim();
+  } catch {
+    return process.cwd();
+  }
 }
 
-/** Runs a script's main and exits: 0, the ScriptError's code, or 1 with the message of any other failure. */
-export function runScript(main: () => Promise<void>): void {
-  main().then(
-    () => process.exit(0),
-    (error: unknown) => {
-      if (error instanceof ScriptError) {
-        process.stderr.write(`error: ${error.message}\n`);
-        process.exit(error.exitCode);
-      }
-      if (error instanceof SealingError) {
-        process.stderr.write(`error: ${error.message}\n`);
-        process.exit(error.code === 'USAGE' ? 2 : 1);
-      }
-      // Unknown failures: the message only; stack traces are for bugs, and this path never holds a value.
-      process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
-      process.exit(1);
-    },
-  );
+/** Writes lines to stdout, each ending in a newline. */
+export const printer = (io: CliIo) => (text: string): void => io.stdout(text.endsWith('\n') ? text : `${text}\n`);
+
+/** Runs a script's main with the process's argv and streams, then exits with the code it maps to. */
+export function runScript<F extends FlagSpecs>(
+  spec: CommandSpec<F>,
+  name: string,
+  main: (values: FlagValues<F>, io: CliIo, positionals: string[]) => Promise<number | void>,
+): void {
+  const io: CliIo = { stdout: (text) => process.stdout.write(text), stderr: (text) => process.stderr.write(text), env: process.env };
+  void runCommand(spec, process.argv.slice(2), io, name, ({ values, positionals }) => main(values, io, positionals)).then((code) => process.exit(code));
 }

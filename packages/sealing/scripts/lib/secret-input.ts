@@ -4,7 +4,7 @@
  * line for several values, or the whole input for one).
  */
 import { openSync, writeSync, closeSync } from 'node:fs';
-import { ScriptError } from './cli.ts';
+import { CancelledError, UsageError } from '../../src/errors.ts';
 
 export class SecretInput {
   private lines: string[] | null = null;
@@ -37,11 +37,11 @@ export class SecretInput {
       if (this.lines === null) this.lines = (await this.readStdin()).split(/\r?\n/);
       const line = this.lines.shift();
       if (line === undefined || (line === '' && this.lines.length === 0)) {
-        throw new ScriptError(`stdin ended before the value for ${label}; give one value per line, in the order the script asks`);
+        throw new UsageError(`stdin ended before the value for ${label}`, 'give one value per line, in the order the script asks (see --help)');
       }
       value = line;
     }
-    if (value === '') throw new ScriptError(`the value for ${label} is empty; nothing was written`);
+    if (value === '') throw new UsageError(`the value for ${label} is empty; nothing was written`, 'give the value on the prompt or on stdin; an empty value is never sealed');
     return value;
   }
 
@@ -67,7 +67,7 @@ export class SecretInput {
           }
           if (char === '\u0003' || (char === '\u0004' && value === '')) {
             finish();
-            reject(new ScriptError('cancelled; nothing was written', 130));
+            reject(new CancelledError());
             return;
           }
           if (char === '\u007f' || char === '\b') value = [...value].slice(0, -1).join('');

@@ -7,7 +7,8 @@
  *
  * Run: pnpm exec tsx packages/bot/src/sources/drain/quiet-since-bench.ts   (BENCH_SIZES=100000,1000000 BENCH_RUNS=7)
  */
-import { createDbosSystemDatabase, createDrainReader } from '../../../../testkit/src/dbos.ts';
+import { createDbosSystemDatabase } from '../../../../testkit/src/dbos.ts';
+import { createDrainReader } from '@dbos-gitops/drain/testing';
 import { startPostgres } from '../../../../testkit/src/postgres.ts';
 import { DatabaseDrainSource, QUIET_SINCE_SQL } from './source.ts';
 

@@ -1,0 +1,38 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { createFixtureRepo } from './fixture-repo.ts';
+
+const git = (cwd: string, ...args: string[]): string => execFileSync('git', args, { cwd, encoding: 'utf8' }).trim();
+
+describe('createFixtureRepo', () => {
+  it('writes the files, commits them on main, commits later edits, and removes everything on dispose', async () => {
+    const repo = await createFixtureRepo({ 'overlays/dev/kustomization.yaml': 'resources: []\n', 'clusters/dev/cert.pem': Buffer.from('pem\n') });
+    try {
+      expect(await repo.read('overlays/dev/kustomization.yaml')).toBe('resources: []\n');
+      expect(git(repo.root, 'branch', '--show-current')).toBe('main');
+      expect(git(repo.root, 'ls-files').split('\n').sort()).toEqual(['clusters/dev/cert.pem', 'overlays/dev/kustomization.yaml']);
+      expect(git(repo.root, 'status', '--porcelain')).toBe('');
+      await repo.write('overlays/dev/app.yaml', 'kind: Deployment\n');
+      const head = await repo.commit('add app');
+      expect(git(repo.root, 'rev-parse', 'HEAD')).toBe(head);
+      expect(git(repo.root, 'log', '-1', '--format=%s')).toBe('add app');
+      expect(git(repo.root, 'status', '--porcelain')).toBe('');
+    } finally {
+      await repo.dispose();
+    }
+    expect(existsSync(repo.root)).toBe(false);
+  });
+
+  it('without git writes plain files, and refuses a path outside the repository', async () => {
+    const repo = await createFixtureRepo({ 'a/b.txt': 'x' }, { git: false });
+    try {
+      expect(existsSync(repo.path('.git'))).toBe(false);
+      expect(await repo.read('a/b.txt')).toBe('x');
+      await expect(repo.commit('nope')).rejects.toThrow(/without git/);
+      await expect(repo.write('../escape.txt', 'x')).rejects.toThrow(/not inside the repository/);
+    } finally {
+      await repo.dispose();
+    }
+  });
+});

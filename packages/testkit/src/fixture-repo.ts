@@ -1,0 +1,70 @@
+/**
+ * The one builder of fixture GitOps repositories for tests: a temporary directory holding the given files and,
+ * unless `git: false`, a git work tree with them committed on `main`. Each package decides its tree's contents
+ * (overlays, certificates, SealedSecrets); the temporary directory, the git identity and the cleanup are written once.
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, isAbsolute, join, normalize } from 'node:path';
+import { promisify } from 'node:util';
+
+const exec = promisify(execFile);
+// Fixed identity and no signing, so a developer's git config cannot change what a test commits.
+const IDENTITY = ['-c', 'user.name=testkit', '-c', 'user.email=testkit@example.invalid', '-c', 'commit.gpgsign=false'];
+
+export interface FixtureRepo {
+  root: string;
+  /** Absolute path of a repository-relative path. */
+  path(relative: string): string;
+  write(relative: string, content: string | Uint8Array): Promise<void>;
+  read(relative: string): Promise<string>;
+  /** Commits every change in the work tree; returns the new commit. Only for a repository made with git. */
+  commit(message: string): Promise<string>;
+  dispose(): Promise<void>;
+}
+
+export interface FixtureRepoOptions {
+  /** A git work tree with the files committed on `main` (default true). */
+  git?: boolean;
+  /** Directory to create the repository in (default the system's temporary directory). */
+  parent?: string;
+}
+
+async function git(cwd: string, ...args: string[]): Promise<string> {
+  const { stdout } = await exec('git', [...IDENTITY, ...args], { cwd, env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } });
+  return stdout;
+}
+
+export async function createFixtureRepo(files: Record<string, string | Uint8Array>, options: FixtureRepoOptions = {}): Promise<FixtureRepo> {
+  const root = await mkdtemp(join(options.parent ?? tmpdir(), 'fixture-repo-'));
+  const path = (relative: string): string => {
+    // A fixture path that climbs out of the repository is a bug in the test, not a file to write elsewhere.
+    if (isAbsolute(relative) || normalize(relative).startsWith('..')) throw new Error(`fixture path ${relative} is not inside the repository`);
+    return join(root, relative);
+  };
+  const write = async (relative: string, content: string | Uint8Array): Promise<void> => {
+    await mkdir(dirname(path(relative)), { recursive: true });
+    await writeFile(path(relative), content);
+  };
+  for (const [relative, content] of Object.entries(files)) await write(relative, content);
+  const withGit = options.git ?? true;
+  const commit = async (message: string): Promise<string> => {
+    if (!withGit) throw new Error('this fixture repository was made without git');
+    await git(root, 'add', '--all');
+    await git(root, 'commit', '--quiet', '--allow-empty', '-m', message);
+    return (await git(root, 'rev-parse', 'HEAD')).trim();
+  };
+  if (withGit) {
+    await git(root, 'init', '--quiet', '--initial-branch=main');
+    await commit('fixture');
+  }
+  return {
+    root,
+    path,
+    write,
+    read: (relative) => readFile(path(relative), 'utf8'),
+    commit,
+    dispose: () => rm(root, { recursive: true, force: true }),
+  };
+}
