@@ -1,27 +1,11 @@
-import { cp, rm } from 'node:fs/promises';
+import { cp } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { copyRepo, createFixtureRepo, editYaml, writeFiles } from './fixture-repo.ts';
+import { editYaml, useFixtureRepos, writeFiles } from './fixture-repo.ts';
 import { validateRepo } from './validate.ts';
 
-let template: string;
-const created: string[] = [];
-
-beforeAll(async () => {
-  template = await createFixtureRepo();
-  created.push(template);
-});
-
-afterAll(async () => {
-  await Promise.all(created.map((dir) => rm(dir, { recursive: true, force: true })));
-});
-
-async function freshRepo(): Promise<string> {
-  const root = await copyRepo(template);
-  created.push(root);
-  return root;
-}
+const freshRepo = useFixtureRepos();
 
 async function onlyViolation(root: string, rule: string) {
   const { violations } = await validateRepo({ root, only: rule });

@@ -2,38 +2,14 @@
  * The manifests' network, KEDA and bot-token boundaries: each rule is broken once in the fixture and must name what
  * broke, and only its own rule may fire.
  */
-import { rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { copyRepo, createFixtureRepo, digestFor, editYaml, PUBLIC_INTERNET, writeFiles } from './fixture-repo.ts';
-import type { Violation } from './types.ts';
+import { useFixtureRepos, violationsOnly, digestFor, editYaml, PUBLIC_INTERNET, writeFiles } from './fixture-repo.ts';
 import { validateRepo } from './validate.ts';
 
-let template: string;
-const created: string[] = [];
-
-beforeAll(async () => {
-  template = await createFixtureRepo();
-  created.push(template);
-});
-
-afterAll(async () => {
-  await Promise.all(created.map((dir) => rm(dir, { recursive: true, force: true })));
-});
-
-async function freshRepo(): Promise<string> {
-  const root = await copyRepo(template);
-  created.push(root);
-  return root;
-}
-
-async function violationsOnly(root: string, rule: string): Promise<Violation[]> {
-  const result = await validateRepo({ root });
-  expect(result.violations.map((v) => v.rule), JSON.stringify(result.violations, null, 2)).toEqual(result.violations.map(() => rule));
-  expect(result.violations.length).toBeGreaterThan(0);
-  return result.violations;
-}
+const freshRepo = useFixtureRepos();
 
 const NP_FILE = 'base/network-policies/network-policies.yaml';
 type Doc = Record<string, any>;
@@ -41,7 +17,7 @@ const byName = (docs: Doc[], name: string) => docs.find((d) => d.metadata.name =
 
 describe('the clean fixture', () => {
   it('passes the boundary rules with its egress model, Console port and latest-version ScaledObject in place', async () => {
-    const result = await validateRepo({ root: template });
+    const result = await validateRepo({ root: await freshRepo() });
     expect(result.violations).toEqual([]);
   });
 });

@@ -4,10 +4,13 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { cp, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
+import type { Violation } from './types.ts';
+import { validateRepo } from './validate.ts';
 
 export function digestFor(name: string): string {
   return `sha256:${createHash('sha256').update(name).digest('hex')}`;
@@ -455,4 +458,33 @@ export async function editYaml(root: string, relative: string, edit: (docs: Arra
   const docs = parseAllDocuments(await readFile(file, 'utf8')).map((doc) => doc.toJS() as Record<string, any>);
   edit(docs);
   await writeFile(file, yamlDocs(...docs));
+}
+
+/**
+ * For a test file: builds the clean fixture once (beforeAll), hands out a private copy per test, and removes every
+ * copy after the file (afterAll). Returns the function that makes a fresh copy.
+ */
+export function useFixtureRepos(): () => Promise<string> {
+  let template = '';
+  const created: string[] = [];
+  beforeAll(async () => {
+    template = await createFixtureRepo();
+    created.push(template);
+  });
+  afterAll(async () => {
+    await Promise.all(created.map((dir) => rm(dir, { recursive: true, force: true })));
+  });
+  return async () => {
+    const root = await copyRepo(template);
+    created.push(root);
+    return root;
+  };
+}
+
+/** Runs the whole validator and insists that the break tripped only the rule under test (and tripped it). */
+export async function violationsOnly(root: string, rule: string): Promise<Violation[]> {
+  const result = await validateRepo({ root });
+  expect(result.violations.map((v) => v.rule), JSON.stringify(result.violations, null, 2)).toEqual(result.violations.map(() => rule));
+  expect(result.violations.length).toBeGreaterThan(0);
+  return result.violations;
 }

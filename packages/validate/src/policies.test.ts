@@ -1,43 +1,16 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { copyRepo, createFixtureRepo, editYaml, fluxStageFiles, versionFiles, writeFiles } from './fixture-repo.ts';
-import type { Violation } from './types.ts';
+import { useFixtureRepos, violationsOnly, editYaml, fluxStageFiles, versionFiles, writeFiles } from './fixture-repo.ts';
 import { validateRepo } from './validate.ts';
 
-let template: string;
-const created: string[] = [];
-
-beforeAll(async () => {
-  template = await createFixtureRepo();
-  created.push(template);
-});
-
-afterAll(async () => {
-  await Promise.all(created.map((dir) => rm(dir, { recursive: true, force: true })));
-});
-
-async function freshRepo(): Promise<string> {
-  const root = await copyRepo(template);
-  created.push(root);
-  return root;
-}
-
-/** Runs the whole validator and insists that the break tripped only the rule under test. */
-async function violationsOnly(root: string, rule: string): Promise<Violation[]> {
-  const result = await validateRepo({ root });
-  expect(result.violations.map((v) => v.rule), JSON.stringify(result.violations, null, 2)).toEqual(
-    result.violations.map(() => rule),
-  );
-  expect(result.violations.length).toBeGreaterThan(0);
-  return result.violations;
-}
+const freshRepo = useFixtureRepos();
 
 describe('the clean fixture', () => {
   it('renders every entry point, names each object\'s source file and passes every rule', async () => {
-    const result = await validateRepo({ root: template });
+    const result = await validateRepo({ root: await freshRepo() });
     expect(result.violations).toEqual([]);
     expect(result.renders.map((r) => [r.id, r.kind, r.originAnnotations])).toEqual([
       ['overlays/dev', 'overlay', true],
