@@ -19,8 +19,7 @@ import { UnreachableFallbackRegistry } from './sources/registry/fallback.ts';
 import type { RegistrySource } from './sources/registry/types.ts';
 import { configuredTasks, TASKS } from './tasks/index.ts';
 import { conductorClients } from './sources/conductor/factory.ts';
-import type { ActionDeps } from './actions/index.ts';
-import type { Task } from './tasks/types.ts';
+import type { ConductorAccess, Task } from './tasks/types.ts';
 import { unifiedDiff } from './diff.ts';
 import { runDrainStatus } from './commands/drain-status.ts';
 import { DrainReadError, NOT_CONFIGURED } from './sources/drain/source.ts';
@@ -248,10 +247,10 @@ function conductorAccess(config: BotConfig): Record<string, { url: string; admin
   );
 }
 
-/** Conductor access for plan actions (API-key rotation): URLs from the config, admin keys from the environment. */
-function actionDeps(config: BotConfig, workspace: GitWorkspace, env: NodeJS.ProcessEnv, log: (line: string) => void): ActionDeps | null {
+/** Conductor access for effects (API-key rotation): URLs from the config, admin keys from the environment. */
+function selectConductor(config: BotConfig, env: NodeJS.ProcessEnv): ConductorAccess {
   if (!config.secretRotation?.conductor) return null;
-  return { conductor: conductorClients(conductorAccess(config), env), readFile: (path) => workspace.baseTree().read(path), readRefs: (path, branches) => workspace.readRefs(path, branches), log };
+  return conductorClients(conductorAccess(config), env);
 }
 
 function selectKube(config: BotConfig): KubeHealth | null {
@@ -287,13 +286,13 @@ async function commandPlan(options: Options, io: CliIo): Promise<void> {
   log(`registry source: ${registry.describe}`);
   log(`forge: ${forge.describe}`);
   const { pullRequests, ignored } = screenPullRequests(await forge.listBotPullRequests());
-  const { plans, skips } = await planAll({ config, tasks, tree, registry, kube: selectKube(config), pullRequests, envFilter: options.env, now: io.now ?? new Date(), log });
+  const { plans, skips } = await planAll({ config, tasks, tree, registry, kube: selectKube(config), pullRequests, conductor: selectConductor(config, io.env), envFilter: options.env, now: io.now ?? new Date(), log });
   if (options.json) {
     io.stdout(
       `${JSON.stringify(
         {
           sources: { tree: tree.describe, registry: registry.describe, forge: forge.describe },
-          plans: plans.map((plan) => ({ ...plan, edits: plan.edits.map((edit) => ({ path: edit.path, diff: unifiedDiff(edit.path, edit.before, edit.after) })) })),
+          plans: plans.map((plan) => ({ ...plan, edits: plan.edits.map((edit) => ({ path: edit.path, diff: unifiedDiff(edit.path, edit.before, edit.after) })), effects: (plan.effects ?? []).map((effect) => effect.describe()) })),
           skips,
           ignored,
           registryCalls: registry.stats,
@@ -361,7 +360,7 @@ async function commandRun(options: Options, io: CliIo): Promise<void> {
       log,
       print: (text) => (options.json ? io.stderr(`${text}\n`) : io.stdout(`${text}\n`)),
       identity,
-      actions: actionDeps(config!, workspace, io.env, log),
+      conductor: selectConductor(config!, io.env),
       ...(io.signal ? { signal: io.signal } : {}),
     });
     if (options.json) {

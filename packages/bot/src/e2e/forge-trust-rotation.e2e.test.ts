@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startConductorFake, type ConductorFake } from '../../../testkit/src/conductor-fake.ts';
 import { startGitHubFake, type GitHubFake } from '../../../testkit/src/github-fake.ts';
-import { createBareRemote, createFixture, runRotation } from '../actions/test-fixture.ts';
+import { createBareRemote, createFixture, runRotation } from '../../testing/rotation-fixture.ts';
 import type { RunResult } from '../runner.ts';
 import { GitHubForge } from '../sources/forge/github.ts';
-import { TOKEN_ANNOTATION } from '../tasks/secret-rotation.ts';
+import { TOKEN_ANNOTATION } from '../tasks/secret-rotation/index.ts';
 
 /**
  * The forge side of rotation: a plan with actions (a Conductor key is created when its PR opens) whose labelling was

@@ -8,11 +8,11 @@ import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { startConductorFake, type ConductorFake } from '../../../testkit/src/conductor-fake.ts';
-import { createBareRemote, createFixture, runRotation } from '../actions/test-fixture.ts';
+import { createBareRemote, createFixture, runRotation } from '../../testing/rotation-fixture.ts';
 import { main } from '../cli.ts';
 import { GitWorkspace, resolveGitAccess } from '../git/workspace.ts';
 import { LocalForge } from '../sources/forge/local.ts';
-import { TOKEN_ANNOTATION } from '../tasks/secret-rotation.ts';
+import { TOKEN_ANNOTATION } from '../tasks/secret-rotation/index.ts';
 import { REPO_ROOT } from './fixture.ts';
 import { startGitHttpRemote, type GitHttpRemote } from './git-http-remote.ts';
 

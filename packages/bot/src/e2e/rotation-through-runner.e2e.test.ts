@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { unsealSealedSecret } from '../../../sealing/src/test-helpers/controller-unseal.ts';
 import { startConductorFake, type ConductorFake } from '../../../testkit/src/conductor-fake.ts';
-import { createBareRemote, createFixture, runRotation, type Fixture } from '../actions/test-fixture.ts';
+import { createBareRemote, createFixture, runRotation, type Fixture } from '../../testing/rotation-fixture.ts';
 import type { GitWorkspace } from '../git/workspace.ts';
 import type { RunResult } from '../runner.ts';
 import { LocalForge } from '../sources/forge/local.ts';
-import { TOKEN_ANNOTATION } from '../tasks/secret-rotation.ts';
+import { TOKEN_ANNOTATION } from '../tasks/secret-rotation/index.ts';
 
 /**
  * API-key rotation through the real runner (the only code that writes): the plan's create-key action runs inside

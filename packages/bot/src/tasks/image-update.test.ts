@@ -8,6 +8,7 @@ import { healthySinceFromPods, type KubeHealth } from '../sources/kube/health.ts
 import { CatalogRegistry } from '../sources/registry/catalog.ts';
 import { fixtureFiles } from '../testing/fixture-repo.ts';
 import { imageUpdateTask } from './image-update.ts';
+import { readPins } from './pins.ts';
 import type { TaskContext } from './types.ts';
 
 const D = (c: string) => `sha256:${c.repeat(64)}`;
@@ -34,6 +35,7 @@ function context(kube: KubeHealth | null, soak: string): TaskContext {
     tree: fsTree(dir),
     registry: new CatalogRegistry(catalog),
     kube,
+    conductor: null,
     previous: [],
     now: new Date('2026-02-01T00:00:00Z'),
     envFilter: 'staging',
@@ -57,7 +59,7 @@ describe('promotion gate with cluster access', () => {
 
     const late = await imageUpdateTask.plan(context(healthyFor(30), '1d'));
     expect(late.plans).toHaveLength(1);
-    expect(late.plans[0]!.evidence.changes[0]!.to).toEqual({ tag: '1.1.0', digest: D('b') });
+    expect(readPins(late.plans[0]!.memory)[0]).toEqual({ image: 'dex', tag: '1.1.0', digest: D('b') });
   });
 
   it('not running anywhere means no promotion (fails closed)', async () => {

@@ -1,6 +1,7 @@
 import type { EnvironmentConfig, ImageConfig } from '../config/schema.ts';
 import { UnknownImageError } from '../errors.ts';
-import { branchFor, markerFor, type Plan, type PlanEvidence, type Skip, type TaskResult } from '../plan.ts';
+import { branchFor, markerFor, type Plan, type Skip, type TaskResult } from '../plan.ts';
+import { pinsMemory, readPins } from './pins.ts';
 import { readOverlayImages, type OverlayImages } from '../repo/tree.ts';
 import { setImageEntry, type ImageEntry } from '../repo/yaml-edit.ts';
 import { compareTags, eligibleTags } from '../sources/registry/tag-policy.ts';
@@ -101,7 +102,7 @@ async function fromPreviousEnvironment(context: TaskContext, image: ImageConfig,
 function rejection(context: TaskContext, env: string, subject: string, image: string, current: ImageEntry, target: Target): string | null {
   const mine = context.previous.filter((previous: PreviousProposal) => previous.proposal.task === TASK && previous.proposal.env === env && previous.proposal.subject === subject);
   for (const previous of mine) {
-    const proposed = previous.proposal.changes.find((change) => change.image === image);
+    const proposed = readPins(previous.proposal.memory).find((pin) => pin.image === image);
     if (!proposed || compareTags(proposed.tag, target.tag) < 0) continue;
     if (previous.state === 'closed' && !previous.merged) return `${image} ${proposed.tag} was proposed in PR #${previous.number}, which was closed without merging; waiting for a newer version`;
     if (previous.merged && compareTags(current.newTag, proposed.tag) < 0) return `${image} ${proposed.tag} was merged in PR #${previous.number} and later downgraded by hand to ${current.newTag}; waiting for a newer version`;
@@ -112,17 +113,7 @@ function rejection(context: TaskContext, env: string, subject: string, image: st
 function buildPlan(env: string, subject: string, overlay: OverlayImages, changes: Array<{ image: ImageConfig; entry: ImageEntry; target: Target }>, context: TaskContext): Plan {
   let after = overlay.text;
   for (const change of changes) after = setImageEntry(after, overlay.file, change.image.name, { newTag: change.target.tag, digest: change.target.digest });
-  const evidence: PlanEvidence = {
-    changes: changes.map(({ image, entry, target }) => ({
-      image: image.id,
-      repository: image.repository,
-      from: { tag: entry.newTag ?? '', digest: entry.digest },
-      to: { tag: target.tag, digest: target.digest },
-      created: target.created?.toISOString() ?? null,
-      source: target.source,
-    })),
-    notes: [],
-  };
+  const memory = pinsMemory(changes.map(({ image, target }) => ({ image: image.id, tag: target.tag, digest: target.digest })));
   const promoted = changes.some((change) => change.target.source !== 'registry');
   const what = changes.map((change) => `${change.image.id} ${change.target.tag}`).join(', ');
   const title = `${env}: update ${what}`;
@@ -143,7 +134,7 @@ function buildPlan(env: string, subject: string, overlay: OverlayImages, changes
     '',
     'To stop this proposal, close the PR (the bot waits for a newer version) or add the `gitops-bot/hold` label.',
     '',
-    markerFor({ task: TASK, env, subject, evidence }),
+    markerFor({ task: TASK, env, subject, memory }),
   ].join('\n');
   return {
     task: TASK,
@@ -154,7 +145,7 @@ function buildPlan(env: string, subject: string, overlay: OverlayImages, changes
     body,
     labels: [...context.config.forge.labels, `env/${env}`],
     edits: [{ path: overlay.file, before: overlay.text, after }],
-    evidence,
+    memory,
   };
 }
 

@@ -1,7 +1,7 @@
 import type { BotConfig } from '../config/schema.ts';
 import { KubeRolloutCheck } from '../sources/conductor/rollout-check.ts';
 import { imageUpdateTask } from './image-update.ts';
-import { createSecretRotationTask, secretRotationTask } from './secret-rotation.ts';
+import { createSecretRotationTask, secretRotationTask } from './secret-rotation/index.ts';
 import type { Task } from './types.ts';
 import type { TokenInfo } from '../sources/conductor/client.ts';
 import { versionAddTask } from './version-add.ts';

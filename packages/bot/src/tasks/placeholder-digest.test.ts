@@ -10,6 +10,7 @@ import { fixtureFiles } from '../testing/fixture-repo.ts';
 import { imageUpdateTask } from './image-update.ts';
 import type { Task } from './types.ts';
 import { versionAddTask } from './version-add.ts';
+import { readPins } from './pins.ts';
 
 /** Issue 8 item 9: an all-zero placeholder digest is never written, neither promoted nor taken from a source. */
 const D = (c: string) => `sha256:${c.repeat(64)}`;
@@ -40,7 +41,7 @@ describe('image-update never writes a placeholder digest', () => {
   it('still promotes a real digest merged in the previous environment', async () => {
     const files = fixtureFiles({ environments: ['dev', 'staging'], images: [image], pins: { dev: { dex: { tag: '1.1.0', digest: D('b') } } } });
     const result = await plan(files, imageUpdateTask, catalog(image.repository, [['1.1.0', D('b')]]), 'staging');
-    expect(result.plans.map((p) => p.evidence.changes[0]!.to)).toEqual([{ tag: '1.1.0', digest: D('b') }]);
+    expect(result.plans.map((p) => readPins(p.memory).map(({ tag, digest }) => ({ tag, digest }))[0])).toEqual([{ tag: '1.1.0', digest: D('b') }]);
   });
 
   it('does not take an all-zero digest from the registry source (the example catalog is full of them)', async () => {

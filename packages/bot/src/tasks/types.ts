@@ -1,6 +1,7 @@
 import type { BotConfig } from '../config/schema.ts';
 import type { MarkerPayload, TaskResult } from '../plan.ts';
 import type { TreeReader } from '../repo/tree.ts';
+import type { ConductorTokenApi } from '../sources/conductor/client.ts';
 import type { KubeHealth } from '../sources/kube/health.ts';
 import type { RegistrySource } from '../sources/registry/types.ts';
 
@@ -31,6 +32,8 @@ export interface TaskContext {
   registry: RegistrySource;
   /** Null unless cluster access is configured. */
   kube: KubeHealth | null;
+  /** The Conductor admin client of an environment, for tasks whose effects write to Conductor; null: no access. */
+  conductor: ConductorAccess;
   previous: PreviousProposal[];
   now: Date;
   /** Only plan for this environment (others are still read, e.g. the previous environment for promotion). */
@@ -48,3 +51,6 @@ export interface Task {
    * task, a disabled one is reported as not proposed; asked for by name, its plan() says what is missing. */
   disabledBy?(config: BotConfig): string | null;
 }
+
+/** The Conductor admin client of an environment (built lazily: the admin key is read only when used); null: none. */
+export type ConductorAccess = ((env: string) => ConductorTokenApi) | null;

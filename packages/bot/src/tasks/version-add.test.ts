@@ -8,6 +8,7 @@ import { LocalForge } from '../sources/forge/local.ts';
 import { OciRegistryClient } from '../sources/registry/oci-client.ts';
 import { memoryTree, versionFixtureFiles } from '../e2e/fixture.ts';
 import { versionAddTask } from './version-add.ts';
+import { readPins } from './pins.ts';
 import type { PreviousProposal } from './types.ts';
 
 /*
@@ -96,7 +97,8 @@ describe('version-add', () => {
     const second = await runOnce(remote);
     const staging = second.applied.find((item) => item.plan.env === 'staging')!;
     expect(staging.plan.branch).toBe('bot/version-add/staging/1-1-0');
-    expect(staging.plan.evidence.changes[0]).toMatchObject({ to: { tag: '1.1.0', digest: digests['1.1.0'] }, source: 'promotion from dev' });
+    expect(readPins(staging.plan.memory)[0]).toMatchObject({ tag: '1.1.0', digest: digests['1.1.0'] });
+    expect(staging.plan.body).toContain('- Source: promotion from dev');
     expect(await remote.readFile(staging.plan.branch, 'overlays/staging/app-versions/1-1-0/kustomization.yaml')).toContain(`digest: ${digests['1.1.0']}\n`);
     expect(second.applied.some((item) => item.plan.env === 'prod')).toBe(false);
 
@@ -126,7 +128,7 @@ describe('version-add', () => {
     expect(atLimit.skips[0]!.reason).toContain('1 versions are live in dev (appVersions.maxLive: 1)');
 
     const roomy = parseConfig(limited.files['.github/gitops-bot.yaml']!.replace('maxLive: 1', 'maxLive: 3'));
-    const closed: PreviousProposal = { branch: 'bot/version-add/dev/1-1-0', number: 4, state: 'closed', merged: false, held: false, proposal: { task: 'version-add', env: 'dev', subject: '1-1-0', changes: [{ image: 'dbos-app', tag: '1.1.0', digest: limited.digests['1.1.0']! }] } };
+    const closed: PreviousProposal = { branch: 'bot/version-add/dev/1-1-0', number: 4, state: 'closed', merged: false, held: false, proposal: { task: 'version-add', env: 'dev', subject: '1-1-0', memory: { pins: [{ image: 'dbos-app', tag: '1.1.0', digest: limited.digests['1.1.0']! }] } } };
     const rejected = await plan(limited.files, [closed], roomy);
     expect(rejected.plans).toEqual([]);
     expect(rejected.skips[0]!.reason).toContain('closed without merging; waiting for a newer version');

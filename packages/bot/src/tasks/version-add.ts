@@ -1,5 +1,6 @@
 import type { AppVersionsConfig, EnvironmentConfig } from '../config/schema.ts';
-import { branchFor, markerFor, type Plan, type PlanEvidence, type TaskResult } from '../plan.ts';
+import { branchFor, markerFor, type Plan, type TaskResult } from '../plan.ts';
+import { pinsMemory, readPins } from './pins.ts';
 import { compareTags, eligibleTags } from '../sources/registry/tag-policy.ts';
 import { appVersionsDisabledBy, requireAppVersions, addVersionEdits, appVersionSlug, readAppVersionsTree, type AppVersionsTree, type LiveVersion } from './app-version-files.ts';
 import { digestProblem } from './image-update.ts';
@@ -78,7 +79,7 @@ async function fromPreviousEnvironment(context: TaskContext, appVersions: AppVer
 function rejected(context: TaskContext, env: string, target: Target): string | null {
   for (const previous of context.previous) {
     if (previous.proposal.task !== TASK || previous.proposal.env !== env) continue;
-    const proposed = previous.proposal.changes[0];
+    const proposed = readPins(previous.proposal.memory)[0];
     if (!proposed || compareTags(proposed.tag, target.tag) < 0) continue;
     if (previous.state === 'closed' && !previous.merged) return `${target.version} was proposed in PR #${previous.number}, which was closed without merging; waiting for a newer version`;
   }
@@ -90,19 +91,7 @@ function buildPlan(context: TaskContext, appVersions: AppVersionsConfig, env: st
   const slug = appVersionSlug(target.version, taken);
   const previous = latestOf(tree);
   const edits = addVersionEdits(tree, { version: target.version, slug, image: { name: appVersions.imageName, newName: appVersions.repository, tag: target.tag, digest: target.digest } });
-  const evidence: PlanEvidence = {
-    changes: [
-      {
-        image: appVersions.imageName,
-        repository: appVersions.repository,
-        from: { tag: previous?.image?.newTag ?? previous?.version ?? '', digest: previous?.image?.digest ?? null },
-        to: { tag: target.tag, digest: target.digest },
-        created: target.created?.toISOString() ?? null,
-        source: target.source,
-      },
-    ],
-    notes: [],
-  };
+  const memory = pinsMemory([{ image: appVersions.imageName, tag: target.tag, digest: target.digest }]);
   const why =
     target.source === 'registry'
       ? 'This is the newest tag the appVersions policy in `.github/gitops-bot.yaml` allows (semver range, tag filters) that is older than the minimum release age.'
@@ -121,7 +110,7 @@ function buildPlan(context: TaskContext, appVersions: AppVersionsConfig, env: st
     '',
     'To stop this proposal, close the PR (the bot waits for a newer version) or add the `gitops-bot/hold` label.',
     '',
-    markerFor({ task: TASK, env, subject: slug, evidence }),
+    markerFor({ task: TASK, env, subject: slug, memory }),
   ].join('\n');
   return {
     task: TASK,
@@ -132,7 +121,7 @@ function buildPlan(context: TaskContext, appVersions: AppVersionsConfig, env: st
     body,
     labels: [...context.config.forge.labels, `env/${env}`],
     edits,
-    evidence,
+    memory,
   };
 }
 

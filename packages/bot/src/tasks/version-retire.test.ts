@@ -219,7 +219,7 @@ describe('holds', () => {
 
   it('the gitops-bot/hold label on the open retire PR stops the bot', async () => {
     const failing: DrainSource = { describe: 'must not be read', read: () => Promise.reject(new Error('read despite hold')) };
-    const previous: PreviousProposal = { branch: 'bot/version-retire/dev/1-0-0', number: 7, state: 'open', merged: false, held: true, proposal: { task: 'version-retire', env: 'dev', subject: '1-0-0', changes: [] } };
+    const previous: PreviousProposal = { branch: 'bot/version-retire/dev/1-0-0', number: 7, state: 'open', merged: false, held: true, proposal: { task: 'version-retire', env: 'dev', subject: '1-0-0', memory: { pins: [] } } };
     const { plans, skips } = await plan('held-app', failing, { previous: [previous] });
     expect(plans).toEqual([]);
     expect(skips.find((skip) => skip.subject === '1-0-0')!.reason).toContain('gitops-bot/hold label on PR #7');
@@ -372,10 +372,10 @@ describe('PR body stability', () => {
     const tree = await files(name);
     const config = parseConfig(tree['.github/gitops-bot.yaml']!);
     const task = createVersionRetireTask({ drainSourceFor: () => database() });
-    const context = { config, tree: memoryTree(tree), registry: NO_REGISTRY, kube: null, previous: [] as PreviousProposal[], now: new Date(), envFilter: 'dev', log: () => undefined };
+    const context = { config, tree: memoryTree(tree), registry: NO_REGISTRY, kube: null, conductor: null, previous: [] as PreviousProposal[], now: new Date(), envFilter: 'dev', log: () => undefined };
     const first = (await task.plan(context)).plans[0]!;
     await new Promise((resolve) => setTimeout(resolve, 20));
-    const open = { branch: first.branch, number: 9, state: 'open' as const, merged: false, held: false, proposal: { task: first.task, env: first.env, subject: first.subject, changes: [] }, body: first.body };
+    const open = { branch: first.branch, number: 9, state: 'open' as const, merged: false, held: false, proposal: { task: first.task, env: first.env, subject: first.subject, memory: { pins: [] } }, body: first.body };
     const second = (await task.plan({ ...context, previous: [open] })).plans[0]!;
     expect(second.body).toBe(first.body);
     // Without the previous body (or with changed evidence) the body carries this run's read time.

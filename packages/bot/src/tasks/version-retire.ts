@@ -1,6 +1,7 @@
 import { decideRetirement, formatDuration, type DrainObservation } from '@dbos-gitops/drain';
 import { envVarSuffix, type AppVersionsConfig, type EnvironmentConfig } from '../config/schema.ts';
-import { branchFor, markerFor, type Plan, type PlanEvidence, type TaskResult } from '../plan.ts';
+import { branchFor, markerFor, type Plan, type TaskResult } from '../plan.ts';
+import { pinsMemory } from './pins.ts';
 import { compareTags } from '../sources/registry/tag-policy.ts';
 import { DrainReadError, drainSourceFromEnv, type DrainReading, type DrainSource, type VersionDrainReading } from '../sources/drain/source.ts';
 import { appVersionsDisabledBy, requireAppVersions, readAppVersionsTree, removeVersionEdits, type AppVersionsTree, type LiveVersion } from './app-version-files.ts';
@@ -89,24 +90,12 @@ function readTimeLine(context: TaskContext, branch: string, stableBody: string, 
   return `- **Read at:** ${readAt} (database clock, one read-only repeatable-read transaction)`;
 }
 
-function buildPlan(context: TaskContext, env: string, tree: AppVersionsTree, candidate: Candidate, reading: DrainReading, quietPeriodMs: number, edits: Plan['edits'], imageName: string, repository: string): Plan {
+function buildPlan(context: TaskContext, env: string, tree: AppVersionsTree, candidate: Candidate, reading: DrainReading, quietPeriodMs: number, edits: Plan['edits'], imageName: string): Plan {
   const { live } = candidate;
   const subject = live.slug;
   const branch = branchFor(TASK, env, subject);
-  const evidence: PlanEvidence = {
-    changes: [
-      {
-        image: imageName,
-        repository,
-        from: { tag: live.image?.newTag ?? live.version, digest: live.image?.digest ?? null },
-        // Nothing replaces a retired version; the marker records what was removed.
-        to: { tag: live.image?.newTag ?? live.version, digest: live.image?.digest ?? '' },
-        created: null,
-        source: `drain ${reading.source}`,
-      },
-    ],
-    notes: [`zero in flight since ${candidate.reading.quietSince}`, `read at ${reading.readAt}`],
-  };
+  // Nothing replaces a retired version; the marker records what was removed.
+  const memory = pinsMemory([{ image: imageName, tag: live.image?.newTag ?? live.version, digest: live.image?.digest ?? '' }]);
   const stable = [
     `Retires application version \`${live.version}\` in **${env}**: removes \`${live.dir}/\` and its line in \`${tree.listFile}\`.`,
     '',
@@ -129,7 +118,7 @@ function buildPlan(context: TaskContext, env: string, tree: AppVersionsTree, can
     '',
     'To stop this retirement, add the `gitops-bot/hold` label to this PR or a line `# gitops-bot: hold` to the version\'s kustomization.yaml. If work of this version appears again before merge, the bot closes this PR.',
     '',
-    markerFor({ task: TASK, env, subject, evidence }),
+    markerFor({ task: TASK, env, subject, memory }),
   ].join('\n');
   return {
     task: TASK,
@@ -140,7 +129,7 @@ function buildPlan(context: TaskContext, env: string, tree: AppVersionsTree, can
     body,
     labels: [...context.config.forge.labels, `env/${env}`],
     edits,
-    evidence,
+    memory,
   };
 }
 
@@ -241,7 +230,7 @@ export function createVersionRetireTask(options: { drainSourceFor?: DrainSourceF
             continue;
           }
           const edits = await removeVersionEdits(context.tree, tree, live);
-          result.plans.push(buildPlan(context, env.name, tree, { live, reading: drained }, reading, quietPeriodMs, edits, appVersions.imageName, appVersions.repository));
+          result.plans.push(buildPlan(context, env.name, tree, { live, reading: drained }, reading, quietPeriodMs, edits, appVersions.imageName));
         }
       }
       return result;

@@ -2,7 +2,7 @@ import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
 import { Octokit } from '@octokit/rest';
 import { ExistingPullRequestError, ForgeError, RateLimitError } from '../../errors.ts';
-import type { BotPullRequests, Forge, ForgeStats, IgnoredPullRequest, PullRequestDraft, PullRequestRecord } from './types.ts';
+import type { BotPullRequests, Forge, ForgeCapabilities, ForgeStats, IgnoredPullRequest, PullRequestDraft, PullRequestRecord } from './types.ts';
 
 const ThrottledOctokit = Octokit.plugin(throttling, retry);
 
@@ -130,7 +130,7 @@ export class GitHubForge implements Forge {
   readonly kind = 'github' as const;
   readonly stats: ForgeStats = { reads: 0, writes: 0 };
   readonly describe: string;
-  readonly labelsVisible = true;
+  readonly capabilities: ForgeCapabilities = { labels: true, pullRequestBodies: true };
   private readonly octokit: ReturnType<typeof createThrottledOctokit>;
   private login: Promise<string> | null = null;
 

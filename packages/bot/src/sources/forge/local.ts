@@ -1,4 +1,4 @@
-import type { BotPullRequests, Forge, ForgeStats, PullRequestDraft, PullRequestRecord } from './types.ts';
+import type { BotPullRequests, Forge, ForgeCapabilities, ForgeStats, PullRequestDraft, PullRequestRecord } from './types.ts';
 
 /**
  * No GitHub: the runner still pushes branches to the git remote, and this forge prints the PR it would open.
@@ -8,7 +8,7 @@ export class LocalForge implements Forge {
   readonly kind = 'local' as const;
   readonly stats: ForgeStats = { reads: 0, writes: 0 };
   readonly describe = 'local forge (no GitHub: branches on the git remote, PR text printed)';
-  readonly labelsVisible = false;
+  readonly capabilities: ForgeCapabilities = { labels: false, pullRequestBodies: false };
 
   constructor(
     private readonly listBranches: () => Promise<string[]>,

@@ -1,11 +1,9 @@
 import type { SealingScope } from '@dbos-gitops/sealing';
-import type { Plan, TaskResult } from '../plan.ts';
 
 /**
- * Some changes need a write outside git before they can be committed: a new Conductor API key must exist before its
- * secret can be sealed into the PR. A planner cannot write, so its plan carries the write as data (an action); the
- * runner executes the actions right before committing (`applyActions`) and undoes them if the commit, push or PR
- * fails (`compensate`). In dry-run they are only described.
+ * The Conductor key writes secret rotation needs, as data: a new key must exist before its secret can be sealed into
+ * the PR, and a revoked key is deleted. They reach the runner as effects (`ConductorKeyEffect` in token-effects.ts),
+ * which run right before committing and are undone if the commit, push or PR fails. In dry-run they are only described.
  */
 
 /** Where the created key's secret goes: one key of one SealedSecret, sealed with the environment's committed certificate. */
@@ -48,22 +46,6 @@ export interface DeleteTokenAction {
 
 export type PlanAction = CreateTokenAction | DeleteTokenAction;
 
-/** A plan with actions. `Plan` itself stays unchanged: the field is optional and ignored by code that does not know it. */
-export type ActionPlan = Plan & { actions?: PlanAction[] };
-
-/** A task result with deletes that need no PR (unused keys); the runner runs them before the plans. */
-export type ActionTaskResult = TaskResult & { actions?: PlanAction[] };
-
-export function standaloneActionsOf(result: TaskResult): PlanAction[] {
-  const actions = (result as ActionTaskResult).actions;
-  return Array.isArray(actions) ? actions : [];
-}
-
-export function actionsOf(plan: Plan): PlanAction[] {
-  const actions = (plan as ActionPlan).actions;
-  return Array.isArray(actions) ? actions : [];
-}
-
 export function describeAction(action: PlanAction): string {
   switch (action.type) {
     case 'conductor.create-token': {
@@ -81,9 +63,3 @@ export function describeAction(action: PlanAction): string {
   }
 }
 
-/** What dry-run prints for a plan's actions (nothing is executed). */
-export function describeActions(plan: Plan): string {
-  const actions = actionsOf(plan);
-  if (actions.length === 0) return '';
-  return ['actions at apply time:', ...actions.map((action) => `  - ${describeAction(action)}`)].join('\n');
-}

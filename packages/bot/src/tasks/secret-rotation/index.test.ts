@@ -3,14 +3,13 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseCertificate, sealSecret, toYaml } from '@dbos-gitops/sealing';
 import { parse } from 'yaml';
-import { unsealSealedSecret } from '../../../sealing/src/test-helpers/controller-unseal.ts';
-import { startConductorFake, type ConductorFake } from '../../../testkit/src/conductor-fake.ts';
-import { applyActions } from '../actions/apply.ts';
-import { contextFor, createFixture, testConfig, type Fixture } from '../actions/test-fixture.ts';
-import { actionsOf, standaloneActionsOf } from '../actions/types.ts';
-import { readMarker, type Plan } from '../plan.ts';
-import { fsTree } from '../repo/tree.ts';
-import { ConductorClient, type TokenInfo } from '../sources/conductor/client.ts';
+import { unsealSealedSecret } from '../../../../sealing/src/test-helpers/controller-unseal.ts';
+import { startConductorFake, type ConductorFake } from '../../../../testkit/src/conductor-fake.ts';
+import { contextFor, createFixture, testConfig, type Fixture } from '../../../testing/rotation-fixture.ts';
+import { actionsOf, applyActions } from './token-effects.ts';
+import { readMarker, type Plan } from '../../plan.ts';
+import { fsTree } from '../../repo/tree.ts';
+import { ConductorClient, type TokenInfo } from '../../sources/conductor/client.ts';
 import {
   createSecretRotationTask,
   PREVIOUS_TOKEN_ANNOTATION,
@@ -19,8 +18,8 @@ import {
   TOKEN_ANNOTATION,
   type RolloutCheck,
   type SecretRotationOptions,
-} from './secret-rotation.ts';
-import type { PreviousProposal } from './types.ts';
+} from './index.ts';
+import type { PreviousProposal } from '../types.ts';
 
 const DAY_MS = 86_400_000;
 const NOW = new Date(Math.ceil((Date.now() + 120_000) / 60_000) * 60_000);
@@ -47,7 +46,7 @@ async function run(root: string, options: Partial<SecretRotationOptions> = {}, p
 
 function proposal(branch: string, state: 'open' | 'closed', merged: boolean, tokenName: string, number = 7): PreviousProposal {
   // Built as a variable, not returned as a literal, so it type-checks whether or not PreviousProposal carries `body`.
-  const record = { branch, number, state, merged, held: false, body: '', proposal: { task: 'secret-rotation', env: 'dev', subject: branch.split('/').pop()!, changes: [{ image: 'conductor-api-key', tag: tokenName, digest: '' }] } };
+  const record = { branch, number, state, merged, held: false, body: '', proposal: { task: 'secret-rotation', env: 'dev', subject: branch.split('/').pop()!, memory: { key: tokenName, replaced: null } } };
   return record;
 }
 
@@ -76,7 +75,7 @@ describe('secret-rotation planner', () => {
     expect(actionsOf(plan)).toEqual([
       expect.objectContaining({ type: 'conductor.create-token', org: 'acme_org', tokenName: annotations[TOKEN_ANNOTATION], appNames: ['shop-app'], permissions: ['websocket.connect'], sealInto: expect.objectContaining({ key: 'api-key', certPath: 'clusters/dev/sealed-secrets-cert.pem', secretName: 'conductor-api-key', namespace: 'dbos', scope: 'strict' }) }),
     ]);
-    expect(readMarker(plan.body)?.changes[0]?.tag).toBe(annotations[TOKEN_ANNOTATION]);
+    expect(readMarker(plan.body)?.memory.key).toBe(annotations[TOKEN_ANNOTATION]);
 
     // Secrets it cannot make are reported, never proposed.
     const reasons = Object.fromEntries(skips.map((skip) => [skip.subject, skip.reason]));
@@ -136,7 +135,7 @@ describe('secret-rotation planner', () => {
     ]);
     expect(result.plans.map((plan) => plan.subject)).toEqual(['conductor-api-key']);
     expect(result.plans.flatMap((plan) => actionsOf(plan)).map((action) => action.type)).toEqual(['conductor.create-token']);
-    expect(standaloneActionsOf(result)).toEqual([]);
+    expect(actionsOf(result)).toEqual([]);
   });
 
   it('finds unused bot-created keys in Conductor\'s list: deletes those past the grace period, keeps young, live, open-PR and foreign keys (issue 8 items 2, 3)', async () => {
@@ -155,7 +154,7 @@ describe('secret-rotation planner', () => {
       key('ci-deploy', ago(20)), // made by a human
     ];
     const result = await run(root, { keyList: async () => listed }, [proposal('bot/secret-rotation/dev/conductor-api-key', 'open', false, 'gitops-dev-202512010000', 5)]);
-    const deletes = standaloneActionsOf(result);
+    const deletes = actionsOf(result);
     expect(deletes.map((action) => action.tokenName)).toEqual(['gitops-dev-202511010000', 'gitops-dev-202511010000-2']);
     for (const action of deletes) {
       expect(action).toMatchObject({ type: 'conductor.delete-token', env: 'dev', org: 'acme_org', guard: { path: 'overlays/dev/secrets/conductor-api-key.sealed.yaml', refs: 'base-and-open-bot-branches', annotations: [TOKEN_ANNOTATION, PREVIOUS_TOKEN_ANNOTATION] } });
@@ -165,7 +164,7 @@ describe('secret-rotation planner', () => {
     expect(said.filter((reason) => reason.includes('in case a concurrent run'))).toHaveLength(1);
     // Conductor unreachable: nothing is deleted and the run says why.
     const blind = await run(root, { keyList: () => Promise.reject(new Error('Conductor list API keys failed (HTTP 503)')) });
-    expect(standaloneActionsOf(blind)).toEqual([]);
+    expect(actionsOf(blind)).toEqual([]);
     expect(blind.skips.find((skip) => skip.subject === 'conductor-api-key-orphan')?.reason).toMatch(/HTTP 503/);
   });
 

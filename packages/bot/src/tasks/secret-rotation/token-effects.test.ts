@@ -3,18 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { unsealSealedSecret } from '../../../sealing/src/test-helpers/controller-unseal.ts';
-import { makeTestCertificate } from '../../../sealing/src/test-helpers/certificates.ts';
-import { startConductorFake, type ConductorFake } from '../../../testkit/src/conductor-fake.ts';
-import { PushRejectedError } from '../errors.ts';
-import { GitWorkspace } from '../git/workspace.ts';
-import type { Plan } from '../plan.ts';
-import { fsTree, type TreeReader } from '../repo/tree.ts';
-import { ConductorClient } from '../sources/conductor/client.ts';
-import { createSecretRotationTask, PREVIOUS_TOKEN_ANNOTATION, TOKEN_ANNOTATION } from '../tasks/secret-rotation.ts';
-import { ActionError, applyActions, type ActionDeps } from './apply.ts';
-import { contextFor, createBareRemote, createFixture, testConfig, type Fixture } from './test-fixture.ts';
-import { actionsOf, describeActions } from './types.ts';
+import { unsealSealedSecret } from '../../../../sealing/src/test-helpers/controller-unseal.ts';
+import { makeTestCertificate } from '../../../../sealing/src/test-helpers/certificates.ts';
+import { startConductorFake, type ConductorFake } from '../../../../testkit/src/conductor-fake.ts';
+import { PushRejectedError } from '../../errors.ts';
+import { GitWorkspace } from '../../git/workspace.ts';
+import type { Plan } from '../../plan.ts';
+import { fsTree, type TreeReader } from '../../repo/tree.ts';
+import { ConductorClient } from '../../sources/conductor/client.ts';
+import { createSecretRotationTask, PREVIOUS_TOKEN_ANNOTATION, TOKEN_ANNOTATION } from './index.ts';
+import { actionsOf, ActionError, applyActions, ConductorKeyEffect, describeActions, type ActionDeps } from './token-effects.ts';
+import { contextFor, createBareRemote, createFixture, testConfig, type Fixture } from '../../../testing/rotation-fixture.ts';
 
 // A minute after the test certificate's notBefore (made at test time), on a whole minute as key names use minutes.
 const NOW = new Date(Math.ceil((Date.now() + 120_000) / 60_000) * 60_000);
@@ -101,7 +100,7 @@ describe('applyActions: create, seal, compensate', () => {
     expect(changed.every((line) => /^\s+(api-key|dbos\.dev\/)/.test(line))).toBe(true);
 
     // The secret never shows in the plan text, the log, or the action description.
-    const visible = [prepared.plan.title, prepared.plan.body, JSON.stringify(prepared.plan.evidence), describeActions(prepared.plan), ...log, JSON.stringify(actionsOf(prepared.plan))].join('\n');
+    const visible = [prepared.plan.title, prepared.plan.body, JSON.stringify(prepared.plan.memory), describeActions(prepared.plan), ...log, JSON.stringify(actionsOf(prepared.plan))].join('\n');
     expect(visible).not.toContain(newToken.secret);
     expect(prepared.created).toEqual([{ env: 'dev', org: ORG, tokenName: newToken.tokenName }]);
   });
@@ -208,7 +207,7 @@ describe('applyActions: create, seal, compensate', () => {
     fake.addToken({ tokenName: 'orphan', appNames: null, permissions: null });
     const withDeletes: Plan = {
       ...plan,
-      ...{ actions: [...actionsOf(plan), { type: 'conductor.delete-token', env: 'dev', org: ORG, tokenName: 'orphan', reason: 'test' }, { type: 'conductor.delete-token', env: 'dev', org: ORG, tokenName: 'never-existed', reason: 'test' }] },
+      effects: [new ConductorKeyEffect([...actionsOf(plan), { type: 'conductor.delete-token', env: 'dev', org: ORG, tokenName: 'orphan', reason: 'test' }, { type: 'conductor.delete-token', env: 'dev', org: ORG, tokenName: 'never-existed', reason: 'test' }], null)],
     };
     const log: string[] = [];
     const firstCall = fake.calls.length;
@@ -225,7 +224,7 @@ describe('applyActions: create, seal, compensate', () => {
     const readRefs = async (path: string) => [{ ref: 'origin/main', text: (await tree.read(path))! }];
     const forged: Plan = {
       ...(await rotationPlan(tree)),
-      ...{ actions: [{ type: 'conductor.delete-token', env: 'dev', org: ORG, tokenName: oldName, reason: 'a marker said so', guard: { path: sealedPath, annotations: [TOKEN_ANNOTATION], refs: 'base' } }] },
+      effects: [new ConductorKeyEffect([{ type: 'conductor.delete-token', env: 'dev', org: ORG, tokenName: oldName, reason: 'a marker said so', guard: { path: sealedPath, annotations: [TOKEN_ANNOTATION], refs: 'base' } }], null)],
     };
     const error = (await applyActions(forged, deps(tree, [], { readRefs })).catch((caught: unknown) => caught)) as ActionError;
     expect(error).toBeInstanceOf(ActionError);

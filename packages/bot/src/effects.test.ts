@@ -1,29 +1,32 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startConductorFake, type ConductorFake } from '../../../testkit/src/conductor-fake.ts';
-import type { Plan } from '../plan.ts';
-import { fsTree } from '../repo/tree.ts';
-import { ConductorClient } from '../sources/conductor/client.ts';
-import { ConductorError } from '../sources/conductor/errors.ts';
-import { conductorClients } from '../sources/conductor/factory.ts';
-import { createSecretRotationTask } from '../tasks/secret-rotation.ts';
-import { ActionError, type ActionDeps } from './apply.ts';
-import { withPlanActions } from './runner-hook.ts';
-import { contextFor, createFixture, testConfig, type Fixture } from './test-fixture.ts';
+import { startConductorFake, type ConductorFake } from '../../testkit/src/conductor-fake.ts';
+import { contextFor, createFixture, testConfig, type Fixture } from '../testing/rotation-fixture.ts';
+import { withEffects } from './effects.ts';
+import type { EffectContext, Plan } from './plan.ts';
+import { fsTree } from './repo/tree.ts';
+import { ConductorClient } from './sources/conductor/client.ts';
+import { ConductorError } from './sources/conductor/errors.ts';
+import { conductorClients } from './sources/conductor/factory.ts';
+import { createSecretRotationTask } from './tasks/secret-rotation/index.ts';
+import { ActionError } from './tasks/secret-rotation/token-effects.ts';
 
 const NOW = new Date(Math.ceil((Date.now() + 120_000) / 60_000) * 60_000);
 let fake: ConductorFake;
 let fixture: Fixture;
 let plan: Plan;
-let deps: ActionDeps;
+/** The same rotation planned by a bot without Conductor access. */
+let planWithoutAccess: Plan;
+let context: EffectContext;
 
 beforeAll(async () => {
   fake = await startConductorFake({ org: 'acme_org' });
   fixture = await createFixture();
   const tree = fsTree(fixture.root);
   const task = createSecretRotationTask({ conductor: { org: 'acme_org', appNames: [], permissions: ['websocket.connect'], tokenPrefix: 'gitops' } });
-  plan = (await task.plan(contextFor(tree, testConfig(), NOW))).plans[0]!;
   const client = new ConductorClient({ baseUrl: fake.url, apiKey: fake.adminKey, sleep: async () => {} });
-  deps = { conductor: () => client, readFile: (path) => tree.read(path), now: NOW };
+  plan = (await task.plan(contextFor(tree, testConfig(), NOW, [], () => client))).plans[0]!;
+  planWithoutAccess = (await task.plan(contextFor(tree, testConfig(), NOW))).plans[0]!;
+  context = { readFile: (path) => tree.read(path), openBranches: [], now: NOW, log: () => {} };
 });
 afterAll(async () => {
   await fake.stop();
@@ -33,19 +36,19 @@ afterEach(() => {
   expect(fake.violations).toEqual([]);
 });
 
-const quiet = { print: () => {}, log: () => {} };
+const quiet = { print: () => {} };
 
-describe('withPlanActions (the runner hook)', () => {
-  it('passes a plan without actions straight through', async () => {
-    const plain: Plan = { ...plan, ...{ actions: [] } };
-    const seen = await withPlanActions(plain, null, { dryRun: false, ...quiet }, async (completed) => completed);
+describe('withEffects (the runner hook)', () => {
+  it('passes a plan without effects straight through', async () => {
+    const plain: Plan = { ...plan, effects: [] };
+    const seen = await withEffects(plain, context, { dryRun: false, ...quiet }, async (completed) => completed);
     expect(seen).toBe(plain);
   });
 
-  it('describes the actions in dry-run and calls Conductor not at all', async () => {
+  it('describes the effects in dry-run and calls Conductor not at all', async () => {
     const printed: string[] = [];
     const before = fake.calls.length;
-    await withPlanActions(plan, deps, { dryRun: true, print: (text) => printed.push(text), log: () => {} }, async () => undefined);
+    await withEffects(plan, context, { dryRun: true, print: (text) => printed.push(text) }, async () => undefined);
     expect(fake.calls.length).toBe(before);
     expect(printed.join('\n')).toMatch(/create Conductor API key gitops-dev-\d{12} in organization acme_org \(all apps; permissions websocket\.connect\)/);
   });
@@ -53,7 +56,7 @@ describe('withPlanActions (the runner hook)', () => {
   it('hands the completed plan to the step, and undoes the new key when the step fails', async () => {
     const failure = new Error('push rejected');
     let sealed = '';
-    const error = await withPlanActions(plan, deps, { dryRun: false, ...quiet }, async (completed) => {
+    const error = await withEffects(plan, context, { dryRun: false, ...quiet }, async (completed) => {
       sealed = completed.edits[0]!.after!;
       expect(fake.tokens()).toHaveLength(1);
       throw failure;
@@ -63,8 +66,8 @@ describe('withPlanActions (the runner hook)', () => {
     expect(fake.tokens()).toEqual([]);
   });
 
-  it('refuses a plan with actions when no Conductor access is configured', async () => {
-    await expect(withPlanActions(plan, null, { dryRun: false, ...quiet }, async () => undefined)).rejects.toBeInstanceOf(ActionError);
+  it('refuses a plan with effects when no Conductor access is configured', async () => {
+    await expect(withEffects(planWithoutAccess, context, { dryRun: false, ...quiet }, async () => undefined)).rejects.toBeInstanceOf(ActionError);
   });
 });
 

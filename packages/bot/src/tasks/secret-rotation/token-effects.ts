@@ -1,9 +1,10 @@
 import { encryptData, mergeIntoSealedSecret, parseCertificate, readSealedSecret, SealingError } from '@dbos-gitops/sealing';
-import { BotError } from '../errors.ts';
-import type { FileEdit, Plan } from '../plan.ts';
-import type { ConductorTokenApi, SecretValue } from '../sources/conductor/client.ts';
-import { ConductorError } from '../sources/conductor/errors.ts';
-import { actionsOf, describeAction, type CreateTokenAction, type DeleteTokenAction, type PlanAction } from './types.ts';
+import { BotError } from '../../errors.ts';
+import type { Effect, EffectContext, FileEdit, Plan, TaskResult } from '../../plan.ts';
+import type { ConductorAccess } from '../types.ts';
+import type { ConductorTokenApi, SecretValue } from '../../sources/conductor/client.ts';
+import { ConductorError } from '../../sources/conductor/errors.ts';
+import { describeAction, type CreateTokenAction, type DeleteTokenAction, type PlanAction } from './token-actions.ts';
 
 /** An action failed. `compensated` says whether everything it had created was removed again. */
 export class ActionError extends BotError {
@@ -47,8 +48,8 @@ export interface CompensationResult {
 }
 
 export interface PreparedPlan {
-  /** The plan with every action's file change filled in; commit exactly this. */
-  plan: Plan;
+  /** The plan's edits with every action's file change filled in; commit exactly these. */
+  edits: FileEdit[];
   created: CreatedTokenRecord[];
   /** Undo what the actions created (deletes the new keys); call when committing, pushing or opening the PR fails. */
   compensate(): Promise<CompensationResult>;
@@ -107,7 +108,7 @@ async function guardRefusal(action: DeleteTokenAction, deps: ActionDeps, openBra
 }
 
 /**
- * Runs deletes that need no PR (a task's unused keys), before any plan. Dry-run only describes them. A delete that
+ * Runs deletes that need no PR (a task's unused keys), before any plan. A delete that
  * the guard refuses is skipped and said so; a Conductor failure stops the run (exit code of the error).
  * Returns one line per key deleted or kept, for the run's output.
  */
@@ -115,15 +116,11 @@ export async function runStandaloneActions(
   actions: PlanAction[],
   deps: ActionDeps | null,
   /** `openBranches`: the branches of the open bot PRs the forge lists; a key one of them records is kept. */
-  options: { dryRun: boolean; print: (text: string) => void; log: (line: string) => void; openBranches: readonly string[]; signal?: AbortSignal },
+  options: { log: (line: string) => void; openBranches: readonly string[]; signal?: AbortSignal },
 ): Promise<string[]> {
   const done: string[] = [];
   for (const action of actions) {
     if (action.type !== 'conductor.delete-token') throw new Error(`internal: ${action.type} needs a PR`);
-    if (options.dryRun) {
-      options.print(`would ${describeAction(action)}`);
-      continue;
-    }
     options.signal?.throwIfAborted();
     if (!deps) {
       done.push(`not deleted: Conductor API key ${action.tokenName} (${action.env}), because no Conductor access is configured`);
@@ -148,11 +145,15 @@ export async function runStandaloneActions(
  * old key keeps working and nothing is half-written. On success the caller must call `compensate()` if its own
  * commit, push or PR step fails afterwards.
  */
-export async function applyActions(plan: Plan, deps: ActionDeps): Promise<PreparedPlan> {
+export async function applyActions(plan: Plan, deps: ActionDeps): Promise<PreparedPlan & { plan: Plan }> {
+  const prepared = await applyTokenActions(actionsOf(plan), plan.edits, deps);
+  return { ...prepared, plan: { ...plan, edits: prepared.edits } };
+}
+
+async function applyTokenActions(actions: readonly PlanAction[], planned: FileEdit[], deps: ActionDeps): Promise<PreparedPlan> {
   const log = deps.log ?? (() => {});
-  const actions = actionsOf(plan);
   const created: CreatedTokenRecord[] = [];
-  let edits = plan.edits;
+  let edits = planned;
 
   const compensate = async (): Promise<CompensationResult> => {
     const result: CompensationResult = { deleted: [], failed: [] };
@@ -217,5 +218,67 @@ export async function applyActions(plan: Plan, deps: ActionDeps): Promise<Prepar
       return failAfterCreate(error, `sealing ${action.tokenName} into ${action.sealInto.path}`);
     }
   }
-  return { plan: { ...plan, edits }, created: [...created], compensate };
+  return { edits, created: [...created], compensate };
+}
+
+
+/**
+ * Secret rotation's effect: Conductor key writes for one plan (`standalone: false`: created and sealed right before
+ * the commit, deleted again if the commit, push or PR fails) or deletes that need no PR (`standalone: true`: unused
+ * keys, applied before any plan; a delete the guard refuses is kept and said so).
+ */
+export class ConductorKeyEffect implements Effect {
+  private prepared: PreparedPlan | null = null;
+
+  constructor(
+    readonly actions: readonly PlanAction[],
+    private readonly conductor: ConductorAccess,
+    readonly standalone = false,
+  ) {}
+
+  describe(): string {
+    return this.actions.map(describeAction).join('; ');
+  }
+
+  async apply(edits: readonly FileEdit[], context: EffectContext): Promise<{ edits: FileEdit[]; report: string[] }> {
+    const conductor = this.conductor;
+    if (this.standalone) {
+      const deps = conductor ? depsFor(conductor, context) : null;
+      const report = await runStandaloneActions([...this.actions], deps, { log: context.log, openBranches: context.openBranches, ...(context.signal ? { signal: context.signal } : {}) });
+      return { edits: [...edits], report };
+    }
+    if (!conductor) {
+      throw new ActionError(
+        `${this.actions.map((action) => action.env).join(', ')} needs Conductor access to ${this.describe()}, but none is configured`,
+        'set the Conductor URL and the admin key variable for this environment in .github/gitops-bot.yaml, or run with --dry-run',
+        true,
+      );
+    }
+    this.prepared = await applyTokenActions(this.actions, [...edits], depsFor(conductor, context));
+    return { edits: this.prepared.edits, report: [] };
+  }
+
+  async compensate(): Promise<string[]> {
+    const prepared = this.prepared;
+    this.prepared = null;
+    if (!prepared) return [];
+    const undone = await prepared.compensate();
+    return undone.failed.map((record) => `could not delete the new Conductor API key ${record.tokenName} (${record.env}): ${record.reason}; delete it in the DBOS Console`);
+  }
+}
+
+function depsFor(conductor: (env: string) => ConductorTokenApi, context: EffectContext): ActionDeps {
+  return { conductor, readFile: context.readFile, ...(context.readRefs ? { readRefs: context.readRefs } : {}), now: context.now, log: context.log };
+}
+
+/** The Conductor key writes a plan (or a task result) carries, for descriptions and tests. */
+export function actionsOf(carrier: Pick<Plan, 'effects'> | Pick<TaskResult, 'effects'>): PlanAction[] {
+  return (carrier.effects ?? []).flatMap((effect) => (effect instanceof ConductorKeyEffect ? effect.actions : []));
+}
+
+/** What dry-run prints for a plan's Conductor key writes (nothing is executed). */
+export function describeActions(plan: Pick<Plan, 'effects'>): string {
+  const actions = actionsOf(plan);
+  if (actions.length === 0) return '';
+  return ['actions at apply time:', ...actions.map((action) => `  - ${describeAction(action)}`)].join('\n');
 }

@@ -23,12 +23,13 @@
  */
 import { mergeIntoSealedSecret, placeholderKeys, readSealedSecret, type ExistingSealedSecret } from '@dbos-gitops/sealing';
 import { isScalar, parseDocument } from 'yaml';
-import type { ActionTaskResult, CreateTokenAction, DeleteTokenAction, PlanAction } from '../actions/types.ts';
-import type { TokenInfo } from '../sources/conductor/client.ts';
-import type { EnvironmentConfig } from '../config/schema.ts';
-import { setMappingScalar } from '../repo/yaml-edit.ts';
-import { branchFor, markerFor, type FileEdit, type Plan, type PlanEvidence, type Skip, type TaskResult } from '../plan.ts';
-import type { Task, TaskContext } from './types.ts';
+import type { TokenInfo } from '../../sources/conductor/client.ts';
+import type { EnvironmentConfig } from '../../config/schema.ts';
+import { setMappingScalar } from '../../repo/yaml-edit.ts';
+import { branchFor, markerFor, type FileEdit, type Plan, type Skip, type TaskMemory, type TaskResult } from '../../plan.ts';
+import type { Task, TaskContext } from '../types.ts';
+import type { CreateTokenAction, DeleteTokenAction, PlanAction } from './token-actions.ts';
+import { ConductorKeyEffect } from './token-effects.ts';
 
 export const TASK = 'secret-rotation';
 export const API_KEY_SUBJECT = 'conductor-api-key';
@@ -158,12 +159,20 @@ interface EnvState {
   secret: ExistingSealedSecret;
 }
 
-function evidenceFor(tokenFrom: string | null, tokenTo: string, source: string, notes: string[]): PlanEvidence {
-  return {
-    // The marker keeps the key names (never secrets) so a later run knows what a closed PR had created.
-    changes: [{ image: API_KEY_SUBJECT, repository: 'conductor', from: { tag: tokenFrom ?? 'none', digest: null }, to: { tag: tokenTo, digest: '' }, created: null, source }],
-    notes,
-  };
+/**
+ * The marker keeps the key names a PR names (never secrets): an open PR's keys are never taken for orphans. `key` is
+ * the key the PR makes current (the new key, or the one kept when revoking); `replaced` the one it retires.
+ */
+function keyMemory(key: string, replaced: string | null): TaskMemory {
+  return { key, replaced };
+}
+
+/** The key an open PR names. Markers written before memory existed kept it in `pins[0].tag` (an image-shaped field). */
+function keyNamedBy(memory: TaskMemory): string | null {
+  if (typeof memory.key === 'string') return memory.key;
+  const pins = Array.isArray(memory.pins) ? memory.pins : [];
+  const first = pins[0];
+  return first && typeof first === 'object' && !Array.isArray(first) && typeof first.tag === 'string' ? first.tag : null;
 }
 
 export function createSecretRotationTask(overrides: Partial<SecretRotationOptions> = {}): Task {
@@ -286,7 +295,7 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
     patchPath: string,
     patchText: string,
     taken: ReadonlySet<string>,
-  ): Plan & { actions: PlanAction[] } {
+  ): Plan {
     const envName = state.env.name;
     const stamp = context.now.toISOString();
     const tokenName = tokenNameFor(conductor.tokenPrefix, envName, context.now, taken);
@@ -309,8 +318,7 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
       permissions: [...conductor.permissions],
       sealInto: { path: state.file, secretName: state.secret.name, namespace: state.secret.namespace, scope: state.secret.scope, key: options.apiKeyDataKey, certPath: options.certPath(envName) },
     };
-    const notes = [`reason: ${reason}`, `new key: ${tokenName}`, `previous key: ${current ?? '(not recorded)'}`];
-    const evidence = evidenceFor(current, tokenName, reason, notes);
+    const memory = keyMemory(tokenName, current);
     const body = [
       `Rotates the Conductor API key of **${envName}** (${reason}).`,
       '',
@@ -322,7 +330,7 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
         : 'No previous key is recorded, so nothing will be revoked automatically; delete the old key in the DBOS Console once the pods have rolled.',
       'The key was created when this PR was opened; if this PR is closed unmerged, a later run deletes that unused key once nothing names it.',
       '',
-      markerFor({ task: TASK, env: envName, subject: API_KEY_SUBJECT, evidence }),
+      markerFor({ task: TASK, env: envName, subject: API_KEY_SUBJECT, memory }),
     ].join('\n');
     return {
       task: TASK,
@@ -333,17 +341,17 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
       body,
       labels: [...context.config.forge.labels, `env/${envName}`, 'secret-rotation'],
       edits,
-      evidence,
-      actions: [create],
+      memory,
+      effects: [new ConductorKeyEffect([create], context.conductor)],
     };
   }
 
-  function revocationPlan(context: TaskContext, state: EnvState, previous: string, current: string | null): Plan & { actions: PlanAction[] } {
+  function revocationPlan(context: TaskContext, state: EnvState, previous: string, current: string | null): Plan {
     const envName = state.env.name;
     const after = mergeIntoSealedSecret(state.text, state.secret, {}, state.file, { removeAnnotations: [PREVIOUS_TOKEN_ANNOTATION] });
     const why = options.rollout && state.env.kube ? 'every app pod runs the template stamped for the new key' : `the rotation is older than the ${formatAge(options.revokeGraceSeconds)} grace period`;
     const conductorOrg = options.conductor?.org;
-    const evidence = evidenceFor(previous, current ?? 'none', `revoke after rollout (${why})`, [`revoked: ${previous}`, `current: ${current ?? '(not recorded)'}`]);
+    const memory = keyMemory(current ?? 'none', previous);
     const actions: PlanAction[] = conductorOrg
       ? [
           {
@@ -364,7 +372,7 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
         ? `The key was deleted in Conductor when this PR was opened; merging clears \`${PREVIOUS_TOKEN_ANNOTATION}\` in \`${state.file}\`.`
         : `The bot has no Conductor access: delete \`${previous}\` in the DBOS Console, then merge to clear \`${PREVIOUS_TOKEN_ANNOTATION}\`.`,
       '',
-      markerFor({ task: TASK, env: envName, subject: REVOKE_SUBJECT, evidence }),
+      markerFor({ task: TASK, env: envName, subject: REVOKE_SUBJECT, memory }),
     ].join('\n');
     return {
       task: TASK,
@@ -375,8 +383,8 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
       body,
       labels: [...context.config.forge.labels, `env/${envName}`, 'secret-rotation'],
       edits: [{ path: state.file, before: state.text, after }],
-      evidence,
-      actions,
+      memory,
+      ...(actions.length > 0 ? { effects: [new ConductorKeyEffect(actions, context.conductor)] } : {}),
     };
   }
 
@@ -396,9 +404,8 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
     // An open PR only ever protects a key (a forged marker can keep a key alive, never get one deleted).
     for (const proposal of context.previous) {
       if (proposal.state !== 'open' || !proposal.branch.startsWith(`bot/${TASK}/${envName}/`)) continue;
-      for (const change of Array.isArray(proposal.proposal.changes) ? proposal.proposal.changes : []) {
-        if (typeof change?.tag === 'string') named.add(change.tag);
-      }
+      const key = keyNamedBy(proposal.proposal.memory);
+      if (key !== null) named.add(key);
     }
     for (const key of keys) {
       if (!pattern.test(key.tokenName) || named.has(key.tokenName)) continue;
@@ -476,9 +483,8 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
         if (context.envFilter && env.name !== context.envFilter) continue;
         await planEnvironment(context, env, plans, skips, cleanups);
       }
-      // Deletes that need no PR; the runner runs them (see ActionTaskResult).
-      const result: ActionTaskResult = { plans, skips, actions: cleanups };
-      return result;
+      // Deletes that need no PR, one effect each; the runner applies them before the plans.
+      return { plans, skips, effects: cleanups.map((cleanup) => new ConductorKeyEffect([cleanup], context.conductor, true)) };
     },
   };
 }

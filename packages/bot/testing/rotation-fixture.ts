@@ -8,16 +8,16 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseCertificate, sealSecret, toYaml } from '@dbos-gitops/sealing';
-import { makeTestCertificate, type TestCertificate } from '../../../sealing/src/test-helpers/certificates.ts';
-import { configSchema, type BotConfig } from '../config/schema.ts';
-import type { TreeReader } from '../repo/tree.ts';
-import type { RegistrySource } from '../sources/registry/types.ts';
-import type { TaskContext } from '../tasks/types.ts';
-import { GitWorkspace } from '../git/workspace.ts';
-import { runPlans, type RunResult } from '../runner.ts';
-import { ConductorClient } from '../sources/conductor/client.ts';
-import type { Forge } from '../sources/forge/types.ts';
-import { createSecretRotationTask, type ConductorRotationSettings } from '../tasks/secret-rotation.ts';
+import { makeTestCertificate, type TestCertificate } from '../../sealing/src/test-helpers/certificates.ts';
+import { configSchema, type BotConfig } from '../src/config/schema.ts';
+import type { TreeReader } from '../src/repo/tree.ts';
+import type { RegistrySource } from '../src/sources/registry/types.ts';
+import type { TaskContext } from '../src/tasks/types.ts';
+import { GitWorkspace } from '../src/git/workspace.ts';
+import { runPlans, type RunResult } from '../src/runner.ts';
+import { ConductorClient } from '../src/sources/conductor/client.ts';
+import type { Forge } from '../src/sources/forge/types.ts';
+import { createSecretRotationTask, type ConductorRotationSettings } from '../src/tasks/secret-rotation/index.ts';
 
 export const ROLLOUT_PATCH = `# Rolls every app Deployment when the Conductor API key changes (the bot edits the stamp).
 apiVersion: apps/v1
@@ -93,8 +93,8 @@ export const NO_REGISTRY: RegistrySource = new Proxy({} as RegistrySource, {
   },
 });
 
-export function contextFor(tree: TreeReader, config: BotConfig, now: Date, previous: TaskContext['previous'] = []): TaskContext {
-  return { config, tree, registry: NO_REGISTRY, kube: null, previous, now, envFilter: null, log: () => {} };
+export function contextFor(tree: TreeReader, config: BotConfig, now: Date, previous: TaskContext['previous'] = [], conductor: TaskContext['conductor'] = null): TaskContext {
+  return { config, tree, registry: NO_REGISTRY, kube: null, conductor, previous, now, envFilter: null, log: () => {} };
 }
 
 /** A bare git remote holding the fixture as `main`, for tests that go through the runner's git workspace. */
@@ -111,7 +111,7 @@ export function createBareRemote(fixtureRoot: string, remoteDir: string): void {
 
 /**
  * One run of the secret-rotation task through the real runner, as `pnpm bot run` does it: clone the bare remote,
- * plan against its main, and apply with the plan's actions going to the given Conductor.
+ * plan against its main, and apply with the plan's effects going to the given Conductor.
  */
 export async function runRotation(options: {
   remote: string;
@@ -136,13 +136,13 @@ export async function runRotation(options: {
       forge: options.forgeFor(workspace),
       registry: NO_REGISTRY,
       kube: null,
+      conductor: () => client,
       envFilter: null,
       dryRun: options.dryRun ?? false,
       now: options.now ?? new Date(),
       log,
       print: log,
       identity,
-      actions: { conductor: () => client, readFile: (path) => workspace.baseTree().read(path), readRefs: (path, branches) => workspace.readRefs(path, branches), log },
     });
   } finally {
     await workspace.dispose();
