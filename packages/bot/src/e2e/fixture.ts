@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { TreeReader } from '../repo/tree.ts';
 import type { RegistrySource, RegistryStats } from '../sources/registry/types.ts';
-import { renderVersionKustomization, renderVersionPatch } from '../tasks/app-version-files.ts';
+import { renderVersionKustomization, renderVersionPatch } from '../tasks/shared/app-version-files.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const exec = promisify(execFile);

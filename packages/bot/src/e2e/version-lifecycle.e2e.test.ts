@@ -12,8 +12,8 @@ import { runPlans, type RunResult } from '../runner.ts';
 import { LocalForge } from '../sources/forge/local.ts';
 import { OciRegistryClient } from '../sources/registry/oci-client.ts';
 import type { Task } from '../tasks/types.ts';
-import { versionAddTask } from '../tasks/version-add.ts';
-import { createVersionRetireTask, defaultDrainSourceFor } from '../tasks/version-retire.ts';
+import { versionAddTask } from '../tasks/version-add/index.ts';
+import { createVersionRetireTask, defaultDrainSourceFor } from '../tasks/version-retire/index.ts';
 import { DatabaseDrainSource } from '../sources/drain/source.ts';
 import { versionFixtureFiles } from './fixture.ts';
 

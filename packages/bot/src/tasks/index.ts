@@ -1,11 +1,11 @@
 import type { BotConfig } from '../config/schema.ts';
 import { KubeRolloutCheck } from '../sources/conductor/rollout-check.ts';
-import { imageUpdateTask } from './image-update.ts';
+import { imageUpdateTask } from './image-update/index.ts';
 import { createSecretRotationTask, secretRotationTask } from './secret-rotation/index.ts';
 import type { Task } from './types.ts';
 import type { TokenInfo } from '../sources/conductor/client.ts';
-import { versionAddTask } from './version-add.ts';
-import { versionRetireTask } from './version-retire.ts';
+import { versionAddTask } from './version-add/index.ts';
+import { versionRetireTask } from './version-retire/index.ts';
 
 export type { PreviousProposal, Task, TaskContext } from './types.ts';
 

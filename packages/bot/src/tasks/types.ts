@@ -42,10 +42,18 @@ export interface TaskContext {
   log: (line: string) => void;
 }
 
+/**
+ * A source a task reads, beside the repository tree and the config every task gets. `forge` stands for the bot's
+ * previous proposals (read back from its PRs). The composition root builds only what the selected tasks need.
+ */
+export type TaskNeed = 'registry' | 'forge' | 'drain' | 'conductor' | 'kube';
+
 export interface Task {
   /** Branch segment and `--task` value, e.g. `image-update`. */
   name: string;
   description: string;
+  /** What the task reads besides the tree and the config. */
+  needs: readonly TaskNeed[];
   plan(context: TaskContext): Promise<TaskResult>;
   /** Why this config does not enable the task (e.g. no `appVersions:` section), or null when it does. Running every
    * task, a disabled one is reported as not proposed; asked for by name, its plan() says what is missing. */

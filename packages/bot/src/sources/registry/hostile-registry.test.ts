@@ -6,7 +6,7 @@ import { parseConfig } from '../../config/load.ts';
 import { memoryTree, versionFixtureFiles } from '../../e2e/fixture.ts';
 import { RegistryError } from '../../errors.ts';
 import { planAll } from '../../runner.ts';
-import { versionAddTask } from '../../tasks/version-add.ts';
+import { versionAddTask } from '../../tasks/version-add/index.ts';
 import { OciRegistryClient } from './oci-client.ts';
 import { credentialEnvNames, trustedRealmEnvName } from './reference.ts';
 import { eligibleTags } from './tag-policy.ts';

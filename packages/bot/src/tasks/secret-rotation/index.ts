@@ -27,6 +27,7 @@ import type { TokenInfo } from '../../sources/conductor/client.ts';
 import type { EnvironmentConfig } from '../../config/schema.ts';
 import { setMappingScalar } from '../../repo/yaml-edit.ts';
 import { branchFor, markerFor, type FileEdit, type Plan, type Skip, type TaskMemory, type TaskResult } from '../../plan.ts';
+import { walkEnvironments, type EnvironmentStep } from '../shared/walk.ts';
 import type { Task, TaskContext } from '../types.ts';
 import type { CreateTokenAction, DeleteTokenAction, PlanAction } from './token-actions.ts';
 import { ConductorKeyEffect } from './token-effects.ts';
@@ -180,10 +181,10 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
 
   const forced = (env: string): boolean => options.force === true || (Array.isArray(options.force) && options.force.includes(env));
 
-  async function planEnvironment(context: TaskContext, env: EnvironmentConfig, plans: Plan[], skips: Skip[], cleanups: DeleteTokenAction[]): Promise<void> {
-    const skip = (subject: string, reason: string, held = false): void => {
-      skips.push({ task: TASK, env: env.name, subject, reason, ...(held ? { held } : {}) });
-    };
+  async function planEnvironment(context: TaskContext, step: EnvironmentStep, cleanups: DeleteTokenAction[]): Promise<void> {
+    const { env, propose } = step;
+    // `leaveOpen`: the task's own PR is in progress (a key already created), so the runner must leave it alone.
+    const skip = (subject: string, reason: string, leaveOpen = false): void => step.skip(subject, reason, leaveOpen ? { leaveOpenPullRequest: true } : undefined);
     const overlay = env.overlay.replace(/\/+$/, '');
     await reportOtherSecrets(context, env, overlay, skip);
 
@@ -229,7 +230,7 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
         } else if (live === true && options.conductor && (current === null || !keys!.some((key) => key.tokenName === current))) {
           skip(REVOKE_SUBJECT, `the previous Conductor API key ${previous} stays: Conductor does not list ${current ?? 'any current key'}, the key ${file} records as current; check the key in the DBOS Console and fix ${TOKEN_ANNOTATION} by hand`);
         } else if (live === true) {
-          plans.push(revocationPlan(context, state, previous, current));
+          propose(revocationPlan(context, state, previous, current));
         } else {
           skip(REVOKE_SUBJECT, `the previous Conductor API key ${previous} stays until ${current ?? 'the new key'} is running: ${live}`);
         }
@@ -264,7 +265,7 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
       return skip(API_KEY_SUBJECT, `due (${reason}), but ${patchPath} is missing, so the app pods would keep the old key until they restart; add the rollout patch to the overlay`);
     }
     const taken = new Set((keys ?? []).map((key) => key.tokenName));
-    plans.push(rotationPlan(context, state, options.conductor, reason, current, patchPath, patchText, taken));
+    propose(rotationPlan(context, state, options.conductor, reason, current, patchPath, patchText, taken));
   }
 
   async function currentKeyIsLive(context: TaskContext, state: EnvState): Promise<true | string> {
@@ -474,17 +475,14 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
 
   return {
     name: TASK,
+    // kube: the rollout check before the previous key is revoked, when an environment has cluster access.
+    needs: ['conductor', 'forge', 'kube'],
     description: 'rotate each environment\'s Conductor API key (create, seal, roll the pods, later revoke the old key) and report secrets a human must rotate',
     async plan(context: TaskContext): Promise<TaskResult> {
-      const plans: Plan[] = [];
-      const skips: Skip[] = [];
       const cleanups: DeleteTokenAction[] = [];
-      for (const env of context.config.environments) {
-        if (context.envFilter && env.name !== context.envFilter) continue;
-        await planEnvironment(context, env, plans, skips, cleanups);
-      }
+      const result = await walkEnvironments(context, TASK, (step) => planEnvironment(context, step, cleanups));
       // Deletes that need no PR, one effect each; the runner applies them before the plans.
-      return { plans, skips, effects: cleanups.map((cleanup) => new ConductorKeyEffect([cleanup], context.conductor, true)) };
+      return { ...result, effects: cleanups.map((cleanup) => new ConductorKeyEffect([cleanup], context.conductor, true)) };
     },
   };
 }

@@ -2,15 +2,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../config/load.ts';
-import { memoryTree, versionFixtureFiles } from '../e2e/fixture.ts';
-import { planAll } from '../runner.ts';
-import { CatalogRegistry } from '../sources/registry/catalog.ts';
-import { fixtureFiles } from '../testing/fixture-repo.ts';
-import { imageUpdateTask } from './image-update.ts';
-import type { Task } from './types.ts';
-import { versionAddTask } from './version-add.ts';
-import { readPins } from './pins.ts';
+import { parseConfig } from '../../config/load.ts';
+import { memoryTree, versionFixtureFiles } from '../../e2e/fixture.ts';
+import { planAll } from '../../runner.ts';
+import { CatalogRegistry } from '../../sources/registry/catalog.ts';
+import { fixtureFiles } from '../../testing/fixture-repo.ts';
+import { imageUpdateTask } from './index.ts';
+import type { Task } from '../types.ts';
+import { versionAddTask } from '../version-add/index.ts';
+import { readPins } from '../shared/pins.ts';
 
 /** Issue 8 item 9: an all-zero placeholder digest is never written, neither promoted nor taken from a source. */
 const D = (c: string) => `sha256:${c.repeat(64)}`;

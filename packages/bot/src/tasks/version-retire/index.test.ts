@@ -1,22 +1,22 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDbosSystemDatabase, createDrainReader, type DbosSystemDatabase } from '../../../testkit/src/dbos.ts';
+import { createDbosSystemDatabase, createDrainReader, type DbosSystemDatabase } from '../../../../testkit/src/dbos.ts';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { createBareRemote, type BareRemote } from '../../../testkit/src/git-remote.ts';
-import { startGitHubFake } from '../../../testkit/src/github-fake.ts';
-import { GitHubForge } from '../sources/forge/github.ts';
-import { freePort, startPostgres, type PostgresServer } from '../../../testkit/src/postgres.ts';
-import { parseConfig } from '../config/load.ts';
-import { isBotError } from '../errors.ts';
-import { GitWorkspace } from '../git/workspace.ts';
-import { planAll, runPlans, type RunResult } from '../runner.ts';
-import { LocalForge } from '../sources/forge/local.ts';
-import { ConductorCheckedDrainSource, DatabaseDrainSource, DrainReadError, type DrainSource } from '../sources/drain/source.ts';
-import { memoryTree, NO_REGISTRY, versionFixtureFiles, type FixtureVersion } from '../e2e/fixture.ts';
-import { createVersionRetireTask, defaultDrainSourceFor } from './version-retire.ts';
-import type { PreviousProposal } from './types.ts';
+import { createBareRemote, type BareRemote } from '../../../../testkit/src/git-remote.ts';
+import { startGitHubFake } from '../../../../testkit/src/github-fake.ts';
+import { GitHubForge } from '../../sources/forge/github.ts';
+import { freePort, startPostgres, type PostgresServer } from '../../../../testkit/src/postgres.ts';
+import { parseConfig } from '../../config/load.ts';
+import { isBotError } from '../../errors.ts';
+import { GitWorkspace } from '../../git/workspace.ts';
+import { planAll, runPlans, type RunResult } from '../../runner.ts';
+import { LocalForge } from '../../sources/forge/local.ts';
+import { ConductorCheckedDrainSource, DatabaseDrainSource, DrainReadError, type DrainSource } from '../../sources/drain/source.ts';
+import { memoryTree, NO_REGISTRY, versionFixtureFiles, type FixtureVersion } from '../../e2e/fixture.ts';
+import { createVersionRetireTask, defaultDrainSourceFor } from './index.ts';
+import type { PreviousProposal } from '../types.ts';
 
 /*
  * version-retire against a real PostgreSQL with the real DBOS schema (created by the real `dbos` CLI) and the
@@ -394,7 +394,7 @@ describe('configuration', () => {
   });
 
   it('reading connection settings from the environment: a missing variable is a DrainReadError naming it', async () => {
-    const { drainSourceFromEnv } = await import('../sources/drain/source.ts');
+    const { drainSourceFromEnv } = await import('../../sources/drain/source.ts');
     const config = parseConfig((await files('x'))['.github/gitops-bot.yaml']!);
     expect(() => drainSourceFromEnv(config.appVersions!, {})).toThrow(/DBOS_DRAIN_DATABASE_URL is not set/);
   });

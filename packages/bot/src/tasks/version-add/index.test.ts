@@ -1,15 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBareRemote, type BareRemote } from '../../../testkit/src/git-remote.ts';
-import { startRegistry, type TestRegistry } from '../../../testkit/src/registry.ts';
-import { parseConfig } from '../config/load.ts';
-import { GitWorkspace } from '../git/workspace.ts';
-import { planAll, runPlans } from '../runner.ts';
-import { LocalForge } from '../sources/forge/local.ts';
-import { OciRegistryClient } from '../sources/registry/oci-client.ts';
-import { memoryTree, versionFixtureFiles } from '../e2e/fixture.ts';
-import { versionAddTask } from './version-add.ts';
-import { readPins } from './pins.ts';
-import type { PreviousProposal } from './types.ts';
+import { createBareRemote, type BareRemote } from '../../../../testkit/src/git-remote.ts';
+import { startRegistry, type TestRegistry } from '../../../../testkit/src/registry.ts';
+import { parseConfig } from '../../config/load.ts';
+import { GitWorkspace } from '../../git/workspace.ts';
+import { planAll, runPlans } from '../../runner.ts';
+import { LocalForge } from '../../sources/forge/local.ts';
+import { OciRegistryClient } from '../../sources/registry/oci-client.ts';
+import { memoryTree, versionFixtureFiles } from '../../e2e/fixture.ts';
+import { versionAddTask } from './index.ts';
+import { readPins } from '../shared/pins.ts';
+import type { PreviousProposal } from '../types.ts';
 
 /*
  * version-add against a real OCI registry (docker-registry on loopback) and the real runner with a real bare git

@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { isMap, isScalar, isSeq } from 'yaml';
-import type { AppVersionsConfig, BotConfig } from '../config/schema.ts';
-import { ConfigError, YamlEditError } from '../errors.ts';
-import type { TreeReader } from '../repo/tree.ts';
-import { parseDocuments, readImageEntries, renderScalar, scalarLocation, type ImageEntry } from '../repo/yaml-edit.ts';
-import type { FileEdit } from '../plan.ts';
-import type { TaskContext } from './types.ts';
+import type { AppVersionsConfig, BotConfig } from '../../config/schema.ts';
+import { ConfigError, YamlEditError } from '../../errors.ts';
+import type { TreeReader } from '../../repo/tree.ts';
+import { parseDocuments, readImageEntries, renderScalar, scalarLocation, type ImageEntry } from '../../repo/yaml-edit.ts';
+import type { FileEdit } from '../../plan.ts';
+import type { TaskContext } from '../types.ts';
+import { hasHoldCommentLine } from '../../repo/holds.ts';
 
 /** The version tasks are enabled by the config's `appVersions:` section. */
 export function appVersionsDisabledBy(config: BotConfig): string | null {
@@ -28,8 +29,6 @@ export function requireAppVersions(context: TaskContext): AppVersionsConfig {
 export const APP_LATEST_COMPONENT = '../../../../base/components/app-latest';
 const APP_LATEST_COMMENT = '# Only the latest version: warm minimum and the queue-length trigger.';
 export const MAX_SLUG_LENGTH = 40;
-/** A line `# gitops-bot: hold` anywhere in a version's kustomization.yaml: the bot never retires that version. */
-export const VERSION_HOLD_COMMENT = /^\s*#\s*gitops-bot:\s*hold\b/m;
 
 export interface VersionImage {
   /** kustomize images[].name, e.g. `dbos-app`. */
@@ -196,7 +195,7 @@ export async function readAppVersionsTree(tree: TreeReader, env: string, overlay
       patch,
       image: readImageEntries(kustomization, kustomizationFile).find((entry) => entry.name === imageName) ?? null,
       latestComponent: componentItems(kustomization, kustomizationFile).some((item) => item.value === APP_LATEST_COMPONENT),
-      held: VERSION_HOLD_COMMENT.test(kustomization),
+      held: hasHoldCommentLine(kustomization),
       listed: listed.has(slug),
     });
   }

@@ -1,11 +1,12 @@
 import { decideRetirement, formatDuration, type DrainObservation } from '@dbos-gitops/drain';
-import { envVarSuffix, type AppVersionsConfig, type EnvironmentConfig } from '../config/schema.ts';
-import { branchFor, markerFor, type Plan, type TaskResult } from '../plan.ts';
-import { pinsMemory } from './pins.ts';
-import { compareTags } from '../sources/registry/tag-policy.ts';
-import { DrainReadError, drainSourceFromEnv, type DrainReading, type DrainSource, type VersionDrainReading } from '../sources/drain/source.ts';
-import { appVersionsDisabledBy, requireAppVersions, readAppVersionsTree, removeVersionEdits, type AppVersionsTree, type LiveVersion } from './app-version-files.ts';
-import type { Task, TaskContext } from './types.ts';
+import { envVarSuffix, type AppVersionsConfig, type EnvironmentConfig } from '../../config/schema.ts';
+import { branchFor, markerFor, type Plan } from '../../plan.ts';
+import { pinsMemory } from '../shared/pins.ts';
+import { compareTags } from '../../sources/registry/tag-policy.ts';
+import { DrainReadError, drainSourceFromEnv, type DrainReading, type DrainSource, type VersionDrainReading } from '../../sources/drain/source.ts';
+import { appVersionsDisabledBy, requireAppVersions, readAppVersionsTree, removeVersionEdits, type AppVersionsTree, type LiveVersion } from '../shared/app-version-files.ts';
+import type { Task, TaskContext } from '../types.ts';
+import { walkEnvironments } from '../shared/walk.ts';
 
 const TASK = 'version-retire';
 
@@ -147,22 +148,15 @@ export function createVersionRetireTask(options: { drainSourceFor?: DrainSourceF
   const drainSourceFor = options.drainSourceFor ?? defaultDrainSourceFor(process.env);
   return {
     name: TASK,
+    needs: ['drain', 'forge'],
     disabledBy: appVersionsDisabledBy,
     description: 'remove an old application version once its durable workflows have drained (zero in flight for the quiet period, read successfully this run); fails closed',
     async plan(context) {
-      const result: TaskResult = { plans: [], skips: [] };
       const appVersions = requireAppVersions(context);
       const quietPeriodMs = appVersions.drain.quietPeriod * 1000;
-      for (const env of context.config.environments) {
-        if (context.envFilter && context.envFilter !== env.name) continue;
-        const skip = (subject: string, reason: string, held: boolean | 'comment' = false): void => {
-          result.skips.push({ task: TASK, env: env.name, subject, reason, ...(held ? { held: true, ...(held === 'comment' ? { heldBy: 'comment' as const } : {}) } : {}) });
-        };
+      return walkEnvironments(context, TASK, async ({ env, skip, held, propose }) => {
         const tree = await readAppVersionsTree(context.tree, env.name, env.overlay, appVersions.imageName);
-        if (!tree) {
-          skip('*', `${env.overlay}/app-versions/kustomization.yaml does not exist on the base branch`);
-          continue;
-        }
+        if (!tree) return skip('*', `${env.overlay}/app-versions/kustomization.yaml does not exist on the base branch`);
         const keep = protectedSlugs(tree);
         const candidates: LiveVersion[] = [];
         for (const live of tree.versions) {
@@ -171,18 +165,10 @@ export function createVersionRetireTask(options: { drainSourceFor?: DrainSourceF
             skip(live.slug, `${live.version} stays: ${why}`);
             continue;
           }
-          if (live.held) {
-            skip(live.slug, `held by a "# gitops-bot: hold" line in ${live.kustomizationFile}`, 'comment');
-            continue;
-          }
-          const labelHold = context.previous.find((previous) => previous.state === 'open' && previous.held && previous.branch === branchFor(TASK, env.name, live.slug));
-          if (labelHold) {
-            skip(live.slug, `held by the gitops-bot/hold label on PR #${labelHold.number}`, true);
-            continue;
-          }
+          if (held(live.slug, live.held ? `line in ${live.kustomizationFile}` : null)) continue;
           candidates.push(live);
         }
-        if (candidates.length === 0) continue;
+        if (candidates.length === 0) return;
 
         const source = drainSourceFor(env, appVersions, context);
         context.log(`reading the drain status of ${candidates.map((live) => live.version).join(', ')} in ${env.name} from ${source.describe}`);
@@ -230,10 +216,9 @@ export function createVersionRetireTask(options: { drainSourceFor?: DrainSourceF
             continue;
           }
           const edits = await removeVersionEdits(context.tree, tree, live);
-          result.plans.push(buildPlan(context, env.name, tree, { live, reading: drained }, reading, quietPeriodMs, edits, appVersions.imageName));
+          propose(buildPlan(context, env.name, tree, { live, reading: drained }, reading, quietPeriodMs, edits, appVersions.imageName));
         }
-      }
-      return result;
+      });
     },
   };
 }

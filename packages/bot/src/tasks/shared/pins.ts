@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { TaskMemory } from '../plan.ts';
+import type { TaskMemory } from '../../plan.ts';
 
 /**
  * The memory of the image-shaped tasks (image-update, version-add, version-retire): which image each proposal pinned,

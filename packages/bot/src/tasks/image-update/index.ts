@@ -1,11 +1,12 @@
-import type { EnvironmentConfig, ImageConfig } from '../config/schema.ts';
-import { UnknownImageError } from '../errors.ts';
-import { branchFor, markerFor, type Plan, type Skip, type TaskResult } from '../plan.ts';
-import { pinsMemory, readPins } from './pins.ts';
-import { readOverlayImages, type OverlayImages } from '../repo/tree.ts';
-import { setImageEntry, type ImageEntry } from '../repo/yaml-edit.ts';
-import { compareTags, eligibleTags } from '../sources/registry/tag-policy.ts';
-import type { PreviousProposal, Task, TaskContext } from './types.ts';
+import type { EnvironmentConfig, ImageConfig } from '../../config/schema.ts';
+import { UnknownImageError } from '../../errors.ts';
+import { branchFor, markerFor, type Plan } from '../../plan.ts';
+import { pinsMemory, readPins } from '../shared/pins.ts';
+import { readOverlayImages, type OverlayImages } from '../../repo/tree.ts';
+import { setImageEntry, type ImageEntry } from '../../repo/yaml-edit.ts';
+import { compareTags, eligibleTags } from '../../sources/registry/tag-policy.ts';
+import type { PreviousProposal, Task, TaskContext } from '../types.ts';
+import { walkEnvironments } from '../shared/walk.ts';
 
 const TASK = 'image-update';
 /** Candidates younger than the minimum release age are passed over; look at most this many before giving up. */
@@ -151,28 +152,19 @@ function buildPlan(env: string, subject: string, overlay: OverlayImages, changes
 
 export const imageUpdateTask: Task = {
   name: TASK,
+  // kube: the promotion health gate, when an environment has cluster access.
+  needs: ['registry', 'forge', 'kube'],
   description: 'bump control-plane images (conductor+console, dex, dbos-migrate): newest allowed version into the first environment, then promote the merged digest env by env',
   async plan(context) {
-    const result: TaskResult = { plans: [], skips: [] };
-    const environments = context.config.environments;
     const units = unitsOf(context);
     const overlays = new Map<string, OverlayImages | null>();
     const overlayOf = async (env: EnvironmentConfig) => {
       if (!overlays.has(env.name)) overlays.set(env.name, await readOverlayImages(context.tree, env.name, env.overlay));
       return overlays.get(env.name)!;
     };
-    for (let index = 0; index < environments.length; index++) {
-      const env = environments[index]!;
-      if (context.envFilter && context.envFilter !== env.name) continue;
+    return walkEnvironments(context, TASK, async ({ env, previousEnv, skip, held, propose }) => {
       const overlay = await overlayOf(env);
-      const skip = (subject: string, reason: string, held: boolean | 'comment' = false): void => {
-        result.skips.push({ task: TASK, env: env.name, subject, reason, ...(held ? { held: true, ...(held === 'comment' ? { heldBy: 'comment' as const } : {}) } : {}) });
-      };
-      if (!overlay) {
-        skip('*', `overlay ${env.overlay} has no kustomization.yaml on the base branch`);
-        continue;
-      }
-      const previousEnv = index > 0 ? environments[index - 1]! : null;
+      if (!overlay) return skip('*', `overlay ${env.overlay} has no kustomization.yaml on the base branch`);
       const previousOverlay = previousEnv ? await overlayOf(previousEnv) : null;
       for (const unit of units) {
         const entries = unit.images.map((image) => {
@@ -181,15 +173,7 @@ export const imageUpdateTask: Task = {
           return { image, entry };
         });
         const commentHold = entries.find(({ entry }) => entry.held);
-        if (commentHold) {
-          skip(unit.subject, `held by a "# gitops-bot: hold" comment on ${commentHold.image.name} in ${overlay.file}`, 'comment');
-          continue;
-        }
-        const labelHold = context.previous.find((previous) => previous.state === 'open' && previous.held && previous.branch === branchFor(TASK, env.name, unit.subject));
-        if (labelHold) {
-          skip(unit.subject, `held by the gitops-bot/hold label on PR #${labelHold.number}`, true);
-          continue;
-        }
+        if (held(unit.subject, commentHold ? `comment on ${commentHold.image.name} in ${overlay.file}` : null)) continue;
         const changes: Array<{ image: ImageConfig; entry: ImageEntry; target: Target }> = [];
         for (const { image, entry } of entries) {
           const target = previousEnv ? await fromPreviousEnvironment(context, image, env, previousEnv, previousOverlay) : await newestFromRegistry(context, image, entry);
@@ -210,9 +194,8 @@ export const imageUpdateTask: Task = {
           }
           changes.push({ image, entry, target });
         }
-        if (changes.length > 0) result.plans.push(buildPlan(env.name, unit.subject, overlay, changes, context));
+        if (changes.length > 0) propose(buildPlan(env.name, unit.subject, overlay, changes, context));
       }
-    }
-    return result;
+    });
   },
 };

@@ -1,10 +1,12 @@
-import type { AppVersionsConfig, EnvironmentConfig } from '../config/schema.ts';
-import { branchFor, markerFor, type Plan, type TaskResult } from '../plan.ts';
-import { pinsMemory, readPins } from './pins.ts';
-import { compareTags, eligibleTags } from '../sources/registry/tag-policy.ts';
-import { appVersionsDisabledBy, requireAppVersions, addVersionEdits, appVersionSlug, readAppVersionsTree, type AppVersionsTree, type LiveVersion } from './app-version-files.ts';
-import { digestProblem } from './image-update.ts';
-import type { Task, TaskContext } from './types.ts';
+import type { AppVersionsConfig, EnvironmentConfig } from '../../config/schema.ts';
+import { branchFor, markerFor, type Plan } from '../../plan.ts';
+import { pinsMemory, readPins } from '../shared/pins.ts';
+import { compareTags, eligibleTags } from '../../sources/registry/tag-policy.ts';
+import { appVersionsDisabledBy, requireAppVersions, addVersionEdits, appVersionSlug, readAppVersionsTree, type AppVersionsTree, type LiveVersion } from '../shared/app-version-files.ts';
+import { digestProblem } from '../image-update/index.ts';
+import type { Task, TaskContext } from '../types.ts';
+import { hasHoldCommentLine } from '../../repo/holds.ts';
+import { walkEnvironments } from '../shared/walk.ts';
 
 const TASK = 'version-add';
 /** Candidates younger than the minimum release age are passed over; look at most this many (as image-update does). */
@@ -127,61 +129,34 @@ function buildPlan(context: TaskContext, appVersions: AppVersionsConfig, env: st
 
 export const versionAddTask: Task = {
   name: TASK,
+  needs: ['registry', 'forge', 'kube'],
   disabledBy: appVersionsDisabledBy,
   description: 'add a Deployment for a new application version (newest allowed tag into the first environment, then the merged digest env by env); older versions keep draining',
   async plan(context) {
-    const result: TaskResult = { plans: [], skips: [] };
     const appVersions = requireAppVersions(context);
-    const environments = context.config.environments;
     const trees = new Map<string, AppVersionsTree | null>();
     const treeOf = async (env: EnvironmentConfig) => {
       if (!trees.has(env.name)) trees.set(env.name, await readAppVersionsTree(context.tree, env.name, env.overlay, appVersions.imageName));
       return trees.get(env.name)!;
     };
-    for (let index = 0; index < environments.length; index++) {
-      const env = environments[index]!;
-      if (context.envFilter && context.envFilter !== env.name) continue;
-      const skip = (subject: string, reason: string, held: boolean | 'comment' = false): void => {
-        result.skips.push({ task: TASK, env: env.name, subject, reason, ...(held ? { held: true, ...(held === 'comment' ? { heldBy: 'comment' as const } : {}) } : {}) });
-      };
+    return walkEnvironments(context, TASK, async ({ env, previousEnv, skip, held, propose }) => {
       const tree = await treeOf(env);
-      if (!tree) {
-        skip('*', `${env.overlay}/app-versions/kustomization.yaml does not exist on the base branch`);
-        continue;
-      }
-      const previousEnv = index > 0 ? environments[index - 1]! : null;
+      if (!tree) return skip('*', `${env.overlay}/app-versions/kustomization.yaml does not exist on the base branch`);
       const target = previousEnv ? await fromPreviousEnvironment(context, appVersions, env, previousEnv, await treeOf(previousEnv)) : await newestFromRegistry(context, appVersions, highestVersion(tree));
-      if (typeof target === 'string') {
-        skip('*', target);
-        continue;
-      }
-      if (tree.versions.some((live) => live.version === target.version)) continue;
+      if (typeof target === 'string') return skip('*', target);
+      if (tree.versions.some((live) => live.version === target.version)) return;
       const highest = highestVersion(tree);
       if (compareTags(target.tag, highest) <= 0) {
-        skip('*', `${previousEnv ? previousEnv.name : 'the registry'} has ${target.version}, not newer than ${highest} here; versions are only added in order`);
-        continue;
+        return skip('*', `${previousEnv ? previousEnv.name : 'the registry'} has ${target.version}, not newer than ${highest} here; versions are only added in order`);
       }
       const slug = appVersionSlug(target.version, new Map(tree.versions.map((live) => [live.slug, live.version])));
-      if (/^\s*#\s*gitops-bot:\s*hold\b/m.test(tree.list)) {
-        skip(slug, `held by a "# gitops-bot: hold" line in ${tree.listFile}`, 'comment');
-        continue;
-      }
-      const labelHold = context.previous.find((previous) => previous.state === 'open' && previous.held && previous.branch === branchFor(TASK, env.name, slug));
-      if (labelHold) {
-        skip(slug, `held by the gitops-bot/hold label on PR #${labelHold.number}`, true);
-        continue;
-      }
+      if (held(slug, hasHoldCommentLine(tree.list) ? `line in ${tree.listFile}` : null)) return;
       if (tree.versions.length >= appVersions.maxLive) {
-        skip(slug, `${tree.versions.length} versions are live in ${env.name} (appVersions.maxLive: ${appVersions.maxLive}); ${target.version} waits until version-retire removes a drained one`);
-        continue;
+        return skip(slug, `${tree.versions.length} versions are live in ${env.name} (appVersions.maxLive: ${appVersions.maxLive}); ${target.version} waits until version-retire removes a drained one`);
       }
       const why = rejected(context, env.name, target);
-      if (why) {
-        skip(slug, why);
-        continue;
-      }
-      result.plans.push(buildPlan(context, appVersions, env.name, tree, target));
-    }
-    return result;
+      if (why) return skip(slug, why);
+      propose(buildPlan(context, appVersions, env.name, tree, target));
+    });
   },
 };
