@@ -6,6 +6,7 @@ import type { GitIdentity, GitWorkspace } from './git/workspace.ts';
 import { inspectMarker, markClosedForHold, parseBranch, type EffectContext, type Plan, type Skip, type TaskResult } from './plan.ts';
 import type { TreeReader } from './repo/tree.ts';
 import { HOLD_LABEL, type BotPullRequests, type Forge, type IgnoredPullRequest, type PullRequestRecord } from './sources/forge/types.ts';
+import type { DrainSourceFor } from './sources/drain/for-environment.ts';
 import type { KubeHealth } from './sources/kube/health.ts';
 import type { RegistrySource } from './sources/registry/types.ts';
 import type { ConductorAccess, PreviousProposal, Task, TaskContext } from './tasks/types.ts';
@@ -18,6 +19,8 @@ export interface PlanInputs {
   kube: KubeHealth | null;
   /** Conductor clients per environment (admin API), for tasks whose effects write to Conductor; null: none. */
   conductor?: ConductorAccess;
+  /** The drain reader of an environment (version-retire); null: none configured. */
+  drain?: DrainSourceFor | null;
   pullRequests: PullRequestRecord[];
   envFilter: string | null;
   now: Date;
@@ -69,6 +72,7 @@ export async function planAll(inputs: PlanInputs): Promise<{ plans: Plan[]; skip
     registry: inputs.registry,
     kube: inputs.kube,
     conductor: inputs.conductor ?? null,
+    drain: inputs.drain ?? null,
     previous: previousProposals(inputs.pullRequests),
     now: inputs.now,
     envFilter: inputs.envFilter,
@@ -123,6 +127,7 @@ export interface RunInputs {
   registry: RegistrySource;
   kube: KubeHealth | null;
   conductor?: ConductorAccess;
+  drain?: DrainSourceFor | null;
   envFilter: string | null;
   dryRun: boolean;
   now: Date;
@@ -156,6 +161,7 @@ export async function runPlans(inputs: RunInputs): Promise<RunResult> {
     registry: inputs.registry,
     kube: inputs.kube,
     conductor: inputs.conductor ?? null,
+    drain: inputs.drain ?? null,
     pullRequests,
     envFilter: inputs.envFilter,
     now: inputs.now,

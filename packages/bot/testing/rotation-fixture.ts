@@ -94,7 +94,7 @@ export const NO_REGISTRY: RegistrySource = new Proxy({} as RegistrySource, {
 });
 
 export function contextFor(tree: TreeReader, config: BotConfig, now: Date, previous: TaskContext['previous'] = [], conductor: TaskContext['conductor'] = null): TaskContext {
-  return { config, tree, registry: NO_REGISTRY, kube: null, conductor, previous, now, envFilter: null, log: () => {} };
+  return { config, tree, registry: NO_REGISTRY, kube: null, conductor, drain: null, previous, now, envFilter: null, log: () => {} };
 }
 
 /** A bare git remote holding the fixture as `main`, for tests that go through the runner's git workspace. */

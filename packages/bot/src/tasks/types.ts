@@ -2,6 +2,7 @@ import type { BotConfig } from '../config/schema.ts';
 import type { MarkerPayload, TaskResult } from '../plan.ts';
 import type { TreeReader } from '../repo/tree.ts';
 import type { ConductorTokenApi } from '../sources/conductor/client.ts';
+import type { DrainSourceFor } from '../sources/drain/for-environment.ts';
 import type { KubeHealth } from '../sources/kube/health.ts';
 import type { RegistrySource } from '../sources/registry/types.ts';
 
@@ -34,6 +35,8 @@ export interface TaskContext {
   kube: KubeHealth | null;
   /** The Conductor admin client of an environment, for tasks whose effects write to Conductor; null: no access. */
   conductor: ConductorAccess;
+  /** The drain reader of an environment (version-retire); null: none configured. */
+  drain: DrainSourceFor | null;
   previous: PreviousProposal[];
   now: Date;
   /** Only plan for this environment (others are still read, e.g. the previous environment for promotion). */

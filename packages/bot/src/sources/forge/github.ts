@@ -39,7 +39,7 @@ interface OctokitLikeError {
 }
 
 /** Settings from the GitHub Actions environment, overridden by nothing: the token is never read from config. */
-export function githubSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): { token?: string; owner?: string; repo?: string; baseUrl?: string; inActions: boolean } {
+export function githubSettingsFromEnv(env: NodeJS.ProcessEnv): { token?: string; owner?: string; repo?: string; baseUrl?: string; inActions: boolean } {
   const [owner, repo] = (env.GITHUB_REPOSITORY ?? '').split('/');
   return { token: env.GITHUB_TOKEN || undefined, owner: owner || undefined, repo: repo || undefined, baseUrl: env.GITHUB_API_URL || undefined, inActions: env.GITHUB_ACTIONS === 'true' };
 }

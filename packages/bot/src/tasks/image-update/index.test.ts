@@ -36,6 +36,7 @@ function context(kube: KubeHealth | null, soak: string): TaskContext {
     registry: new CatalogRegistry(catalog),
     kube,
     conductor: null,
+    drain: null,
     previous: [],
     now: new Date('2026-02-01T00:00:00Z'),
     envFilter: 'staging',

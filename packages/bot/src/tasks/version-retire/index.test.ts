@@ -372,7 +372,7 @@ describe('PR body stability', () => {
     const tree = await files(name);
     const config = parseConfig(tree['.github/gitops-bot.yaml']!);
     const task = createVersionRetireTask({ drainSourceFor: () => database() });
-    const context = { config, tree: memoryTree(tree), registry: NO_REGISTRY, kube: null, conductor: null, previous: [] as PreviousProposal[], now: new Date(), envFilter: 'dev', log: () => undefined };
+    const context = { config, tree: memoryTree(tree), registry: NO_REGISTRY, kube: null, conductor: null, drain: null, previous: [] as PreviousProposal[], now: new Date(), envFilter: 'dev', log: () => undefined };
     const first = (await task.plan(context)).plans[0]!;
     await new Promise((resolve) => setTimeout(resolve, 20));
     const open = { branch: first.branch, number: 9, state: 'open' as const, merged: false, held: false, proposal: { task: first.task, env: first.env, subject: first.subject, memory: { pins: [] } }, body: first.body };

@@ -1,9 +1,8 @@
 import { decideRetirement, formatDuration, type DrainObservation } from '@dbos-gitops/drain';
-import { envVarSuffix, type AppVersionsConfig, type EnvironmentConfig } from '../../config/schema.ts';
 import { branchFor, markerFor, type Plan } from '../../plan.ts';
 import { pinsMemory } from '../shared/pins.ts';
 import { compareTags } from '../../sources/registry/tag-policy.ts';
-import { DrainReadError, drainSourceFromEnv, type DrainReading, type DrainSource, type VersionDrainReading } from '../../sources/drain/source.ts';
+import { DrainReadError, NOT_CONFIGURED, type DrainReading, type VersionDrainReading } from '../../sources/drain/source.ts';
 import { appVersionsDisabledBy, requireAppVersions, readAppVersionsTree, removeVersionEdits, type AppVersionsTree, type LiveVersion } from '../shared/app-version-files.ts';
 import type { Task, TaskContext } from '../types.ts';
 import { walkEnvironments } from '../shared/walk.ts';
@@ -23,23 +22,8 @@ const TASK = 'version-retire';
  * version still in flight (no executor of that version is left to recover or dequeue it).
  */
 
-/** How version-retire finds the drain reader of an environment. The default reads connection settings from env vars. */
-export type DrainSourceFor = (env: EnvironmentConfig, appVersions: AppVersionsConfig, context: TaskContext) => DrainSource;
-
-/** The env var holding an environment's drain URL: `<databaseUrlEnv>_<ENV>` (e.g. DBOS_DRAIN_DATABASE_URL_STAGING),
- * or the plain name when the run covers one environment (the in-cluster CronJob, `--env E`). */
-export function drainUrlEnvFor(appVersions: AppVersionsConfig, env: string, singleEnvironment: boolean): string {
-  return singleEnvironment ? appVersions.drain.databaseUrlEnv : `${appVersions.drain.databaseUrlEnv}_${envVarSuffix(env)}`;
-}
-
-export function defaultDrainSourceFor(processEnv: NodeJS.ProcessEnv): DrainSourceFor {
-  return (env, appVersions, context) => {
-    const single = context.envFilter !== null || context.config.environments.length === 1;
-    const name = drainUrlEnvFor(appVersions, env.name, single);
-    return drainSourceFromEnv({ ...appVersions, drain: { ...appVersions.drain, databaseUrlEnv: name } }, processEnv);
-  };
-}
-
+import type { DrainSourceFor } from '../../sources/drain/for-environment.ts';
+export { defaultDrainSourceFor, drainUrlEnvFor, type DrainSourceFor } from '../../sources/drain/for-environment.ts';
 
 interface Candidate {
   live: LiveVersion;
@@ -145,7 +129,6 @@ function protectedSlugs(tree: AppVersionsTree): Map<string, string> {
 }
 
 export function createVersionRetireTask(options: { drainSourceFor?: DrainSourceFor } = {}): Task {
-  const drainSourceFor = options.drainSourceFor ?? defaultDrainSourceFor(process.env);
   return {
     name: TASK,
     needs: ['drain', 'forge'],
@@ -170,6 +153,9 @@ export function createVersionRetireTask(options: { drainSourceFor?: DrainSourceF
         }
         if (candidates.length === 0) return;
 
+        // The composition root builds the drain readers from the CLI's environment; a test may hand its own.
+        const drainSourceFor = options.drainSourceFor ?? context.drain;
+        if (!drainSourceFor) throw new DrainReadError('no drain reader is configured', NOT_CONFIGURED);
         const source = drainSourceFor(env, appVersions, context);
         context.log(`reading the drain status of ${candidates.map((live) => live.version).join(', ')} in ${env.name} from ${source.describe}`);
         // Throws DrainReadError on anything unknown: the whole run stops before any branch is pushed.

@@ -1,10 +1,10 @@
 import { chmodSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startRegistry, startRegistryProxy, type RegistryProxy, type TestRegistry } from '../../testkit/src/registry.ts';
-import { main } from './cli.ts';
-import { overlayKustomization, type FixtureImage, type FixtureOptions } from './testing/fixture-repo.ts';
-import { createWorld, type CliRun, type World } from './testing/world.ts';
+import { startRegistry, startRegistryProxy, type RegistryProxy, type TestRegistry } from '../../../testkit/src/registry.ts';
+import { main } from '../cli.ts';
+import { overlayKustomization, type FixtureImage, type FixtureOptions } from '../testing/fixture-repo.ts';
+import { createWorld, type CliRun, type World } from '../testing/world.ts';
 
 const DAY = 86_400_000;
 let registry: TestRegistry;
@@ -160,7 +160,7 @@ describe('plan and help', () => {
   });
 
   it('plan runs on this repository with no credentials and no network (embedded catalog, local forge)', async () => {
-    const repo = join(import.meta.dirname, '..', '..', '..');
+    const repo = join(import.meta.dirname, '..', '..', '..', '..');
     let stdout = '';
     let stderr = '';
     const code = await main(['plan', '--repo', repo], { stdout: (text) => (stdout += text), stderr: (text) => (stderr += text), env: { PATH: process.env.PATH } });
@@ -185,8 +185,8 @@ describe('plan and help', () => {
 
 describe('git workspace', () => {
   it('force-with-lease refuses to overwrite a branch someone else moved', async () => {
-    const { GitWorkspace } = await import('./git/workspace.ts');
-    const { PushRejectedError } = await import('./errors.ts');
+    const { GitWorkspace } = await import('../git/workspace.ts');
+    const { PushRejectedError } = await import('../errors.ts');
     const { world } = await setup();
     const workspace = await GitWorkspace.clone(world.remote.url, 'main', { name: 'bot', email: 'bot@example.invalid' });
     try {
