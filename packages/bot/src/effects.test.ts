@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startConductorFake, type ConductorFake } from '../../testkit/src/conductor-fake.ts';
+import { startConductorFake, type ConductorFake } from '@dbos-gitops/testkit';
 import { contextFor, createFixture, testConfig, type Fixture } from '../testing/rotation-fixture.ts';
 import { withEffects } from './effects.ts';
 import type { EffectContext, Plan } from './plan.ts';

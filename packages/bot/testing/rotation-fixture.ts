@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseCertificate, sealSecret, toYaml } from '@dbos-gitops/sealing';
-import { makeTestCertificate, type TestCertificate } from '../../sealing/src/test-helpers/certificates.ts';
+import { makeTestCertificate, type TestCertificate } from '@dbos-gitops/sealing/testing';
 import { configSchema, type BotConfig } from '../src/config/schema.ts';
 import type { TreeReader } from '../src/repo/tree.ts';
 import type { RegistrySource } from '../src/sources/registry/types.ts';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { modelFor } from '../../../validate/src/schema.ts';
+import { modelFor } from '@dbos-gitops/validate';
 import { main } from '../cli.ts';
 
 const REPO = join(import.meta.dirname, '..', '..', '..', '..');

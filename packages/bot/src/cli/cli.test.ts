@@ -1,10 +1,10 @@
 import { chmodSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startRegistry, startRegistryProxy, type RegistryProxy, type TestRegistry } from '../../../testkit/src/registry.ts';
+import { startRegistry, startRegistryProxy, type RegistryProxy, type TestRegistry } from '@dbos-gitops/testkit';
 import { main } from '../cli.ts';
-import { overlayKustomization, type FixtureImage, type FixtureOptions } from '../testing/fixture-repo.ts';
-import { createWorld, type CliRun, type World } from '../testing/world.ts';
+import { overlayKustomization, type FixtureImage, type FixtureOptions } from '../../testing/fixture-repo.ts';
+import { createWorld, type CliRun, type World } from '../../testing/world.ts';
 
 const DAY = 86_400_000;
 let registry: TestRegistry;

@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDbosSystemDatabase, createDrainReader, type DbosSystemDatabase } from '../../../../testkit/src/dbos.ts';
-import { freePort, startPostgres, type PostgresServer } from '../../../../testkit/src/postgres.ts';
+import { createDbosSystemDatabase, createDrainReader, type DbosSystemDatabase } from '@dbos-gitops/testkit';
+import { freePort, startPostgres, type PostgresServer } from '@dbos-gitops/testkit';
 import { runDrainStatus } from './drain-status.ts';
 
 let pg: PostgresServer;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startConductorFake, type ConductorFake } from '../../../../testkit/src/conductor-fake.ts';
+import { startConductorFake, type ConductorFake } from '@dbos-gitops/testkit';
 import { ConductorClient, SecretValue } from './client.ts';
 import { ConductorError } from './errors.ts';
 

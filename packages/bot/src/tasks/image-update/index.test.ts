@@ -6,7 +6,7 @@ import { parseConfig } from '../../config/load.ts';
 import { fsTree } from '../../repo/tree.ts';
 import { healthySinceFromPods, type KubeHealth } from '../../sources/kube/health.ts';
 import { CatalogRegistry } from '../../sources/registry/catalog.ts';
-import { fixtureFiles } from '../../testing/fixture-repo.ts';
+import { fixtureFiles } from '../../../testing/fixture-repo.ts';
 import { imageUpdateTask } from './index.ts';
 import { readPins } from '../shared/pins.ts';
 import type { TaskContext } from '../types.ts';

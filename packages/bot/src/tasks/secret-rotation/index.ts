@@ -21,7 +21,7 @@
  * than a grace period (so a concurrent run's fresh key is never taken). Every delete is checked again against git
  * just before it runs (`guard`).
  */
-import { mergeIntoSealedSecret, placeholderKeys, readSealedSecret, type ExistingSealedSecret } from '@dbos-gitops/sealing';
+import { mergeIntoSealedSecret, PLACEHOLDER_ANNOTATION, placeholderKeys, readSealedSecret, type ExistingSealedSecret } from '@dbos-gitops/sealing';
 import { isScalar, parseDocument } from 'yaml';
 import type { TokenInfo } from '../../sources/conductor/client.ts';
 import type { EnvironmentConfig } from '../../config/schema.ts';
@@ -38,7 +38,8 @@ export const REVOKE_SUBJECT = 'conductor-api-key-revoke';
 /** Skips about unused bot-created keys carry this subject (no branch: orphans are deleted without a PR). */
 export const ORPHAN_SUBJECT = 'conductor-api-key-orphan';
 
-export const PLACEHOLDER_ANNOTATION = 'dbos.dev/placeholder';
+// Defined once, by the sealing package that writes placeholders.
+export { PLACEHOLDER_ANNOTATION };
 export const ROTATED_AT_ANNOTATION = 'dbos.dev/rotated-at';
 export const TOKEN_ANNOTATION = 'dbos.dev/conductor-token';
 export const PREVIOUS_TOKEN_ANNOTATION = 'dbos.dev/conductor-token-previous';

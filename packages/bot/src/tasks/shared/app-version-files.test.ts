@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kustomize, REPO_ROOT, versionFixtureFiles } from '../../e2e/fixture.ts';
+import { kustomize, REPO_ROOT, versionFixtureFiles } from '../../../testing/version-fixture.ts';
 import { fsTree } from '../../repo/tree.ts';
 import type { FileEdit } from '../../plan.ts';
 import {

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBareRemote, type BareRemote } from '../../../../testkit/src/git-remote.ts';
-import { startRegistry, type TestRegistry } from '../../../../testkit/src/registry.ts';
+import { createBareRemote, type BareRemote } from '@dbos-gitops/testkit';
+import { startRegistry, type TestRegistry } from '@dbos-gitops/testkit';
 import { parseConfig } from '../../config/load.ts';
 import { GitWorkspace } from '../../git/workspace.ts';
 import { planAll, runPlans } from '../../runner.ts';
 import { LocalForge } from '../../sources/forge/local.ts';
 import { OciRegistryClient } from '../../sources/registry/oci-client.ts';
-import { memoryTree, versionFixtureFiles } from '../../e2e/fixture.ts';
+import { memoryTree, versionFixtureFiles } from '../../../testing/version-fixture.ts';
 import { versionAddTask } from './index.ts';
 import { readPins } from '../shared/pins.ts';
 import type { PreviousProposal } from '../types.ts';

@@ -1,20 +1,20 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDbosSystemDatabase, createDrainReader, type DbosSystemDatabase } from '../../../../testkit/src/dbos.ts';
+import { createDbosSystemDatabase, createDrainReader, type DbosSystemDatabase } from '@dbos-gitops/testkit';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { createBareRemote, type BareRemote } from '../../../../testkit/src/git-remote.ts';
-import { startGitHubFake } from '../../../../testkit/src/github-fake.ts';
+import { createBareRemote, type BareRemote } from '@dbos-gitops/testkit';
+import { startGitHubFake } from '@dbos-gitops/testkit';
 import { GitHubForge } from '../../sources/forge/github.ts';
-import { freePort, startPostgres, type PostgresServer } from '../../../../testkit/src/postgres.ts';
+import { freePort, startPostgres, type PostgresServer } from '@dbos-gitops/testkit';
 import { parseConfig } from '../../config/load.ts';
 import { isBotError } from '../../errors.ts';
 import { GitWorkspace } from '../../git/workspace.ts';
 import { planAll, runPlans, type RunResult } from '../../runner.ts';
 import { LocalForge } from '../../sources/forge/local.ts';
 import { ConductorCheckedDrainSource, DatabaseDrainSource, DrainReadError, type DrainSource } from '../../sources/drain/source.ts';
-import { memoryTree, NO_REGISTRY, versionFixtureFiles, type FixtureVersion } from '../../e2e/fixture.ts';
+import { memoryTree, NO_REGISTRY, versionFixtureFiles, type FixtureVersion } from '../../../testing/version-fixture.ts';
 import { createVersionRetireTask, defaultDrainSourceFor } from './index.ts';
 import type { PreviousProposal } from '../types.ts';
 

@@ -7,9 +7,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createBareRemote, type BareRemote } from '../../../testkit/src/git-remote.ts';
-import { startGitHubFake, type GitHubFake, type GitHubFakeOptions } from '../../../testkit/src/github-fake.ts';
-import { main } from '../cli.ts';
+import { createBareRemote, type BareRemote } from '@dbos-gitops/testkit';
+import { startGitHubFake, type GitHubFake, type GitHubFakeOptions } from '@dbos-gitops/testkit';
+import { main } from '../src/cli.ts';
 import { fixtureFiles, type FixtureOptions } from './fixture-repo.ts';
 
 /** Not a credential: the fake accepts any token; the tests check this string never reaches the output. */

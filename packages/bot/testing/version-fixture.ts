@@ -7,11 +7,11 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, posix, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { TreeReader } from '../repo/tree.ts';
-import type { RegistrySource, RegistryStats } from '../sources/registry/types.ts';
-import { renderVersionKustomization, renderVersionPatch } from '../tasks/shared/app-version-files.ts';
+import type { TreeReader } from '../src/repo/tree.ts';
+import type { RegistrySource, RegistryStats } from '../src/sources/registry/types.ts';
+import { renderVersionKustomization, renderVersionPatch } from '../src/tasks/shared/app-version-files.ts';
 
-export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const exec = promisify(execFile);
 
 export interface FixtureVersion {

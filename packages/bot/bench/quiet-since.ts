@@ -5,11 +5,11 @@
  * dbos.workflow_status has no index on application_version or updated_at, so quiet-since is a sequential scan:
  * this shows what that costs at the row counts of a real system database.
  *
- * Run: pnpm exec tsx packages/bot/src/sources/drain/quiet-since-bench.ts   (BENCH_SIZES=100000,1000000 BENCH_RUNS=7)
+ * Run: pnpm exec tsx packages/bot/bench/quiet-since.ts   (BENCH_SIZES=100000,1000000 BENCH_RUNS=7)
  */
-import { createDbosSystemDatabase, createDrainReader } from '../../../../testkit/src/dbos.ts';
-import { startPostgres } from '../../../../testkit/src/postgres.ts';
-import { DatabaseDrainSource, QUIET_SINCE_SQL } from './source.ts';
+import { createDbosSystemDatabase, createDrainReader } from '@dbos-gitops/testkit';
+import { startPostgres } from '@dbos-gitops/testkit';
+import { DatabaseDrainSource, QUIET_SINCE_SQL } from '../src/sources/drain/source.ts';
 
 const SIZES = (process.env.BENCH_SIZES ?? '100000,1000000').split(',').map(Number);
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
