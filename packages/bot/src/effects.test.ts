@@ -4,8 +4,8 @@ import { contextFor, createFixture, testConfig, type Fixture } from '../testing/
 import { withEffects } from './effects.ts';
 import type { EffectContext, Plan } from './plan.ts';
 import { fsTree } from './repo/tree.ts';
-import { ConductorClient } from './sources/conductor/client.ts';
-import { ConductorError } from './sources/conductor/errors.ts';
+import { ConductorClient } from '@dbos-gitops/conductor';
+import { ConductorError } from '@dbos-gitops/conductor';
 import { conductorClients } from './sources/conductor/factory.ts';
 import { createSecretRotationTask } from './tasks/secret-rotation/index.ts';
 import { ActionError } from './tasks/secret-rotation/token-effects.ts';

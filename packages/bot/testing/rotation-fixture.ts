@@ -15,7 +15,7 @@ import type { RegistrySource } from '../src/sources/registry/types.ts';
 import type { TaskContext } from '../src/tasks/types.ts';
 import { GitWorkspace } from '../src/git/workspace.ts';
 import { runPlans, type RunResult } from '../src/runner.ts';
-import { ConductorClient } from '../src/sources/conductor/client.ts';
+import { ConductorClient } from '@dbos-gitops/conductor';
 import type { Forge } from '../src/sources/forge/types.ts';
 import { createSecretRotationTask, type ConductorRotationSettings } from '../src/tasks/secret-rotation/index.ts';
 

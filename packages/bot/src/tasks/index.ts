@@ -3,7 +3,7 @@ import { imageUpdateTask } from './image-update/index.ts';
 import { TASK_NAMES } from './names.ts';
 import { createSecretRotationTask, secretRotationTask, type RolloutCheck } from './secret-rotation/index.ts';
 import type { Task } from './types.ts';
-import type { TokenInfo } from '../sources/conductor/client.ts';
+import type { TokenInfo } from '@dbos-gitops/conductor';
 import { versionAddTask } from './version-add/index.ts';
 import { versionRetireTask } from './version-retire/index.ts';
 

@@ -1,7 +1,7 @@
 import type { BotConfig } from '../config/schema.ts';
 import type { MarkerPayload, TaskResult } from '../plan.ts';
 import type { TreeReader } from '../repo/tree.ts';
-import type { ConductorTokenApi } from '../sources/conductor/client.ts';
+import type { ConductorTokenApi } from '@dbos-gitops/conductor';
 import type { DrainSourceFor } from '../sources/drain/for-environment.ts';
 import type { KubeHealth } from '../sources/kube/health.ts';
 import type { RegistrySource } from '../sources/registry/types.ts';

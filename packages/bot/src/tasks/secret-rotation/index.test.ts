@@ -9,7 +9,7 @@ import { contextFor, createFixture, testConfig, type Fixture } from '../../../te
 import { actionsOf, applyActions } from './token-effects.ts';
 import { readMarker, type Plan } from '../../plan.ts';
 import { fsTree } from '../../repo/tree.ts';
-import { ConductorClient, type TokenInfo } from '../../sources/conductor/client.ts';
+import { ConductorClient, type TokenInfo } from '@dbos-gitops/conductor';
 import {
   createSecretRotationTask,
   PREVIOUS_TOKEN_ANNOTATION,

@@ -23,7 +23,7 @@
  */
 import { mergeIntoSealedSecret, PLACEHOLDER_ANNOTATION, placeholderKeys, readSealedSecret, type ExistingSealedSecret } from '@dbos-gitops/sealing';
 import { isScalar, parseDocument } from 'yaml';
-import type { TokenInfo } from '../../sources/conductor/client.ts';
+import type { TokenInfo } from '@dbos-gitops/conductor';
 import type { EnvironmentConfig } from '../../config/schema.ts';
 import { setMappingScalar } from '../../repo/yaml-edit.ts';
 import { branchFor, markerFor, type FileEdit, type Plan, type Skip, type TaskMemory, type TaskResult } from '../../plan.ts';

@@ -10,7 +10,7 @@ import { PushRejectedError } from '../../errors.ts';
 import { GitWorkspace } from '../../git/workspace.ts';
 import type { Plan } from '../../plan.ts';
 import { fsTree, type TreeReader } from '../../repo/tree.ts';
-import { ConductorClient } from '../../sources/conductor/client.ts';
+import { ConductorClient } from '@dbos-gitops/conductor';
 import { createSecretRotationTask, PREVIOUS_TOKEN_ANNOTATION, TOKEN_ANNOTATION } from './index.ts';
 import { actionsOf, ActionError, applyActions, ConductorKeyEffect, describeActions, type ActionDeps } from './token-effects.ts';
 import { contextFor, createBareRemote, createFixture, testConfig, type Fixture } from '../../../testing/rotation-fixture.ts';

@@ -1,9 +1,10 @@
+import { isReportable } from '@dbos-gitops/cli-kit';
 import { encryptData, mergeIntoSealedSecret, parseCertificate, readSealedSecret, SealingError } from '@dbos-gitops/sealing';
 import { BotError } from '../../errors.ts';
 import type { Effect, EffectContext, FileEdit, Plan, TaskResult } from '../../plan.ts';
 import type { ConductorAccess } from '../types.ts';
-import type { ConductorTokenApi, SecretValue } from '../../sources/conductor/client.ts';
-import { ConductorError } from '../../sources/conductor/errors.ts';
+import type { ConductorTokenApi, SecretValue } from '@dbos-gitops/conductor';
+import { ConductorError } from '@dbos-gitops/conductor';
 import { describeAction, type CreateTokenAction, type DeleteTokenAction, type PlanAction } from './token-actions.ts';
 
 /** An action failed. `compensated` says whether everything it had created was removed again. */
@@ -173,11 +174,11 @@ async function applyTokenActions(actions: readonly PlanAction[], planned: FileEd
   const failAfterCreate = async (error: unknown, what: string): Promise<never> => {
     const undone = await compensate();
     const leftover = undone.failed.map((record) => `${record.tokenName} (${record.org})`).join(', ');
-    const cause = error instanceof BotError || error instanceof SealingError ? error.message : describeError(error);
+    const cause = isReportable(error) || error instanceof SealingError ? error.message : describeError(error);
     throw new ActionError(
       `${what} failed after a new Conductor API key was created: ${cause}` +
         (leftover ? `; deleting the new key failed too, so ${leftover} is left over` : '; the new key was deleted again and the old key keeps working'),
-      leftover ? `delete ${leftover} in the DBOS Console (nothing uses it), fix the cause and run again` : error instanceof BotError ? error.hint : 'fix the cause and run again',
+      leftover ? `delete ${leftover} in the DBOS Console (nothing uses it), fix the cause and run again` : isReportable(error) ? error.hint : 'fix the cause and run again',
       !leftover,
       { cause: error },
     );

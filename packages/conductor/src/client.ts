@@ -2,11 +2,12 @@
  * Client for the part of the DBOS Conductor API the secret-rotation task needs (docs/production/conductor-api.md in
  * dbos-inc/dbos-docs): API keys are `GET /v2/orgs/{org}/tokens`, `POST|DELETE /v2/orgs/{org}/tokens/{name}`
  * (there is no rotate endpoint and no single-key GET: rotation is create, roll out, delete), executors are
- * `GET /v2/orgs/{org}/apps/{app}/executors`. Auth is `Authorization: Bearer <admin key>`. Shapes are in
- * packages/testkit/openapi/conductor-subset.json.
+ * `GET /v2/orgs/{org}/apps/{app}/executors`, and the workflow search the drain signal reads
+ * (`POST /v2/orgs/{org}/apps/{app}/workflows/search`). Auth is `Authorization: Bearer <key>`. Shapes are in
+ * packages/testkit/openapi/conductor-subset.json. The one client for both the bot and the drain package.
  */
 import { inspect } from 'node:util';
-import { ConductorError, failureForStatus } from './errors.ts';
+import { ConductorError, failureForStatus, type NoAnswer } from './errors.ts';
 
 /**
  * A secret that does not print itself: string conversion, JSON and util.inspect all give a mask, so a key cannot
@@ -68,6 +69,16 @@ export interface ConductorTokenApi {
   /** `deleted`, or `absent` when there was no such key (deleting is idempotent). */
   deleteToken(org: string, tokenName: string): Promise<'deleted' | 'absent'>;
   listExecutors(org: string, app: string): Promise<ExecutorInfo[]>;
+}
+
+/** The documented search body: array filters plus paging; inputs and outputs are never loaded. */
+export interface WorkflowSearch {
+  appVersion: string[];
+  status: string[];
+  limit: number;
+  offset: number;
+  loadInput: false;
+  loadOutput: false;
 }
 
 export interface ConductorClientOptions {
@@ -132,7 +143,7 @@ export class ConductorClient implements ConductorTokenApi {
    * One operation with bounded retries. A write that may have reached the server (connection lost mid-way) is not
    * retried: a second create would answer 409 and hide whether the first one took effect.
    */
-  private async request(operation: string, method: string, path: string, body: unknown, idempotent: boolean): Promise<{ status: number; json: unknown }> {
+  private async request(operation: string, method: string, path: string, body: unknown, idempotent: boolean, signal?: AbortSignal): Promise<{ status: number; json: unknown }> {
     let lastError: ConductorError | null = null;
     for (let attempt = 1; attempt <= this.attempts; attempt++) {
       if (attempt > 1) await this.sleep(this.retryDelayMs * 2 ** (attempt - 2));
@@ -146,12 +157,15 @@ export class ConductorClient implements ConductorTokenApi {
             ...(body === undefined ? {} : { 'content-type': 'application/json' }),
           },
           body: body === undefined ? undefined : JSON.stringify(body),
-          signal: AbortSignal.timeout(this.timeoutMs),
+          signal: signal ? AbortSignal.any([AbortSignal.timeout(this.timeoutMs), signal]) : AbortSignal.timeout(this.timeoutMs),
         });
       } catch (error) {
-        const reason = this.scrub(((error as Error).cause as Error | undefined)?.message ?? (error as Error).message);
-        if (!idempotent) throw new ConductorError('unknown-outcome', operation, undefined, `no answer from ${this.baseUrl} (${reason})`);
-        lastError = new ConductorError('unavailable', operation, undefined, `no answer from ${this.baseUrl} (${reason})`);
+        const cause = (error as Error).cause as (Error & { code?: string }) | undefined;
+        const reason = this.scrub(cause?.code ?? cause?.message ?? (error as Error).message);
+        const noAnswer: NoAnswer = signal?.aborted ? 'aborted' : (error as Error).name === 'TimeoutError' ? 'timeout' : 'network';
+        if (!idempotent) throw new ConductorError('unknown-outcome', operation, undefined, `no answer from ${this.baseUrl} (${reason})`, noAnswer);
+        lastError = new ConductorError('unavailable', operation, undefined, `no answer from ${this.baseUrl} (${reason})`, noAnswer);
+        if (noAnswer === 'aborted') break;
         continue;
       }
       const text = await response.text();
@@ -167,8 +181,17 @@ export class ConductorClient implements ConductorTokenApi {
         if (json === undefined) throw new ConductorError('malformed', operation, response.status, 'the answer is not JSON');
         return { status: response.status, json };
       }
-      // Problem details (RFC 9457) carry a `detail`; it describes the request, never the caller's key, but scrub anyway.
-      const detail = isObject(json) && typeof json.detail === 'string' ? this.scrub(json.detail).slice(0, 300) : response.statusText || 'error';
+      // Problem details (RFC 9457) carry a `detail` (or a `title`); they describe the request, never the caller's key,
+      // but are scrubbed anyway. A body that is not JSON (a proxy's page) is quoted briefly.
+      const detail = this.scrub(
+        isObject(json) && typeof json.detail === 'string'
+          ? json.detail.slice(0, 300)
+          : isObject(json) && typeof json.title === 'string'
+            ? json.title.slice(0, 300)
+            : json === undefined && text !== ''
+              ? text.slice(0, 200)
+              : response.statusText || 'error',
+      );
       const error = new ConductorError(failureForStatus(response.status), operation, response.status, detail);
       if (!RETRY_STATUSES.has(response.status)) throw error;
       lastError = error;
@@ -232,6 +255,20 @@ export class ConductorClient implements ConductorTokenApi {
       }
       throw error;
     }
+  }
+
+  /**
+   * One page of the workflow search (the drain signal's read): the raw workflow objects, which the caller checks,
+   * because the response schema is the server's generated OpenAPI document, not published. A list, or
+   * `{ workflows: [...] }`; anything else is `malformed`.
+   */
+  async searchWorkflows(org: string, app: string, filter: WorkflowSearch, options: { signal?: AbortSignal } = {}): Promise<unknown[]> {
+    if (!APP_NAME.test(app)) throw new ConductorError('invalid', 'search workflows', undefined, `application "${app}" is not valid`);
+    const operation = `search workflows of ${app}`;
+    const { json } = await this.request(operation, 'POST', `${this.orgPath(org)}/apps/${encodeURIComponent(app)}/workflows/search`, filter, true, options.signal);
+    if (Array.isArray(json)) return json;
+    if (isObject(json) && Array.isArray(json.workflows)) return json.workflows;
+    throw new ConductorError('malformed', operation, undefined, 'the answer is neither a list of workflows nor {workflows: [...]}');
   }
 
   async listExecutors(org: string, app: string): Promise<ExecutorInfo[]> {

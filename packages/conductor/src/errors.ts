@@ -1,5 +1,3 @@
-import { BotError } from '../../errors.ts';
-
 export type ConductorFailure =
   /** 401: the admin key is missing, wrong or deleted. */
   | 'auth'
@@ -28,16 +26,27 @@ const HINTS: Record<ConductorFailure, string> = {
   malformed: 'the Conductor API answered in a shape the bot does not know; check the Conductor version against packages/testkit/openapi/conductor-subset.json',
 };
 
-/** A Conductor API failure. The message names the operation and status, never a key. */
-export class ConductorError extends BotError {
+/** Why a request got no answer at all: the client's timeout, the caller's abort, or the network. */
+export type NoAnswer = 'timeout' | 'aborted' | 'network';
+
+/**
+ * A Conductor API failure. The message names the operation and status, never a key. It has the shape every entry
+ * point reports (`message`, `hint`, `exitCode` 10: the README's "signal unknown"), without depending on any of them.
+ */
+export class ConductorError extends Error {
+  override readonly name = 'ConductorError';
   readonly exitCode = 10;
+  readonly hint: string;
   constructor(
     readonly failure: ConductorFailure,
     readonly operation: string,
     readonly status: number | undefined,
-    detail: string,
+    /** Conductor's own words (a problem's `detail`, scrubbed of the key), or why there was no answer. */
+    readonly detail: string,
+    readonly noAnswer?: NoAnswer,
   ) {
-    super(`Conductor ${operation} failed${status === undefined ? '' : ` (HTTP ${status})`}: ${detail}`, HINTS[failure]);
+    super(`Conductor ${operation} failed${status === undefined ? '' : ` (HTTP ${status})`}: ${detail}`);
+    this.hint = HINTS[failure];
   }
 }
 
