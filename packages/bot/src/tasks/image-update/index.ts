@@ -7,6 +7,7 @@ import { setImageEntry, type ImageEntry } from '../../repo/yaml-edit.ts';
 import { compareTags, eligibleTags } from '../../sources/registry/tag-policy.ts';
 import type { PreviousProposal, Task, TaskContext } from '../types.ts';
 import { walkEnvironments } from '../shared/walk.ts';
+import { HOLD_LABEL } from '../../sources/forge/types.ts';
 
 const TASK = 'image-update';
 /** Candidates younger than the minimum release age are passed over; look at most this many before giving up. */
@@ -133,7 +134,7 @@ function buildPlan(env: string, subject: string, overlay: OverlayImages, changes
     '',
     `**Why:** ${why}`,
     '',
-    'To stop this proposal, close the PR (the bot waits for a newer version) or add the `gitops-bot/hold` label.',
+    `To stop this proposal, close the PR (the bot waits for a newer version) or add the \`${HOLD_LABEL}\` label.`,
     '',
     markerFor({ task: TASK, env, subject, memory }),
   ].join('\n');

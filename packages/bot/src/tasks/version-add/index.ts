@@ -7,6 +7,7 @@ import { digestProblem } from '../image-update/index.ts';
 import type { Task, TaskContext } from '../types.ts';
 import { hasHoldCommentLine } from '../../repo/holds.ts';
 import { walkEnvironments } from '../shared/walk.ts';
+import { HOLD_LABEL } from '../../sources/forge/types.ts';
 
 const TASK = 'version-add';
 /** Candidates younger than the minimum release age are passed over; look at most this many (as image-update does). */
@@ -110,7 +111,7 @@ function buildPlan(context: TaskContext, appVersions: AppVersionsConfig, env: st
     '',
     `**Why:** ${why}`,
     '',
-    'To stop this proposal, close the PR (the bot waits for a newer version) or add the `gitops-bot/hold` label.',
+    `To stop this proposal, close the PR (the bot waits for a newer version) or add the \`${HOLD_LABEL}\` label.`,
     '',
     markerFor({ task: TASK, env, subject: slug, memory }),
   ].join('\n');

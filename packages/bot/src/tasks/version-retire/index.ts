@@ -23,6 +23,7 @@ const TASK = 'version-retire';
  */
 
 import type { DrainSourceFor } from '../../sources/drain/for-environment.ts';
+import { HOLD_LABEL } from '../../sources/forge/types.ts';
 export { defaultDrainSourceFor, drainUrlEnvFor, type DrainSourceFor } from '../../sources/drain/for-environment.ts';
 
 interface Candidate {
@@ -101,7 +102,7 @@ function buildPlan(context: TaskContext, env: string, tree: AppVersionsTree, can
     '',
     ...queryBlock(reading),
     '',
-    'To stop this retirement, add the `gitops-bot/hold` label to this PR or a line `# gitops-bot: hold` to the version\'s kustomization.yaml. If work of this version appears again before merge, the bot closes this PR.',
+    `To stop this retirement, add the \`${HOLD_LABEL}\` label to this PR or a line \`# gitops-bot: hold\` to the version's kustomization.yaml. If work of this version appears again before merge, the bot closes this PR.`,
     '',
     markerFor({ task: TASK, env, subject, memory }),
   ].join('\n');
