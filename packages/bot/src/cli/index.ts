@@ -106,7 +106,11 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         }
         const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
         // Never echo an unknown first argument that looks like a value: it may be a secret that lost its flag.
-        if (!entry) throw new UsageError(name.startsWith('-') ? `unknown option ${name.split('=')[0]}` : `unknown command "${/^[a-z-]{1,32}$/.test(name) ? name : '(not shown)'}"`);
+        if (!entry) {
+          const word = name.split('=')[0]!;
+          const shown = /^-{0,2}[a-z][a-z-]{0,31}$/.test(word) ? word : '(not shown)';
+          throw new UsageError(name.startsWith('-') ? `unknown option ${shown}` : `unknown command "${shown}"`);
+        }
         // The command's name precedes its arguments: messages number arguments as the user typed them.
         return await runCommand(await entry.load(), args.slice(1), io, 1);
       } catch (error) {

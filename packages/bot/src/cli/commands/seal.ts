@@ -8,6 +8,12 @@ function withDefaultFormat(args: string[]): string[] {
 
 /** `pnpm bot seal`: delegates to @dbos-gitops/sealing, which parses its own kubeseal-compatible flags and help. */
 export async function runArgv(argv: string[], io: CommandIo): Promise<number> {
+  // The one convention: --version on every command, whatever flags the delegate knows.
+  if (argv.includes('--version') && !argv.includes('--help') && !argv.includes('-h')) {
+    const { version } = await import('../index.ts');
+    io.stdout(version());
+    return 0;
+  }
   const { runSeal } = await import('@dbos-gitops/sealing');
   // pnpm runs scripts from the repository root; relative paths mean what they meant where the user typed them.
   const cwd = io.env.INIT_CWD ?? process.cwd();
