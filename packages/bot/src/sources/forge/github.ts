@@ -127,7 +127,6 @@ function toRecord(pr: PullLike): PullRequestRecord {
 const sameLogin = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
 
 export class GitHubForge implements Forge {
-  readonly kind = 'github' as const;
   readonly stats: ForgeStats = { reads: 0, writes: 0 };
   readonly describe: string;
   readonly capabilities: ForgeCapabilities = { labels: true, pullRequestBodies: true };

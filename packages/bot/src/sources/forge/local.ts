@@ -5,7 +5,6 @@ import type { BotPullRequests, Forge, ForgeCapabilities, ForgeStats, PullRequest
  * An "open PR" is a `bot/…` branch on the remote; nothing else is remembered.
  */
 export class LocalForge implements Forge {
-  readonly kind = 'local' as const;
   readonly stats: ForgeStats = { reads: 0, writes: 0 };
   readonly describe = 'local forge (no GitHub: branches on the git remote, PR text printed)';
   readonly capabilities: ForgeCapabilities = { labels: false, pullRequestBodies: false };
