@@ -33,6 +33,12 @@ describe('one convention for every command', () => {
     }
   });
 
+  it('plan refuses the write flags of run and says where they belong', async () => {
+    const run = await cli(['plan', '--dry-run']);
+    expect(run.code).toBe(64);
+    expect(run.stderr).toContain('--dry-run and --remote belong to `run`');
+  });
+
   it('an unknown flag or command exits 64 and never echoes a value', async () => {
     const secret = 'ghp_not-a-real-token-0123456789';
     for (const args of [['plan', `--token=${secret}`], ['run', '--dry-run', secret], [secret], [`--${secret}`]]) {

@@ -1,4 +1,5 @@
 import type { CommandSpec } from '@dbos-gitops/cli-kit';
+import { UsageError } from '../../errors.ts';
 import { CREDENTIAL_NOTES, PLAN_FLAGS, toOptions } from '../options.ts';
 import type { CommandIo } from '../index.ts';
 
@@ -8,6 +9,13 @@ export const spec = {
   flags: PLAN_FLAGS,
   notes: CREDENTIAL_NOTES,
 } satisfies CommandSpec;
+
+/** `plan` never writes: name the command that takes the write flags instead of calling them unknown. */
+export function screen(argv: readonly string[]): void {
+  if (argv.some((arg) => /^--(dry-run|remote)(=|$)/.test(arg))) {
+    throw new UsageError('plan never writes; --dry-run and --remote belong to `run`', 'use `pnpm bot run --dry-run` to see what a run would do');
+  }
+}
 
 export async function run(values: Parameters<typeof toOptions>[0], io: CommandIo): Promise<number> {
   const options = toOptions(values);
