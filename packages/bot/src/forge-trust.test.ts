@@ -1,8 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startRegistry, type TestRegistry } from '../../testkit/src/registry.ts';
-import { overlayKustomization, type FixtureImage, type FixtureOptions } from './testing/fixture-repo.ts';
-import { createWorld, type World } from './testing/world.ts';
-import type { GitHubFakeOptions } from '../../testkit/src/github-fake.ts';
+import { startRegistry, type TestRegistry } from '@dbos-gitops/testkit';
+import { overlayKustomization, type FixtureImage, type FixtureOptions } from '../testing/fixture-repo.ts';
+import { createWorld, type World } from '../testing/world.ts';
+import type { GitHubFakeOptions } from '@dbos-gitops/testkit';
 
 /**
  * Forge input is untrusted: which `bot/…` PRs count as the bot's, markers read back from PR bodies, labels a run

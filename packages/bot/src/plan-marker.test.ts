@@ -2,15 +2,30 @@ import { describe, expect, it } from 'vitest';
 import { inspectMarker, markClosedForHold, markerFor, readMarker } from './plan.ts';
 
 const BRANCH = 'bot/image-update/dev/dex';
-const evidence = { changes: [{ image: 'dex', repository: 'ghcr.io/dexidp/dex', from: { tag: '1.0.0', digest: null }, to: { tag: '1.1.0', digest: `sha256:${'a'.repeat(64)}` }, created: null, source: 'registry' }], notes: [] };
-const written = `Body text\n\n${markerFor({ task: 'image-update', env: 'dev', subject: 'dex', evidence })}\n`;
+const memory = { pins: [{ image: 'dex', tag: '1.1.0', digest: `sha256:${'a'.repeat(64)}` }] };
+const written = `Body text\n\n${markerFor({ task: 'image-update', env: 'dev', subject: 'dex', memory })}\n`;
 const forged = (payload: unknown) => `x\n<!-- gitops-bot: ${JSON.stringify(payload)} -->`;
+/** The marker shape a deployed bot wrote before task memory existed; its open PRs must keep working. */
 const valid = { task: 'image-update', env: 'dev', subject: 'dex', changes: [{ image: 'dex', tag: '1.1.0', digest: 'sha256:1' }] };
+const current = { task: 'image-update', env: 'dev', subject: 'dex', memory: { pins: [{ image: 'dex', tag: '1.1.0', digest: 'sha256:1' }] } };
 
 describe('PR markers are untrusted input', () => {
   it('reads back exactly what markerFor writes, on its own branch', () => {
-    expect(inspectMarker(written, BRANCH)).toEqual({ marker: { task: 'image-update', env: 'dev', subject: 'dex', changes: [{ image: 'dex', tag: '1.1.0', digest: `sha256:${'a'.repeat(64)}` }] } });
+    expect(inspectMarker(written, BRANCH)).toEqual({ marker: { task: 'image-update', env: 'dev', subject: 'dex', memory: { pins: [{ image: 'dex', tag: '1.1.0', digest: `sha256:${'a'.repeat(64)}` }] } } });
     expect(inspectMarker('no marker here', BRANCH)).toEqual({ absent: true });
+  });
+
+  it('reads a marker of the old shape (changes) as memory { pins }, so the open PRs of a deployed bot keep working', () => {
+    expect(inspectMarker(forged(valid), BRANCH)).toEqual({ marker: current });
+  });
+
+  it.each([
+    ['an extra field beside memory', { ...current, revoke: 'gitops-prod-key' }, /wrong shape/],
+    ['memory that is not an object', { ...current, memory: ['dex'] }, /wrong shape/],
+    ['an oversized string in memory', { ...current, memory: { note: 'x'.repeat(10_000) } }, /wrong shape|longer than/],
+    ['both memory and changes', { ...current, changes: valid.changes }, /wrong shape/],
+  ])('refuses a memory marker with %s', (_what, payload, problem) => {
+    expect(inspectMarker(forged(payload), BRANCH)).toEqual({ problem: expect.stringMatching(problem) });
   });
 
   it.each([

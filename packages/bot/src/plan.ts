@@ -13,22 +13,42 @@ export interface FileEdit {
   after: string | null;
 }
 
-/** Machine-readable facts behind a plan. The runner embeds them in the PR body (a hidden marker) so a later run
- * can read back what the bot proposed, which is how the bot remembers closed or reverted proposals without local state. */
-export interface PlanEvidence {
-  /** Per changed image (or version), what changed and why it is safe. */
-  changes: Array<{
-    image: string;
-    repository: string;
-    from: { tag: string; digest: string | null };
-    to: { tag: string; digest: string };
-    /** ISO time the image config says it was built; null when the registry did not say. */
-    created: string | null;
-    /** Where the target came from: `registry` for the first environment, `promotion from <env>` after it. */
-    source: string;
-  }>;
-  /** Free-form notes, one line each (e.g. "healthy in dev for 3h"). */
-  notes: string[];
+/** A JSON value a task keeps in its PR marker. */
+export type MemoryValue = string | number | boolean | null | MemoryValue[] | { [key: string]: MemoryValue };
+
+/**
+ * What the next run must know about a proposal, owned by the task that made it (image pins for the image tasks, key
+ * names for secret rotation). The runner embeds it in the PR body (a hidden marker) so a later run can read back what
+ * the bot proposed: that is how the bot remembers closed or reverted proposals without local state. A task validates
+ * its own memory when it reads it back, because a PR body is untrusted text.
+ */
+export type TaskMemory = { [key: string]: MemoryValue };
+
+/** Where an effect runs: the base branch it was planned against, and the run's output. Nothing task-specific. */
+export interface EffectContext {
+  /** A repository file on the base branch (e.g. the sealing certificate committed for an environment). */
+  readFile(path: string): Promise<string | null>;
+  /** The file on the base branch and on each of `branches` of the remote; absent where only the base is known. */
+  readRefs?(path: string, branches: readonly string[]): Promise<Array<{ ref: string; text: string }>>;
+  /** The branches of the bot's open PRs, as the forge lists them. */
+  openBranches: readonly string[];
+  now: Date;
+  log: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * A write outside git that a plan needs (e.g. a Conductor API key created before its secret can be sealed into the
+ * PR). A planner cannot write, so its plan carries the effect; the task that needs it owns its code. The runner calls
+ * `apply` right before committing and `compensate` when the commit, push or PR fails; dry-run only describes it.
+ */
+export interface Effect {
+  /** One line for dry-run and logs, e.g. "create Conductor API key gitops-dev-… in organization acme". */
+  describe(): string;
+  /** Performs the write; returns the plan's edits completed with its result, and lines for the run's output. */
+  apply(edits: readonly FileEdit[], context: EffectContext): Promise<{ edits: FileEdit[]; report: string[] }>;
+  /** Undoes what `apply` created; returns what could not be undone (names only), for a human to finish. */
+  compensate(context: EffectContext): Promise<string[]>;
 }
 
 export interface Plan {
@@ -42,7 +62,10 @@ export interface Plan {
   body: string;
   labels: string[];
   edits: FileEdit[];
-  evidence: PlanEvidence;
+  /** Stored in the PR marker for the next run; see {@link TaskMemory}. */
+  memory: TaskMemory;
+  /** Writes outside git, applied in order right before the commit; absent: none. */
+  effects?: readonly Effect[];
 }
 
 /** Something a task deliberately did not propose, with the reason. Printed by `plan` so a human sees why nothing happened. */
@@ -63,6 +86,8 @@ export interface Skip {
 export interface TaskResult {
   plans: Plan[];
   skips: Skip[];
+  /** Effects that need no PR (e.g. deleting an unused key); the runner applies them before the plans. */
+  effects?: readonly Effect[];
 }
 
 const SEGMENT = /^[a-z0-9][a-z0-9._-]*$/;
@@ -85,28 +110,40 @@ export function parseBranch(branch: string): { task: string; env: string; subjec
 
 const MARKER_PREFIX = '<!-- gitops-bot:';
 
-/** The hidden PR-body marker that carries the evidence; read back by {@link readMarker}. */
-export function markerFor(plan: Pick<Plan, 'task' | 'env' | 'subject' | 'evidence'>): string {
-  const payload = { task: plan.task, env: plan.env, subject: plan.subject, changes: plan.evidence.changes.map((c) => ({ image: c.image, tag: c.to.tag, digest: c.to.digest })) };
-  // `--` cannot appear inside an HTML comment; JSON of tags/digests never contains it, but escape defensively.
+function serializeMarker(payload: object): string {
+  // `--` cannot appear inside an HTML comment; escape it wherever a task's memory might hold it.
   return `${MARKER_PREFIX} ${JSON.stringify(payload).replaceAll('--', '-\\u002d')} -->`;
+}
+
+/** The hidden PR-body marker that carries the task's memory; read back by {@link readMarker}. */
+export function markerFor(plan: Pick<Plan, 'task' | 'env' | 'subject' | 'memory'>): string {
+  return serializeMarker({ task: plan.task, env: plan.env, subject: plan.subject, memory: plan.memory });
 }
 
 export interface MarkerPayload {
   task: string;
   env: string;
   subject: string;
-  changes: Array<{ image: string; tag: string; digest: string }>;
+  /**
+   * The task's memory. A marker written before memory existed (`changes: [{ image, tag, digest }]`, still on the open
+   * PRs of a deployed bot) is read as `{ pins: changes }`; each task knows what its old markers meant.
+   */
+  memory: TaskMemory;
   /** Set when the bot closed the PR because of a hold: not a human's rejection of the change. */
   closedFor?: 'hold';
 }
 
 // The marker is read back from a PR body, which is untrusted text: exact shape, bounded sizes, nothing else.
+const MARKER_MAX_CHARS = 16_384;
 const markerText = z.string().max(512);
-const markerSchema = z.strictObject({
-  task: z.string().regex(SEGMENT).max(128),
-  env: z.string().regex(SEGMENT).max(128),
-  subject: z.string().regex(SEGMENT).max(128),
+const memoryValue: z.ZodType<MemoryValue> = z.lazy(() =>
+  z.union([markerText, z.number(), z.boolean(), z.null(), z.array(memoryValue).max(64), z.record(z.string().max(128), memoryValue)]),
+);
+const memorySchema = z.record(z.string().max(128), memoryValue);
+const identity = { task: z.string().regex(SEGMENT).max(128), env: z.string().regex(SEGMENT).max(128), subject: z.string().regex(SEGMENT).max(128) };
+const markerSchema = z.strictObject({ ...identity, memory: memorySchema, closedFor: z.literal('hold').optional() });
+const legacyMarkerSchema = z.strictObject({
+  ...identity,
   changes: z.array(z.strictObject({ image: markerText, tag: markerText, digest: markerText })).max(64),
   closedFor: z.literal('hold').optional(),
 });
@@ -117,7 +154,7 @@ export function markClosedForHold(body: string): string | null {
   if (!('marker' in parsed)) return null;
   const start = body.indexOf(MARKER_PREFIX);
   const end = body.indexOf('-->', start) + '-->'.length;
-  const marker = `${MARKER_PREFIX} ${JSON.stringify({ ...parsed.marker, closedFor: 'hold' }).replaceAll('--', '-\\u002d')} -->`;
+  const marker = serializeMarker({ ...parsed.marker, closedFor: 'hold' });
   return body.slice(0, start) + marker + body.slice(end);
 }
 
@@ -128,11 +165,19 @@ function parseMarker(body: string | null | undefined): { marker: MarkerPayload }
   if (body.indexOf(MARKER_PREFIX, start + MARKER_PREFIX.length) >= 0) return { problem: 'the PR body holds more than one gitops-bot marker' };
   const end = body.indexOf('-->', start);
   if (end < 0) return { problem: 'the gitops-bot marker is not closed' };
+  if (end - start > MARKER_MAX_CHARS) return { problem: `the gitops-bot marker is longer than ${MARKER_MAX_CHARS} characters` };
   let json: unknown;
   try {
     json = JSON.parse(body.slice(start + MARKER_PREFIX.length, end).trim());
   } catch {
     return { problem: 'the gitops-bot marker is not valid JSON' };
+  }
+  if (typeof json === 'object' && json !== null && 'changes' in json) {
+    const legacy = legacyMarkerSchema.safeParse(json);
+    if (legacy.success) {
+      const { changes, ...rest } = legacy.data;
+      return { marker: { ...rest, memory: { pins: changes } } };
+    }
   }
   const parsed = markerSchema.safeParse(json);
   if (!parsed.success) return { problem: `the gitops-bot marker has the wrong shape (${parsed.error.issues.map((issue) => `${issue.path.join('.') || 'marker'}: ${issue.message}`).join('; ')})` };

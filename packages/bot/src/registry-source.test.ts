@@ -1,9 +1,9 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startRegistry, startRegistryProxy, type RegistryProxy, type TestRegistry } from '../../testkit/src/registry.ts';
-import type { FixtureImage } from './testing/fixture-repo.ts';
-import { createWorld, type World } from './testing/world.ts';
+import { startRegistry, startRegistryProxy, type RegistryProxy, type TestRegistry } from '@dbos-gitops/testkit';
+import type { FixtureImage } from '../testing/fixture-repo.ts';
+import { createWorld, type World } from '../testing/world.ts';
 
 /**
  * Issue 8 item 9: example data is never written. The default registry source is live; `plan` falls back to the

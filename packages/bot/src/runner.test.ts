@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startRegistry, type TestRegistry } from '../../testkit/src/registry.ts';
-import { overlayKustomization, type FixtureImage, type FixtureOptions } from './testing/fixture-repo.ts';
-import { createWorld, FAKE_TOKEN, type World } from './testing/world.ts';
+import { startRegistry, type TestRegistry } from '@dbos-gitops/testkit';
+import { overlayKustomization, type FixtureImage, type FixtureOptions } from '../testing/fixture-repo.ts';
+import { createWorld, FAKE_TOKEN, type World } from '../testing/world.ts';
 
 const DAY = 86_400_000;
 let registry: TestRegistry;

@@ -1,14 +1,15 @@
-import { actionsOf, describeActions, runStandaloneActions, standaloneActionsOf, withPlanActions, type ActionDeps, type PlanAction } from './actions/index.ts';
 import type { BotConfig } from './config/schema.ts';
 import { ExistingPullRequestError, PushRejectedError } from './errors.ts';
 import { unifiedDiff } from './diff.ts';
+import { applyStandaloneEffects, describeEffects, withEffects } from './effects.ts';
 import type { GitIdentity, GitWorkspace } from './git/workspace.ts';
-import { inspectMarker, markClosedForHold, parseBranch, type Plan, type Skip } from './plan.ts';
+import { inspectMarker, markClosedForHold, parseBranch, type EffectContext, type Plan, type Skip, type TaskResult } from './plan.ts';
 import type { TreeReader } from './repo/tree.ts';
 import { HOLD_LABEL, type BotPullRequests, type Forge, type IgnoredPullRequest, type PullRequestRecord } from './sources/forge/types.ts';
+import type { DrainSourceFor } from './sources/drain/for-environment.ts';
 import type { KubeHealth } from './sources/kube/health.ts';
 import type { RegistrySource } from './sources/registry/types.ts';
-import type { PreviousProposal, Task, TaskContext } from './tasks/types.ts';
+import type { ConductorAccess, PreviousProposal, Task, TaskContext } from './tasks/types.ts';
 
 export interface PlanInputs {
   config: BotConfig;
@@ -16,6 +17,10 @@ export interface PlanInputs {
   tree: TreeReader;
   registry: RegistrySource;
   kube: KubeHealth | null;
+  /** Conductor clients per environment (admin API), for tasks whose effects write to Conductor; null: none. */
+  conductor?: ConductorAccess;
+  /** The drain reader of an environment (version-retire); null: none configured. */
+  drain?: DrainSourceFor | null;
   pullRequests: PullRequestRecord[];
   envFilter: string | null;
   now: Date;
@@ -56,7 +61,7 @@ export function previousProposals(pullRequests: PullRequestRecord[]): PreviousPr
 }
 
 /** Sources + repo → context → tasks → plans. Reads only. */
-export async function planAll(inputs: PlanInputs): Promise<{ plans: Plan[]; skips: Skip[]; actions: PlanAction[] }> {
+export async function planAll(inputs: PlanInputs): Promise<{ plans: Plan[]; skips: Skip[]; effects: NonNullable<TaskResult['effects']> }> {
   if (inputs.envFilter && !inputs.config.environments.some((env) => env.name === inputs.envFilter)) {
     const { UsageError } = await import('./errors.ts');
     throw new UsageError(`unknown environment "${inputs.envFilter}"`, `use one of: ${inputs.config.environments.map((env) => env.name).join(', ')}`);
@@ -66,6 +71,8 @@ export async function planAll(inputs: PlanInputs): Promise<{ plans: Plan[]; skip
     tree: inputs.tree,
     registry: inputs.registry,
     kube: inputs.kube,
+    conductor: inputs.conductor ?? null,
+    drain: inputs.drain ?? null,
     previous: previousProposals(inputs.pullRequests),
     now: inputs.now,
     envFilter: inputs.envFilter,
@@ -73,13 +80,13 @@ export async function planAll(inputs: PlanInputs): Promise<{ plans: Plan[]; skip
   };
   const plans: Plan[] = [];
   const skips: Skip[] = [];
-  const actions: PlanAction[] = [];
+  const effects: NonNullable<TaskResult['effects']>[number][] = [];
   for (const task of inputs.tasks) {
     inputs.log(`planning ${task.name} against ${inputs.tree.describe}`);
     const result = await task.plan(context);
     plans.push(...result.plans);
     skips.push(...result.skips);
-    actions.push(...standaloneActionsOf(result));
+    effects.push(...(result.effects ?? []));
   }
   const branches = new Set<string>();
   for (const plan of plans) {
@@ -87,7 +94,7 @@ export async function planAll(inputs: PlanInputs): Promise<{ plans: Plan[]; skip
     if (branches.has(plan.branch)) throw new Error(`internal: two plans for ${plan.branch}`);
     branches.add(plan.branch);
   }
-  return { plans, skips, actions };
+  return { plans, skips, effects };
 }
 
 export type Outcome = 'created' | 'updated' | 'unchanged' | 'pushed-pr-unchanged' | 'limited' | 'held' | 'dry-run' | 'refused';
@@ -107,7 +114,7 @@ export interface RunResult {
   ignored: IgnoredInput[];
   pushes: number;
   forgeWrites: number;
-  /** What the run's PR-less actions did (unused Conductor keys deleted or kept), one line each. */
+  /** What the run's PR-less effects did (e.g. unused Conductor keys deleted or kept), one line each. */
   cleanups: string[];
 }
 
@@ -119,6 +126,8 @@ export interface RunInputs {
   forge: Forge;
   registry: RegistrySource;
   kube: KubeHealth | null;
+  conductor?: ConductorAccess;
+  drain?: DrainSourceFor | null;
   envFilter: string | null;
   dryRun: boolean;
   now: Date;
@@ -126,8 +135,6 @@ export interface RunInputs {
   /** Human output (dry-run diffs, local-forge PR text). */
   print: (text: string) => void;
   identity: GitIdentity;
-  /** What plan actions need at apply time (Conductor clients, the base tree); null when no task emits actions. */
-  actions?: ActionDeps | null;
   /** Aborted on SIGINT/SIGTERM: the run stops at the next step boundary and the usual error path undoes its work. */
   signal?: AbortSignal;
 }
@@ -147,12 +154,14 @@ export async function runPlans(inputs: RunInputs): Promise<RunResult> {
   log(`reading the bot's pull requests from ${forge.describe}`);
   const { pullRequests, ignored } = screenPullRequests(await forge.listBotPullRequests());
   for (const item of ignored) log(`ignored: ${describeIgnored(item)}`);
-  const { plans, skips, actions } = await planAll({
+  const { plans, skips, effects } = await planAll({
     config,
     tasks: inputs.tasks,
     tree: workspace.baseTree(),
     registry: inputs.registry,
     kube: inputs.kube,
+    conductor: inputs.conductor ?? null,
+    drain: inputs.drain ?? null,
     pullRequests,
     envFilter: inputs.envFilter,
     now: inputs.now,
@@ -162,7 +171,16 @@ export async function runPlans(inputs: RunInputs): Promise<RunResult> {
   const openByBranch = new Map(pullRequests.filter((pr) => pr.state === 'open').map((pr) => [pr.branch, pr]));
   const result: RunResult = { applied: [], skips, closed: [], ignored, pushes: 0, forgeWrites: 0, cleanups: [] };
   const openBranches = pullRequests.filter((pr) => pr.state === 'open').map((pr) => pr.branch);
-  result.cleanups = await runStandaloneActions(actions, inputs.actions ?? null, { dryRun: inputs.dryRun, print: inputs.print, log, openBranches, ...(inputs.signal ? { signal: inputs.signal } : {}) });
+  // Effects read the base branch they were planned against (and the open bot branches), never the forge's PR bodies.
+  const effectContext: EffectContext = {
+    readFile: (path) => workspace.baseTree().read(path),
+    readRefs: (path, branches) => workspace.readRefs(path, branches),
+    openBranches,
+    now: inputs.now,
+    log,
+    ...(inputs.signal ? { signal: inputs.signal } : {}),
+  };
+  result.cleanups = await applyStandaloneEffects([{ effects }], effectContext, { dryRun: inputs.dryRun, print: inputs.print });
   const hourAgo = inputs.now.getTime() - 3_600_000;
   let openCount = pullRequests.filter((pr) => pr.state === 'open').length;
   let createdLastHour = pullRequests.filter((pr) => Date.parse(pr.createdAt) >= hourAgo).length;
@@ -185,11 +203,11 @@ export async function runPlans(inputs: RunInputs): Promise<RunResult> {
     }
     // Labels are added after a PR is opened; a run interrupted in between left them missing. Repair them on every
     // open PR a plan covers, whatever else happens to it.
-    const missingLabels = existing && forge.labelsVisible ? plan.labels.filter((label) => !existing.labels.includes(label)) : [];
+    const missingLabels = existing && forge.capabilities.labels ? plan.labels.filter((label) => !existing.labels.includes(label)) : [];
     if (inputs.dryRun) {
       if (existing && missingLabels.length > 0) inputs.print(`would add labels ${missingLabels.join(', ')} to PR #${existing.number}`);
       inputs.print(`${existing ? `would update PR #${existing.number}` : 'would open a PR'} on ${describePlan(plan)}\n`);
-      if (actionsOf(plan).length > 0) inputs.print(describeActions(plan));
+      if ((plan.effects ?? []).length > 0) inputs.print(describeEffects(plan));
       result.applied.push({ plan, outcome: 'dry-run', pr: existing ? { number: existing.number, url: existing.url } : null });
       continue;
     }
@@ -205,17 +223,17 @@ export async function runPlans(inputs: RunInputs): Promise<RunResult> {
     }
     if (existing && missingLabels.length > 0) await forge.addLabels(existing, missingLabels);
     const labelled = missingLabels.length > 0 ? `added the missing labels ${missingLabels.join(', ')}` : undefined;
-    // A plan's actions change things outside git (a Conductor key is created), so they run once, when its PR is
+    // A plan's effects change things outside git (a Conductor key is created), so they run once, when its PR is
     // opened; while that PR is open a re-run must not repeat them. Tasks skip their own open PRs when the PR body
     // tells them; this also holds where the forge cannot tell (the local forge knows branches, not bodies).
-    if (existing && actionsOf(plan).length > 0) {
+    if (existing && (plan.effects ?? []).length > 0) {
       result.applied.push({ plan, outcome: labelled ? 'updated' : 'unchanged', pr: { number: existing.number, url: existing.url }, reason: [labelled, 'its PR is open; its actions ran when it was opened'].filter(Boolean).join('; ') });
       continue;
     }
     let opened: PullRequestRecord | null = null;
-    // Plans that carry actions (e.g. create a Conductor API key and seal it) run them here, just before the
-    // write step, and undo them if any part of that step fails: nothing is left half-written.
-    await withPlanActions(plan, inputs.actions ?? null, { dryRun: false, print: inputs.print, log, ...(inputs.signal ? { signal: inputs.signal } : {}) }, async (plan) => {
+    // Plans that carry effects (e.g. create a Conductor API key and seal it) apply them here, just before the
+    // write step, and compensate them if any part of that step fails: nothing is left half-written.
+    await withEffects(plan, effectContext, { dryRun: false, print: inputs.print }, async (plan) => {
       inputs.signal?.throwIfAborted();
       const remoteSha = heads.get(plan.branch) ?? null;
       let pushed: { sha: string; previous: string | null } | null = null;
@@ -239,7 +257,7 @@ export async function runPlans(inputs: RunInputs): Promise<RunResult> {
           openCount++;
           createdLastHour++;
           result.applied.push({ plan, outcome: 'created', pr: { number: opened.number, url: opened.url } });
-        } else if (forge.kind === 'github' && (existing.title !== plan.title || existing.body !== plan.body)) {
+        } else if (forge.capabilities.pullRequestBodies && (existing.title !== plan.title || existing.body !== plan.body)) {
           await forge.updatePullRequest(existing, { title: plan.title, body: plan.body });
           result.applied.push({ plan, outcome: 'updated', pr: { number: existing.number, url: existing.url }, ...(labelled ? { reason: labelled } : {}) });
         } else {
@@ -253,9 +271,9 @@ export async function runPlans(inputs: RunInputs): Promise<RunResult> {
         throw error;
       }
     });
-    // Outside the write step: once the PR exists, a failure here must not undo it (or its actions); the next run
+    // Outside the write step: once the PR exists, a failure here must not undo it (or its effects); the next run
     // adds the labels that are still missing.
-    if (opened && forge.labelsVisible) {
+    if (opened && forge.capabilities.labels) {
       const missing = plan.labels.filter((label) => !opened!.labels.includes(label));
       if (missing.length > 0) await forge.addLabels(opened, missing);
     }
@@ -276,7 +294,7 @@ export async function runPlans(inputs: RunInputs): Promise<RunResult> {
     if (!hold && related.some((skip) => skip.held)) {
       // Left alone by its task (e.g. a rotation in progress), so no plan repaired its labels above: add the ones
       // every bot PR carries, in case the run that opened it stopped before labelling.
-      const missing = forge.labelsVisible ? [...config.forge.labels, `env/${parsed.env}`].filter((label) => !pr.labels.includes(label)) : [];
+      const missing = forge.capabilities.labels ? [...config.forge.labels, `env/${parsed.env}`].filter((label) => !pr.labels.includes(label)) : [];
       if (missing.length === 0) continue;
       if (inputs.dryRun) inputs.print(`would add labels ${missing.join(', ')} to PR #${pr.number} (${pr.branch})`);
       else {

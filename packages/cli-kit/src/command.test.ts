@@ -38,6 +38,11 @@ describe('parseCommand', () => {
     }
   });
 
+  it('numbers a stray argument as the user typed it, counting the arguments before argv (a subcommand name)', () => {
+    expect(() => parseCommand(spec, ['--env', 'dev', 'stray'])).toThrow(/unexpected argument #3 \(not shown/);
+    expect(() => parseCommand(spec, ['stray'], 1)).toThrow(/unexpected argument #2 \(not shown/);
+  });
+
   it('help explains every flag, plus --help and --version', () => {
     const help = formatHelp(spec);
     expect(help).toMatch(/^usage: pnpm example/);

@@ -46,8 +46,10 @@ export type Parsed<F extends FlagSpecs> = { kind: 'help' } | { kind: 'version' }
 /**
  * Parses argv against the spec: `--help`/`-h` and `--version` anywhere win; a leading `--` (pnpm forwards it) is
  * dropped; an unknown flag or a missing value is a UsageError that names the flag but never the value.
+ * `precedingArguments`: how many arguments the user typed before argv (e.g. 1 for a subcommand's name), so that an
+ * argument's position in a message is the position the user sees.
  */
-export function parseCommand<F extends FlagSpecs>(spec: CommandSpec<F>, argv: readonly string[]): Parsed<F> {
+export function parseCommand<F extends FlagSpecs>(spec: CommandSpec<F>, argv: readonly string[], precedingArguments = 0): Parsed<F> {
   const args = argv[0] === '--' ? argv.slice(1) : [...argv];
   const terminator = args.indexOf('--');
   const flagPart = terminator < 0 ? args : args.slice(0, terminator);
@@ -65,7 +67,7 @@ export function parseCommand<F extends FlagSpecs>(spec: CommandSpec<F>, argv: re
   }
   const { min = 0, max = 0 } = spec.positionals ?? {};
   if (parsed.positionals.length > max) {
-    throw new UsageError(`unexpected argument #${args.indexOf(parsed.positionals[max]!) + 1} (not shown: it may be a value that lost its flag)`);
+    throw new UsageError(`unexpected argument #${precedingArguments + args.indexOf(parsed.positionals[max]!) + 1} (not shown: it may be a value that lost its flag)`);
   }
   if (parsed.positionals.length < min) throw new UsageError(`missing ${spec.positionals!.name}`);
   return { kind: 'run', values: parsed.values as FlagValues<F>, positionals: parsed.positionals };

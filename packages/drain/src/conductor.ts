@@ -1,3 +1,4 @@
+import { ConductorClient, ConductorError } from '@dbos-gitops/conductor';
 import { describeConnectionString } from './connection-string.ts';
 import { DrainUnknownError, scrub } from './errors.ts';
 import type { VersionDrain } from './database.ts';
@@ -59,6 +60,28 @@ export async function readDrainStatusFromConductor(options: ConductorDrainOption
   const fail = (reason: ConstructorParameters<typeof DrainUnknownError>[0], message: string): never => {
     throw new DrainUnknownError(reason, scrub(message, secrets));
   };
+  /** The client's typed failure, in the drain signal's words: every one of them is unknown, never zero. */
+  const failFor = (error: ConductorError): never => {
+    const shownUrl = describeConnectionString(conductorSearchUrl(options.baseUrl, options.org ?? '', app));
+    const suffix = error.status !== undefined && error.detail ? `: ${error.detail}` : '';
+    if (error.noAnswer === 'aborted') return fail('aborted', `The Conductor drain read of ${app} was cancelled.`);
+    if (error.noAnswer === 'timeout') return fail('timeout', `Conductor at ${shownUrl} did not answer within ${options.timeoutMs ?? 10_000} ms.`);
+    if (error.noAnswer === 'network') {
+      return fail('conductor-unavailable', `Conductor at ${shownUrl} could not be reached (${error.detail}). Check the URL and that Conductor is running.`);
+    }
+    if (error.status === 503 || error.status === 502) {
+      return fail(
+        'conductor-unavailable',
+        `Conductor answered ${error.status}${suffix}. No healthy executor of "${app}" answered, so its workflows cannot be read; this is unknown, not zero. Check that the app's pods are connected to Conductor.`,
+      );
+    }
+    if (error.status === 401 || error.status === 403) {
+      return fail('conductor-auth', `Conductor refused the API key (${error.status}${suffix}). The key needs application.read on "${app}"; create one with POST /v2/orgs/${options.org}/tokens/{name}.`);
+    }
+    if (error.failure === 'malformed') return fail('conductor-malformed', `Conductor's answer from ${shownUrl} cannot be read (${error.detail}); cannot count workflows.`);
+    if (error.failure === 'invalid' && error.status === undefined) return fail('invalid-input', error.message);
+    return fail('conductor-http', `Conductor answered ${error.status ?? 'nothing usable'} for ${shownUrl}${suffix}.`);
+  };
   if (!options.org) fail('invalid-input', 'The Conductor organization name is required (the `orgName` in /v2/orgs/{orgName}/...).');
   const org = options.org!;
   if (!ORG_NAME.test(org)) fail('invalid-input', `Conductor organization "${org}" is invalid: 3–30 characters of a-z, 0-9 and _.`);
@@ -73,12 +96,12 @@ export async function readDrainStatusFromConductor(options: ConductorDrainOption
   } catch {
     return fail('invalid-input', `Conductor base URL ${describeConnectionString(options.baseUrl)} is not a URL (e.g. http://dbos-conductor:8090).`);
   }
-  const url = conductorSearchUrl(base.toString(), org, app);
-  const shown = describeConnectionString(url);
-  const doFetch = options.fetch ?? fetch;
   const pageSize = options.pageSize ?? 1000;
   const maxPages = options.maxPages ?? 20;
   const timeoutMs = options.timeoutMs ?? 10_000;
+  // The one Conductor client (@dbos-gitops/conductor), asked once per page: a drain read never retries, because an
+  // answer it cannot trust is "unknown", and the next run reads again.
+  const client = new ConductorClient({ baseUrl: base.toString(), apiKey, attempts: 1, timeoutMs, ...(options.fetch ? { fetch: options.fetch } : {}) });
   const wanted = new Set(options.versions);
   const counts = new Map<string, { pending: number; enqueued: number; delayed: number }>();
   for (const v of wanted) counts.set(v, { pending: 0, enqueued: 0, delayed: 0 });
@@ -90,71 +113,19 @@ export async function readDrainStatusFromConductor(options: ConductorDrainOption
       truncated = true;
       break;
     }
-    const signals = [AbortSignal.timeout(timeoutMs), ...(options.signal ? [options.signal] : [])];
-    let response: Response;
+    let items: unknown[];
     try {
-      response = await doFetch(url, {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${apiKey}`,
-          'content-type': 'application/json',
-          accept: 'application/json',
-        },
-        body: JSON.stringify({
-          appVersion: [...wanted],
-          status: [...IN_FLIGHT_STATUSES],
-          limit: pageSize,
-          offset: page * pageSize,
-          loadInput: false,
-          loadOutput: false,
-        }),
-        signal: AbortSignal.any(signals),
-      });
-    } catch (error) {
-      const e = error as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-      if (options.signal?.aborted) return fail('aborted', `The Conductor drain read of ${app} was cancelled.`);
-      if (e.name === 'TimeoutError') return fail('timeout', `Conductor at ${shown} did not answer within ${timeoutMs} ms.`);
-      return fail(
-        'conductor-unavailable',
-        `Conductor at ${shown} could not be reached (${e.cause?.code ?? e.cause?.message ?? e.message ?? 'network error'}). Check the URL and that Conductor is running.`,
+      items = await client.searchWorkflows(
+        org,
+        app,
+        { appVersion: [...wanted], status: [...IN_FLIGHT_STATUSES], limit: pageSize, offset: page * pageSize, loadInput: false, loadOutput: false },
+        options.signal ? { signal: options.signal } : {},
       );
+    } catch (error) {
+      if (!(error instanceof ConductorError)) throw error;
+      return failFor(error);
     }
-    const text = await response.text().catch(() => '');
-    if (!response.ok) {
-      let detail = '';
-      try {
-        const problem = JSON.parse(text) as { detail?: unknown; title?: unknown };
-        detail = typeof problem.detail === 'string' ? problem.detail : typeof problem.title === 'string' ? problem.title : '';
-      } catch {
-        detail = text.slice(0, 200);
-      }
-      const suffix = detail ? `: ${detail}` : '';
-      if (response.status === 503 || response.status === 502) {
-        return fail(
-          'conductor-unavailable',
-          `Conductor answered ${response.status}${suffix}. No healthy executor of "${app}" answered, so its workflows cannot be read; this is unknown, not zero. Check that the app's pods are connected to Conductor.`,
-        );
-      }
-      if (response.status === 401 || response.status === 403) {
-        return fail(
-          'conductor-auth',
-          `Conductor refused the API key (${response.status}${suffix}). The key needs application.read on "${app}"; create one with POST /v2/orgs/${org}/tokens/{name}.`,
-        );
-      }
-      return fail('conductor-http', `Conductor answered ${response.status} for ${shown}${suffix}.`);
-    }
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      return fail('conductor-malformed', `Conductor's answer from ${shown} is not JSON; cannot count workflows.`);
-    }
-    const items = Array.isArray(body)
-      ? body
-      : typeof body === 'object' && body !== null && Array.isArray((body as { workflows?: unknown }).workflows)
-        ? ((body as { workflows: unknown[] }).workflows)
-        : fail('conductor-malformed', `Conductor's answer from ${shown} is neither a list of workflows nor {workflows: [...]}.`);
-    for (const [i, item] of (items as unknown[]).entries()) {
+    for (const [i, item] of items.entries()) {
       if (typeof item !== 'object' || item === null) fail('conductor-malformed', `Workflow ${i} in Conductor's answer is not an object.`);
       const record = item as Record<string, unknown>;
       const status = pick(record, ['status', 'Status']);

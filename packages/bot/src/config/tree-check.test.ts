@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../errors.ts';
-import { memoryTree } from '../e2e/fixture.ts';
-import { fixtureFiles, overlayKustomization } from '../testing/fixture-repo.ts';
-import { createWorld, type World } from '../testing/world.ts';
+import { memoryTree } from '../../testing/version-fixture.ts';
+import { fixtureFiles, overlayKustomization } from '../../testing/fixture-repo.ts';
+import { createWorld, type World } from '../../testing/world.ts';
 import { parseConfig } from './load.ts';
 import { checkConfigAgainstTree } from './tree-check.ts';
 

@@ -3,12 +3,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startConductorFake, type ConductorFake } from '../../../testkit/src/conductor-fake.ts';
-import { startGitHubFake, type GitHubFake } from '../../../testkit/src/github-fake.ts';
-import { createBareRemote, createFixture, runRotation } from '../actions/test-fixture.ts';
+import { startConductorFake, type ConductorFake } from '@dbos-gitops/testkit';
+import { startGitHubFake, type GitHubFake } from '@dbos-gitops/testkit';
+import { createBareRemote, createFixture, runRotation } from '../../testing/rotation-fixture.ts';
 import type { RunResult } from '../runner.ts';
 import { GitHubForge } from '../sources/forge/github.ts';
-import { TOKEN_ANNOTATION } from '../tasks/secret-rotation.ts';
+import { TOKEN_ANNOTATION } from '../tasks/secret-rotation/index.ts';
 
 /**
  * The forge side of rotation: a plan with actions (a Conductor key is created when its PR opens) whose labelling was

@@ -7,14 +7,14 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { startConductorFake, type ConductorFake } from '../../../testkit/src/conductor-fake.ts';
-import { createBareRemote, createFixture, runRotation } from '../actions/test-fixture.ts';
+import { startConductorFake, type ConductorFake } from '@dbos-gitops/testkit';
+import { createBareRemote, createFixture, runRotation } from '../../testing/rotation-fixture.ts';
 import { main } from '../cli.ts';
 import { GitWorkspace, resolveGitAccess } from '../git/workspace.ts';
 import { LocalForge } from '../sources/forge/local.ts';
-import { TOKEN_ANNOTATION } from '../tasks/secret-rotation.ts';
-import { REPO_ROOT } from './fixture.ts';
-import { startGitHttpRemote, type GitHttpRemote } from './git-http-remote.ts';
+import { TOKEN_ANNOTATION } from '../tasks/secret-rotation/index.ts';
+import { REPO_ROOT } from '../../testing/version-fixture.ts';
+import { startGitHttpRemote, type GitHttpRemote } from '../../testing/git-http-remote.ts';
 
 /**
  * The bot as a real child process (the CLI entry, as `pnpm bot run` starts it) against a remote served over HTTP

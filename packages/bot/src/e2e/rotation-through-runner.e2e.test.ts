@@ -3,13 +3,13 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { unsealSealedSecret } from '../../../sealing/src/test-helpers/controller-unseal.ts';
-import { startConductorFake, type ConductorFake } from '../../../testkit/src/conductor-fake.ts';
-import { createBareRemote, createFixture, runRotation, type Fixture } from '../actions/test-fixture.ts';
+import { unsealSealedSecret } from '@dbos-gitops/sealing/testing';
+import { startConductorFake, type ConductorFake } from '@dbos-gitops/testkit';
+import { createBareRemote, createFixture, runRotation, type Fixture } from '../../testing/rotation-fixture.ts';
 import type { GitWorkspace } from '../git/workspace.ts';
 import type { RunResult } from '../runner.ts';
 import { LocalForge } from '../sources/forge/local.ts';
-import { TOKEN_ANNOTATION } from '../tasks/secret-rotation.ts';
+import { TOKEN_ANNOTATION } from '../tasks/secret-rotation/index.ts';
 
 /**
  * API-key rotation through the real runner (the only code that writes): the plan's create-key action runs inside

@@ -3,13 +3,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { unsealSealedSecret } from '../../../sealing/src/test-helpers/controller-unseal.ts';
-import { startConductorFake, type ConductorFake } from '../../../testkit/src/conductor-fake.ts';
-import { startGitHubFake, type GitHubFake } from '../../../testkit/src/github-fake.ts';
-import { createBareRemote, createFixture, runRotation, type Fixture } from '../actions/test-fixture.ts';
+import { unsealSealedSecret } from '@dbos-gitops/sealing/testing';
+import { startConductorFake, type ConductorFake } from '@dbos-gitops/testkit';
+import { startGitHubFake, type GitHubFake } from '@dbos-gitops/testkit';
+import { createBareRemote, createFixture, runRotation, type Fixture } from '../../testing/rotation-fixture.ts';
 import type { RunResult } from '../runner.ts';
 import { GitHubForge } from '../sources/forge/github.ts';
-import { TOKEN_ANNOTATION } from '../tasks/secret-rotation.ts';
+import { TOKEN_ANNOTATION } from '../tasks/secret-rotation/index.ts';
 
 /**
  * API-key rotation through the real runner against the OpenAPI-checked GitHub fake (the sibling test uses the local

@@ -2,21 +2,21 @@ import { execFile } from 'node:child_process';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDbosSystemDatabase, DBOS_CLI, startDbosWorker, type DbosSystemDatabase, type DbosWorker } from '../../../testkit/src/dbos.ts';
+import { createDbosSystemDatabase, DBOS_CLI, startDbosWorker, type DbosSystemDatabase, type DbosWorker } from '@dbos-gitops/testkit';
+import { createBareRemote, type BareRemote } from '@dbos-gitops/testkit';
+import { startPostgres, type PostgresServer } from '@dbos-gitops/testkit';
+import { startRegistry, type TestRegistry } from '@dbos-gitops/testkit';
 import { createDrainReader } from '@dbos-gitops/drain/testing';
-import { createBareRemote, type BareRemote } from '../../../testkit/src/git-remote.ts';
-import { startPostgres, type PostgresServer } from '../../../testkit/src/postgres.ts';
-import { startRegistry, type TestRegistry } from '../../../testkit/src/registry.ts';
 import { parseConfig } from '../config/load.ts';
 import { GitWorkspace } from '../git/workspace.ts';
 import { runPlans, type RunResult } from '../runner.ts';
 import { LocalForge } from '../sources/forge/local.ts';
 import { OciRegistryClient } from '../sources/registry/oci-client.ts';
 import type { Task } from '../tasks/types.ts';
-import { versionAddTask } from '../tasks/version-add.ts';
-import { createVersionRetireTask, defaultDrainSourceFor } from '../tasks/version-retire.ts';
+import { versionAddTask } from '../tasks/version-add/index.ts';
+import { createVersionRetireTask, defaultDrainSourceFor } from '../tasks/version-retire/index.ts';
 import { DatabaseDrainSource } from '../sources/drain/source.ts';
-import { versionFixtureFiles } from './fixture.ts';
+import { versionFixtureFiles } from '../../testing/version-fixture.ts';
 
 /*
  * The whole life of a version with REAL DBOS executors (TS SDK 5.3.0 child processes), a real PostgreSQL with the

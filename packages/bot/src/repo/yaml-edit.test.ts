@@ -216,7 +216,7 @@ describe('rotation stamp in app-rollout.patch.yaml (issue 8 item 21)', () => {
   const head = '# Rolls the app pods.\n\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: dbos-app   # keep\nspec:\n  template:\n    metadata:\n      annotations:\n';
 
   it('changes only the stamp scalar, in its own quoting; comments, blank lines and the document marker survive', async () => {
-    const { setRolloutStamp } = await import('../tasks/secret-rotation.ts');
+    const { setRolloutStamp } = await import('../tasks/secret-rotation/index.ts');
     const text = `---\n${head}        other:   'x'\n        dbos.dev/conductor-api-key-rotated-at: '2026-01-01T00:00:00.000Z'  # stamp\n\n# trailing comment\n`;
     expect(setRolloutStamp(text, STAMP, 'p.yaml')).toBe(text.replace("'2026-01-01T00:00:00.000Z'", `'${STAMP}'`));
     const plain = `${head}        dbos.dev/conductor-api-key-rotated-at: 2026-01-01T00:00:00.000Z\n`;
@@ -224,7 +224,7 @@ describe('rotation stamp in app-rollout.patch.yaml (issue 8 item 21)', () => {
   });
 
   it('keeps CRLF, also on an inserted stamp line', async () => {
-    const { setRolloutStamp } = await import('../tasks/secret-rotation.ts');
+    const { setRolloutStamp } = await import('../tasks/secret-rotation/index.ts');
     const crlf = `${head}        dbos.dev/conductor-api-key-rotated-at: "2026-01-01T00:00:00.000Z"\n`.replaceAll('\n', '\r\n');
     expect(setRolloutStamp(crlf, STAMP, 'p.yaml')).toBe(crlf.replace('2026-01-01T00:00:00.000Z', STAMP));
     const missing = `${head}        other: "x"   # why\n# end\n`.replaceAll('\n', '\r\n');
@@ -234,7 +234,7 @@ describe('rotation stamp in app-rollout.patch.yaml (issue 8 item 21)', () => {
   });
 
   it('refuses to invent the annotations mapping instead of re-serialising the file', async () => {
-    const { setRolloutStamp } = await import('../tasks/secret-rotation.ts');
+    const { setRolloutStamp } = await import('../tasks/secret-rotation/index.ts');
     expect(() => setRolloutStamp('apiVersion: apps/v1\nkind: Deployment\nspec: {}\n', STAMP, 'p.yaml')).toThrow(YamlEditError);
   });
 });

@@ -1,5 +1,6 @@
 import { isAlias, isMap, isScalar, isSeq, parseAllDocuments, Scalar, visit, type Document, type YAMLMap } from 'yaml';
 import { YamlEditError } from '../errors.ts';
+import { HOLD_COMMENT } from './holds.ts';
 
 /**
  * Surgical YAML edits. We never re-serialise a document: we locate the scalar's source span through the parser's
@@ -92,7 +93,6 @@ export interface ImageEntry {
   itemIndex: number;
 }
 
-const HOLD_COMMENT = /#\s*gitops-bot:\s*hold\b/;
 
 function imagesSeq(document: Document.Parsed) {
   const contents = document.contents;

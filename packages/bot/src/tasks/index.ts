@@ -1,20 +1,21 @@
 import type { BotConfig } from '../config/schema.ts';
-import { KubeRolloutCheck } from '../sources/conductor/rollout-check.ts';
-import { imageUpdateTask } from './image-update.ts';
-import { createSecretRotationTask, secretRotationTask } from './secret-rotation.ts';
+import { imageUpdateTask } from './image-update/index.ts';
+import { TASK_NAMES } from './names.ts';
+import { createSecretRotationTask, secretRotationTask, type RolloutCheck } from './secret-rotation/index.ts';
 import type { Task } from './types.ts';
-import type { TokenInfo } from '../sources/conductor/client.ts';
-import { versionAddTask } from './version-add.ts';
-import { versionRetireTask } from './version-retire.ts';
+import type { TokenInfo } from '@dbos-gitops/conductor';
+import { versionAddTask } from './version-add/index.ts';
+import { versionRetireTask } from './version-retire/index.ts';
 
 export type { PreviousProposal, Task, TaskContext } from './types.ts';
 
 /**
- * The task registry. To add a task: export a `Task` from `src/tasks/<name>.ts` and list it here; the CLI, runner,
+ * The task registry. To add a task: export a `Task` from `src/tasks/<name>/index.ts`, list it here and in names.ts; the CLI, runner,
  * branch naming and PR handling come for free. Tasks that need settings from the config are built by
  * {@link configuredTasks}; the entries here are their defaults (help text, tests).
  */
 export const TASKS: readonly Task[] = [imageUpdateTask, versionAddTask, versionRetireTask, secretRotationTask];
+if (TASKS.map((task) => task.name).join() !== TASK_NAMES.join()) throw new Error('internal: tasks/names.ts does not list the registered tasks in order');
 
 export function findTask(name: string): Task | undefined {
   return TASKS.find((task) => task.name === name);
@@ -26,19 +27,20 @@ export interface TaskSettings {
   envFilter: string | null;
   /** Conductor's key list per environment (read-only), the second witness for every key the task deletes. */
   conductorKeys?: ((env: string) => Promise<TokenInfo[]>) | null;
+  /** The cluster's rollout check (built by the composition root from the environments' kube contexts); null: none. */
+  rollout?: RolloutCheck | null;
 }
 
 /** The registry with each task configured from the bot config (today: secret-rotation's Conductor access). */
 export function configuredTasks(config: BotConfig, settings: TaskSettings): readonly Task[] {
   const rotation = config.secretRotation;
-  const kubeContexts = Object.fromEntries(config.environments.filter((env) => env.kube).map((env) => [env.name, env.kube!.context]));
   const configuredRotation = createSecretRotationTask({
     conductor: rotation?.conductor
       ? { org: rotation.conductor.org, appNames: rotation.conductor.appNames, permissions: rotation.conductor.permissions, tokenPrefix: rotation.conductor.tokenPrefix }
       : null,
     ...(rotation ? { maxAgeSeconds: rotation.maxAge, revokeGraceSeconds: rotation.revokeGrace } : {}),
     force: settings.rotateNow ? (settings.envFilter ? [settings.envFilter] : true) : false,
-    rollout: Object.keys(kubeContexts).length > 0 ? new KubeRolloutCheck(kubeContexts) : null,
+    rollout: settings.rollout ?? null,
     keyList: settings.conductorKeys ?? null,
   });
   return TASKS.map((task) => (task.name === configuredRotation.name ? configuredRotation : task));

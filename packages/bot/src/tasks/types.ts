@@ -1,6 +1,8 @@
 import type { BotConfig } from '../config/schema.ts';
 import type { MarkerPayload, TaskResult } from '../plan.ts';
 import type { TreeReader } from '../repo/tree.ts';
+import type { ConductorTokenApi } from '@dbos-gitops/conductor';
+import type { DrainSourceFor } from '../sources/drain/for-environment.ts';
 import type { KubeHealth } from '../sources/kube/health.ts';
 import type { RegistrySource } from '../sources/registry/types.ts';
 
@@ -31,6 +33,10 @@ export interface TaskContext {
   registry: RegistrySource;
   /** Null unless cluster access is configured. */
   kube: KubeHealth | null;
+  /** The Conductor admin client of an environment, for tasks whose effects write to Conductor; null: no access. */
+  conductor: ConductorAccess;
+  /** The drain reader of an environment (version-retire); null: none configured. */
+  drain: DrainSourceFor | null;
   previous: PreviousProposal[];
   now: Date;
   /** Only plan for this environment (others are still read, e.g. the previous environment for promotion). */
@@ -39,12 +45,23 @@ export interface TaskContext {
   log: (line: string) => void;
 }
 
+/**
+ * A source a task reads, beside the repository tree and the config every task gets. `forge` stands for the bot's
+ * previous proposals (read back from its PRs). The composition root builds only what the selected tasks need.
+ */
+export type TaskNeed = 'registry' | 'forge' | 'drain' | 'conductor' | 'kube';
+
 export interface Task {
   /** Branch segment and `--task` value, e.g. `image-update`. */
   name: string;
   description: string;
+  /** What the task reads besides the tree and the config. */
+  needs: readonly TaskNeed[];
   plan(context: TaskContext): Promise<TaskResult>;
   /** Why this config does not enable the task (e.g. no `appVersions:` section), or null when it does. Running every
    * task, a disabled one is reported as not proposed; asked for by name, its plan() says what is missing. */
   disabledBy?(config: BotConfig): string | null;
 }
+
+/** The Conductor admin client of an environment (built lazily: the admin key is read only when used); null: none. */
+export type ConductorAccess = ((env: string) => ConductorTokenApi) | null;

@@ -1,5 +1,5 @@
-import { ConductorClient, SecretValue, type ConductorTokenApi } from './client.ts';
-import { ConductorError } from './errors.ts';
+import { ConductorClient, SecretValue, type ConductorTokenApi } from '@dbos-gitops/conductor';
+import { ConductorError } from '@dbos-gitops/conductor';
 
 /** Per environment: where its Conductor is and which variable (never the value) holds the admin key. */
 export interface ConductorAccess {

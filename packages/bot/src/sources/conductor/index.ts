@@ -1,4 +1,3 @@
-export * from './client.ts';
-export * from './errors.ts';
+export * from '@dbos-gitops/conductor';
 export * from './factory.ts';
 export * from './rollout-check.ts';

@@ -5,7 +5,7 @@
  * equally well in sources/kube.
  */
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import type { RolloutCheck } from '../../tasks/secret-rotation.ts';
+import type { RolloutCheck } from '../../tasks/secret-rotation/index.ts';
 
 export const APP_POD_SELECTOR = 'app=dbos-app';
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../config/load.ts';
-import { startGitHubFake, type GitHubFake, type GitHubFakeOptions } from '../../../../testkit/src/github-fake.ts';
+import { startGitHubFake, type GitHubFake, type GitHubFakeOptions } from '@dbos-gitops/testkit';
 import { ExistingPullRequestError } from '../../errors.ts';
 import { GitHubForge, type GitHubForgeOptions } from './github.ts';
 

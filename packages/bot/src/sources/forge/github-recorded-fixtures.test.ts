@@ -23,7 +23,7 @@ interface Recorded {
   headers?: Record<string, string>;
 }
 
-const scenarios = join(dirname(createRequire(import.meta.url).resolve('@octokit/fixtures/package.json', { paths: [join(import.meta.dirname, '../../../../testkit')] })), 'scenarios/api.github.com');
+const scenarios = join(dirname(createRequire(import.meta.resolve('@dbos-gitops/testkit')).resolve('@octokit/fixtures/package.json')), 'scenarios/api.github.com');
 const scenario = (name: string): Recorded[] => JSON.parse(readFileSync(join(scenarios, name, 'normalized-fixture.json'), 'utf8'));
 
 interface Replay {

@@ -2,7 +2,7 @@ import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
 import { Octokit } from '@octokit/rest';
 import { ExistingPullRequestError, ForgeError, RateLimitError } from '../../errors.ts';
-import type { BotPullRequests, Forge, ForgeStats, IgnoredPullRequest, PullRequestDraft, PullRequestRecord } from './types.ts';
+import type { BotPullRequests, Forge, ForgeCapabilities, ForgeStats, IgnoredPullRequest, PullRequestDraft, PullRequestRecord } from './types.ts';
 
 const ThrottledOctokit = Octokit.plugin(throttling, retry);
 
@@ -39,7 +39,7 @@ interface OctokitLikeError {
 }
 
 /** Settings from the GitHub Actions environment, overridden by nothing: the token is never read from config. */
-export function githubSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): { token?: string; owner?: string; repo?: string; baseUrl?: string; inActions: boolean } {
+export function githubSettingsFromEnv(env: NodeJS.ProcessEnv): { token?: string; owner?: string; repo?: string; baseUrl?: string; inActions: boolean } {
   const [owner, repo] = (env.GITHUB_REPOSITORY ?? '').split('/');
   return { token: env.GITHUB_TOKEN || undefined, owner: owner || undefined, repo: repo || undefined, baseUrl: env.GITHUB_API_URL || undefined, inActions: env.GITHUB_ACTIONS === 'true' };
 }
@@ -127,10 +127,9 @@ function toRecord(pr: PullLike): PullRequestRecord {
 const sameLogin = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
 
 export class GitHubForge implements Forge {
-  readonly kind = 'github' as const;
   readonly stats: ForgeStats = { reads: 0, writes: 0 };
   readonly describe: string;
-  readonly labelsVisible = true;
+  readonly capabilities: ForgeCapabilities = { labels: true, pullRequestBodies: true };
   private readonly octokit: ReturnType<typeof createThrottledOctokit>;
   private login: Promise<string> | null = null;
 

@@ -1,14 +1,13 @@
-import type { BotPullRequests, Forge, ForgeStats, PullRequestDraft, PullRequestRecord } from './types.ts';
+import type { BotPullRequests, Forge, ForgeCapabilities, ForgeStats, PullRequestDraft, PullRequestRecord } from './types.ts';
 
 /**
  * No GitHub: the runner still pushes branches to the git remote, and this forge prints the PR it would open.
  * An "open PR" is a `bot/…` branch on the remote; nothing else is remembered.
  */
 export class LocalForge implements Forge {
-  readonly kind = 'local' as const;
   readonly stats: ForgeStats = { reads: 0, writes: 0 };
   readonly describe = 'local forge (no GitHub: branches on the git remote, PR text printed)';
-  readonly labelsVisible = false;
+  readonly capabilities: ForgeCapabilities = { labels: false, pullRequestBodies: false };
 
   constructor(
     private readonly listBranches: () => Promise<string[]>,

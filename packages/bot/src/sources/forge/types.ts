@@ -48,12 +48,18 @@ export interface ForgeStats {
   writes: number;
 }
 
+/** What a forge can do; the runner asks these instead of which forge it is. */
+export interface ForgeCapabilities {
+  /** `labels` of listed PRs are real, so missing ones can be repaired (the local forge cannot see labels). */
+  readonly labels: boolean;
+  /** PR titles and bodies are stored and can be updated when a plan's text changes (the local forge only prints). */
+  readonly pullRequestBodies: boolean;
+}
+
 export interface Forge {
-  readonly kind: 'github' | 'local';
   readonly describe: string;
   readonly stats: ForgeStats;
-  /** Whether `labels` of listed PRs are real, so missing ones can be repaired (the local forge cannot see labels). */
-  readonly labelsVisible: boolean;
+  readonly capabilities: ForgeCapabilities;
   /**
    * The PRs on `bot/…` branches, open and recently closed, newest first, split into the bot's own (opened by the
    * bot's identity from a branch of this repository) and the rest, which anyone can forge. Called once per run.

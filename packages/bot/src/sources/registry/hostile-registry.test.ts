@@ -1,12 +1,12 @@
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRegistry, type TestRegistry } from '../../../../testkit/src/registry.ts';
+import { startRegistry, type TestRegistry } from '@dbos-gitops/testkit';
 import { parseConfig } from '../../config/load.ts';
-import { memoryTree, versionFixtureFiles } from '../../e2e/fixture.ts';
+import { memoryTree, versionFixtureFiles } from '../../../testing/version-fixture.ts';
 import { RegistryError } from '../../errors.ts';
 import { planAll } from '../../runner.ts';
-import { versionAddTask } from '../../tasks/version-add.ts';
+import { versionAddTask } from '../../tasks/version-add/index.ts';
 import { OciRegistryClient } from './oci-client.ts';
 import { credentialEnvNames, trustedRealmEnvName } from './reference.ts';
 import { eligibleTags } from './tag-policy.ts';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRegistry, startRegistryProxy, type RegistryProxy, type TestRegistry } from '../../../../testkit/src/registry.ts';
+import { startRegistry, startRegistryProxy, type RegistryProxy, type TestRegistry } from '@dbos-gitops/testkit';
 import { RateLimitError, RegistryError } from '../../errors.ts';
 import { OciRegistryClient } from './oci-client.ts';
 import { credentialEnvNames } from './reference.ts';

@@ -88,7 +88,8 @@ export class OciRegistryClient implements RegistrySource {
   constructor(options: OciClientOptions = {}) {
     this.options = {
       plainHttpHosts: new Set(options.plainHttpHosts ?? []),
-      env: options.env ?? process.env,
+      // Credentials only from the environment the composition root hands over; none otherwise.
+      env: options.env ?? {},
       maxAttempts: options.maxAttempts ?? 4,
       backoffMs: options.backoffMs ?? 500,
       maxRetryAfterSeconds: options.maxRetryAfterSeconds ?? 60,

@@ -27,7 +27,7 @@ export function credentialEnvNames(host: string): { username: string; password: 
   return { username: `GITOPS_BOT_REGISTRY_${key}_USERNAME`, password: `GITOPS_BOT_REGISTRY_${key}_PASSWORD` };
 }
 
-export function credentialsFromEnv(host: string, env: NodeJS.ProcessEnv = process.env): { username: string; password: string } | null {
+export function credentialsFromEnv(host: string, env: NodeJS.ProcessEnv): { username: string; password: string } | null {
   const names = credentialEnvNames(host === 'registry-1.docker.io' ? 'docker.io' : host);
   const username = env[names.username];
   const password = env[names.password];
@@ -44,7 +44,7 @@ export function trustedRealmEnvName(host: string): string {
 }
 
 /** Hosts (besides the registry's own origin) that may receive its Basic credentials when they issue tokens. */
-export function trustedRealmHosts(host: string, env: NodeJS.ProcessEnv = process.env): string[] {
+export function trustedRealmHosts(host: string, env: NodeJS.ProcessEnv): string[] {
   const configured = (env[trustedRealmEnvName(host)] ?? '').split(',').map((entry) => entry.trim().toLowerCase()).filter(Boolean);
   return [...(BUILT_IN_REALMS[host] ?? []), ...configured];
 }

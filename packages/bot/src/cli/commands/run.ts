@@ -1,0 +1,104 @@
+import type { CommandSpec } from '@dbos-gitops/cli-kit';
+import { CREDENTIAL_NOTES, RUN_FLAGS, toOptions } from '../options.ts';
+import type { CommandIo } from '../index.ts';
+
+export const spec = {
+  usage: 'pnpm bot run [--task TASK] [--env ENV] [--dry-run] [--json] [options]',
+  summary:
+    'Clones the remote into a temporary directory, plans against its base branch, and for each plan pushes the branch bot/<task>/<env>/<subject> and opens or updates its PR. Your checkout is never modified.',
+  flags: RUN_FLAGS,
+  notes: [
+    'run never uses the offline catalog by default; --source catalog needs --dry-run, or --remote naming a local bare repository (a sandbox), so example digests never reach a real remote.',
+    ...CREDENTIAL_NOTES,
+  ],
+} satisfies CommandSpec;
+
+export async function run(values: Parameters<typeof toOptions>[0], io: CommandIo): Promise<number> {
+  const options = toOptions(values);
+  // Loaded only when the command runs, so `--help` stays fast.
+  const [{ existsSync }, { join, resolve }, { simpleGit }, { CONFIG_PATH, loadConfig, parseConfig }, { checkConfigAgainstTree }, { ConfigError, UsageError }, { GitWorkspace, resolveGitAccess }, runner, compose] =
+    await Promise.all([
+      import('node:fs'),
+      import('node:path'),
+      import('simple-git'),
+      import('../../config/load.ts'),
+      import('../../config/tree-check.ts'),
+      import('../../errors.ts'),
+      import('../../git/workspace.ts'),
+      import('../../runner.ts'),
+      import('../compose.ts'),
+    ]);
+  const root = await compose.repoRoot(options);
+  const log = (line: string) => io.stderr(`${line}\n`);
+  if (compose.chosenSource(options, io.env) === 'catalog') await compose.assertCatalogRunAllowed(options);
+  let remote = options.remote;
+  if (!remote) {
+    remote = (await simpleGit({ baseDir: root }).remote(['get-url', 'origin']).catch(() => ''))?.trim() || null;
+    if (!remote) throw new UsageError(`${root} has no "origin" remote`, 'pass --remote <url> or add an origin remote');
+  }
+  // The base branch and identity come from --config, else from the checkout's config (which names the base branch
+  // to clone); without --config the config that plans is the one committed on the base branch, read after the clone.
+  const local = options.config ? await loadConfig(resolve(options.config)) : existsSync(join(root, CONFIG_PATH)) ? await loadConfig(join(root, CONFIG_PATH)) : null;
+  const base = local?.forge.baseBranch ?? 'main';
+  const identity = local?.forge.author ?? { name: 'dbos-gitops-bot', email: 'dbos-gitops-bot@users.noreply.github.com' };
+  // Credentials reach git through its environment only, never the clone's .git/config or a command line.
+  const access = await resolveGitAccess(remote, { checkoutDir: root, env: io.env });
+  log(`cloning ${access.remote} (${base}) into a temporary directory${access.sources.length > 0 ? `; credentials from ${access.sources.join(', ')}` : ''}`);
+  io.progress(`cloning ${access.remote}`);
+  const workspace = await GitWorkspace.clone(access, base, identity, io.signal ? { signal: io.signal } : {});
+  try {
+    let config = local;
+    if (!options.config) {
+      const text = await workspace.baseTree().read(CONFIG_PATH);
+      if (text === null) throw new ConfigError(`not found on ${base}`, CONFIG_PATH, '', `commit ${CONFIG_PATH} to ${base} or pass --config <file>`);
+      config = parseConfig(text, `${CONFIG_PATH} on ${base}`);
+    }
+    await checkConfigAgainstTree(config!, workspace.baseTree(), options.config ? resolve(options.config) : `${CONFIG_PATH} on ${base}`);
+    const sources = compose.composeSources(config!, options, io.env, 'run');
+    const forge = compose.selectForge(options, config!, io.env, async () => [...(await workspace.botBranches()).keys()], (text) => io.stdout(`${text}\n`), log);
+    log(`registry source: ${sources.registry.describe}`);
+    log(`forge: ${forge.describe}`);
+    io.progress('planning and applying');
+    const result = await runner.runPlans({
+      config: config!,
+      tasks: sources.tasks,
+      workspace,
+      forge,
+      registry: sources.registry,
+      kube: sources.kube,
+      conductor: sources.conductor,
+      drain: sources.drain,
+      envFilter: options.env,
+      dryRun: options.dryRun,
+      now: io.now ?? new Date(),
+      log,
+      print: (text) => (options.json ? io.stderr(`${text}\n`) : io.stdout(`${text}\n`)),
+      identity,
+      ...(io.signal ? { signal: io.signal } : {}),
+    });
+    if (options.json) {
+      const data = {
+        dryRun: options.dryRun,
+        applied: result.applied.map((item) => ({ branch: item.plan.branch, title: item.plan.title, outcome: item.outcome, pr: item.pr, reason: item.reason })),
+        closed: result.closed,
+        cleanups: result.cleanups,
+        skips: result.skips,
+        ignored: result.ignored,
+        pushes: result.pushes,
+        forgeWrites: result.forgeWrites,
+        registryCalls: sources.registry.stats,
+      };
+      io.stdout(`${JSON.stringify(data, null, 2)}\n`);
+      return 0;
+    }
+    for (const item of result.applied) io.stdout(`${item.outcome.padEnd(19)} ${item.plan.branch}${item.pr && item.pr.number ? ` (PR #${item.pr.number})` : ''}${item.reason ? `: ${item.reason}` : ''}\n`);
+    for (const line of result.cleanups) io.stdout(`cleaned up          ${line}\n`);
+    for (const closed of result.closed) io.stdout(`closed              ${closed.branch} (PR #${closed.number}): ${closed.reason}\n`);
+    for (const skip of result.skips) io.stdout(`not proposed        ${skip.task} ${skip.env} ${skip.subject}: ${skip.reason}\n`);
+    for (const item of result.ignored) io.stdout(`ignored             ${runner.describeIgnored(item)}\n`);
+    io.stdout(`${result.pushes} push(es), ${result.forgeWrites} forge write(s)${options.dryRun ? ' (dry run: nothing written)' : ''}\n`);
+    return 0;
+  } finally {
+    await workspace.dispose();
+  }
+}

@@ -1,0 +1,155 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { simpleGit } from 'simple-git';
+import { CONFIG_PATH } from '../config/load.ts';
+import type { BotConfig } from '../config/schema.ts';
+import { ConfigError, UsageError } from '../errors.ts';
+import { conductorClients } from '../sources/conductor/factory.ts';
+import { KubeRolloutCheck } from '../sources/conductor/rollout-check.ts';
+import { defaultDrainSourceFor, type DrainSourceFor } from '../sources/drain/for-environment.ts';
+import { DrainReadError, NOT_CONFIGURED } from '../sources/drain/source.ts';
+import { GitHubForge, githubSettingsFromEnv } from '../sources/forge/github.ts';
+import { LocalForge } from '../sources/forge/local.ts';
+import type { Forge } from '../sources/forge/types.ts';
+import { KubeClientHealth, type KubeHealth } from '../sources/kube/health.ts';
+import { CatalogRegistry, EMBEDDED_CATALOG } from '../sources/registry/catalog.ts';
+import { UnreachableFallbackRegistry } from '../sources/registry/fallback.ts';
+import { OciRegistryClient } from '../sources/registry/oci-client.ts';
+import type { RegistrySource } from '../sources/registry/types.ts';
+import { configuredTasks, TASKS } from '../tasks/index.ts';
+import type { ConductorAccess, Task } from '../tasks/types.ts';
+import type { Options } from './options.ts';
+
+/**
+ * The composition root: every source is built here, once per command, from the config and the CLI's environment
+ * (`io.env`), and handed to the runner and the tasks as one context. Nothing below reads `process.env`.
+ */
+export interface Sources {
+  registry: RegistrySource;
+  /** Null unless an environment has `kube:`. */
+  kube: KubeHealth | null;
+  /** Conductor admin clients (secret rotation's effects); null without `secretRotation.conductor`. */
+  conductor: ConductorAccess;
+  drain: DrainSourceFor;
+  tasks: readonly Task[];
+}
+
+export function composeSources(config: BotConfig, options: Options, env: NodeJS.ProcessEnv, command: 'plan' | 'run'): Sources {
+  const registry = selectRegistry(options, config, env, command);
+  // The environments with cluster access, computed once for both readers of the cluster.
+  const kubeContexts = Object.fromEntries(config.environments.filter((environment) => environment.kube).map((environment) => [environment.name, environment.kube!.context]));
+  const withCluster = Object.keys(kubeContexts).length > 0;
+  const conductor = selectConductor(config, env);
+  const rotation = config.secretRotation?.conductor;
+  const tasks = selectTasks(
+    configuredTasks(config, {
+      rotateNow: options.rotateNow,
+      envFilter: options.env,
+      conductorKeys: conductor && rotation ? (name: string) => conductor(name).listTokens(rotation.org) : null,
+      rollout: withCluster ? new KubeRolloutCheck(kubeContexts) : null,
+    }),
+    options.task,
+  );
+  return { registry, kube: withCluster ? new KubeClientHealth(kubeContexts) : null, conductor, drain: defaultDrainSourceFor(env), tasks };
+}
+
+/**
+ * Running every task, one the config does not enable, or whose inputs were never configured (e.g. no drain reader
+ * URL for version-retire), is reported as not proposed instead of aborting the others; asked for by name, it stays
+ * an error. Either way it proposes nothing, which is the fail-closed outcome.
+ */
+function skipWhenNotConfigured(task: Task): Task {
+  return {
+    ...task,
+    async plan(context) {
+      const disabled = task.disabledBy?.(context.config) ?? null;
+      if (disabled) return { plans: [], skips: [{ task: task.name, env: context.envFilter ?? 'all', subject: '-', reason: disabled }] };
+      try {
+        return await task.plan(context);
+      } catch (error) {
+        if (!(error instanceof DrainReadError) || error.reason !== NOT_CONFIGURED) throw error;
+        return { plans: [], skips: [{ task: task.name, env: context.envFilter ?? 'all', subject: '-', reason: `not evaluated: ${error.message} (${error.hint})` }] };
+      }
+    },
+  };
+}
+
+function selectTasks(tasks: readonly Task[], name: string | null): readonly Task[] {
+  if (!name) return tasks.map(skipWhenNotConfigured);
+  const task = tasks.find((candidate) => candidate.name === name);
+  if (!task) throw new UsageError(`unknown task "${name}"`, `use one of: ${TASKS.map((candidate) => candidate.name).join(', ')}`);
+  return [task];
+}
+
+/** The source the user chose (flag, then GITOPS_BOT_SOURCE), or null for the default: live. */
+export function chosenSource(options: Options, env: NodeJS.ProcessEnv): 'live' | 'catalog' | null {
+  return options.source ?? (env.GITOPS_BOT_SOURCE === 'live' || env.GITOPS_BOT_SOURCE === 'catalog' ? env.GITOPS_BOT_SOURCE : null);
+}
+
+/**
+ * Live by default everywhere. The offline catalog (example data, placeholder digests) is used when asked for, and
+ * by `plan` alone as a labelled fallback when no registry can be reached; `run` never falls back.
+ */
+function selectRegistry(options: Options, config: BotConfig, env: NodeJS.ProcessEnv, command: 'plan' | 'run'): RegistrySource {
+  const chosen = chosenSource(options, env);
+  const catalog = () => new CatalogRegistry(options.catalog ? resolve(options.catalog) : EMBEDDED_CATALOG);
+  if (chosen === 'catalog') return catalog();
+  const plainHttpHosts = Object.entries(config.registries)
+    .filter(([, settings]) => settings.plainHttp)
+    .map(([host]) => host);
+  const live = new OciRegistryClient({ plainHttpHosts, env });
+  return chosen === null && command === 'plan' ? new UnreachableFallbackRegistry(live, catalog) : live;
+}
+
+/**
+ * `run` on catalog data would push example digests; it is allowed only where nothing real can receive them: with
+ * --dry-run, or into a local bare repository named by --remote (a sandbox; never the checkout's origin, never a URL).
+ */
+export async function assertCatalogRunAllowed(options: Options): Promise<void> {
+  if (options.dryRun) return;
+  const remote = options.remote;
+  if (remote !== null && !remote.includes('://') && !/^[^/]*:/.test(remote) && existsSync(remote)) {
+    const bare = await simpleGit({ baseDir: resolve(remote) }).raw(['rev-parse', '--is-bare-repository']).catch(() => '');
+    if (bare.trim() === 'true') return;
+  }
+  throw new UsageError(
+    `run with the offline catalog would push its example data (placeholder digests) to ${remote === null ? 'the origin remote' : remote.replace(/\/\/[^@/\s]+@/, '//***@')}`,
+    'use the live registries (the default; drop --source catalog and GITOPS_BOT_SOURCE=catalog); to try the bot on example data add --dry-run, or push to a sandbox with --remote <path of a local bare repository>',
+  );
+}
+
+/** The forge; built after the clone in `run`, because the local forge reads branches from it. */
+export function selectForge(options: Options, config: BotConfig, env: NodeJS.ProcessEnv, listLocalBranches: () => Promise<string[]>, print: (text: string) => void, log: (line: string) => void): Forge {
+  const settings = githubSettingsFromEnv(env);
+  const kind = options.forge ?? (config.forge.type === 'github' && settings.token ? 'github' : 'local');
+  if (kind === 'local') return new LocalForge(listLocalBranches, print);
+  if (!settings.token) throw new ConfigError('--forge github needs a token', 'environment', 'GITHUB_TOKEN', 'set GITHUB_TOKEN (in Actions: secrets.GITHUB_TOKEN) or use --forge local');
+  const owner = config.forge.owner ?? settings.owner;
+  const repo = config.forge.repo ?? settings.repo;
+  if (!owner || !repo) throw new ConfigError('the GitHub repository is unknown', CONFIG_PATH, 'forge.owner', 'set forge.owner and forge.repo, or GITHUB_REPOSITORY=owner/repo');
+  const writeInterval = env.GITOPS_BOT_GITHUB_WRITE_INTERVAL_MS;
+  return new GitHubForge({ token: settings.token, owner, repo, inActions: settings.inActions, ...(config.forge.botLogin ? { botLogin: config.forge.botLogin } : {}), ...(settings.baseUrl ? { baseUrl: settings.baseUrl } : {}), ...(writeInterval === '0' ? { minWriteIntervalMs: 0, retryAfterBaseValue: 10 } : {}), log });
+}
+
+function conductorAccess(config: BotConfig): Record<string, { url: string; adminKeyEnv: string }> {
+  const conductor = config.secretRotation?.conductor;
+  if (!conductor) return {};
+  return Object.fromEntries(
+    config.environments.map((environment) => {
+      const override = conductor.environments[environment.name] ?? {};
+      return [environment.name, { url: override.url ?? conductor.url, adminKeyEnv: override.adminKeyEnv ?? conductor.adminKeyEnv }];
+    }),
+  );
+}
+
+/** Conductor admin clients: URLs from the config, admin keys from the environment (read only when a client is used). */
+function selectConductor(config: BotConfig, env: NodeJS.ProcessEnv): ConductorAccess {
+  if (!config.secretRotation?.conductor) return null;
+  return conductorClients(conductorAccess(config), env);
+}
+
+export async function repoRoot(options: Options): Promise<string> {
+  if (options.repo) return resolve(options.repo);
+  const top = await simpleGit().revparse(['--show-toplevel']).catch(() => null);
+  return top?.trim() || process.cwd();
+}

@@ -1,0 +1,344 @@
+import { createHash } from 'node:crypto';
+import { posix } from 'node:path';
+import { isMap, isScalar, isSeq } from 'yaml';
+import type { AppVersionsConfig, BotConfig } from '../../config/schema.ts';
+import { ConfigError, YamlEditError } from '../../errors.ts';
+import type { TreeReader } from '../../repo/tree.ts';
+import { parseDocuments, readImageEntries, renderScalar, scalarLocation, type ImageEntry } from '../../repo/yaml-edit.ts';
+import type { FileEdit } from '../../plan.ts';
+import type { TaskContext } from '../types.ts';
+import { hasHoldCommentLine } from '../../repo/holds.ts';
+
+/** The version tasks are enabled by the config's `appVersions:` section. */
+export function appVersionsDisabledBy(config: BotConfig): string | null {
+  return config.appVersions ? null : 'not enabled: .github/gitops-bot.yaml has no appVersions: section';
+}
+
+export function requireAppVersions(context: TaskContext): AppVersionsConfig {
+  const appVersions = context.config.appVersions;
+  if (!appVersions) throw new ConfigError('has no appVersions: section, so versions cannot be added or retired', '.github/gitops-bot.yaml', 'appVersions', 'add appVersions: (appName, imageName, repository, drain) to .github/gitops-bot.yaml');
+  return appVersions;
+}
+
+/**
+ * The one template of an application-version directory (`overlays/<env>/app-versions/<slug>/`) and the surgical
+ * edits that add or remove one. The hand-written directories in overlays/*\/app-versions are this template's output
+ * (a test renders both through kustomize and compares them byte for byte), so the bot and humans write the same thing.
+ */
+
+export const APP_LATEST_COMPONENT = '../../../../base/components/app-latest';
+const APP_LATEST_COMMENT = '# Only the latest version: warm minimum and the queue-length trigger.';
+export const MAX_SLUG_LENGTH = 40;
+
+export interface VersionImage {
+  /** kustomize images[].name, e.g. `dbos-app`. */
+  name: string;
+  /** Registry repository, e.g. `ghcr.io/example-org/dbos-app`. */
+  newName: string;
+  tag: string;
+  digest: string;
+}
+
+/** The DNS-safe directory name of a version: lowercase, non-alphanumerics to `-`, trimmed, at most 40 characters.
+ * When that collides with a directory holding a different version, a short hash of the version keeps it unique. */
+export function appVersionSlug(version: string, taken: ReadonlyMap<string, string> = new Map()): string {
+  const base = version
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+  if (base === '') throw new YamlEditError('app-versions', `version "${version}" has no letters or digits to build a directory name from`, 'tag the app image with a semver version such as 1.5.0');
+  const plain = trimSlug(base, MAX_SLUG_LENGTH);
+  const owner = taken.get(plain);
+  if (owner === undefined || owner === version) return plain;
+  const hash = createHash('sha256').update(version).digest('hex').slice(0, 6);
+  return `${trimSlug(base, MAX_SLUG_LENGTH - 7)}-${hash}`;
+}
+
+function trimSlug(slug: string, max: number): string {
+  return slug.slice(0, max).replace(/-+$/g, '');
+}
+
+function quoted(value: string): string {
+  return JSON.stringify(value);
+}
+
+/** `kustomization.yaml` of one version directory. */
+export function renderVersionKustomization(input: { version: string; slug: string; image: VersionImage; latest: boolean }): string {
+  const { version, slug, image, latest } = input;
+  const lines = [
+    'apiVersion: kustomize.config.k8s.io/v1beta1',
+    'kind: Kustomization',
+    `# Application version ${version}. One version = this directory plus one line in ../kustomization.yaml; the gitops`,
+    '# bot writes both from a template when a version ships and deletes them once the version has drained.',
+    'resources:',
+    '  - ../../../../base/app-version',
+    `nameSuffix: -${slug}`,
+    'labels:',
+    '  - pairs:',
+    `      dbos.dev/app-version: ${slug}`,
+    '    includeSelectors: true',
+    '    includeTemplates: true',
+    'images:',
+    `  - name: ${renderScalar(image.name, undefined, 'images')}`,
+    `    newName: ${renderScalar(image.newName, undefined, 'images')}`,
+    // Always quoted: a tag like 1.10 would otherwise read back as the number 1.1.
+    `    newTag: ${quoted(image.tag)}`,
+    `    digest: ${image.digest}`,
+    ...(latest ? [APP_LATEST_COMMENT, 'components:', `  - ${APP_LATEST_COMPONENT}`] : []),
+    'patches:',
+    '  - path: version.patch.yaml',
+    "# The KEDA query's version literal is copied from DBOS__APPVERSION, so the version is written once (in",
+    "# version.patch.yaml) and the query cannot count another version's workflows. A replacement rather than a",
+    "# patch because a strategic merge replaces the ScaledObject's whole triggers list and, running after",
+    '# components, would drop the app-latest trigger. Field 7 of the query split on single quotes is the',
+    '# version literal (base/app-version/workload/scaled-object.yaml).',
+    'replacements:',
+    '  - source:',
+    '      kind: Deployment',
+    '      fieldPath: spec.template.spec.containers.[name=dbos-app].env.[name=DBOS__APPVERSION].value',
+    '    targets:',
+    '      - select:',
+    '          group: keda.sh',
+    '          kind: ScaledObject',
+    '        fieldPaths:',
+    '          - spec.triggers.[type=postgresql].metadata.query',
+    '        options:',
+    `          delimiter: "'"`,
+    '          index: 7',
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+/** `version.patch.yaml`: the exact DBOS__APPVERSION, the only place the version string is written. */
+export function renderVersionPatch(version: string): string {
+  if (version.includes("'")) throw new YamlEditError('version.patch.yaml', `version "${version}" contains a single quote, which would break the KEDA query`, 'use a version without quotes');
+  return [
+    '# The exact application version these executors run; DBOS stamps it on every workflow they start and they',
+    '# only recover or dequeue workflows carrying it.',
+    'apiVersion: apps/v1',
+    'kind: Deployment',
+    'metadata:',
+    '  name: dbos-app',
+    'spec:',
+    '  template:',
+    '    spec:',
+    '      containers:',
+    '        - name: dbos-app',
+    '          env:',
+    '            - name: DBOS__APPVERSION',
+    `              value: ${quoted(version)}`,
+    '',
+  ].join('\n');
+}
+
+export interface LiveVersion {
+  slug: string;
+  dir: string;
+  /** The DBOS__APPVERSION of the directory (what DBOS stamps on workflows). */
+  version: string;
+  kustomizationFile: string;
+  kustomization: string;
+  patchFile: string;
+  patch: string;
+  image: ImageEntry | null;
+  /** Includes the app-latest component. */
+  latestComponent: boolean;
+  /** `# gitops-bot: hold` in its kustomization.yaml. */
+  held: boolean;
+  /** Listed in app-versions/kustomization.yaml. */
+  listed: boolean;
+}
+
+export interface AppVersionsTree {
+  env: string;
+  /** `overlays/<env>/app-versions`. */
+  base: string;
+  listFile: string;
+  list: string;
+  serviceFile: string;
+  service: string;
+  /** The slug `service.yaml` selects; null when it has no `dbos.dev/app-version` selector. */
+  serviceSelects: string | null;
+  versions: LiveVersion[];
+}
+
+export function appVersionsDir(overlay: string): string {
+  return posix.join(overlay.replace(/\/+$/, ''), 'app-versions');
+}
+
+/** Reads an environment's live versions. Null when the overlay has no app-versions list. */
+export async function readAppVersionsTree(tree: TreeReader, env: string, overlay: string, imageName: string): Promise<AppVersionsTree | null> {
+  const base = appVersionsDir(overlay);
+  const listFile = posix.join(base, 'kustomization.yaml');
+  const serviceFile = posix.join(base, 'service.yaml');
+  const list = await tree.read(listFile);
+  if (list === null) return null;
+  const service = (await tree.read(serviceFile)) ?? '';
+  const listed = new Set(listResources(list, listFile).map((item) => item.value));
+  const versions: LiveVersion[] = [];
+  for (const name of await tree.list(base)) {
+    if (!name.endsWith('/')) continue;
+    const slug = name.slice(0, -1);
+    const dir = posix.join(base, slug);
+    const kustomizationFile = posix.join(dir, 'kustomization.yaml');
+    const patchFile = posix.join(dir, 'version.patch.yaml');
+    const kustomization = await tree.read(kustomizationFile);
+    if (kustomization === null) continue;
+    const patch = (await tree.read(patchFile)) ?? '';
+    versions.push({
+      slug,
+      dir,
+      version: readPatchVersion(patch, patchFile),
+      kustomizationFile,
+      kustomization,
+      patchFile,
+      patch,
+      image: readImageEntries(kustomization, kustomizationFile).find((entry) => entry.name === imageName) ?? null,
+      latestComponent: componentItems(kustomization, kustomizationFile).some((item) => item.value === APP_LATEST_COMPONENT),
+      held: hasHoldCommentLine(kustomization),
+      listed: listed.has(slug),
+    });
+  }
+  return { env, base, listFile, list, serviceFile, service, serviceSelects: service ? readServiceSelector(service, serviceFile) : null, versions };
+}
+
+/** DBOS__APPVERSION from a version.patch.yaml. */
+export function readPatchVersion(text: string, file: string): string {
+  const match = /-\s+name:\s*DBOS__APPVERSION\s*\n\s+value:\s*(?:"([^"]*)"|'([^']*)'|(\S+))/.exec(text);
+  const value = match?.[1] ?? match?.[2] ?? match?.[3];
+  if (!value) throw new YamlEditError(file, 'has no DBOS__APPVERSION value', `set DBOS__APPVERSION in ${file}; it must equal the version the executors run`);
+  return value;
+}
+
+interface SeqItem {
+  value: string;
+  /** Offsets of the item's whole line(s), including the newline. */
+  lineStart: number;
+  lineEnd: number;
+}
+
+function seqItems(text: string, file: string, key: string): { items: SeqItem[]; keyLine: { start: number; end: number } | null } {
+  const [document] = parseDocuments(text, file);
+  const contents = document?.contents;
+  if (!isMap(contents)) return { items: [], keyLine: null };
+  const pair = contents.items.find((item) => isScalar(item.key) && item.key.value === key);
+  if (!pair) return { items: [], keyLine: null };
+  const seq = pair.value;
+  if (!isSeq(seq)) throw new YamlEditError(file, `${key}: is not a list`);
+  if (seq.flow) throw new YamlEditError(file, `${key}: is a flow list ([...]); the bot edits block lists only`, `write ${key}: as one "- item" per line`);
+  const keyStart = isScalar(pair.key) && pair.key.range ? pair.key.range[0] : 0;
+  const keyLineStart = text.lastIndexOf('\n', keyStart - 1) + 1;
+  const keyLineEndNl = text.indexOf('\n', keyStart);
+  const items = seq.items.map((item, index) => {
+    if (!isScalar(item) || !item.range) throw new YamlEditError(file, `${key}[${index}] is not a plain string`);
+    const lineStart = text.lastIndexOf('\n', item.range[0] - 1) + 1;
+    const nl = text.indexOf('\n', item.range[1]);
+    return { value: String(item.value), lineStart, lineEnd: nl < 0 ? text.length : nl + 1 };
+  });
+  return { items, keyLine: { start: keyLineStart, end: keyLineEndNl < 0 ? text.length : keyLineEndNl + 1 } };
+}
+
+function listResources(text: string, file: string): SeqItem[] {
+  return seqItems(text, file, 'resources').items;
+}
+
+function componentItems(text: string, file: string): SeqItem[] {
+  return seqItems(text, file, 'components').items;
+}
+
+/** Appends `  - <slug>` after the last `resources:` item, with that item's indentation. */
+export function addListEntry(text: string, file: string, slug: string): string {
+  const items = listResources(text, file);
+  if (items.some((item) => item.value === slug)) throw new YamlEditError(file, `already lists ${slug}`);
+  const last = items.at(-1);
+  if (!last) throw new YamlEditError(file, 'has no resources: list to append to', 'keep `resources:` with service.yaml and one line per version');
+  const indent = /^[ \t]*/.exec(text.slice(last.lineStart))![0];
+  const needsNewline = !text.slice(0, last.lineEnd).endsWith('\n');
+  return `${text.slice(0, last.lineEnd)}${needsNewline ? '\n' : ''}${indent}- ${slug}\n${text.slice(last.lineEnd)}`;
+}
+
+/** Removes the `- <slug>` line of the `resources:` list. */
+export function removeListEntry(text: string, file: string, slug: string): string {
+  const item = listResources(text, file).find((candidate) => candidate.value === slug);
+  if (!item) throw new YamlEditError(file, `does not list ${slug}`);
+  return text.slice(0, item.lineStart) + text.slice(item.lineEnd);
+}
+
+/** Removes the app-latest component from a version's kustomization. A `components:` list left empty goes with its
+ * key and the explanatory comment directly above it; other components stay. */
+export function removeLatestComponent(text: string, file: string): string {
+  const { items, keyLine } = seqItems(text, file, 'components');
+  const item = items.find((candidate) => candidate.value === APP_LATEST_COMPONENT);
+  if (!item || !keyLine) throw new YamlEditError(file, 'does not include the app-latest component');
+  // The comment directly above `components:` explains app-latest only; it goes with it.
+  const previousLineStart = text.lastIndexOf('\n', keyLine.start - 2) + 1;
+  const comment = keyLine.start > 0 && text.slice(previousLineStart, keyLine.start - 1) === APP_LATEST_COMMENT ? { start: previousLineStart, end: keyLine.start } : null;
+  if (items.length > 1) {
+    const withoutItem = text.slice(0, item.lineStart) + text.slice(item.lineEnd);
+    return comment ? withoutItem.slice(0, comment.start) + withoutItem.slice(comment.end) : withoutItem;
+  }
+  const start = comment?.start ?? keyLine.start;
+  const end = Math.max(keyLine.end, ...items.map((candidate) => candidate.lineEnd));
+  return text.slice(0, start) + text.slice(end);
+}
+
+function selectorNode(text: string, file: string) {
+  const documents = parseDocuments(text, file);
+  for (const document of documents) {
+    const contents = document.contents;
+    if (!isMap(contents) || (document.toJS() as { kind?: unknown } | null)?.kind !== 'Service') continue;
+    const node = document.getIn(['spec', 'selector', 'dbos.dev/app-version'], true);
+    if (node !== undefined) return node;
+  }
+  return undefined;
+}
+
+export function readServiceSelector(text: string, file: string): string | null {
+  const node = selectorNode(text, file);
+  return node === undefined ? null : scalarLocation(node, file, 'spec.selector["dbos.dev/app-version"]').value;
+}
+
+/** Points the dbos-app Service at another version, touching only that scalar. */
+export function setServiceSelector(text: string, file: string, slug: string): string {
+  const node = selectorNode(text, file);
+  if (node === undefined) throw new YamlEditError(file, 'the Service has no spec.selector "dbos.dev/app-version"', 'select the latest version with dbos.dev/app-version: <slug>');
+  const location = scalarLocation(node, file, 'spec.selector["dbos.dev/app-version"]');
+  return text.slice(0, location.start) + renderScalar(slug, location.style, file) + text.slice(location.end);
+}
+
+/** The edits that add a version as the new latest: its directory, its list line, the app-latest component and the
+ * Service selector moved to it. Every other byte of the tree is untouched. */
+export function addVersionEdits(current: AppVersionsTree, input: { version: string; slug: string; image: VersionImage }): FileEdit[] {
+  const dir = posix.join(current.base, input.slug);
+  const edits: FileEdit[] = [
+    { path: posix.join(dir, 'kustomization.yaml'), before: null, after: renderVersionKustomization({ ...input, latest: true }) },
+    { path: posix.join(dir, 'version.patch.yaml'), before: null, after: renderVersionPatch(input.version) },
+    { path: current.listFile, before: current.list, after: addListEntry(current.list, current.listFile, input.slug) },
+  ];
+  for (const previous of current.versions.filter((version) => version.latestComponent)) {
+    edits.push({ path: previous.kustomizationFile, before: previous.kustomization, after: removeLatestComponent(previous.kustomization, previous.kustomizationFile) });
+  }
+  if (current.service) edits.push({ path: current.serviceFile, before: current.service, after: setServiceSelector(current.service, current.serviceFile, input.slug) });
+  return edits;
+}
+
+/** The edits that retire a version: delete its files and its list line (one commit, one PR). */
+export async function removeVersionEdits(tree: TreeReader, current: AppVersionsTree, version: LiveVersion): Promise<FileEdit[]> {
+  const edits: FileEdit[] = [];
+  for (const path of await listFilesRecursively(tree, version.dir)) {
+    edits.push({ path, before: await tree.read(path), after: null });
+  }
+  if (version.listed) edits.push({ path: current.listFile, before: current.list, after: removeListEntry(current.list, current.listFile, version.slug) });
+  return edits;
+}
+
+async function listFilesRecursively(tree: TreeReader, dir: string, depth = 0): Promise<string[]> {
+  if (depth > 8) throw new YamlEditError(dir, 'is nested too deeply for a version directory');
+  const out: string[] = [];
+  for (const name of await tree.list(dir)) {
+    const path = posix.join(dir, name.replace(/\/$/, ''));
+    if (name.endsWith('/')) out.push(...(await listFilesRecursively(tree, path, depth + 1)));
+    else out.push(path);
+  }
+  return out;
+}

@@ -1,0 +1,58 @@
+import type { EnvironmentConfig } from '../../config/schema.ts';
+import { branchFor, type Effect, type Plan, type Skip, type TaskResult } from '../../plan.ts';
+import { HOLD_LABEL } from '../../sources/forge/types.ts';
+import type { TaskContext } from '../types.ts';
+
+/** One environment as the walk hands it to a task's planner. */
+export interface EnvironmentStep {
+  env: EnvironmentConfig;
+  /** The environment before this one in promotion order (the config's order); null for the first. */
+  previousEnv: EnvironmentConfig | null;
+  /** Records why `subject` is not proposed. `leaveOpenPullRequest`: the task's own PR is in progress, so the runner
+   * must neither update nor close it. */
+  skip(subject: string, reason: string, options?: { leaveOpenPullRequest: true }): void;
+  /**
+   * Whether `subject` is held, deciding every hold in one place: a `# gitops-bot: hold` comment the task found
+   * (`comment` says where, e.g. `line in overlays/dev/app-versions/kustomization.yaml`; null: none), then the
+   * hold label on the subject's open PR. A held subject is recorded as a skip that leaves its PR alone; a comment
+   * hold also closes an open PR (it must not be merged while held).
+   */
+  held(subject: string, comment: string | null): boolean;
+  propose(plan: Plan): void;
+}
+
+/**
+ * Walks the configured environments for one task: applies the environment filter (other environments are still
+ * visible as `previousEnv`, e.g. for promotion), and assembles the plans, skips and effects the planner records.
+ */
+export async function walkEnvironments(context: TaskContext, task: string, visit: (step: EnvironmentStep) => Promise<void>): Promise<TaskResult & { effects: Effect[] }> {
+  const result: TaskResult & { effects: Effect[] } = { plans: [], skips: [], effects: [] };
+  const environments = context.config.environments;
+  for (let index = 0; index < environments.length; index++) {
+    const env = environments[index]!;
+    if (context.envFilter && context.envFilter !== env.name) continue;
+    const record = (skip: Skip): void => {
+      result.skips.push(skip);
+    };
+    await visit({
+      env,
+      previousEnv: index > 0 ? environments[index - 1]! : null,
+      skip: (subject, reason, options) => record({ task, env: env.name, subject, reason, ...(options?.leaveOpenPullRequest ? { held: true } : {}) }),
+      held: (subject, comment) => {
+        if (comment !== null) {
+          record({ task, env: env.name, subject, reason: `held by a "# gitops-bot: hold" ${comment}`, held: true, heldBy: 'comment' });
+          return true;
+        }
+        const branch = branchFor(task, env.name, subject);
+        const labelled = context.previous.find((previous) => previous.state === 'open' && previous.held && previous.branch === branch);
+        if (!labelled) return false;
+        record({ task, env: env.name, subject, reason: `held by the ${HOLD_LABEL} label on PR #${labelled.number}`, held: true });
+        return true;
+      },
+      propose: (plan) => {
+        result.plans.push(plan);
+      },
+    });
+  }
+  return result;
+}

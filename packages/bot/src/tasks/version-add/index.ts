@@ -1,0 +1,163 @@
+import type { AppVersionsConfig, EnvironmentConfig } from '../../config/schema.ts';
+import { branchFor, markerFor, type Plan } from '../../plan.ts';
+import { pinsMemory, readPins } from '../shared/pins.ts';
+import { compareTags, eligibleTags } from '../../sources/registry/tag-policy.ts';
+import { appVersionsDisabledBy, requireAppVersions, addVersionEdits, appVersionSlug, readAppVersionsTree, type AppVersionsTree, type LiveVersion } from '../shared/app-version-files.ts';
+import { digestProblem } from '../image-update/index.ts';
+import type { Task, TaskContext } from '../types.ts';
+import { hasHoldCommentLine } from '../../repo/holds.ts';
+import { walkEnvironments } from '../shared/walk.ts';
+import { HOLD_LABEL } from '../../sources/forge/types.ts';
+
+const TASK = 'version-add';
+/** Candidates younger than the minimum release age are passed over; look at most this many (as image-update does). */
+const MAX_AGE_CANDIDATES = 5;
+
+/**
+ * A new application version gets its own Deployment (executors of that version) and ScaledObject,
+ * next to the versions still draining. The first environment takes the newest tag the appVersions policy allows
+ * from the registry; each later environment takes exactly the version and DIGEST the previous environment has
+ * merged (never re-resolving the tag). The PR adds the version directory and its list line, and moves the app-latest
+ * component and the dbos-app Service selector to it; older versions keep running untouched.
+ */
+
+interface Target {
+  version: string;
+  tag: string;
+  digest: string;
+  created: Date | null;
+  source: string;
+}
+
+
+/** The environment's latest version: the one with the app-latest component, else the highest. */
+export function latestOf(tree: AppVersionsTree): LiveVersion | null {
+  const sorted = [...tree.versions].sort((a, b) => compareTags(b.version, a.version));
+  return tree.versions.find((live) => live.latestComponent) ?? sorted[0] ?? null;
+}
+
+function highestVersion(tree: AppVersionsTree): string | null {
+  return [...tree.versions].sort((a, b) => compareTags(b.version, a.version))[0]?.version ?? null;
+}
+
+async function newestFromRegistry(context: TaskContext, appVersions: AppVersionsConfig, highest: string | null): Promise<Target | string> {
+  const tags = eligibleTags(await context.registry.listTags(appVersions.repository), appVersions.versioning);
+  const newer = tags.filter((tag) => compareTags(tag, highest) > 0);
+  if (newer.length === 0) return `no tag of ${appVersions.repository} newer than ${highest ?? '(none)'} matches the appVersions policy`;
+  const minAge = appVersions.minReleaseAge ?? context.config.minReleaseAge;
+  let youngest: string | null = null;
+  for (const tag of newer.slice(0, MAX_AGE_CANDIDATES)) {
+    const digest = await context.registry.resolveDigest(appVersions.repository, tag);
+    const bad = digestProblem(digest, `the digest ${context.registry.describe} gave for ${appVersions.repository}:${tag}`);
+    if (bad) return bad;
+    const created = await context.registry.createdAt(appVersions.repository, digest);
+    // Unknown age fails closed: we cannot show the release is old enough.
+    if (minAge > 0 && (!created || context.now.getTime() - created.getTime() < minAge * 1000)) {
+      youngest ??= tag;
+      continue;
+    }
+    return { version: tag, tag, digest, created, source: 'registry' };
+  }
+  return `${youngest ?? newer[0]} is younger than the minimum release age (${minAge}s) or has no created time`;
+}
+
+async function fromPreviousEnvironment(context: TaskContext, appVersions: AppVersionsConfig, env: EnvironmentConfig, previousEnv: EnvironmentConfig, previousTree: AppVersionsTree | null): Promise<Target | string> {
+  if (!previousTree) return `${previousEnv.name} has no app-versions list on the base branch`;
+  const latest = latestOf(previousTree);
+  if (!latest) return `${previousEnv.name} has no application version yet`;
+  if (!latest.image?.newTag || !latest.image.digest) return `${latest.kustomizationFile} does not pin ${appVersions.imageName} by tag and digest`;
+  const bad = digestProblem(latest.image.digest, `the digest of ${latest.version} merged in ${previousEnv.name} (${latest.kustomizationFile})`);
+  if (bad) return bad;
+  if (context.kube && env.promotionSoak > 0 && previousEnv.kube) {
+    const since = await context.kube.healthySince(previousEnv.name, previousEnv.kube.namespace, latest.image.digest);
+    if (!since || context.now.getTime() - since.getTime() < env.promotionSoak * 1000) {
+      return `${latest.version} has not run healthy in ${previousEnv.name} for ${env.promotionSoak}s yet`;
+    }
+  }
+  const created = await context.registry.createdAt(appVersions.repository, latest.image.digest).catch(() => null);
+  return { version: latest.version, tag: latest.image.newTag, digest: latest.image.digest, created, source: `promotion from ${previousEnv.name}` };
+}
+
+/** A version proposed before in a PR that was closed without merging is not proposed again; a newer one is. */
+function rejected(context: TaskContext, env: string, target: Target): string | null {
+  for (const previous of context.previous) {
+    if (previous.proposal.task !== TASK || previous.proposal.env !== env) continue;
+    const proposed = readPins(previous.proposal.memory)[0];
+    if (!proposed || compareTags(proposed.tag, target.tag) < 0) continue;
+    if (previous.state === 'closed' && !previous.merged) return `${target.version} was proposed in PR #${previous.number}, which was closed without merging; waiting for a newer version`;
+  }
+  return null;
+}
+
+function buildPlan(context: TaskContext, appVersions: AppVersionsConfig, env: string, tree: AppVersionsTree, target: Target): Plan {
+  const taken = new Map(tree.versions.map((live) => [live.slug, live.version]));
+  const slug = appVersionSlug(target.version, taken);
+  const previous = latestOf(tree);
+  const edits = addVersionEdits(tree, { version: target.version, slug, image: { name: appVersions.imageName, newName: appVersions.repository, tag: target.tag, digest: target.digest } });
+  const memory = pinsMemory([{ image: appVersions.imageName, tag: target.tag, digest: target.digest }]);
+  const why =
+    target.source === 'registry'
+      ? 'This is the newest tag the appVersions policy in `.github/gitops-bot.yaml` allows (semver range, tag filters) that is older than the minimum release age.'
+      : `This exact digest is the latest version merged in the previous environment on the base branch${context.kube ? ' and passed the cluster health gate' : ''}; promotion copies the digest, it never re-resolves the tag.`;
+  const body = [
+    `Adds application version \`${target.version}\` to **${env}** as \`${tree.base}/${slug}/\` and makes it the latest.`,
+    '',
+    `- Image: \`${appVersions.repository}:${target.tag}@${target.digest}\` (built ${target.created ? target.created.toISOString().slice(0, 10) : 'unknown'})`,
+    `- Source: ${target.source}`,
+    `- The \`app-latest\` component and the \`dbos-app\` Service selector move from \`${previous?.slug ?? '(none)'}\` to \`${slug}\`.`,
+    `- Older versions keep their Deployments and keep draining their own workflows; version-retire removes each once it has drained.`,
+    '',
+    'Sync order: the schema migration (one per environment) runs first, then the new executors start, then the Service switches to them.',
+    '',
+    `**Why:** ${why}`,
+    '',
+    `To stop this proposal, close the PR (the bot waits for a newer version) or add the \`${HOLD_LABEL}\` label.`,
+    '',
+    markerFor({ task: TASK, env, subject: slug, memory }),
+  ].join('\n');
+  return {
+    task: TASK,
+    env,
+    subject: slug,
+    branch: branchFor(TASK, env, slug),
+    title: `${env}: add app version ${target.version}`,
+    body,
+    labels: [...context.config.forge.labels, `env/${env}`],
+    edits,
+    memory,
+  };
+}
+
+export const versionAddTask: Task = {
+  name: TASK,
+  needs: ['registry', 'forge', 'kube'],
+  disabledBy: appVersionsDisabledBy,
+  description: 'add a Deployment for a new application version (newest allowed tag into the first environment, then the merged digest env by env); older versions keep draining',
+  async plan(context) {
+    const appVersions = requireAppVersions(context);
+    const trees = new Map<string, AppVersionsTree | null>();
+    const treeOf = async (env: EnvironmentConfig) => {
+      if (!trees.has(env.name)) trees.set(env.name, await readAppVersionsTree(context.tree, env.name, env.overlay, appVersions.imageName));
+      return trees.get(env.name)!;
+    };
+    return walkEnvironments(context, TASK, async ({ env, previousEnv, skip, held, propose }) => {
+      const tree = await treeOf(env);
+      if (!tree) return skip('*', `${env.overlay}/app-versions/kustomization.yaml does not exist on the base branch`);
+      const target = previousEnv ? await fromPreviousEnvironment(context, appVersions, env, previousEnv, await treeOf(previousEnv)) : await newestFromRegistry(context, appVersions, highestVersion(tree));
+      if (typeof target === 'string') return skip('*', target);
+      if (tree.versions.some((live) => live.version === target.version)) return;
+      const highest = highestVersion(tree);
+      if (compareTags(target.tag, highest) <= 0) {
+        return skip('*', `${previousEnv ? previousEnv.name : 'the registry'} has ${target.version}, not newer than ${highest} here; versions are only added in order`);
+      }
+      const slug = appVersionSlug(target.version, new Map(tree.versions.map((live) => [live.slug, live.version])));
+      if (held(slug, hasHoldCommentLine(tree.list) ? `line in ${tree.listFile}` : null)) return;
+      if (tree.versions.length >= appVersions.maxLive) {
+        return skip(slug, `${tree.versions.length} versions are live in ${env.name} (appVersions.maxLive: ${appVersions.maxLive}); ${target.version} waits until version-retire removes a drained one`);
+      }
+      const why = rejected(context, env.name, target);
+      if (why) return skip(slug, why);
+      propose(buildPlan(context, appVersions, env.name, tree, target));
+    });
+  },
+};

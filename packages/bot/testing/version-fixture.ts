@@ -1,0 +1,137 @@
+/**
+ * Test-only: a small GitOps repository with the REAL base/app-version template and app-latest component (read from
+ * this checkout), version directories written by the bot's own template, and a bot config with appVersions.
+ */
+import { execFile } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import { join, posix, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { TreeReader } from '../src/repo/tree.ts';
+import type { RegistrySource, RegistryStats } from '../src/sources/registry/types.ts';
+import { renderVersionKustomization, renderVersionPatch } from '../src/tasks/shared/app-version-files.ts';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const exec = promisify(execFile);
+
+export interface FixtureVersion {
+  version: string;
+  slug?: string;
+  digest: string;
+  latest?: boolean;
+  hold?: boolean;
+}
+
+export interface VersionFixtureOptions {
+  environments: string[];
+  /** Per environment, the live versions (the one marked latest gets app-latest and the Service). */
+  versions: Record<string, FixtureVersion[]>;
+  repository: string;
+  appName?: string;
+  quietPeriod?: string;
+  maxLive?: number;
+  minReleaseAge?: string;
+  registryHosts?: string[];
+}
+
+async function copyTree(dir: string, into: Record<string, string>): Promise<void> {
+  for (const entry of await readdir(join(REPO_ROOT, dir), { withFileTypes: true })) {
+    const path = posix.join(dir, entry.name);
+    if (entry.isDirectory()) await copyTree(path, into);
+    else into[path] = await readFile(join(REPO_ROOT, path), 'utf8');
+  }
+}
+
+export function slugOf(version: FixtureVersion): string {
+  return version.slug ?? version.version.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
+}
+
+export function serviceYaml(slug: string): string {
+  return `# New requests go to the latest version only.\napiVersion: v1\nkind: Service\nmetadata:\n  name: dbos-app\n  namespace: dbos\n  labels:\n    dbos.dev/stage: routing\nspec:\n  selector:\n    app: dbos-app\n    dbos.dev/app-version: ${slug}\n  ports:\n    - name: http\n      port: 8080\n      targetPort: 8080\n`;
+}
+
+export function listYaml(slugs: string[]): string {
+  return `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n# The live application versions of this environment, one line each.\nresources:\n  - service.yaml\n${slugs.map((slug) => `  - ${slug}\n`).join('')}`;
+}
+
+export async function versionFixtureFiles(options: VersionFixtureOptions): Promise<Record<string, string>> {
+  const files: Record<string, string> = {};
+  await copyTree('base/app-version', files);
+  await copyTree('base/components/app-latest', files);
+  const envs = options.environments;
+  files['.github/gitops-bot.yaml'] = [
+    'version: 1',
+    'environments:',
+    ...envs.flatMap((env) => [`  - name: ${env}`, `    overlay: overlays/${env}`]),
+    `minReleaseAge: ${options.minReleaseAge ?? '0s'}`,
+    'forge:',
+    '  type: local',
+    '  baseBranch: main',
+    ...(options.registryHosts?.length ? ['registries:', ...options.registryHosts.map((host) => `  "${host}":\n    plainHttp: true`)] : []),
+    'appVersions:',
+    `  appName: ${options.appName ?? 'dbos-app'}`,
+    '  imageName: dbos-app',
+    `  repository: ${options.repository}`,
+    `  maxLive: ${options.maxLive ?? 3}`,
+    '  drain:',
+    `    quietPeriod: ${options.quietPeriod ?? '1h'}`,
+    '    source: database',
+    '',
+  ].join('\n');
+  for (const env of envs) {
+    const base = `overlays/${env}/app-versions`;
+    const versions = options.versions[env] ?? [];
+    const latest = versions.find((version) => version.latest) ?? versions.at(-1);
+    files[`${base}/kustomization.yaml`] = listYaml(versions.map(slugOf));
+    files[`${base}/service.yaml`] = serviceYaml(latest ? slugOf(latest) : 'none');
+    for (const version of versions) {
+      const slug = slugOf(version);
+      let kustomization = renderVersionKustomization({ version: version.version, slug, latest: version === latest, image: { name: 'dbos-app', newName: options.repository, tag: version.version, digest: version.digest } });
+      if (version.hold) kustomization = kustomization.replace('resources:\n', '# gitops-bot: hold (incident 42: keep until the audit export ran)\nresources:\n');
+      files[`${base}/${slug}/kustomization.yaml`] = kustomization;
+      files[`${base}/${slug}/version.patch.yaml`] = renderVersionPatch(version.version);
+    }
+  }
+  return files;
+}
+
+/** `kubectl kustomize DIR` (real kustomize v5), parsed into objects. */
+export async function kustomize(dir: string): Promise<Array<Record<string, any>>> {
+  const { parseAllDocuments } = await import('yaml');
+  const { stdout } = await exec('kubectl', ['kustomize', dir], { maxBuffer: 32 * 1024 * 1024 });
+  return parseAllDocuments(stdout).map((document) => document.toJS() as Record<string, any>).filter(Boolean);
+}
+
+export function relativeToRepo(path: string): string {
+  return relative(REPO_ROOT, path);
+}
+
+/** An in-memory TreeReader over a file map (plan-level tests that need no git). */
+export function memoryTree(files: Record<string, string>): TreeReader {
+  return {
+    describe: 'in-memory fixture',
+    async read(path) {
+      return files[path] ?? null;
+    },
+    async list(dir) {
+      const prefix = `${dir.replace(/\/+$/, '')}/`;
+      const names = new Set<string>();
+      for (const path of Object.keys(files)) {
+        if (!path.startsWith(prefix)) continue;
+        const rest = path.slice(prefix.length);
+        const slash = rest.indexOf('/');
+        names.add(slash < 0 ? rest : `${rest.slice(0, slash + 1)}`);
+      }
+      return [...names].sort();
+    },
+  };
+}
+
+/** For plans that must not touch a registry (version-retire): any call is a test failure. */
+export const NO_REGISTRY: RegistrySource = {
+  describe: 'no registry (version-retire never reads one)',
+  stats: { tagListCalls: 0, manifestCalls: 0, blobCalls: 0, tokenCalls: 0, retries: 0 } satisfies RegistryStats,
+  listTags: () => Promise.reject(new Error('version-retire must not read the registry')),
+  resolveDigest: () => Promise.reject(new Error('version-retire must not read the registry')),
+  createdAt: () => Promise.reject(new Error('version-retire must not read the registry')),
+};
