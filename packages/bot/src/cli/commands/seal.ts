@@ -14,7 +14,7 @@ export async function runArgv(argv: string[], io: CommandIo): Promise<number> {
     io.stdout(version());
     return 0;
   }
-  const { runSeal } = await import('@dbos-gitops/sealing');
+  const { runSeal } = await import('@dbos-gitops/sealing/seal-command');
   // pnpm runs scripts from the repository root; relative paths mean what they meant where the user typed them.
   const cwd = io.env.INIT_CWD ?? process.cwd();
   const help = argv.includes('--help') || argv.includes('-h');
