@@ -33,9 +33,17 @@ const server = await startPostgres();
 try {
   const sys = await createDbosSystemDatabase(server);
   const reader = await createDrainReader(server, sys.database);
-  const indexes = await server.query<{ indexdef: string }>(`SELECT indexdef FROM pg_indexes WHERE schemaname = 'dbos' AND tablename = 'workflow_status' ORDER BY indexname`, [], sys.database);
+  const indexes = await server.query<{ indexdef: string }>(
+    `SELECT indexdef FROM pg_indexes WHERE schemaname = 'dbos' AND tablename = 'workflow_status' ORDER BY indexname`,
+    [],
+    sys.database,
+  );
   console.log(`indexes on dbos.workflow_status:\n  ${indexes.rows.map((row) => row.indexdef).join('\n  ')}\n`);
-  await server.query(`INSERT INTO dbos.application_versions (version_id, version_name, version_timestamp, application_name) SELECT v, v, 1700000000000 + row_number() OVER (), 'shop' FROM unnest(ARRAY[${VERSIONS.map((version) => `'${version}'`).join(',')}]) AS v`, [], sys.database);
+  await server.query(
+    `INSERT INTO dbos.application_versions (version_id, version_name, version_timestamp, application_name) SELECT v, v, 1700000000000 + row_number() OVER (), 'shop' FROM unnest(ARRAY[${VERSIONS.map((version) => `'${version}'`).join(',')}]) AS v`,
+    [],
+    sys.database,
+  );
   let filled = 0;
   for (const size of SIZES) {
     for (let from = filled; from < size; from += BATCH) await server.query(fill(from, Math.min(size, from + BATCH) - 1), [], sys.database);
@@ -50,15 +58,23 @@ try {
     }
     const source = new DatabaseDrainSource({ databaseUrl: reader.url });
     const reads: number[] = [];
-    let last;
+    let last: Awaited<ReturnType<DatabaseDrainSource['read']>> | undefined;
     for (let run = 0; run < RUNS; run++) {
       const start = performance.now();
       last = await source.read({ appName: 'shop', versions: ['1.0.0', '1.1.0'], quietPeriodMs: 3_600_000 });
       reads.push(performance.now() - start);
     }
-    const plan = await server.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${QUIET_SINCE_SQL.replace('$1', `'1.0.0'`).replaceAll('$1', `'1.0.0'`).replaceAll('$2', `'shop'`)}`, [], sys.database);
-    console.log(`rows ${size.toLocaleString('en')}: quiet-since query median ${median(quiet).toFixed(1)} ms; full retirement read (2 versions, connect included) median ${median(reads).toFixed(1)} ms`);
-    console.log(`  1.0.0: ${JSON.stringify({ ...last!.versions[0], orphans: last!.versions[0]!.orphans.length })}; 1.1.0 in flight: ${last!.versions[1]!.inFlight}`);
+    const plan = await server.query<{ 'QUERY PLAN': string }>(
+      `EXPLAIN (ANALYZE, BUFFERS) ${QUIET_SINCE_SQL.replace('$1', `'1.0.0'`).replaceAll('$1', `'1.0.0'`).replaceAll('$2', `'shop'`)}`,
+      [],
+      sys.database,
+    );
+    console.log(
+      `rows ${size.toLocaleString('en')}: quiet-since query median ${median(quiet).toFixed(1)} ms; full retirement read (2 versions, connect included) median ${median(reads).toFixed(1)} ms`,
+    );
+    console.log(
+      `  1.0.0: ${JSON.stringify({ ...last!.versions[0], orphans: last!.versions[0]!.orphans.length })}; 1.1.0 in flight: ${last!.versions[1]!.inFlight}`,
+    );
     console.log(`  plan:\n    ${plan.rows.map((row) => row['QUERY PLAN']).join('\n    ')}\n`);
   }
 } finally {

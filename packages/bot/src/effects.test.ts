@@ -73,7 +73,10 @@ describe('withEffects (the runner hook)', () => {
 
 describe('conductorClients', () => {
   it('reads the admin key from the named variable only when an environment is used, and names the variable, not a value, when it is missing', async () => {
-    const clients = conductorClients({ dev: { url: fake.url, adminKeyEnv: 'DEV_CONDUCTOR_KEY' }, prod: { url: fake.url, adminKeyEnv: 'PROD_CONDUCTOR_KEY' } }, { DEV_CONDUCTOR_KEY: fake.adminKey });
+    const clients = conductorClients(
+      { dev: { url: fake.url, adminKeyEnv: 'DEV_CONDUCTOR_KEY' }, prod: { url: fake.url, adminKeyEnv: 'PROD_CONDUCTOR_KEY' } },
+      { DEV_CONDUCTOR_KEY: fake.adminKey },
+    );
     expect(await clients('dev').listTokens('acme_org')).toEqual([]);
     expect(clients('dev')).toBe(clients('dev'));
     expect(() => clients('prod')).toThrow(ConductorError);

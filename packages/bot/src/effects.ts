@@ -48,7 +48,11 @@ export async function withEffects<T>(plan: Plan, context: EffectContext, options
  * Applies the effects a task result carries that need no PR (e.g. deleting an unused key), before any plan. Dry-run
  * only describes them. Returns one line per thing done or deliberately not done, for the run's output.
  */
-export async function applyStandaloneEffects(results: ReadonlyArray<Pick<TaskResult, 'effects'>>, context: EffectContext, options: EffectStepOptions): Promise<string[]> {
+export async function applyStandaloneEffects(
+  results: ReadonlyArray<Pick<TaskResult, 'effects'>>,
+  context: EffectContext,
+  options: EffectStepOptions,
+): Promise<string[]> {
   const report: string[] = [];
   for (const effect of results.flatMap((result) => result.effects ?? [])) {
     if (options.dryRun) {

@@ -150,10 +150,7 @@ export class StalePlanError extends BotError {
     readonly file: string,
     readonly branch: string,
   ) {
-    super(
-      `${file} changed on the base branch while ${branch} was being prepared`,
-      'run again; the bot plans against the newest base branch',
-    );
+    super(`${file} changed on the base branch while ${branch} was being prepared`, 'run again; the bot plans against the newest base branch');
   }
 }
 
@@ -169,7 +166,10 @@ export function isBotError(error: unknown): error is BotError {
 export class InterruptedError extends BotError {
   readonly exitCode: number;
   constructor(readonly signal: 'SIGINT' | 'SIGTERM') {
-    super(`interrupted by ${signal}: the run stopped before its next step and undid what it had started (a key it could not delete is named above)`, 'run again; a re-run picks up where this one stopped, and deletes any key left over once nothing names it');
+    super(
+      `interrupted by ${signal}: the run stopped before its next step and undid what it had started (a key it could not delete is named above)`,
+      'run again; a re-run picks up where this one stopped, and deletes any key left over once nothing names it',
+    );
     this.exitCode = signal === 'SIGINT' ? 130 : 143;
   }
 }

@@ -38,7 +38,12 @@ async function setup(options: { fixture?: Partial<FixtureOptions>; env?: Record<
     const { digest } = await registry.pushImage(`${prefix}/${id}`, '1.0.0', { created: new Date(Date.now() - 60 * DAY) });
     images[id] = { id, name: `example/${id}`, repository, tag: '1.0.0', digest };
   }
-  const world = await createWorld({ environments: ['dev', 'staging'], images: Object.values(images), ...options.fixture }, options.env ?? {}, {}, options.github ?? {});
+  const world = await createWorld(
+    { environments: ['dev', 'staging'], images: Object.values(images), ...options.fixture },
+    options.env ?? {},
+    {},
+    options.github ?? {},
+  );
   worlds.push(world);
   return {
     world,
@@ -51,13 +56,20 @@ async function setup(options: { fixture?: Partial<FixtureOptions>; env?: Record<
 
 /** The hidden marker exactly as the bot writes it, with whatever a forger puts in. */
 const marker = (payload: unknown): string => `Forged body\n\n<!-- gitops-bot: ${JSON.stringify(payload)} -->`;
-const dexMarker = (tag: string, extra: Record<string, unknown> = {}) => marker({ task: 'image-update', env: 'dev', subject: 'dex', changes: [{ image: 'dex', tag, digest: `sha256:${'9'.repeat(64)}` }], ...extra });
+const dexMarker = (tag: string, extra: Record<string, unknown> = {}) =>
+  marker({ task: 'image-update', env: 'dev', subject: 'dex', changes: [{ image: 'dex', tag, digest: `sha256:${'9'.repeat(64)}` }], ...extra });
 
-describe('which pull requests are the bot\'s own', () => {
+describe("which pull requests are the bot's own", () => {
   it('a forged open PR on a bot branch from a fork is neither adopted nor rewritten; the bot opens its own and reports the forged one', async () => {
     const { world, push } = await setup();
     await push('dex', '1.1.0');
-    const forged = world.github.openPull({ head: DEX_BRANCH, headRepo: 'mallory/gitops', author: 'mallory', title: 'Add a cryptominer sidecar', body: dexMarker('1.1.0') });
+    const forged = world.github.openPull({
+      head: DEX_BRANCH,
+      headRepo: 'mallory/gitops',
+      author: 'mallory',
+      title: 'Add a cryptominer sidecar',
+      body: dexMarker('1.1.0'),
+    });
 
     const run = await world.run('run', '--json');
     expect(run.code, run.stderr).toBe(0);
@@ -68,7 +80,16 @@ describe('which pull requests are the bot\'s own', () => {
     expect(pull.comments).toEqual([]);
     const own = world.github.pulls.filter((candidate) => candidate.author === 'gitops-bot');
     expect(own.map((candidate) => [candidate.head, candidate.state])).toEqual([[DEX_BRANCH, 'open']]);
-    expect(run.json.ignored).toEqual([expect.objectContaining({ what: 'pull request', number: forged, branch: DEX_BRANCH, author: 'mallory', headRepo: 'mallory/gitops', reason: expect.stringMatching(/opened by @mallory, not by the bot \(@gitops-bot\).*head branch is in mallory\/gitops/) })]);
+    expect(run.json.ignored).toEqual([
+      expect.objectContaining({
+        what: 'pull request',
+        number: forged,
+        branch: DEX_BRANCH,
+        author: 'mallory',
+        headRepo: 'mallory/gitops',
+        reason: expect.stringMatching(/opened by @mallory, not by the bot \(@gitops-bot\).*head branch is in mallory\/gitops/),
+      }),
+    ]);
 
     const text = await world.run('run');
     expect(text.code, text.stderr).toBe(0);
@@ -78,7 +99,7 @@ describe('which pull requests are the bot\'s own', () => {
     expect(world.github.violations.join('\n')).toBe('');
   });
 
-  it('an open PR by another author on the bot\'s branch in this repository is not pushed over or adopted', async () => {
+  it("an open PR by another author on the bot's branch in this repository is not pushed over or adopted", async () => {
     const { world, push } = await setup();
     await push('dex', '1.1.0');
     const squatted = await world.remote.commit(DEX_BRANCH, { 'sidecar.yaml': 'kind: Pod\n' }, 'add a sidecar');
@@ -103,17 +124,33 @@ describe('which pull requests are the bot\'s own', () => {
     expect(await world.remote.readFile(DEX_BRANCH, DEV)).toContain('newTag: "1.1.0"');
   });
 
-  it('the bot\'s own closed PR whose marker names another branch, or has extra fields, is not read as memory', async () => {
+  it("the bot's own closed PR whose marker names another branch, or has extra fields, is not read as memory", async () => {
     const { world, push } = await setup();
     await push('dex', '1.1.0');
-    const elsewhere = world.github.openPull({ head: DEX_BRANCH, author: 'gitops-bot', title: 'dex', state: 'closed', body: marker({ task: 'image-update', env: 'staging', subject: 'dex', changes: [{ image: 'dex', tag: '99.0.0', digest: 'sha256:1' }] }) });
-    const extra = world.github.openPull({ head: DEX_BRANCH, author: 'gitops-bot', title: 'dex', state: 'closed', body: dexMarker('99.0.0', { revoke: 'gitops-prod-key' }) });
+    const elsewhere = world.github.openPull({
+      head: DEX_BRANCH,
+      author: 'gitops-bot',
+      title: 'dex',
+      state: 'closed',
+      body: marker({ task: 'image-update', env: 'staging', subject: 'dex', changes: [{ image: 'dex', tag: '99.0.0', digest: 'sha256:1' }] }),
+    });
+    const extra = world.github.openPull({
+      head: DEX_BRANCH,
+      author: 'gitops-bot',
+      title: 'dex',
+      state: 'closed',
+      body: dexMarker('99.0.0', { revoke: 'gitops-prod-key' }),
+    });
     const run = await world.run('run', '--json');
     expect(run.code, run.stderr).toBe(0);
     expect(run.json.applied).toEqual([expect.objectContaining({ branch: DEX_BRANCH, outcome: 'created' })]);
     expect(run.json.ignored).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ what: 'marker', number: elsewhere, reason: expect.stringContaining('names image-update/staging/dex, which is not its branch') }),
+        expect.objectContaining({
+          what: 'marker',
+          number: elsewhere,
+          reason: expect.stringContaining('names image-update/staging/dex, which is not its branch'),
+        }),
         expect.objectContaining({ what: 'marker', number: extra, reason: expect.stringContaining('wrong shape') }),
       ]),
     );
@@ -132,7 +169,7 @@ describe('which pull requests are the bot\'s own', () => {
     expect(plan.code).toBe(4);
   });
 
-  it('in GitHub Actions, GITHUB_TOKEN\'s PRs by github-actions[bot] are the bot\'s own; PRs by other bots are not', async () => {
+  it("in GitHub Actions, GITHUB_TOKEN's PRs by github-actions[bot] are the bot's own; PRs by other bots are not", async () => {
     const { world, push } = await setup({ env: { GITHUB_ACTIONS: 'true' }, github: { tokenKind: 'installation', login: 'github-actions[bot]' } });
     await push('dex', '1.1.0');
     const other = world.github.openPull({ head: 'bot/image-update/dev/conductor', author: 'renovate[bot]', title: 'conductor', body: '' });
@@ -153,7 +190,17 @@ describe('labels a run never added', () => {
   it('a PR left without labels (labelling failed after create) keeps its branch and is labelled by the next run; then nothing is written', async () => {
     const { world, push } = await setup();
     await push('dex', '1.1.0');
-    world.github.injectFault({ method: 'POST', path: /\/issues\/\d+\/labels$/, status: 422, body: { message: 'Validation Failed', errors: [{ resource: 'Label', code: 'invalid', field: 'name' }], documentation_url: 'https://docs.github.com/rest' }, times: 1 });
+    world.github.injectFault({
+      method: 'POST',
+      path: /\/issues\/\d+\/labels$/,
+      status: 422,
+      body: {
+        message: 'Validation Failed',
+        errors: [{ resource: 'Label', code: 'invalid', field: 'name' }],
+        documentation_url: 'https://docs.github.com/rest',
+      },
+      times: 1,
+    });
     const interrupted = await world.run('run');
     expect(interrupted.code).toBe(4);
     expect(world.github.pulls).toHaveLength(1);
@@ -164,7 +211,9 @@ describe('labels a run never added', () => {
     const repaired = await world.run('run', '--json');
     expect(repaired.code, repaired.stderr).toBe(0);
     expect(world.github.pulls[0]!.labels).toEqual(expect.arrayContaining(['gitops-bot', 'env/dev']));
-    expect(repaired.json.applied).toEqual([expect.objectContaining({ branch: DEX_BRANCH, outcome: 'updated', reason: expect.stringContaining('added the missing labels') })]);
+    expect(repaired.json.applied).toEqual([
+      expect.objectContaining({ branch: DEX_BRANCH, outcome: 'updated', reason: expect.stringContaining('added the missing labels') }),
+    ]);
 
     const pushes = await world.remote.pushCount();
     const writes = world.github.writeCount();
@@ -184,7 +233,13 @@ describe('a hold that lands while a PR is open', () => {
     expect((await world.run('run')).code).toBe(0);
     expect(world.github.pulls.map((pull) => [pull.head, pull.state])).toEqual([[DEX_BRANCH, 'open']]);
 
-    const entries = (hold: boolean) => Object.values(images).map((image) => ({ name: image.name, tag: image.tag, digest: image.digest, ...(hold && image.id === 'dex' ? { comment: 'gitops-bot: hold' } : {}) }));
+    const entries = (hold: boolean) =>
+      Object.values(images).map((image) => ({
+        name: image.name,
+        tag: image.tag,
+        digest: image.digest,
+        ...(hold && image.id === 'dex' ? { comment: 'gitops-bot: hold' } : {}),
+      }));
     await world.remote.commit('main', { [DEV]: overlayKustomization('dev', entries(true)) }, 'hold dex');
     const held = await world.run('run', '--json', '--env', 'dev');
     expect(held.code, held.stderr).toBe(0);
@@ -221,7 +276,17 @@ describe('concurrent runs', () => {
   it('when GitHub says a PR for the branch exists but never lists it, the run fails without deleting the branch that PR uses', async () => {
     const { world, push } = await setup();
     await push('dex', '1.1.0');
-    world.github.injectFault({ method: 'POST', path: /\/pulls$/, status: 422, body: { message: 'Validation Failed', errors: [{ resource: 'PullRequest', code: 'custom', message: `A pull request already exists for example-org:${DEX_BRANCH}.` }], documentation_url: 'https://docs.github.com/rest' }, times: 1 });
+    world.github.injectFault({
+      method: 'POST',
+      path: /\/pulls$/,
+      status: 422,
+      body: {
+        message: 'Validation Failed',
+        errors: [{ resource: 'PullRequest', code: 'custom', message: `A pull request already exists for example-org:${DEX_BRANCH}.` }],
+        documentation_url: 'https://docs.github.com/rest',
+      },
+      times: 1,
+    });
     const run = await world.run('run');
     expect(run.code).toBe(4);
     expect(run.stderr).toContain('already exists, but does not list it');

@@ -11,7 +11,9 @@ const current = { task: 'image-update', env: 'dev', subject: 'dex', memory: { pi
 
 describe('PR markers are untrusted input', () => {
   it('reads back exactly what markerFor writes, on its own branch', () => {
-    expect(inspectMarker(written, BRANCH)).toEqual({ marker: { task: 'image-update', env: 'dev', subject: 'dex', memory: { pins: [{ image: 'dex', tag: '1.1.0', digest: `sha256:${'a'.repeat(64)}` }] } } });
+    expect(inspectMarker(written, BRANCH)).toEqual({
+      marker: { task: 'image-update', env: 'dev', subject: 'dex', memory: { pins: [{ image: 'dex', tag: '1.1.0', digest: `sha256:${'a'.repeat(64)}` }] } },
+    });
     expect(inspectMarker('no marker here', BRANCH)).toEqual({ absent: true });
   });
 

@@ -180,7 +180,10 @@ function parseMarker(body: string | null | undefined): { marker: MarkerPayload }
     }
   }
   const parsed = markerSchema.safeParse(json);
-  if (!parsed.success) return { problem: `the gitops-bot marker has the wrong shape (${parsed.error.issues.map((issue) => `${issue.path.join('.') || 'marker'}: ${issue.message}`).join('; ')})` };
+  if (!parsed.success)
+    return {
+      problem: `the gitops-bot marker has the wrong shape (${parsed.error.issues.map((issue) => `${issue.path.join('.') || 'marker'}: ${issue.message}`).join('; ')})`,
+    };
   return { marker: parsed.data };
 }
 

@@ -42,7 +42,10 @@ async function setup(env: Record<string, string> = {}, repositoryHost?: string):
   worlds.push(world);
   const catalog = join(world.userDir, '..', `catalog-${prefix}.yaml`);
   files.push(catalog);
-  writeFileSync(catalog, `description: test example data\nrepositories:\n  "${image.repository}":\n    - { tag: "1.0.0", digest: "${digest}", created: "2026-01-01T00:00:00Z" }\n    - { tag: "1.2.0", digest: "${D('c')}", created: "2026-01-02T00:00:00Z" }\n`);
+  writeFileSync(
+    catalog,
+    `description: test example data\nrepositories:\n  "${image.repository}":\n    - { tag: "1.0.0", digest: "${digest}", created: "2026-01-01T00:00:00Z" }\n    - { tag: "1.2.0", digest: "${D('c')}", created: "2026-01-02T00:00:00Z" }\n`,
+  );
   return { world, image, live, catalog };
 }
 
@@ -109,7 +112,9 @@ describe('registry source', () => {
     const offline = await setup({}, '127.0.0.1:1');
     const fallback = await offline.world.run('plan', '--forge', 'local', '--catalog', offline.catalog);
     expect(fallback.code, fallback.stderr).toBe(0);
-    expect(fallback.stdout).toMatch(/registry: offline catalog .*NOT a live registry read \(fallback: the live registries could not be reached: .*cannot reach 127\.0\.0\.1:1/);
+    expect(fallback.stdout).toMatch(
+      /registry: offline catalog .*NOT a live registry read \(fallback: the live registries could not be reached: .*cannot reach 127\.0\.0\.1:1/,
+    );
     expect(fallback.stdout).toContain(`+    digest: ${D('c')}`);
     // An explicit live source never falls back.
     const explicit = await offline.world.run('plan', '--forge', 'local', '--source', 'live');

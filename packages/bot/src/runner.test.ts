@@ -146,7 +146,16 @@ describe('image-update end to end (real registry, real git remote, OpenAPI-check
     expect((await world.run('run')).code).toBe(0);
     await world.remote.mergeInto('main', 'bot/image-update/dev/dex');
     world.github.merge(1);
-    await world.remote.commit('main', { [DEV]: overlayKustomization('dev', Object.values(images).map((image) => ({ name: image.name, tag: image.tag, digest: image.digest }))) }, 'revert dex in dev');
+    await world.remote.commit(
+      'main',
+      {
+        [DEV]: overlayKustomization(
+          'dev',
+          Object.values(images).map((image) => ({ name: image.name, tag: image.tag, digest: image.digest })),
+        ),
+      },
+      'revert dex in dev',
+    );
     const run = await world.run('run');
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/dex 1\.1\.0 was merged in PR #1 and later downgraded by hand to 1\.0\.0/);
@@ -166,7 +175,12 @@ describe('image-update end to end (real registry, real git remote, OpenAPI-check
     expect(world.github.pulls[0]!.state).toBe('open');
     expect(world.github.pulls[0]!.title).toContain('1.1.0');
 
-    const entries = Object.values(images).map((image) => ({ name: image.name, tag: image.tag, digest: image.digest, ...(image.id === 'dex' ? { comment: 'gitops-bot: hold' } : {}) }));
+    const entries = Object.values(images).map((image) => ({
+      name: image.name,
+      tag: image.tag,
+      digest: image.digest,
+      ...(image.id === 'dex' ? { comment: 'gitops-bot: hold' } : {}),
+    }));
     await world.remote.commit('main', { [DEV]: overlayKustomization('dev', entries) }, 'hold dex');
     await push('dex', '1.5.0');
     const comment = await world.run('run');
@@ -189,7 +203,9 @@ describe('image-update end to end (real registry, real git remote, OpenAPI-check
     const { world, push, images } = await setup();
     const digest = await push('dex', '1.1.0');
     expect((await world.run('run')).code).toBe(0);
-    const entries = Object.values(images).map((image) => (image.id === 'dex' ? { name: image.name, tag: '1.1.0', digest } : { name: image.name, tag: image.tag, digest: image.digest }));
+    const entries = Object.values(images).map((image) =>
+      image.id === 'dex' ? { name: image.name, tag: '1.1.0', digest } : { name: image.name, tag: image.tag, digest: image.digest },
+    );
     await world.remote.commit('main', { [DEV]: overlayKustomization('dev', entries) }, 'bump dex by hand');
     const run = await world.run('run', '--json', '--env', 'dev');
     expect(run.code, run.stderr).toBe(0);

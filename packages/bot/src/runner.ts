@@ -39,13 +39,16 @@ export function screenPullRequests(listing: BotPullRequests): { pullRequests: Pu
   const ignored: IgnoredInput[] = listing.ignored.map((pr) => ({ ...pr, what: 'pull request' as const }));
   for (const pr of listing.own) {
     const marker = inspectMarker(pr.body, pr.branch);
-    if ('problem' in marker) ignored.push({ what: 'marker', number: pr.number, branch: pr.branch, state: pr.state, author: pr.author ?? '', url: pr.url, reason: marker.problem });
+    if ('problem' in marker)
+      ignored.push({ what: 'marker', number: pr.number, branch: pr.branch, state: pr.state, author: pr.author ?? '', url: pr.url, reason: marker.problem });
   }
   return { pullRequests: listing.own, ignored };
 }
 
 export function describeIgnored(item: IgnoredInput): string {
-  return item.what === 'marker' ? `marker of PR #${item.number} (${item.branch}) ignored: ${item.reason}` : `PR #${item.number} (${item.branch}, ${item.state}) is not the bot's: ${item.reason}`;
+  return item.what === 'marker'
+    ? `marker of PR #${item.number} (${item.branch}) ignored: ${item.reason}`
+    : `PR #${item.number} (${item.branch}, ${item.state}) is not the bot's: ${item.reason}`;
 }
 
 export function previousProposals(pullRequests: PullRequestRecord[]): PreviousProposal[] {
@@ -55,7 +58,15 @@ export function previousProposals(pullRequests: PullRequestRecord[]): PreviousPr
     if (!('marker' in marker)) continue;
     // Closed by the bot because of a hold, not rejected by a human: once the hold is gone the change is due again.
     if (pr.state === 'closed' && !pr.merged && marker.marker.closedFor === 'hold') continue;
-    out.push({ branch: pr.branch, number: pr.number, state: pr.state, merged: pr.merged, held: pr.labels.includes(HOLD_LABEL), body: pr.body, proposal: marker.marker });
+    out.push({
+      branch: pr.branch,
+      number: pr.number,
+      state: pr.state,
+      merged: pr.merged,
+      held: pr.labels.includes(HOLD_LABEL),
+      body: pr.body,
+      proposal: marker.marker,
+    });
   }
   return out;
 }
@@ -191,14 +202,24 @@ export async function runPlans(inputs: RunInputs): Promise<RunResult> {
     const existing = openByBranch.get(plan.branch) ?? null;
     // Tasks should already skip held PRs; the runner enforces it for every task anyway.
     if (existing?.labels.includes(HOLD_LABEL)) {
-      result.applied.push({ plan, outcome: 'held', pr: { number: existing.number, url: existing.url }, reason: `PR #${existing.number} has the ${HOLD_LABEL} label` });
+      result.applied.push({
+        plan,
+        outcome: 'held',
+        pr: { number: existing.number, url: existing.url },
+        reason: `PR #${existing.number} has the ${HOLD_LABEL} label`,
+      });
       continue;
     }
     // Someone else's open PR from this repository's branch of that name: pushing would rewrite their PR, and
     // GitHub would refuse a second PR for the branch anyway.
     const squatter = ignored.find((item) => item.what === 'pull request' && item.state === 'open' && item.sameRepository && item.branch === plan.branch);
     if (squatter) {
-      result.applied.push({ plan, outcome: 'refused', pr: null, reason: `PR #${squatter.number} on ${plan.branch} is not the bot's (${squatter.reason}); close it and delete the branch, then run again` });
+      result.applied.push({
+        plan,
+        outcome: 'refused',
+        pr: null,
+        reason: `PR #${squatter.number} on ${plan.branch} is not the bot's (${squatter.reason}); close it and delete the branch, then run again`,
+      });
       continue;
     }
     // Labels are added after a PR is opened; a run interrupted in between left them missing. Repair them on every
@@ -213,11 +234,21 @@ export async function runPlans(inputs: RunInputs): Promise<RunResult> {
     }
     if (!existing) {
       if (openCount >= config.pullRequests.maxOpen) {
-        result.applied.push({ plan, outcome: 'limited', pr: null, reason: `${openCount} bot PRs are open (pullRequests.maxOpen: ${config.pullRequests.maxOpen})` });
+        result.applied.push({
+          plan,
+          outcome: 'limited',
+          pr: null,
+          reason: `${openCount} bot PRs are open (pullRequests.maxOpen: ${config.pullRequests.maxOpen})`,
+        });
         continue;
       }
       if (createdLastHour >= config.pullRequests.maxPerHour) {
-        result.applied.push({ plan, outcome: 'limited', pr: null, reason: `${createdLastHour} bot PRs were opened in the last hour (pullRequests.maxPerHour: ${config.pullRequests.maxPerHour})` });
+        result.applied.push({
+          plan,
+          outcome: 'limited',
+          pr: null,
+          reason: `${createdLastHour} bot PRs were opened in the last hour (pullRequests.maxPerHour: ${config.pullRequests.maxPerHour})`,
+        });
         continue;
       }
     }
@@ -227,7 +258,12 @@ export async function runPlans(inputs: RunInputs): Promise<RunResult> {
     // opened; while that PR is open a re-run must not repeat them. Tasks skip their own open PRs when the PR body
     // tells them; this also holds where the forge cannot tell (the local forge knows branches, not bodies).
     if (existing && (plan.effects ?? []).length > 0) {
-      result.applied.push({ plan, outcome: labelled ? 'updated' : 'unchanged', pr: { number: existing.number, url: existing.url }, reason: [labelled, 'its PR is open; its actions ran when it was opened'].filter(Boolean).join('; ') });
+      result.applied.push({
+        plan,
+        outcome: labelled ? 'updated' : 'unchanged',
+        pr: { number: existing.number, url: existing.url },
+        reason: [labelled, 'its PR is open; its actions ran when it was opened'].filter(Boolean).join('; '),
+      });
       continue;
     }
     let opened: PullRequestRecord | null = null;
@@ -240,7 +276,10 @@ export async function runPlans(inputs: RunInputs): Promise<RunResult> {
       if (!remoteSha || !(await workspace.branchHasEdits(plan.branch, plan.edits))) {
         log(`pushing ${plan.branch}`);
         try {
-          pushed = { sha: await workspace.commitAndPush(plan.branch, plan.edits, `${plan.title}\n\n${plan.body.split('\n<!--')[0]!.trim()}`, remoteSha), previous: remoteSha };
+          pushed = {
+            sha: await workspace.commitAndPush(plan.branch, plan.edits, `${plan.title}\n\n${plan.body.split('\n<!--')[0]!.trim()}`, remoteSha),
+            previous: remoteSha,
+          };
           result.pushes++;
         } catch (error) {
           // Lost a race with a concurrent run that pushed the same change: that is success, not a conflict.
@@ -261,12 +300,18 @@ export async function runPlans(inputs: RunInputs): Promise<RunResult> {
           await forge.updatePullRequest(existing, { title: plan.title, body: plan.body });
           result.applied.push({ plan, outcome: 'updated', pr: { number: existing.number, url: existing.url }, ...(labelled ? { reason: labelled } : {}) });
         } else {
-          result.applied.push({ plan, outcome: labelled ? 'updated' : pushed ? 'pushed-pr-unchanged' : 'unchanged', pr: { number: existing.number, url: existing.url }, ...(labelled ? { reason: labelled } : {}) });
+          result.applied.push({
+            plan,
+            outcome: labelled ? 'updated' : pushed ? 'pushed-pr-unchanged' : 'unchanged',
+            pr: { number: existing.number, url: existing.url },
+            ...(labelled ? { reason: labelled } : {}),
+          });
         }
       } catch (error) {
         // Leave the remote as we found it: a branch without its PR would only confuse humans. Not when GitHub says a
         // PR for the branch exists: that PR uses the branch, and removing it would close that PR.
-        if (pushed && !(error instanceof ExistingPullRequestError)) await workspace.restoreBranch(plan.branch, pushed.sha, pushed.previous).catch(() => log(`could not roll back ${plan.branch}`));
+        if (pushed && !(error instanceof ExistingPullRequestError))
+          await workspace.restoreBranch(plan.branch, pushed.sha, pushed.previous).catch(() => log(`could not roll back ${plan.branch}`));
         if (pushed) result.pushes--;
         throw error;
       }
@@ -303,7 +348,11 @@ export async function runPlans(inputs: RunInputs): Promise<RunResult> {
       }
       continue;
     }
-    const reason = hold ? `${hold.reason}; the change is proposed again once the hold is removed` : related.length > 0 ? related.map((skip) => skip.reason).join('; ') : 'the base branch already has these versions (or newer ones), so this change is no longer needed';
+    const reason = hold
+      ? `${hold.reason}; the change is proposed again once the hold is removed`
+      : related.length > 0
+        ? related.map((skip) => skip.reason).join('; ')
+        : 'the base branch already has these versions (or newer ones), so this change is no longer needed';
     if (inputs.dryRun) {
       inputs.print(`would close PR #${pr.number} (${pr.branch}): ${reason}`);
       continue;

@@ -25,7 +25,10 @@ export interface FixtureOptions {
 
 export function overlayKustomization(env: string, images: Array<{ name: string; tag: string; digest: string; comment?: string }>): string {
   const entries = images
-    .map((image) => `${image.comment ? `  # ${image.comment}\n` : ''}  - name: ${image.name}\n    newName: ${image.name}\n    newTag: "${image.tag}"\n    digest: ${image.digest}\n`)
+    .map(
+      (image) =>
+        `${image.comment ? `  # ${image.comment}\n` : ''}  - name: ${image.name}\n    newName: ${image.name}\n    newTag: "${image.tag}"\n    digest: ${image.digest}\n`,
+    )
     .join('');
   return `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n# ${env}: fixture overlay\nresources:\n  - ../../base\nimages:\n${entries}`;
 }
@@ -39,7 +42,9 @@ export function fixtureFiles(options: FixtureOptions): Record<string, string> {
     `minReleaseAge: ${options.minReleaseAge ?? '0s'}`,
     'images:',
     ...options.images.flatMap((image) => [`  - name: ${image.name}`, `    id: ${image.id}`, `    repository: ${image.repository}`]),
-    ...(options.groups?.length ? ['groups:', ...options.groups.flatMap((group) => [`  - name: ${group.name}`, `    images: [${group.images.join(', ')}]`])] : []),
+    ...(options.groups?.length
+      ? ['groups:', ...options.groups.flatMap((group) => [`  - name: ${group.name}`, `    images: [${group.images.join(', ')}]`])]
+      : []),
     'pullRequests:',
     `  maxOpen: ${options.maxOpen ?? 50}`,
     `  maxPerHour: ${options.maxPerHour ?? 50}`,

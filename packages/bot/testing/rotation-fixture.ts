@@ -68,10 +68,20 @@ export async function createFixture(options: FixtureOptions = {}): Promise<Fixtu
     toYaml(sealSecret({ certificate: sealing, name, namespace: 'dbos', data, annotations }));
   await write(
     'overlays/dev/secrets/conductor-api-key.sealed.yaml',
-    seal('conductor-api-key', { 'api-key': oldApiKey }, options.apiKeyAnnotations ?? { 'dbos.dev/placeholder': 'true', 'dbos.dev/rotated-at': '2026-01-01T00:00:00.000Z' }),
+    seal(
+      'conductor-api-key',
+      { 'api-key': oldApiKey },
+      options.apiKeyAnnotations ?? { 'dbos.dev/placeholder': 'true', 'dbos.dev/rotated-at': '2026-01-01T00:00:00.000Z' },
+    ),
   );
-  await write('overlays/dev/secrets/conductor-license.sealed.yaml', seal('conductor-license', { 'license-key': 'placeholder' }, { 'dbos.dev/placeholder': 'true' }));
-  await write('overlays/dev/secrets/dex-credentials.sealed.yaml', seal('dex-credentials', { 'admin-password-hash': 'not-a-real-hash' }, { 'dbos.dev/rotated-at': '2026-01-01T00:00:00.000Z' }));
+  await write(
+    'overlays/dev/secrets/conductor-license.sealed.yaml',
+    seal('conductor-license', { 'license-key': 'placeholder' }, { 'dbos.dev/placeholder': 'true' }),
+  );
+  await write(
+    'overlays/dev/secrets/dex-credentials.sealed.yaml',
+    seal('dex-credentials', { 'admin-password-hash': 'not-a-real-hash' }, { 'dbos.dev/rotated-at': '2026-01-01T00:00:00.000Z' }),
+  );
   await write('overlays/dev/secrets/conductor-db.sealed.yaml', seal('conductor-db', { 'database-url': 'x' }, {}));
   if (options.rolloutPatch !== false) await write('overlays/dev/app-rollout.patch.yaml', ROLLOUT_PATCH);
   return { root, certificate, oldApiKey, write, dispose: () => rm(root, { recursive: true, force: true }) };
@@ -93,7 +103,13 @@ export const NO_REGISTRY: RegistrySource = new Proxy({} as RegistrySource, {
   },
 });
 
-export function contextFor(tree: TreeReader, config: BotConfig, now: Date, previous: TaskContext['previous'] = [], conductor: TaskContext['conductor'] = null): TaskContext {
+export function contextFor(
+  tree: TreeReader,
+  config: BotConfig,
+  now: Date,
+  previous: TaskContext['previous'] = [],
+  conductor: TaskContext['conductor'] = null,
+): TaskContext {
   return { config, tree, registry: NO_REGISTRY, kube: null, conductor, drain: null, previous, now, envFilter: null, log: () => {} };
 }
 

@@ -86,8 +86,14 @@ export async function versionFixtureFiles(options: VersionFixtureOptions): Promi
     files[`${base}/service.yaml`] = serviceYaml(latest ? slugOf(latest) : 'none');
     for (const version of versions) {
       const slug = slugOf(version);
-      let kustomization = renderVersionKustomization({ version: version.version, slug, latest: version === latest, image: { name: 'dbos-app', newName: options.repository, tag: version.version, digest: version.digest } });
-      if (version.hold) kustomization = kustomization.replace('resources:\n', '# gitops-bot: hold (incident 42: keep until the audit export ran)\nresources:\n');
+      let kustomization = renderVersionKustomization({
+        version: version.version,
+        slug,
+        latest: version === latest,
+        image: { name: 'dbos-app', newName: options.repository, tag: version.version, digest: version.digest },
+      });
+      if (version.hold)
+        kustomization = kustomization.replace('resources:\n', '# gitops-bot: hold (incident 42: keep until the audit export ran)\nresources:\n');
       files[`${base}/${slug}/kustomization.yaml`] = kustomization;
       files[`${base}/${slug}/version.patch.yaml`] = renderVersionPatch(version.version);
     }
@@ -99,7 +105,9 @@ export async function versionFixtureFiles(options: VersionFixtureOptions): Promi
 export async function kustomize(dir: string): Promise<Array<Record<string, any>>> {
   const { parseAllDocuments } = await import('yaml');
   const { stdout } = await exec('kubectl', ['kustomize', dir], { maxBuffer: 32 * 1024 * 1024 });
-  return parseAllDocuments(stdout).map((document) => document.toJS() as Record<string, any>).filter(Boolean);
+  return parseAllDocuments(stdout)
+    .map((document) => document.toJS() as Record<string, any>)
+    .filter(Boolean);
 }
 
 export function relativeToRepo(path: string): string {

@@ -32,9 +32,19 @@ export interface World {
   dispose(): Promise<void>;
 }
 
-export async function createWorld(fixture: FixtureOptions, extraEnv: Record<string, string> = {}, files: Record<string, string> = {}, githubOptions: Partial<GitHubFakeOptions> = {}): Promise<World> {
+export async function createWorld(
+  fixture: FixtureOptions,
+  extraEnv: Record<string, string> = {},
+  files: Record<string, string> = {},
+  githubOptions: Partial<GitHubFakeOptions> = {},
+): Promise<World> {
   const remote = await createBareRemote({ ...fixtureFiles(fixture), ...files });
-  const github = await startGitHubFake({ owner: 'example-org', repo: 'gitops', branchExists: async (branch) => (await remote.heads()).has(branch), ...githubOptions });
+  const github = await startGitHubFake({
+    owner: 'example-org',
+    repo: 'gitops',
+    branchExists: async (branch) => (await remote.heads()).has(branch),
+    ...githubOptions,
+  });
   const userDir = mkdtempSync(join(tmpdir(), 'bot-user-'));
   execFileSync('git', ['clone', '--quiet', remote.url, userDir]);
   const env = {

@@ -56,9 +56,17 @@ describe('runReporting', () => {
   it('maps a typed error to its code and hint; anything else is a bug (1)', async () => {
     const out: string[] = [];
     const io = { stdout: () => {}, stderr: (text: string) => out.push(text), env: {} };
-    expect(await runReporting(io, async () => { throw new UsageError('bad flag', 'try --help'); })).toBe(64);
+    expect(
+      await runReporting(io, async () => {
+        throw new UsageError('bad flag', 'try --help');
+      }),
+    ).toBe(64);
     expect(out.join('')).toBe('error: bad flag\n  what to do: try --help\n');
-    expect(await runReporting(io, async () => { throw new TypeError('boom'); })).toBe(EXIT.failure);
+    expect(
+      await runReporting(io, async () => {
+        throw new TypeError('boom');
+      }),
+    ).toBe(EXIT.failure);
     expect(await runReporting(io, async () => 0)).toBe(0);
   });
 });

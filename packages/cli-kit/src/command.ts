@@ -13,7 +13,13 @@ export interface FlagSpec {
 
 export type FlagSpecs = Record<string, FlagSpec>;
 
-type FlagValue<S extends FlagSpec> = S['type'] extends 'boolean' ? (S['multiple'] extends true ? boolean[] : boolean) : S['multiple'] extends true ? string[] : string;
+type FlagValue<S extends FlagSpec> = S['type'] extends 'boolean'
+  ? S['multiple'] extends true
+    ? boolean[]
+    : boolean
+  : S['multiple'] extends true
+    ? string[]
+    : string;
 
 export type FlagValues<F extends FlagSpecs> = { [K in keyof F]?: FlagValue<F[K]> };
 
@@ -67,7 +73,9 @@ export function parseCommand<F extends FlagSpecs>(spec: CommandSpec<F>, argv: re
   }
   const { min = 0, max = 0 } = spec.positionals ?? {};
   if (parsed.positionals.length > max) {
-    throw new UsageError(`unexpected argument #${precedingArguments + args.indexOf(parsed.positionals[max]!) + 1} (not shown: it may be a value that lost its flag)`);
+    throw new UsageError(
+      `unexpected argument #${precedingArguments + args.indexOf(parsed.positionals[max]!) + 1} (not shown: it may be a value that lost its flag)`,
+    );
   }
   if (parsed.positionals.length < min) throw new UsageError(`missing ${spec.positionals!.name}`);
   return { kind: 'run', values: parsed.values as FlagValues<F>, positionals: parsed.positionals };

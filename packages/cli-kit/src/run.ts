@@ -30,7 +30,9 @@ export async function runReporting(io: CliIo, body: () => Promise<number>, debug
       io.stderr(`error: ${error.message}\n  what to do: ${error.hint}\n`);
       return error.exitCode;
     }
-    io.stderr(`error: unexpected failure: ${(error as Error)?.message ?? String(error)}\n  what to do: this is a bug; rerun with DEBUG=${debugName} for details and report it\n`);
+    io.stderr(
+      `error: unexpected failure: ${(error as Error)?.message ?? String(error)}\n  what to do: this is a bug; rerun with DEBUG=${debugName} for details and report it\n`,
+    );
     if (io.env.DEBUG?.includes(debugName)) io.stderr(`${(error as Error)?.stack ?? ''}\n`);
     return EXIT.failure;
   }

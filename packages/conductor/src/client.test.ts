@@ -49,7 +49,9 @@ describe('ConductorClient against the loopback Conductor fake', () => {
     expect(inspect({ secret })).not.toContain('very-secret');
 
     const wrongKey = 'dbos_wrong-key-that-must-not-leak';
-    const error = await client(wrongKey).listTokens('acme_org').catch((caught: unknown) => caught);
+    const error = await client(wrongKey)
+      .listTokens('acme_org')
+      .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(ConductorError);
     expect((error as ConductorError).failure).toBe('auth');
     expect(`${(error as ConductorError).message} ${(error as ConductorError).hint}`).not.toContain(wrongKey);
@@ -90,9 +92,19 @@ describe('ConductorClient against the loopback Conductor fake', () => {
   });
 
   it('rejects answers that lack the documented fields', async () => {
-    const odd = new ConductorClient({ baseUrl: fake.url, apiKey: 'dbos_x', sleep: noSleep, fetch: async () => new Response(JSON.stringify([{ name: 'x' }]), { status: 200 }) });
+    const odd = new ConductorClient({
+      baseUrl: fake.url,
+      apiKey: 'dbos_x',
+      sleep: noSleep,
+      fetch: async () => new Response(JSON.stringify([{ name: 'x' }]), { status: 200 }),
+    });
     await expect(odd.listTokens('acme_org')).rejects.toMatchObject({ failure: 'malformed' });
-    const noSecret = new ConductorClient({ baseUrl: fake.url, apiKey: 'dbos_x', sleep: noSleep, fetch: async () => new Response(JSON.stringify({ tokenName: 'x' }), { status: 201 }) });
+    const noSecret = new ConductorClient({
+      baseUrl: fake.url,
+      apiKey: 'dbos_x',
+      sleep: noSleep,
+      fetch: async () => new Response(JSON.stringify({ tokenName: 'x' }), { status: 201 }),
+    });
     await expect(noSecret.createToken('acme_org', 'x', {})).rejects.toMatchObject({ failure: 'malformed' });
   });
 

@@ -121,9 +121,15 @@ export class ConductorClient implements ConductorTokenApi {
     try {
       url = new URL(options.baseUrl);
     } catch {
-      throw new ConductorError('invalid', 'setup', undefined, `the Conductor URL (${options.baseUrl.length} characters, not shown: input that does not parse may hold a secret) is not a URL (e.g. http://dbos-conductor:8090)`);
+      throw new ConductorError(
+        'invalid',
+        'setup',
+        undefined,
+        `the Conductor URL (${options.baseUrl.length} characters, not shown: input that does not parse may hold a secret) is not a URL (e.g. http://dbos-conductor:8090)`,
+      );
     }
-    if (url.username || url.password) throw new ConductorError('invalid', 'setup', undefined, 'the Conductor URL must not carry credentials; the key goes in its own variable');
+    if (url.username || url.password)
+      throw new ConductorError('invalid', 'setup', undefined, 'the Conductor URL must not carry credentials; the key goes in its own variable');
     this.baseUrl = url.toString().replace(/\/+$/, '');
     this.apiKey = options.apiKey instanceof SecretValue ? options.apiKey : new SecretValue(options.apiKey);
     if (this.apiKey.reveal() === '') throw new ConductorError('auth', 'setup', undefined, 'no Conductor admin API key was given');
@@ -143,7 +149,14 @@ export class ConductorClient implements ConductorTokenApi {
    * One operation with bounded retries. A write that may have reached the server (connection lost mid-way) is not
    * retried: a second create would answer 409 and hide whether the first one took effect.
    */
-  private async request(operation: string, method: string, path: string, body: unknown, idempotent: boolean, signal?: AbortSignal): Promise<{ status: number; json: unknown }> {
+  private async request(
+    operation: string,
+    method: string,
+    path: string,
+    body: unknown,
+    idempotent: boolean,
+    signal?: AbortSignal,
+  ): Promise<{ status: number; json: unknown }> {
     let lastError: ConductorError | null = null;
     for (let attempt = 1; attempt <= this.attempts; attempt++) {
       if (attempt > 1) await this.sleep(this.retryDelayMs * 2 ** (attempt - 2));
@@ -205,13 +218,15 @@ export class ConductorClient implements ConductorTokenApi {
   }
 
   private tokenPath(org: string, tokenName: string): string {
-    if (!TOKEN_NAME.test(tokenName)) throw new ConductorError('invalid', 'request', undefined, `API key name "${tokenName}" is not valid: letters, digits, ".", "_" and "-"`);
+    if (!TOKEN_NAME.test(tokenName))
+      throw new ConductorError('invalid', 'request', undefined, `API key name "${tokenName}" is not valid: letters, digits, ".", "_" and "-"`);
     return `${this.orgPath(org)}/tokens/${encodeURIComponent(tokenName)}`;
   }
 
   async createToken(org: string, tokenName: string, scope: TokenScope): Promise<CreatedToken> {
     for (const app of scope.appNames ?? []) {
-      if (!APP_NAME.test(app)) throw new ConductorError('invalid', 'create API key', undefined, `application "${app}" is not valid: 3-256 characters of a-z, 0-9, - and _`);
+      if (!APP_NAME.test(app))
+        throw new ConductorError('invalid', 'create API key', undefined, `application "${app}" is not valid: 3-256 characters of a-z, 0-9, - and _`);
     }
     const body: Record<string, string[]> = {};
     if (scope.appNames && scope.appNames.length > 0) body.appNames = [...scope.appNames];
@@ -265,7 +280,14 @@ export class ConductorClient implements ConductorTokenApi {
   async searchWorkflows(org: string, app: string, filter: WorkflowSearch, options: { signal?: AbortSignal } = {}): Promise<unknown[]> {
     if (!APP_NAME.test(app)) throw new ConductorError('invalid', 'search workflows', undefined, `application "${app}" is not valid`);
     const operation = `search workflows of ${app}`;
-    const { json } = await this.request(operation, 'POST', `${this.orgPath(org)}/apps/${encodeURIComponent(app)}/workflows/search`, filter, true, options.signal);
+    const { json } = await this.request(
+      operation,
+      'POST',
+      `${this.orgPath(org)}/apps/${encodeURIComponent(app)}/workflows/search`,
+      filter,
+      true,
+      options.signal,
+    );
     if (Array.isArray(json)) return json;
     if (isObject(json) && Array.isArray(json.workflows)) return json.workflows;
     throw new ConductorError('malformed', operation, undefined, 'the answer is neither a list of workflows nor {workflows: [...]}');

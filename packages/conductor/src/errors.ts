@@ -17,7 +17,7 @@ export type ConductorFailure =
 
 const HINTS: Record<ConductorFailure, string> = {
   auth: 'check the admin API key the bot reads from its environment variable (never print it); create a new one in the DBOS Console if it was deleted',
-  forbidden: 'give the bot\'s admin key the token.read, token.write and application.read permissions',
+  forbidden: "give the bot's admin key the token.read, token.write and application.read permissions",
   'not-found': 'check the Conductor organization and application names in the bot config',
   conflict: 'an API key of that name exists already; delete it in the DBOS Console if nothing uses it, or run again a minute later',
   invalid: 'check the app names and permissions configured for the rotated key',

@@ -80,9 +80,7 @@ async function explain(c: pg.Client, sql: string, params: unknown[]): Promise<st
 const fmt = (ms: number): string => (ms < 10 ? ms.toFixed(2) : ms.toFixed(0));
 
 async function measure(c: pg.Client): Promise<{ single: number; perVersion: number; naive: number; inFlight: number }> {
-  const { rows } = await c.query<{ n: string }>(
-    `SELECT count(*) AS n FROM dbos.workflow_status WHERE status IN ('PENDING', 'ENQUEUED') OR status = 'DELAYED'`,
-  );
+  const { rows } = await c.query<{ n: string }>(`SELECT count(*) AS n FROM dbos.workflow_status WHERE status IN ('PENDING', 'ENQUEUED') OR status = 'DELAYED'`);
   const inFlight = Number(rows[0]!.n);
   const single = await timeQuery(c, SINGLE_VERSION_SQL, [TARGET_VERSION, APP]);
   const perVersion = await timeQuery(c, PER_VERSION_SQL, [APP]);
@@ -108,10 +106,11 @@ async function main(): Promise<void> {
     await c.connect();
     try {
       for (const v of VERSIONS) {
-        await c.query(
-          `INSERT INTO dbos.application_versions (version_id, version_name, version_timestamp, application_name) VALUES ($1, $1, $2, $3)`,
-          [v, 1700000000000 + VERSIONS.indexOf(v), APP],
-        );
+        await c.query(`INSERT INTO dbos.application_versions (version_id, version_name, version_timestamp, application_name) VALUES ($1, $1, $2, $3)`, [
+          v,
+          1700000000000 + VERSIONS.indexOf(v),
+          APP,
+        ]);
       }
       // The real schema's secondary indexes, so the fill can drop them and rebuild them exactly (a bulk build beats
       // row-by-row upkeep). The primary key stays: zero-padded ids arrive in order, so it only grows at its right edge.
@@ -137,9 +136,7 @@ async function main(): Promise<void> {
         const { rows: shape } = await c.query<{ status: string; n: string }>(
           `SELECT status, count(*) AS n FROM dbos.workflow_status GROUP BY status ORDER BY 2 DESC`,
         );
-        const { rows: sizeRow } = await c.query<{ s: string }>(
-          `SELECT pg_size_pretty(pg_total_relation_size('dbos.workflow_status')) AS s`,
-        );
+        const { rows: sizeRow } = await c.query<{ s: string }>(`SELECT pg_size_pretty(pg_total_relation_size('dbos.workflow_status')) AS s`);
 
         console.log(`\n=== ${size.toLocaleString('en-US')} rows (${sizeRow[0]!.s} with indexes) ===`);
         console.log(`fill ${((t1 - t0) / 1000).toFixed(1)} s, index rebuild + VACUUM ANALYZE ${((t2 - t1) / 1000).toFixed(1)} s`);
@@ -158,9 +155,7 @@ async function main(): Promise<void> {
             WHERE (status IN ('PENDING', 'ENQUEUED') OR status = 'DELAYED') AND workflow_uuid > 'wf-' || lpad('${smallest}', 10, '0')`,
         );
         await c.query('VACUUM ANALYZE dbos.workflow_status');
-        console.log(
-          `\n=== ${largest.toLocaleString('en-US')} rows, in-flight rows only among the first ${smallest.toLocaleString('en-US')} ===`,
-        );
+        console.log(`\n=== ${largest.toLocaleString('en-US')} rows, in-flight rows only among the first ${smallest.toLocaleString('en-US')} ===`);
         console.log(`${(rowCount ?? 0).toLocaleString('en-US')} in-flight rows completed, VACUUM ANALYZE: ${((Date.now() - t) / 1000).toFixed(1)} s`);
         results.push({
           size: largest,

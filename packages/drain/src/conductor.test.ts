@@ -22,7 +22,7 @@ beforeAll(async () => {
     let raw = '';
     req.on('data', (c: Buffer) => (raw += c.toString()));
     req.on('end', () => {
-      let body: unknown = undefined;
+      let body: unknown;
       try {
         body = raw ? JSON.parse(raw) : undefined;
       } catch {
@@ -63,9 +63,7 @@ function searchOver(workflows: Array<{ workflowUUID: string; status: string; app
     if (!Array.isArray(b.status) || !Array.isArray(b.appVersion) || typeof b.limit !== 'number' || typeof b.offset !== 'number') {
       return problem(res, 422, 'Unprocessable Entity', 'validation failed');
     }
-    const matching = workflows.filter(
-      (w) => (b.status as string[]).includes(w.status) && (b.appVersion as string[]).includes(w.appVersion),
-    );
+    const matching = workflows.filter((w) => (b.status as string[]).includes(w.status) && (b.appVersion as string[]).includes(w.appVersion));
     json(res, 200, matching.slice(b.offset, b.offset + b.limit));
   };
 }
@@ -127,7 +125,11 @@ describe('readDrainStatusFromConductor', () => {
   it('marks counts as lower bounds when maxPages is reached', async () => {
     handler = (req, body, res) => {
       const b = body as { limit: number };
-      json(res, 200, Array.from({ length: b.limit }, () => ({ status: 'ENQUEUED', appVersion: '1.0.0' })));
+      json(
+        res,
+        200,
+        Array.from({ length: b.limit }, () => ({ status: 'ENQUEUED', appVersion: '1.0.0' })),
+      );
     };
     const status = await read({ pageSize: 2, maxPages: 3 });
     expect(status.truncated).toBe(true);

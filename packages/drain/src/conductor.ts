@@ -76,9 +76,13 @@ export async function readDrainStatusFromConductor(options: ConductorDrainOption
       );
     }
     if (error.status === 401 || error.status === 403) {
-      return fail('conductor-auth', `Conductor refused the API key (${error.status}${suffix}). The key needs application.read on "${app}"; create one with POST /v2/orgs/${options.org}/tokens/{name}.`);
+      return fail(
+        'conductor-auth',
+        `Conductor refused the API key (${error.status}${suffix}). The key needs application.read on "${app}"; create one with POST /v2/orgs/${options.org}/tokens/{name}.`,
+      );
     }
-    if (error.failure === 'malformed') return fail('conductor-malformed', `Conductor's answer from ${shownUrl} cannot be read (${error.detail}); cannot count workflows.`);
+    if (error.failure === 'malformed')
+      return fail('conductor-malformed', `Conductor's answer from ${shownUrl} cannot be read (${error.detail}); cannot count workflows.`);
     if (error.failure === 'invalid' && error.status === undefined) return fail('invalid-input', error.message);
     return fail('conductor-http', `Conductor answered ${error.status ?? 'nothing usable'} for ${shownUrl}${suffix}.`);
   };

@@ -13,9 +13,19 @@ const HOSTILE: Array<{ what: string; input: string; parses: boolean; secretParts
   { what: 'userinfo password', input: `postgresql://reader:${SECRET}@db.internal:5432/dbos_sys`, parses: true },
   { what: 'password in the query', input: `postgresql://reader@db.internal:5432/dbos_sys?password=${SECRET}`, parses: true },
   { what: 'sslpassword in the query', input: `postgresql://reader@db.internal/dbos_sys?sslmode=require&sslpassword=${SECRET}`, parses: true },
-  { what: 'upper-case scheme, postgres:, encoded password', input: `POSTGRES://reader:${encodeURIComponent(`${SECRET}@:/`)}@db.internal/dbos_sys`, parses: true, secretParts: [SECRET] },
+  {
+    what: 'upper-case scheme, postgres:, encoded password',
+    input: `POSTGRES://reader:${encodeURIComponent(`${SECRET}@:/`)}@db.internal/dbos_sys`,
+    parses: true,
+    secretParts: [SECRET],
+  },
   { what: 'password in options', input: `postgresql://reader@db.internal/dbos_sys?options=-c%20password%3D${SECRET}`, parses: true },
-  { what: 'password with an unencoded slash (does not parse)', input: `postgresql://u:Sl/ash${SECRET}@db.internal/dbos_sys`, parses: false, secretParts: [`ash${SECRET}`] },
+  {
+    what: 'password with an unencoded slash (does not parse)',
+    input: `postgresql://u:Sl/ash${SECRET}@db.internal/dbos_sys`,
+    parses: false,
+    secretParts: [`ash${SECRET}`],
+  },
   { what: 'digits then slash: the password tail would land in the path', input: `postgresql://u:1234/${SECRET}@db.internal/dbos_sys`, parses: false },
   { what: 'digits then "?": the password tail would land in the query', input: withPassword(`1234?${SECRET}`), parses: false },
   { what: 'digits then "#": the password tail would land in the fragment', input: withPassword(`1234#${SECRET}`), parses: false },
@@ -59,7 +69,9 @@ describe('one redaction for every connection string', () => {
   }
 
   it('shows host, port, database and sslmode; never the user', () => {
-    expect(describeConnectionString(`postgresql://dbos_drain_reader:${SECRET}@[::1]:6543/dbos%20sys?sslmode=verify-full&application_name=x`)).toBe('postgresql://[::1]:6543/dbos%20sys?sslmode=verify-full');
+    expect(describeConnectionString(`postgresql://dbos_drain_reader:${SECRET}@[::1]:6543/dbos%20sys?sslmode=verify-full&application_name=x`)).toBe(
+      'postgresql://[::1]:6543/dbos%20sys?sslmode=verify-full',
+    );
     expect(describeConnectionString(`postgres://u:${SECRET}@h`)).toBe('postgres://h/postgres');
   });
 

@@ -18,7 +18,8 @@ const PARAMETER_NAME = /^[a-z_]{1,64}$/;
 /** libpq keys that carry a credential, in URLs and in `key=value` strings. */
 export const CREDENTIAL_KEYS = ['password', 'sslpassword', 'passfile', 'sslkey', 'sslcert', 'sslcrl', 'sslrootcert', 'krbsrvname', 'gsslib', 'options'];
 
-const ENCODING_HINT = 'Use postgresql://USER:PASSWORD@HOST:PORT/DATABASE with reserved characters in the password percent-encoded (/ %2F, ? %3F, # %23, @ %40, : %3A, % %25, space %20).';
+const ENCODING_HINT =
+  'Use postgresql://USER:PASSWORD@HOST:PORT/DATABASE with reserved characters in the password percent-encoded (/ %2F, ? %3F, # %23, @ %40, : %3A, % %25, space %20).';
 
 export interface DatabaseConnection {
   /** The input, for the driver only. */
@@ -60,7 +61,9 @@ export function parseDatabaseUrl(input: unknown): DatabaseConnection {
   }
   // Whitespace, control characters and a backslash are never part of a well-formed URL; WHATWG parsing would
   // silently drop or rewrite some of them, so the host shown could differ from the one used.
-  if (/[\s\u0000-\u001f\u007f\\]/.test(input)) throw invalid(`The database URL contains whitespace, a control character or a backslash ${size}. ${ENCODING_HINT}`);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters in untrusted input are exactly what this refuses
+  if (/[\s\u0000-\u001f\u007f\\]/.test(input))
+    throw invalid(`The database URL contains whitespace, a control character or a backslash ${size}. ${ENCODING_HINT}`);
   let parsed: URL;
   try {
     parsed = new URL(input);
@@ -70,10 +73,15 @@ export function parseDatabaseUrl(input: unknown): DatabaseConnection {
   if (parsed.protocol !== 'postgresql:' && parsed.protocol !== 'postgres:') {
     throw invalid(`The database URL must start with postgresql:// ${size}.`);
   }
-  if (input.includes('#')) throw invalid(`The database URL contains "#" ${size}: a PostgreSQL URL has no fragment, so it is part of a password that must be percent-encoded. ${ENCODING_HINT}`);
+  if (input.includes('#'))
+    throw invalid(
+      `The database URL contains "#" ${size}: a PostgreSQL URL has no fragment, so it is part of a password that must be percent-encoded. ${ENCODING_HINT}`,
+    );
   if (!parsed.hostname) throw invalid(`The database URL has no host ${size}. ${ENCODING_HINT}`);
   if (!/^\/?[^/@]*$/.test(parsed.pathname)) {
-    throw invalid(`The database URL's path is not one database name ${size}; a "/" or "@" there is usually an unencoded character of the password. ${ENCODING_HINT}`);
+    throw invalid(
+      `The database URL's path is not one database name ${size}; a "/" or "@" there is usually an unencoded character of the password. ${ENCODING_HINT}`,
+    );
   }
   const secrets: string[] = [];
   const addSecret = (value: string): void => {
@@ -84,7 +92,9 @@ export function parseDatabaseUrl(input: unknown): DatabaseConnection {
   const shown: string[] = [];
   for (const [name, value] of parsed.searchParams) {
     if (!PARAMETER_NAME.test(name)) {
-      throw invalid(`The database URL's query has a parameter that is not a libpq keyword ${size}; a "?" in a password must be percent-encoded. ${ENCODING_HINT}`);
+      throw invalid(
+        `The database URL's query has a parameter that is not a libpq keyword ${size}; a "?" in a password must be percent-encoded. ${ENCODING_HINT}`,
+      );
     }
     if (SHOWN_PARAMETERS.has(name) && SAFE_VALUE.test(value)) shown.push(`${name}=${value}`);
     else addSecret(value);
@@ -106,10 +116,12 @@ export function describeConnectionString(input: unknown): string {
   } catch {
     // Not a database URL: an http(s) service URL (Conductor) is shown without userinfo, query and fragment.
   }
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters in untrusted input are exactly what this refuses
   if (!/[\s\u0000-\u001f\u007f\\#]/.test(input) && !looksLikeKeyValue(input)) {
     try {
       const parsed = new URL(input);
-      if ((parsed.protocol === 'http:' || parsed.protocol === 'https:') && !parsed.pathname.includes('@')) return `${parsed.protocol}//${parsed.host}${parsed.pathname === '/' ? '' : parsed.pathname}`;
+      if ((parsed.protocol === 'http:' || parsed.protocol === 'https:') && !parsed.pathname.includes('@'))
+        return `${parsed.protocol}//${parsed.host}${parsed.pathname === '/' ? '' : parsed.pathname}`;
     } catch {
       // falls through to the placeholder
     }

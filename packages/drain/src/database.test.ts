@@ -292,8 +292,6 @@ describe('fail closed', () => {
     await expect(
       pg.query(`SET ROLE ${reader.role}; INSERT INTO dbos.workflow_status (workflow_uuid, status) VALUES ('w', 'PENDING')`, [], sys.database),
     ).rejects.toThrow(/permission denied/);
-    await expect(
-      pg.query(`SET ROLE ${reader.role}; SELECT count(*) FROM dbos.operation_outputs`, [], sys.database),
-    ).rejects.toThrow(/permission denied/);
+    await expect(pg.query(`SET ROLE ${reader.role}; SELECT count(*) FROM dbos.operation_outputs`, [], sys.database)).rejects.toThrow(/permission denied/);
   });
 });

@@ -198,19 +198,14 @@ export async function readDrainStatus(options: ReadDrainStatusOptions): Promise<
   for (const v of wanted) requireText(v, 'each entry of versions');
   return withDrainReadTransaction(options, async (db) => {
     const now = await db.query<{ now: Date }>('SELECT now() AS now');
-    const registered = await db.query<{ version_name: string; version_timestamp: string }>(LATEST_VERSIONS_SQL, [
-      appName,
-    ]);
+    const registered = await db.query<{ version_name: string; version_timestamp: string }>(LATEST_VERSIONS_SQL, [appName]);
     const counts = await db.query<CountRow & { version: string | null; unowned: string }>(PER_VERSION_SQL, [appName]);
     const deadLettered = await countDeadLettered(db, appName);
 
     const first = registered.rows[0];
     const second = registered.rows[1];
     // Two versions registered at the same millisecond: DBOS's own "latest" is then arbitrary, so ours is unknown.
-    const latestVersion =
-      first && !(second && String(second.version_timestamp) === String(first.version_timestamp))
-        ? first.version_name
-        : null;
+    const latestVersion = first && !(second && String(second.version_timestamp) === String(first.version_timestamp)) ? first.version_name : null;
 
     const byVersion = new Map<string, CountRow>();
     let unversionedRow: CountRow | undefined;
@@ -278,7 +273,7 @@ interface ErrorContext {
 }
 
 function grantHint(database: string): string {
-  return drainReaderGrantStatements({ database }).join('; ') + ';';
+  return `${drainReaderGrantStatements({ database }).join('; ')};`;
 }
 
 /** Maps a pg/network error to a DrainUnknownError whose message says what to do. Never includes the password. */
@@ -298,10 +293,7 @@ export function classifyDatabaseError(error: unknown, context: ErrorContext): Dr
       );
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
-      return make(
-        'dns',
-        `The host in ${where} could not be resolved (${code}). Check the host name in the database URL and the cluster DNS.`,
-      );
+      return make('dns', `The host in ${where} could not be resolved (${code}). Check the host name in the database URL and the cluster DNS.`);
     case 'ETIMEDOUT':
     case 'ECONNRESET':
     case 'EHOSTUNREACH':

@@ -57,11 +57,15 @@ describe('dead-lettered workflows', () => {
   });
 
   it('a source that cannot count dead letters reports null, never zero', () => {
-    const json = toDrainJson({ source: 'conductor', readAt: '2026-01-01T00:00:00Z', versions: [{ version: '1.0.0', pending: 0, enqueued: 0, delayed: 0, inFlight: 0 }] });
+    const json = toDrainJson({
+      source: 'conductor',
+      readAt: '2026-01-01T00:00:00Z',
+      versions: [{ version: '1.0.0', pending: 0, enqueued: 0, delayed: 0, inFlight: 0 }],
+    });
     expect(json).toEqual([{ version: '1.0.0', pending: 0, enqueued: 0, delayed: 0, inFlight: 0, deadLettered: null }]);
   });
 
-  it('lists a version\'s dead letters oldest first with the total, the resume command and the fork onto the latest', async () => {
+  it("lists a version's dead letters oldest first with the total, the resume command and the fork onto the latest", async () => {
     await insertWorkflowRows(admin, [
       { id: 'new', status: 'MAX_RECOVERY_ATTEMPTS_EXCEEDED', version: '1.0.0', app: APP, updatedAt: 3_000 },
       { id: 'old', status: 'MAX_RECOVERY_ATTEMPTS_EXCEEDED', version: '1.0.0', app: APP, updatedAt: 1_000 },
@@ -69,7 +73,9 @@ describe('dead-lettered workflows', () => {
       { id: 'other-version', status: 'MAX_RECOVERY_ATTEMPTS_EXCEEDED', version: '2.0.0', app: APP },
       { id: 'finished', status: 'SUCCESS', version: '1.0.0', app: APP },
     ]);
-    const found = await withDrainReadTransaction({ databaseUrl: reader.url }, (db) => findDeadLettered(db, { appName: APP, version: '1.0.0', latestVersion: '2.0.0', limit: 2 }));
+    const found = await withDrainReadTransaction({ databaseUrl: reader.url }, (db) =>
+      findDeadLettered(db, { appName: APP, version: '1.0.0', latestVersion: '2.0.0', limit: 2 }),
+    );
     expect(found.count).toBe(3);
     expect(found.workflows.map((w) => [w.workflowId, w.updatedAt])).toEqual([
       ['old', new Date(1_000).toISOString()],
@@ -80,11 +86,13 @@ describe('dead-lettered workflows', () => {
       fork: 'dbos workflow fork old --step 0 --application-version 2.0.0 --sys-db-url "$DBOS_SYSTEM_DATABASE_URL"',
     });
     expect(found.workflows[1]!.resume).toBe(`dbos workflow resume 'it'\\''s odd' --sys-db-url "$DBOS_SYSTEM_DATABASE_URL"`);
-    const none = await withDrainReadTransaction({ databaseUrl: reader.url }, (db) => findDeadLettered(db, { appName: APP, version: '3.0.0', latestVersion: null }));
+    const none = await withDrainReadTransaction({ databaseUrl: reader.url }, (db) =>
+      findDeadLettered(db, { appName: APP, version: '3.0.0', latestVersion: null }),
+    );
     expect(none).toEqual({ count: 0, workflows: [] });
   });
 
-  it('the dead-letter queries use DBOS\'s failed-status partial index, and the in-flight queries keep their indexes', async () => {
+  it("the dead-letter queries use DBOS's failed-status partial index, and the in-flight queries keep their indexes", async () => {
     // Enough finished rows that a sequential scan would cost more than the partial indexes.
     await admin.query(`
       INSERT INTO dbos.workflow_status (workflow_uuid, status, name, application_version, application_name, updated_at)
@@ -92,7 +100,9 @@ describe('dead-lettered workflows', () => {
              'w', '1.' || (g % 5) || '.0', 'shop', g
         FROM generate_series(1, 60000) AS g`);
     await admin.query('ANALYZE dbos.workflow_status');
-    const indexes = (await admin.query(`SELECT indexdef FROM pg_indexes WHERE schemaname = 'dbos' AND indexname = 'idx_workflow_status_failed'`)) as unknown as { rows: Array<{ indexdef: string }> };
+    const indexes = (await admin.query(
+      `SELECT indexdef FROM pg_indexes WHERE schemaname = 'dbos' AND indexname = 'idx_workflow_status_failed'`,
+    )) as unknown as { rows: Array<{ indexdef: string }> };
     expect(indexes.rows[0]?.indexdef).toMatch(/WHERE .*MAX_RECOVERY_ATTEMPTS_EXCEEDED/);
 
     /** Every scan node of the plan: its type, table and index. */
@@ -108,12 +118,18 @@ describe('dead-lettered workflows', () => {
       return out;
     };
     const onWorkflowStatus = (list: string[]) => list.filter((scan) => /workflow_status|idx_workflow_status/.test(scan));
-    for (const [sql, params] of [[DEAD_LETTERED_PER_VERSION_SQL, [APP]], [DEAD_LETTERED_OF_VERSION_SQL, ['1.0.0', APP, 20]]] as const) {
+    for (const [sql, params] of [
+      [DEAD_LETTERED_PER_VERSION_SQL, [APP]],
+      [DEAD_LETTERED_OF_VERSION_SQL, ['1.0.0', APP, 20]],
+    ] as const) {
       const used = onWorkflowStatus(await scans(sql, [...params]));
       expect(used.length).toBeGreaterThan(0);
       for (const scan of used) expect(scan).toMatch(/^(Index|Index Only|Bitmap Index) Scan .*idx_workflow_status_failed$|^Bitmap Heap Scan workflow_status$/);
     }
-    for (const [sql, params] of [[PER_VERSION_SQL, [APP]], [SINGLE_VERSION_SQL, ['1.0.0', APP]]] as const) {
+    for (const [sql, params] of [
+      [PER_VERSION_SQL, [APP]],
+      [SINGLE_VERSION_SQL, ['1.0.0', APP]],
+    ] as const) {
       const used = onWorkflowStatus(await scans(sql, [...params]));
       expect(used.some((scan) => /idx_workflow_status_in_flight/.test(scan))).toBe(true);
       expect(used.filter((scan) => scan.startsWith('Seq Scan'))).toEqual([]);

@@ -69,7 +69,8 @@ export function forkCommand(workflowId: string, toVersion: string, sysDbUrlPlace
 
 function toCount(value: unknown): number {
   const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 0) throw new DrainUnknownError('unexpected', `The database returned ${String(value)} for a dead-lettered count; expected a count.`);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new DrainUnknownError('unexpected', `The database returned ${String(value)} for a dead-lettered count; expected a count.`);
   return n;
 }
 
@@ -85,7 +86,11 @@ export async function findDeadLettered(
 ): Promise<DeadLetteredOfVersion> {
   if (!options.version || !options.appName) throw new DrainUnknownError('invalid-input', 'findDeadLettered needs a version and an appName.');
   const limit = options.limit ?? 20;
-  const result = await db.query<{ workflow_uuid: string; name: string | null; updated_at: string; total: string }>(DEAD_LETTERED_OF_VERSION_SQL, [options.version, options.appName, limit]);
+  const result = await db.query<{ workflow_uuid: string; name: string | null; updated_at: string; total: string }>(DEAD_LETTERED_OF_VERSION_SQL, [
+    options.version,
+    options.appName,
+    limit,
+  ]);
   const count = result.rows.length === 0 ? 0 : toCount(result.rows[0]!.total);
   const forkTo = options.latestVersion !== null && options.latestVersion !== options.version ? options.latestVersion : null;
   return {

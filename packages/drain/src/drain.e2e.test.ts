@@ -1,12 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  startPostgres,
-  type PostgresServer,
-  createDbosSystemDatabase,
-  startDbosWorker,
-  type DbosSystemDatabase,
-  type DbosWorker,
-} from '@dbos-gitops/testkit';
+import { startPostgres, type PostgresServer, createDbosSystemDatabase, startDbosWorker, type DbosSystemDatabase, type DbosWorker } from '@dbos-gitops/testkit';
 import { createDrainReader } from '../testing/drain-reader.ts';
 import { readDrainStatus, type DatabaseDrainStatus } from './database.ts';
 import { appendObservation, decideRetirement, emptyDrainHistory, observationsFromRead, type DrainHistory } from './retirement.ts';

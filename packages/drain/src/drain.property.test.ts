@@ -44,10 +44,10 @@ const rowArb = fc.record({
 const tableArb = fc.record({
   rows: fc.array(rowArb, { maxLength: 14 }),
   // version_name is unique across apps in the real schema, so each version is registered at most once.
-  registrations: fc.uniqueArray(
-    fc.record({ version: fc.constantFrom(...VERSIONS), app: fc.constantFrom<string | null>(APP, APP, 'billing', null) }),
-    { selector: (r) => r.version, maxLength: VERSIONS.length },
-  ),
+  registrations: fc.uniqueArray(fc.record({ version: fc.constantFrom(...VERSIONS), app: fc.constantFrom<string | null>(APP, APP, 'billing', null) }), {
+    selector: (r) => r.version,
+    maxLength: VERSIONS.length,
+  }),
   liveExecutors: fc.subarray(EXECUTORS),
   serviceSelects: fc.constantFrom<string | null>(...VERSIONS, null),
   quietHours: fc.integer({ min: 1, max: 48 }),
@@ -70,7 +70,9 @@ function reference(table: Table) {
   };
   // Dead letters follow the same attribution (a NULL-version one resumes under the latest), but are never in flight.
   const deadFor = (v: string) =>
-    table.rows.filter((r) => owned(r.app) && r.status === 'MAX_RECOVERY_ATTEMPTS_EXCEEDED' && (r.version === v || (r.version === null && (latest === null || latest === v)))).length;
+    table.rows.filter(
+      (r) => owned(r.app) && r.status === 'MAX_RECOVERY_ATTEMPTS_EXCEEDED' && (r.version === v || (r.version === null && (latest === null || latest === v))),
+    ).length;
   return {
     latest,
     countFor,
@@ -80,13 +82,7 @@ function reference(table: Table) {
     orphanIds: (v: string) =>
       table.rows
         .map((r, i) => ({ ...r, id: `wf-${i}` }))
-        .filter(
-          (r) =>
-            r.status === 'PENDING' &&
-            r.version === v &&
-            owned(r.app) &&
-            (r.executor === null || !table.liveExecutors.includes(r.executor)),
-        )
+        .filter((r) => r.status === 'PENDING' && r.version === v && owned(r.app) && (r.executor === null || !table.liveExecutors.includes(r.executor)))
         .map((r) => r.id)
         .sort(),
   };

@@ -28,10 +28,10 @@ const HINTS: Record<DrainUnknownReason, string> = {
   dns: 'check the database host name in the drain reader URL',
   timeout: 'check the network path to the database, or raise the timeout',
   aborted: 'run again; the read was cancelled before it finished',
-  authentication: 'reseal the drain reader URL with the role\'s current password (pnpm secrets:seal --name dbos-drain-reader --key database-url)',
+  authentication: "reseal the drain reader URL with the role's current password (pnpm secrets:seal --name dbos-drain-reader --key database-url)",
   'database-missing': 'point the drain reader URL at the DBOS system database of the application',
   'schema-missing': 'run the migration Job (dbos migrate) once, so the dbos schema exists',
-  'schema-outdated': 'run the migration Job with a dbos-migrate image at least as new as the newest live version\'s DBOS SDK',
+  'schema-outdated': "run the migration Job with a dbos-migrate image at least as new as the newest live version's DBOS SDK",
   'permission-denied': 'grant the drain reader role its read-only access (the SQL from secrets:bootstrap, or drainReaderRoleSql)',
   'latest-version-unknown': 'make sure the latest version has started once, so it is registered in dbos.application_versions',
   'conductor-unavailable': 'check that Conductor is up and reachable, then run again',
@@ -61,9 +61,7 @@ const CREDENTIAL_PAIR = /\b(password|sslpassword|passfile|sslkey|options)(\s*=\s
 /** Replaces the userinfo of every URL and every credential `key=value` in free text (a driver's message) with `***`. */
 export function redactUrls(text: string): string {
   // scheme://userinfo@host → scheme://***@host; userinfo may contain ':' and '/', the last '@' before the host ends it.
-  return text
-    .replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s@]*@/gi, '$1***@')
-    .replace(CREDENTIAL_PAIR, '$1$2***');
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s@]*@/gi, '$1***@').replace(CREDENTIAL_PAIR, '$1$2***');
 }
 
 /** Removes known secrets (passwords, API keys) from a message, then any URL password left. */

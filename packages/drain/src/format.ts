@@ -66,5 +66,5 @@ export function formatDrainTable(status: FormattableStatus): string {
   if (status.unowned) {
     out.push(`${status.unowned} in-flight workflow(s) have no application_name; counted because they may belong to this app.`);
   }
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }

@@ -1,5 +1,11 @@
 export { DrainUnknownError, redactUrls, type DrainUnknownReason } from './errors.ts';
-export { CREDENTIAL_KEYS, describeConnectionString, describeConnectionString as redactUrl, parseDatabaseUrl, type DatabaseConnection } from './connection-string.ts';
+export {
+  CREDENTIAL_KEYS,
+  describeConnectionString,
+  describeConnectionString as redactUrl,
+  parseDatabaseUrl,
+  type DatabaseConnection,
+} from './connection-string.ts';
 export {
   readDrainStatus,
   readVersionInFlight,

@@ -84,9 +84,7 @@ export function decideRetirement(input: RetirementInput): RetirementDecision {
   const maxGapMs = input.maxGapMs ?? quietPeriodMs / 2;
   const version = input.version;
 
-  const sorted = [...input.observations]
-    .map((o) => ({ o, t: Date.parse(o.at) }))
-    .sort((a, b) => a.t - b.t);
+  const sorted = [...input.observations].map((o) => ({ o, t: Date.parse(o.at) })).sort((a, b) => a.t - b.t);
   const newest = sorted.at(-1);
 
   const evidence: RetirementEvidence = {
@@ -131,9 +129,7 @@ export function decideRetirement(input: RetirementInput): RetirementDecision {
     );
   }
   const invalid = sorted.filter(
-    ({ o, t }) =>
-      !Number.isFinite(t) ||
-      !(o.inFlight === 'unknown' || (typeof o.inFlight === 'number' && Number.isInteger(o.inFlight) && o.inFlight >= 0)),
+    ({ o, t }) => !Number.isFinite(t) || !(o.inFlight === 'unknown' || (typeof o.inFlight === 'number' && Number.isInteger(o.inFlight) && o.inFlight >= 0)),
   );
   if (invalid.length > 0) reasons.push(`${invalid.length} drain reading(s) are malformed (bad time or count).`);
   const future = sorted.filter(({ t }) => Number.isFinite(t) && Number.isFinite(nowMs) && t > nowMs + CLOCK_SKEW_MS);
@@ -144,9 +140,7 @@ export function decideRetirement(input: RetirementInput): RetirementDecision {
     return keep();
   }
   if (newest.o.inFlight === 'unknown') {
-    reasons.push(
-      `The newest drain reading of ${version} (${newest.o.at}) failed${newest.o.detail ? `: ${newest.o.detail}` : ''}; unknown is not zero.`,
-    );
+    reasons.push(`The newest drain reading of ${version} (${newest.o.at}) failed${newest.o.detail ? `: ${newest.o.detail}` : ''}; unknown is not zero.`);
   } else if (newest.o.inFlight !== 0) {
     reasons.push(`${version} has ${String(newest.o.inFlight)} workflow(s) in flight (read ${newest.o.at}).`);
   }
@@ -174,7 +168,15 @@ export function decideRetirement(input: RetirementInput): RetirementDecision {
     }
   }
 
-  return reasons.length === 0 ? { retire: true, reasons: [`${version} has read zero in flight for ${formatDuration(evidence.quietForMs)} (since ${evidence.zeroSince}), at least the quiet period of ${formatDuration(quietPeriodMs)}; it is not the latest (${input.latestVersion}) and the Service selects ${String(input.serviceSelects)}.`], evidence } : keep();
+  return reasons.length === 0
+    ? {
+        retire: true,
+        reasons: [
+          `${version} has read zero in flight for ${formatDuration(evidence.quietForMs)} (since ${evidence.zeroSince}), at least the quiet period of ${formatDuration(quietPeriodMs)}; it is not the latest (${input.latestVersion}) and the Service selects ${String(input.serviceSelects)}.`,
+        ],
+        evidence,
+      }
+    : keep();
 }
 
 export const HISTORY_SCHEMA = 'dbos-gitops/drain-history/v1' as const;

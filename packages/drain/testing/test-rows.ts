@@ -30,8 +30,10 @@ export async function insertWorkflowRows(db: SqlRunner, rows: readonly TestWorkf
 }
 
 export async function registerVersion(db: SqlRunner, version: string, app: string | null, timestampMs: number): Promise<void> {
-  await db.query(
-    `INSERT INTO dbos.application_versions (version_id, version_name, version_timestamp, application_name) VALUES ($1, $2, $3, $4)`,
-    [`${app ?? 'unclaimed'}-${version}`, version, timestampMs, app],
-  );
+  await db.query(`INSERT INTO dbos.application_versions (version_id, version_name, version_timestamp, application_name) VALUES ($1, $2, $3, $4)`, [
+    `${app ?? 'unclaimed'}-${version}`,
+    version,
+    timestampMs,
+    app,
+  ]);
 }

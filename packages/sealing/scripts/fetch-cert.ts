@@ -22,14 +22,24 @@ export const FETCH_CERT = {
     env: { type: 'string', valueName: 'ENV', description: 'the environment whose certificate file is written (required)' },
     context: { type: 'string', valueName: 'KUBE_CONTEXT', description: "the kubeconfig context of the environment's cluster (default: the current context)" },
     kubeconfig: { type: 'string', valueName: 'FILE', description: 'cluster credentials (default $KUBECONFIG, then ~/.kube/config)' },
-    'controller-name': { type: 'string', valueName: 'NAME', description: "the controller's Service (default sealed-secrets, this repository's Helm release) [$SEALED_SECRETS_CONTROLLER_NAME]" },
-    'controller-namespace': { type: 'string', valueName: 'NS', description: "the controller's namespace (default kube-system) [$SEALED_SECRETS_CONTROLLER_NAMESPACE]" },
+    'controller-name': {
+      type: 'string',
+      valueName: 'NAME',
+      description: "the controller's Service (default sealed-secrets, this repository's Helm release) [$SEALED_SECRETS_CONTROLLER_NAME]",
+    },
+    'controller-namespace': {
+      type: 'string',
+      valueName: 'NS',
+      description: "the controller's namespace (default kube-system) [$SEALED_SECRETS_CONTROLLER_NAMESPACE]",
+    },
     commit: { type: 'boolean', description: 'git commit the certificate file (only that file) when it changed' },
     'reseal-hint': { type: 'boolean', description: 'after a key change, print the secrets:seal command for every committed key' },
     root: { type: 'string', valueName: 'DIR', description: 'the repository (default: the git work tree around the current directory)' },
     json: { type: 'boolean', description: 'print the report as JSON (certificate, key change, committed files) instead of lines' },
   },
-  notes: ['exit codes: 0 written, 2 no certificate from the cluster (kubeconfig, controller, or an unusable answer), 6 git refused the commit, 64 usage (also an unknown --context).'],
+  notes: [
+    'exit codes: 0 written, 2 no certificate from the cluster (kubeconfig, controller, or an unusable answer), 6 git refused the commit, 64 usage (also an unknown --context).',
+  ],
 } satisfies CommandSpec;
 
 runScript(FETCH_CERT, 'secrets:fetch-cert', async (flags, io) => (await import('./lib/fetch-cert.ts')).fetchCert(flags, io));

@@ -40,13 +40,24 @@ function uniqueValue(label: string): string {
 }
 
 function git(cwd: string, ...args: string[]): string {
-  return execFileSync('git', ['-c', 'user.name=test', '-c', 'user.email=test@example.invalid', '-c', 'commit.gpgsign=false', ...args], { cwd, encoding: 'utf8' });
+  return execFileSync('git', ['-c', 'user.name=test', '-c', 'user.email=test@example.invalid', '-c', 'commit.gpgsign=false', ...args], {
+    cwd,
+    encoding: 'utf8',
+  });
 }
 
 /** A scratch repository (testkit's fixture builder): the dev certificate and a placeholder license, committed. */
 async function makeRepo(withGit = true): Promise<string> {
   const sealing = parseCertificate(certificate.certificatePem);
-  const license = toYaml(sealSecret({ certificate: sealing, name: 'conductor-license', namespace: 'dbos', data: { 'license-key': 'placeholder' }, annotations: { 'dbos.dev/placeholder': 'true' } }));
+  const license = toYaml(
+    sealSecret({
+      certificate: sealing,
+      name: 'conductor-license',
+      namespace: 'dbos',
+      data: { 'license-key': 'placeholder' },
+      annotations: { 'dbos.dev/placeholder': 'true' },
+    }),
+  );
   const repo = await createFixtureRepo(
     { 'clusters/dev/sealed-secrets-cert.pem': certificate.certificatePem, 'overlays/dev/secrets/conductor-license.sealed.yaml': license },
     { git: withGit, parent: scratch },
@@ -126,7 +137,9 @@ describe('seal-value', () => {
     const result = await runPiped('seal-value.ts', args, `${value}\n`);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/^updated overlays\/dev\/secrets\/conductor-license\.sealed\.yaml: key license-key sealed for clusters\/dev\/sealed-secrets-cert\.pem \(SHA256:/);
+    expect(result.stdout).toMatch(
+      /^updated overlays\/dev\/secrets\/conductor-license\.sealed\.yaml: key license-key sealed for clusters\/dev\/sealed-secrets-cert\.pem \(SHA256:/,
+    );
 
     const after = readFileSync(join(root, 'overlays/dev/secrets/conductor-license.sealed.yaml'), 'utf8');
     expect(await unsealSealedSecret(after, [certificate.privateKeyPem])).toEqual({ 'license-key': value });
@@ -143,9 +156,21 @@ describe('seal-value', () => {
     const path = join(root, 'overlays/dev/secrets/dex-credentials.sealed.yaml');
     const sealing = parseCertificate(certificate.certificatePem);
     // Two placeholder keys, marked the way files were before the key list existed (the mark alone: every key).
-    writeFileSync(path, toYaml(sealSecret({ certificate: sealing, name: 'dex-credentials', namespace: 'dbos', data: { 'admin-password-hash': 'placeholder', 'postgres-password': 'placeholder' }, annotations: { 'dbos.dev/placeholder': 'true' } })));
+    writeFileSync(
+      path,
+      toYaml(
+        sealSecret({
+          certificate: sealing,
+          name: 'dex-credentials',
+          namespace: 'dbos',
+          data: { 'admin-password-hash': 'placeholder', 'postgres-password': 'placeholder' },
+          annotations: { 'dbos.dev/placeholder': 'true' },
+        }),
+      ),
+    );
     const original = readFileSync(path, 'utf8');
-    const seal = (key: string, value: string, ...extra: string[]) => runPiped('seal-value.ts', ['--env', 'dev', '--name', 'dex-credentials', '--key', key, ...extra, '--root', root], `${value}\n`);
+    const seal = (key: string, value: string, ...extra: string[]) =>
+      runPiped('seal-value.ts', ['--env', 'dev', '--name', 'dex-credentials', '--key', key, ...extra, '--root', root], `${value}\n`);
     const annotations = () => (parse(readFileSync(path, 'utf8')).metadata.annotations ?? {}) as Record<string, string>;
 
     const typoValue = uniqueValue('typo');
@@ -171,11 +196,15 @@ describe('seal-value', () => {
     const third = uniqueValue('extra');
     const added = await seal('issuer-secret', third, '--add-key');
     expect(added.code, added.stderr).toBe(0);
-    expect(await unsealSealedSecret(readFileSync(path, 'utf8'), [certificate.privateKeyPem])).toEqual({ 'admin-password-hash': second, 'postgres-password': first, 'issuer-secret': third });
+    expect(await unsealSealedSecret(readFileSync(path, 'utf8'), [certificate.privateKeyPem])).toEqual({
+      'admin-password-hash': second,
+      'postgres-password': first,
+      'issuer-secret': third,
+    });
     expectNowhereOnDisk(root, [typoValue, first, second, third]);
   });
 
-  it('seals the drain reader URL into both copies (the bot\'s in dbos, KEDA\'s in keda) from one value, or into neither', async () => {
+  it("seals the drain reader URL into both copies (the bot's in dbos, KEDA's in keda) from one value, or into neither", async () => {
     const root = await makeRepo(false);
     const sealing = parseCertificate(certificate.certificatePem);
     const bot = join(root, 'overlays/dev/secrets/dbos-drain-reader.sealed.yaml');
@@ -183,14 +212,27 @@ describe('seal-value', () => {
     const old = uniqueValue('old-url');
     writeFileSync(bot, toYaml(sealSecret({ certificate: sealing, name: 'dbos-drain-reader', namespace: 'dbos', data: { 'database-url': old } })));
     // As committed: KEDA's copy added later, as a placeholder, in KEDA's namespace.
-    writeFileSync(keda, toYaml(sealSecret({ certificate: sealing, name: 'dbos-drain-reader-keda', namespace: 'keda', data: { 'database-url': 'placeholder' }, annotations: { 'dbos.dev/placeholder': 'true' } })));
+    writeFileSync(
+      keda,
+      toYaml(
+        sealSecret({
+          certificate: sealing,
+          name: 'dbos-drain-reader-keda',
+          namespace: 'keda',
+          data: { 'database-url': 'placeholder' },
+          annotations: { 'dbos.dev/placeholder': 'true' },
+        }),
+      ),
+    );
 
     // The command the bot prints for the placeholder: no --namespace, the file says keda.
     const url = `postgresql://dbos_drain_reader:${uniqueValue('pw')}@db.dev.internal:5432/dbos_app?sslmode=require`;
     const result = await runPiped('seal-value.ts', ['--env', 'dev', '--name', 'dbos-drain-reader-keda', '--key', 'database-url', '--root', root], `${url}\n`);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/^updated overlays\/dev\/secrets\/dbos-drain-reader-keda\.sealed\.yaml: key database-url sealed .*, dbos\.dev\/placeholder removed/m);
+    expect(result.stdout).toMatch(
+      /^updated overlays\/dev\/secrets\/dbos-drain-reader-keda\.sealed\.yaml: key database-url sealed .*, dbos\.dev\/placeholder removed/m,
+    );
     expect(result.stdout).toMatch(/^updated overlays\/dev\/secrets\/dbos-drain-reader\.sealed\.yaml: key database-url sealed /m);
     expect(await unsealSealedSecret(readFileSync(keda, 'utf8'), [certificate.privateKeyPem])).toEqual({ 'database-url': url });
     expect(await unsealSealedSecret(readFileSync(bot, 'utf8'), [certificate.privateKeyPem])).toEqual({ 'database-url': url });
@@ -203,18 +245,27 @@ describe('seal-value', () => {
     // A partner that would refuse (it does not declare the key) stops the run before either file is touched.
     writeFileSync(keda, toYaml(sealSecret({ certificate: sealing, name: 'dbos-drain-reader-keda', namespace: 'keda', data: { connection: 'placeholder' } })));
     const [botBefore, kedaBefore] = [readFileSync(bot, 'utf8'), readFileSync(keda, 'utf8')];
-    const refused = await runPiped('seal-value.ts', ['--env', 'dev', '--name', 'dbos-drain-reader', '--key', 'database-url', '--root', root], `${uniqueValue('never')}\n`);
+    const refused = await runPiped(
+      'seal-value.ts',
+      ['--env', 'dev', '--name', 'dbos-drain-reader', '--key', 'database-url', '--root', root],
+      `${uniqueValue('never')}\n`,
+    );
     expect(refused.code).toBe(64); // usage (was 2)
     expect(refused.stderr).toMatch(/dbos-drain-reader-keda\.sealed\.yaml declares the key\(s\) connection, not database-url/);
     expect([readFileSync(bot, 'utf8'), readFileSync(keda, 'utf8')]).toEqual([botBefore, kedaBefore]);
 
     // A partner that passes every check but cannot be edited in place (flow-style encryptedData) fails only while
     // writing, after the bot's copy was written: that write is undone, so the pair never holds two passwords.
-    const flow = toYaml(sealSecret({ certificate: sealing, name: 'dbos-drain-reader-keda', namespace: 'keda', data: { 'database-url': 'placeholder' } }))
-      .replace(/encryptedData:\n\s+database-url: (\S+)\n/, 'encryptedData: {database-url: $1}\n');
+    const flow = toYaml(
+      sealSecret({ certificate: sealing, name: 'dbos-drain-reader-keda', namespace: 'keda', data: { 'database-url': 'placeholder' } }),
+    ).replace(/encryptedData:\n\s+database-url: (\S+)\n/, 'encryptedData: {database-url: $1}\n');
     expect(flow).toContain('encryptedData: {database-url: ');
     writeFileSync(keda, flow);
-    const unwritable = await runPiped('seal-value.ts', ['--env', 'dev', '--name', 'dbos-drain-reader', '--key', 'database-url', '--root', root], `${uniqueValue('undone')}\n`);
+    const unwritable = await runPiped(
+      'seal-value.ts',
+      ['--env', 'dev', '--name', 'dbos-drain-reader', '--key', 'database-url', '--root', root],
+      `${uniqueValue('undone')}\n`,
+    );
     expect(unwritable.code).toBe(7); // a SealedSecret that cannot be edited: YAML (was 1)
     expect(unwritable.stderr).toMatch(/spec\.encryptedData is not a block mapping/);
     expect([readFileSync(bot, 'utf8'), readFileSync(keda, 'utf8')]).toEqual([botBefore, flow]);
@@ -240,7 +291,11 @@ describe('seal-value', () => {
 
     const expired = makeTestCertificate({ keyBits: 2048, startDate: '20240101000000Z', endDate: '20240201000000Z' });
     writeFileSync(join(root, 'expired.pem'), expired.certificatePem);
-    const old = await runPiped('seal-value.ts', ['--env', 'dev', '--name', 'conductor-license', '--key', 'license-key', '--cert', join(root, 'expired.pem'), '--root', root], value);
+    const old = await runPiped(
+      'seal-value.ts',
+      ['--env', 'dev', '--name', 'conductor-license', '--key', 'license-key', '--cert', join(root, 'expired.pem'), '--root', root],
+      value,
+    );
     expect(old.code).toBe(2); // the certificate is configuration (was 1)
     expect(old.stderr).toMatch(/^error: the sealing certificate expired on 2024-02-01/);
 
@@ -260,7 +315,22 @@ describe('seal-value', () => {
   it('reads the value from a hidden prompt on a real terminal: nothing of it is echoed', async () => {
     const root = await makeRepo(false);
     const value = uniqueValue('typed');
-    const commandLine = [TSX, join(SCRIPTS, 'seal-value.ts'), '--env', 'dev', '--name', 'conductor-api-key', '--key', 'api-key', '--token-name', 'gitops-dev-manual', '--root', root].map(shellQuote).join(' ');
+    const commandLine = [
+      TSX,
+      join(SCRIPTS, 'seal-value.ts'),
+      '--env',
+      'dev',
+      '--name',
+      'conductor-api-key',
+      '--key',
+      'api-key',
+      '--token-name',
+      'gitops-dev-manual',
+      '--root',
+      root,
+    ]
+      .map(shellQuote)
+      .join(' ');
     const { code, transcript } = await runInTerminal(commandLine, [value]);
     expect(code).toBe(0);
     expect(transcript).toContain('value of conductor-api-key/api-key (dev, not echoed): ');
@@ -282,12 +352,19 @@ describe('fetch-cert', () => {
       requests.push(`${request.method} ${request.url} ${request.headers.authorization ?? ''}`);
       if (request.url === '/api/v1/namespaces/kube-system/services/sealed-secrets') {
         response.writeHead(200, { 'content-type': 'application/json' }).end(
-          JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'sealed-secrets', namespace: 'kube-system' }, spec: { ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] } }),
+          JSON.stringify({
+            apiVersion: 'v1',
+            kind: 'Service',
+            metadata: { name: 'sealed-secrets', namespace: 'kube-system' },
+            spec: { ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] },
+          }),
         );
       } else if (request.url === '/api/v1/namespaces/kube-system/services/http:sealed-secrets:http/proxy/v1/cert.pem') {
         response.writeHead(200, { 'content-type': 'application/x-pem-file' }).end(served);
       } else {
-        response.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404 }));
+        response
+          .writeHead(404, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404 }));
       }
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -308,11 +385,15 @@ describe('fetch-cert', () => {
     return path;
   }
 
-  it('writes the controller\'s new certificate, reports the key change honestly, offers re-seal commands, and commits', async () => {
+  it("writes the controller's new certificate, reports the key change honestly, offers re-seal commands, and commits", async () => {
     const root = await makeRepo();
     const config = kubeconfig(scratch);
     served = otherCertificate.certificatePem;
-    const result = await runPiped('fetch-cert.ts', ['--env', 'dev', '--kubeconfig', config, '--context', 'dev-admin', '--commit', '--reseal-hint', '--root', root], '');
+    const result = await runPiped(
+      'fetch-cert.ts',
+      ['--env', 'dev', '--kubeconfig', config, '--context', 'dev-admin', '--commit', '--reseal-hint', '--root', root],
+      '',
+    );
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     const fetched = parseCertificate(otherCertificate.certificatePem);
@@ -336,7 +417,11 @@ describe('fetch-cert', () => {
   it('--json prints the same report as data: the new certificate, the key change, the files and re-seal commands', async () => {
     const root = await makeRepo(false);
     served = otherCertificate.certificatePem;
-    const result = await runPiped('fetch-cert.ts', ['--env', 'dev', '--kubeconfig', kubeconfig(scratch), '--context', 'dev-admin', '--reseal-hint', '--json', '--root', root], '');
+    const result = await runPiped(
+      'fetch-cert.ts',
+      ['--env', 'dev', '--kubeconfig', kubeconfig(scratch), '--context', 'dev-admin', '--reseal-hint', '--json', '--root', root],
+      '',
+    );
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     const fetched = parseCertificate(otherCertificate.certificatePem);
@@ -345,7 +430,13 @@ describe('fetch-cert', () => {
       path: 'clusters/dev/sealed-secrets-cert.pem',
       controller: 'kube-system/sealed-secrets',
       context: 'dev-admin',
-      certificate: { keyFingerprint: fetched.keyFingerprint, keyBits: 2048, certificateSha256: fetched.certificateSha256, notBefore: fetched.notBefore.toISOString(), notAfter: fetched.notAfter.toISOString() },
+      certificate: {
+        keyFingerprint: fetched.keyFingerprint,
+        keyBits: 2048,
+        certificateSha256: fetched.certificateSha256,
+        notBefore: fetched.notBefore.toISOString(),
+        notAfter: fetched.notAfter.toISOString(),
+      },
       previousKeyFingerprint: parseCertificate(certificate.certificatePem).keyFingerprint,
       keyChanged: true,
       sealedFiles: [{ path: 'overlays/dev/secrets/conductor-license.sealed.yaml', verdict: 'unknown (not committed, or no history for the old certificate)' }],
@@ -362,7 +453,11 @@ describe('fetch-cert', () => {
     const unknown = await runPiped('fetch-cert.ts', ['--env', 'dev', '--kubeconfig', config, '--context', 'nope', '--root', root], '');
     expect(unknown.code).toBe(64); // usage (was 2)
     expect(unknown.stderr).toMatch(/no context "nope"/);
-    const missing = await runPiped('fetch-cert.ts', ['--env', 'dev', '--kubeconfig', config, '--context', 'dev-admin', '--controller-name', 'sealed-secrets-controller', '--root', root], '');
+    const missing = await runPiped(
+      'fetch-cert.ts',
+      ['--env', 'dev', '--kubeconfig', config, '--context', 'dev-admin', '--controller-name', 'sealed-secrets-controller', '--root', root],
+      '',
+    );
     expect(missing.code).toBe(2); // no certificate where the flags point: config (was 1)
     expect(missing.stderr).toMatch(/cannot get the sealed-secrets Service kube-system\/sealed-secrets-controller: HTTP 404/);
     expect(readFileSync(join(root, 'clusters/dev/sealed-secrets-cert.pem'), 'utf8')).toBe(before);
@@ -385,12 +480,20 @@ describe('bootstrap-environment', () => {
     expect(() => readdirSync(join(root, 'overlays/qa'))).toThrow();
   });
 
-  it('refuses a KEDA namespace that is the application\'s own or not a namespace name, before asking or writing anything', async () => {
+  it("refuses a KEDA namespace that is the application's own or not a namespace name, before asking or writing anything", async () => {
     const root = await newEnvironmentRepo();
-    const same = await runPiped('bootstrap-environment.ts', ['--env', 'qa', '--db-host', 'db.qa.internal', '--keda-namespace', 'dbos', '--root', root], 'a\nb\nc\n');
+    const same = await runPiped(
+      'bootstrap-environment.ts',
+      ['--env', 'qa', '--db-host', 'db.qa.internal', '--keda-namespace', 'dbos', '--root', root],
+      'a\nb\nc\n',
+    );
     expect(same.code).toBe(64); // usage (was 2)
     expect(same.stderr).toMatch(/--keda-namespace must be KEDA's own namespace, not the application's \(dbos\)/);
-    const invalid = await runPiped('bootstrap-environment.ts', ['--env', 'qa', '--db-host', 'db.qa.internal', '--keda-namespace', 'KEDA_NS', '--root', root], 'a\nb\nc\n');
+    const invalid = await runPiped(
+      'bootstrap-environment.ts',
+      ['--env', 'qa', '--db-host', 'db.qa.internal', '--keda-namespace', 'KEDA_NS', '--root', root],
+      'a\nb\nc\n',
+    );
     expect(invalid.code).toBe(64); // usage (was 2)
     expect(invalid.stderr).toMatch(/"KEDA_NS" is not a valid namespace/);
     expect(() => readdirSync(join(root, 'overlays/qa'))).toThrow();
@@ -422,13 +525,21 @@ describe('bootstrap-environment', () => {
     const dexPassword = /Dex admin password \(shown once[^)]*\): (\S+)/.exec(transcript)?.[1] ?? '';
     expect(dexPassword).toMatch(/^[A-Za-z0-9_-]{32}$/);
 
-    const unseal = async (name: string) => unsealSealedSecret(readFileSync(join(root, `overlays/qa/secrets/${name}.sealed.yaml`), 'utf8'), [certificate.privateKeyPem]);
+    const unseal = async (name: string) =>
+      unsealSealedSecret(readFileSync(join(root, `overlays/qa/secrets/${name}.sealed.yaml`), 'utf8'), [certificate.privateKeyPem]);
     expect(await unseal('conductor-license')).toEqual({ 'license-key': license });
     expect(await unseal('conductor-api-key')).toEqual({ 'api-key': apiKey });
-    expect(await unseal('postgres-admin')).toEqual({ password: admin, 'database-url': `postgresql://postgres:${admin}@db.qa.internal:5432/dbos_app?sslmode=require` });
-    expect(await unseal('conductor-db')).toEqual({ 'database-url': `postgresql://dbos_conductor_role:${conductor}@db.qa.internal:5432/dbos_conductor?sslmode=require` });
+    expect(await unseal('postgres-admin')).toEqual({
+      password: admin,
+      'database-url': `postgresql://postgres:${admin}@db.qa.internal:5432/dbos_app?sslmode=require`,
+    });
+    expect(await unseal('conductor-db')).toEqual({
+      'database-url': `postgresql://dbos_conductor_role:${conductor}@db.qa.internal:5432/dbos_conductor?sslmode=require`,
+    });
     expect(await unseal('dbos-app-db')).toEqual({ 'database-url': `postgresql://dbos_app_role:${app}@db.qa.internal:5432/dbos_app?sslmode=require` });
-    expect(await unseal('dbos-drain-reader')).toEqual({ 'database-url': `postgresql://dbos_drain_reader:${reader}@db.qa.internal:5432/dbos_app?sslmode=require` });
+    expect(await unseal('dbos-drain-reader')).toEqual({
+      'database-url': `postgresql://dbos_drain_reader:${reader}@db.qa.internal:5432/dbos_app?sslmode=require`,
+    });
     // KEDA's copy (base/keda-auth reads keda/dbos-drain-reader-keda): the same URL, strict-scoped to KEDA's
     // namespace, so the test decryptor only opens it with the label keda/dbos-drain-reader-keda.
     expect(await unseal('dbos-drain-reader-keda')).toEqual(await unseal('dbos-drain-reader'));
@@ -447,15 +558,26 @@ describe('bootstrap-environment', () => {
     expectNowhereOnDisk(root, [admin, license, apiKey, conductor, app, reader, dexDb, dexPassword]);
 
     // An existing environment is never overwritten by accident.
-    const again = await runInTerminal([TSX, join(SCRIPTS, 'bootstrap-environment.ts'), '--env', 'qa', '--db-host', 'db.qa.internal', '--root', root].map(shellQuote).join(' '));
+    const again = await runInTerminal(
+      [TSX, join(SCRIPTS, 'bootstrap-environment.ts'), '--env', 'qa', '--db-host', 'db.qa.internal', '--root', root].map(shellQuote).join(' '),
+    );
     expect(again.code).toBe(64); // pass --force: usage (was 1)
     expect(again.transcript).toMatch(/already holds 9 SealedSecrets.*--force/);
   });
 
-  it('keeps an existing kustomization and names the files it does not list yet (KEDA\'s copy, for a list older than it)', async () => {
+  it("keeps an existing kustomization and names the files it does not list yet (KEDA's copy, for a list older than it)", async () => {
     const root = await newEnvironmentRepo();
     mkdirSync(join(root, 'overlays/qa/secrets'), { recursive: true });
-    const old = ['postgres-admin', 'conductor-db', 'conductor-license', 'dbos-app-db', 'conductor-api-key', 'dex-credentials', 'dbos-drain-reader', 'gitops-bot'];
+    const old = [
+      'postgres-admin',
+      'conductor-db',
+      'conductor-license',
+      'dbos-app-db',
+      'conductor-api-key',
+      'dex-credentials',
+      'dbos-drain-reader',
+      'gitops-bot',
+    ];
     const kustomization = `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n${old.map((name) => `  - ${name}.sealed.yaml\n`).join('')}`;
     writeFileSync(join(root, 'overlays/qa/secrets/kustomization.yaml'), kustomization);
     const answers = join(scratch, 'answers-kustomization.txt');
@@ -472,7 +594,9 @@ describe('bootstrap-environment', () => {
   it('asks every value through hidden prompts on a terminal, echoing none of them', async () => {
     const root = await newEnvironmentRepo();
     const answers = [uniqueValue('admin'), uniqueValue('license'), `dbos_${uniqueValue('api')}`, uniqueValue('dex')];
-    const commandLine = [TSX, join(SCRIPTS, 'bootstrap-environment.ts'), '--env', 'qa', '--db-host', 'db.qa.internal', '--dex-password', 'ask', '--root', root].map(shellQuote).join(' ');
+    const commandLine = [TSX, join(SCRIPTS, 'bootstrap-environment.ts'), '--env', 'qa', '--db-host', 'db.qa.internal', '--dex-password', 'ask', '--root', root]
+      .map(shellQuote)
+      .join(' ');
     const { code, transcript } = await runInTerminal(commandLine, answers);
     expect(code).toBe(0);
     for (const answer of answers) expect(transcript).not.toContain(answer);
@@ -496,7 +620,11 @@ describe('bootstrap-environment', () => {
       const sql = transcript.replace(/\r\n/g, '\n').split('\n-- Run once')[1]!.split('\nDex admin password')[0]!;
       const [beforeMigration, afterMigration] = sql.split('-- After that first migration');
       const psql = (url: string, script: string) =>
-        execFileSync(join(findPostgresBinDir(), 'psql'), [url, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', '-'], { input: script, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+        execFileSync(join(findPostgresBinDir(), 'psql'), [url, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', '-'], {
+          input: script,
+          encoding: 'utf8',
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
       const urlOf = async (name: string) =>
         (await unsealSealedSecret(readFileSync(join(root, `overlays/qa/secrets/${name}.sealed.yaml`), 'utf8'), [certificate.privateKeyPem]))['database-url']!;
 
@@ -517,14 +645,32 @@ describe('bootstrap-environment', () => {
   });
 });
 
-
 describe('one command-line convention for the three scripts (cli-kit)', () => {
   const scripts = {
     'seal-value.ts': { name: 'secrets:seal', flags: ['env', 'name', 'key', 'namespace', 'scope', 'cert', 'token-name', 'add-key', 'root', 'json'] },
-    'fetch-cert.ts': { name: 'secrets:fetch-cert', flags: ['env', 'context', 'kubeconfig', 'controller-name', 'controller-namespace', 'commit', 'reseal-hint', 'root', 'json'] },
+    'fetch-cert.ts': {
+      name: 'secrets:fetch-cert',
+      flags: ['env', 'context', 'kubeconfig', 'controller-name', 'controller-namespace', 'commit', 'reseal-hint', 'root', 'json'],
+    },
     'bootstrap-environment.ts': {
       name: 'secrets:bootstrap',
-      flags: ['env', 'db-host', 'db-port', 'db-sslmode', 'admin-password', 'admin-role', 'dex-password', 'dex-postgres', 'conductor-token-name', 'namespace', 'keda-namespace', 'cert', 'force', 'root', 'json'],
+      flags: [
+        'env',
+        'db-host',
+        'db-port',
+        'db-sslmode',
+        'admin-password',
+        'admin-role',
+        'dex-password',
+        'dex-postgres',
+        'conductor-token-name',
+        'namespace',
+        'keda-namespace',
+        'cert',
+        'force',
+        'root',
+        'json',
+      ],
     },
   };
 
@@ -548,7 +694,11 @@ describe('one command-line convention for the three scripts (cli-kit)', () => {
   it('an unknown flag or a stray argument exits 64 with what to do, naming the flag but never a value', async () => {
     const value = uniqueValue('stray');
     for (const script of Object.keys(scripts)) {
-      for (const argv of [['--env', 'dev', `--password=${value}`], ['--env', 'dev', value], ['--env', 'dev', '--database-url', value]]) {
+      for (const argv of [
+        ['--env', 'dev', `--password=${value}`],
+        ['--env', 'dev', value],
+        ['--env', 'dev', '--database-url', value],
+      ]) {
         const result = await runPiped(script, argv, '');
         expect(result.code, `${script} ${argv[2]!.slice(0, 12)}`).toBe(64);
         expect(result.stdout).toBe('');
@@ -561,15 +711,28 @@ describe('one command-line convention for the three scripts (cli-kit)', () => {
   it('seal-value --json prints what it wrote as data, and nothing of the value', async () => {
     const root = await makeRepo(false);
     const value = uniqueValue('json');
-    const result = await runPiped('seal-value.ts', ['--env', 'dev', '--name', 'conductor-license', '--key', 'license-key', '--root', root, '--json'], `${value}\n`);
+    const result = await runPiped(
+      'seal-value.ts',
+      ['--env', 'dev', '--name', 'conductor-license', '--key', 'license-key', '--root', root, '--json'],
+      `${value}\n`,
+    );
     expect(result.code, result.stderr).toBe(0);
     const report = JSON.parse(result.stdout) as { environment: string; certificate: { keyFingerprint: string }; files: Array<Record<string, unknown>> };
     expect(report.environment).toBe('dev');
     expect(report.certificate.keyFingerprint).toBe(parseCertificate(certificate.certificatePem).keyFingerprint);
     expect(report.files).toEqual([
-      { path: 'overlays/dev/secrets/conductor-license.sealed.yaml', created: false, key: 'license-key', placeholderRemoved: true, placeholderRemaining: [], tokenNameRemoved: false },
+      {
+        path: 'overlays/dev/secrets/conductor-license.sealed.yaml',
+        created: false,
+        key: 'license-key',
+        placeholderRemoved: true,
+        placeholderRemaining: [],
+        tokenNameRemoved: false,
+      },
     ]);
     expect(result.stdout).not.toContain(value);
-    expect(await unsealSealedSecret(readFileSync(join(root, 'overlays/dev/secrets/conductor-license.sealed.yaml'), 'utf8'), [certificate.privateKeyPem])).toEqual({ 'license-key': value });
+    expect(
+      await unsealSealedSecret(readFileSync(join(root, 'overlays/dev/secrets/conductor-license.sealed.yaml'), 'utf8'), [certificate.privateKeyPem]),
+    ).toEqual({ 'license-key': value });
   });
 });

@@ -19,7 +19,11 @@ const SEAL_EXAMPLES = {
     'clusters/<env>/sealed-secrets-cert.pem (the private key is dropped) and every SealedSecret of overlays/<env>/secrets, ' +
     'sealed from random or placeholder values. Only for the examples: a real environment uses secrets:bootstrap.',
   flags: {},
-  positionals: { name: 'ENV', description: `the environments to re-create, of ${EXAMPLE_ENVIRONMENTS.join(', ')} (default all)`, max: EXAMPLE_ENVIRONMENTS.length },
+  positionals: {
+    name: 'ENV',
+    description: `the environments to re-create, of ${EXAMPLE_ENVIRONMENTS.join(', ')} (default all)`,
+    max: EXAMPLE_ENVIRONMENTS.length,
+  },
   notes: ['exit codes: 0 written, 64 usage (an environment that is not an example).'],
 } satisfies CommandSpec;
 

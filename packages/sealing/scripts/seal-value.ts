@@ -22,18 +22,32 @@ export const SEAL_VALUE = {
     'keys it declares; dbos.dev/placeholder is removed once every placeholder key of the file holds a real value. ' +
     'dbos-drain-reader and dbos-drain-reader-keda (key database-url) are sealed together from the one value.',
   flags: {
-    env: { type: 'string', valueName: 'ENV', description: 'the environment: writes overlays/ENV/secrets, seals for clusters/ENV/sealed-secrets-cert.pem (required)' },
+    env: {
+      type: 'string',
+      valueName: 'ENV',
+      description: 'the environment: writes overlays/ENV/secrets, seals for clusters/ENV/sealed-secrets-cert.pem (required)',
+    },
     name: { type: 'string', valueName: 'SECRET', description: 'the Secret name, also the file name (required)' },
     key: { type: 'string', valueName: 'KEY', description: 'the key inside the Secret to seal the value under (required)' },
-    namespace: { type: 'string', valueName: 'NS', description: "the Secret's namespace (default: the existing file's, else dbos; keda for dbos-drain-reader-keda)" },
+    namespace: {
+      type: 'string',
+      valueName: 'NS',
+      description: "the Secret's namespace (default: the existing file's, else dbos; keda for dbos-drain-reader-keda)",
+    },
     scope: { type: 'string', valueName: 'SCOPE', description: "strict, namespace-wide or cluster-wide (default: the existing file's, else strict)" },
     cert: { type: 'string', valueName: 'FILE|URL', description: 'the sealing certificate (default clusters/ENV/sealed-secrets-cert.pem)' },
-    'token-name': { type: 'string', valueName: 'NAME', description: "with --name conductor-api-key: record the Conductor key's name, so the bot can revoke it later" },
+    'token-name': {
+      type: 'string',
+      valueName: 'NAME',
+      description: "with --name conductor-api-key: record the Conductor key's name, so the bot can revoke it later",
+    },
     'add-key': { type: 'boolean', description: 'accept a key the existing file does not declare yet (without it a typo is refused)' },
     root: { type: 'string', valueName: 'DIR', description: 'the repository (default: the git work tree around the current directory)' },
     json: { type: 'boolean', description: 'print what was written as JSON ({ files: [...] }) instead of lines' },
   },
-  notes: ['exit codes: 0 sealed, 2 certificate or a file for another target, 6 a file that cannot be read, 7 a file that is not an editable SealedSecret, 64 usage (also a key the file does not declare, an empty value), 130 cancelled at the prompt.'],
+  notes: [
+    'exit codes: 0 sealed, 2 certificate or a file for another target, 6 a file that cannot be read, 7 a file that is not an editable SealedSecret, 64 usage (also a key the file does not declare, an empty value), 130 cancelled at the prompt.',
+  ],
 } satisfies CommandSpec;
 
 runScript(SEAL_VALUE, 'secrets:seal', async (flags, io) => (await import('./lib/seal-value.ts')).sealValue(flags, io));

@@ -49,10 +49,7 @@ async function listen(
     response.writeHead(answer.status, { 'content-type': answer.type });
     response.end(answer.body);
   };
-  server =
-    protocol === 'https'
-      ? createHttpsServer({ key: tls.privateKeyPem, cert: tls.certificatePem }, listener)
-      : createHttpServer(listener);
+  server = protocol === 'https' ? createHttpsServer({ key: tls.privateKeyPem, cert: tls.certificatePem }, listener) : createHttpServer(listener);
   await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
   return { base: `${protocol}://127.0.0.1:${(server!.address() as AddressInfo).port}`, requests };
 }
@@ -169,9 +166,9 @@ describe('certificate from the cluster, through the controller Service proxy', (
     const kubeConfig = loadKubeConfig({ kubeconfigPath: writeKubeconfig(base) });
     const attempt = readCertificatePem({ kubeConfig, controller: { name: 'sealed-secrets', namespace: 'kube-system' } });
     await expect(attempt).rejects.toThrow(CertificateFetchError);
-    await expect(
-      readCertificatePem({ kubeConfig, controller: { name: 'sealed-secrets', namespace: 'kube-system' } }),
-    ).rejects.toThrow(/kube-system\/sealed-secrets: HTTP 404.*--controller-name and --controller-namespace/);
+    await expect(readCertificatePem({ kubeConfig, controller: { name: 'sealed-secrets', namespace: 'kube-system' } })).rejects.toThrow(
+      /kube-system\/sealed-secrets: HTTP 404.*--controller-name and --controller-namespace/,
+    );
   });
 
   it('reports an unreachable API server as a fetch error', async () => {
@@ -202,7 +199,7 @@ describe('certificate from a file or URL', () => {
   it('fails clearly for a missing file or an HTTP error, without echoing URL credentials or query', async () => {
     await expect(readCertificatePem({ cert: join(dir, 'absent.pem') })).rejects.toThrow(/absent.pem: no such file/);
     const { base, requests } = await listen(() => ({ status: 404, type: 'text/plain', body: 'nope' }));
-    const withSecrets = base.replace('http://', 'http://user:hunter2@') + '/cert.pem?token=abc123';
+    const withSecrets = `${base.replace('http://', 'http://user:hunter2@')}/cert.pem?token=abc123`;
     const failure = readCertificatePem({ cert: withSecrets });
     await expect(failure).rejects.toThrow(/HTTP 404/);
     const message = await readCertificatePem({ cert: withSecrets }).catch((error: Error) => error.message);

@@ -51,10 +51,9 @@ async function readCertificateFile(path: string): Promise<string> {
     return await readFile(path, 'utf8');
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
-    throw new CertificateFetchError(
-      `cannot read the certificate file ${path}: ${reason}; commit it with the fetch-cert script or pass --cert URL`,
-      { cause: error },
-    );
+    throw new CertificateFetchError(`cannot read the certificate file ${path}: ${reason}; commit it with the fetch-cert script or pass --cert URL`, {
+      cause: error,
+    });
   }
 }
 
@@ -77,10 +76,7 @@ async function readCertificateUrl(location: string): Promise<string> {
     response = await fetch(url, { headers, redirect: 'follow', signal: AbortSignal.timeout(30_000) });
   } catch (error) {
     const reason = ((error as Error).cause as Error | undefined)?.message ?? (error as Error).message;
-    throw new CertificateFetchError(
-      `cannot fetch ${describeUrl(location)}: ${reason.split(url.href).join(describeUrl(location))}`,
-      { cause: error },
-    );
+    throw new CertificateFetchError(`cannot fetch ${describeUrl(location)}: ${reason.split(url.href).join(describeUrl(location))}`, { cause: error });
   }
   if (response.status !== 200) {
     await response.body?.cancel();
@@ -91,16 +87,17 @@ async function readCertificateUrl(location: string): Promise<string> {
 
 export function loadKubeConfig(options: { kubeconfigPath?: string; env?: Readonly<Record<string, string | undefined>> }): KubeConfig {
   const kubeConfig = new KubeConfig();
-  const fromEnv = nonEmpty(options.env?.KUBECONFIG)?.split(':').find((file) => file !== '');
+  const fromEnv = nonEmpty(options.env?.KUBECONFIG)
+    ?.split(':')
+    .find((file) => file !== '');
   try {
     if (options.kubeconfigPath) kubeConfig.loadFromFile(options.kubeconfigPath);
     else if (fromEnv) kubeConfig.loadFromFile(fromEnv);
     else kubeConfig.loadFromDefault();
   } catch (error) {
-    throw new CertificateFetchError(
-      `cannot load the kubeconfig: ${(error as Error).message}; pass --kubeconfig, or --cert FILE|URL to seal offline`,
-      { cause: error },
-    );
+    throw new CertificateFetchError(`cannot load the kubeconfig: ${(error as Error).message}; pass --kubeconfig, or --cert FILE|URL to seal offline`, {
+      cause: error,
+    });
   }
   return kubeConfig;
 }
@@ -198,9 +195,6 @@ export async function readCertificatePem(source: CertificateSource): Promise<str
   return fetchCertificateFromCluster(kubeConfig, controller);
 }
 
-export async function loadCertificate(
-  source: CertificateSource,
-  options: ParseCertificateOptions = {},
-): Promise<SealingCertificate> {
+export async function loadCertificate(source: CertificateSource, options: ParseCertificateOptions = {}): Promise<SealingCertificate> {
   return parseCertificate(await readCertificatePem(source), options);
 }

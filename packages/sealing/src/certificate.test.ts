@@ -24,7 +24,9 @@ function sshKeygenFingerprint(publicKeyPem: string): string {
     writeFileSync(path, publicKeyPem);
     const openssh = execFileSync('ssh-keygen', ['-i', '-m', 'PKCS8', '-f', path]).toString();
     writeFileSync(join(dir, 'key.pub'), openssh);
-    return execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', join(dir, 'key.pub')]).toString().split(' ')[1]!;
+    return execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', join(dir, 'key.pub')])
+      .toString()
+      .split(' ')[1]!;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -73,9 +75,7 @@ describe('parseCertificate', () => {
     const ec = makeTestCertificate({ keyType: 'ec' });
     expect(() => parseCertificate(ec.certificatePem)).toThrow(/expected an RSA public key/);
     expect(() => parseCertificate(valid.publicKeyPem)).toThrow(CertificateParseError);
-    expect(() => parseCertificate('-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n')).toThrow(
-      CertificateParseError,
-    );
+    expect(() => parseCertificate('-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n')).toThrow(CertificateParseError);
     expect(() => parseCertificate('')).toThrow(SealingError);
   });
 });

@@ -46,8 +46,18 @@ describe('runSeal', () => {
   it('seals literals and files to YAML on stdout that the controller can unseal', async () => {
     writeFileSync(join(dir, 'token.txt'), SECRET_B);
     const result = await run([
-      '--cert', 'cert.pem', '--namespace', 'dbos', '--name', 'postgres-admin',
-      '--from-env', 'password=SECRET_A', '--from-file', 'token=token.txt', '--format', 'yaml',
+      '--cert',
+      'cert.pem',
+      '--namespace',
+      'dbos',
+      '--name',
+      'postgres-admin',
+      '--from-env',
+      'password=SECRET_A',
+      '--from-file',
+      'token=token.txt',
+      '--format',
+      'yaml',
     ]);
     expect(result).toMatchObject({ code: 0, stderr: '' });
     expect(parse(result.stdout).metadata).toEqual({ name: 'postgres-admin', namespace: 'dbos' });
@@ -91,7 +101,20 @@ describe('runSeal', () => {
 
   it('--merge-into accepts only declared keys and clears dbos.dev/placeholder only when every placeholder key is sealed', async () => {
     const file = join(dir, 'conductor-db.sealed.yaml');
-    const created = await run(['--cert', certPath, '-n', 'dbos', '--name', 'conductor-db', '--from-env', 'password=SECRET_A', '--from-env', 'database-url=SECRET_A', '-o', 'yaml']);
+    const created = await run([
+      '--cert',
+      certPath,
+      '-n',
+      'dbos',
+      '--name',
+      'conductor-db',
+      '--from-env',
+      'password=SECRET_A',
+      '--from-env',
+      'database-url=SECRET_A',
+      '-o',
+      'yaml',
+    ]);
     // A placeholder file as committed before the key list existed: the mark alone means every key is a placeholder.
     const original = created.stdout.replace('  name: conductor-db\n', '  name: conductor-db\n  annotations:\n    dbos.dev/placeholder: "true"\n');
     expect(original).not.toBe(created.stdout);
@@ -132,14 +155,16 @@ describe('runSeal', () => {
     const result = await run(['--cert', 'expired.pem', '-n', 'dbos', '--name', 'x', '--from-env', 'v=SECRET_A']);
     expect(result.code).toBe(2);
     expect(result.stdout).toBe('');
-    expect(result.stderr).toMatch(/^error: the sealing certificate expired on 2021-01-01.*fetch the current certificate.*\n  what to do: [^\n]*secrets:fetch-cert[^\n]*\n$/);
+    expect(result.stderr).toMatch(
+      /^error: the sealing certificate expired on 2021-01-01.*fetch the current certificate.*\n {2}what to do: [^\n]*secrets:fetch-cert[^\n]*\n$/,
+    );
     rmSync(join(dir, 'expired.pem'));
   });
 
   it('rejects bad usage (a value on the command line included) with exit 64 and never echoes a value', async () => {
     const cases: string[][] = [
       ['--cert', certPath, '-n', 'dbos', '--name', 'x', '--from-literal', SECRET_A],
-      ['--cert', certPath, '-n', 'dbos', '--name', 'x', '--from-literal', 'k=' + SECRET_A],
+      ['--cert', certPath, '-n', 'dbos', '--name', 'x', '--from-literal', `k=${SECRET_A}`],
       ['--cert', certPath, '-n', 'dbos', '--name', 'x', `--from-literal=k=${SECRET_A}`],
       ['--cert', certPath, '-n', 'dbos', '--name', 'x', '--from-env', 'k=NOT_SET_ANYWHERE'],
       ['--cert', certPath, '-n', 'dbos', '--name', 'x', '--from-env', `k=${SECRET_A}/+x==`],
@@ -160,7 +185,7 @@ describe('runSeal', () => {
       expect(result.code, argv.join(' ')).toBe(64);
       expect(result.stdout).toBe('');
       // One line of error and one of what to do (cli-kit's single catch), nothing else.
-      expect(result.stderr).toMatch(/^error: [^\n]+\n  what to do: [^\n]+\n$/);
+      expect(result.stderr).toMatch(/^error: [^\n]+\n {2}what to do: [^\n]+\n$/);
       expect(result.stderr).not.toContain(SECRET_A);
       expect(result.stderr).not.toContain(SECRET_B);
     }
@@ -182,8 +207,25 @@ describe('runSeal', () => {
   it('--help explains every flag on its own line; --version prints the version; a leading -- is dropped', async () => {
     const help = await run(['--', '--help']);
     expect(help.code).toBe(0);
-    for (const flag of ['--cert FILE|URL', '--controller-name NAME', '--controller-namespace NS', '--kubeconfig FILE', '--name NAME', '-n, --namespace NS', '--scope SCOPE',
-      '--from-file [KEY=]PATH', '--from-env KEY=VARIABLE', '--type TYPE', '-o, --format yaml|json', '--json', '--merge-into FILE', '--add-key', '--raw', '--fetch-cert', '--version']) {
+    for (const flag of [
+      '--cert FILE|URL',
+      '--controller-name NAME',
+      '--controller-namespace NS',
+      '--kubeconfig FILE',
+      '--name NAME',
+      '-n, --namespace NS',
+      '--scope SCOPE',
+      '--from-file [KEY=]PATH',
+      '--from-env KEY=VARIABLE',
+      '--type TYPE',
+      '-o, --format yaml|json',
+      '--json',
+      '--merge-into FILE',
+      '--add-key',
+      '--raw',
+      '--fetch-cert',
+      '--version',
+    ]) {
       expect(help.stdout).toMatch(new RegExp(`^  (    )?${flag.replace(/[|[\]]/g, '\\$&')}  +\\S`, 'm'));
     }
     const version = await run(['--version']);

@@ -30,7 +30,8 @@ async function collectData(flags: ParsedFlags, cwd: string, env: Readonly<Record
       throw new UsageError(`--from-env #${index + 1} has an invalid KEY (letters, digits, "-", "_" and "." only)`);
     }
     const variable = item.slice(equals + 1);
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(variable)) throw new UsageError(`--from-env #${index + 1}: VARIABLE must be an environment variable name (not shown; is it a value?)`);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(variable))
+      throw new UsageError(`--from-env #${index + 1}: VARIABLE must be an environment variable name (not shown; is it a value?)`);
     const value = env[variable];
     if (value === undefined || value === '') throw new UsageError(`--from-env ${item.slice(0, equals)}=${variable}: ${variable} is not set or empty`);
     add(item.slice(0, equals), value);
@@ -105,7 +106,10 @@ export async function seal(flags: ParsedFlags, io: SealIo): Promise<void> {
     let merged = mergeIntoSealedSecret(source, target, encryptData(certificate, target, data), flags.mergeInto, { annotations: placeholder.set });
     if (placeholder.remove.length > 0) merged = mergeIntoSealedSecret(merged, target, {}, flags.mergeInto, { removeAnnotations: placeholder.remove });
     await replaceFile(path, merged);
-    if (placeholder.remaining.length > 0) io.stderr.write(`note: ${flags.mergeInto} still holds placeholder key(s) ${placeholder.remaining.join(', ')}; dbos.dev/placeholder stays until they are sealed\n`);
+    if (placeholder.remaining.length > 0)
+      io.stderr.write(
+        `note: ${flags.mergeInto} still holds placeholder key(s) ${placeholder.remaining.join(', ')}; dbos.dev/placeholder stays until they are sealed\n`,
+      );
     return;
   }
 

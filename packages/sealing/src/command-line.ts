@@ -49,4 +49,3 @@ export function runCommand<F extends FlagSpecs>(
     'sealing',
   );
 }
-

@@ -140,11 +140,31 @@ describe('document shape, as kubeseal writes it', () => {
       templateLabels: { app: 'x' },
     });
     const text = toYaml(document);
-    const lines = text.split('\n').filter((line) => /^\s*[a-zA-Z]/.test(line)).map((line) => line.replace(/:.*/, ''));
+    const lines = text
+      .split('\n')
+      .filter((line) => /^\s*[a-zA-Z]/.test(line))
+      .map((line) => line.replace(/:.*/, ''));
     expect(lines).toEqual([
-      'apiVersion', 'kind', 'metadata', '  annotations', '    sealedsecrets.bitnami.com/namespace-wide', '  name', '  namespace',
-      'spec', '  encryptedData', '    a', '    b', '  template', '    metadata', '      annotations',
-      '        sealedsecrets.bitnami.com/namespace-wide', '      labels', '        app', '      name', '      namespace', '    type',
+      'apiVersion',
+      'kind',
+      'metadata',
+      '  annotations',
+      '    sealedsecrets.bitnami.com/namespace-wide',
+      '  name',
+      '  namespace',
+      'spec',
+      '  encryptedData',
+      '    a',
+      '    b',
+      '  template',
+      '    metadata',
+      '      annotations',
+      '        sealedsecrets.bitnami.com/namespace-wide',
+      '      labels',
+      '        app',
+      '      name',
+      '      namespace',
+      '    type',
     ]);
     expect(text).toContain('sealedsecrets.bitnami.com/namespace-wide: "true"');
     const parsed = parse(text);
@@ -175,7 +195,10 @@ describe('document shape, as kubeseal writes it', () => {
   it('keeps extra annotations on the SealedSecret only and quotes timestamps', () => {
     const text = toYaml(
       sealSecret({
-        certificate, name: 'x', namespace: 'dbos', data: { k: 'v' },
+        certificate,
+        name: 'x',
+        namespace: 'dbos',
+        data: { k: 'v' },
         annotations: { 'dbos.dev/rotated-at': '2026-01-02T03:04:05.000Z', 'dbos.dev/placeholder': 'true' },
       }),
     );

@@ -54,26 +54,20 @@ const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
 
 export function validateTarget(target: SealingTarget): void {
   if (!DNS_SUBDOMAIN.test(target.name) || target.name.length > 253) {
-    throw new UsageError(
-      `"${target.name}" is not a valid Secret name: use lower-case letters, digits, "-" and "." (at most 253 characters)`,
-    );
+    throw new UsageError(`"${target.name}" is not a valid Secret name: use lower-case letters, digits, "-" and "." (at most 253 characters)`);
   }
   if (target.namespace === '') {
     if (target.scope !== 'cluster-wide') {
       throw new UsageError('a namespace is required unless the scope is cluster-wide; pass --namespace');
     }
   } else if (!DNS_LABEL.test(target.namespace) || target.namespace.length > 63) {
-    throw new UsageError(
-      `"${target.namespace}" is not a valid namespace: use lower-case letters, digits and "-" (at most 63 characters)`,
-    );
+    throw new UsageError(`"${target.namespace}" is not a valid namespace: use lower-case letters, digits and "-" (at most 63 characters)`);
   }
 }
 
 export function validateSecretKey(key: string): void {
   if (!SECRET_KEY.test(key) || key === '.' || key === '..' || key.length > 253) {
-    throw new UsageError(
-      `"${key}" is not a valid Secret key: use letters, digits, "-", "_" and "." (at most 253 characters)`,
-    );
+    throw new UsageError(`"${key}" is not a valid Secret key: use letters, digits, "-", "_" and "." (at most 253 characters)`);
   }
 }
 

@@ -96,7 +96,7 @@ export class SealedSecretFormatError extends SealingError {
 export class MergeTargetMismatchError extends SealingError {
   constructor(message: string) {
     super('MERGE_TARGET_MISMATCH', message, {
-      hint: 'drop --name/--namespace/--scope to seal for the file\'s own, or seal a new file for the new target',
+      hint: "drop --name/--namespace/--scope to seal for the file's own, or seal a new file for the new target",
       exitCode: EXIT.config,
     });
   }
@@ -111,7 +111,7 @@ export class EncryptionError extends SealingError {
 
 /** A file or directory of the repository could not be read or written, or git refused (exit 6, git/tree). */
 export class RepositoryError extends SealingError {
-  constructor(message: string, hint = 'check the path\'s permissions and `git status` in the repository, then run again') {
+  constructor(message: string, hint = "check the path's permissions and `git status` in the repository, then run again") {
     super('REPOSITORY', message, { hint, exitCode: EXIT.git });
   }
 }

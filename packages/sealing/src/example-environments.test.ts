@@ -36,7 +36,7 @@ const scratch = mkdtempSync(join(tmpdir(), 'sealing-envs-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe('bootstrapExampleEnvironment (into a scratch tree, keeping the test key to unseal)', () => {
-  it('seals every expected value in the seeds\' forms', async () => {
+  it("seals every expected value in the seeds' forms", async () => {
     const privateKeys: string[] = [];
     const lines: string[] = [];
     const now = new Date('2026-03-04T05:06:07.000Z');
@@ -53,7 +53,11 @@ describe('bootstrapExampleEnvironment (into a scratch tree, keeping the test key
     });
     const directory = join(scratch, 'overlays', 'staging', 'secrets');
     const files = readdirSync(directory).sort();
-    expect(files).toEqual(Object.keys(EXPECTED_KEYS).map((name) => `${name}.sealed.yaml`).sort());
+    expect(files).toEqual(
+      Object.keys(EXPECTED_KEYS)
+        .map((name) => `${name}.sealed.yaml`)
+        .sort(),
+    );
     const values: Record<string, Record<string, string>> = {};
     for (const file of files) {
       const text = readFileSync(join(directory, file), 'utf8');
@@ -72,7 +76,11 @@ describe('bootstrapExampleEnvironment (into a scratch tree, keeping the test key
     const keda = parse(readFileSync(join(directory, 'dbos-drain-reader-keda.sealed.yaml'), 'utf8'));
     expect(keda.metadata).toEqual({ name: 'dbos-drain-reader-keda', namespace: 'keda' });
     expect(keda.spec.template.metadata).toEqual({ name: 'dbos-drain-reader-keda', namespace: 'keda' });
-    const passwords = [admin[1], ...['conductor-db', 'dbos-app-db', 'dbos-drain-reader'].map((name) => parts(values[name]!['database-url'])[1]), values['dex-credentials']!['postgres-password']];
+    const passwords = [
+      admin[1],
+      ...['conductor-db', 'dbos-app-db', 'dbos-drain-reader'].map((name) => parts(values[name]!['database-url'])[1]),
+      values['dex-credentials']!['postgres-password'],
+    ];
     expect(new Set(passwords).size).toBe(5);
     expect(values['dex-credentials']!['admin-password-hash']).toMatch(/^\$2[aby]\$12\$[./A-Za-z0-9]{53}$/);
     expect(bcrypt.getRounds(values['dex-credentials']!['admin-password-hash']!)).toBe(12);
@@ -88,8 +96,8 @@ describe('bootstrapExampleEnvironment (into a scratch tree, keeping the test key
   });
 });
 
-describe('KEDA\'s copy of the drain reader', () => {
-  it('is the Secret base/keda-auth\'s ClusterTriggerAuthentication reads, in the namespace the clusters install KEDA into', () => {
+describe("KEDA's copy of the drain reader", () => {
+  it("is the Secret base/keda-auth's ClusterTriggerAuthentication reads, in the namespace the clusters install KEDA into", () => {
     const auth = parse(readFileSync(join(repoRoot, 'base/keda-auth/cluster-trigger-authentication.yaml'), 'utf8'));
     expect(auth.kind).toBe('ClusterTriggerAuthentication');
     expect(auth.spec.secretTargetRef).toEqual([{ parameter: 'connection', name: KEDA_DRAIN_READER_SECRET, key: DRAIN_READER_KEY }]);
@@ -108,7 +116,7 @@ describe('the committed example environments', () => {
     describe(environment, () => {
       const certificatePem = readFileSync(join(repoRoot, 'clusters', environment, 'sealed-secrets-cert.pem'), 'utf8');
 
-      it('has a public RSA-4096 certificate like the controller\'s, valid for years, and no private key', () => {
+      it("has a public RSA-4096 certificate like the controller's, valid for years, and no private key", () => {
         const certificate = parseCertificate(certificatePem);
         expect(certificate.keyBits).toBe(4096);
         expect(certificate.subject).toBe('CN=sealed-secret');
@@ -120,7 +128,7 @@ describe('the committed example environments', () => {
         }
       });
 
-      it('has every SealedSecret, strict in namespace dbos, sealed for that certificate\'s key size', () => {
+      it("has every SealedSecret, strict in namespace dbos, sealed for that certificate's key size", () => {
         const certificate = parseCertificate(certificatePem);
         for (const [name, keys] of Object.entries(EXPECTED_KEYS)) {
           const text = readFileSync(join(repoRoot, 'overlays', environment, 'secrets', `${name}.sealed.yaml`), 'utf8');

@@ -52,8 +52,20 @@ export async function generateSealingKeyPair(options: GenerateSealingKeyPairOpti
     const keyPath = join(directory, 'key.pem');
     await writeFile(keyPath, privateKeyPem, { mode: 0o600 });
     const certificatePem = await runOpenssl([
-      'req', '-x509', '-new', '-key', keyPath, '-subj', `/CN=${commonName}`, '-days', String(validDays), '-sha256',
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=encipherOnly',
+      'req',
+      '-x509',
+      '-new',
+      '-key',
+      keyPath,
+      '-subj',
+      `/CN=${commonName}`,
+      '-days',
+      String(validDays),
+      '-sha256',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=encipherOnly',
     ]);
     return { certificatePem, privateKeyPem };
   } finally {

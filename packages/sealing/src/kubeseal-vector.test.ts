@@ -97,7 +97,7 @@ describe('a SealedSecret made by the real kubeseal', () => {
     await expect(unsealSealedSecret(merged, [privateKeyPem])).resolves.toEqual({ token: 'sealed-secrets-example', password: value });
   });
 
-  it('replaces kubeseal\'s own value in place, and the controller key opens the replacement', async () => {
+  it("replaces kubeseal's own value in place, and the controller key opens the replacement", async () => {
     const value = randomUUID();
     const update = encryptData(parseCertificate(certificatePem), target, { token: value });
     const merged = mergeIntoSealedSecret(sealedYaml, target, update, 'sealed-secret.yaml');

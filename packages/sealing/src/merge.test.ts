@@ -114,7 +114,10 @@ describe('mergeIntoSealedSecret', () => {
   it('updates an existing annotation in place, as API-key rotation needs', async () => {
     const document = toYaml(
       sealSecret({
-        certificate, name: 'conductor-api-key', namespace: 'dbos', data: { 'api-key': 'placeholder' },
+        certificate,
+        name: 'conductor-api-key',
+        namespace: 'dbos',
+        data: { 'api-key': 'placeholder' },
         annotations: { 'dbos.dev/placeholder': 'true', 'dbos.dev/rotated-at': '2026-01-01T00:00:00.000Z' },
       }),
     );
@@ -134,7 +137,10 @@ describe('mergeIntoSealedSecret', () => {
   it('removes annotations, and the whole map once it is empty, as rotation does for the placeholder mark', () => {
     const document = toYaml(
       sealSecret({
-        certificate, name: 'conductor-api-key', namespace: 'dbos', data: { 'api-key': 'placeholder' },
+        certificate,
+        name: 'conductor-api-key',
+        namespace: 'dbos',
+        data: { 'api-key': 'placeholder' },
         annotations: { 'dbos.dev/placeholder': 'true', 'dbos.dev/rotated-at': '2026-01-01T00:00:00.000Z' },
       }),
     );
@@ -143,11 +149,7 @@ describe('mergeIntoSealedSecret', () => {
       removeAnnotations: ['dbos.dev/placeholder'],
       annotations: { 'dbos.dev/rotated-at': '2026-02-02T00:00:00.000Z' },
     });
-    expect(rotated).toBe(
-      document
-        .replace('    dbos.dev/placeholder: "true"\n', '')
-        .replace('2026-01-01T00:00:00.000Z', '2026-02-02T00:00:00.000Z'),
-    );
+    expect(rotated).toBe(document.replace('    dbos.dev/placeholder: "true"\n', '').replace('2026-01-01T00:00:00.000Z', '2026-02-02T00:00:00.000Z'));
     const bare = mergeIntoSealedSecret(document, target, {}, 'f', {
       removeAnnotations: ['dbos.dev/placeholder', 'dbos.dev/rotated-at', 'not-there'],
     });
@@ -172,20 +174,16 @@ describe('mergeIntoSealedSecret', () => {
       'dbos.dev/placeholder': 'true',
       'dbos.dev/rotated-at': '2026-02-02T00:00:00.000Z',
     });
-    expect(() =>
-      mergeIntoSealedSecret(document, strictTarget, {}, 'f', { annotations: { 'sealedsecrets.bitnami.com/cluster-wide': 'true' } }),
-    ).toThrow(MergeTargetMismatchError);
+    expect(() => mergeIntoSealedSecret(document, strictTarget, {}, 'f', { annotations: { 'sealedsecrets.bitnami.com/cluster-wide': 'true' } })).toThrow(
+      MergeTargetMismatchError,
+    );
   });
 
   it('refuses what is not a single editable SealedSecret', () => {
     const document = toYaml(sealSecret({ certificate, ...strictTarget, data: { a: '1' } }));
     expect(() => mergeIntoSealedSecret(`${document}---\n${document}`, strictTarget, {})).toThrow(SealedSecretFormatError);
-    expect(() => mergeIntoSealedSecret(document.replace('kind: SealedSecret', 'kind: Secret'), strictTarget, {})).toThrow(
-      /is not a SealedSecret/,
-    );
-    expect(() => mergeIntoSealedSecret(document.replace(/ {2}encryptedData:\n( {4}.*\n)+/, ''), strictTarget, {})).toThrow(
-      /no spec.encryptedData/,
-    );
+    expect(() => mergeIntoSealedSecret(document.replace('kind: SealedSecret', 'kind: Secret'), strictTarget, {})).toThrow(/is not a SealedSecret/);
+    expect(() => mergeIntoSealedSecret(document.replace(/ {2}encryptedData:\n( {4}.*\n)+/, ''), strictTarget, {})).toThrow(/no spec.encryptedData/);
     const flow = document.replace(/ {2}encryptedData:\n( {4}.*\n)+/, '  encryptedData: {a: x}\n');
     expect(() => mergeIntoSealedSecret(flow, strictTarget, { b: 'AAAA' })).toThrow(/block mapping/);
     expect(() => mergeIntoSealedSecret('key: [unclosed\n', strictTarget, {})).toThrow(SealedSecretFormatError);

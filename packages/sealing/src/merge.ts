@@ -37,9 +37,7 @@ export function readSealedSecret(source: string, fileName = 'the file'): Existin
   }
   const object = document.toJS() as Record<string, unknown> | null;
   if (!object || typeof object !== 'object' || object.kind !== SEALED_SECRET_KIND || object.apiVersion !== SEALED_SECRET_API_VERSION) {
-    throw new SealedSecretFormatError(
-      `${fileName} is not a SealedSecret (expected apiVersion ${SEALED_SECRET_API_VERSION}, kind ${SEALED_SECRET_KIND})`,
-    );
+    throw new SealedSecretFormatError(`${fileName} is not a SealedSecret (expected apiVersion ${SEALED_SECRET_API_VERSION}, kind ${SEALED_SECRET_KIND})`);
   }
   const metadata = (object.metadata ?? {}) as Record<string, unknown>;
   const spec = (object.spec ?? {}) as Record<string, unknown>;
@@ -96,10 +94,8 @@ function findBlockMapItem(map: BlockMap, key: string): CST.BlockMap['items'][num
 }
 
 function asBlockMap(token: CST.Token | null | undefined, path: string, fileName: string): BlockMap {
-  if (!token || token.type !== 'block-map') {
-    throw new SealedSecretFormatError(
-      `${fileName}: ${path} is not a block mapping; only block-style YAML (as kubeseal writes it) can be edited in place`,
-    );
+  if (token?.type !== 'block-map') {
+    throw new SealedSecretFormatError(`${fileName}: ${path} is not a block mapping; only block-style YAML (as kubeseal writes it) can be edited in place`);
   }
   return token;
 }
@@ -139,13 +135,7 @@ function terminateLastItem(map: BlockMap): void {
 }
 
 /** Sets scalar entries of a block map in place: existing values keep their position, comments and quoting. */
-function upsertEntries(
-  map: BlockMap,
-  entries: Record<string, string>,
-  path: string,
-  fileName: string,
-  type: 'PLAIN' | 'QUOTE_DOUBLE',
-): void {
+function upsertEntries(map: BlockMap, entries: Record<string, string>, path: string, fileName: string, type: 'PLAIN' | 'QUOTE_DOUBLE'): void {
   for (const key of sortedKeys(entries)) {
     const value = entries[key]!;
     const existing = findBlockMapItem(map, key);
@@ -278,7 +268,5 @@ export function mergeIntoSealedSecret(
       throw new MergeTargetMismatchError(`${fileName}: the scope annotation ${key} cannot change in a merge; re-seal into a new file`);
     }
   }
-  return existing.format === 'json'
-    ? mergeJson(source, encryptedData, fileName, options)
-    : mergeYaml(source, encryptedData, fileName, options);
+  return existing.format === 'json' ? mergeJson(source, encryptedData, fileName, options) : mergeYaml(source, encryptedData, fileName, options);
 }

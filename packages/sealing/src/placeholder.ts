@@ -27,7 +27,10 @@ export function placeholderKeys(existing: SealedSecretKeys): string[] {
   if (existing.annotations[PLACEHOLDER_ANNOTATION] !== 'true') return [];
   const listed = existing.annotations[PLACEHOLDER_KEYS_ANNOTATION];
   if (listed === undefined) return [...existing.keys];
-  return listed.split(',').map((key) => key.trim()).filter(Boolean);
+  return listed
+    .split(',')
+    .map((key) => key.trim())
+    .filter(Boolean);
 }
 
 /**
@@ -45,7 +48,10 @@ export function assertDeclaredKeys(existing: SealedSecretKeys, keys: readonly st
 }
 
 /** How the placeholder annotations change once `sealed` keys hold real values. */
-export function placeholderAfterSealing(existing: SealedSecretKeys, sealed: readonly string[]): { set: Record<string, string>; remove: string[]; remaining: string[] } {
+export function placeholderAfterSealing(
+  existing: SealedSecretKeys,
+  sealed: readonly string[],
+): { set: Record<string, string>; remove: string[]; remaining: string[] } {
   const before = placeholderKeys(existing);
   if (before.length === 0) return { set: {}, remove: [], remaining: [] };
   const remaining = before.filter((key) => !sealed.includes(key));

@@ -31,18 +31,50 @@ export const SEAL_COMMAND = {
     '(--from-file KEY=/dev/stdin) or an environment variable. --from-literal is refused for that reason.',
   flags: {
     cert: { type: 'string', valueName: 'FILE|URL', description: 'controller certificate: a file, file:// or http(s) URL [$SEALED_SECRETS_CERT]' },
-    'controller-name': { type: 'string', valueName: 'NAME', description: 'without --cert, fetch it from this controller Service (default sealed-secrets-controller) [$SEALED_SECRETS_CONTROLLER_NAME]' },
-    'controller-namespace': { type: 'string', valueName: 'NS', description: "the controller Service's namespace (default kube-system) [$SEALED_SECRETS_CONTROLLER_NAMESPACE]" },
-    kubeconfig: { type: 'string', valueName: 'FILE', description: 'cluster credentials for fetching the certificate (default $KUBECONFIG, then ~/.kube/config)' },
+    'controller-name': {
+      type: 'string',
+      valueName: 'NAME',
+      description: 'without --cert, fetch it from this controller Service (default sealed-secrets-controller) [$SEALED_SECRETS_CONTROLLER_NAME]',
+    },
+    'controller-namespace': {
+      type: 'string',
+      valueName: 'NS',
+      description: "the controller Service's namespace (default kube-system) [$SEALED_SECRETS_CONTROLLER_NAMESPACE]",
+    },
+    kubeconfig: {
+      type: 'string',
+      valueName: 'FILE',
+      description: 'cluster credentials for fetching the certificate (default $KUBECONFIG, then ~/.kube/config)',
+    },
     name: { type: 'string', valueName: 'NAME', description: "Secret name, part of the sealing label (defaults to the file's with --merge-into)" },
-    namespace: { type: 'string', short: 'n', valueName: 'NS', description: "Secret namespace, part of the sealing label (defaults to the file's with --merge-into)" },
+    namespace: {
+      type: 'string',
+      short: 'n',
+      valueName: 'NS',
+      description: "Secret namespace, part of the sealing label (defaults to the file's with --merge-into)",
+    },
     scope: { type: 'string', valueName: 'SCOPE', description: 'strict (default), namespace-wide or cluster-wide' },
-    'from-file': { type: 'string', multiple: true, valueName: '[KEY=]PATH', description: 'a value read from a file, KEY defaults to the file name (repeatable); /dev/stdin reads a piped value' },
+    'from-file': {
+      type: 'string',
+      multiple: true,
+      valueName: '[KEY=]PATH',
+      description: 'a value read from a file, KEY defaults to the file name (repeatable); /dev/stdin reads a piped value',
+    },
     'from-env': { type: 'string', multiple: true, valueName: 'KEY=VARIABLE', description: 'a value read from the environment variable VARIABLE (repeatable)' },
     type: { type: 'string', valueName: 'TYPE', description: 'Secret type (default Opaque)' },
-    format: { type: 'string', short: 'o', valueName: 'yaml|json', description: "output format: yaml (`pnpm bot seal`'s default, as this repository's files) or json (kubeseal's) [$SEALED_SECRETS_FORMAT]" },
+    format: {
+      type: 'string',
+      short: 'o',
+      valueName: 'yaml|json',
+      description: "output format: yaml (`pnpm bot seal`'s default, as this repository's files) or json (kubeseal's) [$SEALED_SECRETS_FORMAT]",
+    },
     json: { type: 'boolean', description: 'JSON output; wins over --format (and over the yaml default of `pnpm bot seal`)' },
-    'merge-into': { type: 'string', valueName: 'FILE', description: 'replace keys of an existing SealedSecret file, in place; only keys the file declares, and dbos.dev/placeholder clears once every placeholder key is sealed' },
+    'merge-into': {
+      type: 'string',
+      valueName: 'FILE',
+      description:
+        'replace keys of an existing SealedSecret file, in place; only keys the file declares, and dbos.dev/placeholder clears once every placeholder key is sealed',
+    },
     'add-key': { type: 'boolean', description: 'with --merge-into: also accept keys the file does not declare yet' },
     raw: { type: 'boolean', description: 'print only the sealed value of the single --from-* item' },
     'fetch-cert': { type: 'boolean', description: 'print the certificate and exit' },
@@ -125,9 +157,16 @@ function toFlags(values: FlagValues<typeof SEAL_COMMAND.flags>): ParsedFlags {
  */
 export async function runSeal(argv: readonly string[], io: SealIo): Promise<number> {
   const cliIo: CliIo = { stdout: (text) => io.stdout.write(text), stderr: (text) => io.stderr.write(text), env: { ...(io.env ?? {}) } };
-  return runCommand(SEAL_COMMAND, argv, cliIo, 'seal', async ({ values }) => {
-    const flags = toFlags(values);
-    const { seal } = await import('./cli.ts');
-    await seal(flags, io);
-  }, refuseLiteral);
+  return runCommand(
+    SEAL_COMMAND,
+    argv,
+    cliIo,
+    'seal',
+    async ({ values }) => {
+      const flags = toFlags(values);
+      const { seal } = await import('./cli.ts');
+      await seal(flags, io);
+    },
+    refuseLiteral,
+  );
 }

@@ -52,9 +52,7 @@ commonName = supplied
  */
 export function makeTestCertificate(options: TestCertificateOptions = {}): TestCertificate {
   const pair =
-    options.keyType === 'ec'
-      ? generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
-      : generateKeyPairSync('rsa', { modulusLength: options.keyBits ?? 2048 });
+    options.keyType === 'ec' ? generateKeyPairSync('ec', { namedCurve: 'prime256v1' }) : generateKeyPairSync('rsa', { modulusLength: options.keyBits ?? 2048 });
   const privateKeyPem = pair.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
   const publicKeyPem = pair.publicKey.export({ format: 'pem', type: 'spki' }).toString();
   const certificatePem = withTempDir((dir) => {
@@ -72,8 +70,22 @@ export function makeTestCertificate(options: TestCertificateOptions = {}): TestC
       writeFileSync(join(dir, 'serial'), '01\n');
       run(['req', '-new', '-key', keyPath, '-subj', '/CN=sealed-secret', '-out', 'req.csr']);
       run([
-        'ca', '-batch', '-config', 'ca.cnf', '-selfsign', '-keyfile', keyPath, '-in', 'req.csr', '-notext',
-        '-startdate', options.startDate ?? '20200101000000Z', '-enddate', options.endDate ?? '20990101000000Z', '-out', 'cert.pem',
+        'ca',
+        '-batch',
+        '-config',
+        'ca.cnf',
+        '-selfsign',
+        '-keyfile',
+        keyPath,
+        '-in',
+        'req.csr',
+        '-notext',
+        '-startdate',
+        options.startDate ?? '20200101000000Z',
+        '-enddate',
+        options.endDate ?? '20990101000000Z',
+        '-out',
+        'cert.pem',
       ]);
     }
     return readFileSync(join(dir, 'cert.pem'), 'utf8');

@@ -26,11 +26,7 @@ export async function unsealValue(privateKeyPems: readonly string[], base64: str
   for (const pem of privateKeyPems) {
     let sessionKey: ArrayBuffer;
     try {
-      sessionKey = await subtle.decrypt(
-        { name: 'RSA-OAEP', label: new TextEncoder().encode(label) },
-        await importPrivateKey(pem),
-        wrapped,
-      );
+      sessionKey = await subtle.decrypt({ name: 'RSA-OAEP', label: new TextEncoder().encode(label) }, await importPrivateKey(pem), wrapped);
     } catch {
       continue;
     }

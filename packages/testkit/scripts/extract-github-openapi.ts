@@ -64,7 +64,7 @@ for (const [path, methods] of Object.entries(OPERATIONS)) {
   for (const method of methods) {
     const operation = item[method] as Record<string, unknown> | undefined;
     if (!operation) throw new Error(`${method.toUpperCase()} ${path} is not in ${sourcePath}`);
-    const { ['x-github']: _xGithub, ...rest } = operation;
+    const { 'x-github': _xGithub, ...rest } = operation;
     paths[path][method] = rest;
     collect(rest);
   }
@@ -73,12 +73,20 @@ for (const [path, methods] of Object.entries(OPERATIONS)) {
 function stripExamples(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(stripExamples);
   if (!node || typeof node !== 'object') return node;
-  return Object.fromEntries(Object.entries(node).filter(([key]) => key !== 'examples' && key !== 'example').map(([key, value]) => [key, stripExamples(value)]));
+  return Object.fromEntries(
+    Object.entries(node)
+      .filter(([key]) => key !== 'examples' && key !== 'example')
+      .map(([key, value]) => [key, stripExamples(value)]),
+  );
 }
 
 const subset = {
   openapi: source.openapi,
-  info: { title: `${source.info.title} (subset used by dbos-gitops-bot)`, version: source.info.version, 'x-extracted-from': `@octokit/openapi@${sourceVersion} generated/api.github.com.json` },
+  info: {
+    title: `${source.info.title} (subset used by dbos-gitops-bot)`,
+    version: source.info.version,
+    'x-extracted-from': `@octokit/openapi@${sourceVersion} generated/api.github.com.json`,
+  },
   paths: stripExamples(paths),
   components: stripExamples(components),
 };

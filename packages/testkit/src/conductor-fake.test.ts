@@ -12,7 +12,10 @@ afterAll(async () => {
 const call = (path: string, init: RequestInit & { key?: string | null } = {}) =>
   fetch(`${fake.url}${path}`, {
     ...init,
-    headers: { ...(init.key === null ? {} : { authorization: `Bearer ${init.key ?? fake.adminKey}` }), ...(init.body ? { 'content-type': 'application/json' } : {}) },
+    headers: {
+      ...(init.key === null ? {} : { authorization: `Bearer ${init.key ?? fake.adminKey}` }),
+      ...(init.body ? { 'content-type': 'application/json' } : {}),
+    },
   });
 
 describe('Conductor fake', () => {

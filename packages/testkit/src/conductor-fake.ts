@@ -12,13 +12,24 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import { pathTemplateRegex } from './openapi-path.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 const SPEC_PATH = fileURLToPath(new URL('../openapi/conductor-subset.json', import.meta.url));
 
 type Schema = Record<string, unknown>;
 interface Spec {
-  paths: Record<string, Record<string, { operationId: string; requestBody?: { content: Record<string, { schema: Schema }> }; responses: Record<string, { content?: Record<string, { schema: Schema }> }> }>>;
+  paths: Record<
+    string,
+    Record<
+      string,
+      {
+        operationId: string;
+        requestBody?: { content: Record<string, { schema: Schema }> };
+        responses: Record<string, { content?: Record<string, { schema: Schema }> }>;
+      }
+    >
+  >;
   components: { schemas: Record<string, Schema>; parameters: Record<string, { name: string; schema: Schema }> };
 }
 
@@ -105,7 +116,16 @@ interface Route {
   names: string[];
 }
 
-const ALL_PERMISSIONS = ['organization.read', 'organization.write', 'application.read', 'application.write', 'metric.read', 'token.read', 'token.write', 'websocket.connect'];
+const ALL_PERMISSIONS = [
+  'organization.read',
+  'organization.write',
+  'application.read',
+  'application.write',
+  'metric.read',
+  'token.read',
+  'token.write',
+  'websocket.connect',
+];
 const REQUIRED_PERMISSION: Record<string, string> = {
   listTokens: 'token.read',
   createToken: 'token.write',
@@ -128,8 +148,7 @@ export async function startConductorFake(options: ConductorFakeOptions = {}): Pr
   const violations: string[] = [];
   const routes: Route[] = [];
   for (const [template, methods] of Object.entries(validator.spec.paths)) {
-    const names: string[] = [];
-    const regex = new RegExp(`^${template.replace(/\{(\w+)\}/g, (_, name: string) => (names.push(name), '([^/]+)'))}$`);
+    const { regex, names } = pathTemplateRegex(template);
     for (const method of Object.keys(methods)) routes.push({ template, method: method.toUpperCase(), regex, names });
   }
 
@@ -182,11 +201,18 @@ export async function startConductorFake(options: ConductorFakeOptions = {}): Pr
     if (!route) return send(response, call, 404, problem(404, 'Not Found', `no operation ${method} ${url.pathname}`));
     const operation = validator.spec.paths[route.template]![method.toLowerCase()]!;
     call.operation = operation.operationId;
-    const values = route.regex.exec(url.pathname)!.slice(1).map((value) => decodeURIComponent(value));
+    const values = route.regex
+      .exec(url.pathname)!
+      .slice(1)
+      .map((value) => decodeURIComponent(value));
     const params = Object.fromEntries(route.names.map((name, index) => [name, values[index]!]));
     for (const [name, value] of Object.entries(params)) {
       const error = validator.check(`path.${name}`, validator.spec.components.parameters[name]!.schema, value);
-      if (error) return send(response, call, 422, { ...problem(422, 'Unprocessable Entity', 'validation failed'), errors: [{ location: `path.${name}`, message: error, value }] });
+      if (error)
+        return send(response, call, 422, {
+          ...problem(422, 'Unprocessable Entity', 'validation failed'),
+          errors: [{ location: `path.${name}`, message: error, value }],
+        });
     }
 
     for (const fault of faults) {
@@ -206,7 +232,12 @@ export async function startConductorFake(options: ConductorFakeOptions = {}): Pr
     const okSchema = ok.content?.['application/json']?.schema;
     switch (operation.operationId) {
       case 'listTokens': {
-        const body = [...tokens.values()].map((token) => ({ tokenName: token.tokenName, appIds: token.appNames, permissions: token.permissions ?? ALL_PERMISSIONS, createdAt: token.createdAt }));
+        const body = [...tokens.values()].map((token) => ({
+          tokenName: token.tokenName,
+          appIds: token.appNames,
+          permissions: token.permissions ?? ALL_PERMISSIONS,
+          createdAt: token.createdAt,
+        }));
         return send(response, call, 200, body, okSchema, 'listTokens.200');
       }
       case 'createToken': {
@@ -230,7 +261,13 @@ export async function startConductorFake(options: ConductorFakeOptions = {}): Pr
         const tokenName = params.tokenName!;
         if (tokens.has(tokenName)) return send(response, call, 409, problem(409, 'Conflict', `API key ${tokenName} already exists`));
         const request_ = body as { appNames?: string[]; permissions?: string[] };
-        const token: FakeToken = { tokenName, secret: newSecret(), appNames: request_.appNames ?? null, permissions: request_.permissions ?? null, createdAt: new Date().toISOString() };
+        const token: FakeToken = {
+          tokenName,
+          secret: newSecret(),
+          appNames: request_.appNames ?? null,
+          permissions: request_.permissions ?? null,
+          createdAt: new Date().toISOString(),
+        };
         tokens.set(tokenName, token);
         return send(response, call, 201, { tokenName, token: token.secret }, okSchema, 'createToken.201');
       }
@@ -263,12 +300,21 @@ export async function startConductorFake(options: ConductorFakeOptions = {}): Pr
     tokens: () => [...tokens.values()].map((token) => ({ ...token })),
     isValidKey: (secret) => secret === adminKey || [...tokens.values()].some((token) => token.secret === secret),
     addToken(seed) {
-      const token: FakeToken = { tokenName: seed.tokenName, secret: seed.secret ?? newSecret(), appNames: seed.appNames, permissions: seed.permissions, createdAt: seed.createdAt ?? new Date().toISOString() };
+      const token: FakeToken = {
+        tokenName: seed.tokenName,
+        secret: seed.secret ?? newSecret(),
+        appNames: seed.appNames,
+        permissions: seed.permissions,
+        createdAt: seed.createdAt ?? new Date().toISOString(),
+      };
       tokens.set(token.tokenName, token);
       return { ...token };
     },
     setExecutors(app, list) {
-      executors.set(app, list.map((executor) => ({ ...executor })));
+      executors.set(
+        app,
+        list.map((executor) => ({ ...executor })),
+      );
     },
     injectFault(fault) {
       faults.push({ method: fault.method ?? '', path: fault.path ?? /.*/, status: fault.status, nth: fault.nth ?? 1, times: fault.times ?? 1, seen: 0 });

@@ -34,10 +34,7 @@ function runCli(args: string[], secrets: string[]): Promise<string> {
  * Creates the DBOS system database with the real CLI (`dbos schema <admin-url> --app-role <role>`), i.e. the exact
  * tables, indexes and grants an application gets in production.
  */
-export async function createDbosSystemDatabase(
-  server: PostgresServer,
-  options: { database?: string; appRole?: string } = {},
-): Promise<DbosSystemDatabase> {
+export async function createDbosSystemDatabase(server: PostgresServer, options: { database?: string; appRole?: string } = {}): Promise<DbosSystemDatabase> {
   const database = options.database ?? 'dbos_sys';
   const appRole = options.appRole ?? 'dbos_app';
   const appPassword = await server.createRole(appRole);
@@ -98,15 +95,14 @@ export function startDbosWorker(options: DbosWorkerOptions): DbosWorker {
   let buffer = '';
   child.stdout.on('data', (chunk: Buffer) => {
     buffer += chunk.toString();
-    let nl: number;
-    while ((nl = buffer.indexOf('\n')) >= 0) {
+    for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
       const line = buffer.slice(0, nl);
       buffer = buffer.slice(nl + 1);
       let msg: { event?: string; ids?: string[]; id?: string } | undefined;
       try {
         msg = JSON.parse(line) as typeof msg;
       } catch {
-        log = (log + line + '\n').slice(-4000);
+        log = `${log + line}\n`.slice(-4000);
         continue;
       }
       if (!msg?.event) continue;

@@ -61,7 +61,12 @@ export async function createBareRemote(files: Record<string, string>, options: {
     },
     async heads() {
       const out = await git(bare, 'for-each-ref', '--format=%(refname:strip=2) %(objectname)', 'refs/heads/');
-      return new Map(out.split('\n').filter(Boolean).map((line) => line.split(' ') as [string, string]));
+      return new Map(
+        out
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => line.split(' ') as [string, string]),
+      );
     },
     async readFile(ref, path) {
       try {

@@ -8,7 +8,11 @@ afterEach(async () => {
 });
 
 const call = (method: string, path: string, body?: unknown) =>
-  fetch(`${fake!.url}${path}`, { method, headers: { authorization: 'token test-not-a-secret', 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
+  fetch(`${fake!.url}${path}`, {
+    method,
+    headers: { authorization: 'token test-not-a-secret', 'content-type': 'application/json' },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
 
 describe('GitHub fake checked against the OpenAPI description', () => {
   it('serves a valid create → list → update → label → comment sequence without violations', async () => {
@@ -63,7 +67,10 @@ describe('GitHub fake: the semantics the bot relies on', () => {
   it('two concurrent creates for one head and base give one PR and one 422 "already exists", however slow the branch check', async () => {
     // The branch check is the slow part of a create (git on a loaded machine); GitHub's duplicate check is atomic.
     fake = await startGitHubFake({ owner: 'o', repo: 'r', branchExists: () => new Promise((resolve) => setTimeout(() => resolve(true), 50)) });
-    const [a, b] = await Promise.all([call('POST', '/repos/o/r/pulls', { head: 'bot/x/dev/y', base: 'main', title: 'a' }), call('POST', '/repos/o/r/pulls', { head: 'bot/x/dev/y', base: 'main', title: 'b' })]);
+    const [a, b] = await Promise.all([
+      call('POST', '/repos/o/r/pulls', { head: 'bot/x/dev/y', base: 'main', title: 'a' }),
+      call('POST', '/repos/o/r/pulls', { head: 'bot/x/dev/y', base: 'main', title: 'b' }),
+    ]);
     expect([a.status, b.status].sort()).toEqual([201, 422]);
     const refused = (await (a.status === 422 ? a : b).json()) as { errors: Array<{ message: string }> };
     expect(refused.errors[0]!.message).toBe('A pull request already exists for o:bot/x/dev/y.');
@@ -71,12 +78,15 @@ describe('GitHub fake: the semantics the bot relies on', () => {
     expect(fake.violations).toEqual([]);
   });
 
-  it('lists a new PR only after listVisibilityDelayMs, and answers GET /user with the token\'s login (403 for an installation token)', async () => {
+  it("lists a new PR only after listVisibilityDelayMs, and answers GET /user with the token's login (403 for an installation token)", async () => {
     fake = await startGitHubFake({ owner: 'o', repo: 'r', listVisibilityDelayMs: 300, login: 'the-bot' });
     expect((await call('POST', '/repos/o/r/pulls', { head: 'bot/x/dev/y', base: 'main', title: 'a' })).status).toBe(201);
     expect(await (await call('GET', '/repos/o/r/pulls?state=open&head=o:bot/x/dev/y')).json()).toEqual([]);
     await new Promise((resolve) => setTimeout(resolve, 350));
-    const listed = (await (await call('GET', '/repos/o/r/pulls?state=open&head=o:bot/x/dev/y')).json()) as Array<{ user: { login: string }; head: { repo: { full_name: string } } }>;
+    const listed = (await (await call('GET', '/repos/o/r/pulls?state=open&head=o:bot/x/dev/y')).json()) as Array<{
+      user: { login: string };
+      head: { repo: { full_name: string } };
+    }>;
     expect(listed.map((pull) => [pull.user.login, pull.head.repo.full_name])).toEqual([['the-bot', 'o/r']]);
     expect(((await (await call('GET', '/user')).json()) as { login: string }).login).toBe('the-bot');
     await fake.stop();
@@ -89,8 +99,13 @@ describe('GitHub fake: the semantics the bot relies on', () => {
     fake = await startGitHubFake({ owner: 'o', repo: 'r' });
     fake.openPull({ head: 'bot/x/dev/y', headRepo: 'mallory/r', author: 'mallory', title: 'forged', body: '' });
     expect(await (await call('GET', '/repos/o/r/pulls?state=open&head=o:bot/x/dev/y')).json()).toEqual([]);
-    const all = (await (await call('GET', '/repos/o/r/pulls?state=all')).json()) as Array<{ user: { login: string }; head: { label: string; repo: { full_name: string; fork: boolean } } }>;
-    expect(all.map((pull) => [pull.user.login, pull.head.label, pull.head.repo.full_name, pull.head.repo.fork])).toEqual([['mallory', 'mallory:bot/x/dev/y', 'mallory/r', true]]);
+    const all = (await (await call('GET', '/repos/o/r/pulls?state=all')).json()) as Array<{
+      user: { login: string };
+      head: { label: string; repo: { full_name: string; fork: boolean } };
+    }>;
+    expect(all.map((pull) => [pull.user.login, pull.head.label, pull.head.repo.full_name, pull.head.repo.fork])).toEqual([
+      ['mallory', 'mallory:bot/x/dev/y', 'mallory/r', true],
+    ]);
     // A fork's branch of the same name is another head: GitHub lets the bot open its own PR beside it.
     expect((await call('POST', '/repos/o/r/pulls', { head: 'bot/x/dev/y', base: 'main', title: 'own' })).status).toBe(201);
     expect(fake.violations).toEqual([]);

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import { pathTemplateRegex } from './openapi-path.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
@@ -20,7 +21,11 @@ const SPEC_PATH = fileURLToPath(new URL('../openapi/github-subset.json', import.
 
 interface Spec {
   paths: Record<string, Record<string, Operation>>;
-  components: { schemas: Record<string, Schema>; responses?: Record<string, { content?: Record<string, { schema: Schema }> }>; parameters?: Record<string, Parameter> };
+  components: {
+    schemas: Record<string, Schema>;
+    responses?: Record<string, { content?: Record<string, { schema: Schema }> }>;
+    parameters?: Record<string, Parameter>;
+  };
 }
 interface Parameter {
   name: string;
@@ -38,7 +43,9 @@ interface Operation {
 function rewriteRefs(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(rewriteRefs);
   if (!node || typeof node !== 'object') return node;
-  return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, key === '$ref' && typeof value === 'string' ? `github${value}` : rewriteRefs(value)]));
+  return Object.fromEntries(
+    Object.entries(node).map(([key, value]) => [key, key === '$ref' && typeof value === 'string' ? `github${value}` : rewriteRefs(value)]),
+  );
 }
 
 /** Compiles validators for the subset; shared by all fakes in a process. */
@@ -212,8 +219,7 @@ interface Route {
 function compileRoutes(spec: Spec): Route[] {
   const routes: Route[] = [];
   for (const [template, methods] of Object.entries(spec.paths)) {
-    const names: string[] = [];
-    const regex = new RegExp(`^${template.replace(/\{(\w+)\}/g, (_, name: string) => (names.push(name), '([^/]+)'))}$`);
+    const { regex, names } = pathTemplateRegex(template);
     for (const method of Object.keys(methods)) routes.push({ template, method: method.toUpperCase(), regex, names });
   }
   return routes;
@@ -245,7 +251,12 @@ export async function startGitHubFake(options: GitHubFakeOptions = {}): Promise<
     const base = spec.sample({ $ref: '#/components/schemas/simple-user' }) as Record<string, Json>;
     // A bot's page is its App's, /apps/<slug>: `[bot]` is not valid in a URL.
     const bot = /^(.*)\[bot\]$/.exec(name);
-    return { ...base, login: name, type: bot ? 'Bot' : 'User', html_url: bot ? `https://github.example.invalid/apps/${bot[1]}` : `https://github.example.invalid/${name}` };
+    return {
+      ...base,
+      login: name,
+      type: bot ? 'Bot' : 'User',
+      html_url: bot ? `https://github.example.invalid/apps/${bot[1]}` : `https://github.example.invalid/${name}`,
+    };
   };
 
   const repoObject = (fullName: string): Json => {
@@ -257,7 +268,15 @@ export async function startGitHubFake(options: GitHubFakeOptions = {}): Promise<
   const labelObject = (name: string): Json => {
     if (!labelIds.has(name)) labelIds.set(name, labelIds.size + 1);
     const id = labelIds.get(name)!;
-    return { id, node_id: `LA_${id}`, url: `${url}/repos/${owner}/${repo}/labels/${encodeURIComponent(name)}`, name, description: '', color: 'ededed', default: false };
+    return {
+      id,
+      node_id: `LA_${id}`,
+      url: `${url}/repos/${owner}/${repo}/labels/${encodeURIComponent(name)}`,
+      name,
+      description: '',
+      color: 'ededed',
+      default: false,
+    };
   };
 
   const pullObject = (pull: FakePull, schemaName: 'pull-request' | 'pull-request-simple'): Json => {
@@ -300,7 +319,14 @@ export async function startGitHubFake(options: GitHubFakeOptions = {}): Promise<
     'x-ratelimit-resource': 'core',
   });
 
-  const validationFailed = (message: string, field: string): [number, Json] => [422, { message: 'Validation Failed', errors: [{ resource: 'PullRequest', code: 'custom', field, message }], documentation_url: 'https://docs.github.com/rest/pulls/pulls#create-a-pull-request' }];
+  const validationFailed = (message: string, field: string): [number, Json] => [
+    422,
+    {
+      message: 'Validation Failed',
+      errors: [{ resource: 'PullRequest', code: 'custom', field, message }],
+      documentation_url: 'https://docs.github.com/rest/pulls/pulls#create-a-pull-request',
+    },
+  ];
 
   async function handle(route: Route, params: Record<string, string>, query: URLSearchParams, body: Record<string, Json> | null): Promise<[number, Json]> {
     const key = `${route.method} ${route.template}`;
@@ -327,8 +353,23 @@ export async function startGitHubFake(options: GitHubFakeOptions = {}): Promise<
         if (options.branchExists && !(await options.branchExists(head))) return validationFailed('head invalid', 'head');
         // No await between this check and the insert: like GitHub, two concurrent creates for one head and base
         // give one PR and one 422, whatever the interleaving.
-        if (pulls.some((pull) => pull.headRepo === thisRepo && pull.head === head && pull.base === base && pull.state === 'open')) return validationFailed(`A pull request already exists for ${owner}:${head}.`, 'head');
-        const pull: FakePull = { number: nextNumber++, head, base, title: String(body!.title), body: String(body!.body ?? ''), state: 'open', merged: false, labels: [], comments: [], createdAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), author: login, headRepo: thisRepo, visibleAt: Date.now() + (options.listVisibilityDelayMs ?? 0) };
+        if (pulls.some((pull) => pull.headRepo === thisRepo && pull.head === head && pull.base === base && pull.state === 'open'))
+          return validationFailed(`A pull request already exists for ${owner}:${head}.`, 'head');
+        const pull: FakePull = {
+          number: nextNumber++,
+          head,
+          base,
+          title: String(body!.title),
+          body: String(body!.body ?? ''),
+          state: 'open',
+          merged: false,
+          labels: [],
+          comments: [],
+          createdAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+          author: login,
+          headRepo: thisRepo,
+          visibleAt: Date.now() + (options.listVisibilityDelayMs ?? 0),
+        };
         pulls.push(pull);
         return [201, pullObject(pull, 'pull-request')];
       }
@@ -352,11 +393,28 @@ export async function startGitHubFake(options: GitHubFakeOptions = {}): Promise<
         if (!pull) return [404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' }];
         pull.comments.push(String(body!.body));
         const comment = spec.sample({ $ref: '#/components/schemas/issue-comment' }) as Record<string, Json>;
-        return [201, { ...comment, id: nextId++, body: String(body!.body), html_url: `https://github.example.invalid/${owner}/${repo}/pull/${pull.number}#c`, issue_url: `${url}/repos/${owner}/${repo}/issues/${pull.number}` }];
+        return [
+          201,
+          {
+            ...comment,
+            id: nextId++,
+            body: String(body!.body),
+            html_url: `https://github.example.invalid/${owner}/${repo}/pull/${pull.number}#c`,
+            issue_url: `${url}/repos/${owner}/${repo}/issues/${pull.number}`,
+          },
+        ];
       }
       case 'GET /user': {
         // An installation token is not a user; GitHub answers 403 "Resource not accessible by integration".
-        if (options.tokenKind === 'installation') return [403, { message: 'Resource not accessible by integration', documentation_url: 'https://docs.github.com/rest/users/users#get-the-authenticated-user', status: '403' }];
+        if (options.tokenKind === 'installation')
+          return [
+            403,
+            {
+              message: 'Resource not accessible by integration',
+              documentation_url: 'https://docs.github.com/rest/users/users#get-the-authenticated-user',
+              status: '403',
+            },
+          ];
         const user = spec.sample({ $ref: '#/components/schemas/private-user' }) as Record<string, Json>;
         return [200, { ...user, ...(userObject(login) as Record<string, Json>), user_view_type: 'private' }];
       }
@@ -365,7 +423,13 @@ export async function startGitHubFake(options: GitHubFakeOptions = {}): Promise<
     }
   }
 
-  function validateRequest(route: Route, operation: Operation, params: Record<string, string>, query: URLSearchParams, rawBody: string): { body: Record<string, Json> | null; problems: string[] } {
+  function validateRequest(
+    route: Route,
+    operation: Operation,
+    params: Record<string, string>,
+    query: URLSearchParams,
+    rawBody: string,
+  ): { body: Record<string, Json> | null; problems: string[] } {
     const problems: string[] = [];
     for (const parameter of (operation.parameters ?? []).map((p) => spec.resolve<Parameter>(p))) {
       const raw = parameter.in === 'path' ? params[parameter.name] : parameter.in === 'query' ? query.get(parameter.name) : undefined;
@@ -379,7 +443,12 @@ export async function startGitHubFake(options: GitHubFakeOptions = {}): Promise<
       const problem = spec.check(`${operation.operationId}.${parameter.name}`, parameter.schema, value);
       if (problem) problems.push(problem);
     }
-    const known = new Set((operation.parameters ?? []).map((p) => spec.resolve<Parameter>(p)).filter((p) => p.in === 'query').map((p) => p.name));
+    const known = new Set(
+      (operation.parameters ?? [])
+        .map((p) => spec.resolve<Parameter>(p))
+        .filter((p) => p.in === 'query')
+        .map((p) => p.name),
+    );
     for (const name of query.keys()) if (!known.has(name)) problems.push(`unknown query parameter ${name}`);
     let body: Record<string, Json> | null = null;
     if (operation.requestBody) {
@@ -482,7 +551,21 @@ export async function startGitHubFake(options: GitHubFakeOptions = {}): Promise<
     openPull: (pull) => {
       const number = nextNumber++;
       const createdAt = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-      pulls.push({ number, head: pull.head, base: pull.base ?? 'main', title: pull.title, body: pull.body, state: pull.state ?? 'open', merged: pull.merged ?? false, labels: [...(pull.labels ?? [])], comments: [], createdAt, author: pull.author ?? 'someone-else', headRepo: pull.headRepo === undefined ? thisRepo : pull.headRepo, visibleAt: 0 });
+      pulls.push({
+        number,
+        head: pull.head,
+        base: pull.base ?? 'main',
+        title: pull.title,
+        body: pull.body,
+        state: pull.state ?? 'open',
+        merged: pull.merged ?? false,
+        labels: [...(pull.labels ?? [])],
+        comments: [],
+        createdAt,
+        author: pull.author ?? 'someone-else',
+        headRepo: pull.headRepo === undefined ? thisRepo : pull.headRepo,
+        visibleAt: 0,
+      });
       return number;
     },
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),

@@ -56,11 +56,7 @@ describe('startPostgres', () => {
 
   it('creates the real DBOS system schema with the dbos CLI', async () => {
     const sys = await createDbosSystemDatabase(server, { database: 'app_sys', appRole: 'app_role' });
-    const tables = await server.query<{ table_name: string }>(
-      `SELECT table_name FROM information_schema.tables WHERE table_schema = 'dbos'`,
-      [],
-      'app_sys',
-    );
+    const tables = await server.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'dbos'`, [], 'app_sys');
     const names = tables.rows.map((r) => r.table_name);
     expect(names).toEqual(expect.arrayContaining(['workflow_status', 'application_versions', 'operation_outputs']));
     const app = await connect(sys.appUrl);

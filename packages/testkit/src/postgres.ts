@@ -24,11 +24,7 @@ export interface PostgresServer {
   /** Connection URL over TCP. Defaults to the superuser and the `postgres` database. */
   url(options?: { database?: string; user?: string; password?: string }): string;
   /** Runs SQL as the superuser in the given database (default `postgres`). */
-  query<R extends pg.QueryResultRow = pg.QueryResultRow>(
-    sql: string,
-    params?: unknown[],
-    database?: string,
-  ): Promise<pg.QueryResult<R>>;
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[], database?: string): Promise<pg.QueryResult<R>>;
   createDatabase(name: string, options?: { owner?: string }): Promise<void>;
   /** Creates a LOGIN role; returns its (test-time random unless given) password. */
   createRole(name: string, options?: { password?: string; superuser?: boolean }): Promise<string>;
@@ -72,7 +68,6 @@ export function findPostgresBinDir(explicit?: string): string {
   );
 }
 
-
 const runningAsRoot = (): boolean => process.getuid?.() === 0;
 
 /** initdb and postgres refuse to run as root; as root we drop to the `postgres` OS user with runuser. */
@@ -96,9 +91,7 @@ async function run(bin: string, args: string[], what: string): Promise<void> {
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
     child.once('error', (err) => reject(new PostgresHarnessError(`${what} could not start: ${err.message}`)));
-    child.once('exit', (code) =>
-      code === 0 ? resolve() : reject(new PostgresHarnessError(`${what} failed (exit ${code}):\n${output.slice(-2000)}`)),
-    );
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new PostgresHarnessError(`${what} failed (exit ${code}):\n${output.slice(-2000)}`))));
   });
 }
 
@@ -136,11 +129,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
 
   // Loopback TCP requires a password (so tests can check wrong-password handling); the unix socket is
   // trusted and used only to set the superuser's test-time password.
-  await run(
-    join(binDir, 'initdb'),
-    ['-D', dataDir, '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8', '--no-sync'],
-    'initdb',
-  );
+  await run(join(binDir, 'initdb'), ['-D', dataDir, '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8', '--no-sync'], 'initdb');
 
   const superPassword = randomBytes(18).toString('base64url');
   let child: ChildProcess | undefined;
@@ -234,9 +223,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     },
     async createRole(name, { password, superuser = false } = {}) {
       const pw = password ?? randomBytes(18).toString('base64url');
-      await api.query(
-        `CREATE ROLE ${quoteIdent(name)} LOGIN ${superuser ? 'SUPERUSER' : ''} PASSWORD ${quoteLiteral(pw)}`,
-      );
+      await api.query(`CREATE ROLE ${quoteIdent(name)} LOGIN ${superuser ? 'SUPERUSER' : ''} PASSWORD ${quoteLiteral(pw)}`);
       return pw;
     },
     async stop() {

@@ -19,7 +19,6 @@ export { freePort };
 
 const REGISTRY_BINARY = '/usr/bin/docker-registry';
 
-
 export interface TestRegistry {
   /** `127.0.0.1:<port>`, usable as the host part of a repository. */
   host: string;
@@ -68,7 +67,9 @@ export async function startRegistry(options: { auth?: boolean } = {}): Promise<T
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
   const url = `http://127.0.0.1:${port}`;
-  const authHeader: Record<string, string> = credentials ? { authorization: `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}` } : {};
+  const authHeader: Record<string, string> = credentials
+    ? { authorization: `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}` }
+    : {};
   const deadline = Date.now() + 10_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`docker-registry exited: ${stderr}`);
@@ -97,13 +98,19 @@ export async function startRegistry(options: { auth?: boolean } = {}): Promise<T
 
   async function putManifest(repository: string, reference: string, mediaType: string, body: object): Promise<string> {
     const data = Buffer.from(JSON.stringify(body));
-    const response = await fetch(`${url}/v2/${repository}/manifests/${reference}`, { method: 'PUT', headers: { ...authHeader, 'content-type': mediaType }, body: data });
+    const response = await fetch(`${url}/v2/${repository}/manifests/${reference}`, {
+      method: 'PUT',
+      headers: { ...authHeader, 'content-type': mediaType },
+      body: data,
+    });
     if (response.status !== 201) throw new Error(`manifest put ${response.status}: ${await response.text()}`);
     return sha256(data);
   }
 
   async function platformManifest(repository: string, architecture: string, created: Date, salt: string) {
-    const config = Buffer.from(JSON.stringify({ architecture, os: 'linux', created: created.toISOString(), config: {}, rootfs: { type: 'layers', diff_ids: [] } }));
+    const config = Buffer.from(
+      JSON.stringify({ architecture, os: 'linux', created: created.toISOString(), config: {}, rootfs: { type: 'layers', diff_ids: [] } }),
+    );
     const layer = Buffer.from(`layer ${repository} ${architecture} ${salt}`);
     const configDigest = await putBlob(repository, config);
     const layerDigest = await putBlob(repository, layer);
@@ -127,7 +134,18 @@ export async function startRegistry(options: { auth?: boolean } = {}): Promise<T
       const salt = push.salt ?? `${tag} ${created.toISOString()}`;
       const amd64 = await platformManifest(repository, 'amd64', created, salt);
       if (push.multiArch === false) {
-        const manifestDigest = await putManifest(repository, tag, 'application/vnd.oci.image.manifest.v1+json', JSON.parse(await (await fetch(`${url}/v2/${repository}/manifests/${amd64.digest}`, { headers: { ...authHeader, accept: 'application/vnd.oci.image.manifest.v1+json' } })).text()));
+        const manifestDigest = await putManifest(
+          repository,
+          tag,
+          'application/vnd.oci.image.manifest.v1+json',
+          JSON.parse(
+            await (
+              await fetch(`${url}/v2/${repository}/manifests/${amd64.digest}`, {
+                headers: { ...authHeader, accept: 'application/vnd.oci.image.manifest.v1+json' },
+              })
+            ).text(),
+          ),
+        );
         return { digest: manifestDigest, amd64ManifestDigest: amd64.digest, created };
       }
       const arm64 = await platformManifest(repository, 'arm64', created, salt);
@@ -183,7 +201,9 @@ export async function startRegistryProxy(upstream: TestRegistry, options: { bear
   const issued = new Set<string>();
   const target = new URL(upstream.url);
   let host = '';
-  const upstreamAuth = upstream.credentials ? `Basic ${Buffer.from(`${upstream.credentials.username}:${upstream.credentials.password}`).toString('base64')}` : null;
+  const upstreamAuth = upstream.credentials
+    ? `Basic ${Buffer.from(`${upstream.credentials.username}:${upstream.credentials.password}`).toString('base64')}`
+    : null;
 
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
     const url = new URL(request.url ?? '/', 'http://127.0.0.1');
@@ -201,14 +221,25 @@ export async function startRegistryProxy(upstream: TestRegistry, options: { bear
     if (faultIndex >= 0) {
       const fault = faults[faultIndex]!;
       if (--fault.times <= 0) faults.splice(faultIndex, 1);
-      finish(fault.status, { 'content-type': 'application/json', ...(fault.headers ?? {}) }, JSON.stringify({ errors: [{ code: 'INJECTED', message: `fault ${fault.status}` }] }));
+      finish(
+        fault.status,
+        { 'content-type': 'application/json', ...(fault.headers ?? {}) },
+        JSON.stringify({ errors: [{ code: 'INJECTED', message: `fault ${fault.status}` }] }),
+      );
       return;
     }
     if (options.bearer) {
       const token = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '')?.[1];
       if (!token || !issued.has(token)) {
         const repository = /^\/v2\/(.+)\/(?:tags|manifests|blobs)\//.exec(url.pathname)?.[1];
-        finish(401, { 'www-authenticate': `Bearer realm="http://${host}/token",service="testkit-registry"${repository ? `,scope="repository:${repository}:pull"` : ''}`, 'content-type': 'application/json' }, '{"errors":[{"code":"UNAUTHORIZED"}]}');
+        finish(
+          401,
+          {
+            'www-authenticate': `Bearer realm="http://${host}/token",service="testkit-registry"${repository ? `,scope="repository:${repository}:pull"` : ''}`,
+            'content-type': 'application/json',
+          },
+          '{"errors":[{"code":"UNAUTHORIZED"}]}',
+        );
         return;
       }
     }

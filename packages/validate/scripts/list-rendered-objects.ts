@@ -12,9 +12,7 @@ import { renderTarget } from '../src/render.ts';
 const root = path.resolve(process.argv[2] ?? fileURLToPath(new URL('../../..', import.meta.url)));
 for (const target of discoverRenderTargets(root)) {
   const render = await renderTarget(target, { root });
-  const names = render.objects
-    .map(({ object }) => `${object.kind ?? ''}/${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`)
-    .sort();
+  const names = render.objects.map(({ object }) => `${object.kind ?? ''}/${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`).sort();
   process.stdout.write(`# ${target.id}${render.error !== undefined ? ` (render error: ${render.error})` : ''}\n`);
   for (const name of names) process.stdout.write(`${name}\n`);
 }

@@ -14,7 +14,7 @@ async function onlyViolation(root: string, rule: string) {
 }
 
 describe('a violation names the environment and the overlay file that caused it', () => {
-  it('an image broken by a version directory\'s images: entry keeps the base file and names that kustomization', async () => {
+  it("an image broken by a version directory's images: entry keeps the base file and names that kustomization", async () => {
     const root = await freshRepo();
     await editYaml(root, 'overlays/dev/app-versions/1-0-0/kustomization.yaml', ([k]) => {
       k!.images[0].newTag = 'latest';

@@ -23,7 +23,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 function readKustomization(root: string, relative: string): Record<string, unknown> {
   const file = path.join(root, relative);
   if (!cache.has(file)) {
-    let parsed: unknown = undefined;
+    let parsed: unknown;
     try {
       parsed = parse(readFileSync(file, 'utf8'));
     } catch {
@@ -119,7 +119,13 @@ function patchFile(root: string, kustomizations: readonly string[], object: K8sO
       if (!isRecord(entry)) continue;
       const pathField = typeof entry.path === 'string' ? entry.path : typeof entry.smp === 'string' && !entry.smp.includes('\n') ? entry.smp : undefined;
       const patchFileName = pathField ? path.posix.normalize(path.posix.join(dir, pathField)) : undefined;
-      const text = patchFileName ? readText(root, patchFileName) : typeof entry.patch === 'string' ? entry.patch : typeof entry.smp === 'string' ? entry.smp : '';
+      const text = patchFileName
+        ? readText(root, patchFileName)
+        : typeof entry.patch === 'string'
+          ? entry.patch
+          : typeof entry.smp === 'string'
+            ? entry.smp
+            : '';
       if (!mentions(text)) continue;
       const applies = entry.target !== undefined ? targetMatches(entry.target, object) : patchDocumentMatches(text, object);
       if (applies) return patchFileName ?? file;

@@ -90,7 +90,9 @@ describe('network-policy-egress', () => {
   it('requires PostgreSQL egress for any pod handed a database credential, whatever its app label', async () => {
     const root = await freshRepo();
     await editYaml(root, 'base/console/deployment.yaml', ([d]) => {
-      d!.spec.template.spec.containers[0].env = [{ name: 'DEX_POSTGRES_PASSWORD', valueFrom: { secretKeyRef: { name: 'dex-credentials', key: 'postgres-password' } } }];
+      d!.spec.template.spec.containers[0].env = [
+        { name: 'DEX_POSTGRES_PASSWORD', valueFrom: { secretKeyRef: { name: 'dex-credentials', key: 'postgres-password' } } },
+      ];
     });
     const [v, ...rest] = await violationsOnly(root, 'network-policy-egress');
     expect(rest).toEqual([]);
@@ -119,11 +121,14 @@ describe('namespace-selector-by-name', () => {
 });
 
 describe('trigger-target-stage', () => {
-  it('flags the latest version\'s metrics-api trigger when its ScaledObject syncs before the dbos-app Service', async () => {
+  it("flags the latest version's metrics-api trigger when its ScaledObject syncs before the dbos-app Service", async () => {
     const root = await freshRepo();
     await editYaml(root, 'overlays/dev/app-versions/1-0-0/scaling.patch.yaml', ([ops]) => {
       const list = ops as unknown as Array<Record<string, unknown>>;
-      list.splice(list.findIndex((op) => op.path === '/metadata/labels/dbos.dev~1stage'), 1);
+      list.splice(
+        list.findIndex((op) => op.path === '/metadata/labels/dbos.dev~1stage'),
+        1,
+      );
     });
     const [v, ...rest] = await violationsOnly(root, 'trigger-target-stage');
     expect(rest).toEqual([]);
@@ -131,7 +136,7 @@ describe('trigger-target-stage', () => {
     expect(v!.message).toContain(
       'trigger 1 (metrics-api) url http://dbos-app:8080/metrics/work targets Service/dbos/dbos-app in stage "routing", after this ScaledObject\'s stage "workloads"',
     );
-    expect(v!.message).toContain('Argo CD\'s ScaledObject health: Degraded');
+    expect(v!.message).toContain("Argo CD's ScaledObject health: Degraded");
     expect(v!.fix).toContain('move the ScaledObject to stage "routing"');
   });
 
@@ -172,7 +177,7 @@ async function addToSecrets(root: string, file: string, doc: unknown): Promise<v
 }
 
 describe('keda-restricted-secret-auth', () => {
-  it('flags a namespaced TriggerAuthentication and the trigger using it while KEDA\'s Secret access is restricted, and only then', async () => {
+  it("flags a namespaced TriggerAuthentication and the trigger using it while KEDA's Secret access is restricted, and only then", async () => {
     const root = await freshRepo();
     await addToSecrets(root, 'trigger-auth.yaml', {
       apiVersion: 'keda.sh/v1alpha1',
@@ -196,7 +201,7 @@ describe('keda-restricted-secret-auth', () => {
     expect(violations[1]!.fix).toContain('ClusterTriggerAuthentication');
   });
 
-  it('flags a ClusterTriggerAuthentication whose Secret is not in KEDA\'s namespace', async () => {
+  it("flags a ClusterTriggerAuthentication whose Secret is not in KEDA's namespace", async () => {
     const root = await freshRepo();
     await addToSecrets(root, 'cluster-trigger-auth.yaml', {
       apiVersion: 'keda.sh/v1alpha1',
@@ -213,7 +218,7 @@ describe('keda-restricted-secret-auth', () => {
     const [v, ...rest] = await violationsOnly(root, 'keda-restricted-secret-auth');
     expect(rest).toEqual([]);
     expect(v).toMatchObject({ file: 'overlays/dev/secrets/cluster-trigger-auth.yaml', object: 'ClusterTriggerAuthentication/dbos/drain-reader' });
-    expect(v!.message).toContain('renders no such SealedSecret in KEDA\'s namespace keda');
+    expect(v!.message).toContain("renders no such SealedSecret in KEDA's namespace keda");
     expect(v!.fix).toContain('pnpm secrets:seal --env dev --name conductor --namespace keda --key api-key');
   });
 });
@@ -270,7 +275,7 @@ const botConfig = (kube: boolean) =>
   stringify({ version: 1, environments: [{ name: 'dev', overlay: './overlays/dev/', ...(kube ? { kube: { context: 'dev-admin' } } : {}) }] });
 
 describe('bot-token-cluster-access', () => {
-  it('flags a bot pod that gets Kubernetes\' default token while the config gives it no cluster access', async () => {
+  it("flags a bot pod that gets Kubernetes' default token while the config gives it no cluster access", async () => {
     const root = await freshRepo();
     await withBot(root, undefined);
     await writeFiles(root, { '.github/gitops-bot.yaml': botConfig(false) });
@@ -319,6 +324,6 @@ describe('bot-token-cluster-access', () => {
     const [v, ...rest] = await violationsOnly(root, 'bot-token-cluster-access');
     expect(rest).toEqual([]);
     expect(v).toMatchObject({ file: '.github/gitops-bot.yaml', object: 'environments' });
-    expect(v!.message).toBe('.github/gitops-bot.yaml environments[0].kube is not a mapping, so the bot pods\' token mounts cannot be checked against it');
+    expect(v!.message).toBe(".github/gitops-bot.yaml environments[0].kube is not a mapping, so the bot pods' token mounts cannot be checked against it");
   });
 });

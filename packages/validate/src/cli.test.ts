@@ -49,14 +49,12 @@ describe('pnpm validate', () => {
     expect(stdout).toBe('validate: 31 objects in 3 renders, 0 violations\n');
   });
 
-  it('prints machine-readable JSON with --json, also after pnpm\'s forwarded --', () => {
+  it("prints machine-readable JSON with --json, also after pnpm's forwarded --", () => {
     const { code, stdout } = run(['--', '--root', broken, '--json']);
     expect(code).toBe(1);
     const report = JSON.parse(stdout) as { violations: Array<Record<string, string>>; objects: number; summary: string };
     expect(report.objects).toBe(31);
-    expect(report.violations).toEqual([
-      expect.objectContaining({ rule: 'probes', file: 'base/dex/deployment.yaml', object: 'Deployment/dbos/dex' }),
-    ]);
+    expect(report.violations).toEqual([expect.objectContaining({ rule: 'probes', file: 'base/dex/deployment.yaml', object: 'Deployment/dbos/dex' })]);
     expect(report.summary).toBe('validate: 31 objects in 3 renders, 1 violation');
   });
 
@@ -99,7 +97,12 @@ describe('pnpm validate', () => {
     const help = run(['--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/^usage: pnpm validate \[--root DIR\] \[--json\] \[--only RULE\]/);
-    for (const flag of [/--root DIR\s+the GitOps repository/, /--json\s+print the result as JSON/, /--only RULE\s+run only this rule/, /--version\s+print the version/]) {
+    for (const flag of [
+      /--root DIR\s+the GitOps repository/,
+      /--json\s+print the result as JSON/,
+      /--only RULE\s+run only this rule/,
+      /--version\s+print the version/,
+    ]) {
       expect(help.stdout).toMatch(flag);
     }
     expect(help.stdout).toContain('exit status: 0 clean, 1 violations found, 2 a required tool (kubectl) is missing or broken, 64 usage.');
@@ -116,11 +119,12 @@ describe('pnpm validate', () => {
     expect(await validateCommand(['--root', clean], io, true)).toBe(0);
     // Renders run two at a time, so they finish in either order; the count still climbs one by one.
     expect(stderr.slice(0, 3).map((line) => /\((\d)\/3\)/.exec(line)?.[1])).toEqual(['1', '2', '3']);
-    expect(stderr.slice(0, 3).map((line) => line.replace(/ \(\d\/3\)/, '')).sort()).toEqual([
-      '… rendered clusters/dev/argocd\n',
-      '… rendered clusters/dev/flux\n',
-      '… rendered overlays/dev\n',
-    ]);
+    expect(
+      stderr
+        .slice(0, 3)
+        .map((line) => line.replace(/ \(\d\/3\)/, ''))
+        .sort(),
+    ).toEqual(['… rendered clusters/dev/argocd\n', '… rendered clusters/dev/flux\n', '… rendered overlays/dev\n']);
     expect(stderr.slice(3)).toEqual(['… checking schemas\n', '… checking the policy set\n']);
     expect(stdout.join('')).toBe('validate: 31 objects in 3 renders, 0 violations\n');
   });

@@ -12,7 +12,7 @@ export class ToolError extends Error {
   readonly exitCode = EXIT.config;
   constructor(
     message: string,
-    readonly hint = 'install kubectl 1.27 or newer (it ships kustomize v5) and git, or set KUBECTL to kubectl\'s path',
+    readonly hint = "install kubectl 1.27 or newer (it ships kustomize v5) and git, or set KUBECTL to kubectl's path",
   ) {
     super(message);
   }

@@ -100,7 +100,12 @@ export const PUBLIC_INTERNET = {
 /** The README's egress model: default deny, DNS for all, PostgreSQL for the database clients, the control plane's own flows. */
 function egressPolicies(): unknown[] {
   return [
-    { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'default-deny-egress' }, spec: { podSelector: {}, policyTypes: ['Egress'] } },
+    {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: 'default-deny-egress' },
+      spec: { podSelector: {}, policyTypes: ['Egress'] },
+    },
     egressPolicy('allow-dns-egress', {}, [
       {
         to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
@@ -134,9 +139,7 @@ function stage(name: string) {
 
 /** A version directory as the README describes it: base/app-version with a suffix, a label and a pinned image. */
 export function versionFiles(slug: string, version: string, latest: boolean): Record<string, string> {
-  const patches = [
-    { op: 'add', path: '/spec/template/spec/containers/0/env', value: [{ name: 'DBOS__APPVERSION', value: version }] },
-  ];
+  const patches = [{ op: 'add', path: '/spec/template/spec/containers/0/env', value: [{ name: 'DBOS__APPVERSION', value: version }] }];
   const scaledPatches = [
     { op: 'replace', path: '/spec/scaleTargetRef/name', value: `dbos-app-${slug}` },
     ...(latest
@@ -380,10 +383,7 @@ export function fixtureFiles(): Record<string, string> {
           wait: true,
           sourceRef: { kind: 'GitRepository', name: 'gitops' },
           ignore: [{ paths: ['/spec/replicas'], target: { kind: 'Deployment', labelSelector: 'app=dbos-app' } }],
-          healthCheckExprs: [
-            readyExpr('bitnami.com/v1alpha1', 'SealedSecret', 'Synced'),
-            readyExpr('keda.sh/v1alpha1', 'ScaledObject', 'Ready'),
-          ],
+          healthCheckExprs: [readyExpr('bitnami.com/v1alpha1', 'SealedSecret', 'Synced'), readyExpr('keda.sh/v1alpha1', 'ScaledObject', 'Ready')],
         },
       },
     ),
@@ -394,7 +394,10 @@ export function fixtureFiles(): Record<string, string> {
         apiVersion: 'helm.toolkit.fluxcd.io/v2',
         kind: 'HelmRelease',
         metadata: { name: 'sealed-secrets', namespace: 'kube-system' },
-        spec: { interval: '1h', chart: { spec: { chart: 'sealed-secrets', version: '2.17.8', sourceRef: { kind: 'HelmRepository', name: 'sealed-secrets' } } } },
+        spec: {
+          interval: '1h',
+          chart: { spec: { chart: 'sealed-secrets', version: '2.17.8', sourceRef: { kind: 'HelmRepository', name: 'sealed-secrets' } } },
+        },
       },
       {
         apiVersion: 'source.toolkit.fluxcd.io/v1',
@@ -484,7 +487,10 @@ export function useFixtureRepos(): () => Promise<string> {
 /** Runs the whole validator and insists that the break tripped only the rule under test (and tripped it). */
 export async function violationsOnly(root: string, rule: string): Promise<Violation[]> {
   const result = await validateRepo({ root });
-  expect(result.violations.map((v) => v.rule), JSON.stringify(result.violations, null, 2)).toEqual(result.violations.map(() => rule));
+  expect(
+    result.violations.map((v) => v.rule),
+    JSON.stringify(result.violations, null, 2),
+  ).toEqual(result.violations.map(() => rule));
   expect(result.violations.length).toBeGreaterThan(0);
   return result.violations;
 }

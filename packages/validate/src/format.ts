@@ -19,9 +19,9 @@ export function formatHuman(result: ValidateResult): string {
   const blocks = result.violations.map(
     (v) => `${v.file} › ${v.object} › ${v.rule}: ${v.message}\n${v.where?.length ? `  in: ${sites(v)}\n` : ''}  fix: ${v.fix}`,
   );
-  return [...blocks, summaryLine(result)].join('\n') + '\n';
+  return `${[...blocks, summaryLine(result)].join('\n')}\n`;
 }
 
 export function formatJson(result: ValidateResult): string {
-  return JSON.stringify({ ...result, summary: summaryLine(result) }, null, 2) + '\n';
+  return `${JSON.stringify({ ...result, summary: summaryLine(result) }, null, 2)}\n`;
 }

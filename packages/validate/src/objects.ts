@@ -8,13 +8,7 @@ export function objectRef(object: K8sObject): string {
   return namespace ? `${kind}/${namespace}/${name}` : `${kind}/${name}`;
 }
 
-export function violationFor(
-  rendered: RenderedObject,
-  rule: string,
-  message: string,
-  fix: string,
-  cause?: ViolationCause,
-): Violation {
+export function violationFor(rendered: RenderedObject, rule: string, message: string, fix: string, cause?: ViolationCause): Violation {
   const violation: Violation = { rule, file: rendered.file, object: objectRef(rendered.object), message, fix };
   const overlayFile = overlayFileFor(rendered, cause);
   if (rendered.source && overlayFile) violation.where = [{ env: rendered.source.env, file: overlayFile }];

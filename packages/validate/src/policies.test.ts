@@ -9,7 +9,7 @@ import { validateRepo } from './validate.ts';
 const freshRepo = useFixtureRepos();
 
 describe('the clean fixture', () => {
-  it('renders every entry point, names each object\'s source file and passes every rule', async () => {
+  it("renders every entry point, names each object's source file and passes every rule", async () => {
     const result = await validateRepo({ root: await freshRepo() });
     expect(result.violations).toEqual([]);
     expect(result.renders.map((r) => [r.id, r.kind, r.originAnnotations])).toEqual([
@@ -194,7 +194,11 @@ describe('network-policy-matrix', () => {
     });
     const violations = await violationsOnly(root, 'network-policy-matrix');
     expect(violations.map((v) => [v.file, v.object, v.message])).toEqual([
-      [NP_FILE, 'NetworkPolicy/dbos/allow-conductor-ingress', 'allows the flow "keda namespace → conductor:8090", which is not in the Conductor guide\'s allow matrix'],
+      [
+        NP_FILE,
+        'NetworkPolicy/dbos/allow-conductor-ingress',
+        'allows the flow "keda namespace → conductor:8090", which is not in the Conductor guide\'s allow matrix',
+      ],
       [
         'overlays/dev/kustomization.yaml',
         'NetworkPolicy/*',
@@ -206,7 +210,10 @@ describe('network-policy-matrix', () => {
   it('requires the default-deny ingress policy', async () => {
     const root = await freshRepo();
     await editYaml(root, NP_FILE, (docs) => {
-      docs.splice(docs.findIndex((d) => d.metadata.name === 'default-deny-ingress'), 1);
+      docs.splice(
+        docs.findIndex((d) => d.metadata.name === 'default-deny-ingress'),
+        1,
+      );
     });
     const [v, ...rest] = await violationsOnly(root, 'network-policy-matrix');
     expect(rest).toEqual([]);
@@ -372,7 +379,7 @@ describe('app-version-objects', () => {
     expect(v!.fix).toContain('overlays/dev/app-versions/1-0-0/version.patch.yaml');
   });
 
-  it('flags a ScaledObject that does not target its own version\'s Deployment', async () => {
+  it("flags a ScaledObject that does not target its own version's Deployment", async () => {
     const root = await freshRepo();
     await editYaml(root, 'overlays/dev/app-versions/1-0-0/scaling.patch.yaml', ([ops]) => {
       (ops as any).shift();
@@ -395,9 +402,7 @@ describe('app-version-objects', () => {
     const [v, ...rest] = await violationsOnly(root, 'app-version-objects');
     expect(rest).toEqual([]);
     expect(v).toMatchObject({ file: 'base/app-version/migration/migrate-job.yaml', object: 'Job/dbos/dbos-migrate-1-0-0' });
-    expect(v!.message).toBe(
-      'is a migration Job of version "1-0-0"; the system schema is shared by every version and is migrated once per environment',
-    );
+    expect(v!.message).toBe('is a migration Job of version "1-0-0"; the system schema is shared by every version and is migrated once per environment');
     expect(v!.fix).toBe('list base/app-version/migration once in overlays/dev/kustomization.yaml, not in base/app-version');
   });
 
@@ -423,9 +428,7 @@ describe('app-service', () => {
     const [v, ...rest] = await violationsOnly(root, 'app-service');
     expect(rest).toEqual([]);
     expect(v).toMatchObject({ file: 'overlays/dev/app-versions/service.yaml', object: 'Service/dbos/dbos-app' });
-    expect(v!.message).toBe(
-      'selects version "1-0-0", which is not the latest (the latest carries the metrics-api trigger: 1-1-0)',
-    );
+    expect(v!.message).toBe('selects version "1-0-0", which is not the latest (the latest carries the metrics-api trigger: 1-1-0)');
     expect(v!.fix).toContain('spec.selector.dbos.dev/app-version to "1-1-0"');
   });
 });
@@ -674,7 +677,7 @@ describe('argocd-bootstrap', () => {
       ['Application/argocd/dbos-dev', 'remove the label; the root Application creates it in its wave'],
       ['Application/argocd/root', 'add the label dbos.dev/bootstrap: "true" to it'],
     ]);
-    expect(violations[0]!.message).toContain('starts syncing at once, outside the root Application\'s sync waves');
+    expect(violations[0]!.message).toContain("starts syncing at once, outside the root Application's sync waves");
   });
 });
 
@@ -687,9 +690,7 @@ describe('sealed-secret-scope', () => {
     const [v, ...rest] = await violationsOnly(root, 'sealed-secret-scope');
     expect(rest).toEqual([]);
     expect(v).toMatchObject({ file: 'overlays/dev/secrets/conductor.sealed.yaml', object: 'SealedSecret/dbos/dev-conductor' });
-    expect(v!.message).toBe(
-      'strict-scope SealedSecret is rendered as "dev-conductor" but sealed for "conductor"; the controller will fail to decrypt it',
-    );
+    expect(v!.message).toBe('strict-scope SealedSecret is rendered as "dev-conductor" but sealed for "conductor"; the controller will fail to decrypt it');
     expect(v!.fix).toContain('namePrefix');
   });
 });
@@ -758,7 +759,7 @@ describe('unknown-field', () => {
 });
 
 describe('render', () => {
-  it('reports a render failure with kustomize\'s own message', async () => {
+  it("reports a render failure with kustomize's own message", async () => {
     const root = await freshRepo();
     await editYaml(root, 'overlays/dev/kustomization.yaml', ([k]) => {
       k!.resources.push('../../base/missing');

@@ -53,6 +53,8 @@ describe('cleanKustomizeMessage and explainRenderError', () => {
     const explained = explainRenderError(message, '/repo', 'a');
     expect(explained.file).toBe('b/kustomization.yaml');
     expect(explained.chain).toEqual(['a', 'b']);
-    expect(explained.cause).toBe('trouble configuring builtin PatchTransformer with config: ` path: p.yaml `: failed to get the patch file from path(p.yaml): b/p.yaml does not exist');
+    expect(explained.cause).toBe(
+      'trouble configuring builtin PatchTransformer with config: ` path: p.yaml `: failed to get the patch file from path(p.yaml): b/p.yaml does not exist',
+    );
   });
 });

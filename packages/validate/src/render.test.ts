@@ -59,9 +59,7 @@ describe('renderTarget', () => {
       expect(object.metadata?.annotations?.['config.kubernetes.io/origin']).toBeUndefined();
     }
     // The Ingress keeps its own annotations; only kustomize's is removed.
-    expect(byRef.get('Ingress/conductor')?.object.metadata?.annotations).toHaveProperty(
-      'nginx.ingress.kubernetes.io/proxy-read-timeout',
-    );
+    expect(byRef.get('Ingress/conductor')?.object.metadata?.annotations).toHaveProperty('nginx.ingress.kubernetes.io/proxy-read-timeout');
   });
 
   it('renders exactly the objects a plain kubectl kustomize does, and strips the transformations annotation', async () => {
@@ -95,10 +93,7 @@ describe('renderTarget', () => {
   it('falls back to a direct render, attributed to the entry point, when the wrapper cannot be used', async () => {
     // A kubectl that refuses only the wrapper directory, then hands everything else to the real one.
     const shim = path.join(scratch, 'kubectl-no-wrapper');
-    await writeFile(
-      shim,
-      `#!/bin/sh\ncase "$2" in *validate-wrapper-*) echo 'error: wrapper refused' >&2; exit 1;; esac\nexec kubectl "$@"\n`,
-    );
+    await writeFile(shim, `#!/bin/sh\ncase "$2" in *validate-wrapper-*) echo 'error: wrapper refused' >&2; exit 1;; esac\nexec kubectl "$@"\n`);
     await chmod(shim, 0o755);
     const render = await renderTarget(overlay(), { root, kubectl: shim });
     expect(render.originAnnotations).toBe(false);
@@ -107,7 +102,7 @@ describe('renderTarget', () => {
     expect(new Set(render.objects.map((o) => o.file))).toEqual(new Set(['overlays/dev/kustomization.yaml']));
   });
 
-  it('reports kustomize\'s message without the klog prefix when the target itself is broken', async () => {
+  it("reports kustomize's message without the klog prefix when the target itself is broken", async () => {
     const broken = path.join(scratch, 'broken');
     execFileSync('mkdir', ['-p', broken]);
     await writeFile(path.join(broken, 'kustomization.yaml'), 'resources:\n  - missing.yaml\n');
@@ -119,8 +114,6 @@ describe('renderTarget', () => {
 
   it('throws a ToolError naming kubectl when it is not installed', async () => {
     await expect(renderTarget(overlay(), { root, kubectl: path.join(scratch, 'no-such-kubectl') })).rejects.toThrow(ToolError);
-    await expect(renderTarget(overlay(), { root, kubectl: path.join(scratch, 'no-such-kubectl') })).rejects.toThrow(
-      /was not found on PATH; install kubectl/,
-    );
+    await expect(renderTarget(overlay(), { root, kubectl: path.join(scratch, 'no-such-kubectl') })).rejects.toThrow(/was not found on PATH; install kubectl/);
   });
 });

@@ -30,9 +30,7 @@ function runKubectl(args: string[], kubectl: string): Promise<RunResult> {
           : new ToolError(`could not run ${kubectl}: ${error.message}`),
       );
     });
-    child.on('close', (code) =>
-      resolve({ code: code ?? 1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }),
-    );
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
   });
 }
 

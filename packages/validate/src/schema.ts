@@ -35,8 +35,9 @@ interface KindTable {
 const tableByApiVersion = new Map<string, Promise<KindTable | undefined>>();
 
 function isModelClass(value: unknown): value is ModelClass {
-  return typeof value === 'function' && typeof (value as { kind?: unknown }).kind === 'string'
-    && typeof (value as { apiVersion?: unknown }).apiVersion === 'string';
+  return (
+    typeof value === 'function' && typeof (value as { kind?: unknown }).kind === 'string' && typeof (value as { apiVersion?: unknown }).apiVersion === 'string'
+  );
 }
 
 const packageDirs = new Map<string, string | undefined>();
@@ -98,7 +99,10 @@ interface AjvError {
 
 function describeErrors(errors: AjvError[]): string {
   const lines = errors.slice(0, 5).map((error) => {
-    const at = (error.instancePath ?? '').replace(/^\//, '').replace(/\/(\d+)(?=\/|$)/g, '[$1]').replace(/\//g, '.');
+    const at = (error.instancePath ?? '')
+      .replace(/^\//, '')
+      .replace(/\/(\d+)(?=\/|$)/g, '[$1]')
+      .replace(/\//g, '.');
     const extra = error.params?.additionalProperty ? ` (${String(error.params.additionalProperty)})` : '';
     return `${at || '(root)'} ${error.message ?? 'is invalid'}${extra}`;
   });
@@ -116,9 +120,7 @@ export async function checkSchemas(objects: RenderedObject[]): Promise<Violation
   for (const rendered of objects) {
     const { apiVersion, kind } = rendered.object;
     if (!apiVersion || !kind) {
-      violations.push(
-        violationFor(rendered, SCHEMA_RULE, 'object has no apiVersion or kind', 'give the object both apiVersion and kind'),
-      );
+      violations.push(violationFor(rendered, SCHEMA_RULE, 'object has no apiVersion or kind', 'give the object both apiVersion and kind'));
       continue;
     }
     const table = await tableFor(apiVersion);
@@ -129,7 +131,7 @@ export async function checkSchemas(objects: RenderedObject[]): Promise<Violation
           rendered,
           UNKNOWN_KIND_RULE,
           `no schema is known for apiVersion "${apiVersion}" kind "${kind}", so the object cannot be checked`,
-          'use a served apiVersion for this kind (check for a typo or a removed beta version), or add the CRD\'s model package to packages/validate/src/schema.ts',
+          "use a served apiVersion for this kind (check for a typo or a removed beta version), or add the CRD's model package to packages/validate/src/schema.ts",
         ),
       );
       continue;

@@ -55,9 +55,7 @@ function blockProperties(lines: string[], start: number): { names: Set<string>; 
  */
 function firstClass(text: string, name?: string): { lines: string[]; start: number } | undefined {
   const lines = text.split('\n');
-  const start = lines.findIndex((line) =>
-    name ? line.startsWith(`export declare class ${name} `) : line.startsWith('export declare class '),
-  );
+  const start = lines.findIndex((line) => (name ? line.startsWith(`export declare class ${name} `) : line.startsWith('export declare class ')));
   return start >= 0 ? { lines, start } : undefined;
 }
 

@@ -31,7 +31,7 @@ function packageVersion(): string {
 
 /** `pnpm validate`: parse, validate, print; errors propagate to the entry point's single catch (cli-kit's runReporting). */
 export async function validateCommand(argv: readonly string[], io: CliIo, stderrIsTTY: boolean | undefined): Promise<number> {
-  let parsed;
+  let parsed: ReturnType<typeof parseCommand<(typeof VALIDATE_COMMAND)['flags']>>;
   try {
     parsed = parseCommand(VALIDATE_COMMAND, argv);
   } catch (error) {

@@ -137,7 +137,10 @@ export async function validateRepo(options: ValidateOptions): Promise<ValidateRe
   if (options.only !== undefined && !knownRules().includes(options.only)) {
     // Echo only what looks like a rule id: anything else may be a value that lost its own flag.
     const shown = /^[a-z][a-z0-9-]{0,40}$/.test(options.only) ? ` "${options.only}"` : ' (not shown)';
-    throw new UsageError(`unknown rule${shown} for --only; known rules: ${knownRules().join(', ')}`, 'pick one of the known rules, or drop --only to run them all');
+    throw new UsageError(
+      `unknown rule${shown} for --only; known rules: ${knownRules().join(', ')}`,
+      'pick one of the known rules, or drop --only to run them all',
+    );
   }
   const wants = (rule: string) => options.only === undefined || options.only === rule;
   const targets = discoverRenderTargets(root);
@@ -158,7 +161,10 @@ export async function validateRepo(options: ValidateOptions): Promise<ValidateRe
   const filesByEnv = new Map<string, Map<string, ObjectAttribution>>();
   for (const render of rendered1) {
     if (render.kind !== 'overlay' || render.error !== undefined || !render.originAnnotations) continue;
-    filesByEnv.set(render.env, new Map(render.objects.map((o) => [objectIdentity(o.object), { file: o.file, kustomizations: o.source?.kustomizations ?? [] }])));
+    filesByEnv.set(
+      render.env,
+      new Map(render.objects.map((o) => [objectIdentity(o.object), { file: o.file, kustomizations: o.source?.kustomizations ?? [] }])),
+    );
   }
   const stageTargets = targets.filter((t) => t.kind === 'flux-stage');
   const rendered2 = await mapBounded(stageTargets, concurrency, (target) => {

@@ -47,7 +47,20 @@ describe('seal and drain-status through the bot CLI', () => {
 
   it('seal writes YAML by default that kustomize accepts in an overlay and the SealedSecret schema validates, without the plaintext', async () => {
     const value = randomBytes(18).toString('base64url');
-    const run = await cli(['seal', '--cert', join(REPO, 'clusters/dev/sealed-secrets-cert.pem'), '--namespace', 'dbos', '--name', 'example', '--from-env', 'api-key=EXAMPLE_API_KEY'], { PATH: process.env.PATH, EXAMPLE_API_KEY: value });
+    const run = await cli(
+      [
+        'seal',
+        '--cert',
+        join(REPO, 'clusters/dev/sealed-secrets-cert.pem'),
+        '--namespace',
+        'dbos',
+        '--name',
+        'example',
+        '--from-env',
+        'api-key=EXAMPLE_API_KEY',
+      ],
+      { PATH: process.env.PATH, EXAMPLE_API_KEY: value },
+    );
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout.trimStart().startsWith('{')).toBe(false);
     expect(run.stdout + run.stderr).not.toContain(value);
@@ -99,7 +112,11 @@ describe('seal and drain-status through the bot CLI', () => {
     expect(help.stdout.startsWith('usage: pnpm bot drain-status')).toBe(true);
     // No `$ tsx packages/bot/src/cli.ts ...` line from pnpm.
     expect(help.stderr).toBe('');
-    const refused = spawnSync('pnpm', ['bot', 'drain-status', '--app-name', 'dbos-app', '--database-url', `postgresql://reader:${value}@127.0.0.1:1/dbos_sys`], { cwd: REPO, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
+    const refused = spawnSync(
+      'pnpm',
+      ['bot', 'drain-status', '--app-name', 'dbos-app', '--database-url', `postgresql://reader:${value}@127.0.0.1:1/dbos_sys`],
+      { cwd: REPO, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } },
+    );
     expect(refused.status).toBe(64);
     expect(refused.stdout).toBe('');
     expect(refused.stderr).toMatch(/^error: --database-url is not accepted/);

@@ -66,7 +66,13 @@ describe('faults: clear message, non-zero exit, clean tree, unchanged remote', (
 
   it('GitHub 403 on create: the pushed branch is rolled back', async () => {
     const { world } = await setup();
-    world.github.injectFault({ method: 'POST', path: /\/pulls$/, status: 403, body: { message: 'Resource not accessible by integration', documentation_url: 'https://docs.github.com/rest' }, times: 5 });
+    world.github.injectFault({
+      method: 'POST',
+      path: /\/pulls$/,
+      status: 403,
+      body: { message: 'Resource not accessible by integration', documentation_url: 'https://docs.github.com/rest' },
+      times: 5,
+    });
     await expectCleanFailure(world, () => world.run('run'), 4, /GitHub refused to open a pull request .*\(403\)/);
     expect(world.github.violations.join('\n')).toBe('');
   });
@@ -77,7 +83,11 @@ describe('faults: clear message, non-zero exit, clean tree, unchanged remote', (
       method: 'POST',
       path: /\/pulls$/,
       status: 422,
-      body: { message: 'Validation Failed', errors: [{ resource: 'PullRequest', code: 'invalid', field: 'base' }], documentation_url: 'https://docs.github.com/rest' },
+      body: {
+        message: 'Validation Failed',
+        errors: [{ resource: 'PullRequest', code: 'invalid', field: 'base' }],
+        documentation_url: 'https://docs.github.com/rest',
+      },
       times: 1,
     });
     await expectCleanFailure(world, () => world.run('run'), 4, /422 Validation Failed/);
@@ -86,7 +96,10 @@ describe('faults: clear message, non-zero exit, clean tree, unchanged remote', (
 
   it('GitHub secondary rate limit: retried after Retry-After, then succeeds', async () => {
     const { world } = await setup();
-    const secondary = { message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.', documentation_url: 'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api' };
+    const secondary = {
+      message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.',
+      documentation_url: 'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api',
+    };
     // POST, because GitHub's description declares 403 for creating a PR but not for listing them.
     world.github.injectFault({ method: 'POST', path: /\/pulls$/, status: 403, headers: { 'retry-after': '1' }, body: secondary, times: 1 });
     const run = await world.run('run');
@@ -98,7 +111,10 @@ describe('faults: clear message, non-zero exit, clean tree, unchanged remote', (
 
   it('GitHub secondary rate limit that persists → RateLimitError', async () => {
     const { world } = await setup();
-    const secondary = { message: 'You have exceeded a secondary rate limit.', documentation_url: 'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api' };
+    const secondary = {
+      message: 'You have exceeded a secondary rate limit.',
+      documentation_url: 'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api',
+    };
     world.github.injectFault({ method: 'POST', path: /\/pulls$/, status: 403, headers: { 'retry-after': '1' }, body: secondary, times: 10 });
     await expectCleanFailure(world, () => world.run('run'), 5, /GitHub rate limit/);
   });
@@ -118,8 +134,16 @@ describe('faults: clear message, non-zero exit, clean tree, unchanged remote', (
   });
 
   it('an image configured but missing from an overlay', async () => {
-    const { world } = await setup({}, { 'overlays/dev/kustomization.yaml': overlayKustomization('dev', [{ name: 'example/other', tag: '1', digest: 'sha256:x' }]) });
-    await expectCleanFailure(world, () => world.run('run'), 8, /image "example\/dex" is configured .* no entry in the images: list of overlays\/dev\/kustomization\.yaml/);
+    const { world } = await setup(
+      {},
+      { 'overlays/dev/kustomization.yaml': overlayKustomization('dev', [{ name: 'example/other', tag: '1', digest: 'sha256:x' }]) },
+    );
+    await expectCleanFailure(
+      world,
+      () => world.run('run'),
+      8,
+      /image "example\/dex" is configured .* no entry in the images: list of overlays\/dev\/kustomization\.yaml/,
+    );
   });
 
   it('missing config', async () => {
@@ -130,7 +154,11 @@ describe('faults: clear message, non-zero exit, clean tree, unchanged remote', (
 
   it('malformed config names the YAML path of the bad field', async () => {
     const { world } = await setup();
-    await world.remote.commit('main', { '.github/gitops-bot.yaml': 'version: 1\nenvironments:\n  - name: dev\n    overlay: overlays/dev\n  - name: prod\n    overlay: 5\n' }, 'break config');
+    await world.remote.commit(
+      'main',
+      { '.github/gitops-bot.yaml': 'version: 1\nenvironments:\n  - name: dev\n    overlay: overlays/dev\n  - name: prod\n    overlay: 5\n' },
+      'break config',
+    );
     await expectCleanFailure(world, () => world.run('run'), 2, /environments\[1\]\.overlay: /);
   });
 });
@@ -139,7 +167,10 @@ describe('plan and help', () => {
   it('plan writes nothing and labels an offline catalog as such', async () => {
     const { world, image } = await setup();
     const catalog = join(world.userDir, '..', `catalog-${counter}.yaml`);
-    writeFileSync(catalog, `description: test catalog\nrepositories:\n  "${image.repository}":\n    - { tag: "1.0.0", digest: "${image.digest}", created: "2026-01-01T00:00:00Z" }\n    - { tag: "1.2.0", digest: "sha256:${'c'.repeat(64)}", created: "2026-01-02T00:00:00Z" }\n`);
+    writeFileSync(
+      catalog,
+      `description: test catalog\nrepositories:\n  "${image.repository}":\n    - { tag: "1.0.0", digest: "${image.digest}", created: "2026-01-01T00:00:00Z" }\n    - { tag: "1.2.0", digest: "sha256:${'c'.repeat(64)}", created: "2026-01-02T00:00:00Z" }\n`,
+    );
     const run = await world.run('plan', '--source', 'catalog', '--catalog', catalog, '--forge', 'local');
     rmSync(catalog);
     expect(run.code, run.stderr).toBe(0);
@@ -163,7 +194,11 @@ describe('plan and help', () => {
     const repo = join(import.meta.dirname, '..', '..', '..', '..');
     let stdout = '';
     let stderr = '';
-    const code = await main(['plan', '--repo', repo], { stdout: (text) => (stdout += text), stderr: (text) => (stderr += text), env: { PATH: process.env.PATH } });
+    const code = await main(['plan', '--repo', repo], {
+      stdout: (text) => (stdout += text),
+      stderr: (text) => (stderr += text),
+      env: { PATH: process.env.PATH },
+    });
     expect(code, stderr).toBe(0);
     expect(stdout).toMatch(/registry: offline catalog .*NOT a live registry read/);
     expect(stdout).toContain('forge: local forge');
@@ -191,7 +226,9 @@ describe('git workspace', () => {
     const workspace = await GitWorkspace.clone(world.remote.url, 'main', { name: 'bot', email: 'bot@example.invalid' });
     try {
       const human = await world.remote.commit('bot/image-update/dev/dex', { 'notes.txt': 'mine' }, 'human work');
-      const error = await workspace.commitAndPush('bot/image-update/dev/dex', [{ path: 'x.txt', before: null, after: 'bot' }], 'bot change', null).catch((caught: unknown) => caught);
+      const error = await workspace
+        .commitAndPush('bot/image-update/dev/dex', [{ path: 'x.txt', before: null, after: 'bot' }], 'bot change', null)
+        .catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(PushRejectedError);
       expect((await world.remote.heads()).get('bot/image-update/dev/dex')).toBe(human);
     } finally {

@@ -37,7 +37,9 @@ export interface Sources {
 export function composeSources(config: BotConfig, options: Options, env: NodeJS.ProcessEnv, command: 'plan' | 'run'): Sources {
   const registry = selectRegistry(options, config, env, command);
   // The environments with cluster access, computed once for both readers of the cluster.
-  const kubeContexts = Object.fromEntries(config.environments.filter((environment) => environment.kube).map((environment) => [environment.name, environment.kube!.context]));
+  const kubeContexts = Object.fromEntries(
+    config.environments.filter((environment) => environment.kube).map((environment) => [environment.name, environment.kube!.context]),
+  );
   const withCluster = Object.keys(kubeContexts).length > 0;
   const conductor = selectConductor(config, env);
   const rotation = config.secretRotation?.conductor;
@@ -68,7 +70,10 @@ function skipWhenNotConfigured(task: Task): Task {
         return await task.plan(context);
       } catch (error) {
         if (!(error instanceof DrainReadError) || error.reason !== NOT_CONFIGURED) throw error;
-        return { plans: [], skips: [{ task: task.name, env: context.envFilter ?? 'all', subject: '-', reason: `not evaluated: ${error.message} (${error.hint})` }] };
+        return {
+          plans: [],
+          skips: [{ task: task.name, env: context.envFilter ?? 'all', subject: '-', reason: `not evaluated: ${error.message} (${error.hint})` }],
+        };
       }
     },
   };
@@ -109,7 +114,9 @@ export async function assertCatalogRunAllowed(options: Options): Promise<void> {
   if (options.dryRun) return;
   const remote = options.remote;
   if (remote !== null && !remote.includes('://') && !/^[^/]*:/.test(remote) && existsSync(remote)) {
-    const bare = await simpleGit({ baseDir: resolve(remote) }).raw(['rev-parse', '--is-bare-repository']).catch(() => '');
+    const bare = await simpleGit({ baseDir: resolve(remote) })
+      .raw(['rev-parse', '--is-bare-repository'])
+      .catch(() => '');
     if (bare.trim() === 'true') return;
   }
   throw new UsageError(
@@ -119,16 +126,39 @@ export async function assertCatalogRunAllowed(options: Options): Promise<void> {
 }
 
 /** The forge; built after the clone in `run`, because the local forge reads branches from it. */
-export function selectForge(options: Options, config: BotConfig, env: NodeJS.ProcessEnv, listLocalBranches: () => Promise<string[]>, print: (text: string) => void, log: (line: string) => void): Forge {
+export function selectForge(
+  options: Options,
+  config: BotConfig,
+  env: NodeJS.ProcessEnv,
+  listLocalBranches: () => Promise<string[]>,
+  print: (text: string) => void,
+  log: (line: string) => void,
+): Forge {
   const settings = githubSettingsFromEnv(env);
   const kind = options.forge ?? (config.forge.type === 'github' && settings.token ? 'github' : 'local');
   if (kind === 'local') return new LocalForge(listLocalBranches, print);
-  if (!settings.token) throw new ConfigError('--forge github needs a token', 'environment', 'GITHUB_TOKEN', 'set GITHUB_TOKEN (in Actions: secrets.GITHUB_TOKEN) or use --forge local');
+  if (!settings.token)
+    throw new ConfigError(
+      '--forge github needs a token',
+      'environment',
+      'GITHUB_TOKEN',
+      'set GITHUB_TOKEN (in Actions: secrets.GITHUB_TOKEN) or use --forge local',
+    );
   const owner = config.forge.owner ?? settings.owner;
   const repo = config.forge.repo ?? settings.repo;
-  if (!owner || !repo) throw new ConfigError('the GitHub repository is unknown', CONFIG_PATH, 'forge.owner', 'set forge.owner and forge.repo, or GITHUB_REPOSITORY=owner/repo');
+  if (!owner || !repo)
+    throw new ConfigError('the GitHub repository is unknown', CONFIG_PATH, 'forge.owner', 'set forge.owner and forge.repo, or GITHUB_REPOSITORY=owner/repo');
   const writeInterval = env.GITOPS_BOT_GITHUB_WRITE_INTERVAL_MS;
-  return new GitHubForge({ token: settings.token, owner, repo, inActions: settings.inActions, ...(config.forge.botLogin ? { botLogin: config.forge.botLogin } : {}), ...(settings.baseUrl ? { baseUrl: settings.baseUrl } : {}), ...(writeInterval === '0' ? { minWriteIntervalMs: 0, retryAfterBaseValue: 10 } : {}), log });
+  return new GitHubForge({
+    token: settings.token,
+    owner,
+    repo,
+    inActions: settings.inActions,
+    ...(config.forge.botLogin ? { botLogin: config.forge.botLogin } : {}),
+    ...(settings.baseUrl ? { baseUrl: settings.baseUrl } : {}),
+    ...(writeInterval === '0' ? { minWriteIntervalMs: 0, retryAfterBaseValue: 10 } : {}),
+    log,
+  });
 }
 
 function conductorAccess(config: BotConfig): Record<string, { url: string; adminKeyEnv: string }> {
@@ -150,6 +180,8 @@ function selectConductor(config: BotConfig, env: NodeJS.ProcessEnv): ConductorAc
 
 export async function repoRoot(options: Options): Promise<string> {
   if (options.repo) return resolve(options.repo);
-  const top = await simpleGit().revparse(['--show-toplevel']).catch(() => null);
+  const top = await simpleGit()
+    .revparse(['--show-toplevel'])
+    .catch(() => null);
   return top?.trim() || process.cwd();
 }

@@ -40,7 +40,10 @@ interface RawCommand {
 const COMMANDS: Record<string, { summary: string; load: () => Promise<ParsedCommand | RawCommand> }> = {
   plan: { summary: 'read everything, write nothing: print what the bot would change', load: () => import('./commands/plan.ts') as Promise<ParsedCommand> },
   run: { summary: 'apply the plans: push one branch per change and open or update its PR', load: () => import('./commands/run.ts') as Promise<ParsedCommand> },
-  'drain-status': { summary: 'in-flight DBOS workflows per application version (what retirement waits for)', load: () => import('./commands/drain-status.ts') as Promise<ParsedCommand> },
+  'drain-status': {
+    summary: 'in-flight DBOS workflows per application version (what retirement waits for)',
+    load: () => import('./commands/drain-status.ts') as Promise<ParsedCommand>,
+  },
   seal: { summary: "seal values into a SealedSecret for an environment's certificate (kubeseal-compatible flags)", load: () => import('./commands/seal.ts') },
 };
 

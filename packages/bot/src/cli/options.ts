@@ -12,7 +12,8 @@ export const PLAN_FLAGS = {
   source: {
     type: 'string',
     valueName: 'SOURCE',
-    description: 'registry source: live (OCI registries, the default) or catalog (offline example data); plan falls back to the catalog, labelled, only when no registry can be reached',
+    description:
+      'registry source: live (OCI registries, the default) or catalog (offline example data); plan falls back to the catalog, labelled, only when no registry can be reached',
   },
   catalog: { type: 'string', valueName: 'FILE', description: 'catalog file for --source catalog (default: the embedded one)' },
   forge: { type: 'string', valueName: 'FORGE', description: 'github or local (default: github when GITHUB_TOKEN is set and forge.type is github)' },

@@ -27,7 +27,9 @@ describe('bot config', () => {
   });
 
   it('fills defaults and parses durations', () => {
-    const config = parseConfig(`${MINIMAL}minReleaseAge: 3d\nimages:\n  - name: ghcr.io/dexidp/dex\n    repository: ghcr.io/dexidp/dex\n    minReleaseAge: 90m\n`);
+    const config = parseConfig(
+      `${MINIMAL}minReleaseAge: 3d\nimages:\n  - name: ghcr.io/dexidp/dex\n    repository: ghcr.io/dexidp/dex\n    minReleaseAge: 90m\n`,
+    );
     expect(config.minReleaseAge).toBe(3 * 86_400);
     expect(config.images[0]!.minReleaseAge).toBe(5400);
     expect(config.images[0]!.id).toBe('dex');
@@ -37,7 +39,9 @@ describe('bot config', () => {
   });
 
   it('reports the YAML path of a bad field', () => {
-    expect(configError(`${MINIMAL}images:\n  - name: a\n    repository: r\n    versioning:\n      allowTags: "("\n`).message).toMatch(/^cfg\.yaml: images\[0\]\.versioning\.allowTags: must be a valid JavaScript regular expression/);
+    expect(configError(`${MINIMAL}images:\n  - name: a\n    repository: r\n    versioning:\n      allowTags: "("\n`).message).toMatch(
+      /^cfg\.yaml: images\[0\]\.versioning\.allowTags: must be a valid JavaScript regular expression/,
+    );
     expect(configError(`${MINIMAL}pullRequests:\n  maxOpen: -1\n`).message).toMatch(/pullRequests\.maxOpen/);
     expect(configError(`${MINIMAL}minReleaseAge: soon\n`).message).toMatch(/minReleaseAge: must be a duration/);
     expect(configError(`${MINIMAL}surprise: true\n`).message).toMatch(/surprise/);
@@ -45,7 +49,9 @@ describe('bot config', () => {
 
   it('checks groups against images and environments for duplicates', () => {
     const images = 'images:\n  - name: x/conductor\n    repository: r/conductor\n  - name: x/console\n    repository: r/console\n';
-    expect(configError(`${MINIMAL}${images}groups:\n  - name: cp\n    images: [conductor, nope]\n`).message).toMatch(/groups\[0\]\.images\[1\]: "nope" is not the id/);
+    expect(configError(`${MINIMAL}${images}groups:\n  - name: cp\n    images: [conductor, nope]\n`).message).toMatch(
+      /groups\[0\]\.images\[1\]: "nope" is not the id/,
+    );
     expect(configError(`${MINIMAL}  - name: dev\n    overlay: overlays/dev2\n`).message).toMatch(/environments\[1\]\.name: duplicate environment "dev"/);
   });
 
@@ -58,13 +64,21 @@ describe('bot config', () => {
   });
 
   it('refuses an invalid semver range, naming the field (it used to match no tag and propose nothing)', () => {
-    expect(configError(`${MINIMAL}images:\n  - name: a\n    repository: r\n    versioning:\n      range: ">=1.0 <<2"\n`).message).toMatch(/^cfg\.yaml: images\[0\]\.versioning\.range: must be a valid semver range/);
-    expect(configError(`${MINIMAL}appVersions:\n  appName: app\n  repository: r\n  versioning:\n    range: "1.x.y.z"\n`).message).toMatch(/^cfg\.yaml: appVersions\.versioning\.range: must be a valid semver range/);
-    expect(parseConfig(`${MINIMAL}images:\n  - name: a\n    repository: r\n    versioning:\n      range: "^2.45.0 || >=3"\n`).images[0]!.versioning.range).toBe('^2.45.0 || >=3');
+    expect(configError(`${MINIMAL}images:\n  - name: a\n    repository: r\n    versioning:\n      range: ">=1.0 <<2"\n`).message).toMatch(
+      /^cfg\.yaml: images\[0\]\.versioning\.range: must be a valid semver range/,
+    );
+    expect(configError(`${MINIMAL}appVersions:\n  appName: app\n  repository: r\n  versioning:\n    range: "1.x.y.z"\n`).message).toMatch(
+      /^cfg\.yaml: appVersions\.versioning\.range: must be a valid semver range/,
+    );
+    expect(parseConfig(`${MINIMAL}images:\n  - name: a\n    repository: r\n    versioning:\n      range: "^2.45.0 || >=3"\n`).images[0]!.versioning.range).toBe(
+      '^2.45.0 || >=3',
+    );
   });
 
   it('refuses an invalid regular expression in ignoreTags too', () => {
-    expect(configError(`${MINIMAL}images:\n  - name: a\n    repository: r\n    versioning:\n      ignoreTags: ["ok$", "[unclosed"]\n`).message).toMatch(/^cfg\.yaml: images\[0\]\.versioning\.ignoreTags\[1\]: must be a valid JavaScript regular expression/);
+    expect(configError(`${MINIMAL}images:\n  - name: a\n    repository: r\n    versioning:\n      ignoreTags: ["ok$", "[unclosed"]\n`).message).toMatch(
+      /^cfg\.yaml: images\[0\]\.versioning\.ignoreTags\[1\]: must be a valid JavaScript regular expression/,
+    );
   });
 
   it('refuses two environments that read the same environment-variable suffix', () => {
@@ -76,7 +90,9 @@ describe('bot config', () => {
   });
 
   it('refuses an overlay outside the repository and Conductor overrides for unknown environments', () => {
-    expect(configError('version: 1\nenvironments:\n  - name: dev\n    overlay: ../other-repo/overlays/dev\n').message).toMatch(/^cfg\.yaml: environments\[0\]\.overlay: must be a path inside the repository/);
+    expect(configError('version: 1\nenvironments:\n  - name: dev\n    overlay: ../other-repo/overlays/dev\n').message).toMatch(
+      /^cfg\.yaml: environments\[0\]\.overlay: must be a path inside the repository/,
+    );
     expect(configError('version: 1\nenvironments:\n  - name: dev\n    overlay: /etc\n').message).toMatch(/environments\[0\]\.overlay/);
     const rotation = `${MINIMAL}secretRotation:\n  conductor:\n    org: o\n    url: http://conductor:8090\n    environments:\n      prd: { url: http://conductor.prod:8090 }\n`;
     expect(configError(rotation).message).toMatch(/secretRotation\.conductor\.environments\.prd: "prd" is not the name of an entry of environments:/);

@@ -18,7 +18,10 @@ export function parseConfig(text: string, file = CONFIG_PATH): BotConfig {
   if (document.errors.length > 0) {
     const first = document.errors[0]!;
     const line = first.linePos?.[0];
-    throw new ConfigError(`not valid YAML${line ? ` (line ${line.line}, column ${line.col})` : ''}: ${first.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`, file);
+    throw new ConfigError(
+      `not valid YAML${line ? ` (line ${line.line}, column ${line.col})` : ''}: ${first.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`,
+      file,
+    );
   }
   const raw: unknown = document.toJS();
   if (raw === null || raw === undefined) throw new ConfigError('is empty; it needs at least `version: 1` and `environments:`', file);

@@ -70,19 +70,21 @@ export const versioningSchema = z.strictObject({
   ignoreTags: z.array(regex).default([]),
 });
 
-export const imageSchema = z.strictObject({
-  /** The kustomize `images[].name` this policy applies to, e.g. `dbosdev/conductor`. */
-  name: z.string().min(1),
-  /** Short id used in groups and branch names; defaults to the last path segment of `name` (`conductor`). */
-  id: name.optional(),
-  /** Registry repository to read tags from, e.g. `ghcr.io/dexidp/dex` or `docker.io/dbosdev/conductor`. */
-  repository: z.string().min(1),
-  versioning: versioningSchema.default({ range: '*', prereleases: false, ignoreTags: [] }),
-  /** A version is proposed only when its image config `created` time is at least this old. */
-  minReleaseAge: duration.optional(),
-  /** `false` keeps the entry pinned: the bot reads it but never proposes a change. */
-  update: z.boolean().default(true),
-}).transform((image) => ({ ...image, id: image.id ?? image.name.split('/').pop()!.toLowerCase() }));
+export const imageSchema = z
+  .strictObject({
+    /** The kustomize `images[].name` this policy applies to, e.g. `dbosdev/conductor`. */
+    name: z.string().min(1),
+    /** Short id used in groups and branch names; defaults to the last path segment of `name` (`conductor`). */
+    id: name.optional(),
+    /** Registry repository to read tags from, e.g. `ghcr.io/dexidp/dex` or `docker.io/dbosdev/conductor`. */
+    repository: z.string().min(1),
+    versioning: versioningSchema.default({ range: '*', prereleases: false, ignoreTags: [] }),
+    /** A version is proposed only when its image config `created` time is at least this old. */
+    minReleaseAge: duration.optional(),
+    /** `false` keeps the entry pinned: the bot reads it but never proposes a change. */
+    update: z.boolean().default(true),
+  })
+  .transform((image) => ({ ...image, id: image.id ?? image.name.split('/').pop()!.toLowerCase() }));
 
 export const groupSchema = z.strictObject({
   name,
@@ -145,7 +147,13 @@ export const appVersionsSchema = z.strictObject({
        */
       retireDeadLettered: z.boolean().default(false),
     })
-    .default({ quietPeriod: 3600, source: 'database', databaseUrlEnv: 'DBOS_DRAIN_DATABASE_URL', conductorApiKeyEnv: 'CONDUCTOR_API_KEY', retireDeadLettered: false }),
+    .default({
+      quietPeriod: 3600,
+      source: 'database',
+      databaseUrlEnv: 'DBOS_DRAIN_DATABASE_URL',
+      conductorApiKeyEnv: 'CONDUCTOR_API_KEY',
+      retireDeadLettered: false,
+    }),
 });
 
 /** How the bot reaches each environment's Conductor to create and revoke the application's API keys. */
@@ -155,7 +163,10 @@ export const conductorRotationSchema = z.strictObject({
   /** Conductor base URL, e.g. http://conductor.dbos.svc.cluster.local:8090 from inside the cluster. */
   url: z.string().url(),
   /** NAME of the environment variable holding the admin API key (needs token.read and token.write); never the key. */
-  adminKeyEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name').default('CONDUCTOR_ADMIN_API_KEY'),
+  adminKeyEnv: z
+    .string()
+    .regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name')
+    .default('CONDUCTOR_ADMIN_API_KEY'),
   /** Applications the new key may serve (empty: all). */
   appNames: z.array(z.string()).default([]),
   /** Permissions of the new key; an executor needs websocket.connect. */
@@ -164,7 +175,16 @@ export const conductorRotationSchema = z.strictObject({
   tokenPrefix: name.default('gitops'),
   /** Per-environment overrides of url and adminKeyEnv (each environment usually has its own Conductor). */
   environments: z
-    .record(z.string(), z.strictObject({ url: z.string().url().optional(), adminKeyEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).optional() }))
+    .record(
+      z.string(),
+      z.strictObject({
+        url: z.string().url().optional(),
+        adminKeyEnv: z
+          .string()
+          .regex(/^[A-Z_][A-Z0-9_]*$/)
+          .optional(),
+      }),
+    )
     .default({}),
 });
 
@@ -226,22 +246,35 @@ export const configSchema = z
       suffixes.set(envVarSuffix(env.name), env.name);
     });
     for (const key of Object.keys(config.secretRotation?.conductor?.environments ?? {})) {
-      if (!envNames.has(key)) ctx.addIssue({ code: 'custom', path: ['secretRotation', 'conductor', 'environments', key], message: `"${key}" is not the name of an entry of environments:` });
+      if (!envNames.has(key))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['secretRotation', 'conductor', 'environments', key],
+          message: `"${key}" is not the name of an entry of environments:`,
+        });
     }
     const imageNames = new Set<string>();
     const kustomizeNames = new Set<string>();
     config.images.forEach((image, index) => {
-      if (!/^[a-z0-9][a-z0-9._-]*$/.test(image.id)) ctx.addIssue({ code: 'custom', path: ['images', index, 'id'], message: `"${image.id}" is not branch-safe; set id: to lowercase letters, digits, ".", "_" or "-"` });
-      if (imageNames.has(image.id)) ctx.addIssue({ code: 'custom', path: ['images', index, 'id'], message: `duplicate image id "${image.id}"; set a distinct id:` });
+      if (!/^[a-z0-9][a-z0-9._-]*$/.test(image.id))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['images', index, 'id'],
+          message: `"${image.id}" is not branch-safe; set id: to lowercase letters, digits, ".", "_" or "-"`,
+        });
+      if (imageNames.has(image.id))
+        ctx.addIssue({ code: 'custom', path: ['images', index, 'id'], message: `duplicate image id "${image.id}"; set a distinct id:` });
       if (kustomizeNames.has(image.name)) ctx.addIssue({ code: 'custom', path: ['images', index, 'name'], message: `duplicate image "${image.name}"` });
       imageNames.add(image.id);
       kustomizeNames.add(image.name);
     });
     const grouped = new Map<string, string>();
     config.groups.forEach((group, groupIndex) => {
-      if (imageNames.has(group.name)) ctx.addIssue({ code: 'custom', path: ['groups', groupIndex, 'name'], message: `group name "${group.name}" collides with an image name` });
+      if (imageNames.has(group.name))
+        ctx.addIssue({ code: 'custom', path: ['groups', groupIndex, 'name'], message: `group name "${group.name}" collides with an image name` });
       group.images.forEach((image, imageIndex) => {
-        if (!imageNames.has(image)) ctx.addIssue({ code: 'custom', path: ['groups', groupIndex, 'images', imageIndex], message: `"${image}" is not the id of an entry of images:` });
+        if (!imageNames.has(image))
+          ctx.addIssue({ code: 'custom', path: ['groups', groupIndex, 'images', imageIndex], message: `"${image}" is not the id of an entry of images:` });
         const other = grouped.get(image);
         if (other) ctx.addIssue({ code: 'custom', path: ['groups', groupIndex, 'images', imageIndex], message: `"${image}" is already in group "${other}"` });
         grouped.set(image, group.name);

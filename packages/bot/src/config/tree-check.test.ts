@@ -30,7 +30,9 @@ describe('checkConfigAgainstTree', () => {
     const files = fixtureFiles({ environments: ['dev', 'prod'], images: [dex] });
     files['.github/gitops-bot.yaml'] = files['.github/gitops-bot.yaml']!.replace('overlay: overlays/prod', 'overlay: overlays/production');
     const error = await checkError(files);
-    expect(error.message).toBe('cfg.yaml: environments[1].overlay: overlay "overlays/production" of environment "prod" does not exist in in-memory fixture (no overlays/production/kustomization.yaml)');
+    expect(error.message).toBe(
+      'cfg.yaml: environments[1].overlay: overlay "overlays/production" of environment "prod" does not exist in in-memory fixture (no overlays/production/kustomization.yaml)',
+    );
     expect(error.exitCode).toBe(2);
     expect(error.hint).toMatch(/set environments\[1\]\.overlay/);
   });

@@ -34,7 +34,10 @@ afterEach(async () => {
 
 async function world(): Promise<{ oldName: string }> {
   const old = conductor.addToken({ tokenName: 'gitops-dev-old', appNames: ['shop-app'], permissions: ['websocket.connect'] });
-  const fixture = await createFixture({ oldApiKey: old.secret, apiKeyAnnotations: { 'dbos.dev/rotated-at': '2025-01-01T00:00:00.000Z', [TOKEN_ANNOTATION]: old.tokenName } });
+  const fixture = await createFixture({
+    oldApiKey: old.secret,
+    apiKeyAnnotations: { 'dbos.dev/rotated-at': '2025-01-01T00:00:00.000Z', [TOKEN_ANNOTATION]: old.tokenName },
+  });
   cleanups.push(() => fixture.dispose());
   const scratch = mkdtempSync(join(tmpdir(), 'forge-trust-rotation-'));
   cleanups.push(() => rmSync(scratch, { recursive: true, force: true }));
@@ -46,14 +49,33 @@ async function world(): Promise<{ oldName: string }> {
 }
 
 function runOnce(output: string[]): Promise<RunResult> {
-  const forgeFor = () => new GitHubForge({ token: 'fake-token-not-a-secret', owner: 'example-org', repo: 'gitops', baseUrl: github.url, minWriteIntervalMs: 0, retryAfterBaseValue: 10, log: (line) => output.push(line) });
+  const forgeFor = () =>
+    new GitHubForge({
+      token: 'fake-token-not-a-secret',
+      owner: 'example-org',
+      repo: 'gitops',
+      baseUrl: github.url,
+      minWriteIntervalMs: 0,
+      retryAfterBaseValue: 10,
+      log: (line) => output.push(line),
+    });
   return runRotation({ remote, conductor, settings: CONDUCTOR, forgeFor, output });
 }
 
 describe('rotation PRs and the forge', () => {
   it('a rotation PR whose labels failed keeps its branch and its new key, and the next run labels it without creating another key', async () => {
     const { oldName } = await world();
-    github.injectFault({ method: 'POST', path: /\/issues\/\d+\/labels$/, status: 422, body: { message: 'Validation Failed', errors: [{ resource: 'Label', code: 'invalid', field: 'name' }], documentation_url: 'https://docs.github.com/rest' }, times: 1 });
+    github.injectFault({
+      method: 'POST',
+      path: /\/issues\/\d+\/labels$/,
+      status: 422,
+      body: {
+        message: 'Validation Failed',
+        errors: [{ resource: 'Label', code: 'invalid', field: 'name' }],
+        documentation_url: 'https://docs.github.com/rest',
+      },
+      times: 1,
+    });
     await expect(runOnce([])).rejects.toThrow(/label pull request #1/);
     expect(github.pulls.map((pull) => [pull.head, pull.state, pull.labels])).toEqual([[ROTATION_BRANCH, 'open', []]]);
     expect(heads()).toContain(`refs/heads/${ROTATION_BRANCH} `);

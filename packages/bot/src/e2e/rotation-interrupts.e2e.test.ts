@@ -55,7 +55,10 @@ async function world(credentialsIn: 'extraheader' | 'origin-url' = 'extraheader'
   const conductor = await startConductorFake({ org: 'acme_org' });
   cleanups.push(() => conductor.stop());
   const old = conductor.addToken({ tokenName: 'gitops-dev-old', appNames: ['shop-app'], permissions: ['websocket.connect'] });
-  const fixture = await createFixture({ oldApiKey: old.secret, apiKeyAnnotations: { 'dbos.dev/rotated-at': '2025-01-01T00:00:00.000Z', [TOKEN_ANNOTATION]: old.tokenName } });
+  const fixture = await createFixture({
+    oldApiKey: old.secret,
+    apiKeyAnnotations: { 'dbos.dev/rotated-at': '2025-01-01T00:00:00.000Z', [TOKEN_ANNOTATION]: old.tokenName },
+  });
   cleanups.push(() => fixture.dispose());
   await fixture.write(
     '.github/gitops-bot.yaml',
@@ -105,9 +108,15 @@ async function world(credentialsIn: 'extraheader' | 'origin-url' = 'extraheader'
   const gitEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, GIT_TERMINAL_PROMPT: '0' };
   execFileSync('git', ['init', '--quiet', '--initial-branch=main', checkout], { env: gitEnv });
   if (credentialsIn === 'extraheader') {
-    appendFileSync(join(checkout, '.git/config'), `[remote "origin"]\n\turl = ${http.url}gitops.git\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n[http "${http.url}"]\n\textraheader = AUTHORIZATION: basic ${basic}\n`);
+    appendFileSync(
+      join(checkout, '.git/config'),
+      `[remote "origin"]\n\turl = ${http.url}gitops.git\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n[http "${http.url}"]\n\textraheader = AUTHORIZATION: basic ${basic}\n`,
+    );
   } else {
-    appendFileSync(join(checkout, '.git/config'), `[remote "origin"]\n\turl = ${http.url.replace('http://', `http://x-access-token:${token}@`)}gitops.git\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n`);
+    appendFileSync(
+      join(checkout, '.git/config'),
+      `[remote "origin"]\n\turl = ${http.url.replace('http://', `http://x-access-token:${token}@`)}gitops.git\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n`,
+    );
   }
   await run('git', ['-C', checkout, 'fetch', '--quiet', 'origin', '+refs/heads/main:refs/remotes/origin/main'], { env: gitEnv });
   execFileSync('git', ['-C', checkout, 'checkout', '--quiet', 'main'], { env: gitEnv });
@@ -138,7 +147,12 @@ interface Child {
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-function startBot(w: World, args: string[], extraEnv: Record<string, string> = {}, command: { file: string; args: string[] } = { file: process.execPath, args: ['--import', TSX, CLI, ...args] }): Child {
+function startBot(
+  w: World,
+  args: string[],
+  extraEnv: Record<string, string> = {},
+  command: { file: string; args: string[] } = { file: process.execPath, args: ['--import', TSX, CLI, ...args] },
+): Child {
   const child = spawn(command.file, command.args, {
     cwd: w.checkout,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: w.home, TMPDIR: w.tmp, CONDUCTOR_ADMIN_API_KEY: w.conductor.adminKey, ...extraEnv },
@@ -180,7 +194,11 @@ function startBot(w: World, args: string[], extraEnv: Record<string, string> = {
 const botClones = (w: World): string[] => readdirSync(w.tmp).filter((name) => name.startsWith('gitops-bot-'));
 
 describe('interrupted rotation runs leave nothing behind (issue 8 items 3, 4)', () => {
-  for (const [signal, code, credentialsIn] of [['SIGTERM', 143, 'extraheader'], ['SIGINT', 130, 'extraheader'], ['SIGTERM', 143, 'origin-url']] as const) {
+  for (const [signal, code, credentialsIn] of [
+    ['SIGTERM', 143, 'extraheader'],
+    ['SIGINT', 130, 'extraheader'],
+    ['SIGTERM', 143, 'origin-url'],
+  ] as const) {
     it(`${signal} while the rotation branch is being pushed (token in the checkout's ${credentialsIn}): exit ${code}, the new key deleted, the remote unchanged, the temp clone removed, the token never in its .git/config`, async () => {
       const w = await world(credentialsIn);
       const pushes = holdPushes(w.bare, 0);
@@ -238,13 +256,21 @@ describe('interrupted rotation runs leave nothing behind (issue 8 items 3, 4)', 
     expect(fresh).toHaveLength(1);
     expect(w.conductor.calls.filter((call) => call.operation === 'createToken').map((call) => call.status)).toEqual([201, 201]);
     expect(rerun.stdout()).toContain(`${orphan.tokenName} is a bot-created key that nothing names yet; kept`);
-    const branch = execFileSync('git', ['--git-dir', w.bare, 'show', 'bot/secret-rotation/dev/conductor-api-key:overlays/dev/secrets/conductor-api-key.sealed.yaml'], { encoding: 'utf8' });
+    const branch = execFileSync(
+      'git',
+      ['--git-dir', w.bare, 'show', 'bot/secret-rotation/dev/conductor-api-key:overlays/dev/secrets/conductor-api-key.sealed.yaml'],
+      { encoding: 'utf8' },
+    );
     expect((parse(branch) as { metadata: { annotations: Record<string, string> } }).metadata.annotations[TOKEN_ANNOTATION]).toBe(fresh[0]!.tokenName);
 
     // Two hours later: the orphan is past the grace period. The branch's key is not merged either, but the open
     // branch names it, so only the orphan goes.
     const output: string[] = [];
-    const forgeFor = (workspace: GitWorkspace) => new LocalForge(async () => [...(await workspace.botBranches()).keys()], (text) => output.push(text));
+    const forgeFor = (workspace: GitWorkspace) =>
+      new LocalForge(
+        async () => [...(await workspace.botBranches()).keys()],
+        (text) => output.push(text),
+      );
     const twoHoursLater = new Date(Date.now() + 2 * 3600_000);
     // --dry-run only says what it would delete.
     const dry = await runRotation({ remote: w.bare, conductor: w.conductor, settings: SETTINGS, forgeFor, output, now: twoHoursLater, dryRun: true });
@@ -252,22 +278,32 @@ describe('interrupted rotation runs leave nothing behind (issue 8 items 3, 4)', 
     expect(output.join('\n')).toContain(`would delete Conductor API key ${orphan.tokenName} in organization acme_org`);
     expect(w.conductor.tokens()).toHaveLength(3);
     const later = await runRotation({ remote: w.bare, conductor: w.conductor, settings: SETTINGS, forgeFor, output, now: twoHoursLater });
-    expect(later.cleanups.filter((line) => line.startsWith('deleted'))).toEqual([expect.stringContaining(`deleted unused Conductor API key ${orphan.tokenName} (dev)`)]);
+    expect(later.cleanups.filter((line) => line.startsWith('deleted'))).toEqual([
+      expect.stringContaining(`deleted unused Conductor API key ${orphan.tokenName} (dev)`),
+    ]);
     // The local forge cannot show the open branch's PR body, so only git proves the fresh key is in use: the guard
     // reads the branch and keeps it.
     expect(later.cleanups.filter((line) => line.startsWith('kept'))).toEqual([
       `kept Conductor API key ${fresh[0]!.tokenName} (dev): overlays/dev/secrets/conductor-api-key.sealed.yaml on origin/bot/secret-rotation/dev/conductor-api-key records ${fresh[0]!.tokenName} as ${TOKEN_ANNOTATION}`,
     ]);
-    expect(w.conductor.tokens().map((token) => token.tokenName).sort()).toEqual([fresh[0]!.tokenName, w.oldName].sort());
+    expect(
+      w.conductor
+        .tokens()
+        .map((token) => token.tokenName)
+        .sort(),
+    ).toEqual([fresh[0]!.tokenName, w.oldName].sort());
     expect(later.pushes).toBe(0);
     expect(w.conductor.violations).toEqual([]);
   });
 });
 
 describe('GitHub Actions as shipped: the workflow clones and pushes with the token actions/checkout persisted (issue 8 item 17)', () => {
-  it('runs the workflow step\'s own command in an emulated checkout: a plain clone is refused, the bot authenticates through the inherited extraheader', async () => {
+  it("runs the workflow step's own command in an emulated checkout: a plain clone is refused, the bot authenticates through the inherited extraheader", async () => {
     const workflow = parse(readFileSync(join(REPO_ROOT, '.github/workflows/gitops-bot.yaml'), 'utf8')) as {
-      jobs: Record<string, { permissions: Record<string, string>; steps: Array<{ uses?: string; with?: Record<string, unknown>; run?: string; env?: Record<string, string> }> }>;
+      jobs: Record<
+        string,
+        { permissions: Record<string, string>; steps: Array<{ uses?: string; with?: Record<string, unknown>; run?: string; env?: Record<string, string> }> }
+      >;
     };
     const job = workflow.jobs.bot!;
     expect(job.permissions).toEqual({ contents: 'write', 'pull-requests': 'write' });
@@ -283,7 +319,9 @@ describe('GitHub Actions as shipped: the workflow clones and pushes with the tok
     // What failed before: a second clone does not inherit the checkout's header.
     let plain = '';
     try {
-      await run('git', ['clone', '--quiet', `${w.http.url}gitops.git`, join(w.tmp, 'plain')], { env: { PATH: process.env.PATH!, HOME: w.home, GIT_TERMINAL_PROMPT: '0' } });
+      await run('git', ['clone', '--quiet', `${w.http.url}gitops.git`, join(w.tmp, 'plain')], {
+        env: { PATH: process.env.PATH!, HOME: w.home, GIT_TERMINAL_PROMPT: '0' },
+      });
     } catch (error) {
       plain = String((error as { stderr?: string }).stderr ?? '');
     }
@@ -329,9 +367,15 @@ describe('how the temporary clone authenticates (issue 8 items 4, 17)', () => {
     expect((await resolveGitAccess(remote, { env: { GITHUB_TOKEN: w.token } })).credentials).toEqual([]);
     expect((await resolveGitAccess('http://127.0.0.2:1/other.git', { env: { GITHUB_TOKEN: w.token, GITHUB_SERVER_URL: w.http.url } })).credentials).toEqual([]);
     // A URL with credentials is never cloned as it is, and never taken from argv.
-    await expect(GitWorkspace.clone(remote.replace('http://', `http://x-access-token:${w.token}@`), 'main', { name: 'bot', email: 'bot@example.invalid' })).rejects.toMatchObject({ name: 'GitError' });
+    await expect(
+      GitWorkspace.clone(remote.replace('http://', `http://x-access-token:${w.token}@`), 'main', { name: 'bot', email: 'bot@example.invalid' }),
+    ).rejects.toMatchObject({ name: 'GitError' });
     const stderr: string[] = [];
-    const code = await main(['run', '--remote', remote.replace('http://', 'http://x-access-token:ghs_fake@'), '--repo', w.checkout], { stdout: () => {}, stderr: (text) => stderr.push(text), env: {} });
+    const code = await main(['run', '--remote', remote.replace('http://', 'http://x-access-token:ghs_fake@'), '--repo', w.checkout], {
+      stdout: () => {},
+      stderr: (text) => stderr.push(text),
+      env: {},
+    });
     expect(code).toBe(64);
     expect(stderr.join('')).toMatch(/--remote carries credentials/);
     expect(stderr.join('')).not.toContain('ghs_fake');

@@ -31,7 +31,10 @@ afterEach(async () => {
 
 async function world(): Promise<{ fixture: Fixture; remote: string; oldName: string; oldSecret: string }> {
   const old = fake.addToken({ tokenName: `gitops-dev-old-${cleanups.length}`, appNames: ['shop-app'], permissions: ['websocket.connect'] });
-  const fixture = await createFixture({ oldApiKey: old.secret, apiKeyAnnotations: { 'dbos.dev/rotated-at': '2025-01-01T00:00:00.000Z', [TOKEN_ANNOTATION]: old.tokenName } });
+  const fixture = await createFixture({
+    oldApiKey: old.secret,
+    apiKeyAnnotations: { 'dbos.dev/rotated-at': '2025-01-01T00:00:00.000Z', [TOKEN_ANNOTATION]: old.tokenName },
+  });
   cleanups.push(() => fixture.dispose());
   const scratch = mkdtempSync(join(tmpdir(), 'rotation-runner-'));
   cleanups.push(() => rmSync(scratch, { recursive: true, force: true }));
@@ -41,7 +44,11 @@ async function world(): Promise<{ fixture: Fixture; remote: string; oldName: str
 }
 
 function runOnce(remote: string, output: string[]): Promise<RunResult> {
-  const forgeFor = (workspace: GitWorkspace) => new LocalForge(async () => [...(await workspace.botBranches()).keys()], (text) => output.push(text));
+  const forgeFor = (workspace: GitWorkspace) =>
+    new LocalForge(
+      async () => [...(await workspace.botBranches()).keys()],
+      (text) => output.push(text),
+    );
   return runRotation({ remote, conductor: fake, settings: CONDUCTOR, forgeFor, output });
 }
 

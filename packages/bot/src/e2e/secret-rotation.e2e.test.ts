@@ -37,7 +37,10 @@ afterEach(async () => {
 
 async function world(): Promise<{ fixture: Fixture; oldName: string; oldSecret: string }> {
   const old = conductor.addToken({ tokenName: 'gitops-dev-old', appNames: ['shop-app'], permissions: ['websocket.connect'] });
-  const fixture = await createFixture({ oldApiKey: old.secret, apiKeyAnnotations: { 'dbos.dev/rotated-at': '2025-01-01T00:00:00.000Z', [TOKEN_ANNOTATION]: old.tokenName } });
+  const fixture = await createFixture({
+    oldApiKey: old.secret,
+    apiKeyAnnotations: { 'dbos.dev/rotated-at': '2025-01-01T00:00:00.000Z', [TOKEN_ANNOTATION]: old.tokenName },
+  });
   cleanups.push(() => fixture.dispose());
   const scratch = mkdtempSync(join(tmpdir(), 'rotation-github-'));
   cleanups.push(() => rmSync(scratch, { recursive: true, force: true }));
@@ -49,7 +52,16 @@ async function world(): Promise<{ fixture: Fixture; oldName: string; oldSecret: 
 }
 
 function runOnce(output: string[], now = new Date()): Promise<RunResult> {
-  const forgeFor = () => new GitHubForge({ token: 'fake-token-not-a-secret', owner: 'example-org', repo: 'gitops', baseUrl: github.url, minWriteIntervalMs: 0, retryAfterBaseValue: 10, log: (line) => output.push(line) });
+  const forgeFor = () =>
+    new GitHubForge({
+      token: 'fake-token-not-a-secret',
+      owner: 'example-org',
+      repo: 'gitops',
+      baseUrl: github.url,
+      minWriteIntervalMs: 0,
+      retryAfterBaseValue: 10,
+      log: (line) => output.push(line),
+    });
   return runRotation({ remote, conductor, settings: CONDUCTOR, forgeFor, output, now });
 }
 
@@ -69,9 +81,16 @@ describe('secret-rotation through the runner, GitHub fake', () => {
     const sealed = git('show', `${ROTATION_BRANCH}:${SEALED_PATH}`);
     expect(await unsealSealedSecret(sealed, [fixture.certificate.privateKeyPem])).toEqual({ 'api-key': created[0]!.secret });
     expect(git('diff', '--name-only', 'main', ROTATION_BRANCH).trim().split('\n').sort()).toEqual(['overlays/dev/app-rollout.patch.yaml', SEALED_PATH]);
-    const changed = git('diff', '-U0', 'main', ROTATION_BRANCH, '--', SEALED_PATH).split('\n').filter((line) => /^[-+] /.test(line));
+    const changed = git('diff', '-U0', 'main', ROTATION_BRANCH, '--', SEALED_PATH)
+      .split('\n')
+      .filter((line) => /^[-+] /.test(line));
     // Only the ciphertext and the rotation annotations move; the rest of the SealedSecret is byte-identical.
-    expect([...new Set(changed.map((line) => line.slice(1).trim().split(':')[0]))].sort()).toEqual(['api-key', 'dbos.dev/conductor-token', 'dbos.dev/conductor-token-previous', 'dbos.dev/rotated-at']);
+    expect([...new Set(changed.map((line) => line.slice(1).trim().split(':')[0]))].sort()).toEqual([
+      'api-key',
+      'dbos.dev/conductor-token',
+      'dbos.dev/conductor-token-previous',
+      'dbos.dev/rotated-at',
+    ]);
     expect(changed.find((line) => line.includes('conductor-token-previous'))).toContain(oldName);
     const pull = github.pulls[0]!;
     // Read in-process rather than `git grep KEY`: a failing command line would print the key.
@@ -94,7 +113,13 @@ describe('secret-rotation through the runner, GitHub fake', () => {
   it('GitHub refusing the PR after the key was created: typed error, new key deleted, old key valid, no branch left', async () => {
     const { oldName, oldSecret } = await world();
     const before = heads();
-    github.injectFault({ method: 'POST', path: /\/pulls$/, status: 403, body: { message: 'Resource not accessible by integration', documentation_url: 'https://docs.github.com/rest' }, times: 5 });
+    github.injectFault({
+      method: 'POST',
+      path: /\/pulls$/,
+      status: 403,
+      body: { message: 'Resource not accessible by integration', documentation_url: 'https://docs.github.com/rest' },
+      times: 5,
+    });
     const output: string[] = [];
     await expect(runOnce(output)).rejects.toMatchObject({ name: 'ForgeError' });
     expect(conductor.calls.some((call) => call.operation === 'createToken' && call.status === 201)).toBe(true);

@@ -60,8 +60,24 @@ async function run(task: Task, on: BareRemote = remote): Promise<RunResult> {
   const config = parseConfig((await remote.readFile('main', '.github/gitops-bot.yaml'))!);
   const workspace = await GitWorkspace.clone(remote.url, 'main', IDENTITY);
   try {
-    const forge = new LocalForge(async () => [...(await workspace.botBranches()).keys()], () => undefined);
-    return await runPlans({ config, tasks: [task], workspace, forge, registry: new OciRegistryClient({ plainHttpHosts: [registry.host] }), kube: null, envFilter: 'dev', dryRun: false, now: new Date(), log: () => undefined, print: () => undefined, identity: IDENTITY });
+    const forge = new LocalForge(
+      async () => [...(await workspace.botBranches()).keys()],
+      () => undefined,
+    );
+    return await runPlans({
+      config,
+      tasks: [task],
+      workspace,
+      forge,
+      registry: new OciRegistryClient({ plainHttpHosts: [registry.host] }),
+      kube: null,
+      envFilter: 'dev',
+      dryRun: false,
+      now: new Date(),
+      log: () => undefined,
+      print: () => undefined,
+      identity: IDENTITY,
+    });
   } finally {
     await workspace.dispose();
   }
@@ -73,12 +89,26 @@ describe('version lifecycle with real DBOS executors', () => {
     const v2Image = await registry.pushImage('acme/shop', '2.0.0', { created: new Date(Date.now() - 2 * DAY), salt: 'v2' });
     const repository = `${registry.host}/acme/shop`;
     remote = await createBareRemote(
-      await versionFixtureFiles({ environments: ['dev'], versions: { dev: [{ version: '1.0.0', digest: v1Image.digest, latest: true }] }, repository, appName: APP, quietPeriod: `${QUIET_MS / 1000}s`, registryHosts: [registry.host] }),
+      await versionFixtureFiles({
+        environments: ['dev'],
+        versions: { dev: [{ version: '1.0.0', digest: v1Image.digest, latest: true }] },
+        repository,
+        appName: APP,
+        quietPeriod: `${QUIET_MS / 1000}s`,
+        registryHosts: [registry.host],
+      }),
     );
     const retire = createVersionRetireTask({ drainSourceFor: defaultDrainSourceFor({ DBOS_DRAIN_DATABASE_URL: readerUrl }) });
 
     // v1 runs alone and enqueues long workflows (one executor, two at a time: the third waits ENQUEUED).
-    const v1 = startDbosWorker({ systemDatabaseUrl: sys.appUrl, appName: APP, version: '1.0.0', executorId: 'exec-v1', enqueueMs: [4000, 6000, 6000], concurrency: 2 });
+    const v1 = startDbosWorker({
+      systemDatabaseUrl: sys.appUrl,
+      appName: APP,
+      version: '1.0.0',
+      executorId: 'exec-v1',
+      enqueueMs: [4000, 6000, 6000],
+      concurrency: 2,
+    });
     workers.push(v1);
     await v1.waitFor('enqueued', 40_000);
 
@@ -126,7 +156,11 @@ describe('version lifecycle with real DBOS executors', () => {
     // Every v1 workflow ran to completion on v1's executor; v2 never took one of them.
     expect([...v1.finished].sort()).toEqual([...v1.enqueued].sort());
     expect([...v2.finished].sort()).toEqual([...v2.enqueued].sort());
-    const rows = await pg.query<{ executor_id: string; status: string; updated_at: string }>(`SELECT executor_id, status, updated_at FROM dbos.workflow_status WHERE application_version = '1.0.0'`, [], sys.database);
+    const rows = await pg.query<{ executor_id: string; status: string; updated_at: string }>(
+      `SELECT executor_id, status, updated_at FROM dbos.workflow_status WHERE application_version = '1.0.0'`,
+      [],
+      sys.database,
+    );
     expect(rows.rows.map((row) => [row.executor_id, row.status])).toEqual([
       ['exec-v1', 'SUCCESS'],
       ['exec-v1', 'SUCCESS'],
@@ -139,14 +173,21 @@ describe('version lifecycle with real DBOS executors', () => {
     const readAt = Date.parse(/Read at:\*\* (\S+)/.exec(body)![1]!);
     expect(zeroSince).toBe(lastChange);
     expect(readAt - zeroSince).toBeGreaterThanOrEqual(QUIET_MS);
-    console.log(`version lifecycle e2e: ${refusals.length} refused runs, v1 zero since ${new Date(zeroSince).toISOString()}, proposed at ${new Date(readAt).toISOString()} (${readAt - zeroSince} ms later, quiet period ${QUIET_MS} ms)`);
+    console.log(
+      `version lifecycle e2e: ${refusals.length} refused runs, v1 zero since ${new Date(zeroSince).toISOString()}, proposed at ${new Date(readAt).toISOString()} (${readAt - zeroSince} ms later, quiet period ${QUIET_MS} ms)`,
+    );
   }, 100_000);
   it('reports PENDING work of a dead executor with the resume command; running that command lets the version drain and retire', async () => {
     const image = await registry.pushImage('acme/shop', '3.0.0', { created: new Date(Date.now() - 30 * DAY), salt: 'v3' });
     const orphanRemote = await createBareRemote(
       await versionFixtureFiles({
         environments: ['dev'],
-        versions: { dev: [{ version: '3.0.0', digest: image.digest }, { version: '4.0.0', digest: image.digest, latest: true }] },
+        versions: {
+          dev: [
+            { version: '3.0.0', digest: image.digest },
+            { version: '4.0.0', digest: image.digest, latest: true },
+          ],
+        },
         repository: `${registry.host}/acme/shop`,
         appName: APP,
         quietPeriod: '1s',
@@ -158,7 +199,14 @@ describe('version lifecycle with real DBOS executors', () => {
     workers.push(old);
     await old.waitFor('enqueued', 40_000);
     const [workflowId] = old.enqueued;
-    const statusOf = async () => (await pg.query<{ status: string; executor_id: string }>('SELECT status, executor_id FROM dbos.workflow_status WHERE workflow_uuid = $1', [workflowId], sys.database)).rows[0]!;
+    const statusOf = async () =>
+      (
+        await pg.query<{ status: string; executor_id: string }>(
+          'SELECT status, executor_id FROM dbos.workflow_status WHERE workflow_uuid = $1',
+          [workflowId],
+          sys.database,
+        )
+      ).rows[0]!;
     for (let i = 0; i < 60 && (await statusOf()).status !== 'PENDING'; i++) await sleep(250);
     // The executor goes away mid-workflow (its pod is deleted); the workflow stays PENDING, owned by the dead executor.
     await old.stop();
@@ -182,7 +230,10 @@ describe('version lifecycle with real DBOS executors', () => {
     workers.push(replacement);
     await replacement.waitFor('ready', 40_000);
     live = ['exec-new', 'exec-old-b'];
-    await promisify(execFile)('sh', ['-c', command], { env: { ...process.env, PATH: `${dirname(DBOS_CLI)}:${process.env.PATH}`, DBOS_SYSTEM_DATABASE_URL: sys.appUrl }, timeout: 60_000 });
+    await promisify(execFile)('sh', ['-c', command], {
+      env: { ...process.env, PATH: `${dirname(DBOS_CLI)}:${process.env.PATH}`, DBOS_SYSTEM_DATABASE_URL: sys.appUrl },
+      timeout: 60_000,
+    });
     for (let i = 0; i < 120 && (await statusOf()).status !== 'SUCCESS'; i++) await sleep(250);
     expect(await statusOf()).toEqual({ status: 'SUCCESS', executor_id: 'exec-old-b' });
 

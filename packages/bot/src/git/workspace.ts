@@ -42,17 +42,22 @@ function basicHeader(user: string, password: string): string {
 function checkoutCredentials(checkoutDir: string): Promise<GitConfigEntry[]> {
   return new Promise((resolve) => {
     // The output holds the header value; it is read in-process and never printed.
-    execFile('git', ['-C', checkoutDir, 'config', '--local', '--includes', '--get-regexp', '^http\\..*\\.extraheader$'], { encoding: 'utf8' }, (error, stdout) => {
-      if (error) return resolve([]);
-      const entries: GitConfigEntry[] = [];
-      for (const line of stdout.split('\n')) {
-        const space = line.indexOf(' ');
-        if (space <= 0) continue;
-        const key = line.slice(0, space);
-        if (CREDENTIAL_HEADER.test(key)) entries.push({ key, value: line.slice(space + 1) });
-      }
-      resolve(entries);
-    });
+    execFile(
+      'git',
+      ['-C', checkoutDir, 'config', '--local', '--includes', '--get-regexp', '^http\\..*\\.extraheader$'],
+      { encoding: 'utf8' },
+      (error, stdout) => {
+        if (error) return resolve([]);
+        const entries: GitConfigEntry[] = [];
+        for (const line of stdout.split('\n')) {
+          const space = line.indexOf(' ');
+          if (space <= 0) continue;
+          const key = line.slice(0, space);
+          if (CREDENTIAL_HEADER.test(key)) entries.push({ key, value: line.slice(space + 1) });
+        }
+        resolve(entries);
+      },
+    );
   });
 }
 
@@ -127,7 +132,12 @@ function gitEnvironment(credentials: GitConfigEntry[]): { env: Record<string, st
 
 function gitFailure(error: unknown, what: string): GitError {
   // simple-git's message is git's stderr; strip anything that looks like credentials embedded in a URL.
-  const message = String((error as Error).message ?? error).replace(/\/\/[^@/\s]+@/g, '//***@').split('\n').filter(Boolean).slice(0, 3).join(' ');
+  const message = String((error as Error).message ?? error)
+    .replace(/\/\/[^@/\s]+@/g, '//***@')
+    .split('\n')
+    .filter(Boolean)
+    .slice(0, 3)
+    .join(' ');
   return new GitError(`git could not ${what}: ${message}`);
 }
 
@@ -176,7 +186,10 @@ export function gitTree(git: SimpleGit, ref: string, describe: string): TreeRead
       const names: string[] = [];
       for (const entry of output.split('\0').filter(Boolean)) {
         const tab = entry.indexOf('\t');
-        const name = entry.slice(tab + 1).split('/').pop()!;
+        const name = entry
+          .slice(tab + 1)
+          .split('/')
+          .pop()!;
         names.push(entry.slice(0, tab).split(' ')[1] === 'tree' ? `${name}/` : name);
       }
       if (names.length === 0) {
@@ -202,7 +215,7 @@ export class GitWorkspace {
     readonly git: SimpleGit,
     readonly remote: string,
     readonly baseBranch: string,
-    private readonly identity: GitIdentity,
+    readonly _identity: GitIdentity,
   ) {}
 
   /**
@@ -212,13 +225,22 @@ export class GitWorkspace {
   static async clone(remote: string | GitAccess, baseBranch: string, identity: GitIdentity, options: { signal?: AbortSignal } = {}): Promise<GitWorkspace> {
     const access: GitAccess = typeof remote === 'string' ? { remote, credentials: [], sources: [] } : remote;
     if (/^[a-z]+:\/\/[^/@\s]*@/i.test(access.remote)) {
-      throw new GitError('refusing to clone a remote URL that carries credentials', 'pass the URL without user:password@ and the credentials through the environment');
+      throw new GitError(
+        'refusing to clone a remote URL that carries credentials',
+        'pass the URL without user:password@ and the credentials through the environment',
+      );
     }
     const dir = await mkdtemp(join(tmpdir(), 'gitops-bot-'));
     const config = [`user.name=${identity.name}`, `user.email=${identity.email}`, 'commit.gpgsign=false'];
     const { env, allow } = gitEnvironment(access.credentials);
     const make = (baseDir?: string, signal?: AbortSignal): SimpleGit =>
-      simpleGit({ ...(baseDir ? { baseDir } : {}), config, allowEnvironment: allow, unsafe: { allowUnsafeConfigEnvCount: true }, ...(signal ? { abort: signal } : {}) }).env(env);
+      simpleGit({
+        ...(baseDir ? { baseDir } : {}),
+        config,
+        allowEnvironment: allow,
+        unsafe: { allowUnsafeConfigEnvCount: true },
+        ...(signal ? { abort: signal } : {}),
+      }).env(env);
     try {
       await make(undefined, options.signal).clone(access.remote, dir, ['--no-tags', '--branch', baseBranch, '--single-branch']);
       const git = make(dir);
@@ -298,7 +320,14 @@ export class GitWorkspace {
     } catch (error) {
       const text = String((error as Error).message);
       if (/rejected|stale info|non-fast-forward|fetch first|failed to push/i.test(text)) {
-        throw new PushRejectedError(branch, text.replace(/\/\/[^@/\s]+@/g, '//***@').split('\n').find((line) => /rejected|!/.test(line))?.trim() ?? 'rejected by the remote');
+        throw new PushRejectedError(
+          branch,
+          text
+            .replace(/\/\/[^@/\s]+@/g, '//***@')
+            .split('\n')
+            .find((line) => /rejected|!/.test(line))
+            ?.trim() ?? 'rejected by the remote',
+        );
       }
       throw gitFailure(error, `push ${branch}`);
     }

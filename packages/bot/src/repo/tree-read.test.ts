@@ -61,7 +61,9 @@ describe('gitTree', () => {
       const subtree = execFileSync('git', ['rev-parse', 'HEAD:overlays/dev/app-versions/0-1-0'], { cwd: clone, encoding: 'utf8' }).trim();
       // A clone keeps its objects in a pack; unpack them so single objects can go missing.
       const pack = execFileSync('sh', ['-c', 'ls .git/objects/pack/*.pack'], { cwd: clone, encoding: 'utf8' }).trim();
-      execFileSync('sh', ['-c', `mv ${pack} /tmp/$$.pack && rm -f .git/objects/pack/* && git unpack-objects -q < /tmp/$$.pack && rm /tmp/$$.pack`], { cwd: clone });
+      execFileSync('sh', ['-c', `mv ${pack} /tmp/$$.pack && rm -f .git/objects/pack/* && git unpack-objects -q < /tmp/$$.pack && rm /tmp/$$.pack`], {
+        cwd: clone,
+      });
       await unlink(join(clone, '.git/objects', blob.slice(0, 2), blob.slice(2)));
       await unlink(join(clone, '.git/objects', subtree.slice(0, 2), subtree.slice(2)));
       const tree = gitTree(simpleGit({ baseDir: clone }), 'HEAD', 'corrupt clone');

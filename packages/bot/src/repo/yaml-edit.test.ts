@@ -213,7 +213,8 @@ describe('refusals and reads', () => {
 
 describe('rotation stamp in app-rollout.patch.yaml (issue 8 item 21)', () => {
   const STAMP = '2026-11-30T05:00:00.000Z';
-  const head = '# Rolls the app pods.\n\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: dbos-app   # keep\nspec:\n  template:\n    metadata:\n      annotations:\n';
+  const head =
+    '# Rolls the app pods.\n\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: dbos-app   # keep\nspec:\n  template:\n    metadata:\n      annotations:\n';
 
   it('changes only the stamp scalar, in its own quoting; comments, blank lines and the document marker survive', async () => {
     const { setRolloutStamp } = await import('../tasks/secret-rotation/index.ts');
@@ -229,7 +230,9 @@ describe('rotation stamp in app-rollout.patch.yaml (issue 8 item 21)', () => {
     expect(setRolloutStamp(crlf, STAMP, 'p.yaml')).toBe(crlf.replace('2026-01-01T00:00:00.000Z', STAMP));
     const missing = `${head}        other: "x"   # why\n# end\n`.replaceAll('\n', '\r\n');
     const inserted = setRolloutStamp(missing, STAMP, 'p.yaml');
-    expect(inserted).toBe(missing.replace('        other: "x"   # why\r\n', `        other: "x"   # why\r\n        dbos.dev/conductor-api-key-rotated-at: "${STAMP}"\r\n`));
+    expect(inserted).toBe(
+      missing.replace('        other: "x"   # why\r\n', `        other: "x"   # why\r\n        dbos.dev/conductor-api-key-rotated-at: "${STAMP}"\r\n`),
+    );
     expect(inserted.replaceAll('\r\n', '')).not.toContain('\n');
   });
 

@@ -55,11 +55,19 @@ export interface ScalarLocation {
 /** Source span of a scalar value node; aliases and non-scalars are refused because editing them would change other places. */
 export function scalarLocation(node: unknown, file: string, what: string, aliasedAnchors?: Set<string>): ScalarLocation {
   if (isAlias(node)) {
-    throw new YamlEditError(file, `${what} is an alias (*${node.source}); editing it would change every other use of the anchor`, `write ${what} as a literal value`);
+    throw new YamlEditError(
+      file,
+      `${what} is an alias (*${node.source}); editing it would change every other use of the anchor`,
+      `write ${what} as a literal value`,
+    );
   }
   if (!isScalar(node) || !node.range) throw new YamlEditError(file, `${what} is not a scalar`);
   if (node.anchor && aliasedAnchors?.has(node.anchor)) {
-    throw new YamlEditError(file, `${what} carries the anchor &${node.anchor}, which is used elsewhere; editing it would change those places too`, `give ${what} its own literal value`);
+    throw new YamlEditError(
+      file,
+      `${what} carries the anchor &${node.anchor}, which is used elsewhere; editing it would change those places too`,
+      `give ${what} its own literal value`,
+    );
   }
   return { start: node.range[0], end: node.range[1], style: node.type, value: String(node.value) };
 }
@@ -92,7 +100,6 @@ export interface ImageEntry {
   documentIndex: number;
   itemIndex: number;
 }
-
 
 function imagesSeq(document: Document.Parsed) {
   const contents = document.contents;
@@ -183,13 +190,17 @@ export function setImageEntry(text: string, file: string, name: string, next: { 
       } else {
         if (item.flow) throw new YamlEditError(file, `images entry "${name}" is in flow style and has no digest`, `add digest: to the "${name}" entry`);
         const tagPair = item.items.find((pair) => isScalar(pair.key) && pair.key.value === 'newTag')!;
-        const keyStart = (pair => (isScalar(pair.key) && pair.key.range ? pair.key.range[0] : tag.start))(tagPair);
+        const keyStart = ((pair) => (isScalar(pair.key) && pair.key.range ? pair.key.range[0] : tag.start))(tagPair);
         const lineStart = text.lastIndexOf('\n', keyStart - 1) + 1;
         const indent = text.slice(lineStart, keyStart);
         const lineEnd = text.indexOf('\n', tag.end);
         const at = lineEnd < 0 ? text.length : lineEnd + 1;
         const prefix = lineEnd < 0 ? '\n' : '';
-        splices.push({ start: at, end: at, text: `${prefix}${/^\s*$/.test(indent) ? indent : ' '.repeat(indent.length)}digest: ${renderScalar(next.digest, undefined, file)}\n` });
+        splices.push({
+          start: at,
+          end: at,
+          text: `${prefix}${/^\s*$/.test(indent) ? indent : ' '.repeat(indent.length)}digest: ${renderScalar(next.digest, undefined, file)}\n`,
+        });
       }
     }
   }
@@ -198,7 +209,8 @@ export function setImageEntry(text: string, file: string, name: string, next: { 
   const out = applySplices(text, splices, file);
   // Belt and braces: the edited file must read back with exactly the new values and nothing else changed.
   const after = readImageEntries(out, file).find((entry) => entry.name === name);
-  if (after?.newTag !== next.newTag || after.digest !== next.digest) throw new YamlEditError(file, `editing "${name}" did not read back as ${next.newTag}@${next.digest}`);
+  if (after?.newTag !== next.newTag || after.digest !== next.digest)
+    throw new YamlEditError(file, `editing "${name}" did not read back as ${next.newTag}@${next.digest}`);
   return out;
 }
 
@@ -224,7 +236,11 @@ export function setMappingScalar(text: string, file: string, path: readonly stri
   const parent = parentPath.length === 0 ? document.contents : document.getIn(parentPath, true);
   const where = path.join('.');
   if (!isMap(parent)) {
-    throw new YamlEditError(file, `${parentPath.join('.') || 'the document'} is not a mapping, so ${key} cannot be set`, `add ${where} to ${file} by hand and run again`);
+    throw new YamlEditError(
+      file,
+      `${parentPath.join('.') || 'the document'} is not a mapping, so ${key} cannot be set`,
+      `add ${where} to ${file} by hand and run again`,
+    );
   }
   const node = parent.get(key, true);
   let out: string;
@@ -236,18 +252,27 @@ export function setMappingScalar(text: string, file: string, path: readonly stri
   } else {
     const last = parent.items.at(-1);
     if (parent.flow || !last || !isScalar(last.key) || !last.key.range) {
-      throw new YamlEditError(file, `${parentPath.join('.')} is empty or in flow style, so ${key} cannot be added without rewriting it`, `add ${where} to ${file} by hand and run again`);
+      throw new YamlEditError(
+        file,
+        `${parentPath.join('.')} is empty or in flow style, so ${key} cannot be added without rewriting it`,
+        `add ${where} to ${file} by hand and run again`,
+      );
     }
     const keyStart = last.key.range[0];
     const lineStart = text.lastIndexOf('\n', keyStart - 1) + 1;
     const indent = text.slice(lineStart, keyStart);
-    if (!/^ *$/.test(indent)) throw new YamlEditError(file, `${parentPath.join('.')} is not a plain block mapping`, `add ${where} to ${file} by hand and run again`);
+    if (!/^ *$/.test(indent))
+      throw new YamlEditError(file, `${parentPath.join('.')} is not a plain block mapping`, `add ${where} to ${file} by hand and run again`);
     const valueEnd = isScalar(last.value) || isMap(last.value) || isSeq(last.value) ? (last.value.range?.[2] ?? last.value.range?.[1] ?? keyStart) : keyStart;
     const newline = lineEndingOf(text);
     const lineEnd = text.indexOf('\n', Math.max(valueEnd - 1, keyStart));
     const at = lineEnd < 0 ? text.length : lineEnd + 1;
     const prefix = lineEnd < 0 ? newline : '';
-    out = applySplices(text, [{ start: at, end: at, text: `${prefix}${indent}${renderScalar(key, undefined, file)}: ${renderScalar(value, Scalar.QUOTE_DOUBLE, file)}${newline}` }], file);
+    out = applySplices(
+      text,
+      [{ start: at, end: at, text: `${prefix}${indent}${renderScalar(key, undefined, file)}: ${renderScalar(value, Scalar.QUOTE_DOUBLE, file)}${newline}` }],
+      file,
+    );
   }
   const [reread] = parseDocuments(out, file);
   if (reread!.getIn([...path]) !== value) throw new YamlEditError(file, `setting ${where} did not read back as "${value}"`);

@@ -36,7 +36,12 @@ export function configuredTasks(config: BotConfig, settings: TaskSettings): read
   const rotation = config.secretRotation;
   const configuredRotation = createSecretRotationTask({
     conductor: rotation?.conductor
-      ? { org: rotation.conductor.org, appNames: rotation.conductor.appNames, permissions: rotation.conductor.permissions, tokenPrefix: rotation.conductor.tokenPrefix }
+      ? {
+          org: rotation.conductor.org,
+          appNames: rotation.conductor.appNames,
+          permissions: rotation.conductor.permissions,
+          tokenPrefix: rotation.conductor.tokenPrefix,
+        }
       : null,
     ...(rotation ? { maxAgeSeconds: rotation.maxAge, revokeGraceSeconds: rotation.revokeGrace } : {}),
     force: settings.rotateNow ? (settings.envFilter ? [settings.envFilter] : true) : false,

@@ -73,7 +73,10 @@ function roleSql(passwords: Passwords, db: Database): string {
     `CREATE ROLE ${ident(DRAIN_READER_ROLE)} WITH LOGIN PASSWORD ${literal(passwords.drainReader)};`,
   );
   if (passwords.dexPostgres !== null) {
-    lines.push(`CREATE ROLE ${ident(DEX_ROLE)} WITH LOGIN PASSWORD ${literal(passwords.dexPostgres)};`, `CREATE DATABASE ${ident(DEX_DATABASE)} OWNER ${ident(DEX_ROLE)};`);
+    lines.push(
+      `CREATE ROLE ${ident(DEX_ROLE)} WITH LOGIN PASSWORD ${literal(passwords.dexPostgres)};`,
+      `CREATE DATABASE ${ident(DEX_DATABASE)} OWNER ${ident(DEX_ROLE)};`,
+    );
   }
   lines.push(
     `\\connect ${CONDUCTOR_DATABASE}`,
@@ -92,12 +95,14 @@ export async function bootstrapEnvironment(flags: FlagValues<(typeof BOOTSTRAP)[
   const env = validateEnvironment(flags.env);
   const progress = progressReporter(io, process.stderr.isTTY);
   const host = flags['db-host'];
-  if (!host || !/^[A-Za-z0-9.-]+$/.test(host)) throw new UsageError('--db-host is required: the PostgreSQL host name the workloads connect to', 'pass --db-host HOST (letters, digits, "." and "-")');
+  if (!host || !/^[A-Za-z0-9.-]+$/.test(host))
+    throw new UsageError('--db-host is required: the PostgreSQL host name the workloads connect to', 'pass --db-host HOST (letters, digits, "." and "-")');
   const port = flags['db-port'] ?? '5432';
   if (!/^\d{1,5}$/.test(port)) throw new UsageError('--db-port must be a port number');
   const adminMode = flags['admin-password'] ?? 'ask';
   const dexMode = flags['dex-password'] ?? 'generate';
-  if (adminMode !== 'ask' && adminMode !== 'generate') throw new UsageError('--admin-password is "ask" (the existing admin role\'s password) or "generate" (a new admin role)');
+  if (adminMode !== 'ask' && adminMode !== 'generate')
+    throw new UsageError('--admin-password is "ask" (the existing admin role\'s password) or "generate" (a new admin role)');
   if (dexMode !== 'ask' && dexMode !== 'generate') throw new UsageError('--dex-password is "generate" or "ask"');
   const adminRole = flags['admin-role'] ?? (adminMode === 'generate' ? 'dbos_admin' : 'postgres');
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(adminRole)) throw new UsageError('--admin-role must be a plain PostgreSQL role name (a-z, 0-9, _)');
@@ -106,7 +111,8 @@ export async function bootstrapEnvironment(flags: FlagValues<(typeof BOOTSTRAP)[
   const kedaNamespace = flags['keda-namespace'] ?? DEFAULT_KEDA_NAMESPACE;
   // Before anything is asked: a namespace the controller could never match would only fail while sealing.
   for (const target of [namespace, kedaNamespace]) validateTarget({ name: 'dbos-drain-reader', namespace: target, scope: 'strict' });
-  if (kedaNamespace === namespace) throw new UsageError(`--keda-namespace must be KEDA's own namespace, not the application's (${namespace}): KEDA reads Secrets only there`);
+  if (kedaNamespace === namespace)
+    throw new UsageError(`--keda-namespace must be KEDA's own namespace, not the application's (${namespace}): KEDA reads Secrets only there`);
   const root = await repoRoot(flags.root);
 
   // Refusals first, so nothing is asked or written for a run that cannot finish.
@@ -150,14 +156,26 @@ export async function bootstrapEnvironment(flags: FlagValues<(typeof BOOTSTRAP)[
     const apiKeyAnnotations: Record<string, string> = { [ROTATED_AT_ANNOTATION]: now };
     if (flags['conductor-token-name']) apiKeyAnnotations['dbos.dev/conductor-token'] = flags['conductor-token-name'];
     const secrets: Array<{ name: string; namespace?: string; data: Record<string, string>; annotations?: Record<string, string> }> = [
-      { name: 'postgres-admin', data: { password: adminPassword, 'database-url': databaseUrl(db, adminRole, adminPassword, APP_DATABASE) }, annotations: { [ROTATED_AT_ANNOTATION]: now } },
-      { name: 'conductor-db', data: { 'database-url': databaseUrl(db, CONDUCTOR_ROLE, passwords.conductor, CONDUCTOR_DATABASE) }, annotations: { [ROTATED_AT_ANNOTATION]: now } },
+      {
+        name: 'postgres-admin',
+        data: { password: adminPassword, 'database-url': databaseUrl(db, adminRole, adminPassword, APP_DATABASE) },
+        annotations: { [ROTATED_AT_ANNOTATION]: now },
+      },
+      {
+        name: 'conductor-db',
+        data: { 'database-url': databaseUrl(db, CONDUCTOR_ROLE, passwords.conductor, CONDUCTOR_DATABASE) },
+        annotations: { [ROTATED_AT_ANNOTATION]: now },
+      },
       { name: 'conductor-license', data: { 'license-key': licenseKey }, annotations: { [ROTATED_AT_ANNOTATION]: now } },
       { name: 'dbos-app-db', data: { 'database-url': databaseUrl(db, APP_ROLE, passwords.app, APP_DATABASE) }, annotations: { [ROTATED_AT_ANNOTATION]: now } },
       { name: 'conductor-api-key', data: { 'api-key': apiKey }, annotations: apiKeyAnnotations },
       { name: 'dex-credentials', data: dex, annotations: { [ROTATED_AT_ANNOTATION]: now } },
       // One URL, two files (the bot's copy and KEDA's), each strict-scoped to its own namespace/name.
-      ...drainReaderSecrets(databaseUrl(db, DRAIN_READER_ROLE, passwords.drainReader, APP_DATABASE), { namespace, kedaNamespace, annotations: { [ROTATED_AT_ANNOTATION]: now } }),
+      ...drainReaderSecrets(databaseUrl(db, DRAIN_READER_ROLE, passwords.drainReader, APP_DATABASE), {
+        namespace,
+        kedaNamespace,
+        annotations: { [ROTATED_AT_ANNOTATION]: now },
+      }),
       { name: 'gitops-bot', data: { 'github-token': 'placeholder' }, annotations: placeholderAnnotations(['github-token']) },
     ];
 
@@ -168,7 +186,15 @@ export async function bootstrapEnvironment(flags: FlagValues<(typeof BOOTSTRAP)[
       // --force re-bootstraps: a fresh document per secret (no merge into the old one, which may have other keys).
       const path = join(secretsDir, `${secret.name}.sealed.yaml`);
       await rm(path, { force: true });
-      const result = await sealIntoFile({ root, env, name: secret.name, namespace: secret.namespace ?? namespace, certificate, data: secret.data, annotations: secret.annotations });
+      const result = await sealIntoFile({
+        root,
+        env,
+        name: secret.name,
+        namespace: secret.namespace ?? namespace,
+        certificate,
+        data: secret.data,
+        annotations: secret.annotations,
+      });
       written.push(`${result.path}: ${Object.keys(secret.data).join(', ')}`);
       files.push({ path: result.path, keys: Object.keys(secret.data) });
     }
@@ -181,7 +207,7 @@ export async function bootstrapEnvironment(flags: FlagValues<(typeof BOOTSTRAP)[
         [
           'apiVersion: kustomize.config.k8s.io/v1beta1',
           'kind: Kustomization',
-          '# Every Secret of this environment, sealed for its controller\'s certificate (clusters/<env>/sealed-secrets-cert.pem),',
+          "# Every Secret of this environment, sealed for its controller's certificate (clusters/<env>/sealed-secrets-cert.pem),",
           `# in namespace ${namespace} except KEDA's copy of the drain reader (${kedaNamespace}, read by base/keda-auth).`,
           'resources:',
           ...secrets.map((secret) => `  - ${secret.name}.sealed.yaml`),
@@ -207,7 +233,9 @@ export async function bootstrapEnvironment(flags: FlagValues<(typeof BOOTSTRAP)[
 
     const next = `seal the bot's GitHub token with \`pnpm secrets:seal --env ${env} --name gitops-bot --key github-token\`; run the SQL shown on the terminal.`;
     if (flags.json) {
-      io.stdout(`${JSON.stringify({ environment: env, certificate: { source: relative(root, certFlag) || certFlag, keyFingerprint: certificate.keyFingerprint }, files, kustomizationCreated, notes, next }, null, 2)}\n`);
+      io.stdout(
+        `${JSON.stringify({ environment: env, certificate: { source: relative(root, certFlag) || certFlag, keyFingerprint: certificate.keyFingerprint }, files, kustomizationCreated, notes, next }, null, 2)}\n`,
+      );
     } else {
       const echo = printer(io);
       echo(`sealed for ${relative(root, certFlag) || certFlag} (${certificate.keyFingerprint}):\n${written.map((line) => `  ${line}`).join('\n')}`);
@@ -220,4 +248,3 @@ export async function bootstrapEnvironment(flags: FlagValues<(typeof BOOTSTRAP)[
     terminal.close();
   }
 }
-

@@ -23,7 +23,7 @@ export function validateEnvironment(env: string | undefined): string {
 export async function repoRoot(flag: string | undefined): Promise<string> {
   if (flag) {
     const root = resolve(flag);
-    if (!existsSync(root)) throw new UsageError(`--root ${flag} does not exist`, 'pass the repository\'s top directory, or leave --root out inside a checkout');
+    if (!existsSync(root)) throw new UsageError(`--root ${flag} does not exist`, "pass the repository's top directory, or leave --root out inside a checkout");
     return root;
   }
   // node:child_process rather than zx here: this module is on every script's --help path, which stays light.
@@ -36,7 +36,10 @@ export async function repoRoot(flag: string | undefined): Promise<string> {
 }
 
 /** Writes lines to stdout, each ending in a newline. */
-export const printer = (io: CliIo) => (text: string): void => io.stdout(text.endsWith('\n') ? text : `${text}\n`);
+export const printer =
+  (io: CliIo) =>
+  (text: string): void =>
+    io.stdout(text.endsWith('\n') ? text : `${text}\n`);
 
 /** Runs a script's main with the process's argv and streams, then exits with the code it maps to. */
 export function runScript<F extends FlagSpecs>(

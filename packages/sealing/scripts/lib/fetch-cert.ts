@@ -48,7 +48,18 @@ async function lastCommitTime(root: string, path: string): Promise<number | null
 export async function fetchCert(flags: FlagValues<(typeof FETCH_CERT)['flags']>, io: CliIo): Promise<number | void> {
   // Text lines as they happen; with --json nothing until the report is complete.
   const echo = flags.json ? () => {} : printer(io);
-  const report: FetchCertReport = { environment: '', path: '', controller: '', context: '', certificate: null, previousKeyFingerprint: null, keyChanged: true, sealedFiles: [], resealCommands: [], committed: false };
+  const report: FetchCertReport = {
+    environment: '',
+    path: '',
+    controller: '',
+    context: '',
+    certificate: null,
+    previousKeyFingerprint: null,
+    keyChanged: true,
+    sealedFiles: [],
+    resealCommands: [],
+    committed: false,
+  };
   const env = validateEnvironment(flags.env);
   const root = await repoRoot(flags.root);
   const fromEnv = controllerFromEnv(process.env);
@@ -70,7 +81,9 @@ export async function fetchCert(flags: FlagValues<(typeof FETCH_CERT)['flags']>,
   try {
     fetched = parseCertificate(pem, { now });
   } catch (error) {
-    throw new CertificateFetchError(`the controller ${controller.namespace}/${controller.name} answered with an unusable certificate: ${(error as Error).message}`);
+    throw new CertificateFetchError(
+      `the controller ${controller.namespace}/${controller.name} answered with an unusable certificate: ${(error as Error).message}`,
+    );
   }
 
   const path = certificatePath(root, env);
@@ -92,7 +105,13 @@ export async function fetchCert(flags: FlagValues<(typeof FETCH_CERT)['flags']>,
     path: relativePath,
     controller: `${controller.namespace}/${controller.name}`,
     context,
-    certificate: { keyFingerprint: fetched.keyFingerprint, keyBits: fetched.keyBits, certificateSha256: fetched.certificateSha256, notBefore: fetched.notBefore.toISOString(), notAfter: fetched.notAfter.toISOString() },
+    certificate: {
+      keyFingerprint: fetched.keyFingerprint,
+      keyBits: fetched.keyBits,
+      certificateSha256: fetched.certificateSha256,
+      notBefore: fetched.notBefore.toISOString(),
+      notAfter: fetched.notAfter.toISOString(),
+    },
     previousKeyFingerprint: previous?.keyFingerprint ?? null,
     keyChanged: !(previous && previous.keyFingerprint === fetched.keyFingerprint),
   });
@@ -108,9 +127,7 @@ export async function fetchCert(flags: FlagValues<(typeof FETCH_CERT)['flags']>,
         ? `the sealing key changed (was ${previous.keyFingerprint}). The controller keeps its old keys, so committed SealedSecrets still decrypt.`
         : 'there was no readable certificate before, so nothing can be compared.',
     );
-    echo(
-      'Which key sealed a value cannot be read from the ciphertext (RSA-OAEP hides the recipient key). From git history only:',
-    );
+    echo('Which key sealed a value cannot be read from the ciphertext (RSA-OAEP hides the recipient key). From git history only:');
     for (const name of sealedFiles) {
       const fileCommit = await lastCommitTime(root, relative(root, join(secretsDir, name)));
       const verdict =
@@ -166,4 +183,3 @@ export async function fetchCert(flags: FlagValues<(typeof FETCH_CERT)['flags']>,
     return 0;
   }
 }
-

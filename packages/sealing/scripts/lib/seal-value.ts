@@ -30,7 +30,13 @@ interface FileTarget {
  * Everything that can refuse, for one file, before a value is asked: the name and namespace, the keys the file
  * declares, and whether values sealed for this target would decrypt inside the existing document.
  */
-async function prepareTarget(root: string, env: string, name: string, key: string, options: { namespace?: string; scope?: SealingScope; addKey: boolean }): Promise<FileTarget> {
+async function prepareTarget(
+  root: string,
+  env: string,
+  name: string,
+  key: string,
+  options: { namespace?: string; scope?: SealingScope; addKey: boolean },
+): Promise<FileTarget> {
   const path = sealedFilePath(root, env, name);
   const relativePath = relative(root, path);
   // Only a missing file reads as missing: any other failure (a directory, no permission) refuses.
@@ -78,7 +84,8 @@ export async function sealValue(flags: FlagValues<(typeof SEAL_VALUE)['flags']>,
 
   const now = new Date().toISOString();
   const lines: string[] = [];
-  const files: Array<{ path: string; created: boolean; key: string; placeholderRemoved: boolean; placeholderRemaining: string[]; tokenNameRemoved: boolean }> = [];
+  const files: Array<{ path: string; created: boolean; key: string; placeholderRemoved: boolean; placeholderRemaining: string[]; tokenNameRemoved: boolean }> =
+    [];
   const done: FileTarget[] = [];
   try {
     for (const target of targets) {
@@ -94,13 +101,32 @@ export async function sealValue(flags: FlagValues<(typeof SEAL_VALUE)['flags']>,
           note = `\nnote: ${TOKEN_ANNOTATION} was removed (pass --token-name to record the new key); delete the old key in the DBOS Console once the pods restarted`;
         }
       }
-      const result = await sealIntoFile({ root, env, name: target.name, namespace: target.namespace, scope: target.scope, certificate, data: { [flags.key]: value }, annotations, removeAnnotations });
+      const result = await sealIntoFile({
+        root,
+        env,
+        name: target.name,
+        namespace: target.namespace,
+        scope: target.scope,
+        certificate,
+        data: { [flags.key]: value },
+        annotations,
+        removeAnnotations,
+      });
       done.push(target);
-      files.push({ path: result.path, created: result.created, key: flags.key, placeholderRemoved: target.placeholder.remove.length > 0, placeholderRemaining: target.placeholder.remaining, tokenNameRemoved: note !== '' });
+      files.push({
+        path: result.path,
+        created: result.created,
+        key: flags.key,
+        placeholderRemoved: target.placeholder.remove.length > 0,
+        placeholderRemaining: target.placeholder.remaining,
+        tokenNameRemoved: note !== '',
+      });
       lines.push(
         `${result.created ? 'created' : 'updated'} ${result.path}: key ${flags.key} sealed for ${certLabel} (${certificate.keyFingerprint})` +
           (target.placeholder.remove.length > 0 ? `, ${PLACEHOLDER_ANNOTATION} removed` : '') +
-          (target.placeholder.remaining.length > 0 ? `, still a placeholder: ${target.placeholder.remaining.join(', ')} (${PLACEHOLDER_ANNOTATION} stays)` : '') +
+          (target.placeholder.remaining.length > 0
+            ? `, still a placeholder: ${target.placeholder.remaining.join(', ')} (${PLACEHOLDER_ANNOTATION} stays)`
+            : '') +
           `, ${ROTATED_AT_ANNOTATION} set` +
           (result.created ? `\nnote: list ${target.name}.sealed.yaml in overlays/${env}/secrets/kustomization.yaml` : '') +
           note,
@@ -114,7 +140,7 @@ export async function sealValue(flags: FlagValues<(typeof SEAL_VALUE)['flags']>,
     }
     throw error;
   }
-  if (flags.json) io.stdout(`${JSON.stringify({ environment: env, certificate: { source: certLabel, keyFingerprint: certificate.keyFingerprint }, files }, null, 2)}\n`);
+  if (flags.json)
+    io.stdout(`${JSON.stringify({ environment: env, certificate: { source: certLabel, keyFingerprint: certificate.keyFingerprint }, files }, null, 2)}\n`);
   else printer(io)(lines.join('\n'));
 }
-

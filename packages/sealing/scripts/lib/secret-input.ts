@@ -41,7 +41,8 @@ export class SecretInput {
       }
       value = line;
     }
-    if (value === '') throw new UsageError(`the value for ${label} is empty; nothing was written`, 'give the value on the prompt or on stdin; an empty value is never sealed');
+    if (value === '')
+      throw new UsageError(`the value for ${label} is empty; nothing was written`, 'give the value on the prompt or on stdin; an empty value is never sealed');
     return value;
   }
 

@@ -8,7 +8,7 @@ const NAMESPACE_MATCHER = /\bnamespace\s*=\s*"((?:[^"\\]|\\.)*)"/;
 // pkg/controller/cronjob/utils.go, getJobName/getTimeHashInMinutes), so a regex alert is tested against such a name.
 const CRONJOB_SAMPLE_SUFFIX = '-29393280';
 
-const unescape = (value: string): string => value.replace(/\\(.)/g, '$1');
+const unescapeRegex = (value: string): string => value.replace(/\\(.)/g, '$1');
 
 /**
  * An alert on a Job the overlay does not render never fires, silently: it survived a rename once already (the
@@ -51,9 +51,9 @@ function checkExpr(
   renderId: string,
 ): void {
   const namespace = NAMESPACE_MATCHER.exec(expr)?.[1];
-  const candidates = jobs.filter((job) => namespace === undefined || job.namespace === unescape(namespace));
+  const candidates = jobs.filter((job) => namespace === undefined || job.namespace === unescapeRegex(namespace));
   for (const [, operator, raw] of expr.matchAll(JOB_NAME_MATCHER)) {
-    const value = unescape(raw!);
+    const value = unescapeRegex(raw!);
     let matches: (name: string) => boolean;
     if (operator === '=') {
       matches = (name) => name === value;
@@ -62,14 +62,20 @@ function checkExpr(
       try {
         pattern = new RegExp(`^(?:${value})$`);
       } catch {
-        violations.push(violationFor(rendered, 'alert-job-rendered', `alert ${alert}: job_name=~"${value}" is not a valid regular expression`, 'fix the regular expression'));
+        violations.push(
+          violationFor(rendered, 'alert-job-rendered', `alert ${alert}: job_name=~"${value}" is not a valid regular expression`, 'fix the regular expression'),
+        );
         continue;
       }
       matches = (name) => pattern.test(name);
     }
     const hit = candidates.some((job) => (operator === '=' ? job.exact : true) && job.names.some(matches));
     if (hit) continue;
-    const names = jobs.filter((job) => job.exact).map((job) => job.names[0]).join(', ') || 'none';
+    const names =
+      jobs
+        .filter((job) => job.exact)
+        .map((job) => job.names[0])
+        .join(', ') || 'none';
     violations.push(
       violationFor(
         rendered,

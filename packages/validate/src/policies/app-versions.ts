@@ -34,7 +34,7 @@ export const appReplicasUnset: Policy = {
     }
     return violations;
   },
-}
+};
 
 interface VersionObjects {
   deployments: RenderedObject[];

@@ -38,7 +38,8 @@ export function readBotConfig(root: string): ConfigRead {
     if (!isRecord(raw) || typeof raw.name !== 'string' || typeof raw.overlay !== 'string') {
       return { overlays: new Map(), error: `environments[${index}] needs a string name and overlay` };
     }
-    if (raw.kube !== undefined && raw.kube !== null && !isRecord(raw.kube)) return { overlays: new Map(), error: `environments[${index}].kube is not a mapping` };
+    if (raw.kube !== undefined && raw.kube !== null && !isRecord(raw.kube))
+      return { overlays: new Map(), error: `environments[${index}].kube is not a mapping` };
     overlays.set(normalise(raw.overlay), { name: raw.name, clusterAccess: isRecord(raw.kube) });
   }
   return { overlays };
@@ -112,7 +113,7 @@ export const botTokenClusterAccess: Policy = {
               rendered,
               RULE,
               `mounts a token for cluster access, but no NetworkPolicy in ${render.id} lets the bot reach the API server (an address range on 443 or 6443) past the default-deny egress`,
-              'add components/bot-cluster-access and set the API server\'s address range in its egress policy',
+              "add components/bot-cluster-access and set the API server's address range in its egress policy",
             ),
           );
         }

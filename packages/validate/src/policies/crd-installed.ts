@@ -69,7 +69,12 @@ export const crdInstalled: Policy = {
         const apps = applications(argo);
         for (const app of apps.filter((a) => argoSourcePath(a.object) === overlay.id)) {
           const wave = waveOf(app.object);
-          const installed = new Set(apps.filter((a) => waveOf(a.object) < wave).map((a) => argoChartOf(a.object)).filter((c): c is string => !!c));
+          const installed = new Set(
+            apps
+              .filter((a) => waveOf(a.object) < wave)
+              .map((a) => argoChartOf(a.object))
+              .filter((c): c is string => !!c),
+          );
           for (const object of crdObjects(overlay)) {
             const need = missing(object, installed);
             if (!need) continue;

@@ -32,7 +32,7 @@ function stageIndex(object: K8sObject): number {
  */
 export const triggerTargetStage: Policy = {
   id: 'trigger-target-stage',
-  title: 'A KEDA trigger\'s target Service is synced in the same or an earlier stage than its ScaledObject',
+  title: "A KEDA trigger's target Service is synced in the same or an earlier stage than its ScaledObject",
   check(ctx) {
     const violations: Violation[] = [];
     for (const render of ctx.renders.filter((r) => r.kind === 'overlay')) {
@@ -91,7 +91,9 @@ function isKedaChart(chart: unknown, repoURL: unknown): boolean {
 /** A HelmRelease `chartRef` naming an OCIRepository of the keda chart. */
 function isKedaOciRef(objects: readonly RenderedObject[], chartRef: Record<string, unknown>): boolean {
   if (chartRef.kind !== 'OCIRepository') return false;
-  return objects.some(({ object }) => object.kind === 'OCIRepository' && object.metadata?.name === chartRef.name && isKedaChart(undefined, asRecord(object.spec).url));
+  return objects.some(
+    ({ object }) => object.kind === 'OCIRepository' && object.metadata?.name === chartRef.name && isKedaChart(undefined, asRecord(object.spec).url),
+  );
 }
 
 interface KedaInstall {
@@ -112,7 +114,10 @@ export function kedaInstalls(ctx: PolicyContext, env: string): KedaInstall[] {
       if (object.kind === 'Application' && isKedaChart(asRecord(spec.source).chart, asRecord(spec.source).repoURL)) {
         values = asRecord(asRecord(asRecord(spec.source).helm).valuesObject);
         namespace = String(asRecord(spec.destination).namespace ?? 'default');
-      } else if (object.kind === 'HelmRelease' && (asRecord(asRecord(spec.chart).spec).chart === 'keda' || isKedaOciRef(render.objects, asRecord(spec.chartRef)))) {
+      } else if (
+        object.kind === 'HelmRelease' &&
+        (asRecord(asRecord(spec.chart).spec).chart === 'keda' || isKedaOciRef(render.objects, asRecord(spec.chartRef)))
+      ) {
         values = asRecord(spec.values);
         namespace = String(spec.targetNamespace ?? object.metadata?.namespace ?? 'default');
       }
@@ -151,7 +156,7 @@ const RESTRICT_RULE =
  */
 export const kedaRestrictedSecretAuth: Policy = {
   id: 'keda-restricted-secret-auth',
-  title: 'While KEDA\'s Secret access is restricted, triggers authenticate through a ClusterTriggerAuthentication whose Secrets are in KEDA\'s namespace',
+  title: "While KEDA's Secret access is restricted, triggers authenticate through a ClusterTriggerAuthentication whose Secrets are in KEDA's namespace",
   check(ctx) {
     const violations: Violation[] = [];
     for (const render of ctx.renders.filter((r) => r.kind === 'overlay')) {

@@ -8,8 +8,7 @@ import { fakeSealedValue, writeFiles } from '../fixture-repo.ts';
 import { listRepoFiles, looksSealed, scanText } from './kubernetes-secret-scan.ts';
 
 // Every input is assembled at run time so that this file never matches the scanner itself.
-const alnum = (length: number) =>
-  Array.from(randomBytes(length), (b) => 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'[b % 62]).join('');
+const alnum = (length: number) => Array.from(randomBytes(length), (b) => 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'[b % 62]).join('');
 const upperAlnum = (length: number) => Array.from(randomBytes(length), (b) => 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'[b % 32]).join('');
 const dashes = '-'.repeat(5);
 
@@ -100,9 +99,7 @@ describe('scanText', () => {
       'data:',
       `  key: ${Buffer.from(alnum(10)).toString('base64')}`,
     ].join('\n');
-    expect(messages('base/x/secret.yaml', manifest)).toEqual([
-      '5: is a Secret manifest with data or stringData in plaintext (base64 is not encryption)',
-    ]);
+    expect(messages('base/x/secret.yaml', manifest)).toEqual(['5: is a Secret manifest with data or stringData in plaintext (base64 is not encryption)']);
   });
 });
 

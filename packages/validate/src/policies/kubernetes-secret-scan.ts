@@ -17,10 +17,11 @@ const PRIVATE_KEY = ['PRIVATE', 'KEY'].join(' ');
 const PEM_PRIVATE_KEY = new RegExp(`${DASHES}BEGIN [A-Z0-9 ]*${PRIVATE_KEY}[A-Z ]*${DASHES}`);
 const PUTTY_KEY = new RegExp(['PuTTY', 'User', 'Key', 'File', '\\d+:'].join('-'));
 const GITHUB_TOKEN = new RegExp(`\\b(?:gh[pousr]${'_'}[A-Za-z0-9]{36,}|github${'_'}pat${'_'}[A-Za-z0-9_]{22,})\\b`);
-const AWS_ACCESS_KEY = new RegExp(`\\b(?:AKIA|ASIA)[0-9A-Z]{16}\\b`);
-const BCRYPT = new RegExp(`\\$2[aby]\\$[0-9]{2}\\$[./A-Za-z0-9]{53}`);
+const AWS_ACCESS_KEY = /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/;
+const BCRYPT = /\$2[aby]\$[0-9]{2}\$[./A-Za-z0-9]{53}/;
 const URL_CREDENTIALS = /\b[a-z][a-z0-9+.-]*:\/\/([^\s:/@'"`]+):([^\s@/'"`]+)@[^\s'"`]/gi;
-const SECRET_KEY_NAME = /^[a-z0-9_.-]*?(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|secret[_-]?key|client[_-]?secret|private[_-]?key)$/i;
+const SECRET_KEY_NAME =
+  /^[a-z0-9_.-]*?(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|secret[_-]?key|client[_-]?secret|private[_-]?key)$/i;
 /** `key: value` or `key = value` (YAML, env, ini) with the key optionally quoted (JSON, code object literals). */
 const KEY_VALUE = /^\s*(?:-\s+)?["']?([A-Za-z0-9_.-]+)["']?\s*[:=]\s*(.*?)\s*,?\s*$/;
 
@@ -71,7 +72,8 @@ interface Finding {
   fix: string;
 }
 
-const SEAL_FIX = 'remove it from the file (and rotate it if it was ever pushed); keep the value in a SealedSecret and reference it with secretKeyRef or an env var';
+const SEAL_FIX =
+  'remove it from the file (and rotate it if it was ever pushed); keep the value in a SealedSecret and reference it with secretKeyRef or an env var';
 
 export function scanText(file: string, text: string): Finding[] {
   const findings: Finding[] = [];
@@ -85,11 +87,19 @@ export function scanText(file: string, text: string): Finding[] {
     if (GITHUB_TOKEN.test(line)) findings.push({ line: at, message: 'contains a GitHub token', fix: `revoke the token on GitHub, then ${SEAL_FIX}` });
     if (AWS_ACCESS_KEY.test(line)) findings.push({ line: at, message: 'contains an AWS access key id', fix: `deactivate the key in IAM, then ${SEAL_FIX}` });
     if (BCRYPT.test(line)) {
-      findings.push({ line: at, message: 'contains a bcrypt password hash', fix: 'move the hash into a SealedSecret and read it with Dex hashFromEnv (a hash is crackable offline)' });
+      findings.push({
+        line: at,
+        message: 'contains a bcrypt password hash',
+        fix: 'move the hash into a SealedSecret and read it with Dex hashFromEnv (a hash is crackable offline)',
+      });
     }
     for (const match of line.matchAll(URL_CREDENTIALS)) {
       if (isPlaceholderPassword(match[2] ?? '')) continue;
-      findings.push({ line: at, message: `contains a URL with an embedded password for user "${match[1]}"`, fix: `${SEAL_FIX}; build the URL at run time from the sealed value` });
+      findings.push({
+        line: at,
+        message: `contains a URL with an embedded password for user "${match[1]}"`,
+        fix: `${SEAL_FIX}; build the URL at run time from the sealed value`,
+      });
     }
     const keyValue = KEY_VALUE.exec(line);
     if (keyValue && SECRET_KEY_NAME.test(keyValue[1] ?? '')) {
@@ -111,7 +121,11 @@ export function scanText(file: string, text: string): Finding[] {
       if (!hasData) continue;
       const start = doc.contents?.range?.[0] ?? doc.range?.[0] ?? 0;
       const line = text.slice(0, start).split('\n').length;
-      findings.push({ line, message: 'is a Secret manifest with data or stringData in plaintext (base64 is not encryption)', fix: `seal it into a SealedSecret (kubeseal or the repo's sealing package) and delete the Secret; ${SEAL_FIX}` });
+      findings.push({
+        line,
+        message: 'is a Secret manifest with data or stringData in plaintext (base64 is not encryption)',
+        fix: `seal it into a SealedSecret (kubeseal or the repo's sealing package) and delete the Secret; ${SEAL_FIX}`,
+      });
     }
   }
   return findings;
@@ -142,7 +156,7 @@ export async function listRepoFiles(root: string): Promise<string[]> {
     return [...new Set(stdout.split('\0').filter(Boolean))].sort();
   } catch (error) {
     const e = error as NodeJS.ErrnoException & { stderr?: string };
-    if (e.code === 'ENOENT' && !e.stderr) throw new ToolError('git was not found on PATH; install git so the secret scan can list the repository\'s files');
+    if (e.code === 'ENOENT' && !e.stderr) throw new ToolError("git was not found on PATH; install git so the secret scan can list the repository's files");
     if (typeof e.stderr === 'string' && /not a git repository/.test(e.stderr)) return walk(root);
     if (typeof e.stderr === 'string' && /dubious ownership/.test(e.stderr)) {
       throw new ToolError(`git refuses ${root} (owned by another user); pass --root as the repository's top level, or run as its owner`);
@@ -158,7 +172,7 @@ export const kubernetesSecretScan: Policy = {
     const violations: Violation[] = [];
     for (const file of await listRepoFiles(ctx.root)) {
       const absolute = path.join(ctx.root, file);
-      let info;
+      let info: Awaited<ReturnType<typeof stat>>;
       try {
         info = await stat(absolute);
       } catch {

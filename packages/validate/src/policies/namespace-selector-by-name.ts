@@ -30,7 +30,9 @@ export const namespaceSelectorByName: Policy = {
         if (rendered.object.kind !== 'NetworkPolicy') continue;
         const spec = asRecord(rendered.object.spec);
         const peers = [
-          ...asArray(spec.ingress).flatMap((rule) => asArray(asRecord(rule).from).map((peer, index) => ({ peer: asRecord(peer), where: `ingress from[${index}]` }))),
+          ...asArray(spec.ingress).flatMap((rule) =>
+            asArray(asRecord(rule).from).map((peer, index) => ({ peer: asRecord(peer), where: `ingress from[${index}]` })),
+          ),
           ...asArray(spec.egress).flatMap((rule) => asArray(asRecord(rule).to).map((peer, index) => ({ peer: asRecord(peer), where: `egress to[${index}]` }))),
         ];
         for (const { peer, where } of peers) {

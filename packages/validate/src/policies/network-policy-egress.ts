@@ -1,6 +1,15 @@
 import { asArray, asRecord, objectRef, podSpecOf } from '../objects.ts';
 import type { Policy, Render, RenderedObject, Violation } from '../types.ts';
-import { INGRESS_CONTROLLER_NAMESPACES, isEmptySelector, NON_PUBLIC_RANGES, peerName, podName, policyTypes, selectedApps, selectedNamespace } from './network-peers.ts';
+import {
+  INGRESS_CONTROLLER_NAMESPACES,
+  isEmptySelector,
+  NON_PUBLIC_RANGES,
+  peerName,
+  podName,
+  policyTypes,
+  selectedApps,
+  selectedNamespace,
+} from './network-peers.ts';
 
 const RULE = 'network-policy-egress';
 /** Kubernetes docs, "Network Policies": a pod is isolated for egress once any policy with Egress in policyTypes selects it. */
@@ -61,7 +70,10 @@ function egressFlows(render: Render): EgressFlow[] {
       const rule = asRecord(rawRule);
       const peers = asArray(rule.to).map(asRecord);
       const ports = asArray(rule.ports).map(asRecord);
-      const portList = ports.length === 0 ? [{ port: 'any port', protocol: 'any' }] : ports.map((p) => ({ port: p.port === undefined ? 'any port' : String(p.port), protocol: String(p.protocol ?? 'TCP') }));
+      const portList =
+        ports.length === 0
+          ? [{ port: 'any port', protocol: 'any' }]
+          : ports.map((p) => ({ port: p.port === undefined ? 'any port' : String(p.port), protocol: String(p.protocol ?? 'TCP') }));
       const peerList = peers.length === 0 ? [{}] : peers;
       for (const source of sources) {
         for (const peer of peerList) {
@@ -90,15 +102,15 @@ const ALLOWED: Array<{ name: string; admits(flow: EgressFlow): boolean }> = [
       f.port === '53',
   },
   {
-    name: 'PostgreSQL: a database client to the overlay\'s database address range on its port',
+    name: "PostgreSQL: a database client to the overlay's database address range on its port",
     admits: (f) => DATABASE_CLIENTS.has(f.source) && f.peer.kind === 'range' && f.protocol === 'TCP' && f.port !== 'any port',
   },
   {
-    name: 'the API server: the bot, with cluster access, to the API server\'s address range on 443 or 6443',
+    name: "the API server: the bot, with cluster access, to the API server's address range on 443 or 6443",
     admits: (f) => f.source === 'gitops-bot' && f.peer.kind === 'range' && f.protocol === 'TCP' && (f.port === '443' || f.port === '6443'),
   },
   {
-    name: 'Conductor: the Console, the executors and Conductor\'s own replicas to Conductor on 8090',
+    name: "Conductor: the Console, the executors and Conductor's own replicas to Conductor on 8090",
     admits: (f) => ['console', 'dbos-app', 'conductor'].includes(f.source) && f.peer.kind === 'pod' && only(f.peer.apps, 'conductor') && f.port === '8090',
   },
   {
@@ -110,22 +122,32 @@ const ALLOWED: Array<{ name: string; admits(flow: EgressFlow): boolean }> = [
     admits: (f) => (f.source === 'conductor' || f.source === 'gitops-bot') && f.peer.kind === 'public' && f.protocol === 'TCP' && f.port === '443',
   },
   {
-    name: 'Conductor through the ingress: executors to the ingress controller\'s namespace on 443',
+    name: "Conductor through the ingress: executors to the ingress controller's namespace on 443",
     admits: (f) =>
-      f.source === 'dbos-app' && f.peer.kind === 'namespace' && f.peer.namespace !== undefined && INGRESS_CONTROLLER_NAMESPACES.has(f.peer.namespace) && f.port === '443',
+      f.source === 'dbos-app' &&
+      f.peer.kind === 'namespace' &&
+      f.peer.namespace !== undefined &&
+      INGRESS_CONTROLLER_NAMESPACES.has(f.peer.namespace) &&
+      f.port === '443',
   },
 ];
 
 /** Flows each workload cannot run without, when the overlay renders that workload. */
 const REQUIRED: Array<{ app: string; name: string; satisfied(flow: EgressFlow): boolean }> = [
   { app: 'conductor', name: 'PostgreSQL (its conductor-db)', satisfied: (f) => f.peer.kind === 'range' && f.protocol === 'TCP' },
-  { app: 'conductor', name: `public HTTPS on 443 (${DBOS_RULE}: license validation at https://cloud.dbos.dev)`, satisfied: (f) => f.peer.kind === 'public' && f.port === '443' },
+  {
+    app: 'conductor',
+    name: `public HTTPS on 443 (${DBOS_RULE}: license validation at https://cloud.dbos.dev)`,
+    satisfied: (f) => f.peer.kind === 'public' && f.port === '443',
+  },
   { app: 'conductor', name: 'Dex on 5556 (JWKS)', satisfied: (f) => f.peer.kind === 'pod' && only(f.peer.apps, 'dex') && f.port === '5556' },
   { app: 'dbos-app', name: 'PostgreSQL (its system database)', satisfied: (f) => f.peer.kind === 'range' && f.protocol === 'TCP' },
   {
     app: 'dbos-app',
     name: 'Conductor (on 8090, or through the ingress controller on 443)',
-    satisfied: (f) => (f.peer.kind === 'pod' && only(f.peer.apps, 'conductor') && f.port === '8090') || (f.peer.kind === 'namespace' && f.peer.namespace !== undefined && INGRESS_CONTROLLER_NAMESPACES.has(f.peer.namespace)),
+    satisfied: (f) =>
+      (f.peer.kind === 'pod' && only(f.peer.apps, 'conductor') && f.port === '8090') ||
+      (f.peer.kind === 'namespace' && f.peer.namespace !== undefined && INGRESS_CONTROLLER_NAMESPACES.has(f.peer.namespace)),
   },
   { app: 'dbos-migrate', name: 'PostgreSQL (dbos migrate)', satisfied: (f) => f.peer.kind === 'range' && f.protocol === 'TCP' },
   { app: 'console', name: 'Conductor on 8090', satisfied: (f) => f.peer.kind === 'pod' && only(f.peer.apps, 'conductor') && f.port === '8090' },
@@ -165,7 +187,7 @@ const fromSource = (flow: EgressFlow, app: string) => flow.source === app || flo
 
 export const networkPolicyEgress: Policy = {
   id: RULE,
-  title: 'Each overlay denies egress by default and allows only the egress model\'s flows (DNS, PostgreSQL, Conductor, Dex, public HTTPS)',
+  title: "Each overlay denies egress by default and allows only the egress model's flows (DNS, PostgreSQL, Conductor, Dex, public HTTPS)",
   check(ctx) {
     const violations: Violation[] = [];
     for (const render of ctx.renders.filter((r) => r.kind === 'overlay')) {
@@ -189,7 +211,9 @@ export const networkPolicyEgress: Policy = {
         reported.add(key);
         const why =
           flow.peer.kind === 'anywhere'
-            ? ' (an unrestricted destination also reaches the cloud metadata service and other namespaces; public HTTPS must except ' + NON_PUBLIC_RANGES.join(', ') + ')'
+            ? ' (an unrestricted destination also reaches the cloud metadata service and other namespaces; public HTTPS must except ' +
+              NON_PUBLIC_RANGES.join(', ') +
+              ')'
             : '';
         violations.push({
           rule: RULE,

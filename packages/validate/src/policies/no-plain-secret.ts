@@ -14,7 +14,7 @@ export const noPlainSecret: Policy = {
             rendered,
             'no-plain-secret',
             `a plain Secret is rendered by ${render.id}; its values would sit in git readable by anyone with the repo`,
-            'delete it from git and seal it instead: kubeseal (or the repo\'s sealing package) into secrets/<name>.sealed.yaml as a SealedSecret',
+            "delete it from git and seal it instead: kubeseal (or the repo's sealing package) into secrets/<name>.sealed.yaml as a SealedSecret",
           ),
         );
       }

@@ -30,7 +30,9 @@ export const stageLabel: Policy = {
             violationFor(
               rendered,
               'stage-label',
-              stage === undefined ? `has no ${STAGE_LABEL} label, so neither Argo CD nor Flux knows when to apply it` : `has ${STAGE_LABEL}: "${stage}", which is not one of ${STAGES.join(', ')}`,
+              stage === undefined
+                ? `has no ${STAGE_LABEL} label, so neither Argo CD nor Flux knows when to apply it`
+                : `has ${STAGE_LABEL}: "${stage}", which is not one of ${STAGES.join(', ')}`,
               `label it ${STAGE_LABEL}: ${required ?? `<${STAGES.join('|')}>`} (kustomize labels: in the folder's kustomization.yaml)`,
             ),
           );

@@ -17,7 +17,7 @@ function identity(object: K8sObject): string {
  */
 export const syncOrder: Policy = {
   id: 'sync-order',
-  title: 'Argo CD sync waves and the Flux stage renders both follow each object\'s stage label',
+  title: "Argo CD sync waves and the Flux stage renders both follow each object's stage label",
   check(ctx) {
     const violations: Violation[] = [];
     const overlays = ctx.renders.filter((r) => r.kind === 'overlay');

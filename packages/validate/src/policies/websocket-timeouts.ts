@@ -29,9 +29,7 @@ export const websocketTimeouts: Policy = {
         const { object } = rendered;
         if (object.kind === 'Ingress') {
           const paths = asArray(asRecord(object.spec).rules).flatMap((rule) => asArray(asRecord(asRecord(rule).http).paths));
-          const conductorPaths = paths.filter(
-            (p) => asRecord(asRecord(asRecord(p).backend).service).name === CONDUCTOR,
-          );
+          const conductorPaths = paths.filter((p) => asRecord(asRecord(asRecord(p).backend).service).name === CONDUCTOR);
           if (conductorPaths.length === 0) continue;
           routesToConductor += conductorPaths.length;
           const annotations = object.metadata?.annotations ?? {};

@@ -25,9 +25,17 @@ beforeAll(async () => {
     ['ENQUEUED', '2.0.0'],
   ];
   for (const [i, [status, version]] of rows.entries()) {
-    await pg.query(`INSERT INTO dbos.workflow_status (workflow_uuid, status, name, application_version, application_name) VALUES ($1, $2, 'w', $3, 'shop')`, [`wf-${i}`, status, version], sys.database);
+    await pg.query(
+      `INSERT INTO dbos.workflow_status (workflow_uuid, status, name, application_version, application_name) VALUES ($1, $2, 'w', $3, 'shop')`,
+      [`wf-${i}`, status, version],
+      sys.database,
+    );
   }
-  await pg.query(`INSERT INTO dbos.application_versions (version_id, version_name, version_timestamp, application_name) VALUES ('a', '1.0.0', 1, 'shop'), ('b', '2.0.0', 2, 'shop')`, [], sys.database);
+  await pg.query(
+    `INSERT INTO dbos.application_versions (version_id, version_name, version_timestamp, application_name) VALUES ('a', '1.0.0', 1, 'shop'), ('b', '2.0.0', 2, 'shop')`,
+    [],
+    sys.database,
+  );
 });
 afterAll(async () => pg?.stop());
 
@@ -53,7 +61,9 @@ describe('pnpm bot drain-status', () => {
     const dir = mkdtempSync(join(tmpdir(), 'drain-status-'));
     const file = join(dir, 'url');
     writeFileSync(file, `${reader.url}\n`, { mode: 0o600 });
-    const { code, stdout, stderr } = await cli(['--app-name', 'shop', '--database-url-file', file]).finally(() => rmSync(dir, { recursive: true, force: true }));
+    const { code, stdout, stderr } = await cli(['--app-name', 'shop', '--database-url-file', file]).finally(() =>
+      rmSync(dir, { recursive: true, force: true }),
+    );
     expect(code).toBe(0);
     expect(stdout).toMatch(/^VERSION\s+PENDING\s+ENQUEUED\s+DELAYED\s+IN FLIGHT/);
     expect(stdout).toMatch(/1\.0\.0\s+1\s+2\s+1\s+4\s+draining/);
@@ -78,7 +88,10 @@ describe('pnpm bot drain-status', () => {
   });
 
   it('usage errors exit 64 and name what is missing', async () => {
-    expect(await cli(['--json'], { DBOS_DRAIN_DATABASE_URL: reader.url })).toMatchObject({ code: 64, stderr: expect.stringContaining('--app-name is required') });
+    expect(await cli(['--json'], { DBOS_DRAIN_DATABASE_URL: reader.url })).toMatchObject({
+      code: 64,
+      stderr: expect.stringContaining('--app-name is required'),
+    });
     expect(await cli(['--app-name', 'shop'])).toMatchObject({ code: 64, stderr: expect.stringContaining('DBOS_DRAIN_DATABASE_URL') });
     const stray = await cli(['--app-name', 'shop', reader.url]);
     expect(stray.code).toBe(64);
@@ -87,7 +100,11 @@ describe('pnpm bot drain-status', () => {
   });
 
   it('refuses a URL on the command line (pnpm prints argv into CI logs) with exit 64, without repeating it', async () => {
-    for (const argv of [['--app-name', 'shop', '--database-url', reader.url], ['--app-name', 'shop', `--database-url=${reader.url}`], [`--database-url=${reader.url}`, '--json']]) {
+    for (const argv of [
+      ['--app-name', 'shop', '--database-url', reader.url],
+      ['--app-name', 'shop', `--database-url=${reader.url}`],
+      [`--database-url=${reader.url}`, '--json'],
+    ]) {
       const refused = await cli(argv, { DBOS_DRAIN_DATABASE_URL: reader.url });
       expect(refused.code).toBe(64);
       expect(refused.stdout).toBe('');
@@ -103,7 +120,11 @@ describe('pnpm bot drain-status', () => {
   });
 
   it('never echoes a URL that does not parse, nor a libpq key=value string', async () => {
-    for (const bad of [`postgresql://u:Sl/ash${reader.password}@127.0.0.1/x`, `postgresql://u:1234/${reader.password}@127.0.0.1/x`, `host=127.0.0.1 user=u password=${reader.password} dbname=x`]) {
+    for (const bad of [
+      `postgresql://u:Sl/ash${reader.password}@127.0.0.1/x`,
+      `postgresql://u:1234/${reader.password}@127.0.0.1/x`,
+      `host=127.0.0.1 user=u password=${reader.password} dbname=x`,
+    ]) {
       const result = await cli(['--app-name', 'shop'], { DBOS_DRAIN_DATABASE_URL: bad });
       expect(result.code).toBe(10);
       expect(result.stderr).toContain('(invalid-input)');

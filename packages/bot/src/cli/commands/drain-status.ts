@@ -18,7 +18,8 @@ export const spec = {
     },
     json: {
       type: 'boolean',
-      description: 'one JSON object per version: version, pending, enqueued, delayed, inFlight and deadLettered (MAX_RECOVERY_ATTEMPTS_EXCEEDED: not in flight, but resumable only by an executor of that version)',
+      description:
+        'one JSON object per version: version, pending, enqueued, delayed, inFlight and deadLettered (MAX_RECOVERY_ATTEMPTS_EXCEEDED: not in flight, but resumable only by an executor of that version)',
     },
   },
   notes: ['Exit codes: 0 read, 10 the status is unknown (unreachable, wrong password, missing schema), 64 usage.'],
@@ -75,10 +76,17 @@ export async function run(values: FlagValues<typeof spec.flags>, io: CommandIo):
     try {
       databaseUrl = (await readFile(file, 'utf8')).replace(/\r?\n$/, '');
     } catch (error) {
-      throw new UsageError(`cannot read --database-url-file ${JSON.stringify(file)} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, 'pass a readable file that holds only the URL');
+      throw new UsageError(
+        `cannot read --database-url-file ${JSON.stringify(file)} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+        'pass a readable file that holds only the URL',
+      );
     }
   }
-  if (!databaseUrl) throw new UsageError(`no database URL: set ${DRAIN_STATUS_URL_ENV} or pass --database-url-file`, `export ${DRAIN_STATUS_URL_ENV}=postgresql://USER:PASSWORD@HOST:PORT/DATABASE (the drain reader role of the DBOS system database)`);
+  if (!databaseUrl)
+    throw new UsageError(
+      `no database URL: set ${DRAIN_STATUS_URL_ENV} or pass --database-url-file`,
+      `export ${DRAIN_STATUS_URL_ENV}=postgresql://USER:PASSWORD@HOST:PORT/DATABASE (the drain reader role of the DBOS system database)`,
+    );
   const { describeConnectionString, DrainUnknownError, formatDrainTable, readDrainStatus, toDrainJson } = await import('@dbos-gitops/drain');
   io.progress(`reading ${describeConnectionString(databaseUrl)}`);
   try {
@@ -88,9 +96,17 @@ export async function run(values: FlagValues<typeof spec.flags>, io: CommandIo):
     return 0;
   } catch (error) {
     if (error instanceof DrainUnknownError) {
-      throw new DrainStatusError(`the drain status is unknown (${error.reason}): ${error.message}`, 'fix the cause above and run again; unknown never means drained', 10);
+      throw new DrainStatusError(
+        `the drain status is unknown (${error.reason}): ${error.message}`,
+        'fix the cause above and run again; unknown never means drained',
+        10,
+      );
     }
     // Not the error's message: a driver may quote the connection string. The name says enough to report it.
-    throw new DrainStatusError(`unexpected failure reading ${describeConnectionString(databaseUrl)}: ${(error as Error)?.name ?? 'error'}`, 'this is a bug; report it', 1);
+    throw new DrainStatusError(
+      `unexpected failure reading ${describeConnectionString(databaseUrl)}: ${(error as Error)?.name ?? 'error'}`,
+      'this is a bug; report it',
+      1,
+    );
   }
 }

@@ -5,7 +5,8 @@ import type { CommandIo } from '../index.ts';
 
 export const spec = {
   usage: 'pnpm bot plan [--env ENV] [--task TASK] [--json] [options]',
-  summary: 'Plans against the working tree of this checkout and writes nothing anywhere: prints what the bot would change, and why it proposes nothing elsewhere.',
+  summary:
+    'Plans against the working tree of this checkout and writes nothing anywhere: prints what the bot would change, and why it proposes nothing elsewhere.',
   flags: PLAN_FLAGS,
   notes: CREDENTIAL_NOTES,
 } satisfies CommandSpec;
@@ -20,16 +21,17 @@ export function screen(argv: readonly string[]): void {
 export async function run(values: Parameters<typeof toOptions>[0], io: CommandIo): Promise<number> {
   const options = toOptions(values);
   // Loaded only when the command runs, so `--help` stays fast.
-  const [{ join, resolve }, { CONFIG_PATH, loadConfig }, { checkConfigAgainstTree }, { localBotBranches }, { fsTree }, runner, { unifiedDiff }, compose] = await Promise.all([
-    import('node:path'),
-    import('../../config/load.ts'),
-    import('../../config/tree-check.ts'),
-    import('../../git/workspace.ts'),
-    import('../../repo/tree.ts'),
-    import('../../runner.ts'),
-    import('../../diff.ts'),
-    import('../compose.ts'),
-  ]);
+  const [{ join, resolve }, { CONFIG_PATH, loadConfig }, { checkConfigAgainstTree }, { localBotBranches }, { fsTree }, runner, { unifiedDiff }, compose] =
+    await Promise.all([
+      import('node:path'),
+      import('../../config/load.ts'),
+      import('../../config/tree-check.ts'),
+      import('../../git/workspace.ts'),
+      import('../../repo/tree.ts'),
+      import('../../runner.ts'),
+      import('../../diff.ts'),
+      import('../compose.ts'),
+    ]);
   const root = await compose.repoRoot(options);
   const configFile = options.config ? resolve(options.config) : join(root, CONFIG_PATH);
   io.progress(`reading the config ${configFile}`);

@@ -16,29 +16,47 @@ export const spec = {
 export async function run(values: Parameters<typeof toOptions>[0], io: CommandIo): Promise<number> {
   const options = toOptions(values);
   // Loaded only when the command runs, so `--help` stays fast.
-  const [{ existsSync }, { join, resolve }, { simpleGit }, { CONFIG_PATH, loadConfig, parseConfig }, { checkConfigAgainstTree }, { ConfigError, UsageError }, { GitWorkspace, resolveGitAccess }, runner, compose] =
-    await Promise.all([
-      import('node:fs'),
-      import('node:path'),
-      import('simple-git'),
-      import('../../config/load.ts'),
-      import('../../config/tree-check.ts'),
-      import('../../errors.ts'),
-      import('../../git/workspace.ts'),
-      import('../../runner.ts'),
-      import('../compose.ts'),
-    ]);
+  const [
+    { existsSync },
+    { join, resolve },
+    { simpleGit },
+    { CONFIG_PATH, loadConfig, parseConfig },
+    { checkConfigAgainstTree },
+    { ConfigError, UsageError },
+    { GitWorkspace, resolveGitAccess },
+    runner,
+    compose,
+  ] = await Promise.all([
+    import('node:fs'),
+    import('node:path'),
+    import('simple-git'),
+    import('../../config/load.ts'),
+    import('../../config/tree-check.ts'),
+    import('../../errors.ts'),
+    import('../../git/workspace.ts'),
+    import('../../runner.ts'),
+    import('../compose.ts'),
+  ]);
   const root = await compose.repoRoot(options);
   const log = (line: string) => io.stderr(`${line}\n`);
   if (compose.chosenSource(options, io.env) === 'catalog') await compose.assertCatalogRunAllowed(options);
   let remote = options.remote;
   if (!remote) {
-    remote = (await simpleGit({ baseDir: root }).remote(['get-url', 'origin']).catch(() => ''))?.trim() || null;
+    remote =
+      (
+        await simpleGit({ baseDir: root })
+          .remote(['get-url', 'origin'])
+          .catch(() => '')
+      )?.trim() || null;
     if (!remote) throw new UsageError(`${root} has no "origin" remote`, 'pass --remote <url> or add an origin remote');
   }
   // The base branch and identity come from --config, else from the checkout's config (which names the base branch
   // to clone); without --config the config that plans is the one committed on the base branch, read after the clone.
-  const local = options.config ? await loadConfig(resolve(options.config)) : existsSync(join(root, CONFIG_PATH)) ? await loadConfig(join(root, CONFIG_PATH)) : null;
+  const local = options.config
+    ? await loadConfig(resolve(options.config))
+    : existsSync(join(root, CONFIG_PATH))
+      ? await loadConfig(join(root, CONFIG_PATH))
+      : null;
   const base = local?.forge.baseBranch ?? 'main';
   const identity = local?.forge.author ?? { name: 'dbos-gitops-bot', email: 'dbos-gitops-bot@users.noreply.github.com' };
   // Credentials reach git through its environment only, never the clone's .git/config or a command line.
@@ -55,7 +73,14 @@ export async function run(values: Parameters<typeof toOptions>[0], io: CommandIo
     }
     await checkConfigAgainstTree(config!, workspace.baseTree(), options.config ? resolve(options.config) : `${CONFIG_PATH} on ${base}`);
     const sources = compose.composeSources(config!, options, io.env, 'run');
-    const forge = compose.selectForge(options, config!, io.env, async () => [...(await workspace.botBranches()).keys()], (text) => io.stdout(`${text}\n`), log);
+    const forge = compose.selectForge(
+      options,
+      config!,
+      io.env,
+      async () => [...(await workspace.botBranches()).keys()],
+      (text) => io.stdout(`${text}\n`),
+      log,
+    );
     log(`registry source: ${sources.registry.describe}`);
     log(`forge: ${forge.describe}`);
     io.progress('planning and applying');
@@ -91,7 +116,8 @@ export async function run(values: Parameters<typeof toOptions>[0], io: CommandIo
       io.stdout(`${JSON.stringify(data, null, 2)}\n`);
       return 0;
     }
-    for (const item of result.applied) io.stdout(`${item.outcome.padEnd(19)} ${item.plan.branch}${item.pr && item.pr.number ? ` (PR #${item.pr.number})` : ''}${item.reason ? `: ${item.reason}` : ''}\n`);
+    for (const item of result.applied)
+      io.stdout(`${item.outcome.padEnd(19)} ${item.plan.branch}${item.pr?.number ? ` (PR #${item.pr.number})` : ''}${item.reason ? `: ${item.reason}` : ''}\n`);
     for (const line of result.cleanups) io.stdout(`cleaned up          ${line}\n`);
     for (const closed of result.closed) io.stdout(`closed              ${closed.branch} (PR #${closed.number}): ${closed.reason}\n`);
     for (const skip of result.skips) io.stdout(`not proposed        ${skip.task} ${skip.env} ${skip.subject}: ${skip.reason}\n`);

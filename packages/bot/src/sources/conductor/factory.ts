@@ -11,7 +11,10 @@ export interface ConductorAccess {
  * Builds one client per environment, lazily, reading each admin key from its variable when first needed, so a run
  * that plans nothing for an environment never needs that environment's key.
  */
-export function conductorClients(access: Readonly<Record<string, ConductorAccess>>, variables: Readonly<Record<string, string | undefined>>): (env: string) => ConductorTokenApi {
+export function conductorClients(
+  access: Readonly<Record<string, ConductorAccess>>,
+  variables: Readonly<Record<string, string | undefined>>,
+): (env: string) => ConductorTokenApi {
   const clients = new Map<string, ConductorTokenApi>();
   return (env) => {
     const existing = clients.get(env);

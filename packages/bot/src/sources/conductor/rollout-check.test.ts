@@ -8,7 +8,10 @@ import { KubeRolloutCheck, rolloutCompleteFromPods } from './rollout-check.ts';
 
 const STAMP = 'dbos.dev/conductor-api-key-rotated-at';
 const pod = (stamp: string | undefined, ready: boolean, extra: { phase?: string; deleting?: boolean } = {}) => ({
-  metadata: { annotations: (stamp === undefined ? {} : { [STAMP]: stamp }) as Record<string, string>, ...(extra.deleting ? { deletionTimestamp: '2026-11-23T00:00:00Z' } : {}) },
+  metadata: {
+    annotations: (stamp === undefined ? {} : { [STAMP]: stamp }) as Record<string, string>,
+    ...(extra.deleting ? { deletionTimestamp: '2026-11-23T00:00:00Z' } : {}),
+  },
   status: { phase: extra.phase ?? 'Running', conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] },
 });
 
@@ -40,13 +43,24 @@ describe('KubeRolloutCheck against a loopback API server', () => {
   beforeAll(async () => {
     server = createServer((request, response) => {
       seen.push(request.url ?? '');
-      response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(status === 200 ? { apiVersion: 'v1', kind: 'PodList', metadata: {}, items: pods } : { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: status }));
+      response
+        .writeHead(status, { 'content-type': 'application/json' })
+        .end(
+          JSON.stringify(
+            status === 200
+              ? { apiVersion: 'v1', kind: 'PodList', metadata: {}, items: pods }
+              : { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: status },
+          ),
+        );
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
     kubeconfig = join(dir, 'kubeconfig.yaml');
     // Plain HTTP on loopback needs insecure-skip-tls-verify in client-node; the request shape is what is tested here.
-    writeFileSync(kubeconfig, `apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:${port}\n    insecure-skip-tls-verify: true\nusers:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: dev-ro\n  context:\n    cluster: c\n    user: u\ncurrent-context: dev-ro\n`);
+    writeFileSync(
+      kubeconfig,
+      `apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:${port}\n    insecure-skip-tls-verify: true\nusers:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: dev-ro\n  context:\n    cluster: c\n    user: u\ncurrent-context: dev-ro\n`,
+    );
   });
   afterAll(async () => {
     await new Promise((resolve) => server.close(resolve));

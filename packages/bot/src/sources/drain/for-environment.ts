@@ -25,5 +25,3 @@ export function defaultDrainSourceFor(processEnv: NodeJS.ProcessEnv): DrainSourc
     return drainSourceFromEnv({ ...appVersions, drain: { ...appVersions.drain, databaseUrlEnv: name } }, processEnv);
   };
 }
-
-

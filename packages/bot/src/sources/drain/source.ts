@@ -119,7 +119,11 @@ export interface DatabaseDrainSourceOptions {
   timeoutMs?: number;
 }
 
-async function readInTransaction(db: Queryable, request: DrainReadRequest, liveExecutorIds: readonly string[] | null): Promise<Omit<DrainReading, 'source' | 'describe' | 'queries'>> {
+async function readInTransaction(
+  db: Queryable,
+  request: DrainReadRequest,
+  liveExecutorIds: readonly string[] | null,
+): Promise<Omit<DrainReading, 'source' | 'describe' | 'queries'>> {
   const now = await db.query<{ now: Date }>('SELECT now() AS now');
   const latest = await db.query<{ version_name: string; version_timestamp: string }>(LATEST_SQL, [request.appName]);
   const [first, second] = latest.rows;
@@ -162,7 +166,10 @@ export class DatabaseDrainSource implements DrainSource {
   async read(request: DrainReadRequest): Promise<DrainReading> {
     try {
       const live = this.options.liveExecutorIds ? await this.options.liveExecutorIds() : null;
-      const result = await withDrainReadTransaction({ databaseUrl: this.options.databaseUrl, ...(this.options.timeoutMs ? { timeoutMs: this.options.timeoutMs } : {}) }, (db) => readInTransaction(db, request, live));
+      const result = await withDrainReadTransaction(
+        { databaseUrl: this.options.databaseUrl, ...(this.options.timeoutMs ? { timeoutMs: this.options.timeoutMs } : {}) },
+        (db) => readInTransaction(db, request, live),
+      );
       return { source: 'database', describe: this.describe, ...result, queries: { inFlight: SINGLE_VERSION_SQL.trim(), quietSince: QUIET_SINCE_SQL.trim() } };
     } catch (error) {
       return asReadError(error, this.describe);
@@ -185,9 +192,16 @@ export class ConductorCheckedDrainSource implements DrainSource {
   }
 
   async read(request: DrainReadRequest): Promise<DrainReading> {
-    let fromConductor;
+    let fromConductor: Awaited<ReturnType<typeof readDrainStatusFromConductor>>;
     try {
-      fromConductor = await readDrainStatusFromConductor({ baseUrl: this.conductor.baseUrl, org: this.conductor.org, app: request.appName, apiKey: this.conductor.apiKey, versions: request.versions, ...(this.conductor.fetch ? { fetch: this.conductor.fetch } : {}) });
+      fromConductor = await readDrainStatusFromConductor({
+        baseUrl: this.conductor.baseUrl,
+        org: this.conductor.org,
+        app: request.appName,
+        apiKey: this.conductor.apiKey,
+        versions: request.versions,
+        ...(this.conductor.fetch ? { fetch: this.conductor.fetch } : {}),
+      });
     } catch (error) {
       return asReadError(error, `Conductor ${describeConnectionString(this.conductor.baseUrl)}`);
     }
@@ -201,7 +215,8 @@ export class ConductorCheckedDrainSource implements DrainSource {
       const delayed = Math.max(version.delayed, other.delayed);
       return { ...version, pending, enqueued, delayed, inFlight: pending + enqueued + delayed };
     });
-    if (fromConductor.truncated) throw new DrainReadError('Conductor returned more pages than the reader reads; its counts are incomplete', 'conductor-malformed');
+    if (fromConductor.truncated)
+      throw new DrainReadError('Conductor returned more pages than the reader reads; its counts are incomplete', 'conductor-malformed');
     return { ...reading, source: 'conductor+database', describe: this.describe, versions };
   }
 }
@@ -226,8 +241,14 @@ export function drainSourceFromEnv(config: AppVersionsConfig, env: NodeJS.Proces
   const orgEnv = extra.conductorOrgEnv ?? 'CONDUCTOR_ORG';
   const org = env[orgEnv];
   if (!drain.conductorUrl || !apiKey || !org) {
-    const missing = [!drain.conductorUrl ? 'appVersions.drain.conductorUrl' : '', !apiKey ? drain.conductorApiKeyEnv : '', !org ? orgEnv : ''].filter(Boolean).join(', ');
-    throw new DrainReadError(`drain source is conductor but ${missing} is not set`, 'invalid-input', `set ${missing}, or use appVersions.drain.source: database`);
+    const missing = [!drain.conductorUrl ? 'appVersions.drain.conductorUrl' : '', !apiKey ? drain.conductorApiKeyEnv : '', !org ? orgEnv : '']
+      .filter(Boolean)
+      .join(', ');
+    throw new DrainReadError(
+      `drain source is conductor but ${missing} is not set`,
+      'invalid-input',
+      `set ${missing}, or use appVersions.drain.source: database`,
+    );
   }
   return new ConductorCheckedDrainSource(database, { baseUrl: drain.conductorUrl, org, apiKey });
 }

@@ -18,7 +18,8 @@ const draft = { branch: BRANCH, base: 'main', title: 'Update dex to 1.1.0 in dev
 
 async function forge(fakeOptions: Partial<GitHubFakeOptions> = {}, forgeOptions: Partial<GitHubForgeOptions> = {}): Promise<() => GitHubForge> {
   fake = await startGitHubFake({ owner: 'o', repo: 'r', branchExists: async () => true, ...fakeOptions });
-  return () => new GitHubForge({ token: 'test-not-a-secret', owner: 'o', repo: 'r', baseUrl: fake!.url, minWriteIntervalMs: 0, retryAfterBaseValue: 1, ...forgeOptions });
+  return () =>
+    new GitHubForge({ token: 'test-not-a-secret', owner: 'o', repo: 'r', baseUrl: fake!.url, minWriteIntervalMs: 0, retryAfterBaseValue: 1, ...forgeOptions });
 }
 
 describe('GitHub forge: adopting an existing PR', () => {
@@ -33,7 +34,9 @@ describe('GitHub forge: adopting an existing PR', () => {
   it('refuses to adopt an open PR on the branch that someone else opened, and leaves it untouched', async () => {
     const make = await forge();
     const theirs = fake!.openPull({ head: BRANCH, author: 'mallory', title: 'Add a cryptominer sidecar', body: 'x' });
-    const error = await make().createPullRequest(draft).catch((caught: unknown) => caught);
+    const error = await make()
+      .createPullRequest(draft)
+      .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(ExistingPullRequestError);
     expect((error as Error).message).toContain(`pull request #${theirs}, which the bot will not take over: opened by @mallory`);
     expect(fake!.pulls.map((pull) => [pull.number, pull.title, pull.body])).toEqual([[theirs, 'Add a cryptominer sidecar', 'x']]);
@@ -43,7 +46,9 @@ describe('GitHub forge: adopting an existing PR', () => {
   it('gives up with ExistingPullRequestError when GitHub keeps not listing the PR it says exists', async () => {
     const make = await forge({ listVisibilityDelayMs: 60_000 }, { adoptRetryDelaysMs: [10, 10] });
     await make().createPullRequest(draft);
-    const error = await make().createPullRequest(draft).catch((caught: unknown) => caught);
+    const error = await make()
+      .createPullRequest(draft)
+      .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(ExistingPullRequestError);
     expect((error as Error).message).toMatch(/already exists, but does not list it/);
     expect(fake!.calls.filter((call) => call.method === 'GET' && call.path.endsWith('/pulls'))).toHaveLength(3);
@@ -67,7 +72,9 @@ describe('GitHub forge: its own identity', () => {
     fake!.openPull({ head: 'bot/image-update/dev/conductor', author: 'Gitops-Bot', headRepo: 'gitops-bot/r', title: 'fork', body: '' });
     const listing = await make().listBotPullRequests();
     expect(listing.own.map((pr) => pr.title)).toEqual(['own']);
-    expect(listing.ignored).toEqual([expect.objectContaining({ headRepo: 'gitops-bot/r', sameRepository: false, reason: 'its head branch is in gitops-bot/r, not in o/r' })]);
+    expect(listing.ignored).toEqual([
+      expect.objectContaining({ headRepo: 'gitops-bot/r', sameRepository: false, reason: 'its head branch is in gitops-bot/r, not in o/r' }),
+    ]);
   });
 });
 

@@ -23,7 +23,10 @@ interface Recorded {
   headers?: Record<string, string>;
 }
 
-const scenarios = join(dirname(createRequire(import.meta.resolve('@dbos-gitops/testkit')).resolve('@octokit/fixtures/package.json')), 'scenarios/api.github.com');
+const scenarios = join(
+  dirname(createRequire(import.meta.resolve('@dbos-gitops/testkit')).resolve('@octokit/fixtures/package.json')),
+  'scenarios/api.github.com',
+);
 const scenario = (name: string): Recorded[] => JSON.parse(readFileSync(join(scenarios, name, 'normalized-fixture.json'), 'utf8'));
 
 interface Replay {
@@ -43,18 +46,30 @@ async function replay(recordings: Recorded[]): Promise<Replay> {
       const body = raw ? JSON.parse(raw) : null;
       const path = (request.url ?? '').split('?')[0]!;
       requests.push({ method: request.method!.toLowerCase(), path, body });
-      const match = recordings.find((recorded) => recorded.method === request.method!.toLowerCase() && recorded.path === path && JSON.stringify(recorded.body ?? null) === JSON.stringify(body));
+      const match = recordings.find(
+        (recorded) =>
+          recorded.method === request.method!.toLowerCase() && recorded.path === path && JSON.stringify(recorded.body ?? null) === JSON.stringify(body),
+      );
       if (!match) {
         unmatched.push(`${request.method} ${path} ${raw}`);
         response.writeHead(501, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'not in the recording' }));
         return;
       }
-      const headers = Object.fromEntries(Object.entries(match.headers ?? {}).filter(([name]) => !['content-length', 'transfer-encoding', 'connection'].includes(name.toLowerCase())));
-      response.writeHead(match.status, { ...headers, 'content-type': 'application/json; charset=utf-8' }).end(match.response === '' ? '' : JSON.stringify(match.response));
+      const headers = Object.fromEntries(
+        Object.entries(match.headers ?? {}).filter(([name]) => !['content-length', 'transfer-encoding', 'connection'].includes(name.toLowerCase())),
+      );
+      response
+        .writeHead(match.status, { ...headers, 'content-type': 'application/json; charset=utf-8' })
+        .end(match.response === '' ? '' : JSON.stringify(match.response));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests, unmatched, stop: () => new Promise((resolve) => server.close(() => resolve())) };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests,
+    unmatched,
+    stop: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }
 
 const replays: Replay[] = [];
@@ -63,11 +78,29 @@ afterEach(async () => {
 });
 
 function forgeFor(url: string, repo: string): GitHubForge {
-  return new GitHubForge({ token: 'recorded-scenario-token', owner: 'octokit-fixture-org', repo, baseUrl: url, minWriteIntervalMs: 0, retryAfterBaseValue: 1, rateLimitRetries: 0 });
+  return new GitHubForge({
+    token: 'recorded-scenario-token',
+    owner: 'octokit-fixture-org',
+    repo,
+    baseUrl: url,
+    minWriteIntervalMs: 0,
+    retryAfterBaseValue: 1,
+    rateLimitRetries: 0,
+  });
 }
 
 function pullRequest(number: number): PullRequestRecord {
-  return { number, branch: 'bot/image-update/dev/dex', title: 't', body: 'b', state: 'open', merged: false, labels: [], createdAt: new Date(0).toISOString(), url: 'u' };
+  return {
+    number,
+    branch: 'bot/image-update/dev/dex',
+    title: 't',
+    body: 'b',
+    state: 'open',
+    merged: false,
+    labels: [],
+    createdAt: new Date(0).toISOString(),
+    url: 'u',
+  };
 }
 
 describe('the GitHub forge against GitHub traffic recorded by @octokit/fixtures', () => {

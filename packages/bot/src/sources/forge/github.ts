@@ -41,7 +41,13 @@ interface OctokitLikeError {
 /** Settings from the GitHub Actions environment, overridden by nothing: the token is never read from config. */
 export function githubSettingsFromEnv(env: NodeJS.ProcessEnv): { token?: string; owner?: string; repo?: string; baseUrl?: string; inActions: boolean } {
   const [owner, repo] = (env.GITHUB_REPOSITORY ?? '').split('/');
-  return { token: env.GITHUB_TOKEN || undefined, owner: owner || undefined, repo: repo || undefined, baseUrl: env.GITHUB_API_URL || undefined, inActions: env.GITHUB_ACTIONS === 'true' };
+  return {
+    token: env.GITHUB_TOKEN || undefined,
+    owner: owner || undefined,
+    repo: repo || undefined,
+    baseUrl: env.GITHUB_API_URL || undefined,
+    inActions: env.GITHUB_ACTIONS === 'true',
+  };
 }
 
 /** Stands in for the plugin's Bottleneck write group when no spacing is wanted (tests against a local fake). */
@@ -83,16 +89,30 @@ function translate(error: unknown, what: string): Error {
       const after = Number(headers['retry-after'] ?? NaN);
       return new RateLimitError(`GitHub rate limit while trying to ${what}`, Number.isFinite(after) ? after : undefined);
     }
-    return new ForgeError(`GitHub refused to ${what} (403): ${e.message}`, status, 'give the token `contents: write` and `pull-requests: write` (see .github/workflows/gitops-bot.yaml), or check branch protection');
+    return new ForgeError(
+      `GitHub refused to ${what} (403): ${e.message}`,
+      status,
+      'give the token `contents: write` and `pull-requests: write` (see .github/workflows/gitops-bot.yaml), or check branch protection',
+    );
   }
   if (status === 401) return new ForgeError(`GitHub rejected the token while trying to ${what} (401)`, status, 'set GITHUB_TOKEN to a valid token');
-  if (status === 404) return new ForgeError(`GitHub says the repository or PR does not exist while trying to ${what} (404)`, status, 'check forge.owner/forge.repo in .github/gitops-bot.yaml or GITHUB_REPOSITORY, and that the token can see the repository');
+  if (status === 404)
+    return new ForgeError(
+      `GitHub says the repository or PR does not exist while trying to ${what} (404)`,
+      status,
+      'check forge.owner/forge.repo in .github/gitops-bot.yaml or GITHUB_REPOSITORY, and that the token can see the repository',
+    );
   if (status === 422) {
     const data = e.response?.data as { errors?: Array<{ message?: string; code?: string; field?: string }> } | undefined;
     const detail = (data?.errors ?? []).map((item) => item.message ?? `${item.field ?? ''} ${item.code ?? ''}`.trim()).join('; ');
-    return new ForgeError(`GitHub rejected the request to ${what} (422 Validation Failed${detail ? `: ${detail}` : ''})`, status, 'check that the base branch exists and the branch was pushed; run again after fixing');
+    return new ForgeError(
+      `GitHub rejected the request to ${what} (422 Validation Failed${detail ? `: ${detail}` : ''})`,
+      status,
+      'check that the base branch exists and the branch was pushed; run again after fixing',
+    );
   }
-  if (status && status >= 500) return new ForgeError(`GitHub failed while trying to ${what} (${status})`, status, 'GitHub is having trouble; the next scheduled run will retry');
+  if (status && status >= 500)
+    return new ForgeError(`GitHub failed while trying to ${what} (${status})`, status, 'GitHub is having trouble; the next scheduled run will retry');
   return new ForgeError(`cannot ${what}: ${e.message}`, status, 'check network access to the GitHub API (GITHUB_API_URL for Enterprise Server)');
 }
 
@@ -157,17 +177,28 @@ export class GitHubForge implements Forge {
       try {
         this.stats.reads++;
         const { data } = await this.octokit.rest.users.getAuthenticated();
-        if (typeof data.login !== 'string' || data.login === '') throw new ForgeError('GitHub answered GET /user without a login', 200, 'set forge.botLogin in .github/gitops-bot.yaml to the login that opens the bot\'s PRs');
+        if (typeof data.login !== 'string' || data.login === '')
+          throw new ForgeError(
+            'GitHub answered GET /user without a login',
+            200,
+            "set forge.botLogin in .github/gitops-bot.yaml to the login that opens the bot's PRs",
+          );
         return data.login;
       } catch (error) {
         if (error instanceof ForgeError) throw error;
         const status = (error as OctokitLikeError).status;
         if (status === 403 && this.options.inActions) {
-          this.options.log?.(`github: the token is an installation token (GET /user refused); in GitHub Actions that is GITHUB_TOKEN, so the bot's PRs are those by ${ACTIONS_BOT_LOGIN} (set forge.botLogin for a GitHub App token)`);
+          this.options.log?.(
+            `github: the token is an installation token (GET /user refused); in GitHub Actions that is GITHUB_TOKEN, so the bot's PRs are those by ${ACTIONS_BOT_LOGIN} (set forge.botLogin for a GitHub App token)`,
+          );
           return ACTIONS_BOT_LOGIN;
         }
         if (status === 403) {
-          throw new ForgeError('cannot tell which pull requests are the bot\'s: GitHub refused GET /user (403), as it does for GitHub App installation tokens', status, 'set forge.botLogin in .github/gitops-bot.yaml to the login that opens the bot\'s PRs (a GitHub App: "<app-slug>[bot]"; Actions\' GITHUB_TOKEN: "github-actions[bot]")');
+          throw new ForgeError(
+            "cannot tell which pull requests are the bot's: GitHub refused GET /user (403), as it does for GitHub App installation tokens",
+            status,
+            'set forge.botLogin in .github/gitops-bot.yaml to the login that opens the bot\'s PRs (a GitHub App: "<app-slug>[bot]"; Actions\' GITHUB_TOKEN: "github-actions[bot]")',
+          );
         }
         throw translate(error, 'find out which user the token belongs to (GET /user)');
       }
@@ -184,7 +215,16 @@ export class GitHubForge implements Forge {
     if (!sameLogin(author, login)) reasons.push(`opened by ${author ? `@${author}` : 'an unknown user'}, not by the bot (@${login})`);
     if (!sameRepository) reasons.push(`its head branch is in ${headRepo ?? 'a deleted repository'}, not in ${this.fullName}`);
     if (reasons.length === 0) return null;
-    return { number: pr.number, branch: pr.head.ref, state: pr.state === 'open' ? 'open' : 'closed', author, headRepo, sameRepository, url: pr.html_url, reason: reasons.join('; ') };
+    return {
+      number: pr.number,
+      branch: pr.head.ref,
+      state: pr.state === 'open' ? 'open' : 'closed',
+      author,
+      headRepo,
+      sameRepository,
+      url: pr.html_url,
+      reason: reasons.join('; '),
+    };
   }
 
   async listBotPullRequests(): Promise<BotPullRequests> {
@@ -217,9 +257,11 @@ export class GitHubForge implements Forge {
     const delays = this.options.adoptRetryDelaysMs ?? [250, 500, 1000, 2000, 4000];
     for (let attempt = 0; ; attempt++) {
       this.stats.reads++;
-      const { data: open } = await this.octokit.rest.pulls.list({ ...this.repoParams, state: 'open', head: `${this.options.owner}:${draft.branch}`, base: draft.base, per_page: 10 }).catch((listError: unknown) => {
-        throw translate(listError, `find the existing pull request for ${draft.branch}`);
-      });
+      const { data: open } = await this.octokit.rest.pulls
+        .list({ ...this.repoParams, state: 'open', head: `${this.options.owner}:${draft.branch}`, base: draft.base, per_page: 10 })
+        .catch((listError: unknown) => {
+          throw translate(listError, `find the existing pull request for ${draft.branch}`);
+        });
       const found = open.find((pr) => pr.head.ref === draft.branch);
       if (found) {
         const ignored = this.classify(found, login);
@@ -232,7 +274,10 @@ export class GitHubForge implements Forge {
         return toRecord(found);
       }
       if (attempt >= delays.length) {
-        throw new ExistingPullRequestError(`GitHub says a pull request for ${draft.branch} already exists, but does not list it`, 'run again in a minute; GitHub lists new pull requests with a delay');
+        throw new ExistingPullRequestError(
+          `GitHub says a pull request for ${draft.branch} already exists, but does not list it`,
+          'run again in a minute; GitHub lists new pull requests with a delay',
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, delays[attempt]));
     }

@@ -34,7 +34,18 @@ export class LocalForge implements Forge {
 
   async createPullRequest(draft: PullRequestDraft): Promise<PullRequestRecord> {
     this.print(`would open PR ${draft.branch} → ${draft.base}: ${draft.title}\n  labels: ${draft.labels.join(', ')}\n${indent(draft.body)}`);
-    return { number: 0, branch: draft.branch, title: draft.title, body: draft.body, state: 'open', merged: false, labels: draft.labels, createdAt: new Date().toISOString(), url: `branch ${draft.branch}`, author: '' };
+    return {
+      number: 0,
+      branch: draft.branch,
+      title: draft.title,
+      body: draft.body,
+      state: 'open',
+      merged: false,
+      labels: draft.labels,
+      createdAt: new Date().toISOString(),
+      url: `branch ${draft.branch}`,
+      author: '',
+    };
   }
 
   async updatePullRequest(pr: PullRequestRecord, change: { title: string; body: string }): Promise<void> {

@@ -17,7 +17,9 @@ interface PodLike {
 /** Pure decision over pod objects, kept separate so it is testable without a cluster. */
 export function healthySinceFromPods(pods: PodLike[], digest: string): Date | null {
   const running = pods.filter(
-    (pod) => pod.spec?.containers?.some((container) => container.image?.endsWith(`@${digest}`)) || pod.status?.containerStatuses?.some((status) => status.imageID?.endsWith(`@${digest}`)),
+    (pod) =>
+      pod.spec?.containers?.some((container) => container.image?.endsWith(`@${digest}`)) ||
+      pod.status?.containerStatuses?.some((status) => status.imageID?.endsWith(`@${digest}`)),
   );
   if (running.length === 0) return null;
   let since = 0;

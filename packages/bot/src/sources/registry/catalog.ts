@@ -28,20 +28,30 @@ export class CatalogRegistry implements RegistrySource {
 
   private entries(repository: string) {
     const entries = this.catalog.repositories?.[repository];
-    if (!entries) throw new RegistryError(`${repository} is not in the offline catalog ${this.file}`, 404, repository, 'add it to the catalog, or run with --source live');
+    if (!entries)
+      throw new RegistryError(`${repository} is not in the offline catalog ${this.file}`, 404, repository, 'add it to the catalog, or run with --source live');
     return entries;
   }
 
   async listTags(repository: string): Promise<string[]> {
     this.stats.tagListCalls++;
-    return this.entries(repository).map((entry) => entry.tag).filter(isOciTag);
+    return this.entries(repository)
+      .map((entry) => entry.tag)
+      .filter(isOciTag);
   }
 
   async resolveDigest(repository: string, tag: string): Promise<string> {
     this.stats.manifestCalls++;
     const entry = this.entries(repository).find((candidate) => candidate.tag === tag);
-    if (!entry) throw new RegistryError(`${repository}:${tag} is not in the offline catalog`, 404, repository, 'add it to the catalog, or run with --source live');
-    if (!isSha256Digest(entry.digest)) throw new RegistryError(`${repository}:${tag} has a digest in the offline catalog that is not sha256:<64 lowercase hex>`, undefined, repository, `fix the entry in ${this.file}`);
+    if (!entry)
+      throw new RegistryError(`${repository}:${tag} is not in the offline catalog`, 404, repository, 'add it to the catalog, or run with --source live');
+    if (!isSha256Digest(entry.digest))
+      throw new RegistryError(
+        `${repository}:${tag} has a digest in the offline catalog that is not sha256:<64 lowercase hex>`,
+        undefined,
+        repository,
+        `fix the entry in ${this.file}`,
+      );
     return entry.digest;
   }
 

@@ -46,11 +46,29 @@ const servers: Server[] = [];
 function upstream(path: string, method = 'GET', authorization?: string): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
   const target = new URL(registry.url);
   return new Promise((resolve, reject) => {
-    const forward = httpRequest({ host: target.hostname, port: target.port, method, path, headers: { accept: 'application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json', ...(authorization ? { authorization } : {}) } }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 502, headers: Object.fromEntries(Object.entries(response.headers).map(([key, value]) => [key, String(value)])), body: Buffer.concat(chunks) }));
-    });
+    const forward = httpRequest(
+      {
+        host: target.hostname,
+        port: target.port,
+        method,
+        path,
+        headers: {
+          accept: 'application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json',
+          ...(authorization ? { authorization } : {}),
+        },
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () =>
+          resolve({
+            status: response.statusCode ?? 502,
+            headers: Object.fromEntries(Object.entries(response.headers).map(([key, value]) => [key, String(value)])),
+            body: Buffer.concat(chunks),
+          }),
+        );
+      },
+    );
     forward.on('error', reject);
     forward.end();
   });
@@ -94,7 +112,9 @@ beforeAll(async () => {
       return;
     }
     // A storage backend serving real blob bytes (as S3 does after a registry redirect), reading them itself.
-    void upstream(url.pathname, 'GET', basic()).then(({ status, headers, body }) => response.writeHead(status, { 'content-type': headers['content-type'] ?? 'application/octet-stream' }).end(body));
+    void upstream(url.pathname, 'GET', basic()).then(({ status, headers, body }) =>
+      response.writeHead(status, { 'content-type': headers['content-type'] ?? 'application/octet-stream' }).end(body),
+    );
   });
   servers.push(server);
   attacker = { host: await listen(server), seen, issued, server };
@@ -109,7 +129,11 @@ afterAll(async () => {
 
 function clientFor(host: string, extraEnv: Record<string, string> = {}): OciRegistryClient {
   const names = credentialEnvNames(host);
-  return new OciRegistryClient({ env: { [names.username]: registry.credentials!.username, [names.password]: registry.credentials!.password, ...extraEnv }, sleep: noWait, maxAttempts: 1 });
+  return new OciRegistryClient({
+    env: { [names.username]: registry.credentials!.username, [names.password]: registry.credentials!.password, ...extraEnv },
+    sleep: noWait,
+    maxAttempts: 1,
+  });
 }
 
 function expectNothingSentToAttacker(): void {
@@ -123,9 +147,14 @@ describe('pagination follows only the registry origin', () => {
   it('a Link to another host is refused: no request (so no credentials) goes there and none of its tags are merged', async () => {
     attacker.seen.length = 0;
     const proxy = await startHostileProxy({
-      rewrite: (path, status, headers, body) => (path.endsWith('/tags/list') ? { status, headers: { ...headers, link: `<http://${attacker.host}/v2/private/app/tags/list?n=1000&last=1.1.0>; rel="next"` }, body } : { status, headers, body }),
+      rewrite: (path, status, headers, body) =>
+        path.endsWith('/tags/list')
+          ? { status, headers: { ...headers, link: `<http://${attacker.host}/v2/private/app/tags/list?n=1000&last=1.1.0>; rel="next"` }, body }
+          : { status, headers, body },
     });
-    const error = await clientFor(proxy).listTags(`${proxy}/private/app`).catch((caught: unknown) => caught);
+    const error = await clientFor(proxy)
+      .listTags(`${proxy}/private/app`)
+      .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(RegistryError);
     expect((error as RegistryError).message).toMatch(/pagination Link to another origin/);
     expect(`${(error as RegistryError).message} ${(error as RegistryError).hint}`).not.toContain(registry.credentials!.password);
@@ -137,7 +166,11 @@ describe('pagination follows only the registry origin', () => {
     const proxy: string = await startHostileProxy({
       rewrite: (path, status, headers, body) => {
         if (!path.endsWith('/tags/list') || pages++ > 0) return { status, headers, body };
-        return { status, headers: { ...headers, link: `<http://${proxy}/v2/private/app/tags/list?n=1000&last=0>; rel="next"` }, body: Buffer.from(JSON.stringify({ name: 'private/app', tags: [] })) };
+        return {
+          status,
+          headers: { ...headers, link: `<http://${proxy}/v2/private/app/tags/list?n=1000&last=0>; rel="next"` },
+          body: Buffer.from(JSON.stringify({ name: 'private/app', tags: [] })),
+        };
       },
     });
     expect((await clientFor(proxy).listTags(`${proxy}/private/app`)).sort()).toEqual(['1.0.0', '1.1.0']);
@@ -173,7 +206,12 @@ describe('redirects and token realms on another host never receive the registry 
           request.headers.authorization = basic();
           return false;
         }
-        response.writeHead(401, { 'www-authenticate': `Bearer realm="http://${attacker.host}/token",service="registry",scope="repository:private/app:pull"`, 'content-type': 'application/json' }).end('{"errors":[{"code":"UNAUTHORIZED"}]}');
+        response
+          .writeHead(401, {
+            'www-authenticate': `Bearer realm="http://${attacker.host}/token",service="registry",scope="repository:private/app:pull"`,
+            'content-type': 'application/json',
+          })
+          .end('{"errors":[{"code":"UNAUTHORIZED"}]}');
         return true;
       },
     });
@@ -199,7 +237,18 @@ describe('redirects and token realms on another host never receive the registry 
 });
 
 describe('hostile tags and digests', () => {
-  const HOSTILE_TAGS: unknown[] = ['1.2.3\n', ' 1.2.3', '1.2.3+build.5', '../../manifests/x', '-1.0.0', `1.${'9'.repeat(130)}`, 42, null, { tag: '9.9.9' }, '2.0.0\u0000'];
+  const HOSTILE_TAGS: unknown[] = [
+    '1.2.3\n',
+    ' 1.2.3',
+    '1.2.3+build.5',
+    '../../manifests/x',
+    '-1.0.0',
+    `1.${'9'.repeat(130)}`,
+    42,
+    null,
+    { tag: '9.9.9' },
+    '2.0.0\u0000',
+  ];
 
   it('keeps only tags the OCI grammar allows; none of the hostile ones reaches the version policy', async () => {
     const proxy = await startHostileProxy({
@@ -225,8 +274,23 @@ describe('hostile tags and digests', () => {
       },
     });
     const repository = `${proxy}/private/app`;
-    const files = await versionFixtureFiles({ environments: ['dev'], versions: { dev: [{ version: '1.0.0', digest: `sha256:${'1'.repeat(64)}`, latest: true }] }, repository, registryHosts: [proxy] });
-    const result = await planAll({ config: parseConfig(files['.github/gitops-bot.yaml']!), tasks: [versionAddTask], tree: memoryTree(files), registry: clientFor(proxy), kube: null, pullRequests: [], envFilter: 'dev', now: new Date(), log: () => undefined });
+    const files = await versionFixtureFiles({
+      environments: ['dev'],
+      versions: { dev: [{ version: '1.0.0', digest: `sha256:${'1'.repeat(64)}`, latest: true }] },
+      repository,
+      registryHosts: [proxy],
+    });
+    const result = await planAll({
+      config: parseConfig(files['.github/gitops-bot.yaml']!),
+      tasks: [versionAddTask],
+      tree: memoryTree(files),
+      registry: clientFor(proxy),
+      kube: null,
+      pullRequests: [],
+      envFilter: 'dev',
+      now: new Date(),
+      log: () => undefined,
+    });
     expect(result.plans.map((plan) => plan.branch)).toEqual(['bot/version-add/dev/1-1-0']);
     const written = result.plans[0]!.edits.map((edit) => JSON.stringify(edit)).join('\n');
     expect(written).toContain('1.1.0');
@@ -246,9 +310,12 @@ describe('hostile tags and digests', () => {
   ] as const) {
     it(`a Docker-Content-Digest with ${what} is refused`, async () => {
       const proxy = await startHostileProxy({
-        rewrite: (path, status, headers, body) => (path.includes('/manifests/') ? { status, headers: { ...headers, 'docker-content-digest': digest }, body } : { status, headers, body }),
+        rewrite: (path, status, headers, body) =>
+          path.includes('/manifests/') ? { status, headers: { ...headers, 'docker-content-digest': digest }, body } : { status, headers, body },
       });
-      const error = await clientFor(proxy).resolveDigest(`${proxy}/private/app`, '1.0.0').catch((caught: unknown) => caught);
+      const error = await clientFor(proxy)
+        .resolveDigest(`${proxy}/private/app`, '1.0.0')
+        .catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(RegistryError);
     });
   }

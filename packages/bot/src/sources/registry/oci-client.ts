@@ -145,7 +145,12 @@ export class OciRegistryClient implements RegistrySource {
       const response = await this.request(repository, ref, url, 'GET', {});
       const body = (await response.json()) as { tags?: unknown };
       if (body.tags !== undefined && body.tags !== null && !Array.isArray(body.tags)) {
-        throw new RegistryError(`${repository}: ${ref.host} answered a tag list whose "tags" is not a list`, response.status, repository, 'the registry does not follow the OCI distribution spec; report it to its operator');
+        throw new RegistryError(
+          `${repository}: ${ref.host} answered a tag list whose "tags" is not a list`,
+          response.status,
+          repository,
+          'the registry does not follow the OCI distribution spec; report it to its operator',
+        );
       }
       // Only tags the OCI grammar allows: "1.2.3\n", " 1.2.3" or "1.2.3+build.5" cannot be pulled and would reach a
       // branch name, an image reference and DBOS__APPVERSION verbatim.
@@ -156,12 +161,22 @@ export class OciRegistryClient implements RegistrySource {
       try {
         nextUrl = new URL(next, url);
       } catch {
-        throw new RegistryError(`${repository}: ${ref.host} sent a pagination Link that is not a URL`, response.status, repository, 'the registry does not follow the OCI distribution spec; report it to its operator');
+        throw new RegistryError(
+          `${repository}: ${ref.host} sent a pagination Link that is not a URL`,
+          response.status,
+          repository,
+          'the registry does not follow the OCI distribution spec; report it to its operator',
+        );
       }
       // The next page must come from the registry itself: another origin would receive the registry credentials and
       // could add tags of its choosing. Refused, not skipped, so a partial list is never taken for the whole.
       if (nextUrl.origin !== origin) {
-        throw new RegistryError(`${repository}: ${ref.host} sent a pagination Link to another origin (${nextUrl.protocol}//${nextUrl.host}); refused, no credentials were sent there`, response.status, repository, 'the registry (or a proxy in front of it) is misconfigured or hostile; report it to its operator');
+        throw new RegistryError(
+          `${repository}: ${ref.host} sent a pagination Link to another origin (${nextUrl.protocol}//${nextUrl.host}); refused, no credentials were sent there`,
+          response.status,
+          repository,
+          'the registry (or a proxy in front of it) is misconfigured or hostile; report it to its operator',
+        );
       }
       url = nextUrl.toString();
     }
@@ -174,7 +189,12 @@ export class OciRegistryClient implements RegistrySource {
     const response = await this.request(repository, ref, `${this.baseUrl(ref)}/v2/${ref.path}/manifests/${reference}`, 'HEAD', { accept: MANIFEST_ACCEPT });
     const digest = response.headers.get('docker-content-digest');
     if (!isSha256Digest(digest)) {
-      throw new RegistryError(`${repository}:${reference}: the registry did not return a Docker-Content-Digest header`, response.status, repository, 'the registry does not follow the OCI distribution spec for HEAD manifests; report it, or pin the digest by hand');
+      throw new RegistryError(
+        `${repository}:${reference}: the registry did not return a Docker-Content-Digest header`,
+        response.status,
+        repository,
+        'the registry does not follow the OCI distribution spec for HEAD manifests; report it, or pin the digest by hand',
+      );
     }
     return digest;
   }
@@ -212,7 +232,12 @@ export class OciRegistryClient implements RegistrySource {
   /** A digest from a registry response goes into a request path and a pin; only `sha256:<64 hex>` qualifies. */
   private requireDigest(repository: string, digest: unknown, what: string): asserts digest is string {
     if (!isSha256Digest(digest)) {
-      throw new RegistryError(`${repository}: the registry's ${what} is not sha256:<64 lowercase hex>`, undefined, repository, 'the registry does not follow the OCI distribution spec; report it to its operator, or pin the digest by hand');
+      throw new RegistryError(
+        `${repository}: the registry's ${what} is not sha256:<64 lowercase hex>`,
+        undefined,
+        repository,
+        'the registry does not follow the OCI distribution spec; report it to its operator, or pin the digest by hand',
+      );
     }
   }
 
@@ -231,7 +256,12 @@ export class OciRegistryClient implements RegistrySource {
           await this.options.sleep(this.options.backoffMs * 2 ** (attempt - 1));
           continue;
         }
-        throw new RegistryError(`${repository}: cannot reach ${ref.host}: ${(error as Error).message}`, undefined, repository, `check the network and that ${ref.host} is the right registry; offline, run with --source catalog`);
+        throw new RegistryError(
+          `${repository}: cannot reach ${ref.host}: ${(error as Error).message}`,
+          undefined,
+          repository,
+          `check the network and that ${ref.host} is the right registry; offline, run with --source catalog`,
+        );
       }
       if (response.ok) return response;
       await response.body?.cancel();
@@ -267,7 +297,12 @@ export class OciRegistryClient implements RegistrySource {
     let current = new URL(url);
     for (let hop = 0; ; hop++) {
       const withAuth: Record<string, string> = auth && current.origin === origin ? { authorization: auth } : {};
-      const response = await this.options.fetch(current, { method, headers: { ...headers, ...withAuth }, signal: AbortSignal.timeout(this.options.timeoutMs), redirect: 'manual' });
+      const response = await this.options.fetch(current, {
+        method,
+        headers: { ...headers, ...withAuth },
+        signal: AbortSignal.timeout(this.options.timeoutMs),
+        redirect: 'manual',
+      });
       const location = response.headers.get('location');
       if (response.status < 300 || response.status >= 400 || response.status === 304 || !location) return response;
       await response.body?.cancel();
@@ -287,35 +322,68 @@ export class OciRegistryClient implements RegistrySource {
       return basic;
     }
     const realm = challenge.params.realm;
-    if (!realm) throw new RegistryError(`${ref.host} sent a Bearer challenge without a realm`, 401, repository, 'the registry is misconfigured; report it to its operator');
+    if (!realm)
+      throw new RegistryError(
+        `${ref.host} sent a Bearer challenge without a realm`,
+        401,
+        repository,
+        'the registry is misconfigured; report it to its operator',
+      );
     let tokenUrl: URL;
     try {
       tokenUrl = new URL(realm);
     } catch {
-      throw new RegistryError(`${ref.host} sent a Bearer challenge whose realm is not a URL`, 401, repository, 'the registry is misconfigured; report it to its operator');
+      throw new RegistryError(
+        `${ref.host} sent a Bearer challenge whose realm is not a URL`,
+        401,
+        repository,
+        'the registry is misconfigured; report it to its operator',
+      );
     }
     if (tokenUrl.protocol !== 'https:' && tokenUrl.protocol !== 'http:') {
-      throw new RegistryError(`${ref.host} sent a Bearer challenge whose realm is not an http(s) URL`, 401, repository, 'the registry is misconfigured; report it to its operator');
+      throw new RegistryError(
+        `${ref.host} sent a Bearer challenge whose realm is not an http(s) URL`,
+        401,
+        repository,
+        'the registry is misconfigured; report it to its operator',
+      );
     }
     // The realm comes from the registry's answer. The registry's credentials go to it only when it is the registry's
     // own origin, or an https (or loopback) host configured (or built in) as that registry's token service; any other realm is
     // asked anonymously, which is enough for public images and sends nothing worth stealing.
     const registryOrigin = new URL(this.baseUrl(ref)).origin;
-    const trusted = tokenUrl.origin === registryOrigin || ((tokenUrl.protocol === 'https:' || isLoopback(tokenUrl.host)) && trustedRealmHosts(ref.host, this.options.env).includes(tokenUrl.host));
+    const trusted =
+      tokenUrl.origin === registryOrigin ||
+      ((tokenUrl.protocol === 'https:' || isLoopback(tokenUrl.host)) && trustedRealmHosts(ref.host, this.options.env).includes(tokenUrl.host));
     if (!trusted && basic) this.untrustedRealms.set(ref.host, tokenUrl.host);
     const tokenAuth = trusted ? basic : null;
     if (challenge.params.service) tokenUrl.searchParams.set('service', challenge.params.service);
     tokenUrl.searchParams.set('scope', challenge.params.scope ?? `repository:${ref.path}:pull`);
     this.stats.tokenCalls++;
-    const response = await this.options.fetch(tokenUrl, { headers: tokenAuth ? { authorization: tokenAuth } : {}, signal: AbortSignal.timeout(this.options.timeoutMs), redirect: 'error' });
+    const response = await this.options.fetch(tokenUrl, {
+      headers: tokenAuth ? { authorization: tokenAuth } : {},
+      signal: AbortSignal.timeout(this.options.timeoutMs),
+      redirect: 'error',
+    });
     if (!response.ok) {
       await response.body?.cancel();
       if (response.status === 401 || response.status === 403) throw this.credentialsMissing(repository, ref, response.status);
-      throw new RegistryError(`${ref.host} token endpoint answered ${response.status}`, response.status, repository, 'try again later; if it persists, check the registry status page');
+      throw new RegistryError(
+        `${ref.host} token endpoint answered ${response.status}`,
+        response.status,
+        repository,
+        'try again later; if it persists, check the registry status page',
+      );
     }
     const body = (await response.json()) as { token?: string; access_token?: string };
     const token = body.token ?? body.access_token;
-    if (!token) throw new RegistryError(`${ref.host} token endpoint returned no token`, response.status, repository, 'the registry is misconfigured; report it to its operator');
+    if (!token)
+      throw new RegistryError(
+        `${ref.host} token endpoint returned no token`,
+        response.status,
+        repository,
+        'the registry is misconfigured; report it to its operator',
+      );
     return `Bearer ${token}`;
   }
 
@@ -335,7 +403,9 @@ export class OciRegistryClient implements RegistrySource {
       `${repository}: ${ref.host} refused ${have ? 'the configured credentials' : 'anonymous access'} (${status})`,
       status,
       repository,
-      have ? `check that ${names.username}/${names.password} are valid and can pull ${ref.path}` : `set ${names.username} and ${names.password} to credentials that can pull ${ref.path}`,
+      have
+        ? `check that ${names.username}/${names.password} are valid and can pull ${ref.path}`
+        : `set ${names.username} and ${names.password} to credentials that can pull ${ref.path}`,
     );
   }
 
@@ -343,9 +413,20 @@ export class OciRegistryClient implements RegistrySource {
     const status = response.status;
     if (status === 401 || status === 403) return this.credentialsMissing(repository, ref, status);
     if (status === 404) {
-      return new RegistryError(`${repository}: not found on ${ref.host} (404)`, status, repository, `check the repository name in .github/gitops-bot.yaml (images[].repository) and that the tag or digest exists`);
+      return new RegistryError(
+        `${repository}: not found on ${ref.host} (404)`,
+        status,
+        repository,
+        `check the repository name in .github/gitops-bot.yaml (images[].repository) and that the tag or digest exists`,
+      );
     }
-    if (status === 429) return new RateLimitError(`${ref.host} kept answering 429 Too Many Requests for ${repository}`, retryAfterSeconds(response.headers.get('retry-after')));
-    return new RegistryError(`${repository}: ${ref.host} answered ${status} after ${this.options.maxAttempts} attempts`, status, repository, 'the registry is failing; try again later');
+    if (status === 429)
+      return new RateLimitError(`${ref.host} kept answering 429 Too Many Requests for ${repository}`, retryAfterSeconds(response.headers.get('retry-after')));
+    return new RegistryError(
+      `${repository}: ${ref.host} answered ${status} after ${this.options.maxAttempts} attempts`,
+      status,
+      repository,
+      'the registry is failing; try again later',
+    );
   }
 }

@@ -45,6 +45,9 @@ export function trustedRealmEnvName(host: string): string {
 
 /** Hosts (besides the registry's own origin) that may receive its Basic credentials when they issue tokens. */
 export function trustedRealmHosts(host: string, env: NodeJS.ProcessEnv): string[] {
-  const configured = (env[trustedRealmEnvName(host)] ?? '').split(',').map((entry) => entry.trim().toLowerCase()).filter(Boolean);
+  const configured = (env[trustedRealmEnvName(host)] ?? '')
+    .split(',')
+    .map((entry) => entry.trim().toLowerCase())
+    .filter(Boolean);
   return [...(BUILT_IN_REALMS[host] ?? []), ...configured];
 }

@@ -23,13 +23,19 @@ function context(kube: KubeHealth | null, soak: string): TaskContext {
     images: [{ id: 'dex', name: 'example/dex', repository: 'example.invalid/dex', tag: '1.0.0', digest: D('a') }],
     pins: { dev: { dex: { tag: '1.1.0', digest: D('b') } } },
   });
-  files['.github/gitops-bot.yaml'] = files['.github/gitops-bot.yaml']!.replace('    overlay: overlays/dev\n', '    overlay: overlays/dev\n    kube: { context: dev-cluster }\n').replace('    overlay: overlays/staging\n', `    overlay: overlays/staging\n    promotionSoak: ${soak}\n`);
+  files['.github/gitops-bot.yaml'] = files['.github/gitops-bot.yaml']!.replace(
+    '    overlay: overlays/dev\n',
+    '    overlay: overlays/dev\n    kube: { context: dev-cluster }\n',
+  ).replace('    overlay: overlays/staging\n', `    overlay: overlays/staging\n    promotionSoak: ${soak}\n`);
   for (const [path, text] of Object.entries(files)) {
     mkdirSync(join(dir, path, '..'), { recursive: true });
     writeFileSync(join(dir, path), text);
   }
   const catalog = join(dir, 'catalog.yaml');
-  writeFileSync(catalog, `repositories:\n  example.invalid/dex:\n    - { tag: "1.1.0", digest: "${D('b')}", created: "2026-01-01T00:00:00Z" }\n    - { tag: "1.2.0", digest: "${D('c')}", created: "2026-01-05T00:00:00Z" }\n`);
+  writeFileSync(
+    catalog,
+    `repositories:\n  example.invalid/dex:\n    - { tag: "1.1.0", digest: "${D('b')}", created: "2026-01-01T00:00:00Z" }\n    - { tag: "1.2.0", digest: "${D('c')}", created: "2026-01-05T00:00:00Z" }\n`,
+  );
   return {
     config: parseConfig(files['.github/gitops-bot.yaml']!),
     tree: fsTree(dir),
@@ -80,7 +86,11 @@ describe('healthySinceFromPods', () => {
     status: { conditions: [{ type: 'Ready', status: ready ? 'True' : 'False', lastTransitionTime: since }] },
   });
   it('is the latest Ready transition among pods running the digest', () => {
-    const pods = [pod(`x@${D('b')}`, true, '2026-01-01T00:00:00Z'), pod(`x@${D('b')}`, true, '2026-01-03T00:00:00Z'), pod(`x@${D('a')}`, false, '2026-01-04T00:00:00Z')];
+    const pods = [
+      pod(`x@${D('b')}`, true, '2026-01-01T00:00:00Z'),
+      pod(`x@${D('b')}`, true, '2026-01-03T00:00:00Z'),
+      pod(`x@${D('a')}`, false, '2026-01-04T00:00:00Z'),
+    ];
     expect(healthySinceFromPods(pods, D('b'))?.toISOString()).toBe('2026-01-03T00:00:00.000Z');
   });
   it('is null when a pod running the digest is not Ready, or none runs it', () => {

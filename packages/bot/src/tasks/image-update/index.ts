@@ -53,7 +53,8 @@ function age(created: Date | null, now: Date): string {
  */
 export function digestProblem(digest: string, where: string): string | null {
   if (!/^sha256:[0-9a-f]{64}$/.test(digest)) return `${where} is not a sha256 digest ("${digest.slice(0, 80)}")`;
-  if (/^sha256:0{64}$/.test(digest)) return `${where} is the all-zero placeholder digest, not a real image; pin the real digest there first (image-update proposes it from a live registry read)`;
+  if (/^sha256:0{64}$/.test(digest))
+    return `${where} is the all-zero placeholder digest, not a real image; pin the real digest there first (image-update proposes it from a live registry read)`;
   return null;
 }
 
@@ -83,7 +84,13 @@ async function newestFromRegistry(context: TaskContext, image: ImageConfig, entr
 }
 
 /** Promotion copies exactly what the previous environment has merged: same tag, same digest, never re-resolved. */
-async function fromPreviousEnvironment(context: TaskContext, image: ImageConfig, env: EnvironmentConfig, previousEnv: EnvironmentConfig, previousOverlay: OverlayImages | null): Promise<Target | string> {
+async function fromPreviousEnvironment(
+  context: TaskContext,
+  image: ImageConfig,
+  env: EnvironmentConfig,
+  previousEnv: EnvironmentConfig,
+  previousOverlay: OverlayImages | null,
+): Promise<Target | string> {
   if (!previousOverlay) return `overlay of ${previousEnv.name} (${previousEnv.overlay}) is missing on the base branch`;
   const previousEntry = previousOverlay.entries.find((candidate) => candidate.name === image.name);
   if (!previousEntry) throw new UnknownImageError(image.name, previousOverlay.file);
@@ -102,17 +109,27 @@ async function fromPreviousEnvironment(context: TaskContext, image: ImageConfig,
 
 /** Why a proposal must not be made again, or null. A newer version than every rejected one is always allowed. */
 function rejection(context: TaskContext, env: string, subject: string, image: string, current: ImageEntry, target: Target): string | null {
-  const mine = context.previous.filter((previous: PreviousProposal) => previous.proposal.task === TASK && previous.proposal.env === env && previous.proposal.subject === subject);
+  const mine = context.previous.filter(
+    (previous: PreviousProposal) => previous.proposal.task === TASK && previous.proposal.env === env && previous.proposal.subject === subject,
+  );
   for (const previous of mine) {
     const proposed = readPins(previous.proposal.memory).find((pin) => pin.image === image);
     if (!proposed || compareTags(proposed.tag, target.tag) < 0) continue;
-    if (previous.state === 'closed' && !previous.merged) return `${image} ${proposed.tag} was proposed in PR #${previous.number}, which was closed without merging; waiting for a newer version`;
-    if (previous.merged && compareTags(current.newTag, proposed.tag) < 0) return `${image} ${proposed.tag} was merged in PR #${previous.number} and later downgraded by hand to ${current.newTag}; waiting for a newer version`;
+    if (previous.state === 'closed' && !previous.merged)
+      return `${image} ${proposed.tag} was proposed in PR #${previous.number}, which was closed without merging; waiting for a newer version`;
+    if (previous.merged && compareTags(current.newTag, proposed.tag) < 0)
+      return `${image} ${proposed.tag} was merged in PR #${previous.number} and later downgraded by hand to ${current.newTag}; waiting for a newer version`;
   }
   return null;
 }
 
-function buildPlan(env: string, subject: string, overlay: OverlayImages, changes: Array<{ image: ImageConfig; entry: ImageEntry; target: Target }>, context: TaskContext): Plan {
+function buildPlan(
+  env: string,
+  subject: string,
+  overlay: OverlayImages,
+  changes: Array<{ image: ImageConfig; entry: ImageEntry; target: Target }>,
+  context: TaskContext,
+): Plan {
   let after = overlay.text;
   for (const change of changes) after = setImageEntry(after, overlay.file, change.image.name, { newTag: change.target.tag, digest: change.target.digest });
   const memory = pinsMemory(changes.map(({ image, target }) => ({ image: image.id, tag: target.tag, digest: target.digest })));
@@ -120,7 +137,8 @@ function buildPlan(env: string, subject: string, overlay: OverlayImages, changes
   const what = changes.map((change) => `${change.image.id} ${change.target.tag}`).join(', ');
   const title = `${env}: update ${what}`;
   const rows = changes.map(
-    ({ image, entry, target }) => `| ${image.name} | ${env} | \`${entry.newTag}\` \`${shortDigest(entry.digest)}\` → \`${target.tag}\` \`${shortDigest(target.digest)}\` | ${age(target.created, context.now)} |`,
+    ({ image, entry, target }) =>
+      `| ${image.name} | ${env} | \`${entry.newTag}\` \`${shortDigest(entry.digest)}\` → \`${target.tag}\` \`${shortDigest(target.digest)}\` | ${age(target.created, context.now)} |`,
   );
   const why = promoted
     ? `These exact digests are merged in the previous environment on the base branch${context.kube ? ' and passed the cluster health gate' : ''}; promotion copies the digest, it never re-resolves the tag.`
@@ -155,7 +173,8 @@ export const imageUpdateTask: Task = {
   name: TASK,
   // kube: the promotion health gate, when an environment has cluster access.
   needs: ['registry', 'forge', 'kube'],
-  description: 'bump control-plane images (conductor+console, dex, dbos-migrate): newest allowed version into the first environment, then promote the merged digest env by env',
+  description:
+    'bump control-plane images (conductor+console, dex, dbos-migrate): newest allowed version into the first environment, then promote the merged digest env by env',
   async plan(context) {
     const units = unitsOf(context);
     const overlays = new Map<string, OverlayImages | null>();
@@ -177,7 +196,9 @@ export const imageUpdateTask: Task = {
         if (held(unit.subject, commentHold ? `comment on ${commentHold.image.name} in ${overlay.file}` : null)) continue;
         const changes: Array<{ image: ImageConfig; entry: ImageEntry; target: Target }> = [];
         for (const { image, entry } of entries) {
-          const target = previousEnv ? await fromPreviousEnvironment(context, image, env, previousEnv, previousOverlay) : await newestFromRegistry(context, image, entry);
+          const target = previousEnv
+            ? await fromPreviousEnvironment(context, image, env, previousEnv, previousOverlay)
+            : await newestFromRegistry(context, image, entry);
           if (typeof target === 'string') {
             skip(image.id, target);
             continue;

@@ -38,15 +38,30 @@ async function fixture(options: Parameters<typeof createFixture>[0] = {}): Promi
 }
 
 /** What Conductor lists by default: the keys the fixtures' annotations name (none of them is a bot-named orphan). */
-const LISTED: TokenInfo[] = ['gitops-dev-old', 'gitops-dev-new', 'gitops-dev-current'].map((tokenName) => ({ tokenName, appIds: null, permissions: ['websocket.connect'], createdAt: ago(300) }));
+const LISTED: TokenInfo[] = ['gitops-dev-old', 'gitops-dev-new', 'gitops-dev-current'].map((tokenName) => ({
+  tokenName,
+  appIds: null,
+  permissions: ['websocket.connect'],
+  createdAt: ago(300),
+}));
 
 async function run(root: string, options: Partial<SecretRotationOptions> = {}, previous: PreviousProposal[] = [], kube = false) {
-  return createSecretRotationTask({ conductor: CONDUCTOR, keyList: async () => LISTED, ...options }).plan(contextFor(fsTree(root), testConfig({ kube }), NOW, previous));
+  return createSecretRotationTask({ conductor: CONDUCTOR, keyList: async () => LISTED, ...options }).plan(
+    contextFor(fsTree(root), testConfig({ kube }), NOW, previous),
+  );
 }
 
 function proposal(branch: string, state: 'open' | 'closed', merged: boolean, tokenName: string, number = 7): PreviousProposal {
   // Built as a variable, not returned as a literal, so it type-checks whether or not PreviousProposal carries `body`.
-  const record = { branch, number, state, merged, held: false, body: '', proposal: { task: 'secret-rotation', env: 'dev', subject: branch.split('/').pop()!, memory: { key: tokenName, replaced: null } } };
+  const record = {
+    branch,
+    number,
+    state,
+    merged,
+    held: false,
+    body: '',
+    proposal: { task: 'secret-rotation', env: 'dev', subject: branch.split('/').pop()!, memory: { key: tokenName, replaced: null } },
+  };
   return record;
 }
 
@@ -73,7 +88,20 @@ describe('secret-rotation planner', () => {
     expect(patch.after!.startsWith('# Rolls every app Deployment')).toBe(true);
 
     expect(actionsOf(plan)).toEqual([
-      expect.objectContaining({ type: 'conductor.create-token', org: 'acme_org', tokenName: annotations[TOKEN_ANNOTATION], appNames: ['shop-app'], permissions: ['websocket.connect'], sealInto: expect.objectContaining({ key: 'api-key', certPath: 'clusters/dev/sealed-secrets-cert.pem', secretName: 'conductor-api-key', namespace: 'dbos', scope: 'strict' }) }),
+      expect.objectContaining({
+        type: 'conductor.create-token',
+        org: 'acme_org',
+        tokenName: annotations[TOKEN_ANNOTATION],
+        appNames: ['shop-app'],
+        permissions: ['websocket.connect'],
+        sealInto: expect.objectContaining({
+          key: 'api-key',
+          certPath: 'clusters/dev/sealed-secrets-cert.pem',
+          secretName: 'conductor-api-key',
+          namespace: 'dbos',
+          scope: 'strict',
+        }),
+      }),
     ]);
     expect(readMarker(plan.body)?.memory.key).toBe(annotations[TOKEN_ANNOTATION]);
 
@@ -90,7 +118,15 @@ describe('secret-rotation planner', () => {
     // KEDA's copy of the drain reader lives in KEDA's namespace; one of its two keys is already sealed for real.
     await created.write(
       'overlays/dev/secrets/dbos-drain-reader-keda.sealed.yaml',
-      toYaml(sealSecret({ certificate, name: 'dbos-drain-reader-keda', namespace: 'keda', data: { 'database-url': 'x', 'ca.crt': 'y' }, annotations: { 'dbos.dev/placeholder': 'true', 'dbos.dev/placeholder-keys': 'database-url' } })),
+      toYaml(
+        sealSecret({
+          certificate,
+          name: 'dbos-drain-reader-keda',
+          namespace: 'keda',
+          data: { 'database-url': 'x', 'ca.crt': 'y' },
+          annotations: { 'dbos.dev/placeholder': 'true', 'dbos.dev/placeholder-keys': 'database-url' },
+        }),
+      ),
     );
     const { skips } = await run(created.root);
     const reason = skips.find((skip) => skip.subject === 'dbos-drain-reader-keda')?.reason;
@@ -98,7 +134,9 @@ describe('secret-rotation planner', () => {
     expect(reason).toContain('`pnpm secrets:seal --env dev --name dbos-drain-reader-keda --namespace keda --key database-url`');
     expect(reason).not.toContain('ca.crt');
     // A file in dbos keeps the default namespace out of the command.
-    expect(skips.find((skip) => skip.subject === 'conductor-license')?.reason).toContain('`pnpm secrets:seal --env dev --name conductor-license --key license-key`');
+    expect(skips.find((skip) => skip.subject === 'conductor-license')?.reason).toContain(
+      '`pnpm secrets:seal --env dev --name conductor-license --key license-key`',
+    );
   });
 
   it('leaves a young key alone, and rotates it when forced for that environment', async () => {
@@ -138,8 +176,16 @@ describe('secret-rotation planner', () => {
     expect(actionsOf(result)).toEqual([]);
   });
 
-  it('finds unused bot-created keys in Conductor\'s list: deletes those past the grace period, keeps young, live, open-PR and foreign keys (issue 8 items 2, 3)', async () => {
-    const root = (await fixture({ apiKeyAnnotations: { 'dbos.dev/rotated-at': ago(1), [TOKEN_ANNOTATION]: 'gitops-dev-202601010000', [PREVIOUS_TOKEN_ANNOTATION]: 'gitops-dev-202510010000' } })).root;
+  it("finds unused bot-created keys in Conductor's list: deletes those past the grace period, keeps young, live, open-PR and foreign keys (issue 8 items 2, 3)", async () => {
+    const root = (
+      await fixture({
+        apiKeyAnnotations: {
+          'dbos.dev/rotated-at': ago(1),
+          [TOKEN_ANNOTATION]: 'gitops-dev-202601010000',
+          [PREVIOUS_TOKEN_ANNOTATION]: 'gitops-dev-202510010000',
+        },
+      })
+    ).root;
     const key = (tokenName: string, createdAt: string): TokenInfo => ({ tokenName, appIds: null, permissions: ['websocket.connect'], createdAt });
     const fiveMinutesAgo = new Date(NOW.getTime() - 5 * 60_000).toISOString();
     const listed = [
@@ -153,11 +199,22 @@ describe('secret-rotation planner', () => {
       key('gitops-dev-eu-202511010000', ago(20)), // another environment whose name starts with dev
       key('ci-deploy', ago(20)), // made by a human
     ];
-    const result = await run(root, { keyList: async () => listed }, [proposal('bot/secret-rotation/dev/conductor-api-key', 'open', false, 'gitops-dev-202512010000', 5)]);
+    const result = await run(root, { keyList: async () => listed }, [
+      proposal('bot/secret-rotation/dev/conductor-api-key', 'open', false, 'gitops-dev-202512010000', 5),
+    ]);
     const deletes = actionsOf(result);
     expect(deletes.map((action) => action.tokenName)).toEqual(['gitops-dev-202511010000', 'gitops-dev-202511010000-2']);
     for (const action of deletes) {
-      expect(action).toMatchObject({ type: 'conductor.delete-token', env: 'dev', org: 'acme_org', guard: { path: 'overlays/dev/secrets/conductor-api-key.sealed.yaml', refs: 'base-and-open-bot-branches', annotations: [TOKEN_ANNOTATION, PREVIOUS_TOKEN_ANNOTATION] } });
+      expect(action).toMatchObject({
+        type: 'conductor.delete-token',
+        env: 'dev',
+        org: 'acme_org',
+        guard: {
+          path: 'overlays/dev/secrets/conductor-api-key.sealed.yaml',
+          refs: 'base-and-open-bot-branches',
+          annotations: [TOKEN_ANNOTATION, PREVIOUS_TOKEN_ANNOTATION],
+        },
+      });
     }
     const said = result.skips.filter((skip) => skip.subject === 'conductor-api-key-orphan').map((skip) => skip.reason);
     expect(said.filter((reason) => reason.includes('deletes it'))).toHaveLength(2);
@@ -177,7 +234,11 @@ describe('secret-rotation planner', () => {
   });
 
   it('revokes the previous key only when Conductor lists the current key the base branch records (issue 8 item 2)', async () => {
-    const root = (await fixture({ apiKeyAnnotations: { [TOKEN_ANNOTATION]: 'gitops-dev-new', [PREVIOUS_TOKEN_ANNOTATION]: 'gitops-dev-old', 'dbos.dev/rotated-at': ago(2) } })).root;
+    const root = (
+      await fixture({
+        apiKeyAnnotations: { [TOKEN_ANNOTATION]: 'gitops-dev-new', [PREVIOUS_TOKEN_ANNOTATION]: 'gitops-dev-old', 'dbos.dev/rotated-at': ago(2) },
+      })
+    ).root;
     const onlyOld = [{ tokenName: 'gitops-dev-old', appIds: null, permissions: [], createdAt: ago(100) }];
     const missing = await run(root, { keyList: async () => onlyOld });
     expect(missing.plans).toEqual([]);
@@ -186,7 +247,13 @@ describe('secret-rotation planner', () => {
     expect(unknown.plans).toEqual([]);
     expect(unknown.skips.find((skip) => skip.subject === 'conductor-api-key-revoke')?.reason).toMatch(/fails closed/);
     const proven = await run(root);
-    expect(proven.plans.flatMap((plan) => actionsOf(plan))).toEqual([expect.objectContaining({ type: 'conductor.delete-token', tokenName: 'gitops-dev-old', guard: expect.objectContaining({ refs: 'base', annotations: [TOKEN_ANNOTATION] }) })]);
+    expect(proven.plans.flatMap((plan) => actionsOf(plan))).toEqual([
+      expect.objectContaining({
+        type: 'conductor.delete-token',
+        tokenName: 'gitops-dev-old',
+        guard: expect.objectContaining({ refs: 'base', annotations: [TOKEN_ANNOTATION] }),
+      }),
+    ]);
   });
 
   it('reports instead of rotating when Conductor access or the rollout patch is missing', async () => {
@@ -197,7 +264,9 @@ describe('secret-rotation planner', () => {
     const root = (await fixture()).root;
     const offline = await createSecretRotationTask({ conductor: null }).plan(contextFor(fsTree(root), testConfig(), NOW));
     expect(offline.plans).toEqual([]);
-    expect(offline.skips.find((skip) => skip.subject === 'conductor-api-key')?.reason).toMatch(/no Conductor access.*pnpm secrets:seal --env dev --name conductor-api-key/);
+    expect(offline.skips.find((skip) => skip.subject === 'conductor-api-key')?.reason).toMatch(
+      /no Conductor access.*pnpm secrets:seal --env dev --name conductor-api-key/,
+    );
   });
 
   describe('revocation of the previous key', () => {
@@ -235,7 +304,9 @@ describe('secret-rotation planner', () => {
         },
       });
       expect((await run(root, { rollout: check(false) }, [], true)).plans).toEqual([]);
-      expect((await run(root, { rollout: check(null) }, [], true)).skips.find((skip) => skip.subject === 'conductor-api-key-revoke')?.reason).toMatch(/fails closed/);
+      expect((await run(root, { rollout: check(null) }, [], true)).skips.find((skip) => skip.subject === 'conductor-api-key-revoke')?.reason).toMatch(
+        /fails closed/,
+      );
       expect((await run(root, { rollout: check(true) }, [], true)).plans.map((plan) => plan.subject)).toEqual(['conductor-api-key-revoke']);
       expect(asked[0]).toBe(`dev dbos ${ROLLOUT_ANNOTATION}=2026-01-01T00:00:00.000Z`);
     });
@@ -249,7 +320,8 @@ describe('secret-rotation planner', () => {
     });
 
     it('never revokes a key that the base branch still names as current', async () => {
-      const root = (await fixture({ apiKeyAnnotations: { [TOKEN_ANNOTATION]: 'same', [PREVIOUS_TOKEN_ANNOTATION]: 'same', 'dbos.dev/rotated-at': ago(30) } })).root;
+      const root = (await fixture({ apiKeyAnnotations: { [TOKEN_ANNOTATION]: 'same', [PREVIOUS_TOKEN_ANNOTATION]: 'same', 'dbos.dev/rotated-at': ago(30) } }))
+        .root;
       const { plans } = await run(root);
       expect(plans.flatMap((plan) => actionsOf(plan))).toEqual([]);
     });
@@ -294,7 +366,9 @@ describe('secret-rotation end to end against the Conductor fake', () => {
     expect(sameDay.plans).toEqual([]);
     expect(fake.isValidKey(old.secret)).toBe(true);
 
-    const twoDaysLater = await createSecretRotationTask({ conductor: CONDUCTOR, keyList }).plan(contextFor(tree, testConfig(), new Date(NOW.getTime() + 2 * DAY_MS)));
+    const twoDaysLater = await createSecretRotationTask({ conductor: CONDUCTOR, keyList }).plan(
+      contextFor(tree, testConfig(), new Date(NOW.getTime() + 2 * DAY_MS)),
+    );
     expect(twoDaysLater.plans.map((plan) => plan.subject)).toEqual(['conductor-api-key-revoke']);
     const revocation = await applyActions(twoDaysLater.plans[0]!, deps);
     expect(fake.isValidKey(old.secret)).toBe(false);
@@ -302,7 +376,9 @@ describe('secret-rotation end to end against the Conductor fake', () => {
     await merge(revocation.plan);
     expect(annotationsOf(readFileSync(sealedPath, 'utf8'))[PREVIOUS_TOKEN_ANNOTATION]).toBeUndefined();
 
-    const visible = [first, sameDay, twoDaysLater].flatMap((result) => [...result.plans.map((plan) => `${plan.title}\n${plan.body}`), ...result.skips.map((skip) => skip.reason)]).concat(logs, rotation.plan.body, revocation.plan.body);
+    const visible = [first, sameDay, twoDaysLater]
+      .flatMap((result) => [...result.plans.map((plan) => `${plan.title}\n${plan.body}`), ...result.skips.map((skip) => skip.reason)])
+      .concat(logs, rotation.plan.body, revocation.plan.body);
     for (const secret of [old.secret, created.secret]) expect(visible.join('\n')).not.toContain(secret);
     for (const text of [readFileSync(sealedPath, 'utf8'), readFileSync(join(env.root, 'overlays/dev/app-rollout.patch.yaml'), 'utf8')]) {
       for (const secret of [old.secret, created.secret]) expect(text).not.toContain(secret);

@@ -26,7 +26,7 @@ import { isScalar, parseDocument } from 'yaml';
 import type { TokenInfo } from '@dbos-gitops/conductor';
 import type { EnvironmentConfig } from '../../config/schema.ts';
 import { setMappingScalar } from '../../repo/yaml-edit.ts';
-import { branchFor, markerFor, type FileEdit, type Plan, type Skip, type TaskMemory, type TaskResult } from '../../plan.ts';
+import { branchFor, markerFor, type FileEdit, type Plan, type TaskMemory, type TaskResult } from '../../plan.ts';
 import { walkEnvironments, type EnvironmentStep } from '../shared/walk.ts';
 import type { Task, TaskContext } from '../types.ts';
 import type { CreateTokenAction, DeleteTokenAction, PlanAction } from './token-actions.ts';
@@ -185,7 +185,8 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
   async function planEnvironment(context: TaskContext, step: EnvironmentStep, cleanups: DeleteTokenAction[]): Promise<void> {
     const { env, propose } = step;
     // `leaveOpen`: the task's own PR is in progress (a key already created), so the runner must leave it alone.
-    const skip = (subject: string, reason: string, leaveOpen = false): void => step.skip(subject, reason, leaveOpen ? { leaveOpenPullRequest: true } : undefined);
+    const skip = (subject: string, reason: string, leaveOpen = false): void =>
+      step.skip(subject, reason, leaveOpen ? { leaveOpenPullRequest: true } : undefined);
     const overlay = env.overlay.replace(/\/+$/, '');
     await reportOtherSecrets(context, env, overlay, skip);
 
@@ -204,7 +205,7 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
 
     // Conductor's own key list: the second witness (beside the base branch) for every delete.
     let keys: TokenInfo[] | null = null;
-    let keysUnknown = 'the bot cannot list Conductor\'s API keys';
+    let keysUnknown = "the bot cannot list Conductor's API keys";
     if (options.conductor && options.keyList) {
       try {
         keys = await options.keyList(env.name);
@@ -227,9 +228,15 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
       } else {
         const live = await currentKeyIsLive(context, state);
         if (live === true && options.conductor && keys === null) {
-          skip(REVOKE_SUBJECT, `the previous Conductor API key ${previous} stays: ${keysUnknown}, so the bot cannot check that ${current ?? 'the new key'} exists (fails closed)`);
+          skip(
+            REVOKE_SUBJECT,
+            `the previous Conductor API key ${previous} stays: ${keysUnknown}, so the bot cannot check that ${current ?? 'the new key'} exists (fails closed)`,
+          );
         } else if (live === true && options.conductor && (current === null || !keys!.some((key) => key.tokenName === current))) {
-          skip(REVOKE_SUBJECT, `the previous Conductor API key ${previous} stays: Conductor does not list ${current ?? 'any current key'}, the key ${file} records as current; check the key in the DBOS Console and fix ${TOKEN_ANNOTATION} by hand`);
+          skip(
+            REVOKE_SUBJECT,
+            `the previous Conductor API key ${previous} stays: Conductor does not list ${current ?? 'any current key'}, the key ${file} records as current; check the key in the DBOS Console and fix ${TOKEN_ANNOTATION} by hand`,
+          );
         } else if (live === true) {
           propose(revocationPlan(context, state, previous, current));
         } else {
@@ -241,7 +248,11 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
     // 2. Rotation of the current key.
     if (openRotation) {
       // Held so the runner leaves it alone: re-planning would create yet another key for a PR that already has one.
-      return skip(API_KEY_SUBJECT, `rotation PR #${openRotation.number} is open with a new key already created; merge it (or close it: the unused key is deleted with the next rotation)`, true);
+      return skip(
+        API_KEY_SUBJECT,
+        `rotation PR #${openRotation.number} is open with a new key already created; merge it (or close it: the unused key is deleted with the next rotation)`,
+        true,
+      );
     }
     const rotatedAt = annotations[ROTATED_AT_ANNOTATION];
     const rotatedMs = rotatedAt === undefined ? Number.NaN : Date.parse(rotatedAt);
@@ -258,12 +269,18 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
       return skip(API_KEY_SUBJECT, `due (${reason}), but the previous key ${previous} must be revoked first`);
     }
     if (!options.conductor) {
-      return skip(API_KEY_SUBJECT, `due (${reason}), but the bot has no Conductor access configured; rotate by hand: create a key in the DBOS Console and seal it with \`pnpm secrets:seal --env ${env.name} --name conductor-api-key --key ${options.apiKeyDataKey}\``);
+      return skip(
+        API_KEY_SUBJECT,
+        `due (${reason}), but the bot has no Conductor access configured; rotate by hand: create a key in the DBOS Console and seal it with \`pnpm secrets:seal --env ${env.name} --name conductor-api-key --key ${options.apiKeyDataKey}\``,
+      );
     }
     const patchPath = join(overlay, ROLLOUT_PATCH_FILE);
     const patchText = await context.tree.read(patchPath);
     if (patchText === null) {
-      return skip(API_KEY_SUBJECT, `due (${reason}), but ${patchPath} is missing, so the app pods would keep the old key until they restart; add the rollout patch to the overlay`);
+      return skip(
+        API_KEY_SUBJECT,
+        `due (${reason}), but ${patchPath} is missing, so the app pods would keep the old key until they restart; add the rollout patch to the overlay`,
+      );
     }
     const taken = new Set((keys ?? []).map((key) => key.tokenName));
     propose(rotationPlan(context, state, options.conductor, reason, current, patchPath, patchText, taken));
@@ -277,7 +294,9 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
       if (stamp === null) return `${join(state.overlay, ROLLOUT_PATCH_FILE)} has no ${ROLLOUT_ANNOTATION} stamp to check the rollout against`;
       const rolled = await options.rollout.rolledOut(state.env.name, state.env.kube.namespace, ROLLOUT_ANNOTATION, stamp);
       if (rolled === true) return true;
-      return rolled === false ? `the app pods have not all rolled out with stamp ${stamp} yet` : 'the cluster could not say whether the app pods rolled out (fails closed)';
+      return rolled === false
+        ? `the app pods have not all rolled out with stamp ${stamp} yet`
+        : 'the cluster could not say whether the app pods rolled out (fails closed)';
     }
     const rotatedMs = rotatedAt === undefined ? Number.NaN : Date.parse(rotatedAt);
     if (Number.isNaN(rotatedMs)) return `${state.file} has no valid ${ROTATED_AT_ANNOTATION}`;
@@ -318,7 +337,14 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
       tokenName,
       appNames: [...conductor.appNames],
       permissions: [...conductor.permissions],
-      sealInto: { path: state.file, secretName: state.secret.name, namespace: state.secret.namespace, scope: state.secret.scope, key: options.apiKeyDataKey, certPath: options.certPath(envName) },
+      sealInto: {
+        path: state.file,
+        secretName: state.secret.name,
+        namespace: state.secret.namespace,
+        scope: state.secret.scope,
+        key: options.apiKeyDataKey,
+        certPath: options.certPath(envName),
+      },
     };
     const memory = keyMemory(tokenName, current);
     const body = [
@@ -351,7 +377,10 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
   function revocationPlan(context: TaskContext, state: EnvState, previous: string, current: string | null): Plan {
     const envName = state.env.name;
     const after = mergeIntoSealedSecret(state.text, state.secret, {}, state.file, { removeAnnotations: [PREVIOUS_TOKEN_ANNOTATION] });
-    const why = options.rollout && state.env.kube ? 'every app pod runs the template stamped for the new key' : `the rotation is older than the ${formatAge(options.revokeGraceSeconds)} grace period`;
+    const why =
+      options.rollout && state.env.kube
+        ? 'every app pod runs the template stamped for the new key'
+        : `the rotation is older than the ${formatAge(options.revokeGraceSeconds)} grace period`;
     const conductorOrg = options.conductor?.org;
     const memory = keyMemory(current ?? 'none', previous);
     const actions: PlanAction[] = conductorOrg
@@ -395,7 +424,14 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
    * an interrupted run (killed after creating the key) or by a rotation PR closed unmerged. Deleted without a PR
    * once older than the grace period; the delete re-checks the base branch and every bot branch first.
    */
-  function findOrphans(context: TaskContext, state: EnvState, conductor: ConductorRotationSettings, keys: TokenInfo[], skip: (subject: string, reason: string) => void, cleanups: DeleteTokenAction[]): void {
+  function findOrphans(
+    context: TaskContext,
+    state: EnvState,
+    conductor: ConductorRotationSettings,
+    keys: TokenInfo[],
+    skip: (subject: string, reason: string) => void,
+    cleanups: DeleteTokenAction[],
+  ): void {
     const envName = state.env.name;
     const pattern = botKeyPattern(conductor.tokenPrefix, envName);
     const named = new Set<string>();
@@ -414,7 +450,10 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
       const created = createdMs(key, pattern);
       const age = created === null ? null : Math.floor((context.now.getTime() - created) / 1000);
       if (age === null || age < options.orphanGraceSeconds) {
-        skip(ORPHAN_SUBJECT, `${key.tokenName} is a bot-created key that nothing names yet; kept ${age === null ? '(its age is unknown)' : `until it is ${formatAge(options.orphanGraceSeconds)} old (${formatAge(Math.max(age, 0))} so far)`} in case a concurrent run is still opening its PR`);
+        skip(
+          ORPHAN_SUBJECT,
+          `${key.tokenName} is a bot-created key that nothing names yet; kept ${age === null ? '(its age is unknown)' : `until it is ${formatAge(options.orphanGraceSeconds)} old (${formatAge(Math.max(age, 0))} so far)`} in case a concurrent run is still opening its PR`,
+        );
         continue;
       }
       const why = `created ${formatAge(age)} ago by the bot and named by neither ${state.file} on the base branch nor an open bot PR (left by an interrupted run or a PR closed unmerged)`;
@@ -431,7 +470,12 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
   }
 
   /** Secrets only a human can make: report placeholders and (configured) ages, never propose a value. */
-  async function reportOtherSecrets(context: TaskContext, env: EnvironmentConfig, overlay: string, skip: (subject: string, reason: string) => void): Promise<void> {
+  async function reportOtherSecrets(
+    context: TaskContext,
+    env: EnvironmentConfig,
+    overlay: string,
+    skip: (subject: string, reason: string) => void,
+  ): Promise<void> {
     const configured = context.config.secretRotation?.secrets ?? [];
     const directory = join(overlay, 'secrets');
     const apiKeyPath = join(overlay, options.apiKeyFile);
@@ -449,7 +493,13 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
       try {
         existing = readSealedSecret(text, path);
       } catch (error) {
-        skip(path.split('/').pop()!.replace(/\.sealed\.yaml$/, ''), (error as Error).message);
+        skip(
+          path
+            .split('/')
+            .pop()!
+            .replace(/\.sealed\.yaml$/, ''),
+          (error as Error).message,
+        );
         continue;
       }
       const subject = policy?.name ?? existing.name;
@@ -478,7 +528,7 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
     name: TASK,
     // kube: the rollout check before the previous key is revoked, when an environment has cluster access.
     needs: ['conductor', 'forge', 'kube'],
-    description: 'rotate each environment\'s Conductor API key (create, seal, roll the pods, later revoke the old key) and report secrets a human must rotate',
+    description: "rotate each environment's Conductor API key (create, seal, roll the pods, later revoke the old key) and report secrets a human must rotate",
     async plan(context: TaskContext): Promise<TaskResult> {
       const cleanups: DeleteTokenAction[] = [];
       const result = await walkEnvironments(context, TASK, (step) => planEnvironment(context, step, cleanups));

@@ -62,4 +62,3 @@ export function describeAction(action: PlanAction): string {
       return `delete Conductor API key ${action.tokenName} in organization ${action.org}: ${action.reason}`;
   }
 }
-

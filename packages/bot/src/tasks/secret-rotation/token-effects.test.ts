@@ -100,7 +100,14 @@ describe('applyActions: create, seal, compensate', () => {
     expect(changed.every((line) => /^\s+(api-key|dbos\.dev\/)/.test(line))).toBe(true);
 
     // The secret never shows in the plan text, the log, or the action description.
-    const visible = [prepared.plan.title, prepared.plan.body, JSON.stringify(prepared.plan.memory), describeActions(prepared.plan), ...log, JSON.stringify(actionsOf(prepared.plan))].join('\n');
+    const visible = [
+      prepared.plan.title,
+      prepared.plan.body,
+      JSON.stringify(prepared.plan.memory),
+      describeActions(prepared.plan),
+      ...log,
+      JSON.stringify(actionsOf(prepared.plan)),
+    ].join('\n');
     expect(visible).not.toContain(newToken.secret);
     expect(prepared.created).toEqual([{ env: 'dev', org: ORG, tokenName: newToken.tokenName }]);
   });
@@ -166,7 +173,7 @@ describe('applyActions: create, seal, compensate', () => {
     expect(fake.tokens().map((token) => token.tokenName)).toEqual([oldName]);
   });
 
-  it('compensates after a rejected push through the runner\'s git workspace: new key gone, remote unchanged', async () => {
+  it("compensates after a rejected push through the runner's git workspace: new key gone, remote unchanged", async () => {
     const { fixture, oldName, oldSecret } = await fixtureWithRunningKey();
     const scratch = mkdtempSync(join(tmpdir(), 'rotation-remote-'));
     cleanups.push(() => rmSync(scratch, { recursive: true, force: true }));
@@ -182,12 +189,10 @@ describe('applyActions: create, seal, compensate', () => {
     const prepared = await applyActions(plan, deps(tree));
     expect(fake.tokens()).toHaveLength(2);
     // The runner hook: commit and push the prepared plan; on any failure, compensate before rethrowing.
-    const pushError = await workspace
-      .commitAndPush(prepared.plan.branch, prepared.plan.edits, prepared.plan.title, null)
-      .catch(async (error: unknown) => {
-        await prepared.compensate();
-        return error;
-      });
+    const pushError = await workspace.commitAndPush(prepared.plan.branch, prepared.plan.edits, prepared.plan.title, null).catch(async (error: unknown) => {
+      await prepared.compensate();
+      return error;
+    });
     expect(pushError).toBeInstanceOf(PushRejectedError);
     expect(fake.tokens().map((token) => token.tokenName)).toEqual([oldName]);
     expect(fake.isValidKey(oldSecret)).toBe(true);
@@ -207,13 +212,25 @@ describe('applyActions: create, seal, compensate', () => {
     fake.addToken({ tokenName: 'orphan', appNames: null, permissions: null });
     const withDeletes: Plan = {
       ...plan,
-      effects: [new ConductorKeyEffect([...actionsOf(plan), { type: 'conductor.delete-token', env: 'dev', org: ORG, tokenName: 'orphan', reason: 'test' }, { type: 'conductor.delete-token', env: 'dev', org: ORG, tokenName: 'never-existed', reason: 'test' }], null)],
+      effects: [
+        new ConductorKeyEffect(
+          [
+            ...actionsOf(plan),
+            { type: 'conductor.delete-token', env: 'dev', org: ORG, tokenName: 'orphan', reason: 'test' },
+            { type: 'conductor.delete-token', env: 'dev', org: ORG, tokenName: 'never-existed', reason: 'test' },
+          ],
+          null,
+        ),
+      ],
     };
     const log: string[] = [];
     const firstCall = fake.calls.length;
     await applyActions(withDeletes, deps(tree, log));
     expect(fake.tokens().some((token) => token.tokenName === 'orphan')).toBe(false);
-    const order = fake.calls.slice(firstCall).filter((call) => call.operation === 'deleteToken' || call.operation === 'createToken').map((call) => call.operation);
+    const order = fake.calls
+      .slice(firstCall)
+      .filter((call) => call.operation === 'deleteToken' || call.operation === 'createToken')
+      .map((call) => call.operation);
     expect(order.indexOf('createToken')).toBeGreaterThan(order.lastIndexOf('deleteToken'));
     expect(log.some((line) => line.startsWith('already gone: Conductor API key never-existed'))).toBe(true);
   });
@@ -224,7 +241,21 @@ describe('applyActions: create, seal, compensate', () => {
     const readRefs = async (path: string) => [{ ref: 'origin/main', text: (await tree.read(path))! }];
     const forged: Plan = {
       ...(await rotationPlan(tree)),
-      effects: [new ConductorKeyEffect([{ type: 'conductor.delete-token', env: 'dev', org: ORG, tokenName: oldName, reason: 'a marker said so', guard: { path: sealedPath, annotations: [TOKEN_ANNOTATION], refs: 'base' } }], null)],
+      effects: [
+        new ConductorKeyEffect(
+          [
+            {
+              type: 'conductor.delete-token',
+              env: 'dev',
+              org: ORG,
+              tokenName: oldName,
+              reason: 'a marker said so',
+              guard: { path: sealedPath, annotations: [TOKEN_ANNOTATION], refs: 'base' },
+            },
+          ],
+          null,
+        ),
+      ],
     };
     const error = (await applyActions(forged, deps(tree, [], { readRefs })).catch((caught: unknown) => caught)) as ActionError;
     expect(error).toBeInstanceOf(ActionError);

@@ -66,7 +66,11 @@ async function sealIntoEdit(action: CreateTokenAction, secret: SecretValue, edit
   const index = edits.findIndex((edit) => edit.path === sealInto.path);
   const edit = edits[index];
   if (!edit || edit.after === null) {
-    throw new ActionError(`the plan has no edit of ${sealInto.path} to seal the new key into`, 'this is a bug in the task that built the plan; report it', false);
+    throw new ActionError(
+      `the plan has no edit of ${sealInto.path} to seal the new key into`,
+      'this is a bug in the task that built the plan; report it',
+      false,
+    );
   }
   const pem = await deps.readFile(sealInto.certPath);
   if (pem === null) {
@@ -81,7 +85,11 @@ async function sealIntoEdit(action: CreateTokenAction, secret: SecretValue, edit
   const target = { name: sealInto.secretName, namespace: sealInto.namespace, scope: sealInto.scope };
   const existing = readSealedSecret(edit.after, sealInto.path);
   if (existing.name !== target.name || existing.namespace !== target.namespace) {
-    throw new ActionError(`${sealInto.path} is ${existing.namespace}/${existing.name}, not ${target.namespace}/${target.name}`, 'fix the file or the task options', false);
+    throw new ActionError(
+      `${sealInto.path} is ${existing.namespace}/${existing.name}, not ${target.namespace}/${target.name}`,
+      'fix the file or the task options',
+      false,
+    );
   }
   const encrypted = encryptData(certificate, target, { [sealInto.key]: secret.reveal() });
   const after = mergeIntoSealedSecret(edit.after, target, encrypted, sealInto.path);
@@ -178,20 +186,31 @@ async function applyTokenActions(actions: readonly PlanAction[], planned: FileEd
     throw new ActionError(
       `${what} failed after a new Conductor API key was created: ${cause}` +
         (leftover ? `; deleting the new key failed too, so ${leftover} is left over` : '; the new key was deleted again and the old key keeps working'),
-      leftover ? `delete ${leftover} in the DBOS Console (nothing uses it), fix the cause and run again` : isReportable(error) ? error.hint : 'fix the cause and run again',
+      leftover
+        ? `delete ${leftover} in the DBOS Console (nothing uses it), fix the cause and run again`
+        : isReportable(error)
+          ? error.hint
+          : 'fix the cause and run again',
       !leftover,
       { cause: error },
     );
   };
 
-  const ordered: PlanAction[] = [...actions.filter((action) => action.type === 'conductor.delete-token'), ...actions.filter((action) => action.type === 'conductor.create-token')];
+  const ordered: PlanAction[] = [
+    ...actions.filter((action) => action.type === 'conductor.delete-token'),
+    ...actions.filter((action) => action.type === 'conductor.create-token'),
+  ];
   for (const action of ordered) {
     if (action.type === 'conductor.delete-token') {
       // Before anything is created, so a failure here leaves nothing behind.
       if (created.length > 0) throw new Error('internal: deletions must run before creations');
       const refused = await guardRefusal(action, deps, []);
       if (refused) {
-        throw new ActionError(`refusing to delete Conductor API key ${action.tokenName}: ${refused}`, 'the base branch changed since the plan was made; run again', true);
+        throw new ActionError(
+          `refusing to delete Conductor API key ${action.tokenName}: ${refused}`,
+          'the base branch changed since the plan was made; run again',
+          true,
+        );
       }
       const outcome = await deps.conductor(action.env).deleteToken(action.org, action.tokenName);
       log(`${outcome === 'deleted' ? 'deleted' : 'already gone:'} Conductor API key ${action.tokenName} (${action.env}): ${action.reason}`);
@@ -222,7 +241,6 @@ async function applyTokenActions(actions: readonly PlanAction[], planned: FileEd
   return { edits, created: [...created], compensate };
 }
 
-
 /**
  * Secret rotation's effect: Conductor key writes for one plan (`standalone: false`: created and sealed right before
  * the commit, deleted again if the commit, push or PR fails) or deletes that need no PR (`standalone: true`: unused
@@ -245,7 +263,11 @@ export class ConductorKeyEffect implements Effect {
     const conductor = this.conductor;
     if (this.standalone) {
       const deps = conductor ? depsFor(conductor, context) : null;
-      const report = await runStandaloneActions([...this.actions], deps, { log: context.log, openBranches: context.openBranches, ...(context.signal ? { signal: context.signal } : {}) });
+      const report = await runStandaloneActions([...this.actions], deps, {
+        log: context.log,
+        openBranches: context.openBranches,
+        ...(context.signal ? { signal: context.signal } : {}),
+      });
       return { edits: [...edits], report };
     }
     if (!conductor) {
@@ -264,7 +286,9 @@ export class ConductorKeyEffect implements Effect {
     this.prepared = null;
     if (!prepared) return [];
     const undone = await prepared.compensate();
-    return undone.failed.map((record) => `could not delete the new Conductor API key ${record.tokenName} (${record.env}): ${record.reason}; delete it in the DBOS Console`);
+    return undone.failed.map(
+      (record) => `could not delete the new Conductor API key ${record.tokenName} (${record.env}): ${record.reason}; delete it in the DBOS Console`,
+    );
   }
 }
 

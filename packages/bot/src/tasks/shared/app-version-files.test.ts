@@ -38,14 +38,23 @@ function changedLines(before: string, after: string): { removed: string[]; added
 describe('the version-directory template', () => {
   it('reproduces the hand-written dev directories byte for byte (one template for humans and the bot)', async () => {
     const image = { name: 'dbos-app', newName: 'ghcr.io/example-org/dbos-app', digest: ZERO };
-    expect(renderVersionKustomization({ version: '0.1.0', slug: '0-1-0', latest: false, image: { ...image, tag: '0.1.0' } })).toBe(await committed(`${DEV}/0-1-0/kustomization.yaml`));
-    expect(renderVersionKustomization({ version: '0.2.0', slug: '0-2-0', latest: true, image: { ...image, tag: '0.2.0' } })).toBe(await committed(`${DEV}/0-2-0/kustomization.yaml`));
+    expect(renderVersionKustomization({ version: '0.1.0', slug: '0-1-0', latest: false, image: { ...image, tag: '0.1.0' } })).toBe(
+      await committed(`${DEV}/0-1-0/kustomization.yaml`),
+    );
+    expect(renderVersionKustomization({ version: '0.2.0', slug: '0-2-0', latest: true, image: { ...image, tag: '0.2.0' } })).toBe(
+      await committed(`${DEV}/0-2-0/kustomization.yaml`),
+    );
     expect(renderVersionPatch('0.1.0')).toBe(await committed(`${DEV}/0-1-0/version.patch.yaml`));
     expect(renderVersionPatch('0.2.0')).toBe(await committed(`${DEV}/0-2-0/version.patch.yaml`));
   });
 
   it('quotes tags so 1.10 stays a string, and reads the version back from the patch', () => {
-    const text = renderVersionKustomization({ version: '1.10', slug: '1-10', latest: false, image: { name: 'dbos-app', newName: 'r/app', tag: '1.10', digest: ZERO } });
+    const text = renderVersionKustomization({
+      version: '1.10',
+      slug: '1-10',
+      latest: false,
+      image: { name: 'dbos-app', newName: 'r/app', tag: '1.10', digest: ZERO },
+    });
     expect(text).toContain('newTag: "1.10"');
     expect(readPatchVersion(renderVersionPatch('1.10'), 'p')).toBe('1.10');
     expect(() => renderVersionPatch("1.0'x")).toThrow(/single quote/);
@@ -55,9 +64,14 @@ describe('the version-directory template', () => {
     const image = { name: 'dbos-app', newName: 'r/app', tag: '2.0.0', digest: ZERO };
     const latest = renderVersionKustomization({ version: '2.0.0', slug: '2-0-0', latest: true, image });
     expect(removeLatestComponent(latest, 'k')).toBe(renderVersionKustomization({ version: '2.0.0', slug: '2-0-0', latest: false, image }));
-    const twoComponents = latest.replace('  - ../../../../base/components/app-latest\n', '  - ../../../../base/components/app-latest\n  - ../../../../base/components/monitoring\n');
+    const twoComponents = latest.replace(
+      '  - ../../../../base/components/app-latest\n',
+      '  - ../../../../base/components/app-latest\n  - ../../../../base/components/monitoring\n',
+    );
     const stripped = removeLatestComponent(twoComponents, 'k');
-    expect(stripped).toContain('    digest: sha256:0000000000000000000000000000000000000000000000000000000000000000\ncomponents:\n  - ../../../../base/components/monitoring\npatches:\n');
+    expect(stripped).toContain(
+      '    digest: sha256:0000000000000000000000000000000000000000000000000000000000000000\ncomponents:\n  - ../../../../base/components/monitoring\npatches:\n',
+    );
     expect(stripped).not.toContain('components/app-latest');
     expect(() => removeLatestComponent(stripped, 'k')).toThrow(/app-latest/);
   });
@@ -133,7 +147,14 @@ describe('adding and removing a version directory, rendered with real kustomize'
   it('adds 0.3.0 as the latest: kustomize renders it in the same shape as the hand-written latest, and moves app-latest and the Service', async () => {
     // The real dev directories (hand-written) are the "before" state.
     const files = await versionFixtureFiles({ environments: ['dev'], versions: {}, repository: 'ghcr.io/example-org/dbos-app' });
-    for (const name of ['kustomization.yaml', 'service.yaml', '0-1-0/kustomization.yaml', '0-1-0/version.patch.yaml', '0-2-0/kustomization.yaml', '0-2-0/version.patch.yaml']) {
+    for (const name of [
+      'kustomization.yaml',
+      'service.yaml',
+      '0-1-0/kustomization.yaml',
+      '0-1-0/version.patch.yaml',
+      '0-2-0/kustomization.yaml',
+      '0-2-0/version.patch.yaml',
+    ]) {
       files[`${DEV}/${name}`] = await committed(`${DEV}/${name}`);
     }
     const before = join(dir, 'before');
@@ -143,8 +164,18 @@ describe('adding and removing a version directory, rendered with real kustomize'
       ['0-1-0', '0.1.0', false],
       ['0-2-0', '0.2.0', true],
     ]);
-    const edits = addVersionEdits(tree, { version: '0.3.0', slug: '0-3-0', image: { name: 'dbos-app', newName: 'ghcr.io/example-org/dbos-app', tag: '0.3.0', digest: DIGEST_3 } });
-    expect(edits.map((edit) => edit.path).sort()).toEqual([`${DEV}/0-2-0/kustomization.yaml`, `${DEV}/0-3-0/kustomization.yaml`, `${DEV}/0-3-0/version.patch.yaml`, `${DEV}/kustomization.yaml`, `${DEV}/service.yaml`]);
+    const edits = addVersionEdits(tree, {
+      version: '0.3.0',
+      slug: '0-3-0',
+      image: { name: 'dbos-app', newName: 'ghcr.io/example-org/dbos-app', tag: '0.3.0', digest: DIGEST_3 },
+    });
+    expect(edits.map((edit) => edit.path).sort()).toEqual([
+      `${DEV}/0-2-0/kustomization.yaml`,
+      `${DEV}/0-3-0/kustomization.yaml`,
+      `${DEV}/0-3-0/version.patch.yaml`,
+      `${DEV}/kustomization.yaml`,
+      `${DEV}/service.yaml`,
+    ]);
     // Older versions: only the component lines of the previous latest change; 0-1-0 is untouched.
     const previous = edits.find((edit) => edit.path === `${DEV}/0-2-0/kustomization.yaml`)!;
     expect(changedLines(previous.before!, previous.after!)).toEqual({
@@ -178,7 +209,12 @@ describe('adding and removing a version directory, rendered with real kustomize'
     const files = await versionFixtureFiles({
       environments: ['dev'],
       repository: 'ghcr.io/example-org/dbos-app',
-      versions: { dev: [{ version: '0.1.0', digest: ZERO }, { version: '0.2.0', digest: ZERO, latest: true }] },
+      versions: {
+        dev: [
+          { version: '0.1.0', digest: ZERO },
+          { version: '0.2.0', digest: ZERO, latest: true },
+        ],
+      },
     });
     const root = join(dir, 'remove');
     await materialize(root, files);
@@ -194,6 +230,11 @@ describe('adding and removing a version directory, rendered with real kustomize'
     await materialize(after, files, edits);
     const rendered = await kustomize(join(after, DEV));
     expect(rendered.some((object) => JSON.stringify(object).includes('0-1-0'))).toBe(false);
-    expect(rendered.map((object) => JSON.stringify(object)).sort()).toEqual(renderedBefore.filter((object) => !JSON.stringify(object).includes('0-1-0')).map((object) => JSON.stringify(object)).sort());
+    expect(rendered.map((object) => JSON.stringify(object)).sort()).toEqual(
+      renderedBefore
+        .filter((object) => !JSON.stringify(object).includes('0-1-0'))
+        .map((object) => JSON.stringify(object))
+        .sort(),
+    );
   });
 });

@@ -16,7 +16,13 @@ export function appVersionsDisabledBy(config: BotConfig): string | null {
 
 export function requireAppVersions(context: TaskContext): AppVersionsConfig {
   const appVersions = context.config.appVersions;
-  if (!appVersions) throw new ConfigError('has no appVersions: section, so versions cannot be added or retired', '.github/gitops-bot.yaml', 'appVersions', 'add appVersions: (appName, imageName, repository, drain) to .github/gitops-bot.yaml');
+  if (!appVersions)
+    throw new ConfigError(
+      'has no appVersions: section, so versions cannot be added or retired',
+      '.github/gitops-bot.yaml',
+      'appVersions',
+      'add appVersions: (appName, imageName, repository, drain) to .github/gitops-bot.yaml',
+    );
   return appVersions;
 }
 
@@ -46,7 +52,12 @@ export function appVersionSlug(version: string, taken: ReadonlyMap<string, strin
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-+|-+$/g, '');
-  if (base === '') throw new YamlEditError('app-versions', `version "${version}" has no letters or digits to build a directory name from`, 'tag the app image with a semver version such as 1.5.0');
+  if (base === '')
+    throw new YamlEditError(
+      'app-versions',
+      `version "${version}" has no letters or digits to build a directory name from`,
+      'tag the app image with a semver version such as 1.5.0',
+    );
   const plain = trimSlug(base, MAX_SLUG_LENGTH);
   const owner = taken.get(plain);
   if (owner === undefined || owner === version) return plain;
@@ -111,7 +122,12 @@ export function renderVersionKustomization(input: { version: string; slug: strin
 
 /** `version.patch.yaml`: the exact DBOS__APPVERSION, the only place the version string is written. */
 export function renderVersionPatch(version: string): string {
-  if (version.includes("'")) throw new YamlEditError('version.patch.yaml', `version "${version}" contains a single quote, which would break the KEDA query`, 'use a version without quotes');
+  if (version.includes("'"))
+    throw new YamlEditError(
+      'version.patch.yaml',
+      `version "${version}" contains a single quote, which would break the KEDA query`,
+      'use a version without quotes',
+    );
   return [
     '# The exact application version these executors run; DBOS stamps it on every workflow they start and they',
     '# only recover or dequeue workflows carrying it.',
@@ -272,7 +288,8 @@ export function removeLatestComponent(text: string, file: string): string {
   if (!item || !keyLine) throw new YamlEditError(file, 'does not include the app-latest component');
   // The comment directly above `components:` explains app-latest only; it goes with it.
   const previousLineStart = text.lastIndexOf('\n', keyLine.start - 2) + 1;
-  const comment = keyLine.start > 0 && text.slice(previousLineStart, keyLine.start - 1) === APP_LATEST_COMMENT ? { start: previousLineStart, end: keyLine.start } : null;
+  const comment =
+    keyLine.start > 0 && text.slice(previousLineStart, keyLine.start - 1) === APP_LATEST_COMMENT ? { start: previousLineStart, end: keyLine.start } : null;
   if (items.length > 1) {
     const withoutItem = text.slice(0, item.lineStart) + text.slice(item.lineEnd);
     return comment ? withoutItem.slice(0, comment.start) + withoutItem.slice(comment.end) : withoutItem;
@@ -301,7 +318,8 @@ export function readServiceSelector(text: string, file: string): string | null {
 /** Points the dbos-app Service at another version, touching only that scalar. */
 export function setServiceSelector(text: string, file: string, slug: string): string {
   const node = selectorNode(text, file);
-  if (node === undefined) throw new YamlEditError(file, 'the Service has no spec.selector "dbos.dev/app-version"', 'select the latest version with dbos.dev/app-version: <slug>');
+  if (node === undefined)
+    throw new YamlEditError(file, 'the Service has no spec.selector "dbos.dev/app-version"', 'select the latest version with dbos.dev/app-version: <slug>');
   const location = scalarLocation(node, file, 'spec.selector["dbos.dev/app-version"]');
   return text.slice(0, location.start) + renderScalar(slug, location.style, file) + text.slice(location.end);
 }
@@ -316,9 +334,14 @@ export function addVersionEdits(current: AppVersionsTree, input: { version: stri
     { path: current.listFile, before: current.list, after: addListEntry(current.list, current.listFile, input.slug) },
   ];
   for (const previous of current.versions.filter((version) => version.latestComponent)) {
-    edits.push({ path: previous.kustomizationFile, before: previous.kustomization, after: removeLatestComponent(previous.kustomization, previous.kustomizationFile) });
+    edits.push({
+      path: previous.kustomizationFile,
+      before: previous.kustomization,
+      after: removeLatestComponent(previous.kustomization, previous.kustomizationFile),
+    });
   }
-  if (current.service) edits.push({ path: current.serviceFile, before: current.service, after: setServiceSelector(current.service, current.serviceFile, input.slug) });
+  if (current.service)
+    edits.push({ path: current.serviceFile, before: current.service, after: setServiceSelector(current.service, current.serviceFile, input.slug) });
   return edits;
 }
 

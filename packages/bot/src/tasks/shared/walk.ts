@@ -25,7 +25,11 @@ export interface EnvironmentStep {
  * Walks the configured environments for one task: applies the environment filter (other environments are still
  * visible as `previousEnv`, e.g. for promotion), and assembles the plans, skips and effects the planner records.
  */
-export async function walkEnvironments(context: TaskContext, task: string, visit: (step: EnvironmentStep) => Promise<void>): Promise<TaskResult & { effects: Effect[] }> {
+export async function walkEnvironments(
+  context: TaskContext,
+  task: string,
+  visit: (step: EnvironmentStep) => Promise<void>,
+): Promise<TaskResult & { effects: Effect[] }> {
   const result: TaskResult & { effects: Effect[] } = { plans: [], skips: [], effects: [] };
   const environments = context.config.environments;
   for (let index = 0; index < environments.length; index++) {

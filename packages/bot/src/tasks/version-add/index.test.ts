@@ -42,10 +42,18 @@ async function setup(options: { maxLive?: number } = {}): Promise<Setup> {
   const path = `t${++counter}/dbos-app`;
   const repository = `${registry.host}/${path}`;
   const digests: Record<string, string> = {};
-  const ages: Record<string, number> = { '1.0.0': 60 * DAY, '1.1.0': 10 * DAY, '1.2.0': DAY / 24, 'latest': 10 * DAY, '1.1.1-rc.1': 9 * DAY };
-  for (const [tag, age] of Object.entries(ages)) digests[tag] = (await registry.pushImage(path, tag, { created: new Date(Date.now() - age), salt: tag })).digest;
+  const ages: Record<string, number> = { '1.0.0': 60 * DAY, '1.1.0': 10 * DAY, '1.2.0': DAY / 24, latest: 10 * DAY, '1.1.1-rc.1': 9 * DAY };
+  for (const [tag, age] of Object.entries(ages))
+    digests[tag] = (await registry.pushImage(path, tag, { created: new Date(Date.now() - age), salt: tag })).digest;
   const v1 = [{ version: '1.0.0', digest: digests['1.0.0']!, latest: true }];
-  const files = await versionFixtureFiles({ environments: ['dev', 'staging', 'prod'], versions: { dev: v1, staging: v1, prod: v1 }, repository, minReleaseAge: '3d', maxLive: options.maxLive ?? 3, registryHosts: [registry.host] });
+  const files = await versionFixtureFiles({
+    environments: ['dev', 'staging', 'prod'],
+    versions: { dev: v1, staging: v1, prod: v1 },
+    repository,
+    minReleaseAge: '3d',
+    maxLive: options.maxLive ?? 3,
+    registryHosts: [registry.host],
+  });
   return { repository, digests, files };
 }
 
@@ -53,8 +61,24 @@ async function runOnce(remote: BareRemote) {
   const config = parseConfig((await remote.readFile('main', '.github/gitops-bot.yaml'))!);
   const workspace = await GitWorkspace.clone(remote.url, 'main', IDENTITY);
   try {
-    const forge = new LocalForge(async () => [...(await workspace.botBranches()).keys()], () => undefined);
-    return await runPlans({ config, tasks: [versionAddTask], workspace, forge, registry: new OciRegistryClient({ plainHttpHosts: [registry.host] }), kube: null, envFilter: null, dryRun: false, now: new Date(), log: () => undefined, print: () => undefined, identity: IDENTITY });
+    const forge = new LocalForge(
+      async () => [...(await workspace.botBranches()).keys()],
+      () => undefined,
+    );
+    return await runPlans({
+      config,
+      tasks: [versionAddTask],
+      workspace,
+      forge,
+      registry: new OciRegistryClient({ plainHttpHosts: [registry.host] }),
+      kube: null,
+      envFilter: null,
+      dryRun: false,
+      now: new Date(),
+      log: () => undefined,
+      print: () => undefined,
+      identity: IDENTITY,
+    });
   } finally {
     await workspace.dispose();
   }
@@ -80,9 +104,14 @@ describe('version-add', () => {
     expect(await remote.readFile(branch, LIST('dev'))).toBe(`${files[LIST('dev')]}  - 1-1-0\n`);
     expect(await remote.readFile(branch, SERVICE('dev'))).toBe(files[SERVICE('dev')]!.replace('dbos.dev/app-version: 1-0-0', 'dbos.dev/app-version: 1-1-0'));
     expect(await remote.readFile(branch, 'overlays/dev/app-versions/1-0-0/kustomization.yaml')).toBe(
-      files['overlays/dev/app-versions/1-0-0/kustomization.yaml']!.replace('# Only the latest version: warm minimum and the queue-length trigger.\ncomponents:\n  - ../../../../base/components/app-latest\n', ''),
+      files['overlays/dev/app-versions/1-0-0/kustomization.yaml']!.replace(
+        '# Only the latest version: warm minimum and the queue-length trigger.\ncomponents:\n  - ../../../../base/components/app-latest\n',
+        '',
+      ),
     );
-    expect(await remote.readFile(branch, 'overlays/dev/app-versions/1-0-0/version.patch.yaml')).toBe(files['overlays/dev/app-versions/1-0-0/version.patch.yaml']);
+    expect(await remote.readFile(branch, 'overlays/dev/app-versions/1-0-0/version.patch.yaml')).toBe(
+      files['overlays/dev/app-versions/1-0-0/version.patch.yaml'],
+    );
     expect(await remote.readFile(branch, LIST('staging'))).toBe(files[LIST('staging')]);
 
     // Nothing merged yet: a re-run pushes nothing.
@@ -118,7 +147,17 @@ describe('version-add', () => {
         tree: memoryTree(files),
         registry: client,
         kube: null,
-        pullRequests: previous.map((p) => ({ number: p.number, branch: p.branch, title: '', body: `<!-- gitops-bot: ${JSON.stringify(p.proposal)} -->`, state: p.state, merged: p.merged, labels: [], createdAt: new Date().toISOString(), url: '' })),
+        pullRequests: previous.map((p) => ({
+          number: p.number,
+          branch: p.branch,
+          title: '',
+          body: `<!-- gitops-bot: ${JSON.stringify(p.proposal)} -->`,
+          state: p.state,
+          merged: p.merged,
+          labels: [],
+          createdAt: new Date().toISOString(),
+          url: '',
+        })),
         envFilter: 'dev',
         now: new Date(),
         log: () => undefined,
@@ -128,7 +167,19 @@ describe('version-add', () => {
     expect(atLimit.skips[0]!.reason).toContain('1 versions are live in dev (appVersions.maxLive: 1)');
 
     const roomy = parseConfig(limited.files['.github/gitops-bot.yaml']!.replace('maxLive: 1', 'maxLive: 3'));
-    const closed: PreviousProposal = { branch: 'bot/version-add/dev/1-1-0', number: 4, state: 'closed', merged: false, held: false, proposal: { task: 'version-add', env: 'dev', subject: '1-1-0', memory: { pins: [{ image: 'dbos-app', tag: '1.1.0', digest: limited.digests['1.1.0']! }] } } };
+    const closed: PreviousProposal = {
+      branch: 'bot/version-add/dev/1-1-0',
+      number: 4,
+      state: 'closed',
+      merged: false,
+      held: false,
+      proposal: {
+        task: 'version-add',
+        env: 'dev',
+        subject: '1-1-0',
+        memory: { pins: [{ image: 'dbos-app', tag: '1.1.0', digest: limited.digests['1.1.0']! }] },
+      },
+    };
     const rejected = await plan(limited.files, [closed], roomy);
     expect(rejected.plans).toEqual([]);
     expect(rejected.skips[0]!.reason).toContain('closed without merging; waiting for a newer version');

@@ -2,7 +2,15 @@ import type { AppVersionsConfig, EnvironmentConfig } from '../../config/schema.t
 import { branchFor, markerFor, type Plan } from '../../plan.ts';
 import { pinsMemory, readPins } from '../shared/pins.ts';
 import { compareTags, eligibleTags } from '../../sources/registry/tag-policy.ts';
-import { appVersionsDisabledBy, requireAppVersions, addVersionEdits, appVersionSlug, readAppVersionsTree, type AppVersionsTree, type LiveVersion } from '../shared/app-version-files.ts';
+import {
+  appVersionsDisabledBy,
+  requireAppVersions,
+  addVersionEdits,
+  appVersionSlug,
+  readAppVersionsTree,
+  type AppVersionsTree,
+  type LiveVersion,
+} from '../shared/app-version-files.ts';
 import { digestProblem } from '../image-update/index.ts';
 import type { Task, TaskContext } from '../types.ts';
 import { hasHoldCommentLine } from '../../repo/holds.ts';
@@ -28,7 +36,6 @@ interface Target {
   created: Date | null;
   source: string;
 }
-
 
 /** The environment's latest version: the one with the app-latest component, else the highest. */
 export function latestOf(tree: AppVersionsTree): LiveVersion | null {
@@ -61,7 +68,13 @@ async function newestFromRegistry(context: TaskContext, appVersions: AppVersions
   return `${youngest ?? newer[0]} is younger than the minimum release age (${minAge}s) or has no created time`;
 }
 
-async function fromPreviousEnvironment(context: TaskContext, appVersions: AppVersionsConfig, env: EnvironmentConfig, previousEnv: EnvironmentConfig, previousTree: AppVersionsTree | null): Promise<Target | string> {
+async function fromPreviousEnvironment(
+  context: TaskContext,
+  appVersions: AppVersionsConfig,
+  env: EnvironmentConfig,
+  previousEnv: EnvironmentConfig,
+  previousTree: AppVersionsTree | null,
+): Promise<Target | string> {
   if (!previousTree) return `${previousEnv.name} has no app-versions list on the base branch`;
   const latest = latestOf(previousTree);
   if (!latest) return `${previousEnv.name} has no application version yet`;
@@ -84,7 +97,8 @@ function rejected(context: TaskContext, env: string, target: Target): string | n
     if (previous.proposal.task !== TASK || previous.proposal.env !== env) continue;
     const proposed = readPins(previous.proposal.memory)[0];
     if (!proposed || compareTags(proposed.tag, target.tag) < 0) continue;
-    if (previous.state === 'closed' && !previous.merged) return `${target.version} was proposed in PR #${previous.number}, which was closed without merging; waiting for a newer version`;
+    if (previous.state === 'closed' && !previous.merged)
+      return `${target.version} was proposed in PR #${previous.number}, which was closed without merging; waiting for a newer version`;
   }
   return null;
 }
@@ -93,7 +107,11 @@ function buildPlan(context: TaskContext, appVersions: AppVersionsConfig, env: st
   const taken = new Map(tree.versions.map((live) => [live.slug, live.version]));
   const slug = appVersionSlug(target.version, taken);
   const previous = latestOf(tree);
-  const edits = addVersionEdits(tree, { version: target.version, slug, image: { name: appVersions.imageName, newName: appVersions.repository, tag: target.tag, digest: target.digest } });
+  const edits = addVersionEdits(tree, {
+    version: target.version,
+    slug,
+    image: { name: appVersions.imageName, newName: appVersions.repository, tag: target.tag, digest: target.digest },
+  });
   const memory = pinsMemory([{ image: appVersions.imageName, tag: target.tag, digest: target.digest }]);
   const why =
     target.source === 'registry'
@@ -132,7 +150,8 @@ export const versionAddTask: Task = {
   name: TASK,
   needs: ['registry', 'forge', 'kube'],
   disabledBy: appVersionsDisabledBy,
-  description: 'add a Deployment for a new application version (newest allowed tag into the first environment, then the merged digest env by env); older versions keep draining',
+  description:
+    'add a Deployment for a new application version (newest allowed tag into the first environment, then the merged digest env by env); older versions keep draining',
   async plan(context) {
     const appVersions = requireAppVersions(context);
     const trees = new Map<string, AppVersionsTree | null>();
@@ -143,17 +162,25 @@ export const versionAddTask: Task = {
     return walkEnvironments(context, TASK, async ({ env, previousEnv, skip, held, propose }) => {
       const tree = await treeOf(env);
       if (!tree) return skip('*', `${env.overlay}/app-versions/kustomization.yaml does not exist on the base branch`);
-      const target = previousEnv ? await fromPreviousEnvironment(context, appVersions, env, previousEnv, await treeOf(previousEnv)) : await newestFromRegistry(context, appVersions, highestVersion(tree));
+      const target = previousEnv
+        ? await fromPreviousEnvironment(context, appVersions, env, previousEnv, await treeOf(previousEnv))
+        : await newestFromRegistry(context, appVersions, highestVersion(tree));
       if (typeof target === 'string') return skip('*', target);
       if (tree.versions.some((live) => live.version === target.version)) return;
       const highest = highestVersion(tree);
       if (compareTags(target.tag, highest) <= 0) {
-        return skip('*', `${previousEnv ? previousEnv.name : 'the registry'} has ${target.version}, not newer than ${highest} here; versions are only added in order`);
+        return skip(
+          '*',
+          `${previousEnv ? previousEnv.name : 'the registry'} has ${target.version}, not newer than ${highest} here; versions are only added in order`,
+        );
       }
       const slug = appVersionSlug(target.version, new Map(tree.versions.map((live) => [live.slug, live.version])));
       if (held(slug, hasHoldCommentLine(tree.list) ? `line in ${tree.listFile}` : null)) return;
       if (tree.versions.length >= appVersions.maxLive) {
-        return skip(slug, `${tree.versions.length} versions are live in ${env.name} (appVersions.maxLive: ${appVersions.maxLive}); ${target.version} waits until version-retire removes a drained one`);
+        return skip(
+          slug,
+          `${tree.versions.length} versions are live in ${env.name} (appVersions.maxLive: ${appVersions.maxLive}); ${target.version} waits until version-retire removes a drained one`,
+        );
       }
       const why = rejected(context, env.name, target);
       if (why) return skip(slug, why);

@@ -59,7 +59,13 @@ interface Row {
 }
 
 /** A fresh application name per test keeps rows apart in the one shared system database. */
-async function app(rows: Row[], registered: Array<{ version: string; agoMs: number }> = [{ version: '1.0.0', agoMs: 30 * 24 * HOUR }, { version: '2.0.0', agoMs: 7 * 24 * HOUR }]): Promise<string> {
+async function app(
+  rows: Row[],
+  registered: Array<{ version: string; agoMs: number }> = [
+    { version: '1.0.0', agoMs: 30 * 24 * HOUR },
+    { version: '2.0.0', agoMs: 7 * 24 * HOUR },
+  ],
+): Promise<string> {
   const name = `app-${++appCounter}`;
   // version_name is unique across apps in dbos.application_versions, so each test starts from empty tables.
   await sql('DELETE FROM dbos.workflow_status');
@@ -73,7 +79,12 @@ async function app(rows: Row[], registered: Array<{ version: string; agoMs: numb
     );
   }
   for (const version of registered) {
-    await sql('INSERT INTO dbos.application_versions (version_id, version_name, version_timestamp, application_name) VALUES ($1, $2, $3, $4)', [`${name}-${version.version}`, version.version, now - version.agoMs, name]);
+    await sql('INSERT INTO dbos.application_versions (version_id, version_name, version_timestamp, application_name) VALUES ($1, $2, $3, $4)', [
+      `${name}-${version.version}`,
+      version.version,
+      now - version.agoMs,
+      name,
+    ]);
   }
   return name;
 }
@@ -84,17 +95,55 @@ const VERSIONS: FixtureVersion[] = [
 ];
 
 async function files(appName: string, versions: FixtureVersion[] = VERSIONS, quietPeriod = '1h') {
-  return versionFixtureFiles({ environments: ['dev', 'prod'], versions: { dev: versions, prod: versions }, repository: 'ghcr.io/example-org/dbos-app', appName, quietPeriod });
+  return versionFixtureFiles({
+    environments: ['dev', 'prod'],
+    versions: { dev: versions, prod: versions },
+    repository: 'ghcr.io/example-org/dbos-app',
+    appName,
+    quietPeriod,
+  });
 }
 
-async function plan(appName: string, source: DrainSource, options: { versions?: FixtureVersion[]; previous?: PreviousProposal[]; service?: string; retireDeadLettered?: boolean } = {}) {
+async function plan(
+  appName: string,
+  source: DrainSource,
+  options: { versions?: FixtureVersion[]; previous?: PreviousProposal[]; service?: string; retireDeadLettered?: boolean } = {},
+) {
   const tree = await files(appName, options.versions);
-  if (options.retireDeadLettered) tree['.github/gitops-bot.yaml'] = tree['.github/gitops-bot.yaml']!.replace('    source: database\n', '    source: database\n    retireDeadLettered: true\n');
-  if (options.service) tree['overlays/dev/app-versions/service.yaml'] = tree['overlays/dev/app-versions/service.yaml']!.replace('dbos.dev/app-version: 2-0-0', `dbos.dev/app-version: ${options.service}`);
+  if (options.retireDeadLettered)
+    tree['.github/gitops-bot.yaml'] = tree['.github/gitops-bot.yaml']!.replace(
+      '    source: database\n',
+      '    source: database\n    retireDeadLettered: true\n',
+    );
+  if (options.service)
+    tree['overlays/dev/app-versions/service.yaml'] = tree['overlays/dev/app-versions/service.yaml']!.replace(
+      'dbos.dev/app-version: 2-0-0',
+      `dbos.dev/app-version: ${options.service}`,
+    );
   const config = parseConfig(tree['.github/gitops-bot.yaml']!);
   const task = createVersionRetireTask({ drainSourceFor: () => source });
-  const pullRequests = (options.previous ?? []).map((previous) => ({ number: previous.number, branch: previous.branch, title: '', body: `<!-- gitops-bot: ${JSON.stringify(previous.proposal)} -->`, state: previous.state, merged: previous.merged, labels: previous.held ? ['gitops-bot/hold'] : [], createdAt: new Date().toISOString(), url: '' }));
-  return planAll({ config, tasks: [task], tree: memoryTree(tree), registry: NO_REGISTRY, kube: null, pullRequests, envFilter: 'dev', now: new Date(), log: () => undefined });
+  const pullRequests = (options.previous ?? []).map((previous) => ({
+    number: previous.number,
+    branch: previous.branch,
+    title: '',
+    body: `<!-- gitops-bot: ${JSON.stringify(previous.proposal)} -->`,
+    state: previous.state,
+    merged: previous.merged,
+    labels: previous.held ? ['gitops-bot/hold'] : [],
+    createdAt: new Date().toISOString(),
+    url: '',
+  }));
+  return planAll({
+    config,
+    tasks: [task],
+    tree: memoryTree(tree),
+    registry: NO_REGISTRY,
+    kube: null,
+    pullRequests,
+    envFilter: 'dev',
+    now: new Date(),
+    log: () => undefined,
+  });
 }
 
 const database = (url = reader.url) => new DatabaseDrainSource({ databaseUrl: url, timeoutMs: 5_000 });
@@ -125,7 +174,9 @@ describe('version-retire refuses while anything of the version is in flight', ()
     const name = await app([{ status: 'PENDING', version: '1.0.0', agoMs: 5 * HOUR }]);
     expect((await plan(name, database())).plans).toEqual([]);
     // The statement DBOS 5.3 runs when a workflow finishes (updateWorkflowStatus): updated_at from the DB clock.
-    await sql(`UPDATE dbos.workflow_status SET status = 'SUCCESS', updated_at = (EXTRACT(EPOCH FROM now()) * 1000)::bigint WHERE workflow_uuid = $1`, [`${name}-wf-0`]);
+    await sql(`UPDATE dbos.workflow_status SET status = 'SUCCESS', updated_at = (EXTRACT(EPOCH FROM now()) * 1000)::bigint WHERE workflow_uuid = $1`, [
+      `${name}-wf-0`,
+    ]);
     const { plans, skips } = await plan(name, database());
     expect(plans).toEqual([]);
     expect(skips.find((skip) => skip.subject === '1-0-0')!.reason).toMatch(/has read zero for \d+s/);
@@ -139,8 +190,14 @@ describe('version-retire refuses while anything of the version is in flight', ()
     expect(skips.find((skip) => skip.subject === '2-0-0')!.reason).toContain('app-latest component');
   });
 
-  it("refuses a version the database registered as the newest, even when git calls another one latest", async () => {
-    const name = await app([{ status: 'SUCCESS', version: '1.0.0', agoMs: 5 * HOUR }], [{ version: '2.0.0', agoMs: 30 * 24 * HOUR }, { version: '1.0.0', agoMs: 2 * HOUR }]);
+  it('refuses a version the database registered as the newest, even when git calls another one latest', async () => {
+    const name = await app(
+      [{ status: 'SUCCESS', version: '1.0.0', agoMs: 5 * HOUR }],
+      [
+        { version: '2.0.0', agoMs: 30 * 24 * HOUR },
+        { version: '1.0.0', agoMs: 2 * HOUR },
+      ],
+    );
     const { plans, skips } = await plan(name, database());
     expect(plans).toEqual([]);
     expect(skips.find((skip) => skip.subject === '1-0-0')!.reason).toContain('1.0.0 is the latest version');
@@ -185,9 +242,13 @@ describe('dead-lettered work (MAX_RECOVERY_ATTEMPTS_EXCEEDED)', () => {
     const { plans, skips } = await plan(name, database());
     expect(plans).toEqual([]);
     const reason = skips.find((skip) => skip.subject === '1-0-0')!.reason;
-    expect(reason).toContain('1 workflow(s) of 1.0.0 are dead-lettered (MAX_RECOVERY_ATTEMPTS_EXCEEDED) and only an executor of 1.0.0 can resume them, so 1.0.0 stays');
+    expect(reason).toContain(
+      '1 workflow(s) of 1.0.0 are dead-lettered (MAX_RECOVERY_ATTEMPTS_EXCEEDED) and only an executor of 1.0.0 can resume them, so 1.0.0 stays',
+    );
     expect(reason).toContain(`resume on 1.0.0 with \`dbos workflow resume ${name}-wf-1 --sys-db-url "$DBOS_SYSTEM_DATABASE_URL"\``);
-    expect(reason).toContain(`restart it on 2.0.0 with \`dbos workflow fork ${name}-wf-1 --step 0 --application-version 2.0.0 --sys-db-url "$DBOS_SYSTEM_DATABASE_URL"\``);
+    expect(reason).toContain(
+      `restart it on 2.0.0 with \`dbos workflow fork ${name}-wf-1 --step 0 --application-version 2.0.0 --sys-db-url "$DBOS_SYSTEM_DATABASE_URL"\``,
+    );
     expect(reason).toContain('appVersions.drain.retireDeadLettered: true');
     expect(reason).not.toContain(`${name}-wf-2`);
   });
@@ -196,9 +257,11 @@ describe('dead-lettered work (MAX_RECOVERY_ATTEMPTS_EXCEEDED)', () => {
     const rows = Array.from({ length: 23 }, (_, i) => ({ status: 'MAX_RECOVERY_ATTEMPTS_EXCEEDED', version: '1.0.0', agoMs: (5 + i) * HOUR }));
     const name = await app(rows);
     const reason = (await plan(name, database())).skips.find((skip) => skip.subject === '1-0-0')!.reason;
-    expect(reason).toContain("23 workflow(s) of 1.0.0 are dead-lettered");
+    expect(reason).toContain('23 workflow(s) of 1.0.0 are dead-lettered');
     expect(reason.match(/dbos workflow resume /g)).toHaveLength(20);
-    expect(reason).toContain('- and 3 more; list them all with `dbos workflow list --status MAX_RECOVERY_ATTEMPTS_EXCEEDED --application-version 1.0.0 --limit 23');
+    expect(reason).toContain(
+      '- and 3 more; list them all with `dbos workflow list --status MAX_RECOVERY_ATTEMPTS_EXCEEDED --application-version 1.0.0 --limit 23',
+    );
   });
 
   it('with appVersions.drain.retireDeadLettered the version is retired and the PR names what it strands', async () => {
@@ -220,7 +283,14 @@ describe('holds', () => {
 
   it('the gitops-bot/hold label on the open retire PR stops the bot', async () => {
     const failing: DrainSource = { describe: 'must not be read', read: () => Promise.reject(new Error('read despite hold')) };
-    const previous: PreviousProposal = { branch: 'bot/version-retire/dev/1-0-0', number: 7, state: 'open', merged: false, held: true, proposal: { task: 'version-retire', env: 'dev', subject: '1-0-0', memory: { pins: [] } } };
+    const previous: PreviousProposal = {
+      branch: 'bot/version-retire/dev/1-0-0',
+      number: 7,
+      state: 'open',
+      merged: false,
+      held: true,
+      proposal: { task: 'version-retire', env: 'dev', subject: '1-0-0', memory: { pins: [] } },
+    };
     const { plans, skips } = await plan('held-app', failing, { previous: [previous] });
     expect(plans).toEqual([]);
     expect(skips.find((skip) => skip.subject === '1-0-0')!.reason).toContain('gitops-bot/hold label on PR #7');
@@ -233,15 +303,35 @@ describe('the full run (real runner, real bare git remote)', () => {
     for (const remote of remotes) await remote.cleanup();
   });
 
-  async function run(appName: string, source: DrainSource, existing?: BareRemote): Promise<{ remote: BareRemote; result: RunResult | null; error: unknown; printed: string[] }> {
+  async function run(
+    appName: string,
+    source: DrainSource,
+    existing?: BareRemote,
+  ): Promise<{ remote: BareRemote; result: RunResult | null; error: unknown; printed: string[] }> {
     const remote = existing ?? (await createBareRemote(await files(appName)));
     if (!existing) remotes.push(remote);
     const config = parseConfig((await remote.readFile('main', '.github/gitops-bot.yaml'))!);
     const workspace = await GitWorkspace.clone(remote.url, 'main', IDENTITY);
     const printed: string[] = [];
     try {
-      const forge = new LocalForge(async () => [...(await workspace.botBranches()).keys()], (text) => printed.push(text));
-      const result = await runPlans({ config, tasks: [createVersionRetireTask({ drainSourceFor: () => source })], workspace, forge, registry: NO_REGISTRY, kube: null, envFilter: 'dev', dryRun: false, now: new Date(), log: (line) => printed.push(line), print: (text) => printed.push(text), identity: IDENTITY });
+      const forge = new LocalForge(
+        async () => [...(await workspace.botBranches()).keys()],
+        (text) => printed.push(text),
+      );
+      const result = await runPlans({
+        config,
+        tasks: [createVersionRetireTask({ drainSourceFor: () => source })],
+        workspace,
+        forge,
+        registry: NO_REGISTRY,
+        kube: null,
+        envFilter: 'dev',
+        dryRun: false,
+        now: new Date(),
+        log: (line) => printed.push(line),
+        print: (text) => printed.push(text),
+        identity: IDENTITY,
+      });
       return { remote, result, error: null, printed };
     } catch (error) {
       return { remote, result: null, error, printed };
@@ -286,7 +376,11 @@ describe('the full run (real runner, real bare git remote)', () => {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
-      const conductor = new ConductorCheckedDrainSource(database(), { baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, org: 'acme_org', apiKey: 'test-key-generated-here' });
+      const conductor = new ConductorCheckedDrainSource(database(), {
+        baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        org: 'acme_org',
+        apiKey: 'test-key-generated-here',
+      });
       await expectFailClosed(name, conductor, /Conductor answered 503.*unknown, not zero/);
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -342,13 +436,35 @@ describe('credentials in the drain URL never reach the remote or GitHub', () => 
     const workspace = await GitWorkspace.clone(remote.url, 'main', IDENTITY);
     try {
       const config = parseConfig((await remote.readFile('main', '.github/gitops-bot.yaml'))!);
-      const forge = new GitHubForge({ token: 'fake-token-not-a-secret', owner: 'example-org', repo: 'gitops', baseUrl: github.url, minWriteIntervalMs: 0, retryAfterBaseValue: 10, log: (line) => printed.push(line) });
-      const result = await runPlans({ config, tasks: [createVersionRetireTask({ drainSourceFor: () => database(url) })], workspace, forge, registry: NO_REGISTRY, kube: null, envFilter: 'dev', dryRun: false, now: new Date(), log: (line) => printed.push(line), print: (text) => printed.push(text), identity: IDENTITY });
+      const forge = new GitHubForge({
+        token: 'fake-token-not-a-secret',
+        owner: 'example-org',
+        repo: 'gitops',
+        baseUrl: github.url,
+        minWriteIntervalMs: 0,
+        retryAfterBaseValue: 10,
+        log: (line) => printed.push(line),
+      });
+      const result = await runPlans({
+        config,
+        tasks: [createVersionRetireTask({ drainSourceFor: () => database(url) })],
+        workspace,
+        forge,
+        registry: NO_REGISTRY,
+        kube: null,
+        envFilter: 'dev',
+        dryRun: false,
+        now: new Date(),
+        log: (line) => printed.push(line),
+        print: (text) => printed.push(text),
+        identity: IDENTITY,
+      });
       expect(result.applied.map((item) => [item.plan.branch, item.outcome])).toEqual([['bot/version-retire/dev/1-0-0', 'created']]);
       expect(github.pulls).toHaveLength(1);
       const body = github.pulls[0]!.body;
       expect(body).toContain(`database postgresql://127.0.0.1:${pg.port}/${sys.database}?sslmode=disable`);
-      const git = (...args: string[]) => promisify(execFile)('git', ['--git-dir', remote.url, ...args], { encoding: 'utf8', maxBuffer: 1 << 26 }).then((out) => out.stdout);
+      const git = (...args: string[]) =>
+        promisify(execFile)('git', ['--git-dir', remote.url, ...args], { encoding: 'utf8', maxBuffer: 1 << 26 }).then((out) => out.stdout);
       const message = await git('log', '-1', '--format=%B', 'bot/version-retire/dev/1-0-0');
       expect(message).toContain(`postgresql://127.0.0.1:${pg.port}/${sys.database}`);
       // Every object reachable from every ref: blobs, trees and commits of the pushed branch.
@@ -373,10 +489,29 @@ describe('PR body stability', () => {
     const tree = await files(name);
     const config = parseConfig(tree['.github/gitops-bot.yaml']!);
     const task = createVersionRetireTask({ drainSourceFor: () => database() });
-    const context = { config, tree: memoryTree(tree), registry: NO_REGISTRY, kube: null, conductor: null, drain: null, previous: [] as PreviousProposal[], now: new Date(), envFilter: 'dev', log: () => undefined };
+    const context = {
+      config,
+      tree: memoryTree(tree),
+      registry: NO_REGISTRY,
+      kube: null,
+      conductor: null,
+      drain: null,
+      previous: [] as PreviousProposal[],
+      now: new Date(),
+      envFilter: 'dev',
+      log: () => undefined,
+    };
     const first = (await task.plan(context)).plans[0]!;
     await new Promise((resolve) => setTimeout(resolve, 20));
-    const open = { branch: first.branch, number: 9, state: 'open' as const, merged: false, held: false, proposal: { task: first.task, env: first.env, subject: first.subject, memory: { pins: [] } }, body: first.body };
+    const open = {
+      branch: first.branch,
+      number: 9,
+      state: 'open' as const,
+      merged: false,
+      held: false,
+      proposal: { task: first.task, env: first.env, subject: first.subject, memory: { pins: [] } },
+      body: first.body,
+    };
     const second = (await task.plan({ ...context, previous: [open] })).plans[0]!;
     expect(second.body).toBe(first.body);
     // Without the previous body (or with changed evidence) the body carries this run's read time.
@@ -391,7 +526,19 @@ describe('configuration', () => {
     const tree = await files('x');
     const config = parseConfig(tree['.github/gitops-bot.yaml']!.replace(/appVersions:[\s\S]*$/, ''));
     const task = createVersionRetireTask({ drainSourceFor: () => database() });
-    await expect(planAll({ config, tasks: [task], tree: memoryTree(tree), registry: NO_REGISTRY, kube: null, pullRequests: [], envFilter: 'dev', now: new Date(), log: () => undefined })).rejects.toMatchObject({ name: 'ConfigError', exitCode: 2 });
+    await expect(
+      planAll({
+        config,
+        tasks: [task],
+        tree: memoryTree(tree),
+        registry: NO_REGISTRY,
+        kube: null,
+        pullRequests: [],
+        envFilter: 'dev',
+        now: new Date(),
+        log: () => undefined,
+      }),
+    ).rejects.toMatchObject({ name: 'ConfigError', exitCode: 2 });
   });
 
   it('reading connection settings from the environment: a missing variable is a DrainReadError naming it', async () => {
@@ -405,10 +552,32 @@ describe('configuration', () => {
     const tree = await files(name);
     const config = parseConfig(tree['.github/gitops-bot.yaml']!);
     const task = createVersionRetireTask({ drainSourceFor: defaultDrainSourceFor({ DBOS_DRAIN_DATABASE_URL: reader.url }) });
-    const all = planAll({ config, tasks: [task], tree: memoryTree(tree), registry: NO_REGISTRY, kube: null, pullRequests: [], envFilter: null, now: new Date(), log: () => undefined });
+    const all = planAll({
+      config,
+      tasks: [task],
+      tree: memoryTree(tree),
+      registry: NO_REGISTRY,
+      kube: null,
+      pullRequests: [],
+      envFilter: null,
+      now: new Date(),
+      log: () => undefined,
+    });
     await expect(all).rejects.toThrow(/DBOS_DRAIN_DATABASE_URL_DEV is not set/);
-    const perEnv = createVersionRetireTask({ drainSourceFor: defaultDrainSourceFor({ DBOS_DRAIN_DATABASE_URL_DEV: reader.url, DBOS_DRAIN_DATABASE_URL_PROD: reader.url }) });
-    const { plans } = await planAll({ config, tasks: [perEnv], tree: memoryTree(tree), registry: NO_REGISTRY, kube: null, pullRequests: [], envFilter: null, now: new Date(), log: () => undefined });
+    const perEnv = createVersionRetireTask({
+      drainSourceFor: defaultDrainSourceFor({ DBOS_DRAIN_DATABASE_URL_DEV: reader.url, DBOS_DRAIN_DATABASE_URL_PROD: reader.url }),
+    });
+    const { plans } = await planAll({
+      config,
+      tasks: [perEnv],
+      tree: memoryTree(tree),
+      registry: NO_REGISTRY,
+      kube: null,
+      pullRequests: [],
+      envFilter: null,
+      now: new Date(),
+      log: () => undefined,
+    });
     expect(plans.map((plan) => plan.branch)).toEqual(['bot/version-retire/dev/1-0-0', 'bot/version-retire/prod/1-0-0']);
   });
 });

@@ -3,7 +3,14 @@ import { branchFor, markerFor, type Plan } from '../../plan.ts';
 import { pinsMemory } from '../shared/pins.ts';
 import { compareTags } from '../../sources/registry/tag-policy.ts';
 import { DrainReadError, NOT_CONFIGURED, type DrainReading, type VersionDrainReading } from '../../sources/drain/source.ts';
-import { appVersionsDisabledBy, requireAppVersions, readAppVersionsTree, removeVersionEdits, type AppVersionsTree, type LiveVersion } from '../shared/app-version-files.ts';
+import {
+  appVersionsDisabledBy,
+  requireAppVersions,
+  readAppVersionsTree,
+  removeVersionEdits,
+  type AppVersionsTree,
+  type LiveVersion,
+} from '../shared/app-version-files.ts';
 import type { Task, TaskContext } from '../types.ts';
 import { walkEnvironments } from '../shared/walk.ts';
 
@@ -57,26 +64,47 @@ function deadLetterLines(v: VersionDrainReading, latestVersion: string | null): 
       `- \`${workflow.workflowId}\`${workflow.workflowName ? ` (${workflow.workflowName})` : ''}, dead-lettered ${workflow.updatedAt}: resume on ${v.version} with \`${workflow.resume}\`${workflow.fork ? `, or restart it on ${latestVersion} with \`${workflow.fork}\`` : ''}`,
   );
   const more = v.deadLettered.count - v.deadLettered.workflows.length;
-  if (more > 0) lines.push(`- and ${more} more; list them all with \`dbos workflow list --status MAX_RECOVERY_ATTEMPTS_EXCEEDED --application-version ${shellWord(v.version)} --limit ${v.deadLettered.count} --sys-db-url "$DBOS_SYSTEM_DATABASE_URL"\``);
+  if (more > 0)
+    lines.push(
+      `- and ${more} more; list them all with \`dbos workflow list --status MAX_RECOVERY_ATTEMPTS_EXCEEDED --application-version ${shellWord(v.version)} --limit ${v.deadLettered.count} --sys-db-url "$DBOS_SYSTEM_DATABASE_URL"\``,
+    );
   return lines;
 }
 
 function queryBlock(reading: DrainReading): string[] {
-  return ['In-flight query (parameters: $1 = version, $2 = app name):', '```sql', reading.queries.inFlight, '```', 'Quiet-since query (same transaction):', '```sql', reading.queries.quietSince, '```'];
+  return [
+    'In-flight query (parameters: $1 = version, $2 = app name):',
+    '```sql',
+    reading.queries.inFlight,
+    '```',
+    'Quiet-since query (same transaction):',
+    '```sql',
+    reading.queries.quietSince,
+    '```',
+  ];
 }
 
 /** Reuses the read time of the open PR's body when every other fact is unchanged, so hourly re-runs write nothing. */
 function readTimeLine(context: TaskContext, branch: string, stableBody: string, readAt: string): string {
   const open = context.previous.find((previous) => previous.branch === branch && previous.state === 'open');
   const previousBody = open?.body ?? null;
-  if (previousBody && previousBody.includes(stableBody)) {
+  if (previousBody?.includes(stableBody)) {
     const match = /^- \*\*Read at:\*\* .+$/m.exec(previousBody);
     if (match) return match[0];
   }
   return `- **Read at:** ${readAt} (database clock, one read-only repeatable-read transaction)`;
 }
 
-function buildPlan(context: TaskContext, env: string, tree: AppVersionsTree, candidate: Candidate, reading: DrainReading, quietPeriodMs: number, edits: Plan['edits'], imageName: string): Plan {
+function buildPlan(
+  context: TaskContext,
+  env: string,
+  tree: AppVersionsTree,
+  candidate: Candidate,
+  reading: DrainReading,
+  quietPeriodMs: number,
+  edits: Plan['edits'],
+  imageName: string,
+): Plan {
   const { live } = candidate;
   const subject = live.slug;
   const branch = branchFor(TASK, env, subject);
@@ -134,7 +162,8 @@ export function createVersionRetireTask(options: { drainSourceFor?: DrainSourceF
     name: TASK,
     needs: ['drain', 'forge'],
     disabledBy: appVersionsDisabledBy,
-    description: 'remove an old application version once its durable workflows have drained (zero in flight for the quiet period, read successfully this run); fails closed',
+    description:
+      'remove an old application version once its durable workflows have drained (zero in flight for the quiet period, read successfully this run); fails closed',
     async plan(context) {
       const appVersions = requireAppVersions(context);
       const quietPeriodMs = appVersions.drain.quietPeriod * 1000;
@@ -168,7 +197,10 @@ export function createVersionRetireTask(options: { drainSourceFor?: DrainSourceF
           const counts = `pending ${drained.pending}, enqueued ${drained.enqueued}, delayed ${drained.delayed}`;
           context.log(`${env.name} ${live.version}: ${counts}; unchanged since ${drained.quietSince ?? 'never seen'}; read at ${reading.readAt}`);
           if (drained.inFlight === 0 && drained.quietSince === null) {
-            skip(live.slug, `the database (${reading.describe}) has no workflow of ${live.version} and never registered it; check that DBOS__APPVERSION in ${live.patchFile} is what the executors run (unknown is not drained)`);
+            skip(
+              live.slug,
+              `the database (${reading.describe}) has no workflow of ${live.version} and never registered it; check that DBOS__APPVERSION in ${live.patchFile} is what the executors run (unknown is not drained)`,
+            );
             continue;
           }
           const observations: DrainObservation[] = [];
