@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startRegistry, type TestRegistry } from '@dbos-gitops/testkit';
-import { overlayKustomization, type FixtureImage, type FixtureOptions } from '../testing/fixture-repo.ts';
+import { imagePins, type FixtureImage, type FixtureOptions } from '../testing/fixture-repo.ts';
 import { createWorld, type World } from '../testing/world.ts';
 import type { GitHubFakeOptions } from '@dbos-gitops/testkit';
 
@@ -10,7 +10,7 @@ import type { GitHubFakeOptions } from '@dbos-gitops/testkit';
  * Real registry, real bare git remote, the OpenAPI-checked GitHub fake.
  */
 const DAY = 86_400_000;
-const DEV = 'overlays/dev/kustomization.yaml';
+const DEV = 'overlays/dev/images/kustomization.yaml';
 const DEX_BRANCH = 'bot/image-update/dev/dex';
 let registry: TestRegistry;
 let counter = 0;
@@ -240,7 +240,7 @@ describe('a hold that lands while a PR is open', () => {
         digest: image.digest,
         ...(hold && image.id === 'dex' ? { comment: 'gitops-bot: hold' } : {}),
       }));
-    await world.remote.commit('main', { [DEV]: overlayKustomization('dev', entries(true)) }, 'hold dex');
+    await world.remote.commit('main', { [DEV]: imagePins('dev', entries(true)) }, 'hold dex');
     const held = await world.run('run', '--json', '--env', 'dev');
     expect(held.code, held.stderr).toBe(0);
     expect(held.json.closed).toEqual([expect.objectContaining({ branch: DEX_BRANCH, number: 1 })]);
@@ -250,7 +250,7 @@ describe('a hold that lands while a PR is open', () => {
     expect((await world.run('run', '--env', 'dev')).code).toBe(0);
     expect(world.github.writeCount()).toBe(writes);
 
-    await world.remote.commit('main', { [DEV]: overlayKustomization('dev', entries(false)) }, 'release the hold');
+    await world.remote.commit('main', { [DEV]: imagePins('dev', entries(false)) }, 'release the hold');
     const released = await world.run('run', '--json', '--env', 'dev');
     expect(released.code, released.stderr).toBe(0);
     expect(world.github.pulls.map((pull) => [pull.number, pull.state])).toEqual([

@@ -55,7 +55,9 @@ describe('registry source', () => {
     const result = await world.run('run');
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toContain('registry source: live OCI registries');
-    expect(await world.remote.readFile('bot/image-update/dev/dex', 'overlays/dev/kustomization.yaml')).toContain(`newTag: "1.1.0"\n    digest: ${live}\n`);
+    expect(await world.remote.readFile('bot/image-update/dev/dex', 'overlays/dev/images/kustomization.yaml')).toContain(
+      `newTag: "1.1.0"\n    digest: ${live}\n`,
+    );
   });
 
   it('run refuses the catalog against the origin remote or a URL, and writes nothing', async () => {
@@ -90,7 +92,7 @@ describe('registry source', () => {
     const sandbox = await world.run('run', '--source', 'catalog', '--catalog', catalog, '--remote', world.remote.url);
     expect(sandbox.code, sandbox.stderr).toBe(0);
     expect(sandbox.stderr).toContain('NOT a live registry read');
-    expect(await world.remote.readFile('bot/image-update/dev/dex', 'overlays/dev/kustomization.yaml')).toContain(`digest: ${D('c')}\n`);
+    expect(await world.remote.readFile('bot/image-update/dev/dex', 'overlays/dev/images/kustomization.yaml')).toContain(`digest: ${D('c')}\n`);
   });
 
   it('plan reads live by default and falls back to the labelled catalog only when no registry answers', async () => {

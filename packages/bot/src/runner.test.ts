@@ -1,6 +1,7 @@
+import { execFileSync } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startRegistry, type TestRegistry } from '@dbos-gitops/testkit';
-import { overlayKustomization, type FixtureImage, type FixtureOptions } from '../testing/fixture-repo.ts';
+import { imagePins, type FixtureImage, type FixtureOptions } from '../testing/fixture-repo.ts';
 import { createWorld, FAKE_TOKEN, type World } from '../testing/world.ts';
 
 const DAY = 86_400_000;
@@ -47,8 +48,8 @@ async function setup(overrides: Partial<FixtureOptions> = {}): Promise<Setup> {
   };
 }
 
-const DEV = 'overlays/dev/kustomization.yaml';
-const STAGING = 'overlays/staging/kustomization.yaml';
+const DEV = 'overlays/dev/images/kustomization.yaml';
+const STAGING = 'overlays/staging/images/kustomization.yaml';
 
 describe('image-update end to end (real registry, real git remote, OpenAPI-checked GitHub fake)', () => {
   it('opens one PR for the group in the first environment; five more runs write nothing', async () => {
@@ -118,6 +119,9 @@ describe('image-update end to end (real registry, real git remote, OpenAPI-check
     const stagingPull = world.github.pulls.find((pull) => pull.head === 'bot/image-update/staging/dex')!;
     expect(stagingPull.body).toContain('promotion copies the digest');
     expect(world.github.violations.join('\n')).toBe('');
+    // Issue 9 item 8: a promotion PR's diff is the one small pins file of the environment, nothing else.
+    const changed = execFileSync('git', ['--git-dir', world.remote.url, 'diff', '--name-only', 'main', 'bot/image-update/staging/dex'], { encoding: 'utf8' });
+    expect(changed.split('\n').filter(Boolean)).toEqual([STAGING]);
   });
 
   it('a PR closed unmerged is not re-proposed until a newer version appears', async () => {
@@ -149,7 +153,7 @@ describe('image-update end to end (real registry, real git remote, OpenAPI-check
     await world.remote.commit(
       'main',
       {
-        [DEV]: overlayKustomization(
+        [DEV]: imagePins(
           'dev',
           Object.values(images).map((image) => ({ name: image.name, tag: image.tag, digest: image.digest })),
         ),
@@ -181,7 +185,7 @@ describe('image-update end to end (real registry, real git remote, OpenAPI-check
       digest: image.digest,
       ...(image.id === 'dex' ? { comment: 'gitops-bot: hold' } : {}),
     }));
-    await world.remote.commit('main', { [DEV]: overlayKustomization('dev', entries) }, 'hold dex');
+    await world.remote.commit('main', { [DEV]: imagePins('dev', entries) }, 'hold dex');
     await push('dex', '1.5.0');
     const comment = await world.run('run');
     expect(comment.code).toBe(0);
@@ -206,7 +210,7 @@ describe('image-update end to end (real registry, real git remote, OpenAPI-check
     const entries = Object.values(images).map((image) =>
       image.id === 'dex' ? { name: image.name, tag: '1.1.0', digest } : { name: image.name, tag: image.tag, digest: image.digest },
     );
-    await world.remote.commit('main', { [DEV]: overlayKustomization('dev', entries) }, 'bump dex by hand');
+    await world.remote.commit('main', { [DEV]: imagePins('dev', entries) }, 'bump dex by hand');
     const run = await world.run('run', '--json', '--env', 'dev');
     expect(run.code, run.stderr).toBe(0);
     expect(run.json.closed).toHaveLength(1);
@@ -231,7 +235,7 @@ describe('image-update end to end (real registry, real git remote, OpenAPI-check
     await push('dex', '1.1.0');
     const run = await world.run('run', '--dry-run');
     expect(run.code, run.stderr).toBe(0);
-    expect(run.stdout).toContain('--- a/overlays/dev/kustomization.yaml');
+    expect(run.stdout).toContain('--- a/overlays/dev/images/kustomization.yaml');
     expect(run.stdout).toContain('+    newTag: "1.1.0"');
     expect(run.stdout).toContain('would open a PR');
     expect(await world.remote.pushCount()).toBe(0);

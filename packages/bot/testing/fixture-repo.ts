@@ -1,5 +1,5 @@
 /**
- * Builds a small GitOps repository (bot config + overlays with images: entries) for tests and the benchmark.
+ * Builds a small GitOps repository (bot config + overlays, each with an image pins file) for tests and the benchmark.
  * Not shipped behaviour: only tests and bench/ import it.
  */
 export interface FixtureImage {
@@ -23,14 +23,20 @@ export interface FixtureOptions {
   registryHosts?: string[];
 }
 
-export function overlayKustomization(env: string, images: Array<{ name: string; tag: string; digest: string; comment?: string }>): string {
+/** An environment's image pins file (`overlays/<env>/images/kustomization.yaml`): a Component holding only images:. */
+export function imagePins(env: string, images: Array<{ name: string; tag: string; digest: string; comment?: string }>): string {
   const entries = images
     .map(
       (image) =>
         `${image.comment ? `  # ${image.comment}\n` : ''}  - name: ${image.name}\n    newName: ${image.name}\n    newTag: "${image.tag}"\n    digest: ${image.digest}\n`,
     )
     .join('');
-  return `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n# ${env}: fixture overlay\nresources:\n  - ../../base\nimages:\n${entries}`;
+  return `apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n# ${env}: fixture image pins\nimages:\n${entries}`;
+}
+
+/** The overlay itself: the base plus its image pins component. */
+export function overlayKustomization(env: string): string {
+  return `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n# ${env}: fixture overlay\nresources:\n  - ../../base\ncomponents:\n  - images\n`;
 }
 
 export function fixtureFiles(options: FixtureOptions): Record<string, string> {
@@ -57,7 +63,8 @@ export function fixtureFiles(options: FixtureOptions): Record<string, string> {
   ];
   files['.github/gitops-bot.yaml'] = config.join('\n');
   for (const env of options.environments) {
-    files[`overlays/${env}/kustomization.yaml`] = overlayKustomization(
+    files[`overlays/${env}/kustomization.yaml`] = overlayKustomization(env);
+    files[`overlays/${env}/images/kustomization.yaml`] = imagePins(
       env,
       options.images.map((image) => ({ name: image.name, ...(options.pins?.[env]?.[image.id] ?? { tag: image.tag, digest: image.digest }) })),
     );

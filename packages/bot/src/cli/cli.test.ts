@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startRegistry, startRegistryProxy, type RegistryProxy, type TestRegistry } from '@dbos-gitops/testkit';
 import { main } from '../cli.ts';
-import { overlayKustomization, type FixtureImage, type FixtureOptions } from '../../testing/fixture-repo.ts';
+import { imagePins, type FixtureImage, type FixtureOptions } from '../../testing/fixture-repo.ts';
 import { createWorld, type CliRun, type World } from '../../testing/world.ts';
 
 const DAY = 86_400_000;
@@ -129,20 +129,20 @@ describe('faults: clear message, non-zero exit, clean tree, unchanged remote', (
   });
 
   it('malformed YAML in an overlay', async () => {
-    const { world } = await setup({}, { 'overlays/dev/kustomization.yaml': 'images:\n  - name: example/dex\n   newTag: [\n' });
-    await expectCleanFailure(world, () => world.run('run'), 7, /overlays\/dev\/kustomization\.yaml: not valid YAML at line/);
+    const { world } = await setup({}, { 'overlays/dev/images/kustomization.yaml': 'images:\n  - name: example/dex\n   newTag: [\n' });
+    await expectCleanFailure(world, () => world.run('run'), 7, /overlays\/dev\/images\/kustomization\.yaml: not valid YAML at line/);
   });
 
   it('an image configured but missing from an overlay', async () => {
     const { world } = await setup(
       {},
-      { 'overlays/dev/kustomization.yaml': overlayKustomization('dev', [{ name: 'example/other', tag: '1', digest: 'sha256:x' }]) },
+      { 'overlays/dev/images/kustomization.yaml': imagePins('dev', [{ name: 'example/other', tag: '1', digest: 'sha256:x' }]) },
     );
     await expectCleanFailure(
       world,
       () => world.run('run'),
       8,
-      /image "example\/dex" is configured .* no entry in the images: list of overlays\/dev\/kustomization\.yaml/,
+      /image "example\/dex" is configured .* no entry in the images: list of overlays\/dev\/images\/kustomization\.yaml/,
     );
   });
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../errors.ts';
 import { memoryTree } from '../../testing/version-fixture.ts';
-import { fixtureFiles, overlayKustomization } from '../../testing/fixture-repo.ts';
+import { fixtureFiles, imagePins } from '../../testing/fixture-repo.ts';
 import { createWorld, type World } from '../../testing/world.ts';
 import { parseConfig } from './load.ts';
 import { checkConfigAgainstTree } from './tree-check.ts';
@@ -39,9 +39,28 @@ describe('checkConfigAgainstTree', () => {
 
   it('names an image that no overlay pins', async () => {
     const files = fixtureFiles({ environments: ['dev', 'prod'], images: [dex, { ...dex, id: 'console', name: 'example/console' }] });
-    for (const env of ['dev', 'prod']) files[`overlays/${env}/kustomization.yaml`] = overlayKustomization(env, [dex]);
+    for (const env of ['dev', 'prod']) files[`overlays/${env}/images/kustomization.yaml`] = imagePins(env, [dex]);
     const error = await checkError(files);
     expect(error.message).toMatch(/^cfg\.yaml: images\[1\]\.name: image "example\/console" is not in the images: list of any overlay/);
+  });
+
+  it("reads the pins from each overlay's pins file, and names those files when an image is pinned in none", async () => {
+    const files = fixtureFiles({ environments: ['dev', 'prod'], images: [dex] });
+    // Pinned in the overlay's own kustomization.yaml is no longer where the bot looks.
+    for (const env of ['dev', 'prod']) {
+      files[`overlays/${env}/kustomization.yaml`] += files[`overlays/${env}/images/kustomization.yaml`]!.split('\n').slice(3).join('\n');
+      delete files[`overlays/${env}/images/kustomization.yaml`];
+    }
+    const error = await checkError(files);
+    expect(error.message).toBe(
+      'cfg.yaml: images[0].name: image "example/dex" is not in the images: list of any overlay (overlays/dev/images/kustomization.yaml, overlays/prod/images/kustomization.yaml)',
+    );
+  });
+
+  it('accepts an overlay without a pins file when another overlay pins the image', async () => {
+    const files = fixtureFiles({ environments: ['dev', 'prod'], images: [dex] });
+    delete files['overlays/prod/images/kustomization.yaml'];
+    await expect(checkConfigAgainstTree(parseConfig(files['.github/gitops-bot.yaml']!), memoryTree(files), 'cfg.yaml')).resolves.toBeUndefined();
   });
 });
 

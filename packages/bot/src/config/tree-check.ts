@@ -1,5 +1,5 @@
 import { ConfigError } from '../errors.ts';
-import { overlayKustomization, readOverlayImages, type TreeReader } from '../repo/tree.ts';
+import { imagePinsPath, overlayKustomization, readOverlayImages, type TreeReader } from '../repo/tree.ts';
 import type { BotConfig } from './schema.ts';
 
 /**
@@ -10,8 +10,7 @@ import type { BotConfig } from './schema.ts';
 export async function checkConfigAgainstTree(config: BotConfig, tree: TreeReader, file: string): Promise<void> {
   const used = new Set<string>();
   for (const [index, environment] of config.environments.entries()) {
-    const overlay = await readOverlayImages(tree, environment.name, environment.overlay);
-    if (overlay === null) {
+    if ((await tree.read(overlayKustomization(environment.overlay))) === null) {
       throw new ConfigError(
         `overlay "${environment.overlay}" of environment "${environment.name}" does not exist in ${tree.describe} (no ${overlayKustomization(environment.overlay)})`,
         file,
@@ -19,15 +18,17 @@ export async function checkConfigAgainstTree(config: BotConfig, tree: TreeReader
         `set environments[${index}].overlay to the overlay directory of "${environment.name}" (e.g. overlays/${environment.name}), or remove the environment`,
       );
     }
-    for (const entry of overlay.entries) used.add(entry.name);
+    // An environment without a pins file pins no control-plane image (e.g. one only the secret rotation serves).
+    const pins = await readOverlayImages(tree, environment.name, environment.overlay);
+    for (const entry of pins?.entries ?? []) used.add(entry.name);
   }
   for (const [index, image] of config.images.entries()) {
     if (used.has(image.name)) continue;
     throw new ConfigError(
-      `image "${image.name}" is not in the images: list of any overlay (${config.environments.map((environment) => overlayKustomization(environment.overlay)).join(', ')})`,
+      `image "${image.name}" is not in the images: list of any overlay (${config.environments.map((environment) => imagePinsPath(environment.overlay)).join(', ')})`,
       file,
       `images[${index}].name`,
-      `set images[${index}].name to the kustomize images[].name the overlays pin, or add an images: entry for "${image.name}" to the overlays`,
+      `set images[${index}].name to the kustomize images[].name the overlays pin, or add an images: entry for "${image.name}" to an overlay's image pins file`,
     );
   }
 }

@@ -41,7 +41,7 @@ export function fsTree(root: string, describe = `working tree ${root}`): TreeRea
 
 export interface OverlayImages {
   env: string;
-  /** `overlays/<env>/kustomization.yaml`. */
+  /** The environment's image pins file, `overlays/<env>/images/kustomization.yaml` (see imagePinsPath). */
   file: string;
   text: string;
   entries: ImageEntry[];
@@ -51,9 +51,18 @@ export function overlayKustomization(overlay: string): string {
   return posix.join(overlay.replace(/\/+$/, ''), 'kustomization.yaml');
 }
 
-/** The overlay's own kustomization and its images: entries; null when the overlay does not exist in this tree. */
+/**
+ * Where an environment's image pins live: a kustomize Component of its own holding only `images:`, which the overlay
+ * lists under components. Pins sit apart from resources and patches so a promotion PR is a diff of this one file.
+ * Every reader and writer of an environment's pins locates them here.
+ */
+export function imagePinsPath(overlay: string): string {
+  return posix.join(overlay.replace(/\/+$/, ''), 'images', 'kustomization.yaml');
+}
+
+/** The overlay's image pins file and its images: entries; null when this tree has no pins file for the overlay. */
 export async function readOverlayImages(tree: TreeReader, env: string, overlay: string): Promise<OverlayImages | null> {
-  const file = overlayKustomization(overlay);
+  const file = imagePinsPath(overlay);
   const text = await tree.read(file);
   if (text === null) return null;
   return { env, file, text, entries: readImageEntries(text, file) };

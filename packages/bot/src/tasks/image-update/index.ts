@@ -2,7 +2,7 @@ import type { EnvironmentConfig, ImageConfig } from '../../config/schema.ts';
 import { UnknownImageError } from '../../errors.ts';
 import { branchFor, markerFor, type Plan } from '../../plan.ts';
 import { pinsMemory, readPins } from '../shared/pins.ts';
-import { readOverlayImages, type OverlayImages } from '../../repo/tree.ts';
+import { imagePinsPath, readOverlayImages, type OverlayImages } from '../../repo/tree.ts';
 import { setImageEntry, type ImageEntry } from '../../repo/yaml-edit.ts';
 import { compareTags, eligibleTags } from '../../sources/registry/tag-policy.ts';
 import type { PreviousProposal, Task, TaskContext } from '../types.ts';
@@ -91,7 +91,7 @@ async function fromPreviousEnvironment(
   previousEnv: EnvironmentConfig,
   previousOverlay: OverlayImages | null,
 ): Promise<Target | string> {
-  if (!previousOverlay) return `overlay of ${previousEnv.name} (${previousEnv.overlay}) is missing on the base branch`;
+  if (!previousOverlay) return `the image pins of ${previousEnv.name} (${imagePinsPath(previousEnv.overlay)}) are missing on the base branch`;
   const previousEntry = previousOverlay.entries.find((candidate) => candidate.name === image.name);
   if (!previousEntry) throw new UnknownImageError(image.name, previousOverlay.file);
   if (!previousEntry.newTag || !previousEntry.digest) return `${previousEnv.name} does not pin ${image.name} by tag and digest`;
@@ -184,7 +184,7 @@ export const imageUpdateTask: Task = {
     };
     return walkEnvironments(context, TASK, async ({ env, previousEnv, skip, held, propose }) => {
       const overlay = await overlayOf(env);
-      if (!overlay) return skip('*', `overlay ${env.overlay} has no kustomization.yaml on the base branch`);
+      if (!overlay) return skip('*', `overlay ${env.overlay} has no image pins file (${imagePinsPath(env.overlay)}) on the base branch`);
       const previousOverlay = previousEnv ? await overlayOf(previousEnv) : null;
       for (const unit of units) {
         const entries = unit.images.map((image) => {
