@@ -25,6 +25,25 @@ describe('a violation names the environment and the overlay file that caused it'
     expect(v.where).toEqual([{ env: 'dev', file: 'overlays/dev/app-versions/1-0-0/kustomization.yaml' }]);
   });
 
+  it("an image broken by the environment's pins component names the pins file, not the overlay listing it", async () => {
+    const root = await freshRepo();
+    // The layout of overlays/<env>/images/: a Component holding only the environment's images: entries.
+    await writeFiles(root, {
+      'overlays/dev/images/kustomization.yaml': stringify({
+        apiVersion: 'kustomize.config.k8s.io/v1alpha1',
+        kind: 'Component',
+        images: [{ name: 'ghcr.io/dexidp/dex', newTag: 'latest' }],
+      }),
+    });
+    await editYaml(root, 'overlays/dev/kustomization.yaml', ([k]) => {
+      k!.components = ['images', ...k!.components];
+    });
+    const v = await onlyViolation(root, 'image-pinned');
+    expect(v.file).toBe('base/dex/deployment.yaml');
+    expect(v.message).toContain('ghcr.io/dexidp/dex:latest');
+    expect(v.where).toEqual([{ env: 'dev', file: 'overlays/dev/images/kustomization.yaml' }]);
+  });
+
   it('a field broken by an overlay patch names the patch file, not the kustomization listing it', async () => {
     const root = await freshRepo();
     await writeFiles(root, {
