@@ -16,7 +16,7 @@ const root = mkdtempSync(join(tmpdir(), 'image-update-task-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 /** dev already runs 1.1.0 (digest b); staging is at 1.0.0 (digest a); the catalog also knows 1.2.0 (c). */
-function context(kube: KubeHealth | null, soak: string): TaskContext {
+function context(kube: KubeHealth | null, soak: string, missing: string[] = []): TaskContext {
   const dir = mkdtempSync(join(root, 'repo-'));
   const files = fixtureFiles({
     environments: ['dev', 'staging'],
@@ -27,6 +27,7 @@ function context(kube: KubeHealth | null, soak: string): TaskContext {
     '    overlay: overlays/dev\n',
     '    overlay: overlays/dev\n    kube: { context: dev-cluster }\n',
   ).replace('    overlay: overlays/staging\n', `    overlay: overlays/staging\n    promotionSoak: ${soak}\n`);
+  for (const path of missing) delete files[path];
   for (const [path, text] of Object.entries(files)) {
     mkdirSync(join(dir, path, '..'), { recursive: true });
     writeFileSync(join(dir, path), text);
@@ -77,6 +78,32 @@ describe('promotion gate with cluster access', () => {
   it('without cluster access the merged state of the previous environment is enough', async () => {
     const result = await imageUpdateTask.plan(context(null, '1d'));
     expect(result.plans.map((plan) => plan.branch)).toEqual(['bot/image-update/staging/dex']);
+  });
+});
+
+describe('where the pins are read and written', () => {
+  it("a promotion edits only the next environment's pins file, and only its tag and digest lines", async () => {
+    const result = await imageUpdateTask.plan(context(null, '1d'));
+    const edits = result.plans[0]!.edits;
+    expect(edits.map((edit) => edit.path)).toEqual(['overlays/staging/images/kustomization.yaml']);
+    const before = edits[0]!.before!.split('\n');
+    const after = edits[0]!.after!.split('\n');
+    const changed = after.filter((line, index) => line !== before[index]);
+    expect(changed).toEqual(['    newTag: "1.1.0"', `    digest: ${D('b')}`]);
+  });
+
+  it('an environment without a pins file is skipped, naming the file', async () => {
+    const result = await imageUpdateTask.plan(context(null, '1d', ['overlays/staging/images/kustomization.yaml']));
+    expect(result.plans).toHaveLength(0);
+    expect(result.skips.map((skip) => skip.reason)).toEqual([
+      'overlay overlays/staging has no image pins file (overlays/staging/images/kustomization.yaml) on the base branch',
+    ]);
+  });
+
+  it('a previous environment without a pins file stops the promotion, naming the file', async () => {
+    const result = await imageUpdateTask.plan(context(null, '1d', ['overlays/dev/images/kustomization.yaml']));
+    expect(result.plans).toHaveLength(0);
+    expect(result.skips.map((skip) => skip.reason)).toEqual(['the image pins of dev (overlays/dev/images/kustomization.yaml) are missing on the base branch']);
   });
 });
 
