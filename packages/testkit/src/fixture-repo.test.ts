@@ -1,7 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { createFixtureRepo } from './fixture-repo.ts';
+import { join } from 'node:path';
+import { createFixtureRepo, pushToNewBareRemote } from './fixture-repo.ts';
 
 const git = (cwd: string, ...args: string[]): string => execFileSync('git', args, { cwd, encoding: 'utf8' }).trim();
 
@@ -31,6 +33,28 @@ describe('createFixtureRepo', () => {
       expect(await repo.read('a/b.txt')).toBe('x');
       await expect(repo.commit('nope')).rejects.toThrow(/without git/);
       await expect(repo.write('../escape.txt', 'x')).rejects.toThrow(/not inside the repository/);
+    } finally {
+      await repo.dispose();
+    }
+  });
+
+  it('pushes the work tree as it is now (a fixture without git included) to a new bare remote as main', async () => {
+    const repo = await createFixtureRepo({ 'overlays/dev/kustomization.yaml': 'resources: []\n' }, { git: false });
+    try {
+      await repo.write('overlays/dev/late.yaml', 'kind: ConfigMap\n');
+      const scratch = mkdtempSync(join(tmpdir(), 'fixture-remote-'));
+      const bare = join(scratch, 'remote.git');
+      pushToNewBareRemote(repo.root, bare);
+      try {
+        expect(git(bare, 'rev-parse', '--is-bare-repository')).toBe('true');
+        expect(git(bare, 'ls-tree', '-r', '--name-only', 'main').split('\n').sort()).toEqual([
+          'overlays/dev/kustomization.yaml',
+          'overlays/dev/late.yaml',
+        ]);
+        expect(git(bare, 'show', 'main:overlays/dev/late.yaml')).toBe('kind: ConfigMap');
+      } finally {
+        rmSync(scratch, { recursive: true, force: true });
+      }
     } finally {
       await repo.dispose();
     }

@@ -3,7 +3,8 @@
  * unless `git: false`, a git work tree with them committed on `main`. Each package decides its tree's contents
  * (overlays, certificates, SealedSecrets); the temporary directory, the git identity and the cleanup are written once.
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, normalize } from 'node:path';
@@ -67,4 +68,20 @@ export async function createFixtureRepo(files: Record<string, string | Uint8Arra
     commit,
     dispose: () => rm(root, { recursive: true, force: true }),
   };
+}
+
+/**
+ * Makes `bareDir` a new bare repository whose `main` holds the files of `workTree` as they are now: the work tree is
+ * made a git repository if it is not one, every change is committed, and `main` is pushed. Synchronous, because the
+ * tests that hand the bare directory to the runner as its remote set it up inline before any await.
+ */
+export function pushToNewBareRemote(workTree: string, bareDir: string): void {
+  const run = (cwd: string, ...args: string[]): void => {
+    execFileSync('git', [...IDENTITY, ...args], { cwd, stdio: 'ignore', env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } });
+  };
+  run(workTree, 'init', '--quiet', '--bare', '--initial-branch=main', bareDir);
+  if (!existsSync(join(workTree, '.git'))) run(workTree, 'init', '--quiet', '--initial-branch=main');
+  run(workTree, 'add', '--all');
+  run(workTree, 'commit', '--quiet', '--allow-empty', '-m', 'fixture');
+  run(workTree, 'push', '--quiet', bareDir, 'HEAD:refs/heads/main');
 }
