@@ -47,10 +47,7 @@ describe('createFixtureRepo', () => {
       pushToNewBareRemote(repo.root, bare);
       try {
         expect(git(bare, 'rev-parse', '--is-bare-repository')).toBe('true');
-        expect(git(bare, 'ls-tree', '-r', '--name-only', 'main').split('\n').sort()).toEqual([
-          'overlays/dev/kustomization.yaml',
-          'overlays/dev/late.yaml',
-        ]);
+        expect(git(bare, 'ls-tree', '-r', '--name-only', 'main').split('\n').sort()).toEqual(['overlays/dev/kustomization.yaml', 'overlays/dev/late.yaml']);
         expect(git(bare, 'show', 'main:overlays/dev/late.yaml')).toBe('kind: ConfigMap');
       } finally {
         rmSync(scratch, { recursive: true, force: true });
