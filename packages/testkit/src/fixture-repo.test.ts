@@ -56,4 +56,23 @@ describe('createFixtureRepo', () => {
       await repo.dispose();
     }
   });
+
+  it('starts from a copy of another fixture repository, its history included, and leaves the original alone', async () => {
+    const template = await createFixtureRepo({ 'overlays/dev/kustomization.yaml': 'resources: []\n' });
+    try {
+      const copy = await createFixtureRepo({ 'overlays/dev/extra.yaml': 'kind: ConfigMap\n' }, { copyOf: template.root });
+      try {
+        expect(copy.root).not.toBe(template.root);
+        expect(git(copy.root, 'rev-parse', 'HEAD')).toBe(git(template.root, 'rev-parse', 'HEAD'));
+        expect(await copy.read('overlays/dev/kustomization.yaml')).toBe('resources: []\n');
+        expect(git(copy.root, 'status', '--porcelain')).toBe('?? overlays/dev/extra.yaml');
+        expect(existsSync(template.path('overlays/dev/extra.yaml'))).toBe(false);
+      } finally {
+        await copy.dispose();
+      }
+      expect(existsSync(template.root)).toBe(true);
+    } finally {
+      await template.dispose();
+    }
+  });
 });

@@ -5,7 +5,7 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, normalize } from 'node:path';
 import { promisify } from 'node:util';
@@ -30,6 +30,11 @@ export interface FixtureRepoOptions {
   git?: boolean;
   /** Directory to create the repository in (default the system's temporary directory). */
   parent?: string;
+  /**
+   * A fixture repository to start from: its whole directory, `.git` included, is copied before `files` are written.
+   * Cheaper than building the same tree again for each test that breaks one thing in it.
+   */
+  copyOf?: string;
 }
 
 async function git(cwd: string, ...args: string[]): Promise<string> {
@@ -39,6 +44,7 @@ async function git(cwd: string, ...args: string[]): Promise<string> {
 
 export async function createFixtureRepo(files: Record<string, string | Uint8Array>, options: FixtureRepoOptions = {}): Promise<FixtureRepo> {
   const root = await mkdtemp(join(options.parent ?? tmpdir(), 'fixture-repo-'));
+  if (options.copyOf !== undefined) await cp(options.copyOf, root, { recursive: true });
   const path = (relative: string): string => {
     // A fixture path that climbs out of the repository is a bug in the test, not a file to write elsewhere.
     if (isAbsolute(relative) || normalize(relative).startsWith('..')) throw new Error(`fixture path ${relative} is not inside the repository`);
@@ -56,7 +62,8 @@ export async function createFixtureRepo(files: Record<string, string | Uint8Arra
     await git(root, 'commit', '--quiet', '--allow-empty', '-m', message);
     return (await git(root, 'rev-parse', 'HEAD')).trim();
   };
-  if (withGit) {
+  // A copy keeps its own history as it is: only a new repository gets the initial commit.
+  if (withGit && !existsSync(join(root, '.git'))) {
     await git(root, 'init', '--quiet', '--initial-branch=main');
     await commit('fixture');
   }

@@ -3,8 +3,7 @@
  * thing. Used only by tests; everything secret-looking in it (digests, ciphertext) is generated at run time.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
@@ -449,10 +448,9 @@ export async function createFixtureRepo(): Promise<string> {
   return (await createGitFixtureRepo(fixtureFiles())).root;
 }
 
+/** A private copy of a fixture repository (its git history included) for one test to break; the caller removes it. */
 export async function copyRepo(source: string): Promise<string> {
-  const root = await mkdtemp(path.join(os.tmpdir(), 'validate-case-'));
-  await cp(source, root, { recursive: true });
-  return root;
+  return (await createGitFixtureRepo({}, { copyOf: source })).root;
 }
 
 /** Parses a (multi-document) YAML file, lets the test change the documents, writes it back. */
