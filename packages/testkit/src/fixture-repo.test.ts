@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { createFixtureRepo, pushToNewBareRemote } from './fixture-repo.ts';
+import { createFixtureRepo, pushToNewBareRemote, writeFixtureFiles } from './fixture-repo.ts';
 
 const git = (cwd: string, ...args: string[]): string => execFileSync('git', args, { cwd, encoding: 'utf8' }).trim();
 
@@ -33,6 +33,9 @@ describe('createFixtureRepo', () => {
       expect(await repo.read('a/b.txt')).toBe('x');
       await expect(repo.commit('nope')).rejects.toThrow(/without git/);
       await expect(repo.write('../escape.txt', 'x')).rejects.toThrow(/not inside the repository/);
+      await writeFixtureFiles(repo.root, { 'a/b.txt': 'y', 'c/d/e.txt': 'z' });
+      expect([await repo.read('a/b.txt'), await repo.read('c/d/e.txt')]).toEqual(['y', 'z']);
+      await expect(writeFixtureFiles(repo.root, { '/etc/escape.txt': 'x' })).rejects.toThrow(/not inside the repository/);
     } finally {
       await repo.dispose();
     }

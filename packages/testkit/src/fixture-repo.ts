@@ -42,19 +42,27 @@ async function git(cwd: string, ...args: string[]): Promise<string> {
   return stdout;
 }
 
+/** Absolute path of a repository-relative fixture path; one that climbs out is a bug in the test, not a file to write elsewhere. */
+function insideRoot(root: string, relative: string): string {
+  if (isAbsolute(relative) || normalize(relative).startsWith('..')) throw new Error(`fixture path ${relative} is not inside the repository`);
+  return join(root, relative);
+}
+
+/** Writes fixture files (repository-relative paths) into an existing directory, creating folders as needed. */
+export async function writeFixtureFiles(root: string, files: Record<string, string | Uint8Array>): Promise<void> {
+  for (const [relative, content] of Object.entries(files)) {
+    const file = insideRoot(root, relative);
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, content);
+  }
+}
+
 export async function createFixtureRepo(files: Record<string, string | Uint8Array>, options: FixtureRepoOptions = {}): Promise<FixtureRepo> {
   const root = await mkdtemp(join(options.parent ?? tmpdir(), 'fixture-repo-'));
   if (options.copyOf !== undefined) await cp(options.copyOf, root, { recursive: true });
-  const path = (relative: string): string => {
-    // A fixture path that climbs out of the repository is a bug in the test, not a file to write elsewhere.
-    if (isAbsolute(relative) || normalize(relative).startsWith('..')) throw new Error(`fixture path ${relative} is not inside the repository`);
-    return join(root, relative);
-  };
-  const write = async (relative: string, content: string | Uint8Array): Promise<void> => {
-    await mkdir(dirname(path(relative)), { recursive: true });
-    await writeFile(path(relative), content);
-  };
-  for (const [relative, content] of Object.entries(files)) await write(relative, content);
+  const path = (relative: string): string => insideRoot(root, relative);
+  const write = (relative: string, content: string | Uint8Array): Promise<void> => writeFixtureFiles(root, { [relative]: content });
+  await writeFixtureFiles(root, files);
   const withGit = options.git ?? true;
   const commit = async (message: string): Promise<string> => {
     if (!withGit) throw new Error('this fixture repository was made without git');

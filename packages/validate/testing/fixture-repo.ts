@@ -3,11 +3,11 @@
  * thing. Used only by tests; everything secret-looking in it (digests, ciphertext) is generated at run time.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
-import { createFixtureRepo as createGitFixtureRepo } from '@dbos-gitops/testkit';
+import { createFixtureRepo as createGitFixtureRepo, writeFixtureFiles } from '@dbos-gitops/testkit';
 import type { Violation } from '../src/types.ts';
 import { validateRepo } from '../src/validate.ts';
 
@@ -432,13 +432,8 @@ export function fluxStageFiles(stages: readonly string[]): Record<string, string
   );
 }
 
-export async function writeFiles(root: string, files: Record<string, string>): Promise<void> {
-  for (const [relative, text] of Object.entries(files)) {
-    const file = path.join(root, relative);
-    await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(file, text);
-  }
-}
+/** Writes (overwrites) files of a fixture repository; testkit's writer, under the name validate's tests use. */
+export const writeFiles: (root: string, files: Record<string, string>) => Promise<void> = writeFixtureFiles;
 
 /**
  * Writes the clean fixture into a fresh temp directory, a git repository (testkit's builder) so the scan lists files
