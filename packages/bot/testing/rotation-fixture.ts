@@ -3,12 +3,9 @@
  * certificate, the Conductor API key and two other SealedSecrets, and the overlay's rollout patch. The certificate and
  * private key are made at test time and never written anywhere but the temporary directory.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
 import { parseCertificate, sealSecret, toYaml } from '@dbos-gitops/sealing';
 import { makeTestCertificate, type TestCertificate } from '@dbos-gitops/sealing/testing';
+import { createFixtureRepo, pushToNewBareRemote } from '@dbos-gitops/testkit';
 import { configSchema, type BotConfig } from '../src/config/schema.ts';
 import type { TreeReader } from '../src/repo/tree.ts';
 import type { RegistrySource } from '../src/sources/registry/types.ts';
@@ -55,36 +52,30 @@ export function testCertificate(): TestCertificate {
 }
 
 export async function createFixture(options: FixtureOptions = {}): Promise<Fixture> {
-  const root = await mkdtemp(join(tmpdir(), 'rotation-fixture-'));
   const certificate = options.certificate ?? testCertificate();
   const sealing = parseCertificate(certificate.certificatePem, { allowInvalidDates: true });
-  const write = async (path: string, text: string): Promise<void> => {
-    await mkdir(dirname(join(root, path)), { recursive: true });
-    await writeFile(join(root, path), text);
-  };
   const oldApiKey = options.oldApiKey ?? `dbos_old-${Math.random().toString(36).slice(2)}`;
-  await write('clusters/dev/sealed-secrets-cert.pem', certificate.certificatePem);
   const seal = (name: string, data: Record<string, string>, annotations: Record<string, string>): string =>
     toYaml(sealSecret({ certificate: sealing, name, namespace: 'dbos', data, annotations }));
-  await write(
-    'overlays/dev/secrets/conductor-api-key.sealed.yaml',
-    seal(
+  const files: Record<string, string> = {
+    'clusters/dev/sealed-secrets-cert.pem': certificate.certificatePem,
+    'overlays/dev/secrets/conductor-api-key.sealed.yaml': seal(
       'conductor-api-key',
       { 'api-key': oldApiKey },
       options.apiKeyAnnotations ?? { 'dbos.dev/placeholder': 'true', 'dbos.dev/rotated-at': '2026-01-01T00:00:00.000Z' },
     ),
-  );
-  await write(
-    'overlays/dev/secrets/conductor-license.sealed.yaml',
-    seal('conductor-license', { 'license-key': 'placeholder' }, { 'dbos.dev/placeholder': 'true' }),
-  );
-  await write(
-    'overlays/dev/secrets/dex-credentials.sealed.yaml',
-    seal('dex-credentials', { 'admin-password-hash': 'not-a-real-hash' }, { 'dbos.dev/rotated-at': '2026-01-01T00:00:00.000Z' }),
-  );
-  await write('overlays/dev/secrets/conductor-db.sealed.yaml', seal('conductor-db', { 'database-url': 'x' }, {}));
-  if (options.rolloutPatch !== false) await write('overlays/dev/app-rollout.patch.yaml', ROLLOUT_PATCH);
-  return { root, certificate, oldApiKey, write, dispose: () => rm(root, { recursive: true, force: true }) };
+    'overlays/dev/secrets/conductor-license.sealed.yaml': seal('conductor-license', { 'license-key': 'placeholder' }, { 'dbos.dev/placeholder': 'true' }),
+    'overlays/dev/secrets/dex-credentials.sealed.yaml': seal(
+      'dex-credentials',
+      { 'admin-password-hash': 'not-a-real-hash' },
+      { 'dbos.dev/rotated-at': '2026-01-01T00:00:00.000Z' },
+    ),
+    'overlays/dev/secrets/conductor-db.sealed.yaml': seal('conductor-db', { 'database-url': 'x' }, {}),
+  };
+  if (options.rolloutPatch !== false) files['overlays/dev/app-rollout.patch.yaml'] = ROLLOUT_PATCH;
+  // Plain files, no git: the task reads the tree from disk, and createBareRemote makes the git history when a test needs it.
+  const repo = await createFixtureRepo(files, { git: false });
+  return { root: repo.root, certificate, oldApiKey, write: repo.write, dispose: repo.dispose };
 }
 
 export function testConfig(extra: { kube?: boolean } = {}): BotConfig {
@@ -115,14 +106,7 @@ export function contextFor(
 
 /** A bare git remote holding the fixture as `main`, for tests that go through the runner's git workspace. */
 export function createBareRemote(fixtureRoot: string, remoteDir: string): void {
-  const git = (cwd: string, ...args: string[]): void => {
-    execFileSync('git', ['-c', 'user.name=test', '-c', 'user.email=test@example.invalid', '-c', 'commit.gpgsign=false', ...args], { cwd, stdio: 'ignore' });
-  };
-  execFileSync('git', ['init', '--quiet', '--bare', '--initial-branch=main', remoteDir], { stdio: 'ignore' });
-  git(fixtureRoot, 'init', '--quiet', '--initial-branch=main');
-  git(fixtureRoot, 'add', '--all');
-  git(fixtureRoot, 'commit', '--quiet', '-m', 'fixture');
-  git(fixtureRoot, 'push', '--quiet', remoteDir, 'main');
+  pushToNewBareRemote(fixtureRoot, remoteDir);
 }
 
 /**

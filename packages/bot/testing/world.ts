@@ -4,9 +4,6 @@
  * integration tests.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createBareRemote, type BareRemote } from '@dbos-gitops/testkit';
 import { startGitHubFake, type GitHubFake, type GitHubFakeOptions } from '@dbos-gitops/testkit';
 import { main } from '../src/cli.ts';
@@ -45,8 +42,7 @@ export async function createWorld(
     branchExists: async (branch) => (await remote.heads()).has(branch),
     ...githubOptions,
   });
-  const userDir = mkdtempSync(join(tmpdir(), 'bot-user-'));
-  execFileSync('git', ['clone', '--quiet', remote.url, userDir]);
+  const userDir = await remote.clone();
   const env = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -72,8 +68,8 @@ export async function createWorld(
     userStatus: () => execFileSync('git', ['status', '--porcelain'], { cwd: userDir, encoding: 'utf8' }),
     async dispose() {
       await github.stop();
+      // Removes the user's checkout too: it is a clone inside the remote's temporary directory.
       await remote.cleanup();
-      rmSync(userDir, { recursive: true, force: true });
     },
   };
 }

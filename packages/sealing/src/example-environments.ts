@@ -23,8 +23,9 @@ export type ExampleEnvironment = (typeof EXAMPLE_ENVIRONMENTS)[number];
 
 export const EXAMPLE_NAMESPACE = 'dbos';
 const NAMESPACE = EXAMPLE_NAMESPACE;
-export const PLACEHOLDER_ANNOTATION = 'dbos.dev/placeholder';
-export const ROTATED_AT_ANNOTATION = 'dbos.dev/rotated-at';
+import { PLACEHOLDER_ANNOTATION, ROTATED_AT_ANNOTATION } from './names.ts';
+
+export { PLACEHOLDER_ANNOTATION, ROTATED_AT_ANNOTATION };
 // Above bcrypt's default cost of 10: the hash is slow to brute-force even if it leaks from the Secret.
 const DEX_BCRYPT_COST = 12;
 

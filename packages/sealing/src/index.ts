@@ -8,4 +8,5 @@ export * from './merge.ts';
 export * from './key-pair.ts';
 export { runSeal, parseSealArgs, SEAL_COMMAND, SEAL_USAGE, type SealIo } from './seal-command.ts';
 export * from './placeholder.ts';
+export * from './names.ts';
 export * from './drain-reader-secrets.ts';

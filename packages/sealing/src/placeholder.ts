@@ -1,4 +1,5 @@
 import { UsageError } from './errors.ts';
+import { PLACEHOLDER_ANNOTATION, PLACEHOLDER_KEYS_ANNOTATION } from './names.ts';
 
 /**
  * Which keys of a SealedSecret still hold a placeholder value. `dbos.dev/placeholder: "true"` marks the secret (the
@@ -9,8 +10,6 @@ import { UsageError } from './errors.ts';
  * reporting a finished secret or clear the mark while a real key was still unsealed. The list lets the mark clear
  * exactly when the last placeholder key is sealed.
  */
-export const PLACEHOLDER_ANNOTATION = 'dbos.dev/placeholder';
-export const PLACEHOLDER_KEYS_ANNOTATION = 'dbos.dev/placeholder-keys';
 
 export interface SealedSecretKeys {
   keys: readonly string[];

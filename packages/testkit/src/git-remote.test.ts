@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -31,5 +31,17 @@ describe('bare git remote', () => {
     await remote.commit('main', { 'a.txt': null, 'c.txt': 'three\n' });
     expect(await remote.readFile('main', 'a.txt')).toBeNull();
     expect(await remote.readFile('main', 'c.txt')).toBe('three\n');
+  });
+
+  it('hands out a clone on main tracking the remote, and removes it on cleanup', async () => {
+    remote = await createBareRemote({ 'a.txt': 'one\n' });
+    const checkout = await remote.clone();
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: checkout, encoding: 'utf8' }).trim();
+    expect(readFileSync(join(checkout, 'a.txt'), 'utf8')).toBe('one\n');
+    expect(git('branch', '--show-current')).toBe('main');
+    expect(git('remote', 'get-url', 'origin')).toBe(remote.url);
+    await remote.cleanup();
+    remote = null;
+    expect(existsSync(checkout)).toBe(false);
   });
 });

@@ -23,6 +23,8 @@ export interface BareRemote {
   commit(branch: string, files: Record<string, string | null>, message?: string, from?: string): Promise<string>;
   /** Fast-forward-or-not: point `branch` at the head of `source` (a merge by "rebase and merge" in spirit). */
   mergeInto(base: string, source: string): Promise<void>;
+  /** A fresh clone (a user's checkout) in the remote's own temporary directory, so cleanup() removes it too. */
+  clone(): Promise<string>;
   cleanup(): Promise<void>;
 }
 
@@ -97,6 +99,11 @@ export async function createBareRemote(files: Record<string, string>, options: {
       await git(work, 'checkout', '--quiet', '-B', base, `origin/${base}`);
       await git(work, 'merge', '--quiet', '--no-ff', '-m', `Merge ${source}`, `origin/${source}`);
       await git(work, 'push', '--quiet', 'origin', `HEAD:refs/heads/${base}`);
+    },
+    async clone() {
+      const dir = await mkdtemp(join(root, 'clone-'));
+      await git(root, 'clone', '--quiet', bare, dir);
+      return dir;
     },
     async cleanup() {
       await rm(root, { recursive: true, force: true });

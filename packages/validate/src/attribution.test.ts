@@ -2,7 +2,7 @@ import { cp } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { editYaml, useFixtureRepos, writeFiles } from './fixture-repo.ts';
+import { editYaml, useFixtureRepos, writeFiles } from '../testing/fixture-repo.ts';
 import { validateRepo } from './validate.ts';
 
 const freshRepo = useFixtureRepos();

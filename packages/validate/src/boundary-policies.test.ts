@@ -6,7 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { useFixtureRepos, violationsOnly, digestFor, editYaml, PUBLIC_INTERNET, writeFiles } from './fixture-repo.ts';
+import { useFixtureRepos, violationsOnly, digestFor, editYaml, PUBLIC_INTERNET, writeFiles } from '../testing/fixture-repo.ts';
 import { validateRepo } from './validate.ts';
 
 const freshRepo = useFixtureRepos();

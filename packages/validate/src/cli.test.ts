@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyRepo, createFixtureRepo, editYaml } from './fixture-repo.ts';
+import { copyRepo, createFixtureRepo, editYaml } from '../testing/fixture-repo.ts';
 import { validateCommand } from './validate-command.ts';
 
 const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));

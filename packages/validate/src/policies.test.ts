@@ -3,7 +3,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { useFixtureRepos, violationsOnly, editYaml, fluxStageFiles, versionFiles, writeFiles } from './fixture-repo.ts';
+import { useFixtureRepos, violationsOnly, editYaml, fluxStageFiles, versionFiles, writeFiles } from '../testing/fixture-repo.ts';
 import { validateRepo } from './validate.ts';
 
 const freshRepo = useFixtureRepos();

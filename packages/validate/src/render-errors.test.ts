@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyRepo, createFixtureRepo, editYaml, fluxStageFiles, writeFiles } from './fixture-repo.ts';
+import { copyRepo, createFixtureRepo, editYaml, fluxStageFiles, writeFiles } from '../testing/fixture-repo.ts';
 import { explainRenderError } from './render-errors.ts';
 import { cleanKustomizeMessage } from './render.ts';
 import { validateRepo } from './validate.ts';

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { discoverRenderTargets } from './discover.ts';
 import { ToolError } from './errors.ts';
-import { createFixtureRepo } from './fixture-repo.ts';
+import { createFixtureRepo } from '../testing/fixture-repo.ts';
 import { objectIdentity, renderTarget } from './render.ts';
 import type { K8sObject } from './types.ts';
 import { parseAllDocuments } from 'yaml';

@@ -11,11 +11,12 @@ import { drainReaderGrantStatements, DRAIN_READER_ROLE } from '@dbos-gitops/drai
 import { loadCertificate } from '../../src/cert-source.ts';
 import { validateTarget } from '../../src/document.ts';
 import { DEFAULT_KEDA_NAMESPACE, drainReaderSecrets } from '../../src/drain-reader-secrets.ts';
+import { CONDUCTOR_TOKEN_ANNOTATION, ROTATED_AT_ANNOTATION, STAGE_LABEL } from '../../src/names.ts';
 import { placeholderAnnotations } from '../../src/placeholder.ts';
 import { UsageError } from '../../src/errors.ts';
 import { printer, repoRoot, validateEnvironment } from './cli.ts';
 import { SecretInput, Terminal } from './secret-input.ts';
-import { certificatePath, ROTATED_AT_ANNOTATION, secretsDirectory, sealIntoFile } from './sealed-files.ts';
+import { certificatePath, secretsDirectory, sealIntoFile } from './sealed-files.ts';
 
 const CONDUCTOR_ROLE = 'dbos_conductor_role';
 const APP_ROLE = 'dbos_app_role';
@@ -154,7 +155,7 @@ export async function bootstrapEnvironment(flags: FlagValues<(typeof BOOTSTRAP)[
     const dex: Record<string, string> = { 'admin-password-hash': bcrypt.hashSync(dexPassword, DEX_BCRYPT_COST) };
     if (passwords.dexPostgres !== null) dex['postgres-password'] = passwords.dexPostgres;
     const apiKeyAnnotations: Record<string, string> = { [ROTATED_AT_ANNOTATION]: now };
-    if (flags['conductor-token-name']) apiKeyAnnotations['dbos.dev/conductor-token'] = flags['conductor-token-name'];
+    if (flags['conductor-token-name']) apiKeyAnnotations[CONDUCTOR_TOKEN_ANNOTATION] = flags['conductor-token-name'];
     const secrets: Array<{ name: string; namespace?: string; data: Record<string, string>; annotations?: Record<string, string> }> = [
       {
         name: 'postgres-admin',
@@ -213,7 +214,7 @@ export async function bootstrapEnvironment(flags: FlagValues<(typeof BOOTSTRAP)[
           ...secrets.map((secret) => `  - ${secret.name}.sealed.yaml`),
           'labels:',
           '  - pairs:',
-          '      dbos.dev/stage: foundation',
+          `      ${STAGE_LABEL}: foundation`,
           '    includeSelectors: false',
           '    includeTemplates: false',
           '',

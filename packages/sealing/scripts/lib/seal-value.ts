@@ -12,9 +12,9 @@ import { parseScope, type SealingScope } from '../../src/scope.ts';
 import { RepositoryError, UsageError } from '../../src/errors.ts';
 import { printer, repoRoot, validateEnvironment } from './cli.ts';
 import { SecretInput } from './secret-input.ts';
-import { certificatePath, PLACEHOLDER_ANNOTATION, ROTATED_AT_ANNOTATION, sealedFilePath, sealIntoFile } from './sealed-files.ts';
+import { certificatePath, sealedFilePath, sealIntoFile } from './sealed-files.ts';
 
-const TOKEN_ANNOTATION = 'dbos.dev/conductor-token';
+import { CONDUCTOR_TOKEN_ANNOTATION as TOKEN_ANNOTATION, PLACEHOLDER_ANNOTATION, ROTATED_AT_ANNOTATION } from '../../src/names.ts';
 
 interface FileTarget {
   name: string;

@@ -10,9 +10,6 @@ import { encryptData, sealSecret, toYaml, type SealingTarget } from '../../src/d
 import { mergeIntoSealedSecret, readSealedSecret } from '../../src/merge.ts';
 import type { SealingScope } from '../../src/scope.ts';
 
-export const PLACEHOLDER_ANNOTATION = 'dbos.dev/placeholder';
-export const ROTATED_AT_ANNOTATION = 'dbos.dev/rotated-at';
-
 export function secretsDirectory(root: string, env: string): string {
   return join(root, 'overlays', env, 'secrets');
 }

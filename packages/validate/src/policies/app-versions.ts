@@ -1,7 +1,9 @@
 import { asArray, asRecord, labelsOf, objectRef, violationFor } from '../objects.ts';
 import type { K8sObject, Policy, Render, RenderedObject, Violation } from '../types.ts';
 
-export const VERSION_LABEL = 'dbos.dev/app-version';
+import { APP_VERSION_LABEL as VERSION_LABEL } from '@dbos-gitops/sealing/names';
+
+export { VERSION_LABEL };
 const APP = 'dbos-app';
 
 function isAppDeployment(object: K8sObject): boolean {

@@ -1,8 +1,9 @@
 import { labelsOf, objectRef } from '../objects.ts';
 import type { Policy, Violation } from '../types.ts';
 import { applications, argoSourcePath } from './sync-engines.ts';
+import { BOOTSTRAP_LABEL } from '@dbos-gitops/sealing/names';
 
-export const BOOTSTRAP_LABEL = 'dbos.dev/bootstrap';
+export { BOOTSTRAP_LABEL };
 
 /**
  * Sync waves order what one Application's sync applies; whatever `kubectl apply` creates by hand is not

@@ -4,7 +4,7 @@ import { chown, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fakeSealedValue, writeFiles } from '../fixture-repo.ts';
+import { fakeSealedValue, writeFiles } from '../../testing/fixture-repo.ts';
 import { listRepoFiles, looksSealed, scanText } from './kubernetes-secret-scan.ts';
 
 // Every input is assembled at run time so that this file never matches the scanner itself.

@@ -2,7 +2,9 @@ import { labelsOf, violationFor } from '../objects.ts';
 import type { K8sObject, Policy, Violation } from '../types.ts';
 import { VERSION_LABEL } from './app-versions.ts';
 
-export const STAGE_LABEL = 'dbos.dev/stage';
+import { STAGE_LABEL } from '@dbos-gitops/sealing/names';
+
+export { STAGE_LABEL };
 export const STAGES = ['foundation', 'migrations', 'workloads', 'routing'] as const;
 
 /** Objects whose stage is fixed by the sync order itself (README, "Sync order"); others may pick any known stage. */

@@ -21,7 +21,14 @@
  * than a grace period (so a concurrent run's fresh key is never taken). Every delete is checked again against git
  * just before it runs (`guard`).
  */
-import { mergeIntoSealedSecret, PLACEHOLDER_ANNOTATION, placeholderKeys, readSealedSecret, type ExistingSealedSecret } from '@dbos-gitops/sealing';
+import { mergeIntoSealedSecret, placeholderKeys, readSealedSecret, type ExistingSealedSecret } from '@dbos-gitops/sealing';
+import {
+  CONDUCTOR_KEY_ROLLOUT_ANNOTATION,
+  CONDUCTOR_TOKEN_ANNOTATION as TOKEN_ANNOTATION,
+  PLACEHOLDER_ANNOTATION,
+  PREVIOUS_CONDUCTOR_TOKEN_ANNOTATION as PREVIOUS_TOKEN_ANNOTATION,
+  ROTATED_AT_ANNOTATION,
+} from '@dbos-gitops/sealing/names';
 import { isScalar, parseDocument } from 'yaml';
 import type { TokenInfo } from '@dbos-gitops/conductor';
 import type { EnvironmentConfig } from '../../config/schema.ts';
@@ -38,13 +45,10 @@ export const REVOKE_SUBJECT = 'conductor-api-key-revoke';
 /** Skips about unused bot-created keys carry this subject (no branch: orphans are deleted without a PR). */
 export const ORPHAN_SUBJECT = 'conductor-api-key-orphan';
 
-// Defined once, by the sealing package that writes placeholders.
-export { PLACEHOLDER_ANNOTATION };
-export const ROTATED_AT_ANNOTATION = 'dbos.dev/rotated-at';
-export const TOKEN_ANNOTATION = 'dbos.dev/conductor-token';
-export const PREVIOUS_TOKEN_ANNOTATION = 'dbos.dev/conductor-token-previous';
+// Defined once, in @dbos-gitops/sealing's names, under the names this task has always exported them by.
+export { PLACEHOLDER_ANNOTATION, PREVIOUS_TOKEN_ANNOTATION, ROTATED_AT_ANNOTATION, TOKEN_ANNOTATION };
 /** Set on the app pod template by `<overlay>/app-rollout.patch.yaml`; a new value rolls every app Deployment. */
-export const ROLLOUT_ANNOTATION = 'dbos.dev/conductor-api-key-rotated-at';
+export const ROLLOUT_ANNOTATION = CONDUCTOR_KEY_ROLLOUT_ANNOTATION;
 export const ROLLOUT_PATCH_FILE = 'app-rollout.patch.yaml';
 
 const DAY = 86_400;

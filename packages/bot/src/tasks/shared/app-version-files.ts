@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { isMap, isScalar, isSeq } from 'yaml';
+import { APP_VERSION_LABEL } from '@dbos-gitops/sealing/names';
 import type { AppVersionsConfig, BotConfig } from '../../config/schema.ts';
 import { ConfigError, YamlEditError } from '../../errors.ts';
 import type { TreeReader } from '../../repo/tree.ts';
@@ -86,7 +87,7 @@ export function renderVersionKustomization(input: { version: string; slug: strin
     `nameSuffix: -${slug}`,
     'labels:',
     '  - pairs:',
-    `      dbos.dev/app-version: ${slug}`,
+    `      ${APP_VERSION_LABEL}: ${slug}`,
     '    includeSelectors: true',
     '    includeTemplates: true',
     'images:',
@@ -304,7 +305,7 @@ function selectorNode(text: string, file: string) {
   for (const document of documents) {
     const contents = document.contents;
     if (!isMap(contents) || (document.toJS() as { kind?: unknown } | null)?.kind !== 'Service') continue;
-    const node = document.getIn(['spec', 'selector', 'dbos.dev/app-version'], true);
+    const node = document.getIn(['spec', 'selector', APP_VERSION_LABEL], true);
     if (node !== undefined) return node;
   }
   return undefined;
@@ -312,15 +313,15 @@ function selectorNode(text: string, file: string) {
 
 export function readServiceSelector(text: string, file: string): string | null {
   const node = selectorNode(text, file);
-  return node === undefined ? null : scalarLocation(node, file, 'spec.selector["dbos.dev/app-version"]').value;
+  return node === undefined ? null : scalarLocation(node, file, `spec.selector["${APP_VERSION_LABEL}"]`).value;
 }
 
 /** Points the dbos-app Service at another version, touching only that scalar. */
 export function setServiceSelector(text: string, file: string, slug: string): string {
   const node = selectorNode(text, file);
   if (node === undefined)
-    throw new YamlEditError(file, 'the Service has no spec.selector "dbos.dev/app-version"', 'select the latest version with dbos.dev/app-version: <slug>');
-  const location = scalarLocation(node, file, 'spec.selector["dbos.dev/app-version"]');
+    throw new YamlEditError(file, `the Service has no spec.selector "${APP_VERSION_LABEL}"`, `select the latest version with ${APP_VERSION_LABEL}: <slug>`);
+  const location = scalarLocation(node, file, `spec.selector["${APP_VERSION_LABEL}"]`);
   return text.slice(0, location.start) + renderScalar(slug, location.style, file) + text.slice(location.end);
 }
 

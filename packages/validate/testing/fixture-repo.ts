@@ -2,15 +2,14 @@
  * A minimal GitOps repository that passes every rule, written file by file so a test can break exactly one
  * thing. Used only by tests; everything secret-looking in it (digests, ciphertext) is generated at run time.
  */
-import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
-import type { Violation } from './types.ts';
-import { validateRepo } from './validate.ts';
+import { createFixtureRepo as createGitFixtureRepo, writeFixtureFiles } from '@dbos-gitops/testkit';
+import type { Violation } from '../src/types.ts';
+import { validateRepo } from '../src/validate.ts';
 
 export function digestFor(name: string): string {
   return `sha256:${createHash('sha256').update(name).digest('hex')}`;
@@ -433,26 +432,20 @@ export function fluxStageFiles(stages: readonly string[]): Record<string, string
   );
 }
 
-export async function writeFiles(root: string, files: Record<string, string>): Promise<void> {
-  for (const [relative, text] of Object.entries(files)) {
-    const file = path.join(root, relative);
-    await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(file, text);
-  }
-}
+/** Writes (overwrites) files of a fixture repository; testkit's writer, under the name validate's tests use. */
+export const writeFiles: (root: string, files: Record<string, string>) => Promise<void> = writeFixtureFiles;
 
-/** Writes the clean fixture into a fresh temp directory, made a git repository so the scan lists files the real way. */
+/**
+ * Writes the clean fixture into a fresh temp directory, a git repository (testkit's builder) so the scan lists files
+ * the real way. Returns its root; the caller removes it.
+ */
 export async function createFixtureRepo(): Promise<string> {
-  const root = await mkdtemp(path.join(os.tmpdir(), 'validate-fixture-'));
-  await writeFiles(root, fixtureFiles());
-  execFileSync('git', ['init', '--quiet', root]);
-  return root;
+  return (await createGitFixtureRepo(fixtureFiles())).root;
 }
 
+/** A private copy of a fixture repository (its git history included) for one test to break; the caller removes it. */
 export async function copyRepo(source: string): Promise<string> {
-  const root = await mkdtemp(path.join(os.tmpdir(), 'validate-case-'));
-  await cp(source, root, { recursive: true });
-  return root;
+  return (await createGitFixtureRepo({}, { copyOf: source })).root;
 }
 
 /** Parses a (multi-document) YAML file, lets the test change the documents, writes it back. */
