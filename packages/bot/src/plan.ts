@@ -92,6 +92,14 @@ export interface TaskResult {
 
 const SEGMENT = /^[a-z0-9][a-z0-9._-]*$/;
 
+/**
+ * The labels every bot PR of an environment carries: the configured ones plus `env/<env>`. Tasks add their own after
+ * these; the runner repairs exactly these on PRs whose labels were never added, so both read the one rule.
+ */
+export function baseLabels(configuredLabels: readonly string[], env: string): string[] {
+  return [...configuredLabels, `env/${env}`];
+}
+
 export function branchFor(task: string, env: string, subject: string): string {
   for (const [what, value] of [
     ['task', task],

@@ -3,7 +3,7 @@ import { ExistingPullRequestError, PushRejectedError } from './errors.ts';
 import { unifiedDiff } from './diff.ts';
 import { applyStandaloneEffects, describeEffects, withEffects } from './effects.ts';
 import type { GitIdentity, GitWorkspace } from './git/workspace.ts';
-import { inspectMarker, markClosedForHold, parseBranch, type EffectContext, type Plan, type Skip, type TaskResult } from './plan.ts';
+import { baseLabels, inspectMarker, markClosedForHold, parseBranch, type EffectContext, type Plan, type Skip, type TaskResult } from './plan.ts';
 import type { TreeReader } from './repo/tree.ts';
 import { HOLD_LABEL, type BotPullRequests, type Forge, type IgnoredPullRequest, type PullRequestRecord } from './sources/forge/types.ts';
 import type { DrainSourceFor } from './sources/drain/for-environment.ts';
@@ -339,7 +339,7 @@ export async function runPlans(inputs: RunInputs): Promise<RunResult> {
     if (!hold && related.some((skip) => skip.held)) {
       // Left alone by its task (e.g. a rotation in progress), so no plan repaired its labels above: add the ones
       // every bot PR carries, in case the run that opened it stopped before labelling.
-      const missing = forge.capabilities.labels ? [...config.forge.labels, `env/${parsed.env}`].filter((label) => !pr.labels.includes(label)) : [];
+      const missing = forge.capabilities.labels ? baseLabels(config.forge.labels, parsed.env).filter((label) => !pr.labels.includes(label)) : [];
       if (missing.length === 0) continue;
       if (inputs.dryRun) inputs.print(`would add labels ${missing.join(', ')} to PR #${pr.number} (${pr.branch})`);
       else {

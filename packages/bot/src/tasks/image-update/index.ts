@@ -1,6 +1,6 @@
 import type { EnvironmentConfig, ImageConfig } from '../../config/schema.ts';
 import { UnknownImageError } from '../../errors.ts';
-import { branchFor, markerFor, type Plan } from '../../plan.ts';
+import { baseLabels, branchFor, markerFor, type Plan } from '../../plan.ts';
 import { pinsMemory, readPins } from '../shared/pins.ts';
 import { imagePinsPath, readOverlayImages, type OverlayImages } from '../../repo/tree.ts';
 import { setImageEntry, type ImageEntry } from '../../repo/yaml-edit.ts';
@@ -163,7 +163,7 @@ function buildPlan(
     branch: branchFor(TASK, env, subject),
     title,
     body,
-    labels: [...context.config.forge.labels, `env/${env}`],
+    labels: baseLabels(context.config.forge.labels, env),
     edits: [{ path: overlay.file, before: overlay.text, after }],
     memory,
   };

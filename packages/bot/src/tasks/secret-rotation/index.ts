@@ -33,7 +33,7 @@ import { isScalar, parseDocument } from 'yaml';
 import type { TokenInfo } from '@dbos-gitops/conductor';
 import type { EnvironmentConfig } from '../../config/schema.ts';
 import { setMappingScalar } from '../../repo/yaml-edit.ts';
-import { branchFor, markerFor, type FileEdit, type Plan, type TaskMemory, type TaskResult } from '../../plan.ts';
+import { baseLabels, branchFor, markerFor, type FileEdit, type Plan, type TaskMemory, type TaskResult } from '../../plan.ts';
 import { walkEnvironments, type EnvironmentStep } from '../shared/walk.ts';
 import type { Task, TaskContext } from '../types.ts';
 import type { CreateTokenAction, DeleteTokenAction, PlanAction } from './token-actions.ts';
@@ -371,7 +371,7 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
       branch: branchFor(TASK, envName, API_KEY_SUBJECT),
       title: `${envName}: rotate the Conductor API key`,
       body,
-      labels: [...context.config.forge.labels, `env/${envName}`, 'secret-rotation'],
+      labels: [...baseLabels(context.config.forge.labels, envName), 'secret-rotation'],
       edits,
       memory,
       effects: [new ConductorKeyEffect([create], context.conductor)],
@@ -416,7 +416,7 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
       branch: branchFor(TASK, envName, REVOKE_SUBJECT),
       title: `${envName}: revoke the previous Conductor API key ${previous}`,
       body,
-      labels: [...context.config.forge.labels, `env/${envName}`, 'secret-rotation'],
+      labels: [...baseLabels(context.config.forge.labels, envName), 'secret-rotation'],
       edits: [{ path: state.file, before: state.text, after }],
       memory,
       ...(actions.length > 0 ? { effects: [new ConductorKeyEffect(actions, context.conductor)] } : {}),

@@ -1,5 +1,5 @@
 import type { AppVersionsConfig, EnvironmentConfig } from '../../config/schema.ts';
-import { branchFor, markerFor, type Plan } from '../../plan.ts';
+import { baseLabels, branchFor, markerFor, type Plan } from '../../plan.ts';
 import { pinsMemory, readPins } from '../shared/pins.ts';
 import { compareTags, eligibleTags } from '../../sources/registry/tag-policy.ts';
 import {
@@ -140,7 +140,7 @@ function buildPlan(context: TaskContext, appVersions: AppVersionsConfig, env: st
     branch: branchFor(TASK, env, slug),
     title: `${env}: add app version ${target.version}`,
     body,
-    labels: [...context.config.forge.labels, `env/${env}`],
+    labels: baseLabels(context.config.forge.labels, env),
     edits,
     memory,
   };

@@ -1,5 +1,5 @@
 import { decideRetirement, formatDuration, type DrainObservation } from '@dbos-gitops/drain';
-import { branchFor, markerFor, type Plan } from '../../plan.ts';
+import { baseLabels, branchFor, markerFor, type Plan } from '../../plan.ts';
 import { pinsMemory } from '../shared/pins.ts';
 import { compareTags } from '../../sources/registry/tag-policy.ts';
 import { DrainReadError, NOT_CONFIGURED, type DrainReading, type VersionDrainReading } from '../../sources/drain/source.ts';
@@ -141,7 +141,7 @@ function buildPlan(
     branch,
     title: `${env}: retire app version ${live.version}`,
     body,
-    labels: [...context.config.forge.labels, `env/${env}`],
+    labels: baseLabels(context.config.forge.labels, env),
     edits,
     memory,
   };
