@@ -23,7 +23,8 @@ describe('bot config', () => {
     const config = parseConfig(readFileSync(REPO_CONFIG, 'utf8'));
     expect(config.environments.map((env) => env.name)).toEqual(['dev', 'staging', 'prod']);
     expect(config.groups.find((group) => group.images.includes('conductor'))?.images).toEqual(expect.arrayContaining(['conductor', 'console']));
-    expect(config.appVersions?.drain.databaseUrlEnv).toBe('DBOS_DRAIN_DATABASE_URL');
+    expect(config.apps.map((app) => app.name)).toEqual(['dbos-app', 'orders']);
+    expect(config.apps[0]?.drain.databaseUrlEnv).toBe('DBOS_DRAIN_DATABASE_URL');
   });
 
   it('fills defaults and parses durations', () => {
@@ -63,12 +64,24 @@ describe('bot config', () => {
     expect(missing.hint).toMatch(/--config/);
   });
 
+  it('refuses the old appVersions: section with the way to the new apps: list, a duplicate application and an unknown environment', () => {
+    expect(configError(`${MINIMAL}appVersions:\n  appName: app\n  repository: r\n`).message).toMatch(/appVersions: was replaced by apps:/);
+    expect(configError(`${MINIMAL}apps:\n  - name: a\n    repository: r\n  - name: a\n    repository: s\n`).message).toMatch(
+      /apps\[1\]\.name: duplicate application "a"/,
+    );
+    expect(configError(`${MINIMAL}apps:\n  - name: a\n    repository: r\n    environments: [qa]\n`).message).toMatch(
+      /apps\[0\]\.environments\[0\]: "qa" is not the name/,
+    );
+    expect(configError(`${MINIMAL}apps:\n  - name: Orders\n    repository: r\n`).message).toMatch(/apps\[0\]\.name: must be a DNS label/);
+    expect(configError(`${MINIMAL}apps:\n  - name: a\n    repository: r\n    maxlive: 2\n`).message).toMatch(/maxlive/);
+  });
+
   it('refuses an invalid semver range, naming the field (it used to match no tag and propose nothing)', () => {
     expect(configError(`${MINIMAL}images:\n  - name: a\n    repository: r\n    versioning:\n      range: ">=1.0 <<2"\n`).message).toMatch(
       /^cfg\.yaml: images\[0\]\.versioning\.range: must be a valid semver range/,
     );
-    expect(configError(`${MINIMAL}appVersions:\n  appName: app\n  repository: r\n  versioning:\n    range: "1.x.y.z"\n`).message).toMatch(
-      /^cfg\.yaml: appVersions\.versioning\.range: must be a valid semver range/,
+    expect(configError(`${MINIMAL}apps:\n  - name: app\n    repository: r\n    versioning:\n      range: "1.x.y.z"\n`).message).toMatch(
+      /^cfg\.yaml: apps\[0\]\.versioning\.range: must be a valid semver range/,
     );
     expect(parseConfig(`${MINIMAL}images:\n  - name: a\n    repository: r\n    versioning:\n      range: "^2.45.0 || >=3"\n`).images[0]!.versioning.range).toBe(
       '^2.45.0 || >=3',

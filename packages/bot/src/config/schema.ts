@@ -120,16 +120,25 @@ export const registryHostSchema = z.strictObject({
   plainHttp: z.boolean().default(false),
 });
 
-/** Reserved for the version-add / version-retire tasks: extend these fields, do not rename them. */
-export const appVersionsSchema = z.strictObject({
-  appName: z.string(),
-  /** The kustomize image name every version pins (`dbos-app`). */
-  imageName: z.string().default('dbos-app'),
-  repository: z.string(),
+/**
+ * One DBOS application (`apps:`): its directory `overlays/<env>/apps/<name>/` in every environment it runs in, the
+ * image its versions pin, and the rules of its version lifecycle. Every version task runs per environment x application.
+ */
+export const appSchema = z.strictObject({
+  /** The directory name under overlays/<env>/apps/ and the DBOS application name its workflows carry (application_name). */
+  name: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/, 'must be a DNS label: lowercase letters, digits and "-", at most 40 characters'),
+  /** The kustomize image name every version directory pins (the template's image, `app`). */
+  imageName: z.string().min(1).default('app'),
+  /** Registry repository its versions are released to, e.g. `ghcr.io/example-org/dbos-app`. */
+  repository: z.string().min(1),
   versioning: versioningSchema.default({ range: '*', prereleases: false, ignoreTags: [] }),
   minReleaseAge: duration.optional(),
   /** Maximum live versions per environment before the bot stops adding. */
   maxLive: z.number().int().positive().default(3),
+  /** The application name Conductor knows (its API keys' appNames). Default: name. */
+  conductorAppName: z.string().min(1).optional(),
+  /** Environments this application runs in (each must have overlays/<env>/apps/<name>/). Default: every environment. */
+  environments: z.array(name).min(1).optional(),
   drain: z
     .strictObject({
       /** The version must have read zero in-flight workflows for this long before retirement is proposed. */
@@ -227,7 +236,10 @@ export const configSchema = z
       author: { name: 'dbos-gitops-bot', email: 'dbos-gitops-bot@users.noreply.github.com' },
     }),
     registries: z.record(z.string(), registryHostSchema).default({}),
-    appVersions: appVersionsSchema.optional(),
+    /** The DBOS applications, one entry each; the version tasks do nothing without it. */
+    apps: z.array(appSchema).default([]),
+    /** Replaced by apps: (kept only to say so). */
+    appVersions: z.unknown().optional(),
     secretRotation: secretRotationSchema.optional(),
   })
   .superRefine((config, ctx) => {
@@ -253,6 +265,21 @@ export const configSchema = z
           message: `"${key}" is not the name of an entry of environments:`,
         });
     }
+    if (config.appVersions !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['appVersions'],
+        message: 'appVersions: was replaced by apps:, a list with one entry per application; move its fields into "apps: [{ name: <appName>, ... }]"',
+      });
+    const appNames = new Set<string>();
+    config.apps.forEach((app, index) => {
+      if (appNames.has(app.name)) ctx.addIssue({ code: 'custom', path: ['apps', index, 'name'], message: `duplicate application "${app.name}"` });
+      appNames.add(app.name);
+      app.environments?.forEach((env, envIndex) => {
+        if (!envNames.has(env))
+          ctx.addIssue({ code: 'custom', path: ['apps', index, 'environments', envIndex], message: `"${env}" is not the name of an entry of environments:` });
+      });
+    });
     const imageNames = new Set<string>();
     const kustomizeNames = new Set<string>();
     config.images.forEach((image, index) => {
@@ -287,5 +314,7 @@ export type BotConfig = z.output<typeof configSchema>;
 export type EnvironmentConfig = BotConfig['environments'][number];
 export type ImageConfig = BotConfig['images'][number];
 export type VersioningPolicy = z.output<typeof versioningSchema>;
-export type AppVersionsConfig = z.output<typeof appVersionsSchema>;
+export type AppConfig = BotConfig['apps'][number];
+/** @deprecated name kept while the version tasks move to AppConfig. */
+export type AppVersionsConfig = AppConfig;
 export type SecretRotationConfig = z.output<typeof secretRotationSchema>;

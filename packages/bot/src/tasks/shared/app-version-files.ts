@@ -10,21 +10,22 @@ import type { FileEdit } from '../../plan.ts';
 import type { TaskContext } from '../types.ts';
 import { hasHoldCommentLine } from '../../repo/holds.ts';
 
-/** The version tasks are enabled by the config's `appVersions:` section. */
+/** The version tasks are enabled by the config's `apps:` list. */
 export function appVersionsDisabledBy(config: BotConfig): string | null {
-  return config.appVersions ? null : 'not enabled: .github/gitops-bot.yaml has no appVersions: section';
+  return config.apps.length > 0 ? null : 'not enabled: .github/gitops-bot.yaml has no apps: entries';
 }
 
+/** Transitional (issue 10): the version tasks still serve the first application until they iterate over apps:. */
 export function requireAppVersions(context: TaskContext): AppVersionsConfig {
-  const appVersions = context.config.appVersions;
-  if (!appVersions)
+  const app = context.config.apps[0];
+  if (!app)
     throw new ConfigError(
-      'has no appVersions: section, so versions cannot be added or retired',
+      'has no apps: entries, so versions cannot be added or retired',
       '.github/gitops-bot.yaml',
-      'appVersions',
-      'add appVersions: (appName, imageName, repository, drain) to .github/gitops-bot.yaml',
+      'apps',
+      'add apps: (name, repository, drain) to .github/gitops-bot.yaml',
     );
-  return appVersions;
+  return app;
 }
 
 /**

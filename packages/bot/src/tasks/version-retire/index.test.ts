@@ -544,7 +544,7 @@ describe('configuration', () => {
   it('reading connection settings from the environment: a missing variable is a DrainReadError naming it', async () => {
     const { drainSourceFromEnv } = await import('../../sources/drain/source.ts');
     const config = parseConfig((await files('x'))['.github/gitops-bot.yaml']!);
-    expect(() => drainSourceFromEnv(config.appVersions!, {})).toThrow(/DBOS_DRAIN_DATABASE_URL is not set/);
+    expect(() => drainSourceFromEnv(config.apps[0]!, {})).toThrow(/DBOS_DRAIN_DATABASE_URL is not set/);
   });
 
   it('each environment has its own database: without --env the URL comes from <VAR>_<ENV>, never from the shared one', async () => {

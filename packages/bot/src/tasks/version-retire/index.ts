@@ -189,7 +189,7 @@ export function createVersionRetireTask(options: { drainSourceFor?: DrainSourceF
         const source = drainSourceFor(env, appVersions, context);
         context.log(`reading the drain status of ${candidates.map((live) => live.version).join(', ')} in ${env.name} from ${source.describe}`);
         // Throws DrainReadError on anything unknown: the whole run stops before any branch is pushed.
-        const reading = await source.read({ appName: appVersions.appName, versions: candidates.map((live) => live.version), quietPeriodMs });
+        const reading = await source.read({ appName: appVersions.name, versions: candidates.map((live) => live.version), quietPeriodMs });
         const serviceVersion = tree.versions.find((live) => live.slug === tree.serviceSelects)?.version ?? null;
         for (const live of candidates) {
           const drained = reading.versions.find((version) => version.version === live.version);
