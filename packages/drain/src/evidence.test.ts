@@ -171,6 +171,19 @@ describe('readVersionEvidence counts exactly one version of one application in t
     expect(end - dbNow).toBeLessThan(60_000);
     expect(Math.abs(Date.parse(evidence.readAt) - end)).toBeLessThan(2);
     expect(evidence.oldestInFlightAgeMs).toBe(end - (dbNow - 90 * 60_000));
+
+    // No start: the window is the version's whole life since it registered, so the older success counts too.
+    const whole = await readVersionEvidence({ databaseUrl: reader.url, appName: APP, version: '1.0.0', windowStart: null });
+    expect(whole.window.start).toBe(new Date(dbNow - 5 * HOUR).toISOString());
+    expect(whole.counts).toEqual({ success: 2, error: 0, maxRecoveryAttemptsExceeded: 0, cancelled: 0, finished: 2 });
+  });
+
+  it('a window since registration is empty for a version that never registered', async () => {
+    await insertRows([{ id: 'x', status: 'SUCCESS', version: '3.0.0', app: APP, createdAt: T0, completedAt: T0 + 1 }]);
+    const evidence = await readVersionEvidence({ databaseUrl: reader.url, appName: APP, version: '3.0.0', windowStart: null, now: new Date(T0 + HOUR) });
+    expect(evidence.window).toEqual({ start: new Date(T0 + HOUR).toISOString(), end: new Date(T0 + HOUR).toISOString() });
+    expect(evidence.counts.finished).toBe(0);
+    expect(evidence.registeredAt).toBeNull();
   });
 
   it('reports an unregistered version as such, and refuses a window that ends before it starts', async () => {

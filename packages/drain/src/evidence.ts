@@ -18,14 +18,22 @@ export const TERMINAL_STATUSES = ['SUCCESS', 'ERROR', 'MAX_RECOVERY_ATTEMPTS_EXC
 
 /** The window's end: the caller's `now` ($4) or, normally, the database clock of the read's own transaction. */
 const WINDOW_END = `COALESCE($4::bigint, (EXTRACT(EPOCH FROM now()) * 1000)::bigint)`;
-const FINISHED_IN_WINDOW = `(completed_at >= $3::bigint AND completed_at <= ${WINDOW_END})`;
+/** When the version registered: the first executor of it started (DBOS retimes it only when a version is promoted). */
+const REGISTERED = `(SELECT min(version_timestamp)
+            FROM dbos.application_versions
+           WHERE version_name = $1
+             AND (application_name = $2 OR application_name IS NULL))`;
+/** The window's start: $3, or when NULL the version's registration (its whole life here); unregistered: empty. */
+const WINDOW_START = `COALESCE($3::bigint, ${REGISTERED}, ${WINDOW_END})`;
+const FINISHED_IN_WINDOW = `(completed_at >= ${WINDOW_START} AND completed_at <= ${WINDOW_END})`;
 /* Literals inline, as in the drain queries: the planner matches them to the two in-flight partial indexes. */
 const IN_FLIGHT = `(status IN ('PENDING', 'ENQUEUED') OR status = 'DELAYED')`;
 
 /**
  * One statement, one pass: a BitmapOr of the completed_at index (finished in the window) and the in-flight partial
  * indexes, then every count from FILTERs over the rows found. $1 version, $2 application name, $3 window start (epoch
- * ms), $4 window end (epoch ms) or NULL for the database clock. `pnpm bench:drain` prints its plan.
+ * ms) or NULL for the version's registration, $4 window end (epoch ms) or NULL for the database clock.
+ * `pnpm bench:drain` prints its plan.
  *
  * Rows with a NULL application_name (written before DBOS 5.x named owners, or by a nameless client) are never this
  * application's evidence of success: a success that may be another application's proves nothing about this one. Their
@@ -42,11 +50,9 @@ export const VERSION_EVIDENCE_SQL = `
                             AND ${FINISHED_IN_WINDOW})::bigint AS unowned_failures,
          count(*) FILTER (WHERE ${IN_FLIGHT})::bigint AS in_flight,
          min(created_at) FILTER (WHERE ${IN_FLIGHT})::bigint AS oldest_in_flight_ms,
+         ${WINDOW_START} AS window_start_ms,
          ${WINDOW_END} AS window_end_ms,
-         (SELECT min(version_timestamp)
-            FROM dbos.application_versions
-           WHERE version_name = $1
-             AND (application_name = $2 OR application_name IS NULL))::bigint AS registered_ms,
+         ${REGISTERED}::bigint AS registered_ms,
          now() AS read_at
     FROM dbos.workflow_status
    WHERE application_version = $1
@@ -86,7 +92,8 @@ export interface ReadVersionEvidenceOptions {
   databaseUrl: string;
   appName: string;
   version: string;
-  windowStart: Date;
+  /** The window's start; null: since the version registered (its whole life in this database). */
+  windowStart: Date | null;
   /** The window's end; default the database clock at the read. */
   now?: Date;
   signal?: AbortSignal;
@@ -101,6 +108,7 @@ interface EvidenceRow {
   unowned_failures: string;
   in_flight: string;
   oldest_in_flight_ms: string | null;
+  window_start_ms: string;
   window_end_ms: string;
   registered_ms: string | null;
   read_at: Date;
@@ -131,9 +139,9 @@ export async function readVersionEvidence(options: ReadVersionEvidenceOptions): 
   ] as const) {
     if (typeof value !== 'string' || value.trim() === '') throw new DrainUnknownError('invalid-input', `${key} is required and must be a non-empty string.`);
   }
-  const start = validDate(options.windowStart, 'windowStart').getTime();
+  const start = options.windowStart === null ? null : validDate(options.windowStart, 'windowStart').getTime();
   const end = options.now === undefined ? null : validDate(options.now, 'now').getTime();
-  if (end !== null && end < start) throw new DrainUnknownError('invalid-input', 'The evidence window ends before it starts.');
+  if (start !== null && end !== null && end < start) throw new DrainUnknownError('invalid-input', 'The evidence window ends before it starts.');
   const row = await withDrainReadTransaction(options, async (db) => {
     const result = await db.query<EvidenceRow>(VERSION_EVIDENCE_SQL, [options.version, options.appName, start, end]);
     return result.rows[0];
@@ -145,13 +153,15 @@ export async function readVersionEvidence(options: ReadVersionEvidenceOptions): 
   const cancelled = count(row.cancelled, 'CANCELLED');
   const finished = success + error + maxRecoveryAttemptsExceeded + cancelled;
   const windowEnd = epochMs(row.window_end_ms, 'the window end');
-  if (windowEnd < start) throw new DrainUnknownError('invalid-input', 'The evidence window starts after the database clock: the start is in the future.');
+  const windowStart = epochMs(row.window_start_ms, 'the window start');
+  if (windowEnd < windowStart)
+    throw new DrainUnknownError('invalid-input', 'The evidence window starts after it ends: its start is later than the database clock (or the given end).');
   const oldest = row.oldest_in_flight_ms === null ? null : epochMs(row.oldest_in_flight_ms, 'the oldest in-flight created_at');
   if (!(row.read_at instanceof Date)) throw new DrainUnknownError('unexpected', 'The database returned no clock reading.');
   return {
     appName: options.appName,
     version: options.version,
-    window: { start: new Date(start).toISOString(), end: new Date(windowEnd).toISOString() },
+    window: { start: new Date(windowStart).toISOString(), end: new Date(windowEnd).toISOString() },
     readAt: row.read_at.toISOString(),
     counts: { success, error, maxRecoveryAttemptsExceeded, cancelled, finished },
     errorRatio: finished === 0 ? null : (error + maxRecoveryAttemptsExceeded) / finished,
