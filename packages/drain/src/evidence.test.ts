@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startPostgres, type PostgresServer, createDbosSystemDatabase, type DbosSystemDatabase } from '@dbos-gitops/testkit';
+import { DBOS_CLI, startDbosWorker, startPostgres, type PostgresServer, createDbosSystemDatabase, type DbosSystemDatabase } from '@dbos-gitops/testkit';
 import { createDrainReader } from '../testing/drain-reader.ts';
 import { registerVersion } from '../testing/test-rows.ts';
 import { DrainUnknownError } from './errors.ts';
@@ -200,6 +202,40 @@ describe('readVersionEvidence counts exactly one version of one application in t
     await expect(
       readVersionEvidence({ databaseUrl: reader.url, appName: APP, version: '1.0.0', windowStart: new Date(T0 + HOUR), now: new Date(T0) }),
     ).rejects.toMatchObject({ reason: 'invalid-input' });
+  });
+});
+
+describe('readVersionEvidence over what a real DBOS executor writes', () => {
+  it('counts the SUCCESS and CANCELLED workflows of the executor, in flight until they finish (completed_at as the SDK writes it)', async () => {
+    const worker = startDbosWorker({ systemDatabaseUrl: sys.appUrl, appName: APP, version: '4.0.0', executorId: 'exec-4', enqueueMs: [50, 50, 50, 600_000] });
+    try {
+      await worker.waitFor('enqueued', 40_000);
+      for (let i = 0; i < 200 && worker.finished.length < 3; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(worker.finished).toHaveLength(3);
+      const read = () => readVersionEvidence({ databaseUrl: reader.url, appName: APP, version: '4.0.0', windowStart: new Date(Date.now() - HOUR) });
+      const running = await read();
+      expect(running.counts).toEqual({ success: 3, error: 0, maxRecoveryAttemptsExceeded: 0, cancelled: 0, finished: 3 });
+      expect(running.inFlight).toBe(1);
+      expect(running.oldestInFlightAgeMs).toBeGreaterThanOrEqual(0);
+      expect(running.registeredAt).not.toBeNull();
+      // The same executor's version, seen as another application: none of it is that application's evidence.
+      const other = await readVersionEvidence({ databaseUrl: reader.url, appName: 'billing', version: '4.0.0', windowStart: new Date(Date.now() - HOUR) });
+      expect(other.counts.finished).toBe(0);
+
+      const long = worker.enqueued.find((id) => !worker.finished.includes(id))!;
+      // The URL goes through the environment, never argv (ps would show its password).
+      await promisify(execFile)('sh', ['-c', `"$DBOS" workflow cancel ${long} --sys-db-url "$DBOS_SYSTEM_DATABASE_URL"`], {
+        env: { ...process.env, DBOS: DBOS_CLI, DBOS_SYSTEM_DATABASE_URL: sys.appUrl },
+        timeout: 60_000,
+      });
+      const after = await read();
+      expect(after.counts).toEqual({ success: 3, error: 0, maxRecoveryAttemptsExceeded: 0, cancelled: 1, finished: 4 });
+      expect(after.inFlight).toBe(0);
+      expect(after.oldestInFlightAgeMs).toBeNull();
+      expect(after.errorRatio).toBe(0);
+    } finally {
+      await worker.stop();
+    }
   });
 });
 
