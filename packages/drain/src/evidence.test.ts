@@ -390,7 +390,7 @@ describe('judgeEvidence follows the thresholds exactly at their boundaries', () 
       verdict: 'unknown',
       reasons: [
         'Version 2.0.0 has run for 30m of its 1h soak.',
-        'Not enough data: 0 workflows succeeded in the window, the gate needs 10 (none finished; a DBOS older than the completed_at column is not counted).',
+        'Not enough data: 0 workflows succeeded in the window, the gate needs 10 (none finished in it; rows a DBOS without the completed_at column wrote are not counted).',
       ],
     });
   });

@@ -260,7 +260,7 @@ export function judgeEvidence(evidence: VersionEvidence, gate: EvidenceGate, tim
   if (success < gate.minSucceeded) {
     reasons.push(
       `Not enough data: ${success} workflows succeeded in the window, the gate needs ${gate.minSucceeded}` +
-        (finished === 0 ? ' (none finished; a DBOS older than the completed_at column is not counted).' : '.'),
+        (finished === 0 ? ' (none finished in it; rows a DBOS without the completed_at column wrote are not counted).' : '.'),
     );
   }
   if (evidence.unownedFailures > 0 && finished > 0) {
