@@ -197,8 +197,19 @@ describe('pnpm bot evidence', () => {
       );
     });
 
-    it('reader not configured: the variable is not set', async () => {
-      await expectUnknown({}, /DBOS_DRAIN_DATABASE_URL is not set/, reader.password);
+    it('reader not configured: neither variable is set', async () => {
+      await expectUnknown({}, /neither DBOS_DRAIN_DATABASE_URL_DEV nor DBOS_DRAIN_DATABASE_URL is set/, reader.password);
+    });
+
+    it("the environment's own variable wins over the plain one, which may name another environment's database", async () => {
+      const port = await freePort();
+      const elsewhere = `postgresql://${reader.role}:${encodeURIComponent(reader.password)}@127.0.0.1:${port}/${sys.database}`;
+      await registered('1.0.0', 'shop', 2 * HOUR);
+      await finished('shop', '1.0.0', 'SUCCESS', 3);
+      const own = await cli(['--env', 'dev', '--version', '1.0.0', '--json'], { DBOS_DRAIN_DATABASE_URL_DEV: reader.url, DBOS_DRAIN_DATABASE_URL: elsewhere });
+      expect(own.code).toBe(0);
+      expect(JSON.parse(own.stdout).verdict).toBe('pass');
+      await expectUnknown({ DBOS_DRAIN_DATABASE_URL_DEV: elsewhere, DBOS_DRAIN_DATABASE_URL: reader.url }, /connection-refused/, reader.password);
     });
   });
 });

@@ -31,7 +31,7 @@ export const spec = {
     repo: { type: 'string', valueName: 'DIR', description: 'the GitOps repository (default: the git top level of the current directory)' },
   },
   notes: [
-    'The database URL comes from the same variable as the drain reader of `pnpm bot plan --env ENV`: apps[].drain.databaseUrlEnv (default DBOS_DRAIN_DATABASE_URL); it is never an argument.',
+    "The database URL comes from the drain reader's variables, apps[].drain.databaseUrlEnv (default DBOS_DRAIN_DATABASE_URL): <name>_<ENV> (e.g. DBOS_DRAIN_DATABASE_URL_STAGING) when set, else <name> as `pnpm bot plan --env ENV` reads it; it is never an argument.",
     'Exit codes: 0 a verdict was read (pass or fail), 10 the verdict is unknown (not enough data, soak not elapsed, database unreachable, reader misconfigured), 2 config (unknown environment or application), 64 usage.',
   ],
 } satisfies CommandSpec;
@@ -181,8 +181,12 @@ export async function run(values: FlagValues<typeof spec.flags>, io: CommandIo):
   const gate = { minSucceeded: env.gate.minSucceeded, maxErrorRatio: env.gate.maxErrorRatio };
   const now = io.now ?? new Date();
   const windowStart = since ?? (soakSeconds > 0 ? new Date(now.getTime() - soakSeconds * 1000) : null);
-  // One environment per command, so the same variable as `pnpm bot plan --env <env>` (and the in-cluster CronJob).
-  const urlEnv = drainUrlEnvFor(app, env.name, true);
+  // The drain reader's variables: the environment's own (`<name>_<ENV>`, what a run over every environment reads) when
+  // set, since it cannot name another environment's database; else the plain name, as `pnpm bot plan --env <env>` and
+  // the in-cluster CronJob read it.
+  const ownEnv = drainUrlEnvFor(app, env.name, false);
+  const plainEnv = drainUrlEnvFor(app, env.name, true);
+  const urlEnv = io.env[ownEnv] ? ownEnv : plainEnv;
   const databaseUrl = io.env[urlEnv];
 
   const base = { env: env.name, app: app.name, version, gate: { ...gate, soakSeconds } };
@@ -190,11 +194,11 @@ export async function run(values: FlagValues<typeof spec.flags>, io: CommandIo):
   let hint: string | null = null;
   if (!databaseUrl) {
     result = unreadable(base, windowStart, [
-      `The drain reader is not configured: ${urlEnv} is not set, so the evidence of ${app.name} ${version} in ${env.name} cannot be read.`,
+      `The drain reader is not configured: neither ${ownEnv} nor ${plainEnv} is set, so the evidence of ${app.name} ${version} in ${env.name} cannot be read.`,
     ]);
-    hint = `set ${urlEnv} to the drain reader's URL of ${env.name}'s DBOS system database (in the cluster: Secret dbos-drain-reader, key database-url)`;
+    hint = `set ${ownEnv} (or ${plainEnv}) to the drain reader's URL of ${env.name}'s DBOS system database (in the cluster: Secret dbos-drain-reader, key database-url)`;
   } else {
-    io.progress(`reading ${drain.describeConnectionString(databaseUrl)}`);
+    io.progress(`reading ${drain.describeConnectionString(databaseUrl)} (from ${urlEnv})`);
     try {
       const evidence = await drain.readVersionEvidence({ databaseUrl, appName: app.name, version, windowStart, signal: io.signal });
       const verdict = drain.judgeEvidence(evidence, gate, { soakMs: soakSeconds * 1000 });
