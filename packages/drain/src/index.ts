@@ -54,3 +54,19 @@ export {
   type DeadLetteredOfVersion,
   type DeadLetteredWorkflow,
 } from './dead-letters.ts';
+export {
+  readVersionEvidence,
+  judgeEvidence,
+  verdictOfUnreadable,
+  formatEvidenceDuration,
+  DEFAULT_EVIDENCE_GATE,
+  TERMINAL_STATUSES,
+  VERSION_EVIDENCE_SQL,
+  type EvidenceCounts,
+  type EvidenceGate,
+  type EvidenceVerdict,
+  type EvidenceVerdictKind,
+  type JudgeTiming,
+  type ReadVersionEvidenceOptions,
+  type VersionEvidence,
+} from './evidence.ts';

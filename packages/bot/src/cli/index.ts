@@ -44,6 +44,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<ParsedComm
     summary: 'in-flight DBOS workflows per application version (what retirement waits for)',
     load: () => import('./commands/drain-status.ts') as Promise<ParsedCommand>,
   },
+  evidence: {
+    summary: "a version's DBOS evidence in an environment (finished workflows, error ratio) and the gate's verdict",
+    load: () => import('./commands/evidence.ts'),
+  },
   seal: { summary: "seal values into a SealedSecret for an environment's certificate (kubeseal-compatible flags)", load: () => import('./commands/seal.ts') },
 };
 

@@ -58,6 +58,19 @@ export const environmentSchema = z.strictObject({
   promotionSoak: duration.default(0),
   /** Read-only kube access for health checks of this environment (kubeconfig context and namespace). */
   kube: z.strictObject({ context: z.string().optional(), namespace: z.string().default('dbos') }).optional(),
+  /**
+   * What a version's DBOS evidence in this environment must show (`pnpm bot evidence`): pass = the soak elapsed, at
+   * least minSucceeded SUCCESS workflows and (ERROR + MAX_RECOVERY_ATTEMPTS_EXCEEDED) / finished <= maxErrorRatio.
+   * soak: how long the version must run here first, and the evidence window; default the next environment's
+   * promotionSoak (what promotion out of this one waits), for the last environment its own; 0 = since it registered.
+   */
+  gate: z
+    .strictObject({
+      minSucceeded: z.number().int().min(1, 'must be at least 1').default(10),
+      maxErrorRatio: z.number().gt(0, 'must be above 0').lt(1, 'must be below 1').default(0.05),
+      soak: duration.optional(),
+    })
+    .default({ minSucceeded: 10, maxErrorRatio: 0.05 }),
 });
 
 export const versioningSchema = z.strictObject({
