@@ -15,7 +15,7 @@ import { TOKEN_ANNOTATION } from '../tasks/secret-rotation/index.ts';
  * API-key rotation through the real runner (the only code that writes): the plan's create-key action runs inside
  * the runner's write step, against a bare git remote and the Conductor fake.
  */
-const CONDUCTOR = { org: 'acme_org', appNames: ['shop-app'], permissions: ['websocket.connect'], tokenPrefix: 'gitops' };
+const CONDUCTOR = { org: 'acme_org', permissions: ['websocket.connect'], tokenPrefix: 'gitops' };
 
 let fake: ConductorFake;
 const cleanups: Array<() => unknown> = [];
@@ -60,16 +60,18 @@ describe('secret-rotation through the runner', () => {
     const output: string[] = [];
     const result = await runOnce(remote, output);
 
-    expect(result.applied.map((item) => [item.plan.branch, item.outcome])).toEqual([['bot/secret-rotation/dev/conductor-api-key', 'created']]);
+    expect(result.applied.map((item) => [item.plan.branch, item.outcome])).toEqual([['bot/secret-rotation/dev/dbos-app', 'created']]);
     expect(result.pushes).toBe(1);
     const created = fake.tokens().filter((token) => token.tokenName !== oldName && token.tokenName.startsWith('gitops-dev-'));
     expect(created).toHaveLength(1);
     expect(fake.isValidKey(oldSecret)).toBe(true);
 
-    const branch = 'bot/secret-rotation/dev/conductor-api-key';
-    const sealed = show(remote, branch, 'overlays/dev/secrets/conductor-api-key.sealed.yaml');
+    const branch = 'bot/secret-rotation/dev/dbos-app';
+    const sealed = show(remote, branch, 'overlays/dev/apps/dbos-app/secrets/conductor-api-key.sealed.yaml');
     expect(await unsealSealedSecret(sealed, [fixture.certificate.privateKeyPem])).toEqual({ 'api-key': created[0]!.secret });
-    expect(show(remote, branch, 'overlays/dev/app-rollout.patch.yaml')).not.toEqual(show(remote, 'main', 'overlays/dev/app-rollout.patch.yaml'));
+    expect(show(remote, branch, 'overlays/dev/apps/dbos-app/rollout.patch.yaml')).not.toEqual(
+      show(remote, 'main', 'overlays/dev/apps/dbos-app/rollout.patch.yaml'),
+    );
     const message = execFileSync('git', ['--git-dir', remote, 'log', '-1', '--format=%B', branch], { encoding: 'utf8' });
     for (const text of [output.join('\n'), message, sealed]) {
       expect(text).not.toContain(created[0]!.secret);
