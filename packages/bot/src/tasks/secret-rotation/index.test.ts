@@ -360,6 +360,14 @@ describe('secret-rotation planner', () => {
       expect(reasons['conductor-license']).toContain('`pnpm secrets:seal --env dev --name conductor-license --key license-key`');
       // The application's API key is rotated, never reported as a placeholder to seal by hand.
       expect(reasons['orders-conductor-api-key']).toBeUndefined();
+      // A configured app secret is looked for only where the app runs (here: dbos-app alone, so orders' is not "missing").
+      const config = testConfig();
+      config.secretRotation!.secrets.push({ name: 'orders-db', file: 'apps/orders/secrets/orders-db.sealed.yaml', maxAge: 86_400 });
+      const alone = await createSecretRotationTask({ conductor: CONDUCTOR, keyList: async () => LISTED }).plan(contextFor(fsTree(created.root), config, NOW));
+      expect(alone.skips.find((skip) => skip.subject === 'orders-db')).toBeUndefined();
+      config.apps.push(testConfig({ orders: true }).apps[1]!);
+      const both = await createSecretRotationTask({ conductor: CONDUCTOR, keyList: async () => LISTED }).plan(contextFor(fsTree(created.root), config, NOW));
+      expect(both.skips.find((skip) => skip.subject === 'orders-db')?.reason).toMatch(/holds a placeholder/);
     });
 
     it('skips an application whose identity.yaml is missing, and still rotates the others', async () => {

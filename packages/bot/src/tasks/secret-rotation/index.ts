@@ -584,7 +584,12 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
         if (index > 0) appOf.set(join(directory, name), apps[index - 1]!.app.name);
       }
     }
-    for (const secret of configured) files.add(join(overlay, secret.file));
+    // An application's secret is configured once for every overlay; an environment that does not run it has none.
+    const runsHere = new Set(apps.map(({ app }) => app.name));
+    for (const secret of configured) {
+      const app = /^apps\/([^/]+)\//.exec(secret.file)?.[1];
+      if (app === undefined || runsHere.has(app)) files.add(join(overlay, secret.file));
+    }
     for (const path of [...files].sort()) {
       if (apiKeyPaths.has(path)) continue;
       const text = await context.tree.read(path);
