@@ -18,7 +18,7 @@ import {
 } from '../../../testing/rotation-fixture.ts';
 import { configSchema } from '../../config/schema.ts';
 import { actionsOf, applyActions } from './token-effects.ts';
-import { readMarker, type Plan } from '../../plan.ts';
+import { inspectMarker, parseBranch, readMarker, type Plan } from '../../plan.ts';
 import { fsTree } from '../../repo/tree.ts';
 import { ConductorClient, type TokenInfo } from '@dbos-gitops/conductor';
 import {
@@ -315,6 +315,11 @@ describe('secret-rotation planner', () => {
       expect(orders.title).toBe('dev/orders: rotate the Conductor API key');
       expect(orders.body).toContain('application **orders**');
       expect(readMarker(orders.body)).toMatchObject({ task: 'secret-rotation', env: 'dev', subject: 'orders' });
+      // Markers are read back strictly against their branch: orders' marker never stands for dbos-app's PR, and the
+      // revocation subject (with a "." no application name has) round-trips through its own branch only.
+      expect(inspectMarker(orders.body, 'bot/secret-rotation/dev/orders')).toHaveProperty('marker');
+      expect(inspectMarker(orders.body, 'bot/secret-rotation/dev/dbos-app')).toEqual({ problem: expect.stringMatching(/not its branch/) });
+      expect(parseBranch('bot/secret-rotation/dev/orders.revoke')).toEqual({ task: 'secret-rotation', env: 'dev', subject: 'orders.revoke' });
       // An open PR of one application holds only that application.
       const held = await planTwoApps((await twoApps()).root, {}, [proposal('bot/secret-rotation/dev/orders', 'open', false, 'gitops-dev-x', 4)]);
       expect(held.plans.map((plan) => plan.branch)).toEqual(['bot/secret-rotation/dev/dbos-app']);

@@ -347,7 +347,7 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
     if (!options.conductor) {
       return skip(
         rotationSubject,
-        `due (${reason}), but the bot has no Conductor access configured; rotate by hand: create a key for ${conductorAppName(app)} in the DBOS Console and seal it with \`pnpm secrets:seal --env ${env.name} --app ${app.name} --name ${identity.conductorApiKeySecret} --key ${options.apiKeyDataKey}\``,
+        `due (${reason}), but the bot has no Conductor access configured; rotate by hand: create a key for ${conductorAppName(app)} in the DBOS Console and seal it with \`pnpm secrets:seal --env ${env.name} --app ${app.name} --name ${identity.conductorApiKeySecret} --key ${options.apiKeyDataKey} --token-name <the key's name>\` (the name lets a later rotation revoke it)`,
       );
     }
     const patchPath = state.patchPath;
