@@ -22,7 +22,7 @@ beforeAll(async () => {
   fake = await startConductorFake({ org: 'acme_org' });
   fixture = await createFixture();
   const tree = fsTree(fixture.root);
-  const task = createSecretRotationTask({ conductor: { org: 'acme_org', appNames: [], permissions: ['websocket.connect'], tokenPrefix: 'gitops' } });
+  const task = createSecretRotationTask({ conductor: { org: 'acme_org', permissions: ['websocket.connect'], tokenPrefix: 'gitops' } });
   const client = new ConductorClient({ baseUrl: fake.url, apiKey: fake.adminKey, sleep: async () => {} });
   plan = (await task.plan(contextFor(tree, testConfig(), NOW, [], () => client))).plans[0]!;
   planWithoutAccess = (await task.plan(contextFor(tree, testConfig(), NOW))).plans[0]!;
@@ -50,7 +50,9 @@ describe('withEffects (the runner hook)', () => {
     const before = fake.calls.length;
     await withEffects(plan, context, { dryRun: true, print: (text) => printed.push(text) }, async () => undefined);
     expect(fake.calls.length).toBe(before);
-    expect(printed.join('\n')).toMatch(/create Conductor API key gitops-dev-\d{12} in organization acme_org \(all apps; permissions websocket\.connect\)/);
+    expect(printed.join('\n')).toMatch(
+      /create Conductor API key gitops-dev-dbos-app-\d{12} in organization acme_org \(apps shop-app; permissions websocket\.connect\)/,
+    );
   });
 
   it('hands the completed plan to the step, and undoes the new key when the step fails', async () => {

@@ -1,5 +1,6 @@
 /**
- * Bootstraps a NEW environment's full secret set into overlays/<env>/secrets/, sealed for the environment's
+ * Bootstraps a NEW environment's full secret set, the platform's into overlays/<env>/platform/secrets/ and the first
+ * application's (dbos-app: database URL, Conductor API key) into overlays/<env>/apps/dbos-app/secrets/, sealed for the environment's
  * certificate (clusters/<env>/sealed-secrets-cert.pem, from fetch-cert):
  *  - random passwords for the Conductor role, the app role, the drain reader role (and the admin role if asked);
  *    the drain reader's URL is sealed twice, for the bot (dbos-drain-reader) and for KEDA in its own namespace
@@ -23,7 +24,8 @@ import { runScript } from './lib/cli.ts';
 export const BOOTSTRAP = {
   usage: 'pnpm secrets:bootstrap --env ENV --db-host HOST [options]',
   summary:
-    "Bootstraps a NEW environment's whole secret set into overlays/<env>/secrets/, sealed for " +
+    "Bootstraps a NEW environment's whole secret set (the platform's into overlays/<env>/platform/secrets/, the first " +
+    "application's database URL and Conductor API key into overlays/<env>/apps/dbos-app/secrets/), sealed for " +
     'clusters/<env>/sealed-secrets-cert.pem: random passwords for the database roles, the Conductor license and API ' +
     "keys (asked), the Dex admin password (generated or asked; only its bcrypt hash is sealed), the bot's GitHub token " +
     'as a placeholder. The role SQL with those passwords, and a generated Dex password, are shown ONCE on the terminal ' +
@@ -31,7 +33,11 @@ export const BOOTSTRAP = {
     '(one line each when stdin is not a terminal): the admin password (--admin-password ask), the Conductor license ' +
     'key, the Conductor API key, the Dex admin password (--dex-password ask).',
   flags: {
-    env: { type: 'string', valueName: 'ENV', description: 'the new environment: writes overlays/ENV/secrets (required)' },
+    env: {
+      type: 'string',
+      valueName: 'ENV',
+      description: 'the new environment: writes overlays/ENV/platform/secrets and overlays/ENV/apps/dbos-app/secrets (required)',
+    },
     'db-host': { type: 'string', valueName: 'HOST', description: 'the PostgreSQL host name the workloads connect to (required)' },
     'db-port': { type: 'string', valueName: 'PORT', description: 'the PostgreSQL port (default 5432)' },
     'db-sslmode': { type: 'string', valueName: 'MODE', description: 'sslmode in every database URL (default require)' },

@@ -6,7 +6,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,7 +46,22 @@ function git(cwd: string, ...args: string[]): string {
   });
 }
 
-/** A scratch repository (testkit's fixture builder): the dev certificate and a placeholder license, committed. */
+/** An application's identity.yaml, as overlays/<env>/apps/<app>/ holds it (only the keys the scripts read matter). */
+function identity(app: string, databaseSecret: string, conductorApiKeySecret: string): string {
+  return [
+    'apiVersion: v1',
+    'kind: ConfigMap',
+    'metadata:',
+    '  name: app-identity',
+    'data:',
+    `  name: ${app}`,
+    `  database-secret: ${databaseSecret}`,
+    `  conductor-api-key-secret: ${conductorApiKeySecret}`,
+    '',
+  ].join('\n');
+}
+
+/** A scratch repository (testkit's fixture builder): the dev certificate, a placeholder license and two applications. */
 async function makeRepo(withGit = true): Promise<string> {
   const sealing = parseCertificate(certificate.certificatePem);
   const license = toYaml(
@@ -59,7 +74,12 @@ async function makeRepo(withGit = true): Promise<string> {
     }),
   );
   const repo = await createFixtureRepo(
-    { 'clusters/dev/sealed-secrets-cert.pem': certificate.certificatePem, 'overlays/dev/secrets/conductor-license.sealed.yaml': license },
+    {
+      'clusters/dev/sealed-secrets-cert.pem': certificate.certificatePem,
+      'overlays/dev/platform/secrets/conductor-license.sealed.yaml': license,
+      'overlays/dev/apps/dbos-app/identity.yaml': identity('dbos-app', 'dbos-app-db', 'conductor-api-key'),
+      'overlays/dev/apps/orders/identity.yaml': identity('orders', 'orders-db', 'orders-conductor-api-key'),
+    },
     { git: withGit, parent: scratch },
   );
   return repo.root;
@@ -132,16 +152,16 @@ describe('seal-value', () => {
   it('merges a piped value into the placeholder file: decrypts to it, placeholder gone, value shown nowhere', async () => {
     const root = await makeRepo();
     const value = uniqueValue('license');
-    const before = readFileSync(join(root, 'overlays/dev/secrets/conductor-license.sealed.yaml'), 'utf8');
+    const before = readFileSync(join(root, 'overlays/dev/platform/secrets/conductor-license.sealed.yaml'), 'utf8');
     const args = ['--env', 'dev', '--name', 'conductor-license', '--key', 'license-key', '--root', root];
     const result = await runPiped('seal-value.ts', args, `${value}\n`);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(
-      /^updated overlays\/dev\/secrets\/conductor-license\.sealed\.yaml: key license-key sealed for clusters\/dev\/sealed-secrets-cert\.pem \(SHA256:/,
+      /^updated overlays\/dev\/platform\/secrets\/conductor-license\.sealed\.yaml: key license-key sealed for clusters\/dev\/sealed-secrets-cert\.pem \(SHA256:/,
     );
 
-    const after = readFileSync(join(root, 'overlays/dev/secrets/conductor-license.sealed.yaml'), 'utf8');
+    const after = readFileSync(join(root, 'overlays/dev/platform/secrets/conductor-license.sealed.yaml'), 'utf8');
     expect(await unsealSealedSecret(after, [certificate.privateKeyPem])).toEqual({ 'license-key': value });
     const metadata = parse(after).metadata as { annotations: Record<string, string> };
     expect(metadata.annotations['dbos.dev/placeholder']).toBeUndefined();
@@ -153,7 +173,7 @@ describe('seal-value', () => {
 
   it('accepts only the keys the file declares (or --add-key), and keeps dbos.dev/placeholder until every placeholder key is sealed', async () => {
     const root = await makeRepo(false);
-    const path = join(root, 'overlays/dev/secrets/dex-credentials.sealed.yaml');
+    const path = join(root, 'overlays/dev/platform/secrets/dex-credentials.sealed.yaml');
     const sealing = parseCertificate(certificate.certificatePem);
     // Two placeholder keys, marked the way files were before the key list existed (the mark alone: every key).
     writeFileSync(
@@ -207,8 +227,8 @@ describe('seal-value', () => {
   it("seals the drain reader URL into both copies (the bot's in dbos, KEDA's in keda) from one value, or into neither", async () => {
     const root = await makeRepo(false);
     const sealing = parseCertificate(certificate.certificatePem);
-    const bot = join(root, 'overlays/dev/secrets/dbos-drain-reader.sealed.yaml');
-    const keda = join(root, 'overlays/dev/secrets/dbos-drain-reader-keda.sealed.yaml');
+    const bot = join(root, 'overlays/dev/platform/secrets/dbos-drain-reader.sealed.yaml');
+    const keda = join(root, 'overlays/dev/platform/secrets/dbos-drain-reader-keda.sealed.yaml');
     const old = uniqueValue('old-url');
     writeFileSync(bot, toYaml(sealSecret({ certificate: sealing, name: 'dbos-drain-reader', namespace: 'dbos', data: { 'database-url': old } })));
     // As committed: KEDA's copy added later, as a placeholder, in KEDA's namespace.
@@ -231,9 +251,9 @@ describe('seal-value', () => {
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(
-      /^updated overlays\/dev\/secrets\/dbos-drain-reader-keda\.sealed\.yaml: key database-url sealed .*, dbos\.dev\/placeholder removed/m,
+      /^updated overlays\/dev\/platform\/secrets\/dbos-drain-reader-keda\.sealed\.yaml: key database-url sealed .*, dbos\.dev\/placeholder removed/m,
     );
-    expect(result.stdout).toMatch(/^updated overlays\/dev\/secrets\/dbos-drain-reader\.sealed\.yaml: key database-url sealed /m);
+    expect(result.stdout).toMatch(/^updated overlays\/dev\/platform\/secrets\/dbos-drain-reader\.sealed\.yaml: key database-url sealed /m);
     expect(await unsealSealedSecret(readFileSync(keda, 'utf8'), [certificate.privateKeyPem])).toEqual({ 'database-url': url });
     expect(await unsealSealedSecret(readFileSync(bot, 'utf8'), [certificate.privateKeyPem])).toEqual({ 'database-url': url });
     expect(parse(readFileSync(keda, 'utf8')).metadata).toMatchObject({ name: 'dbos-drain-reader-keda', namespace: 'keda' });
@@ -276,16 +296,53 @@ describe('seal-value', () => {
     const value = `-----BEGIN KEY-----\n${uniqueValue('line1')}\n${uniqueValue('line2')}\n-----END KEY-----`;
     const result = await runPiped('seal-value.ts', ['--env', 'dev', '--name', 'webhook-signing', '--key', 'key.pem', '--root', root], `${value}\n`);
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/^created overlays\/dev\/secrets\/webhook-signing\.sealed\.yaml/);
-    expect(result.stdout).toContain('note: list webhook-signing.sealed.yaml in overlays/dev/secrets/kustomization.yaml');
-    const written = readFileSync(join(root, 'overlays/dev/secrets/webhook-signing.sealed.yaml'), 'utf8');
+    expect(result.stdout).toMatch(/^created overlays\/dev\/platform\/secrets\/webhook-signing\.sealed\.yaml/);
+    expect(result.stdout).toContain('note: list webhook-signing.sealed.yaml in overlays/dev/platform/secrets/kustomization.yaml');
+    const written = readFileSync(join(root, 'overlays/dev/platform/secrets/webhook-signing.sealed.yaml'), 'utf8');
     expect(await unsealSealedSecret(written, [certificate.privateKeyPem])).toEqual({ 'key.pem': value });
     expect(parse(written).metadata).toMatchObject({ name: 'webhook-signing', namespace: 'dbos' });
   });
 
+  it("with --app, seals into that application's secrets: the app must exist (exit 2 naming its identity.yaml), and an app's secret is never sealed into platform/", async () => {
+    const root = await makeRepo(false);
+    const value = uniqueValue('orders-key');
+    const sealed = await runPiped(
+      'seal-value.ts',
+      ['--env', 'dev', '--app', 'orders', '--name', 'orders-conductor-api-key', '--key', 'api-key', '--token-name', 'gitops-dev-orders-manual', '--root', root],
+      value,
+    );
+    expect(sealed.code).toBe(0);
+    expect(sealed.stdout).toMatch(/^created overlays\/dev\/apps\/orders\/secrets\/orders-conductor-api-key\.sealed\.yaml/);
+    expect(sealed.stdout).toContain('note: list orders-conductor-api-key.sealed.yaml in overlays/dev/apps/orders/secrets/kustomization.yaml');
+    const written = readFileSync(join(root, 'overlays/dev/apps/orders/secrets/orders-conductor-api-key.sealed.yaml'), 'utf8');
+    expect(await unsealSealedSecret(written, [certificate.privateKeyPem])).toEqual({ 'api-key': value });
+    expect((parse(written).metadata as { annotations: Record<string, string> }).annotations['dbos.dev/conductor-token']).toBe('gitops-dev-orders-manual');
+
+    const typo = await runPiped('seal-value.ts', ['--env', 'dev', '--app', 'ordres', '--name', 'orders-db', '--key', 'database-url', '--root', root], value);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toMatch(/^error: the environment dev has no application ordres: overlays\/dev\/apps\/ordres\/identity\.yaml does not exist/);
+    expect(existsSync(join(root, 'overlays/dev/apps/ordres'))).toBe(false);
+
+    // Without --app, a name an application's identity.yaml claims is refused: in platform/ it would render nowhere.
+    const misplaced = await runPiped('seal-value.ts', ['--env', 'dev', '--name', 'orders-db', '--key', 'database-url', '--root', root], value);
+    expect(misplaced.code).toBe(64);
+    expect(misplaced.stderr).toMatch(/orders-db is a secret of the application orders[\s\S]*--app orders/);
+    // --token-name belongs to an application's own API key only.
+    const stray = await runPiped(
+      'seal-value.ts',
+      ['--env', 'dev', '--app', 'orders', '--name', 'orders-db', '--key', 'database-url', '--token-name', 'x', '--root', root],
+      value,
+    );
+    expect(stray.code).toBe(64);
+    expect(readdirSync(join(root, 'overlays/dev/apps/orders'))).toEqual(expect.not.arrayContaining(['orders-db.sealed.yaml']));
+    for (const result of [sealed, typo, misplaced, stray]) expect(`${result.stdout}${result.stderr}`).not.toContain(value);
+    expect(existsSync(join(root, 'overlays/dev/platform/secrets/orders-db.sealed.yaml'))).toBe(false);
+    expect(existsSync(join(root, 'overlays/dev/apps/orders/secrets/orders-db.sealed.yaml'))).toBe(false);
+  });
+
   it('refuses an expired certificate, an empty value and value-carrying flags without writing or echoing anything', async () => {
     const root = await makeRepo(false);
-    const licensePath = join(root, 'overlays/dev/secrets/conductor-license.sealed.yaml');
+    const licensePath = join(root, 'overlays/dev/platform/secrets/conductor-license.sealed.yaml');
     const original = readFileSync(licensePath, 'utf8');
     const value = uniqueValue('never');
 
@@ -322,6 +379,8 @@ describe('seal-value', () => {
       'dev',
       '--name',
       'conductor-api-key',
+      '--app',
+      'dbos-app',
       '--key',
       'api-key',
       '--token-name',
@@ -333,10 +392,10 @@ describe('seal-value', () => {
       .join(' ');
     const { code, transcript } = await runInTerminal(commandLine, [value]);
     expect(code).toBe(0);
-    expect(transcript).toContain('value of conductor-api-key/api-key (dev, not echoed): ');
-    expect(transcript).toMatch(/created overlays\/dev\/secrets\/conductor-api-key\.sealed\.yaml/);
+    expect(transcript).toContain('value of conductor-api-key/api-key (dev dbos-app, not echoed): ');
+    expect(transcript).toMatch(/created overlays\/dev\/apps\/dbos-app\/secrets\/conductor-api-key\.sealed\.yaml/);
     expect(transcript).not.toContain(value);
-    const written = readFileSync(join(root, 'overlays/dev/secrets/conductor-api-key.sealed.yaml'), 'utf8');
+    const written = readFileSync(join(root, 'overlays/dev/apps/dbos-app/secrets/conductor-api-key.sealed.yaml'), 'utf8');
     expect(await unsealSealedSecret(written, [certificate.privateKeyPem])).toEqual({ 'api-key': value });
     expect((parse(written).metadata as { annotations: Record<string, string> }).annotations['dbos.dev/conductor-token']).toBe('gitops-dev-manual');
   });
@@ -401,7 +460,7 @@ describe('fetch-cert', () => {
     expect(result.stdout).toContain(`key fingerprint:  ${fetched.keyFingerprint}`);
     expect(result.stdout).toContain(`was ${parseCertificate(certificate.certificatePem).keyFingerprint}`);
     expect(result.stdout).toMatch(/cannot be read from the ciphertext/);
-    expect(result.stdout).toMatch(/overlays\/dev\/secrets\/conductor-license\.sealed\.yaml: last changed/);
+    expect(result.stdout).toMatch(/overlays\/dev\/platform\/secrets\/conductor-license\.sealed\.yaml: last changed/);
     expect(result.stdout).toContain('pnpm secrets:seal --env dev --name conductor-license --key license-key');
     expect(git(root, 'log', '-1', '--format=%s')).toContain(`dev: sealing certificate ${fetched.keyFingerprint}`);
     expect(git(root, 'status', '--porcelain')).toBe('');
@@ -439,7 +498,9 @@ describe('fetch-cert', () => {
       },
       previousKeyFingerprint: parseCertificate(certificate.certificatePem).keyFingerprint,
       keyChanged: true,
-      sealedFiles: [{ path: 'overlays/dev/secrets/conductor-license.sealed.yaml', verdict: 'unknown (not committed, or no history for the old certificate)' }],
+      sealedFiles: [
+        { path: 'overlays/dev/platform/secrets/conductor-license.sealed.yaml', verdict: 'unknown (not committed, or no history for the old certificate)' },
+      ],
       resealCommands: ['pnpm secrets:seal --env dev --name conductor-license --key license-key'],
       committed: false,
     });
@@ -525,8 +586,20 @@ describe('bootstrap-environment', () => {
     const dexPassword = /Dex admin password \(shown once[^)]*\): (\S+)/.exec(transcript)?.[1] ?? '';
     expect(dexPassword).toMatch(/^[A-Za-z0-9_-]{32}$/);
 
+    // The platform's Secrets in platform/, the first application's two beside it in apps/dbos-app/.
     const unseal = async (name: string) =>
-      unsealSealedSecret(readFileSync(join(root, `overlays/qa/secrets/${name}.sealed.yaml`), 'utf8'), [certificate.privateKeyPem]);
+      unsealSealedSecret(
+        readFileSync(
+          join(
+            root,
+            ['dbos-app-db', 'conductor-api-key'].includes(name)
+              ? `overlays/qa/apps/dbos-app/secrets/${name}.sealed.yaml`
+              : `overlays/qa/platform/secrets/${name}.sealed.yaml`,
+          ),
+          'utf8',
+        ),
+        [certificate.privateKeyPem],
+      );
     expect(await unseal('conductor-license')).toEqual({ 'license-key': license });
     expect(await unseal('conductor-api-key')).toEqual({ 'api-key': apiKey });
     expect(await unseal('postgres-admin')).toEqual({
@@ -543,17 +616,26 @@ describe('bootstrap-environment', () => {
     // KEDA's copy (base/keda-auth reads keda/dbos-drain-reader-keda): the same URL, strict-scoped to KEDA's
     // namespace, so the test decryptor only opens it with the label keda/dbos-drain-reader-keda.
     expect(await unseal('dbos-drain-reader-keda')).toEqual(await unseal('dbos-drain-reader'));
-    const kedaCopy = parse(readFileSync(join(root, 'overlays/qa/secrets/dbos-drain-reader-keda.sealed.yaml'), 'utf8'));
+    const kedaCopy = parse(readFileSync(join(root, 'overlays/qa/platform/secrets/dbos-drain-reader-keda.sealed.yaml'), 'utf8'));
     expect(kedaCopy.metadata).toEqual({ name: 'dbos-drain-reader-keda', namespace: 'keda', annotations: { 'dbos.dev/rotated-at': expect.any(String) } });
     expect(kedaCopy.spec.template.metadata).toEqual({ name: 'dbos-drain-reader-keda', namespace: 'keda' });
-    expect(parse(readFileSync(join(root, 'overlays/qa/secrets/dbos-drain-reader.sealed.yaml'), 'utf8')).metadata.namespace).toBe('dbos');
+    expect(parse(readFileSync(join(root, 'overlays/qa/platform/secrets/dbos-drain-reader.sealed.yaml'), 'utf8')).metadata.namespace).toBe('dbos');
     const dex = await unseal('dex-credentials');
     expect(dex['postgres-password']).toBe(dexDb);
     expect(bcrypt.compareSync(dexPassword, dex['admin-password-hash']!)).toBe(true);
-    expect(parse(readFileSync(join(root, 'overlays/qa/secrets/gitops-bot.sealed.yaml'), 'utf8')).metadata.annotations['dbos.dev/placeholder']).toBe('true');
-    const kustomization = parse(readFileSync(join(root, 'overlays/qa/secrets/kustomization.yaml'), 'utf8')) as { resources: string[] };
-    expect(kustomization.resources).toHaveLength(9);
+    expect(parse(readFileSync(join(root, 'overlays/qa/platform/secrets/gitops-bot.sealed.yaml'), 'utf8')).metadata.annotations['dbos.dev/placeholder']).toBe(
+      'true',
+    );
+    const kustomization = parse(readFileSync(join(root, 'overlays/qa/platform/secrets/kustomization.yaml'), 'utf8')) as { resources: string[] };
+    expect(kustomization.resources).toHaveLength(7);
     expect(kustomization.resources).toContain('dbos-drain-reader-keda.sealed.yaml');
+    const appKustomization = parse(readFileSync(join(root, 'overlays/qa/apps/dbos-app/secrets/kustomization.yaml'), 'utf8')) as { resources: string[] };
+    expect(appKustomization.resources).toEqual(['dbos-app-db.sealed.yaml', 'conductor-api-key.sealed.yaml']);
+    expect(readdirSync(join(root, 'overlays/qa/apps/dbos-app/secrets')).sort()).toEqual([
+      'conductor-api-key.sealed.yaml',
+      'dbos-app-db.sealed.yaml',
+      'kustomization.yaml',
+    ]);
 
     expectNowhereOnDisk(root, [admin, license, apiKey, conductor, app, reader, dexDb, dexPassword]);
 
@@ -562,12 +644,12 @@ describe('bootstrap-environment', () => {
       [TSX, join(SCRIPTS, 'bootstrap-environment.ts'), '--env', 'qa', '--db-host', 'db.qa.internal', '--root', root].map(shellQuote).join(' '),
     );
     expect(again.code).toBe(64); // pass --force: usage (was 1)
-    expect(again.transcript).toMatch(/already holds 9 SealedSecrets.*--force/);
+    expect(again.transcript).toMatch(/already hold 9 SealedSecrets.*--force/);
   });
 
   it("keeps an existing kustomization and names the files it does not list yet (KEDA's copy, for a list older than it)", async () => {
     const root = await newEnvironmentRepo();
-    mkdirSync(join(root, 'overlays/qa/secrets'), { recursive: true });
+    mkdirSync(join(root, 'overlays/qa/platform/secrets'), { recursive: true });
     const old = [
       'postgres-admin',
       'conductor-db',
@@ -579,16 +661,16 @@ describe('bootstrap-environment', () => {
       'gitops-bot',
     ];
     const kustomization = `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n${old.map((name) => `  - ${name}.sealed.yaml\n`).join('')}`;
-    writeFileSync(join(root, 'overlays/qa/secrets/kustomization.yaml'), kustomization);
+    writeFileSync(join(root, 'overlays/qa/platform/secrets/kustomization.yaml'), kustomization);
     const answers = join(scratch, 'answers-kustomization.txt');
     writeFileSync(answers, `${uniqueValue('admin')}\n${uniqueValue('license')}\n${uniqueValue('api')}\n`);
     const commandLine = `${[TSX, join(SCRIPTS, 'bootstrap-environment.ts'), '--env', 'qa', '--db-host', 'db.qa.internal', '--root', root].map(shellQuote).join(' ')} < ${shellQuote(answers)}`;
     const { code, transcript } = await runInTerminal(commandLine);
     rmSync(answers);
     expect(code).toBe(0);
-    expect(transcript).toContain('note: list dbos-drain-reader-keda.sealed.yaml in overlays/qa/secrets/kustomization.yaml');
-    expect(readFileSync(join(root, 'overlays/qa/secrets/kustomization.yaml'), 'utf8')).toBe(kustomization);
-    expect(readdirSync(join(root, 'overlays/qa/secrets'))).toContain('dbos-drain-reader-keda.sealed.yaml');
+    expect(transcript).toContain('note: list dbos-drain-reader-keda.sealed.yaml in overlays/qa/platform/secrets/kustomization.yaml');
+    expect(readFileSync(join(root, 'overlays/qa/platform/secrets/kustomization.yaml'), 'utf8')).toBe(kustomization);
+    expect(readdirSync(join(root, 'overlays/qa/platform/secrets'))).toContain('dbos-drain-reader-keda.sealed.yaml');
   });
 
   it('asks every value through hidden prompts on a terminal, echoing none of them', async () => {
@@ -601,7 +683,9 @@ describe('bootstrap-environment', () => {
     expect(code).toBe(0);
     for (const answer of answers) expect(transcript).not.toContain(answer);
     expect(transcript).not.toContain('Dex admin password (shown once');
-    const dex = await unsealSealedSecret(readFileSync(join(root, 'overlays/qa/secrets/dex-credentials.sealed.yaml'), 'utf8'), [certificate.privateKeyPem]);
+    const dex = await unsealSealedSecret(readFileSync(join(root, 'overlays/qa/platform/secrets/dex-credentials.sealed.yaml'), 'utf8'), [
+      certificate.privateKeyPem,
+    ]);
     expect(bcrypt.compareSync(answers[3]!, dex['admin-password-hash']!)).toBe(true);
     expectNowhereOnDisk(root, answers);
   });
@@ -626,7 +710,15 @@ describe('bootstrap-environment', () => {
           stdio: ['pipe', 'pipe', 'pipe'],
         });
       const urlOf = async (name: string) =>
-        (await unsealSealedSecret(readFileSync(join(root, `overlays/qa/secrets/${name}.sealed.yaml`), 'utf8'), [certificate.privateKeyPem]))['database-url']!;
+        (
+          await unsealSealedSecret(
+            readFileSync(
+              join(root, name === 'dbos-app-db' ? `overlays/qa/apps/dbos-app/secrets/${name}.sealed.yaml` : `overlays/qa/platform/secrets/${name}.sealed.yaml`),
+              'utf8',
+            ),
+            [certificate.privateKeyPem],
+          )
+        )['database-url']!;
 
       psql(superuserUrl, `-- ${beforeMigration}`);
       // The migration Job: the real DBOS CLI with the sealed admin URL grants the app role its access.
@@ -647,7 +739,7 @@ describe('bootstrap-environment', () => {
 
 describe('one command-line convention for the three scripts (cli-kit)', () => {
   const scripts = {
-    'seal-value.ts': { name: 'secrets:seal', flags: ['env', 'name', 'key', 'namespace', 'scope', 'cert', 'token-name', 'add-key', 'root', 'json'] },
+    'seal-value.ts': { name: 'secrets:seal', flags: ['env', 'app', 'name', 'key', 'namespace', 'scope', 'cert', 'token-name', 'add-key', 'root', 'json'] },
     'fetch-cert.ts': {
       name: 'secrets:fetch-cert',
       flags: ['env', 'context', 'kubeconfig', 'controller-name', 'controller-namespace', 'commit', 'reseal-hint', 'root', 'json'],
@@ -722,7 +814,7 @@ describe('one command-line convention for the three scripts (cli-kit)', () => {
     expect(report.certificate.keyFingerprint).toBe(parseCertificate(certificate.certificatePem).keyFingerprint);
     expect(report.files).toEqual([
       {
-        path: 'overlays/dev/secrets/conductor-license.sealed.yaml',
+        path: 'overlays/dev/platform/secrets/conductor-license.sealed.yaml',
         created: false,
         key: 'license-key',
         placeholderRemoved: true,
@@ -732,7 +824,7 @@ describe('one command-line convention for the three scripts (cli-kit)', () => {
     ]);
     expect(result.stdout).not.toContain(value);
     expect(
-      await unsealSealedSecret(readFileSync(join(root, 'overlays/dev/secrets/conductor-license.sealed.yaml'), 'utf8'), [certificate.privateKeyPem]),
+      await unsealSealedSecret(readFileSync(join(root, 'overlays/dev/platform/secrets/conductor-license.sealed.yaml'), 'utf8'), [certificate.privateKeyPem]),
     ).toEqual({ 'license-key': value });
   });
 });

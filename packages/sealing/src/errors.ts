@@ -122,3 +122,13 @@ export class CancelledError extends SealingError {
     super('CANCELLED', 'cancelled; nothing was written', { hint: 'run the command again when you have the value', exitCode: EXIT.sigint });
   }
 }
+
+/**
+ * `--app A` names no application of the environment (no `overlays/<env>/apps/A/identity.yaml`), or its identity cannot
+ * be read: exit 2, like every other "the repository does not hold what the command targets".
+ */
+export class ApplicationError extends SealingError {
+  constructor(message: string, hint: string) {
+    super('APPLICATION', message, { hint, exitCode: EXIT.config });
+  }
+}

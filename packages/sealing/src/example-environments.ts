@@ -1,8 +1,10 @@
 /**
  * The example environments (dev, staging, prod): for each, a fresh RSA-4096 sealing key pair whose certificate
  * is committed to clusters/<env>/sealed-secrets-cert.pem and whose private key is dropped, then every Secret the
- * manifests need, sealed (strict scope, namespace dbos; KEDA's copy of the drain reader's URL in namespace keda)
- * into overlays/<env>/secrets/.
+ * manifests need, sealed (strict scope, namespace dbos; KEDA's copy of the drain reader's URL in namespace keda):
+ * the platform's into overlays/<env>/platform/secrets/, each example application's (its database URL for its own
+ * restricted role, its Conductor API key) into overlays/<env>/apps/<app>/secrets/ under the names its identity.yaml
+ * gives them. dev runs dbos-app and orders; staging and prod run dbos-app.
  *
  * Values are random and thrown away after sealing: no one holds these controllers' keys, so an operator re-seals
  * real values with the environment's real certificate. Values that cannot be invented (license key, API key,
@@ -38,8 +40,20 @@ function databaseUrl(environment: ExampleEnvironment, role: string, password: st
   return `postgresql://${role}:${password}@postgres.${environment}.example.internal:5432/${database}?sslmode=require`;
 }
 
+/** The example applications per environment, with the names of their two Secrets (as in their identity.yaml). */
+export const EXAMPLE_APPS: Record<ExampleEnvironment, ReadonlyArray<{ name: string; role: string; databaseSecret: string; conductorApiKeySecret: string }>> = {
+  dev: [
+    { name: 'dbos-app', role: 'dbos_app_role', databaseSecret: 'dbos-app-db', conductorApiKeySecret: 'conductor-api-key' },
+    { name: 'orders', role: 'orders_role', databaseSecret: 'orders-db', conductorApiKeySecret: 'orders-conductor-api-key' },
+  ],
+  staging: [{ name: 'dbos-app', role: 'dbos_app_role', databaseSecret: 'dbos-app-db', conductorApiKeySecret: 'conductor-api-key' }],
+  prod: [{ name: 'dbos-app', role: 'dbos_app_role', databaseSecret: 'dbos-app-db', conductorApiKeySecret: 'conductor-api-key' }],
+};
+
 export interface SecretPlan {
   name: string;
+  /** The application it belongs to (sealed into overlays/<env>/apps/<app>/secrets); absent: a platform secret. */
+  app?: string;
   /** Default: the example namespace, dbos. */
   namespace?: string;
   data: Record<string, string>;
@@ -49,7 +63,6 @@ export interface SecretPlan {
 export function planExampleSecrets(environment: ExampleEnvironment, now: Date): SecretPlan[] {
   const adminPassword = randomPassword();
   const conductorPassword = randomPassword();
-  const appPassword = randomPassword();
   const drainReaderPassword = randomPassword();
   const dex: Record<string, string> = { 'admin-password-hash': bcrypt.hashSync(randomPassword(), DEX_BCRYPT_COST) };
   // Only staging and prod keep Dex state in PostgreSQL (the dex-postgres-storage component).
@@ -62,12 +75,16 @@ export function planExampleSecrets(environment: ExampleEnvironment, now: Date): 
     },
     { name: 'conductor-db', data: { 'database-url': databaseUrl(environment, 'dbos_conductor_role', conductorPassword, 'dbos_conductor') } },
     { name: 'conductor-license', data: { 'license-key': 'placeholder' }, annotations: placeholder },
-    { name: 'dbos-app-db', data: { 'database-url': databaseUrl(environment, 'dbos_app_role', appPassword, 'dbos_app') } },
-    {
-      name: 'conductor-api-key',
-      data: { 'api-key': 'placeholder' },
-      annotations: { ...placeholder, [ROTATED_AT_ANNOTATION]: now.toISOString() },
-    },
+    // Each application: its own restricted role's URL (every app shares the one DBOS system database) and its own key.
+    ...EXAMPLE_APPS[environment].flatMap((app): SecretPlan[] => [
+      { name: app.databaseSecret, app: app.name, data: { 'database-url': databaseUrl(environment, app.role, randomPassword(), 'dbos_app') } },
+      {
+        name: app.conductorApiKeySecret,
+        app: app.name,
+        data: { 'api-key': 'placeholder' },
+        annotations: { ...placeholder, [ROTATED_AT_ANNOTATION]: now.toISOString() },
+      },
+    ]),
     { name: 'dex-credentials', data: dex },
     // Two files, one URL: the bot's copy and KEDA's (each strict-scoped to its own namespace/name).
     ...drainReaderSecrets(databaseUrl(environment, 'dbos_drain_reader', drainReaderPassword, 'dbos_app'), { namespace: NAMESPACE }),
@@ -86,8 +103,8 @@ export interface BootstrapOptions {
 }
 
 /**
- * Writes clusters/<env>/sealed-secrets-cert.pem and overlays/<env>/secrets/<name>.sealed.yaml for a fresh
- * RSA-4096 key pair. The private key is dropped inside this function: only the certificate leaves it.
+ * Writes clusters/<env>/sealed-secrets-cert.pem, overlays/<env>/platform/secrets/<name>.sealed.yaml and
+ * overlays/<env>/apps/<app>/secrets/<name>.sealed.yaml for a fresh RSA-4096 key pair. The private key is dropped inside this function: only the certificate leaves it.
  */
 export async function bootstrapExampleEnvironment(environment: ExampleEnvironment, options: BootstrapOptions): Promise<void> {
   const log = options.log ?? (() => {});
@@ -98,9 +115,12 @@ export async function bootstrapExampleEnvironment(environment: ExampleEnvironmen
   await mkdir(dirname(certificatePath), { recursive: true });
   await writeFile(certificatePath, certificate.pem);
   log(`${relative(options.root, certificatePath)}: key ${certificate.keyFingerprint}, valid until ${certificate.notAfter.toISOString()}`);
-  const secretsDirectory = join(options.root, 'overlays', environment, 'secrets');
-  await mkdir(secretsDirectory, { recursive: true });
   for (const plan of planExampleSecrets(environment, now)) {
+    const secretsDirectory =
+      plan.app === undefined
+        ? join(options.root, 'overlays', environment, 'platform', 'secrets')
+        : join(options.root, 'overlays', environment, 'apps', plan.app, 'secrets');
+    await mkdir(secretsDirectory, { recursive: true });
     const document = sealSecret({
       certificate,
       name: plan.name,

@@ -189,11 +189,24 @@ export const conductorRotationSchema = z.strictObject({
     .string()
     .regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name')
     .default('CONDUCTOR_ADMIN_API_KEY'),
-  /** Applications the new key may serve (empty: all). */
-  appNames: z.array(z.string()).default([]),
+  /**
+   * Gone: Conductor keys are scoped per application, so each app's key serves that app alone (`apps[].conductorAppName`,
+   * default its name). Kept only to refuse it with that explanation instead of a bare "unrecognized key".
+   */
+  appNames: z
+    .unknown()
+    .optional()
+    .superRefine((value, ctx) => {
+      if (value !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          message:
+            "is no longer read: Conductor API keys are now scoped per application, and each app's key serves only that app (apps[].conductorAppName, default its name); remove appNames:",
+        });
+    }),
   /** Permissions of the new key; an executor needs websocket.connect. */
   permissions: z.array(z.string()).default(['websocket.connect']),
-  /** New keys are named `<tokenPrefix>-<env>-<YYYYMMDDHHmm>`. */
+  /** New keys are named `<tokenPrefix>-<env>-<app>-<YYYYMMDDHHmm>`. */
   tokenPrefix: name.default('gitops'),
   /** Per-environment overrides of url and adminKeyEnv (each environment usually has its own Conductor). */
   environments: z
@@ -212,7 +225,7 @@ export const conductorRotationSchema = z.strictObject({
 
 /** The secret-rotation task: the Conductor API key it rotates itself, and the secrets it only reports as due. */
 export const secretRotationSchema = z.strictObject({
-  /** Rotate the Conductor API key when `dbos.dev/rotated-at` is older than this. */
+  /** Rotate an application's Conductor API key when its `dbos.dev/rotated-at` is older than this. */
   maxAge: duration.default(90 * 86_400),
   /** Without cluster access, revoke the previous key this long after the rotation was proposed. */
   revokeGrace: duration.default(86_400),
@@ -222,7 +235,7 @@ export const secretRotationSchema = z.strictObject({
     .array(
       z.strictObject({
         name,
-        /** Sealed file relative to each overlay, e.g. `secrets/conductor-api-key.sealed.yaml`. */
+        /** Sealed file relative to each overlay, e.g. `platform/secrets/conductor-license.sealed.yaml` or `apps/orders/secrets/orders-db.sealed.yaml`. */
         file: z.string(),
         maxAge: duration,
       }),

@@ -14,8 +14,8 @@ import { TOKEN_ANNOTATION } from '../tasks/secret-rotation/index.ts';
  * The forge side of rotation: a plan with actions (a Conductor key is created when its PR opens) whose labelling was
  * interrupted, and forged rotation PRs. Real runner, bare git remote, Conductor fake, OpenAPI-checked GitHub fake.
  */
-const CONDUCTOR = { org: 'acme_org', appNames: ['shop-app'], permissions: ['websocket.connect'], tokenPrefix: 'gitops' };
-const ROTATION_BRANCH = 'bot/secret-rotation/dev/conductor-api-key';
+const CONDUCTOR = { org: 'acme_org', permissions: ['websocket.connect'], tokenPrefix: 'gitops' };
+const ROTATION_BRANCH = 'bot/secret-rotation/dev/dbos-app';
 
 let conductor: ConductorFake;
 let github: GitHubFake;

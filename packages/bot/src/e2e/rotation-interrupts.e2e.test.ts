@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { startConductorFake, type ConductorFake } from '@dbos-gitops/testkit';
-import { createBareRemote, createFixture, runRotation } from '../../testing/rotation-fixture.ts';
+import { createBareRemote, createFixture, DBOS_APP_CONDUCTOR_NAME, runRotation } from '../../testing/rotation-fixture.ts';
 import { main } from '../cli.ts';
 import { GitWorkspace, resolveGitAccess } from '../git/workspace.ts';
 import { LocalForge } from '../sources/forge/local.ts';
@@ -25,7 +25,7 @@ const CLI = join(REPO_ROOT, 'packages/bot/src/cli.ts');
 const TSX = pathToFileURL(join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
 // Async: the HTTP remote runs in this process, so a synchronous git call against it would block its own server.
 const run = promisify(execFile);
-const SETTINGS = { org: 'acme_org', appNames: ['shop-app'], permissions: ['websocket.connect'], tokenPrefix: 'gitops' };
+const SETTINGS = { org: 'acme_org', permissions: ['websocket.connect'], tokenPrefix: 'gitops' };
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -70,13 +70,16 @@ async function world(credentialsIn: 'extraheader' | 'origin-url' = 'extraheader'
       'forge:',
       '  type: local',
       '  baseBranch: main',
+      'apps:',
+      '  - name: dbos-app',
+      '    repository: registry.example/dbos-app',
+      `    conductorAppName: ${DBOS_APP_CONDUCTOR_NAME}`,
       'secretRotation:',
       '  maxAge: 90d',
       '  conductor:',
       '    org: acme_org',
       `    url: ${conductor.url}`,
       '    adminKeyEnv: CONDUCTOR_ADMIN_API_KEY',
-      '    appNames: [shop-app]',
       '    permissions: [websocket.connect]',
       '    tokenPrefix: gitops',
       '',
@@ -85,7 +88,9 @@ async function world(credentialsIn: 'extraheader' | 'origin-url' = 'extraheader'
   // The bot checks the config against the tree before planning: the environment's overlay must exist.
   await fixture.write(
     'overlays/dev/kustomization.yaml',
-    ['apiVersion: kustomize.config.k8s.io/v1beta1', 'kind: Kustomization', 'resources:', '  - secrets/conductor-api-key.sealed.yaml', ''].join('\n'),
+    ['apiVersion: kustomize.config.k8s.io/v1beta1', 'kind: Kustomization', 'resources:', '  - apps/dbos-app/secrets/conductor-api-key.sealed.yaml', ''].join(
+      '\n',
+    ),
   );
   const scratch = mkdtempSync(join(tmpdir(), 'rotation-interrupts-'));
   cleanups.push(() => rmSync(scratch, { recursive: true, force: true }));
@@ -204,7 +209,7 @@ describe('interrupted rotation runs leave nothing behind (issue 8 items 3, 4)', 
       const pushes = holdPushes(w.bare, 0);
       const before = w.heads();
       const bot = startBot(w, ['run', '--task', 'secret-rotation']);
-      await bot.waitFor('created Conductor API key gitops-dev-');
+      await bot.waitFor('created Conductor API key gitops-dev-dbos-app-');
       // The dangerous moment: a key exists that no branch names yet. Look into the bot's clone before stopping it.
       const clones = botClones(w);
       expect(clones).toHaveLength(1);
@@ -219,7 +224,7 @@ describe('interrupted rotation runs leave nothing behind (issue 8 items 3, 4)', 
       const exit = await bot.exit;
       expect({ ...exit, stderr: exit.code === code ? '' : bot.stderr() }).toEqual({ code, signal: null, stderr: '' });
       expect(bot.stderr()).toMatch(new RegExp(`interrupted by ${signal}`));
-      expect(bot.stderr()).toMatch(/deleted the new Conductor API key gitops-dev-\S+ \(dev\) again/);
+      expect(bot.stderr()).toMatch(/deleted the new Conductor API key gitops-dev-dbos-app-\S+ \(dev\) again/);
       expect(w.conductor.tokens().map((token) => token.tokenName)).toEqual([w.oldName]);
       expect(w.heads()).toBe(before);
       expect(botClones(w)).toEqual([]);
@@ -240,12 +245,12 @@ describe('interrupted rotation runs leave nothing behind (issue 8 items 3, 4)', 
     // lands, so the key it created is named nowhere.
     const pushes = holdPushes(w.bare, 1);
     const killed = startBot(w, ['run', '--task', 'secret-rotation']);
-    await killed.waitFor('created Conductor API key gitops-dev-');
+    await killed.waitFor('created Conductor API key gitops-dev-dbos-app-');
     killed.killGroup('SIGKILL');
     expect(await killed.exit).toEqual({ code: null, signal: 'SIGKILL' });
     pushes.release();
     const orphan = w.conductor.tokens().find((token) => token.tokenName !== w.oldName)!;
-    expect(orphan.tokenName).toMatch(/^gitops-dev-\d{12}$/);
+    expect(orphan.tokenName).toMatch(/^gitops-dev-dbos-app-\d{12}$/);
     expect(w.heads()).toBe(before);
     rmSync(join(w.bare, 'hooks', 'pre-receive'));
 
@@ -258,7 +263,7 @@ describe('interrupted rotation runs leave nothing behind (issue 8 items 3, 4)', 
     expect(rerun.stdout()).toContain(`${orphan.tokenName} is a bot-created key that nothing names yet; kept`);
     const branch = execFileSync(
       'git',
-      ['--git-dir', w.bare, 'show', 'bot/secret-rotation/dev/conductor-api-key:overlays/dev/secrets/conductor-api-key.sealed.yaml'],
+      ['--git-dir', w.bare, 'show', 'bot/secret-rotation/dev/dbos-app:overlays/dev/apps/dbos-app/secrets/conductor-api-key.sealed.yaml'],
       { encoding: 'utf8' },
     );
     expect((parse(branch) as { metadata: { annotations: Record<string, string> } }).metadata.annotations[TOKEN_ANNOTATION]).toBe(fresh[0]!.tokenName);
@@ -284,7 +289,7 @@ describe('interrupted rotation runs leave nothing behind (issue 8 items 3, 4)', 
     // The local forge cannot show the open branch's PR body, so only git proves the fresh key is in use: the guard
     // reads the branch and keeps it.
     expect(later.cleanups.filter((line) => line.startsWith('kept'))).toEqual([
-      `kept Conductor API key ${fresh[0]!.tokenName} (dev): overlays/dev/secrets/conductor-api-key.sealed.yaml on origin/bot/secret-rotation/dev/conductor-api-key records ${fresh[0]!.tokenName} as ${TOKEN_ANNOTATION}`,
+      `kept Conductor API key ${fresh[0]!.tokenName} (dev): overlays/dev/apps/dbos-app/secrets/conductor-api-key.sealed.yaml on origin/bot/secret-rotation/dev/dbos-app records ${fresh[0]!.tokenName} as ${TOKEN_ANNOTATION}`,
     ]);
     expect(
       w.conductor
@@ -341,7 +346,7 @@ describe('GitHub Actions as shipped: the workflow clones and pushes with the tok
     );
     const exit = await bot.exit;
     expect({ ...exit, stderr: exit.code === 0 ? '' : bot.stderr() }).toEqual({ code: 0, signal: null, stderr: '' });
-    expect(w.heads()).toContain('refs/heads/bot/secret-rotation/dev/conductor-api-key ');
+    expect(w.heads()).toContain('refs/heads/bot/secret-rotation/dev/dbos-app ');
     expect(w.http.requests.some((request) => request.path.endsWith('/git-receive-pack') && request.authorized)).toBe(true);
     expect(bot.stderr()).toContain("credentials from the checkout's http.<url>.extraheader");
     expect(botClones(w)).toEqual([]);

@@ -15,9 +15,9 @@ import { TOKEN_ANNOTATION } from '../tasks/secret-rotation/index.ts';
  * API-key rotation through the real runner against the OpenAPI-checked GitHub fake (the sibling test uses the local
  * forge): PR creation, a rejected PR after the key exists, and revocation after a human merged the rotation.
  */
-const CONDUCTOR = { org: 'acme_org', appNames: ['shop-app'], permissions: ['websocket.connect'], tokenPrefix: 'gitops' };
-const ROTATION_BRANCH = 'bot/secret-rotation/dev/conductor-api-key';
-const SEALED_PATH = 'overlays/dev/secrets/conductor-api-key.sealed.yaml';
+const CONDUCTOR = { org: 'acme_org', permissions: ['websocket.connect'], tokenPrefix: 'gitops' };
+const ROTATION_BRANCH = 'bot/secret-rotation/dev/dbos-app';
+const SEALED_PATH = 'overlays/dev/apps/dbos-app/secrets/conductor-api-key.sealed.yaml';
 
 let conductor: ConductorFake;
 let github: GitHubFake;
@@ -80,7 +80,10 @@ describe('secret-rotation through the runner, GitHub fake', () => {
 
     const sealed = git('show', `${ROTATION_BRANCH}:${SEALED_PATH}`);
     expect(await unsealSealedSecret(sealed, [fixture.certificate.privateKeyPem])).toEqual({ 'api-key': created[0]!.secret });
-    expect(git('diff', '--name-only', 'main', ROTATION_BRANCH).trim().split('\n').sort()).toEqual(['overlays/dev/app-rollout.patch.yaml', SEALED_PATH]);
+    expect(git('diff', '--name-only', 'main', ROTATION_BRANCH).trim().split('\n').sort()).toEqual([
+      'overlays/dev/apps/dbos-app/rollout.patch.yaml',
+      SEALED_PATH,
+    ]);
     const changed = git('diff', '-U0', 'main', ROTATION_BRANCH, '--', SEALED_PATH)
       .split('\n')
       .filter((line) => /^[-+] /.test(line));
@@ -164,7 +167,7 @@ describe('secret-rotation through the runner, GitHub fake', () => {
     const output: string[] = [];
     const later = new Date(Date.now() + 2 * 24 * 3600 * 1000);
     const result = await runOnce(output, later);
-    expect(result.applied.map((item) => [item.plan.branch, item.outcome])).toEqual([['bot/secret-rotation/dev/conductor-api-key-revoke', 'created']]);
+    expect(result.applied.map((item) => [item.plan.branch, item.outcome])).toEqual([['bot/secret-rotation/dev/dbos-app.revoke', 'created']]);
     expect(conductor.isValidKey(oldSecret)).toBe(false);
     expect(conductor.isValidKey(newKey.secret)).toBe(true);
     expect(conductor.tokens().map((token) => token.tokenName)).toEqual([newKey.tokenName]);

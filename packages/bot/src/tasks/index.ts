@@ -38,7 +38,6 @@ export function configuredTasks(config: BotConfig, settings: TaskSettings): read
     conductor: rotation?.conductor
       ? {
           org: rotation.conductor.org,
-          appNames: rotation.conductor.appNames,
           permissions: rotation.conductor.permissions,
           tokenPrefix: rotation.conductor.tokenPrefix,
         }

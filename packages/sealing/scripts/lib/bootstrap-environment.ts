@@ -16,7 +16,13 @@ import { placeholderAnnotations } from '../../src/placeholder.ts';
 import { UsageError } from '../../src/errors.ts';
 import { printer, repoRoot, validateEnvironment } from './cli.ts';
 import { SecretInput, Terminal } from './secret-input.ts';
-import { certificatePath, secretsDirectory, sealIntoFile } from './sealed-files.ts';
+import { certificatePath, sealedFilePath, secretsDirectory, sealIntoFile } from './sealed-files.ts';
+
+/**
+ * The application a new environment starts with, as overlays/<env>/apps/dbos-app/identity.yaml names it: its two
+ * Secrets are sealed beside it, every other one into platform/. More applications get theirs when they are added.
+ */
+const FIRST_APP = { name: 'dbos-app', databaseSecret: 'dbos-app-db', conductorApiKeySecret: 'conductor-api-key' } as const;
 
 const CONDUCTOR_ROLE = 'dbos_conductor_role';
 const APP_ROLE = 'dbos_app_role';
@@ -117,11 +123,12 @@ export async function bootstrapEnvironment(flags: FlagValues<(typeof BOOTSTRAP)[
   const root = await repoRoot(flags.root);
 
   // Refusals first, so nothing is asked or written for a run that cannot finish.
-  const secretsDir = secretsDirectory(root, env);
-  const existing = existsSync(secretsDir) ? (await readdir(secretsDir)).filter((name) => name.endsWith('.sealed.yaml')) : [];
-  if (existing.length > 0 && !flags.force) {
+  const directories = [secretsDirectory(root, env), secretsDirectory(root, env, FIRST_APP.name)];
+  let existing = 0;
+  for (const directory of directories) if (existsSync(directory)) existing += (await readdir(directory)).filter((name) => name.endsWith('.sealed.yaml')).length;
+  if (existing > 0 && !flags.force) {
     throw new UsageError(
-      `overlays/${env}/secrets already holds ${existing.length} SealedSecrets; this would replace every value. Pass --force to re-bootstrap, or seal single values with seal-value`,
+      `overlays/${env}/platform/secrets and overlays/${env}/apps/${FIRST_APP.name}/secrets already hold ${existing} SealedSecrets; this would replace every value. Pass --force to re-bootstrap, or seal single values with seal-value`,
       `pass --force to replace every value, or seal one value with \`pnpm secrets:seal --env ${env} --name NAME --key KEY\``,
     );
   }
@@ -156,7 +163,8 @@ export async function bootstrapEnvironment(flags: FlagValues<(typeof BOOTSTRAP)[
     if (passwords.dexPostgres !== null) dex['postgres-password'] = passwords.dexPostgres;
     const apiKeyAnnotations: Record<string, string> = { [ROTATED_AT_ANNOTATION]: now };
     if (flags['conductor-token-name']) apiKeyAnnotations[CONDUCTOR_TOKEN_ANNOTATION] = flags['conductor-token-name'];
-    const secrets: Array<{ name: string; namespace?: string; data: Record<string, string>; annotations?: Record<string, string> }> = [
+    // `app`: sealed beside that application (overlays/<env>/apps/<app>/secrets); otherwise a platform secret.
+    const secrets: Array<{ name: string; app?: string; namespace?: string; data: Record<string, string>; annotations?: Record<string, string> }> = [
       {
         name: 'postgres-admin',
         data: { password: adminPassword, 'database-url': databaseUrl(db, adminRole, adminPassword, APP_DATABASE) },
@@ -168,8 +176,13 @@ export async function bootstrapEnvironment(flags: FlagValues<(typeof BOOTSTRAP)[
         annotations: { [ROTATED_AT_ANNOTATION]: now },
       },
       { name: 'conductor-license', data: { 'license-key': licenseKey }, annotations: { [ROTATED_AT_ANNOTATION]: now } },
-      { name: 'dbos-app-db', data: { 'database-url': databaseUrl(db, APP_ROLE, passwords.app, APP_DATABASE) }, annotations: { [ROTATED_AT_ANNOTATION]: now } },
-      { name: 'conductor-api-key', data: { 'api-key': apiKey }, annotations: apiKeyAnnotations },
+      {
+        name: FIRST_APP.databaseSecret,
+        app: FIRST_APP.name,
+        data: { 'database-url': databaseUrl(db, APP_ROLE, passwords.app, APP_DATABASE) },
+        annotations: { [ROTATED_AT_ANNOTATION]: now },
+      },
+      { name: FIRST_APP.conductorApiKeySecret, app: FIRST_APP.name, data: { 'api-key': apiKey }, annotations: apiKeyAnnotations },
       { name: 'dex-credentials', data: dex, annotations: { [ROTATED_AT_ANNOTATION]: now } },
       // One URL, two files (the bot's copy and KEDA's), each strict-scoped to its own namespace/name.
       ...drainReaderSecrets(databaseUrl(db, DRAIN_READER_ROLE, passwords.drainReader, APP_DATABASE), {
@@ -185,11 +198,11 @@ export async function bootstrapEnvironment(flags: FlagValues<(typeof BOOTSTRAP)[
     for (const [index, secret] of secrets.entries()) {
       progress(`sealing ${secret.name} (${index + 1}/${secrets.length})`);
       // --force re-bootstraps: a fresh document per secret (no merge into the old one, which may have other keys).
-      const path = join(secretsDir, `${secret.name}.sealed.yaml`);
-      await rm(path, { force: true });
+      await rm(sealedFilePath(root, env, secret.name, secret.app), { force: true });
       const result = await sealIntoFile({
         root,
         env,
+        ...(secret.app ? { app: secret.app } : {}),
         name: secret.name,
         namespace: secret.namespace ?? namespace,
         certificate,
@@ -199,36 +212,45 @@ export async function bootstrapEnvironment(flags: FlagValues<(typeof BOOTSTRAP)[
       written.push(`${result.path}: ${Object.keys(secret.data).join(', ')}`);
       files.push({ path: result.path, keys: Object.keys(secret.data) });
     }
-    const kustomization = join(secretsDir, 'kustomization.yaml');
     const notes: string[] = [];
-    const kustomizationCreated = !existsSync(kustomization);
-    if (kustomizationCreated) {
-      await writeFile(
-        kustomization,
-        [
-          'apiVersion: kustomize.config.k8s.io/v1beta1',
-          'kind: Kustomization',
-          "# Every Secret of this environment, sealed for its controller's certificate (clusters/<env>/sealed-secrets-cert.pem),",
-          `# in namespace ${namespace} except KEDA's copy of the drain reader (${kedaNamespace}, read by base/keda-auth).`,
-          'resources:',
-          ...secrets.map((secret) => `  - ${secret.name}.sealed.yaml`),
-          'labels:',
-          '  - pairs:',
-          `      ${STAGE_LABEL}: foundation`,
-          '    includeSelectors: false',
-          '    includeTemplates: false',
-          '',
-        ].join('\n'),
-      );
-      written.push(`${relative(root, kustomization)}: lists the SealedSecrets`);
-    } else {
-      // A --force re-bootstrap keeps the existing list: say which new files it does not render yet.
-      const resources = (parse(await readFile(kustomization, 'utf8')) as { resources?: unknown } | null)?.resources;
-      const listed = new Set(Array.isArray(resources) ? resources.map(String) : []);
-      const missing = secrets.map((secret) => `${secret.name}.sealed.yaml`).filter((file) => !listed.has(file));
-      if (missing.length > 0) {
-        written.push(`note: list ${missing.join(', ')} in ${relative(root, kustomization)}`);
-        notes.push(`list ${missing.join(', ')} in ${relative(root, kustomization)}`);
+    let kustomizationCreated = false;
+    // One list per directory: the platform's Secrets, and the first application's beside it.
+    for (const app of [undefined, FIRST_APP.name]) {
+      const listed = secrets.filter((secret) => secret.app === app);
+      const kustomization = join(secretsDirectory(root, env, app), 'kustomization.yaml');
+      if (!existsSync(kustomization)) {
+        kustomizationCreated = true;
+        await writeFile(
+          kustomization,
+          [
+            'apiVersion: kustomize.config.k8s.io/v1beta1',
+            'kind: Kustomization',
+            app === undefined
+              ? "# The platform's Secrets of this environment, sealed for its controller's certificate (clusters/<env>/sealed-secrets-cert.pem),"
+              : `# The Secrets of the application ${app}, sealed for the environment's certificate (clusters/<env>/sealed-secrets-cert.pem),`,
+            app === undefined
+              ? `# in namespace ${namespace} except KEDA's copy of the drain reader (${kedaNamespace}, read by base/keda-auth).`
+              : `# in namespace ${namespace}.`,
+            'resources:',
+            ...listed.map((secret) => `  - ${secret.name}.sealed.yaml`),
+            'labels:',
+            '  - pairs:',
+            `      ${STAGE_LABEL}: foundation`,
+            '    includeSelectors: false',
+            '    includeTemplates: false',
+            '',
+          ].join('\n'),
+        );
+        written.push(`${relative(root, kustomization)}: lists the SealedSecrets`);
+      } else {
+        // A --force re-bootstrap keeps the existing list: say which new files it does not render yet.
+        const resources = (parse(await readFile(kustomization, 'utf8')) as { resources?: unknown } | null)?.resources;
+        const present = new Set(Array.isArray(resources) ? resources.map(String) : []);
+        const missing = listed.map((secret) => `${secret.name}.sealed.yaml`).filter((file) => !present.has(file));
+        if (missing.length > 0) {
+          written.push(`note: list ${missing.join(', ')} in ${relative(root, kustomization)}`);
+          notes.push(`list ${missing.join(', ')} in ${relative(root, kustomization)}`);
+        }
       }
     }
 

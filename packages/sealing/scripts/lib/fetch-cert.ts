@@ -117,8 +117,21 @@ export async function fetchCert(flags: FlagValues<(typeof FETCH_CERT)['flags']>,
   });
   echo(`wrote ${relativePath} from ${controller.namespace}/${controller.name} (context ${context}):\n${describeCertificate(fetched, now)}`);
 
-  const secretsDir = secretsDirectory(root, env);
-  const sealedFiles = existsSync(secretsDir) ? (await readdir(secretsDir)).filter((name) => name.endsWith('.sealed.yaml')).sort() : [];
+  // The platform's SealedSecrets and every application's (overlays/<env>/apps/<app>/secrets).
+  const appsDir = join(root, 'overlays', env, 'apps');
+  const apps = existsSync(appsDir)
+    ? (await readdir(appsDir, { withFileTypes: true }))
+        .filter((entry) => entry.isDirectory())
+        .map((entry) => entry.name)
+        .sort()
+    : [];
+  const sealedFiles: Array<{ name: string; path: string; app: string | undefined }> = [];
+  for (const app of [undefined, ...apps]) {
+    const directory = secretsDirectory(root, env, app);
+    if (!existsSync(directory)) continue;
+    for (const name of (await readdir(directory)).filter((file) => file.endsWith('.sealed.yaml')).sort())
+      sealedFiles.push({ name, path: relative(root, join(directory, name)), app });
+  }
   if (previous && previous.keyFingerprint === fetched.keyFingerprint) {
     echo('the sealing key is unchanged: every committed SealedSecret was sealed for this key or an older one the controller still holds.');
   } else {
@@ -128,33 +141,34 @@ export async function fetchCert(flags: FlagValues<(typeof FETCH_CERT)['flags']>,
         : 'there was no readable certificate before, so nothing can be compared.',
     );
     echo('Which key sealed a value cannot be read from the ciphertext (RSA-OAEP hides the recipient key). From git history only:');
-    for (const name of sealedFiles) {
-      const fileCommit = await lastCommitTime(root, relative(root, join(secretsDir, name)));
+    for (const { path } of sealedFiles) {
+      const fileCommit = await lastCommitTime(root, path);
       const verdict =
         fileCommit === null || previousCommit === null
           ? 'unknown (not committed, or no history for the old certificate)'
           : fileCommit >= previousCommit
             ? 'last changed after the old certificate was committed: probably sealed for the old key'
             : 'last changed before the old certificate was committed: sealed for the old key or an even older one';
-      report.sealedFiles.push({ path: `overlays/${env}/secrets/${name}`, verdict });
-      echo(`  overlays/${env}/secrets/${name}: ${verdict}`);
+      report.sealedFiles.push({ path, verdict });
+      echo(`  ${path}: ${verdict}`);
     }
     echo('Re-sealing is only needed to retire old controller keys (key rotation is not secret rotation; new values are what rotate a secret).');
     if (flags['reseal-hint']) {
       echo('To re-seal, give each value again (it cannot be recovered from the repository):');
-      for (const name of sealedFiles) {
+      for (const { name, path, app } of sealedFiles) {
         const secretName = name.replace(/\.sealed\.yaml$/, '');
         let keys: string[];
         try {
-          keys = readSealedSecret(await readFile(join(secretsDir, name), 'utf8'), name).keys;
+          keys = readSealedSecret(await readFile(join(root, path), 'utf8'), name).keys;
         } catch {
-          report.sealedFiles.push({ path: `overlays/${env}/secrets/${name}`, verdict: 'not a readable SealedSecret, skipped' });
-          echo(`  overlays/${env}/secrets/${name}: not a readable SealedSecret, skipped`);
+          report.sealedFiles.push({ path, verdict: 'not a readable SealedSecret, skipped' });
+          echo(`  ${path}: not a readable SealedSecret, skipped`);
           continue;
         }
         for (const key of keys) {
-          report.resealCommands.push(`pnpm secrets:seal --env ${env} --name ${secretName} --key ${key}`);
-          echo(`  pnpm secrets:seal --env ${env} --name ${secretName} --key ${key}`);
+          const command = `pnpm secrets:seal --env ${env}${app ? ` --app ${app}` : ''} --name ${secretName} --key ${key}`;
+          report.resealCommands.push(command);
+          echo(`  ${command}`);
         }
       }
     } else if (sealedFiles.length > 0) {

@@ -1,7 +1,7 @@
 // Loaded by ../seal-value.ts once its command line parsed, so --help never loads what sealing needs.
 import type { SEAL_VALUE } from '../seal-value.ts';
 import { readFile, rm, writeFile } from 'node:fs/promises';
-import { relative } from 'node:path';
+import { join, relative } from 'node:path';
 import type { CliIo, FlagValues } from '@dbos-gitops/cli-kit';
 import { loadCertificate } from '../../src/cert-source.ts';
 import { validateSecretKey, validateTarget } from '../../src/document.ts';
@@ -12,7 +12,8 @@ import { parseScope, type SealingScope } from '../../src/scope.ts';
 import { RepositoryError, UsageError } from '../../src/errors.ts';
 import { printer, repoRoot, validateEnvironment } from './cli.ts';
 import { SecretInput } from './secret-input.ts';
-import { certificatePath, sealedFilePath, sealIntoFile } from './sealed-files.ts';
+import { certificatePath, sealedFilePath, sealIntoFile, secretsDirectory } from './sealed-files.ts';
+import { appsOfEnvironment, readAppSecretNames, type AppSecretNames } from './app-identity.ts';
 
 import { CONDUCTOR_TOKEN_ANNOTATION as TOKEN_ANNOTATION, PLACEHOLDER_ANNOTATION, ROTATED_AT_ANNOTATION } from '../../src/names.ts';
 
@@ -33,11 +34,12 @@ interface FileTarget {
 async function prepareTarget(
   root: string,
   env: string,
+  app: string | undefined,
   name: string,
   key: string,
   options: { namespace?: string; scope?: SealingScope; addKey: boolean },
 ): Promise<FileTarget> {
-  const path = sealedFilePath(root, env, name);
+  const path = sealedFilePath(root, env, name, app);
   const relativePath = relative(root, path);
   // Only a missing file reads as missing: any other failure (a directory, no permission) refuses.
   const source = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
@@ -66,8 +68,22 @@ export async function sealValue(flags: FlagValues<(typeof SEAL_VALUE)['flags']>,
   const scope = flags.scope === undefined ? undefined : parseScope(flags.scope);
   validateTarget({ name: flags.name, namespace: flags.namespace ?? 'dbos', scope: scope ?? 'strict' });
   validateSecretKey(flags.key);
-  if (flags['token-name'] && flags.name !== 'conductor-api-key') throw new UsageError('--token-name only applies to --name conductor-api-key');
   const root = await repoRoot(flags.root);
+  // An application's secret lives beside it; the environment must have the application (exit 2 naming the file).
+  const app: AppSecretNames | null = flags.app === undefined ? null : await readAppSecretNames(root, env, flags.app);
+  if (app !== null && drainReaderPartner(flags.name, flags.key) !== null)
+    throw new UsageError(`${flags.name} is a platform secret (the drain reader's URL, shared by every application)`, 'leave out --app');
+  if (app === null) {
+    // Sealed into platform/ by mistake, an application's secret would render nowhere and its executors keep the old value.
+    const owner = (await appsOfEnvironment(root, env)).find((names) => [names.databaseSecret, names.conductorApiKeySecret].includes(flags.name!));
+    if (owner) throw new UsageError(`${flags.name} is a secret of the application ${owner.app}, not of the platform`, `pass --app ${owner.app}`);
+  }
+  const isApiKey = app !== null && flags.name === app.conductorApiKeySecret;
+  if (flags['token-name'] && !isApiKey)
+    throw new UsageError(
+      "--token-name only applies to an application's Conductor API key",
+      "pass --app APP --name <the app's conductor-api-key-secret, from its identity.yaml>",
+    );
 
   // The certificate first: a missing or expired one fails before anyone types a secret.
   const certFlag = flags.cert ?? certificatePath(root, env);
@@ -76,11 +92,12 @@ export async function sealValue(flags: FlagValues<(typeof SEAL_VALUE)['flags']>,
 
   // Both files of a pair are checked before anyone types the value, so neither is written when one would refuse.
   const addKey = flags['add-key'] === true;
-  const targets = [await prepareTarget(root, env, flags.name, flags.key, { namespace: flags.namespace, scope, addKey })];
-  const partner = drainReaderPartner(flags.name, flags.key);
-  if (partner !== null) targets.push(await prepareTarget(root, env, partner, flags.key, { addKey }));
+  const appName = app?.app;
+  const targets = [await prepareTarget(root, env, appName, flags.name, flags.key, { namespace: flags.namespace, scope, addKey })];
+  const partner = app === null ? drainReaderPartner(flags.name, flags.key) : null;
+  if (partner !== null) targets.push(await prepareTarget(root, env, undefined, partner, flags.key, { addKey }));
 
-  const value = await new SecretInput().ask(`value of ${flags.name}/${flags.key} (${env}, not echoed)`, { multiLine: true });
+  const value = await new SecretInput().ask(`value of ${flags.name}/${flags.key} (${env}${appName ? ` ${appName}` : ''}, not echoed)`, { multiLine: true });
 
   const now = new Date().toISOString();
   const lines: string[] = [];
@@ -92,7 +109,7 @@ export async function sealValue(flags: FlagValues<(typeof SEAL_VALUE)['flags']>,
       const annotations: Record<string, string> = { [ROTATED_AT_ANNOTATION]: now, ...target.placeholder.set };
       const removeAnnotations = [...target.placeholder.remove];
       let note = '';
-      if (target.name === 'conductor-api-key') {
+      if (isApiKey) {
         if (flags['token-name']) {
           annotations[TOKEN_ANNOTATION] = flags['token-name'];
         } else {
@@ -104,6 +121,7 @@ export async function sealValue(flags: FlagValues<(typeof SEAL_VALUE)['flags']>,
       const result = await sealIntoFile({
         root,
         env,
+        ...(appName && target.name === flags.name ? { app: appName } : {}),
         name: target.name,
         namespace: target.namespace,
         scope: target.scope,
@@ -128,7 +146,9 @@ export async function sealValue(flags: FlagValues<(typeof SEAL_VALUE)['flags']>,
             ? `, still a placeholder: ${target.placeholder.remaining.join(', ')} (${PLACEHOLDER_ANNOTATION} stays)`
             : '') +
           `, ${ROTATED_AT_ANNOTATION} set` +
-          (result.created ? `\nnote: list ${target.name}.sealed.yaml in overlays/${env}/secrets/kustomization.yaml` : '') +
+          (result.created
+            ? `\nnote: list ${target.name}.sealed.yaml in ${relative(root, join(secretsDirectory(root, env, appName && target.name === flags.name ? appName : undefined), 'kustomization.yaml'))}`
+            : '') +
           note,
       );
     }
@@ -141,6 +161,8 @@ export async function sealValue(flags: FlagValues<(typeof SEAL_VALUE)['flags']>,
     throw error;
   }
   if (flags.json)
-    io.stdout(`${JSON.stringify({ environment: env, certificate: { source: certLabel, keyFingerprint: certificate.keyFingerprint }, files }, null, 2)}\n`);
+    io.stdout(
+      `${JSON.stringify({ environment: env, ...(appName ? { app: appName } : {}), certificate: { source: certLabel, keyFingerprint: certificate.keyFingerprint }, files }, null, 2)}\n`,
+    );
   else printer(io)(lines.join('\n'));
 }

@@ -1,6 +1,7 @@
 /**
- * Writes one sealed value into `overlays/<env>/secrets/<name>.sealed.yaml`: merged into the existing file (only that
- * key and the annotations change, every other byte stays) or a new kubeseal-shaped file.
+ * Writes one sealed value into a platform secret, `overlays/<env>/platform/secrets/<name>.sealed.yaml`, or an
+ * application's, `overlays/<env>/apps/<app>/secrets/<name>.sealed.yaml`: merged into the existing file (only that key
+ * and the annotations change, every other byte stays) or a new kubeseal-shaped file.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -10,12 +11,13 @@ import { encryptData, sealSecret, toYaml, type SealingTarget } from '../../src/d
 import { mergeIntoSealedSecret, readSealedSecret } from '../../src/merge.ts';
 import type { SealingScope } from '../../src/scope.ts';
 
-export function secretsDirectory(root: string, env: string): string {
-  return join(root, 'overlays', env, 'secrets');
+/** The platform's secrets (Conductor, Console, Dex, the bot, KEDA), or with `app` that application's. */
+export function secretsDirectory(root: string, env: string, app?: string): string {
+  return app === undefined ? join(root, 'overlays', env, 'platform', 'secrets') : join(root, 'overlays', env, 'apps', app, 'secrets');
 }
 
-export function sealedFilePath(root: string, env: string, name: string): string {
-  return join(secretsDirectory(root, env), `${name}.sealed.yaml`);
+export function sealedFilePath(root: string, env: string, name: string, app?: string): string {
+  return join(secretsDirectory(root, env, app), `${name}.sealed.yaml`);
 }
 
 export function certificatePath(root: string, env: string): string {
@@ -25,6 +27,8 @@ export function certificatePath(root: string, env: string): string {
 export interface SealIntoFileOptions {
   root: string;
   env: string;
+  /** The application whose secret this is; absent: a platform secret. */
+  app?: string;
   name: string;
   namespace: string;
   scope?: SealingScope;
@@ -41,7 +45,7 @@ export interface SealedFileResult {
 }
 
 export async function sealIntoFile(options: SealIntoFileOptions): Promise<SealedFileResult> {
-  const path = sealedFilePath(options.root, options.env, options.name);
+  const path = sealedFilePath(options.root, options.env, options.name, options.app);
   const relativePath = relative(options.root, path);
   if (existsSync(path)) {
     const source = await readFile(path, 'utf8');

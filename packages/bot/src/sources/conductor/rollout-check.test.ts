@@ -67,13 +67,20 @@ describe('KubeRolloutCheck against a loopback API server', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('lists app pods by label in the namespace and decides from them; an API error is "unknown"', async () => {
+  it('lists one application\'s pods by its app label in the namespace and decides from them; an API error is "unknown"', async () => {
     const check = new KubeRolloutCheck({ dev: 'dev-ro' }, kubeconfig);
     pods = [pod('s1', true)];
-    expect(await check.rolledOut('dev', 'dbos', STAMP, 's1')).toBe(true);
+    expect(await check.rolledOut('dev', 'dbos', 'dbos-app', STAMP, 's1')).toBe(true);
     expect(seen.at(-1)).toBe('/api/v1/namespaces/dbos/pods?labelSelector=app%3Ddbos-app');
-    expect(await check.rolledOut('dev', 'dbos', STAMP, 's2')).toBe(false);
+    expect(await check.rolledOut('dev', 'dbos', 'dbos-app', STAMP, 's2')).toBe(false);
+    // Each application's own executors: orders' rollout is judged by orders' pods only.
+    expect(await check.rolledOut('dev', 'dbos', 'orders', STAMP, 's1')).toBe(true);
+    expect(seen.at(-1)).toBe('/api/v1/namespaces/dbos/pods?labelSelector=app%3Dorders');
+    // A name that is not a label value never reaches the API as a selector: unknown, so nothing is revoked.
+    const before = seen.length;
+    expect(await check.rolledOut('dev', 'dbos', 'orders,tier=x', STAMP, 's1')).toBeNull();
+    expect(seen).toHaveLength(before);
     status = 403;
-    expect(await check.rolledOut('dev', 'dbos', STAMP, 's1')).toBeNull();
+    expect(await check.rolledOut('dev', 'dbos', 'dbos-app', STAMP, 's1')).toBeNull();
   });
 });

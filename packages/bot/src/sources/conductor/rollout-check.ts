@@ -1,13 +1,20 @@
 /**
- * The cluster side of "is the new Conductor API key running?": every app pod carries the rollout stamp that the
- * rotation PR wrote into `<overlay>/app-rollout.patch.yaml` and is Ready. It reads pods only (same RBAC as the
+ * The cluster side of "is an application's new Conductor API key running?": every pod of that application carries the
+ * rollout stamp that the rotation PR wrote into `overlays/<env>/apps/<app>/rollout.patch.yaml` and is Ready. It reads pods only (same RBAC as the
  * promotion health check). It lives next to the Conductor client because only the rotation uses it; it would sit
  * equally well in sources/kube.
  */
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { RolloutCheck } from '../../tasks/secret-rotation/index.ts';
 
-export const APP_POD_SELECTOR = 'app=dbos-app';
+/**
+ * The executors of one application: base/app-version labels them `app: <identity name>` (the Deployment selector, so
+ * every pod has it). The migration Job's pods carry `app: <migrate>` and never match.
+ */
+export function appPodSelector(app: string): string {
+  if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(app)) throw new Error(`"${app}" is not an application name`);
+  return `app=${app}`;
+}
 
 interface PodLike {
   metadata?: { annotations?: Record<string, string> | undefined; deletionTimestamp?: unknown };
@@ -37,14 +44,14 @@ export class KubeRolloutCheck implements RolloutCheck {
     private readonly kubeconfigPath?: string,
   ) {}
 
-  async rolledOut(env: string, namespace: string, annotation: string, value: string): Promise<boolean | null> {
+  async rolledOut(env: string, namespace: string, app: string, annotation: string, value: string): Promise<boolean | null> {
     try {
       const config = new KubeConfig();
       if (this.kubeconfigPath) config.loadFromFile(this.kubeconfigPath);
       else config.loadFromDefault();
       const context = this.contexts[env];
       if (context) config.setCurrentContext(context);
-      const pods = await config.makeApiClient(CoreV1Api).listNamespacedPod({ namespace, labelSelector: APP_POD_SELECTOR });
+      const pods = await config.makeApiClient(CoreV1Api).listNamespacedPod({ namespace, labelSelector: appPodSelector(app) });
       return rolloutCompleteFromPods(pods.items as PodLike[], annotation, value);
     } catch {
       // Unknown is never "rolled out": the previous key stays.

@@ -17,7 +17,7 @@ import { contextFor, createBareRemote, createFixture, testConfig, type Fixture }
 
 // A minute after the test certificate's notBefore (made at test time), on a whole minute as key names use minutes.
 const NOW = new Date(Math.ceil((Date.now() + 120_000) / 60_000) * 60_000);
-const NEW_NAME = `gitops-dev-${NOW.toISOString().replace(/[-:T]/g, '').slice(0, 12)}`;
+const NEW_NAME = `gitops-dev-dbos-app-${NOW.toISOString().replace(/[-:T]/g, '').slice(0, 12)}`;
 const HUNDRED_DAYS_AGO = new Date(NOW.getTime() - 100 * 86_400_000).toISOString();
 const ORG = 'acme_org';
 let fake: ConductorFake;
@@ -40,7 +40,7 @@ function client(): ConductorClient {
 }
 
 const task = createSecretRotationTask({
-  conductor: { org: ORG, appNames: ['shop-app'], permissions: ['websocket.connect'], tokenPrefix: 'gitops' },
+  conductor: { org: ORG, permissions: ['websocket.connect'], tokenPrefix: 'gitops' },
 });
 
 async function fixtureWithRunningKey(annotations: Record<string, string> = {}): Promise<{ fixture: Fixture; oldName: string; oldSecret: string }> {
@@ -55,7 +55,7 @@ async function fixtureWithRunningKey(annotations: Record<string, string> = {}): 
 
 async function rotationPlan(tree: TreeReader): Promise<Plan> {
   const { plans } = await task.plan(contextFor(tree, testConfig(), NOW));
-  const plan = plans.find((candidate) => candidate.subject === 'conductor-api-key');
+  const plan = plans.find((candidate) => candidate.subject === 'dbos-app');
   expect(plan).toBeDefined();
   return plan!;
 }
@@ -120,7 +120,7 @@ describe('applyActions: create, seal, compensate', () => {
     await expect(applyActions(plan, deps(tree))).rejects.toMatchObject({ failure: 'unavailable', status: 500 });
     expect(fake.tokens().map((token) => token.tokenName)).toEqual(['gitops-dev-202608010000']);
     expect(fake.isValidKey(oldSecret)).toBe(true);
-    expect(readFileSync(join(fixture.root, 'overlays/dev/secrets/conductor-api-key.sealed.yaml'), 'utf8')).toBe(plan.edits[0]!.before);
+    expect(readFileSync(join(fixture.root, 'overlays/dev/apps/dbos-app/secrets/conductor-api-key.sealed.yaml'), 'utf8')).toBe(plan.edits[0]!.before);
   });
 
   it('deletes the new key again when sealing fails because the committed certificate expired', async () => {
@@ -237,7 +237,7 @@ describe('applyActions: create, seal, compensate', () => {
   it('a guarded delete re-reads git first: the key the base branch runs with is never deleted, whatever the plan says (issue 8 item 2)', async () => {
     const { fixture, oldName, oldSecret } = await fixtureWithRunningKey();
     const tree = fsTree(fixture.root);
-    const sealedPath = 'overlays/dev/secrets/conductor-api-key.sealed.yaml';
+    const sealedPath = 'overlays/dev/apps/dbos-app/secrets/conductor-api-key.sealed.yaml';
     const readRefs = async (path: string) => [{ ref: 'origin/main', text: (await tree.read(path))! }];
     const forged: Plan = {
       ...(await rotationPlan(tree)),
