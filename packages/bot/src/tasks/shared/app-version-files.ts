@@ -16,6 +16,17 @@ export function appVersionsDisabledBy(config: BotConfig): string | null {
   return config.apps.length > 0 ? null : 'not enabled: .github/gitops-bot.yaml has no apps: entries';
 }
 
+/** Asked for by name without any application configured, a version task is a config error, never a silent no-op. */
+export function requireApps(config: BotConfig): void {
+  if (config.apps.length === 0)
+    throw new ConfigError(
+      'has no apps: entries, so versions cannot be added or retired',
+      '.github/gitops-bot.yaml',
+      'apps',
+      'add apps: (name, repository, drain) to .github/gitops-bot.yaml, one entry per application',
+    );
+}
+
 /**
  * The one template of an application-version directory (`overlays/<env>/apps/<app>/versions/<slug>/`) and the
  * surgical edits that add or remove one. The hand-written directories in overlays/*\/apps/*\/versions are this

@@ -4,6 +4,7 @@ import { pinsMemory, readPins } from '../shared/pins.ts';
 import { compareTags, eligibleTags } from '../../sources/registry/tag-policy.ts';
 import {
   appVersionsDisabledBy,
+  requireApps,
   addVersionEdits,
   appVersionSlug,
   requireVersionsTree,
@@ -155,6 +156,7 @@ export const versionAddTask: Task = {
   description:
     'add a Deployment for a new application version (newest allowed tag into the first environment, then the merged digest env by env); older versions keep draining',
   async plan(context) {
+    requireApps(context.config);
     const trees = new Map<string, AppVersionsTree>();
     const treeOf = async (env: EnvironmentConfig, app: AppConfig) => {
       const key = `${env.name}/${app.name}`;

@@ -3,7 +3,14 @@ import { baseLabels, branchFor, markerFor, type Plan } from '../../plan.ts';
 import { pinsMemory } from '../shared/pins.ts';
 import { compareTags } from '../../sources/registry/tag-policy.ts';
 import { DrainReadError, NOT_CONFIGURED, type DrainReading, type VersionDrainReading } from '../../sources/drain/source.ts';
-import { appVersionsDisabledBy, requireVersionsTree, removeVersionEdits, type AppVersionsTree, type LiveVersion } from '../shared/app-version-files.ts';
+import {
+  appVersionsDisabledBy,
+  requireApps,
+  requireVersionsTree,
+  removeVersionEdits,
+  type AppVersionsTree,
+  type LiveVersion,
+} from '../shared/app-version-files.ts';
 import type { Task, TaskContext } from '../types.ts';
 import { walkApplications } from '../shared/walk.ts';
 import type { AppConfig } from '../../config/schema.ts';
@@ -164,6 +171,7 @@ export function createVersionRetireTask(options: { drainSourceFor?: DrainSourceF
     description:
       'remove an old application version once its durable workflows have drained (zero in flight for the quiet period, read successfully this run); fails closed',
     async plan(context) {
+      requireApps(context.config);
       return walkApplications(context, TASK, async ({ env, app, skip, held, propose }) => {
         const quietPeriodMs = app.drain.quietPeriod * 1000;
         const tree = await requireVersionsTree(context, env, app);
