@@ -302,6 +302,36 @@ describe('version-add with two applications in one environment', () => {
     }
   });
 
+  it("the runner closes an application's superseded PR with that application's reason, never another application's", async () => {
+    const { files, config } = await twoApps({ 'dbos-app': [], orders: ['1.1.0'] });
+    const remote = await createBareRemote(files);
+    remotes.push(remote);
+    const first = await runOnce(remote);
+    expect(first.applied.map((item) => [item.plan.branch, item.outcome])).toEqual([['bot/version-add/dev/orders/1-1-0', 'created']]);
+    // orders 1.2.0 ships before 1.1.0 was merged: its PR replaces 1.1.0's. dbos-app's skip (nothing newer, subject
+    // dbos-app/*) is not a reason about orders' PR.
+    await registry.pushImage(config.apps[1]!.repository.slice(registry.host.length + 1), '1.2.0', {
+      created: new Date(Date.now() - 30 * DAY),
+      salt: 'orders-1.2.0',
+    });
+    const second = await runOnce(remote);
+    expect(second.skips.map((skip) => [skip.env, skip.subject])).toEqual([['dev', 'dbos-app/*']]);
+    expect(second.applied.map((item) => [item.plan.branch, item.outcome])).toEqual([['bot/version-add/dev/orders/1-2-0', 'created']]);
+    expect(second.closed).toEqual([
+      {
+        branch: 'bot/version-add/dev/orders/1-1-0',
+        number: expect.any(Number),
+        reason: 'the base branch already has these versions (or newer ones), so this change is no longer needed',
+      },
+    ]);
+    // orders' own application-wide skip is the reason given for its PR once 1.2.0 is on main.
+    await remote.mergeInto('main', 'bot/version-add/dev/orders/1-2-0');
+    const third = await runOnce(remote);
+    expect(third.skips.map((skip) => skip.subject).sort()).toEqual(['dbos-app/*', 'orders/*']);
+    const closed = third.closed.find((item) => item.branch === 'bot/version-add/dev/orders/1-2-0')!;
+    expect(closed.reason).toMatch(/^no tag of \S+\/orders newer than 1\.2\.0 matches the apps: policy of orders$/);
+  });
+
   it('an application configured for an environment without its directory is a config error naming the path', async () => {
     const { files } = await twoApps({ 'dbos-app': [], orders: [] });
     const config = parseConfig(files['.github/gitops-bot.yaml']!.replace('environments: [dev]', 'environments: [dev, staging]'));
