@@ -18,7 +18,8 @@ export const spec = {
     app: {
       type: 'string',
       valueName: 'NAME',
-      description: 'only this application (its name under apps: in the config, which is also its DBOS application_name); a name the config does not know is an error',
+      description:
+        'only this application (its name under apps: in the config, which is also its DBOS application_name); a name the config does not know is an error',
     },
     'app-name': { type: 'string', valueName: 'NAME', description: 'the same as --app (its former name), with the same check' },
     config: { type: 'string', valueName: 'FILE', description: 'bot config (default: <repo>/.github/gitops-bot.yaml)' },

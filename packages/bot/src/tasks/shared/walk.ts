@@ -14,7 +14,7 @@ export interface EnvironmentStep {
   skip(subject: string, reason: string, options?: { leaveOpenPullRequest: true }): void;
   /**
    * Whether `subject` is held, deciding every hold in one place: a `# gitops-bot: hold` comment the task found
-   * (`comment` says where, e.g. `line in overlays/dev/app-versions/kustomization.yaml`; null: none), then the
+   * (`comment` says where, e.g. `line in overlays/dev/apps/orders/versions/kustomization.yaml`; null: none), then the
    * hold label on the subject's open PR. A held subject is recorded as a skip that leaves its PR alone; a comment
    * hold also closes an open PR (it must not be merged while held).
    */
