@@ -56,7 +56,7 @@ export interface Plan {
   env: string;
   /** Stable identity of the change inside (task, env): an image name or a group name, a version slug, a secret name. */
   subject: string;
-  /** Always `bot/<task>/<env>/<subject>`; see {@link branchFor}. */
+  /** Always `bot/<task>/<env>/<subject>` (a per-application subject is `<app>/<slug>`); see {@link branchFor}. */
   branch: string;
   title: string;
   body: string;
@@ -91,6 +91,8 @@ export interface TaskResult {
 }
 
 const SEGMENT = /^[a-z0-9][a-z0-9._-]*$/;
+/** A subject is one segment, or two for a per-application subject (`<app>/<slug>`): never more, never empty parts. */
+const SUBJECT = /^[a-z0-9][a-z0-9._-]*(?:\/[a-z0-9][a-z0-9._-]*)?$/;
 
 /**
  * The labels every bot PR of an environment carries: the configured ones plus `env/<env>`. Tasks add their own after
@@ -106,13 +108,13 @@ export function branchFor(task: string, env: string, subject: string): string {
     ['env', env],
     ['subject', subject],
   ] as const) {
-    if (!SEGMENT.test(value)) throw new Error(`branch ${what} "${value}" must be lowercase letters, digits, ".", "_" or "-"`);
+    if (!(what === 'subject' ? SUBJECT : SEGMENT).test(value)) throw new Error(`branch ${what} "${value}" must be lowercase letters, digits, ".", "_" or "-"`);
   }
   return `bot/${task}/${env}/${subject}`;
 }
 
 export function parseBranch(branch: string): { task: string; env: string; subject: string } | null {
-  const match = /^bot\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(branch);
+  const match = /^bot\/([^/]+)\/([^/]+)\/([^/]+(?:\/[^/]+)?)$/.exec(branch);
   return match ? { task: match[1]!, env: match[2]!, subject: match[3]! } : null;
 }
 
@@ -148,7 +150,7 @@ const memoryValue: z.ZodType<MemoryValue> = z.lazy(() =>
   z.union([markerText, z.number(), z.boolean(), z.null(), z.array(memoryValue).max(64), z.record(z.string().max(128), memoryValue)]),
 );
 const memorySchema = z.record(z.string().max(128), memoryValue);
-const identity = { task: z.string().regex(SEGMENT).max(128), env: z.string().regex(SEGMENT).max(128), subject: z.string().regex(SEGMENT).max(128) };
+const identity = { task: z.string().regex(SEGMENT).max(128), env: z.string().regex(SEGMENT).max(128), subject: z.string().regex(SUBJECT).max(128) };
 const markerSchema = z.strictObject({ ...identity, memory: memorySchema, closedFor: z.literal('hold').optional() });
 const legacyMarkerSchema = z.strictObject({
   ...identity,

@@ -160,6 +160,13 @@ export function describePlan(plan: Plan): string {
  * remote branch does not already carry the same content, then create or update its PR; then close the bot's own open
  * PRs that no plan wants any more. Re-running with nothing new does no writes at all.
  */
+/** Whether a skip speaks for an open PR's subject: the same subject, every subject (`*`), or every subject of one
+ * application (`<app>/*` covers `<app>/<slug>` and nothing of another application). */
+function skipCovers(skipSubject: string, subject: string): boolean {
+  if (skipSubject === subject || skipSubject === '*') return true;
+  return skipSubject.endsWith('/*') && subject.startsWith(skipSubject.slice(0, -1));
+}
+
 export async function runPlans(inputs: RunInputs): Promise<RunResult> {
   const { config, forge, workspace, log } = inputs;
   log(`reading the bot's pull requests from ${forge.describe}`);
@@ -333,7 +340,7 @@ export async function runPlans(inputs: RunInputs): Promise<RunResult> {
     if (!parsed || !taskNames.has(parsed.task)) continue;
     if (inputs.envFilter && parsed.env !== inputs.envFilter) continue;
     if (!config.environments.some((env) => env.name === parsed.env)) continue;
-    const related = skips.filter((skip) => skip.task === parsed.task && skip.env === parsed.env && (skip.subject === parsed.subject || skip.subject === '*'));
+    const related = skips.filter((skip) => skip.task === parsed.task && skip.env === parsed.env && skipCovers(skip.subject, parsed.subject));
     // A hold that landed on the base branch while the PR was open: the PR must not stay mergeable.
     const hold = related.find((skip) => skip.heldBy === 'comment');
     if (!hold && related.some((skip) => skip.held)) {

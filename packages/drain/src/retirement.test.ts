@@ -45,7 +45,12 @@ describe('decideRetirement', () => {
     expect(decideRetirement(base({ latestVersion: '1.0.0' })).retire).toBe(false);
     const selected = decideRetirement(base({ serviceSelects: '1.0.0' }));
     expect(selected.retire).toBe(false);
-    expect(selected.reasons.join()).toMatch(/Service still selects 1\.0\.0/);
+    expect(selected.reasons.join()).toContain("The application's Service still selects 1.0.0.");
+    // Named after the application whose version it is.
+    expect(decideRetirement(base({ serviceSelects: '1.0.0', appName: 'orders' })).reasons.join()).toContain('The orders Service still selects 1.0.0.');
+    expect(decideRetirement(base({ serviceSelects: 'unknown', appName: 'orders' })).reasons.join()).toContain(
+      'It is unknown which version the orders Service selects.',
+    );
   });
 
   it('keeps when the latest version or the Service selection is unknown', () => {

@@ -21,8 +21,10 @@ export interface RetirementInput {
   version: string;
   /** Newest registered version; null when unknown. */
   latestVersion: string | null;
-  /** The version the `dbos-app` Service selects; null or 'unknown' when it cannot be read. */
+  /** The version the application's Service selects; null or 'unknown' when it cannot be read. */
   serviceSelects: string | null | 'unknown';
+  /** The application the version belongs to, for the wording ("the orders Service"); absent: "the application's". */
+  appName?: string;
   observations: readonly DrainObservation[];
   quietPeriodMs: number;
   /** Readings further apart than this leave the quiet period uncovered. Default: quietPeriodMs / 2. */
@@ -117,9 +119,9 @@ export function decideRetirement(input: RetirementInput): RetirementDecision {
     reasons.push(`${version} is the latest version; the latest is never retired.`);
   }
   if (input.serviceSelects === null || input.serviceSelects === 'unknown' || input.serviceSelects === '') {
-    reasons.push('It is unknown which version the dbos-app Service selects.');
+    reasons.push(`It is unknown which version ${serviceOf(input.appName)} selects.`);
   } else if (input.serviceSelects === version) {
-    reasons.push(`The dbos-app Service still selects ${version}.`);
+    reasons.push(`${capitalized(serviceOf(input.appName))} still selects ${version}.`);
   }
   if (input.orphans && input.orphans.length > 0) {
     const oldest = Math.max(...input.orphans.map((o) => o.ageMs));
@@ -262,4 +264,12 @@ export function observationsFromRead(
       : { at: read.readAt, inFlight: 'unknown', source: read.source, detail: 'version not in the read' };
   }
   return out;
+}
+
+function serviceOf(appName: string | undefined): string {
+  return appName ? `the ${appName} Service` : "the application's Service";
+}
+
+function capitalized(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }

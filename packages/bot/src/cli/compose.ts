@@ -178,7 +178,7 @@ function selectConductor(config: BotConfig, env: NodeJS.ProcessEnv): ConductorAc
   return conductorClients(conductorAccess(config), env);
 }
 
-export async function repoRoot(options: Options): Promise<string> {
+export async function repoRoot(options: Pick<Options, 'repo'>): Promise<string> {
   if (options.repo) return resolve(options.repo);
   const top = await simpleGit()
     .revparse(['--show-toplevel'])

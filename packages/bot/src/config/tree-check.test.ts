@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../errors.ts';
-import { memoryTree } from '../../testing/version-fixture.ts';
+import { identityYaml, memoryTree, versionFixtureFiles } from '../../testing/version-fixture.ts';
 import { fixtureFiles, imagePins } from '../../testing/fixture-repo.ts';
 import { createWorld, type World } from '../../testing/world.ts';
 import { parseConfig } from './load.ts';
@@ -64,7 +64,70 @@ describe('checkConfigAgainstTree', () => {
   });
 });
 
+describe('applications against the tree', () => {
+  const V1 = { version: '1.0.0', digest: D('1'), latest: true };
+  async function twoApps(): Promise<Record<string, string>> {
+    return versionFixtureFiles({
+      environments: ['dev', 'prod'],
+      apps: [
+        { name: 'dbos-app', repository: 'example.invalid/dbos-app', versions: { dev: [V1], prod: [V1] } },
+        { name: 'orders', repository: 'example.invalid/orders', environments: ['dev'], versions: { dev: [V1] } },
+      ],
+    });
+  }
+
+  it('accepts every application having its directory and an identity naming it where it runs', async () => {
+    const files = await twoApps();
+    await expect(checkConfigAgainstTree(parseConfig(files['.github/gitops-bot.yaml']!), memoryTree(files), 'cfg.yaml')).resolves.toBeUndefined();
+  });
+
+  it('names the directory of an application configured for an environment it has no directory in', async () => {
+    const files = await twoApps();
+    files['.github/gitops-bot.yaml'] = files['.github/gitops-bot.yaml']!.replace('environments: [dev]', 'environments: [dev, prod]');
+    const error = await checkError(files);
+    expect(error.message).toBe(
+      'cfg.yaml: apps[1]: application "orders" runs in environment "prod" but overlays/prod/apps/orders/ does not exist in in-memory fixture (no overlays/prod/apps/orders/kustomization.yaml)',
+    );
+    expect(error.exitCode).toBe(2);
+    expect(error.hint).toMatch(/set apps\[1\]\.environments/);
+  });
+
+  it('names a missing identity.yaml, and one that names another application', async () => {
+    const files = await twoApps();
+    delete files['overlays/dev/apps/orders/identity.yaml'];
+    expect((await checkError(files)).message).toMatch(
+      /apps\[1\]: application "orders" runs in environment "dev" but overlays\/dev\/apps\/orders\/identity\.yaml does not exist/,
+    );
+    files['overlays/dev/apps/orders/identity.yaml'] = identityYaml('dbos-app');
+    const error = await checkError(files);
+    expect(error.message).toMatch(/apps\[1\]: application "orders" in environment "dev": .*data\.name is "dbos-app" but the directory is apps\/orders/);
+    expect(error.exitCode).toBe(2);
+  });
+});
+
 describe('plan and run exit 2 on a config mistake, write nothing', () => {
+  it('an application configured for an environment without its directory', async () => {
+    const files = fixtureFiles({ environments: ['dev', 'prod'], images: [dex] });
+    const app = await versionFixtureFiles({
+      environments: ['dev'],
+      apps: [{ name: 'orders', repository: 'example.invalid/orders', versions: { dev: [{ version: '1.0.0', digest: D('1') }] } }],
+    });
+    for (const [path, text] of Object.entries(app)) if (path.startsWith('overlays/dev/apps/') || path.startsWith('base/')) files[path] = text;
+    // orders under apps: without environments: runs everywhere, but only dev has overlays/dev/apps/orders.
+    files['.github/gitops-bot.yaml'] += 'apps:\n  - name: orders\n    repository: example.invalid/orders\n';
+    const world = await createWorld({ environments: ['dev', 'prod'], images: [dex] }, {}, files);
+    worlds.push(world);
+    for (const args of [['plan', '--forge', 'local'], ['run']]) {
+      const result = await world.run(...args);
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toMatch(
+        /error: .*gitops-bot\.yaml( on main)?: apps\[0\]: application "orders" runs in environment "prod" but overlays\/prod\/apps\/orders\/ does not exist/,
+      );
+    }
+    expect(await world.remote.pushCount()).toBe(0);
+    expect(world.github.writeCount()).toBe(0);
+  });
+
   it('a mistyped overlay path', async () => {
     const files = fixtureFiles({ environments: ['dev', 'prod'], images: [dex] });
     files['.github/gitops-bot.yaml'] = files['.github/gitops-bot.yaml']!.replace('overlay: overlays/prod', 'overlay: overlays/prd');

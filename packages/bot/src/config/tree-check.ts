@@ -1,4 +1,5 @@
-import { ConfigError } from '../errors.ts';
+import { ConfigError, YamlEditError } from '../errors.ts';
+import { appDir, appIdentityPath, appsInEnvironment, readAppIdentity } from '../repo/apps.ts';
 import { imagePinsPath, overlayKustomization, readOverlayImages, type TreeReader } from '../repo/tree.ts';
 import type { BotConfig } from './schema.ts';
 
@@ -18,6 +19,7 @@ export async function checkConfigAgainstTree(config: BotConfig, tree: TreeReader
         `set environments[${index}].overlay to the overlay directory of "${environment.name}" (e.g. overlays/${environment.name}), or remove the environment`,
       );
     }
+    for (const app of appsInEnvironment(config, environment)) await checkApplication(config, tree, file, environment, app.name);
     // An environment without a pins file pins no control-plane image (e.g. one only the secret rotation serves).
     const pins = await readOverlayImages(tree, environment.name, environment.overlay);
     for (const entry of pins?.entries ?? []) used.add(entry.name);
@@ -29,6 +31,38 @@ export async function checkConfigAgainstTree(config: BotConfig, tree: TreeReader
       file,
       `images[${index}].name`,
       `set images[${index}].name to the kustomize images[].name the overlays pin, or add an images: entry for "${image.name}" to an overlay's image pins file`,
+    );
+  }
+}
+
+/** An application configured for an environment must have its directory there, with an identity.yaml naming it:
+ * otherwise its versions would silently never be added or retired in that environment. */
+async function checkApplication(config: BotConfig, tree: TreeReader, file: string, environment: BotConfig['environments'][number], app: string): Promise<void> {
+  const index = config.apps.findIndex((candidate) => candidate.name === app);
+  const where = `apps[${index}]`;
+  const hint = `add ${appDir(environment.overlay, app)}/ (pnpm apps:add), or set ${where}.environments to the environments "${app}" runs in`;
+  const kustomization = `${appDir(environment.overlay, app)}/kustomization.yaml`;
+  if ((await tree.read(kustomization)) === null) {
+    throw new ConfigError(
+      `application "${app}" runs in environment "${environment.name}" but ${appDir(environment.overlay, app)}/ does not exist in ${tree.describe} (no ${kustomization})`,
+      file,
+      where,
+      hint,
+    );
+  }
+  let identity: Awaited<ReturnType<typeof readAppIdentity>>;
+  try {
+    identity = await readAppIdentity(tree, environment.overlay, app);
+  } catch (error) {
+    if (!(error instanceof YamlEditError)) throw error;
+    throw new ConfigError(`application "${app}" in environment "${environment.name}": ${error.message}`, file, where, error.hint);
+  }
+  if (identity === null) {
+    throw new ConfigError(
+      `application "${app}" runs in environment "${environment.name}" but ${appIdentityPath(environment.overlay, app)} does not exist in ${tree.describe}`,
+      file,
+      where,
+      `add ${appIdentityPath(environment.overlay, app)} (the ConfigMap app-identity, see overlays/dev/apps/dbos-app/identity.yaml)`,
     );
   }
 }

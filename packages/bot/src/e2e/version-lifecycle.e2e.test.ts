@@ -16,7 +16,7 @@ import type { Task } from '../tasks/types.ts';
 import { versionAddTask } from '../tasks/version-add/index.ts';
 import { createVersionRetireTask, defaultDrainSourceFor } from '../tasks/version-retire/index.ts';
 import { DatabaseDrainSource } from '../sources/drain/source.ts';
-import { versionFixtureFiles } from '../../testing/version-fixture.ts';
+import { versionFixtureFiles, versionsDirOf } from '../../testing/version-fixture.ts';
 
 /*
  * The whole life of a version with REAL DBOS executors (TS SDK 5.3.0 child processes), a real PostgreSQL with the
@@ -114,10 +114,10 @@ describe('version lifecycle with real DBOS executors', () => {
 
     // version-add proposes 2.0.0; a human merges the PR.
     const added = await run(versionAddTask);
-    expect(added.applied.map((item) => [item.plan.branch, item.outcome])).toEqual([['bot/version-add/dev/2-0-0', 'created']]);
-    await remote.mergeInto('main', 'bot/version-add/dev/2-0-0');
-    expect(await remote.readFile('main', 'overlays/dev/app-versions/service.yaml')).toContain('dbos.dev/app-version: 2-0-0');
-    expect(await remote.readFile('main', 'overlays/dev/app-versions/2-0-0/kustomization.yaml')).toContain(`digest: ${v2Image.digest}`);
+    expect(added.applied.map((item) => [item.plan.branch, item.outcome])).toEqual([[`bot/version-add/dev/${APP}/2-0-0`, 'created']]);
+    await remote.mergeInto('main', `bot/version-add/dev/${APP}/2-0-0`);
+    expect(await remote.readFile('main', `${versionsDirOf('dev', APP)}/service.yaml`)).toContain('dbos.dev/app-version: 2-0-0');
+    expect(await remote.readFile('main', `${versionsDirOf('dev', APP)}/2-0-0/kustomization.yaml`)).toContain(`digest: ${v2Image.digest}`);
 
     // v2 executors start (the new Deployment) and take new work.
     const v2 = startDbosWorker({ systemDatabaseUrl: sys.appUrl, appName: APP, version: '2.0.0', executorId: 'exec-v2', enqueueMs: [300, 300] });
@@ -136,7 +136,7 @@ describe('version lifecycle with real DBOS executors', () => {
         break;
       }
       expect(await remote.pushCount()).toBe(pushesBefore);
-      refusals.push({ reason: result.skips.find((skip) => skip.subject === '1-0-0')!.reason, v1Done });
+      refusals.push({ reason: result.skips.find((skip) => skip.subject === `${APP}/1-0-0`)!.reason, v1Done });
       await sleep(500);
     }
 
@@ -147,11 +147,11 @@ describe('version lifecycle with real DBOS executors', () => {
 
     // Then exactly one proposal: remove v1's directory and list line.
     expect(proposal).not.toBeNull();
-    expect(proposal!.applied.map((item) => [item.plan.branch, item.outcome])).toEqual([['bot/version-retire/dev/1-0-0', 'created']]);
-    const branch = 'bot/version-retire/dev/1-0-0';
-    expect(await remote.readFile(branch, 'overlays/dev/app-versions/1-0-0/kustomization.yaml')).toBeNull();
-    expect(await remote.readFile(branch, 'overlays/dev/app-versions/kustomization.yaml')).not.toContain('1-0-0');
-    expect(await remote.readFile(branch, 'overlays/dev/app-versions/2-0-0/kustomization.yaml')).not.toBeNull();
+    expect(proposal!.applied.map((item) => [item.plan.branch, item.outcome])).toEqual([[`bot/version-retire/dev/${APP}/1-0-0`, 'created']]);
+    const branch = `bot/version-retire/dev/${APP}/1-0-0`;
+    expect(await remote.readFile(branch, `${versionsDirOf('dev', APP)}/1-0-0/kustomization.yaml`)).toBeNull();
+    expect(await remote.readFile(branch, `${versionsDirOf('dev', APP)}/kustomization.yaml`)).not.toContain('1-0-0');
+    expect(await remote.readFile(branch, `${versionsDirOf('dev', APP)}/2-0-0/kustomization.yaml`)).not.toBeNull();
 
     // Every v1 workflow ran to completion on v1's executor; v2 never took one of them.
     expect([...v1.finished].sort()).toEqual([...v1.enqueued].sort());
@@ -219,7 +219,7 @@ describe('version lifecycle with real DBOS executors', () => {
     const retire = createVersionRetireTask({ drainSourceFor: () => new DatabaseDrainSource({ databaseUrl: readerUrl, liveExecutorIds: async () => live }) });
     const refused = await run(retire, orphanRemote);
     expect(refused.applied).toEqual([]);
-    const reason = refused.skips.find((skip) => skip.subject === '3-0-0')!.reason;
+    const reason = refused.skips.find((skip) => skip.subject === `${APP}/3-0-0`)!.reason;
     expect(reason).toContain('3.0.0 has 1 workflow(s) in flight');
     expect(reason).toContain('1 PENDING workflow(s) of 3.0.0 belong to executors that are gone');
     const command = `dbos workflow resume ${workflowId} --sys-db-url "$DBOS_SYSTEM_DATABASE_URL"`;
@@ -243,6 +243,6 @@ describe('version lifecycle with real DBOS executors', () => {
       const result = await run(retire, orphanRemote);
       if (result.applied.length > 0) proposed = result;
     }
-    expect(proposed!.applied.map((item) => item.plan.branch)).toEqual(['bot/version-retire/dev/3-0-0']);
+    expect(proposed!.applied.map((item) => item.plan.branch)).toEqual([`bot/version-retire/dev/${APP}/3-0-0`]);
   }, 100_000);
 });

@@ -67,34 +67,3 @@ export async function readOverlayImages(tree: TreeReader, env: string, overlay: 
   if (text === null) return null;
   return { env, file, text, entries: readImageEntries(text, file) };
 }
-
-export interface AppVersionDir {
-  slug: string;
-  /** `overlays/<env>/app-versions/<slug>/kustomization.yaml`. */
-  file: string;
-  text: string;
-  entries: ImageEntry[];
-}
-
-/** Version directories under `<overlay>/app-versions/` (for the version tasks). */
-export async function readAppVersions(tree: TreeReader, overlay: string): Promise<AppVersionDir[]> {
-  const base = posix.join(overlay.replace(/\/+$/, ''), 'app-versions');
-  const out: AppVersionDir[] = [];
-  for (const name of await tree.list(base)) {
-    if (!name.endsWith('/')) continue;
-    const slug = name.slice(0, -1);
-    const file = posix.join(base, slug, 'kustomization.yaml');
-    const text = await tree.read(file);
-    if (text === null) continue;
-    out.push({ slug, file, text, entries: readImageEntries(text, file) });
-  }
-  return out;
-}
-
-/** DNS-safe slug of a version: `1.5.0` → `1-5-0`. */
-export function versionSlug(version: string): string {
-  return version
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '');
-}

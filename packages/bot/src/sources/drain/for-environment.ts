@@ -1,4 +1,4 @@
-import type { AppVersionsConfig, BotConfig, EnvironmentConfig } from '../../config/schema.ts';
+import type { AppConfig, BotConfig, EnvironmentConfig } from '../../config/schema.ts';
 import { envVarSuffix } from '../../config/schema.ts';
 import { drainSourceFromEnv, type DrainSource } from './source.ts';
 
@@ -9,19 +9,19 @@ export interface DrainScope {
 }
 
 /** How version-retire finds the drain reader of an environment. The default reads connection settings from env vars. */
-export type DrainSourceFor = (env: EnvironmentConfig, appVersions: AppVersionsConfig, scope: DrainScope) => DrainSource;
+export type DrainSourceFor = (env: EnvironmentConfig, app: AppConfig, scope: DrainScope) => DrainSource;
 
 /** The env var holding an environment's drain URL: `<databaseUrlEnv>_<ENV>` (e.g. DBOS_DRAIN_DATABASE_URL_STAGING),
  * or the plain name when the run covers one environment (the in-cluster CronJob, `--env E`). */
-export function drainUrlEnvFor(appVersions: AppVersionsConfig, env: string, singleEnvironment: boolean): string {
-  return singleEnvironment ? appVersions.drain.databaseUrlEnv : `${appVersions.drain.databaseUrlEnv}_${envVarSuffix(env)}`;
+export function drainUrlEnvFor(app: AppConfig, env: string, singleEnvironment: boolean): string {
+  return singleEnvironment ? app.drain.databaseUrlEnv : `${app.drain.databaseUrlEnv}_${envVarSuffix(env)}`;
 }
 
 /** Built once, by the composition root, from the CLI's environment (never `process.env` read below it). */
 export function defaultDrainSourceFor(processEnv: NodeJS.ProcessEnv): DrainSourceFor {
-  return (env, appVersions, scope) => {
+  return (env, app, scope) => {
     const single = scope.envFilter !== null || scope.config.environments.length === 1;
-    const name = drainUrlEnvFor(appVersions, env.name, single);
-    return drainSourceFromEnv({ ...appVersions, drain: { ...appVersions.drain, databaseUrlEnv: name } }, processEnv);
+    const name = drainUrlEnvFor(app, env.name, single);
+    return drainSourceFromEnv({ ...app, drain: { ...app.drain, databaseUrlEnv: name } }, processEnv);
   };
 }

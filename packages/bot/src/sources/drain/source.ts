@@ -12,7 +12,7 @@ import {
   type OrphanedWorkflow,
   type Queryable,
 } from '@dbos-gitops/drain';
-import type { AppVersionsConfig } from '../../config/schema.ts';
+import type { AppConfig } from '../../config/schema.ts';
 import { BotError } from '../../errors.ts';
 
 /**
@@ -225,7 +225,7 @@ export class ConductorCheckedDrainSource implements DrainSource {
  * The drain source the config asks for, with connection settings from environment variables whose NAMES the config
  * gives (values never live in git). Missing settings are a DrainReadError: unknown, so nothing is retired.
  */
-export function drainSourceFromEnv(config: AppVersionsConfig, env: NodeJS.ProcessEnv, extra: { conductorOrgEnv?: string } = {}): DrainSource {
+export function drainSourceFromEnv(config: AppConfig, env: NodeJS.ProcessEnv, extra: { conductorOrgEnv?: string } = {}): DrainSource {
   const drain = config.drain;
   const databaseUrl = env[drain.databaseUrlEnv];
   if (!databaseUrl) {
@@ -241,13 +241,13 @@ export function drainSourceFromEnv(config: AppVersionsConfig, env: NodeJS.Proces
   const orgEnv = extra.conductorOrgEnv ?? 'CONDUCTOR_ORG';
   const org = env[orgEnv];
   if (!drain.conductorUrl || !apiKey || !org) {
-    const missing = [!drain.conductorUrl ? 'appVersions.drain.conductorUrl' : '', !apiKey ? drain.conductorApiKeyEnv : '', !org ? orgEnv : '']
+    const missing = [!drain.conductorUrl ? `drain.conductorUrl of ${config.name} under apps:` : '', !apiKey ? drain.conductorApiKeyEnv : '', !org ? orgEnv : '']
       .filter(Boolean)
       .join(', ');
     throw new DrainReadError(
       `drain source is conductor but ${missing} is not set`,
       'invalid-input',
-      `set ${missing}, or use appVersions.drain.source: database`,
+      `set ${missing}, or use drain.source: database for ${config.name}`,
     );
   }
   return new ConductorCheckedDrainSource(database, { baseUrl: drain.conductorUrl, org, apiKey });

@@ -291,7 +291,7 @@ describe('hostile tags and digests', () => {
       now: new Date(),
       log: () => undefined,
     });
-    expect(result.plans.map((plan) => plan.branch)).toEqual(['bot/version-add/dev/1-1-0']);
+    expect(result.plans.map((plan) => plan.branch)).toEqual(['bot/version-add/dev/dbos-app/1-1-0']);
     const written = result.plans[0]!.edits.map((edit) => JSON.stringify(edit)).join('\n');
     expect(written).toContain('1.1.0');
     expect(written).not.toMatch(/1\.9\.0/);

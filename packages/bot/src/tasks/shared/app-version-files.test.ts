@@ -21,7 +21,11 @@ import {
 
 const ZERO = `sha256:${'0'.repeat(64)}`;
 const DIGEST_3 = `sha256:${'3'.repeat(64)}`;
-const DEV = 'overlays/dev/app-versions';
+const DEV = 'overlays/dev/apps/dbos-app/versions';
+const ORDERS = 'overlays/dev/apps/orders/versions';
+const APP = { name: 'dbos-app', imageName: 'app' };
+/** Rendered through the application directory, so components/app-identity fills the names as in the real tree. */
+const APP_DIR = 'overlays/dev/apps/dbos-app';
 
 async function committed(path: string): Promise<string> {
   return readFile(join(REPO_ROOT, path), 'utf8');
@@ -36,8 +40,8 @@ function changedLines(before: string, after: string): { removed: string[]; added
 }
 
 describe('the version-directory template', () => {
-  it('reproduces the hand-written dev directories byte for byte (one template for humans and the bot)', async () => {
-    const image = { name: 'dbos-app', newName: 'ghcr.io/example-org/dbos-app', digest: ZERO };
+  it('reproduces the hand-written dev directories of both applications byte for byte (one template for humans and the bot)', async () => {
+    const image = { name: 'app', newName: 'ghcr.io/example-org/dbos-app', digest: ZERO };
     expect(renderVersionKustomization({ version: '0.1.0', slug: '0-1-0', latest: false, image: { ...image, tag: '0.1.0' } })).toBe(
       await committed(`${DEV}/0-1-0/kustomization.yaml`),
     );
@@ -46,6 +50,11 @@ describe('the version-directory template', () => {
     );
     expect(renderVersionPatch('0.1.0')).toBe(await committed(`${DEV}/0-1-0/version.patch.yaml`));
     expect(renderVersionPatch('0.2.0')).toBe(await committed(`${DEV}/0-2-0/version.patch.yaml`));
+    // The second application's directory is the same template with its own image: nothing in it names orders.
+    expect(
+      renderVersionKustomization({ version: '0.1.0', slug: '0-1-0', latest: true, image: { ...image, newName: 'ghcr.io/example-org/orders', tag: '0.1.0' } }),
+    ).toBe(await committed(`${ORDERS}/0-1-0/kustomization.yaml`));
+    expect(renderVersionPatch('0.1.0')).toBe(await committed(`${ORDERS}/0-1-0/version.patch.yaml`));
   });
 
   it('quotes tags so 1.10 stays a string, and reads the version back from the patch', () => {
@@ -65,12 +74,12 @@ describe('the version-directory template', () => {
     const latest = renderVersionKustomization({ version: '2.0.0', slug: '2-0-0', latest: true, image });
     expect(removeLatestComponent(latest, 'k')).toBe(renderVersionKustomization({ version: '2.0.0', slug: '2-0-0', latest: false, image }));
     const twoComponents = latest.replace(
-      '  - ../../../../base/components/app-latest\n',
-      '  - ../../../../base/components/app-latest\n  - ../../../../base/components/monitoring\n',
+      '  - ../../../../../../base/components/app-latest\n',
+      '  - ../../../../../../base/components/app-latest\n  - ../../../../../../base/components/monitoring\n',
     );
     const stripped = removeLatestComponent(twoComponents, 'k');
     expect(stripped).toContain(
-      '    digest: sha256:0000000000000000000000000000000000000000000000000000000000000000\ncomponents:\n  - ../../../../base/components/monitoring\npatches:\n',
+      '    digest: sha256:0000000000000000000000000000000000000000000000000000000000000000\ncomponents:\n  - ../../../../../../base/components/monitoring\npatches:\n',
     );
     expect(stripped).not.toContain('components/app-latest');
     expect(() => removeLatestComponent(stripped, 'k')).toThrow(/app-latest/);
@@ -159,7 +168,7 @@ describe('adding and removing a version directory, rendered with real kustomize'
     }
     const before = join(dir, 'before');
     await materialize(before, files);
-    const tree = (await readAppVersionsTree(fsTree(before), 'dev', 'overlays/dev', 'dbos-app'))!;
+    const tree = (await readAppVersionsTree(fsTree(before), 'dev', 'overlays/dev', APP))!;
     expect(tree.versions.map((live) => [live.slug, live.version, live.latestComponent])).toEqual([
       ['0-1-0', '0.1.0', false],
       ['0-2-0', '0.2.0', true],
@@ -167,7 +176,7 @@ describe('adding and removing a version directory, rendered with real kustomize'
     const edits = addVersionEdits(tree, {
       version: '0.3.0',
       slug: '0-3-0',
-      image: { name: 'dbos-app', newName: 'ghcr.io/example-org/dbos-app', tag: '0.3.0', digest: DIGEST_3 },
+      image: { name: 'app', newName: 'ghcr.io/example-org/dbos-app', tag: '0.3.0', digest: DIGEST_3 },
     });
     expect(edits.map((edit) => edit.path).sort()).toEqual([
       `${DEV}/0-2-0/kustomization.yaml`,
@@ -179,14 +188,14 @@ describe('adding and removing a version directory, rendered with real kustomize'
     // Older versions: only the component lines of the previous latest change; 0-1-0 is untouched.
     const previous = edits.find((edit) => edit.path === `${DEV}/0-2-0/kustomization.yaml`)!;
     expect(changedLines(previous.before!, previous.after!)).toEqual({
-      removed: ['# Only the latest version: warm minimum and the queue-length trigger.', 'components:', '  - ../../../../base/components/app-latest'],
+      removed: ['# Only the latest version: warm minimum and the queue-length trigger.', 'components:', '  - ../../../../../../base/components/app-latest'],
       added: [],
     });
 
     const after = join(dir, 'after');
     await materialize(after, files, edits);
-    const rendered = await kustomize(join(after, DEV));
-    const renderedBefore = await kustomize(join(before, DEV));
+    const rendered = await kustomize(join(after, APP_DIR));
+    const renderedBefore = await kustomize(join(before, APP_DIR));
     // Same shape as the hand-written latest version before the change.
     expect(shape(rendered, '0-3-0', '0.3.0', DIGEST_3)).toEqual(shape(renderedBefore, '0-2-0', '0.2.0', ZERO));
     // The previous latest now renders like the hand-written non-latest 0-1-0.
@@ -218,17 +227,17 @@ describe('adding and removing a version directory, rendered with real kustomize'
     });
     const root = join(dir, 'remove');
     await materialize(root, files);
-    const tree = (await readAppVersionsTree(fsTree(root), 'dev', 'overlays/dev', 'dbos-app'))!;
+    const tree = (await readAppVersionsTree(fsTree(root), 'dev', 'overlays/dev', APP))!;
     const edits = await removeVersionEdits(fsTree(root), tree, tree.versions[0]!);
     expect(edits.map((edit) => [edit.path, edit.after === null])).toEqual([
       [`${DEV}/0-1-0/kustomization.yaml`, true],
       [`${DEV}/0-1-0/version.patch.yaml`, true],
       [`${DEV}/kustomization.yaml`, false],
     ]);
-    const renderedBefore = await kustomize(join(root, DEV));
+    const renderedBefore = await kustomize(join(root, APP_DIR));
     const after = join(dir, 'removed');
     await materialize(after, files, edits);
-    const rendered = await kustomize(join(after, DEV));
+    const rendered = await kustomize(join(after, APP_DIR));
     expect(rendered.some((object) => JSON.stringify(object).includes('0-1-0'))).toBe(false);
     expect(rendered.map((object) => JSON.stringify(object)).sort()).toEqual(
       renderedBefore

@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { isMap, isScalar, isSeq } from 'yaml';
 import { APP_VERSION_LABEL } from '@dbos-gitops/sealing/names';
-import type { AppVersionsConfig, BotConfig } from '../../config/schema.ts';
+import type { AppConfig, BotConfig, EnvironmentConfig } from '../../config/schema.ts';
 import { ConfigError, YamlEditError } from '../../errors.ts';
+import { appVersionsDir } from '../../repo/apps.ts';
 import type { TreeReader } from '../../repo/tree.ts';
 import { parseDocuments, readImageEntries, renderScalar, scalarLocation, type ImageEntry } from '../../repo/yaml-edit.ts';
 import type { FileEdit } from '../../plan.ts';
@@ -15,31 +16,31 @@ export function appVersionsDisabledBy(config: BotConfig): string | null {
   return config.apps.length > 0 ? null : 'not enabled: .github/gitops-bot.yaml has no apps: entries';
 }
 
-/** Transitional (issue 10): the version tasks still serve the first application until they iterate over apps:. */
-export function requireAppVersions(context: TaskContext): AppVersionsConfig {
-  const app = context.config.apps[0];
-  if (!app)
+/** Asked for by name without any application configured, a version task is a config error, never a silent no-op. */
+export function requireApps(config: BotConfig): void {
+  if (config.apps.length === 0)
     throw new ConfigError(
       'has no apps: entries, so versions cannot be added or retired',
       '.github/gitops-bot.yaml',
       'apps',
-      'add apps: (name, repository, drain) to .github/gitops-bot.yaml',
+      'add apps: (name, repository, drain) to .github/gitops-bot.yaml, one entry per application',
     );
-  return app;
 }
 
 /**
- * The one template of an application-version directory (`overlays/<env>/app-versions/<slug>/`) and the surgical
- * edits that add or remove one. The hand-written directories in overlays/*\/app-versions are this template's output
- * (a test renders both through kustomize and compares them byte for byte), so the bot and humans write the same thing.
+ * The one template of an application-version directory (`overlays/<env>/apps/<app>/versions/<slug>/`) and the
+ * surgical edits that add or remove one. The hand-written directories in overlays/*\/apps/*\/versions are this
+ * template's output (a test compares them byte for byte), so the bot and humans write the same thing. The template is
+ * the same for every application: the application's name (APP) is filled one level up, by its identity.yaml.
  */
 
-export const APP_LATEST_COMPONENT = '../../../../base/components/app-latest';
+export const APP_LATEST_COMPONENT = '../../../../../../base/components/app-latest';
+const APP_VERSION_TEMPLATE = '../../../../../../base/app-version';
 const APP_LATEST_COMMENT = '# Only the latest version: warm minimum and the queue-length trigger.';
 export const MAX_SLUG_LENGTH = 40;
 
 export interface VersionImage {
-  /** kustomize images[].name, e.g. `dbos-app`. */
+  /** kustomize images[].name: the template's `app` unless the application's config says otherwise. */
   name: string;
   /** Registry repository, e.g. `ghcr.io/example-org/dbos-app`. */
   newName: string;
@@ -56,7 +57,7 @@ export function appVersionSlug(version: string, taken: ReadonlyMap<string, strin
     .replace(/^-+|-+$/g, '');
   if (base === '')
     throw new YamlEditError(
-      'app-versions',
+      'versions',
       `version "${version}" has no letters or digits to build a directory name from`,
       'tag the app image with a semver version such as 1.5.0',
     );
@@ -84,7 +85,7 @@ export function renderVersionKustomization(input: { version: string; slug: strin
     `# Application version ${version}. One version = this directory plus one line in ../kustomization.yaml; the gitops`,
     '# bot writes both from a template when a version ships and deletes them once the version has drained.',
     'resources:',
-    '  - ../../../../base/app-version',
+    `  - ${APP_VERSION_TEMPLATE}`,
     `nameSuffix: -${slug}`,
     'labels:',
     '  - pairs:',
@@ -106,9 +107,20 @@ export function renderVersionKustomization(input: { version: string; slug: strin
     '# components, would drop the app-latest trigger. Field 7 of the query split on single quotes is the',
     '# version literal (base/app-version/workload/scaled-object.yaml).',
     'replacements:',
+    "  # The ScaledObject scales this version's Deployment; set here, where the suffix is known, because kustomize resolves",
+    "  # name references only once for the whole environment, where two applications' templates share one original name.",
     '  - source:',
     '      kind: Deployment',
-    '      fieldPath: spec.template.spec.containers.[name=dbos-app].env.[name=DBOS__APPVERSION].value',
+    '      fieldPath: metadata.name',
+    '    targets:',
+    '      - select:',
+    '          group: keda.sh',
+    '          kind: ScaledObject',
+    '        fieldPaths:',
+    '          - spec.scaleTargetRef.name',
+    '  - source:',
+    '      kind: Deployment',
+    '      fieldPath: spec.template.spec.containers.[name=APP].env.[name=DBOS__APPVERSION].value',
     '    targets:',
     '      - select:',
     '          group: keda.sh',
@@ -136,12 +148,12 @@ export function renderVersionPatch(version: string): string {
     'apiVersion: apps/v1',
     'kind: Deployment',
     'metadata:',
-    '  name: dbos-app',
+    '  name: APP',
     'spec:',
     '  template:',
     '    spec:',
     '      containers:',
-    '        - name: dbos-app',
+    '        - name: APP',
     '          env:',
     '            - name: DBOS__APPVERSION',
     `              value: ${quoted(version)}`,
@@ -163,13 +175,15 @@ export interface LiveVersion {
   latestComponent: boolean;
   /** `# gitops-bot: hold` in its kustomization.yaml. */
   held: boolean;
-  /** Listed in app-versions/kustomization.yaml. */
+  /** Listed in versions/kustomization.yaml. */
   listed: boolean;
 }
 
 export interface AppVersionsTree {
   env: string;
-  /** `overlays/<env>/app-versions`. */
+  /** The application (its `apps:` name and directory). */
+  app: string;
+  /** `overlays/<env>/apps/<app>/versions`. */
   base: string;
   listFile: string;
   list: string;
@@ -180,13 +194,15 @@ export interface AppVersionsTree {
   versions: LiveVersion[];
 }
 
-export function appVersionsDir(overlay: string): string {
-  return posix.join(overlay.replace(/\/+$/, ''), 'app-versions');
-}
-
-/** Reads an environment's live versions. Null when the overlay has no app-versions list. */
-export async function readAppVersionsTree(tree: TreeReader, env: string, overlay: string, imageName: string): Promise<AppVersionsTree | null> {
-  const base = appVersionsDir(overlay);
+/** Reads one application's live versions in an environment. Null when the application has no versions list there. */
+export async function readAppVersionsTree(
+  tree: TreeReader,
+  env: string,
+  overlay: string,
+  app: { name: string; imageName: string },
+): Promise<AppVersionsTree | null> {
+  const { imageName } = app;
+  const base = appVersionsDir(overlay, app.name);
   const listFile = posix.join(base, 'kustomization.yaml');
   const serviceFile = posix.join(base, 'service.yaml');
   const list = await tree.read(listFile);
@@ -217,7 +233,33 @@ export async function readAppVersionsTree(tree: TreeReader, env: string, overlay
       listed: listed.has(slug),
     });
   }
-  return { env, base, listFile, list, serviceFile, service, serviceSelects: service ? readServiceSelector(service, serviceFile) : null, versions };
+  return {
+    env,
+    app: app.name,
+    base,
+    listFile,
+    list,
+    serviceFile,
+    service,
+    serviceSelects: service ? readServiceSelector(service, serviceFile) : null,
+    versions,
+  };
+}
+
+/**
+ * An application's versions in an environment it is configured for. Missing is a config error, not a skip: the
+ * environment check (config/tree-check.ts) refuses it before any task runs; this guards planners called directly.
+ */
+export async function requireVersionsTree(context: Pick<TaskContext, 'tree'>, env: EnvironmentConfig, app: AppConfig): Promise<AppVersionsTree> {
+  const tree = await readAppVersionsTree(context.tree, env.name, env.overlay, app);
+  if (tree) return tree;
+  const list = posix.join(appVersionsDir(env.overlay, app.name), 'kustomization.yaml');
+  throw new ConfigError(
+    `application "${app.name}" runs in environment "${env.name}" but ${list} does not exist in ${context.tree.describe}`,
+    '.github/gitops-bot.yaml',
+    'apps',
+    `add overlays/${env.name}/apps/${app.name}/ (pnpm apps:add), or list only the environments it runs in under its environments:`,
+  );
 }
 
 /** DBOS__APPVERSION from a version.patch.yaml. */
@@ -317,7 +359,7 @@ export function readServiceSelector(text: string, file: string): string | null {
   return node === undefined ? null : scalarLocation(node, file, `spec.selector["${APP_VERSION_LABEL}"]`).value;
 }
 
-/** Points the dbos-app Service at another version, touching only that scalar. */
+/** Points the application's Service at another version, touching only that scalar. */
 export function setServiceSelector(text: string, file: string, slug: string): string {
   const node = selectorNode(text, file);
   if (node === undefined)

@@ -1,4 +1,5 @@
-import type { EnvironmentConfig } from '../../config/schema.ts';
+import type { AppConfig, EnvironmentConfig } from '../../config/schema.ts';
+import { appsInEnvironment } from '../../repo/apps.ts';
 import { branchFor, type Effect, type Plan, type Skip, type TaskResult } from '../../plan.ts';
 import { HOLD_LABEL } from '../../sources/forge/types.ts';
 import type { TaskContext } from '../types.ts';
@@ -13,7 +14,7 @@ export interface EnvironmentStep {
   skip(subject: string, reason: string, options?: { leaveOpenPullRequest: true }): void;
   /**
    * Whether `subject` is held, deciding every hold in one place: a `# gitops-bot: hold` comment the task found
-   * (`comment` says where, e.g. `line in overlays/dev/app-versions/kustomization.yaml`; null: none), then the
+   * (`comment` says where, e.g. `line in overlays/dev/apps/orders/versions/kustomization.yaml`; null: none), then the
    * hold label on the subject's open PR. A held subject is recorded as a skip that leaves its PR alone; a comment
    * hold also closes an open PR (it must not be merged while held).
    */
@@ -59,4 +60,52 @@ export async function walkEnvironments(
     });
   }
   return result;
+}
+
+/** One application in one environment, as {@link walkApplications} hands it to a version task's planner. Subjects are
+ * the application's own (a version slug); the walk prefixes them with the application, so branches, holds and skips
+ * read `<app>/<slug>` and one application's proposals never stand for another's. */
+export interface ApplicationStep extends Omit<EnvironmentStep, 'previousEnv'> {
+  app: AppConfig;
+  /** The environment before this one in promotion order among those the application runs in; null for its first. */
+  previousEnv: EnvironmentConfig | null;
+  /** `<app>/<subject>`: the plan subject (and branch tail) of one of this application's subjects. */
+  subjectOf(subject: string): string;
+  /** Records a skip about the whole application in this environment (subject `<app>/*`). */
+  skipApp(reason: string): void;
+}
+
+/** The subject of a skip about a whole application: the runner keeps that application's open PRs, and only those. */
+export function appWideSubject(app: string): string {
+  return `${app}/*`;
+}
+
+/**
+ * Walks environment x application for the version tasks: every configured application that runs in the environment
+ * (`apps[].environments`), in the config's order. Promotion is per application: its previous environment is the
+ * closest earlier one it runs in, so a version of an application only ever comes from that application's own tree.
+ */
+export async function walkApplications(
+  context: TaskContext,
+  task: string,
+  visit: (step: ApplicationStep) => Promise<void>,
+): Promise<TaskResult & { effects: Effect[] }> {
+  const environments = context.config.environments;
+  return walkEnvironments(context, task, async (step) => {
+    const index = environments.findIndex((candidate) => candidate.name === step.env.name);
+    for (const app of appsInEnvironment(context.config, step.env)) {
+      const earlier = environments.slice(0, index).filter((candidate) => appsInEnvironment(context.config, candidate).includes(app));
+      const subjectOf = (subject: string): string => `${app.name}/${subject}`;
+      await visit({
+        env: step.env,
+        app,
+        previousEnv: earlier.at(-1) ?? null,
+        subjectOf,
+        skip: (subject, reason, options) => step.skip(subjectOf(subject), reason, options),
+        skipApp: (reason) => step.skip(appWideSubject(app.name), reason),
+        held: (subject, comment) => step.held(subjectOf(subject), comment),
+        propose: step.propose,
+      });
+    }
+  });
 }

@@ -6,7 +6,9 @@ import { GitWorkspace } from '../../git/workspace.ts';
 import { planAll, runPlans } from '../../runner.ts';
 import { LocalForge } from '../../sources/forge/local.ts';
 import { OciRegistryClient } from '../../sources/registry/oci-client.ts';
-import { memoryTree, versionFixtureFiles } from '../../../testing/version-fixture.ts';
+import { memoryTree, versionFixtureFiles, versionsDirOf, type FixtureApp } from '../../../testing/version-fixture.ts';
+import { ConfigError } from '../../errors.ts';
+import { inspectMarker } from '../../plan.ts';
 import { versionAddTask } from './index.ts';
 import { readPins } from '../shared/pins.ts';
 import type { PreviousProposal } from '../types.ts';
@@ -17,8 +19,9 @@ import type { PreviousProposal } from '../types.ts';
  */
 const DAY = 86_400_000;
 const IDENTITY = { name: 'bot', email: 'bot@example.invalid' };
-const LIST = (env: string) => `overlays/${env}/app-versions/kustomization.yaml`;
-const SERVICE = (env: string) => `overlays/${env}/app-versions/service.yaml`;
+const DIR = (env: string, app = 'dbos-app') => versionsDirOf(env, app);
+const LIST = (env: string) => `${DIR(env)}/kustomization.yaml`;
+const SERVICE = (env: string) => `${DIR(env)}/service.yaml`;
 
 let registry: TestRegistry;
 let counter = 0;
@@ -91,27 +94,25 @@ describe('version-add', () => {
     remotes.push(remote);
 
     const first = await runOnce(remote);
-    expect(first.applied.map((item) => [item.plan.branch, item.outcome])).toEqual([['bot/version-add/dev/1-1-0', 'created']]);
+    expect(first.applied.map((item) => [item.plan.branch, item.outcome])).toEqual([['bot/version-add/dev/dbos-app/1-1-0', 'created']]);
     // staging and prod already run what the previous environment has merged: nothing to say.
     expect(first.skips.filter((skip) => skip.env !== 'dev')).toEqual([]);
-    const branch = 'bot/version-add/dev/1-1-0';
-    const added = await remote.readFile(branch, 'overlays/dev/app-versions/1-1-0/kustomization.yaml');
+    const branch = 'bot/version-add/dev/dbos-app/1-1-0';
+    const added = await remote.readFile(branch, `${DIR('dev')}/1-1-0/kustomization.yaml`);
     // 1.2.0 is younger than minReleaseAge (3d), rc and `latest` are not allowed: 1.1.0 is the target.
     expect(added).toContain(`newTag: "1.1.0"\n    digest: ${digests['1.1.0']}\n`);
-    expect(added).toContain('components:\n  - ../../../../base/components/app-latest\n');
-    expect(await remote.readFile(branch, 'overlays/dev/app-versions/1-1-0/version.patch.yaml')).toContain('value: "1.1.0"');
+    expect(added).toContain('components:\n  - ../../../../../../base/components/app-latest\n');
+    expect(await remote.readFile(branch, `${DIR('dev')}/1-1-0/version.patch.yaml`)).toContain('value: "1.1.0"');
     // Surgical: one list line appended, one selector scalar changed, the old latest loses only its component block.
     expect(await remote.readFile(branch, LIST('dev'))).toBe(`${files[LIST('dev')]}  - 1-1-0\n`);
     expect(await remote.readFile(branch, SERVICE('dev'))).toBe(files[SERVICE('dev')]!.replace('dbos.dev/app-version: 1-0-0', 'dbos.dev/app-version: 1-1-0'));
-    expect(await remote.readFile(branch, 'overlays/dev/app-versions/1-0-0/kustomization.yaml')).toBe(
-      files['overlays/dev/app-versions/1-0-0/kustomization.yaml']!.replace(
-        '# Only the latest version: warm minimum and the queue-length trigger.\ncomponents:\n  - ../../../../base/components/app-latest\n',
+    expect(await remote.readFile(branch, `${DIR('dev')}/1-0-0/kustomization.yaml`)).toBe(
+      files[`${DIR('dev')}/1-0-0/kustomization.yaml`]!.replace(
+        '# Only the latest version: warm minimum and the queue-length trigger.\ncomponents:\n  - ../../../../../../base/components/app-latest\n',
         '',
       ),
     );
-    expect(await remote.readFile(branch, 'overlays/dev/app-versions/1-0-0/version.patch.yaml')).toBe(
-      files['overlays/dev/app-versions/1-0-0/version.patch.yaml'],
-    );
+    expect(await remote.readFile(branch, `${DIR('dev')}/1-0-0/version.patch.yaml`)).toBe(files[`${DIR('dev')}/1-0-0/version.patch.yaml`]);
     expect(await remote.readFile(branch, LIST('staging'))).toBe(files[LIST('staging')]);
 
     // Nothing merged yet: a re-run pushes nothing.
@@ -125,15 +126,15 @@ describe('version-add', () => {
     await registry.pushImage(`t${counter}/dbos-app`, '1.1.0', { created: new Date(Date.now() - 20 * DAY), salt: 'retagged' });
     const second = await runOnce(remote);
     const staging = second.applied.find((item) => item.plan.env === 'staging')!;
-    expect(staging.plan.branch).toBe('bot/version-add/staging/1-1-0');
+    expect(staging.plan.branch).toBe('bot/version-add/staging/dbos-app/1-1-0');
     expect(readPins(staging.plan.memory)[0]).toMatchObject({ tag: '1.1.0', digest: digests['1.1.0'] });
     expect(staging.plan.body).toContain('- Source: promotion from dev');
-    expect(await remote.readFile(staging.plan.branch, 'overlays/staging/app-versions/1-1-0/kustomization.yaml')).toContain(`digest: ${digests['1.1.0']}\n`);
+    expect(await remote.readFile(staging.plan.branch, `${DIR('staging')}/1-1-0/kustomization.yaml`)).toContain(`digest: ${digests['1.1.0']}\n`);
     expect(second.applied.some((item) => item.plan.env === 'prod')).toBe(false);
 
     await remote.mergeInto('main', staging.plan.branch);
     const third = await runOnce(remote);
-    expect(third.applied.filter((item) => item.outcome === 'created').map((item) => item.plan.branch)).toEqual(['bot/version-add/prod/1-1-0']);
+    expect(third.applied.filter((item) => item.outcome === 'created').map((item) => item.plan.branch)).toEqual(['bot/version-add/prod/dbos-app/1-1-0']);
   });
 
   it('stops at maxLive and does not re-propose a version whose PR was closed unmerged', async () => {
@@ -164,11 +165,11 @@ describe('version-add', () => {
       });
     const atLimit = await plan(limited.files);
     expect(atLimit.plans).toEqual([]);
-    expect(atLimit.skips[0]!.reason).toContain('1 versions are live in dev (appVersions.maxLive: 1)');
+    expect(atLimit.skips[0]!.reason).toContain('1 versions of dbos-app are live in dev (its maxLive: 1)');
 
     const roomy = parseConfig(limited.files['.github/gitops-bot.yaml']!.replace('maxLive: 1', 'maxLive: 3'));
     const closed: PreviousProposal = {
-      branch: 'bot/version-add/dev/1-1-0',
+      branch: 'bot/version-add/dev/dbos-app/1-1-0',
       number: 4,
       state: 'closed',
       merged: false,
@@ -176,12 +177,167 @@ describe('version-add', () => {
       proposal: {
         task: 'version-add',
         env: 'dev',
-        subject: '1-1-0',
-        memory: { pins: [{ image: 'dbos-app', tag: '1.1.0', digest: limited.digests['1.1.0']! }] },
+        subject: 'dbos-app/1-1-0',
+        memory: { pins: [{ image: 'app', tag: '1.1.0', digest: limited.digests['1.1.0']! }] },
       },
     };
     const rejected = await plan(limited.files, [closed], roomy);
     expect(rejected.plans).toEqual([]);
     expect(rejected.skips[0]!.reason).toContain('closed without merging; waiting for a newer version');
+  });
+});
+
+describe('version-add with two applications in one environment', () => {
+  /** dbos-app in dev and staging, orders only in dev; each at 1.0.0, and each repository has its own newer tags. */
+  async function twoApps(tags: { 'dbos-app': string[]; orders: string[] }) {
+    const n = ++counter;
+    const repositories: Record<string, string> = {};
+    const digests: Record<string, string> = {};
+    for (const app of ['dbos-app', 'orders'] as const) {
+      const path = `t${n}/${app}`;
+      repositories[app] = `${registry.host}/${path}`;
+      for (const tag of ['1.0.0', ...tags[app]])
+        digests[`${app}:${tag}`] = (await registry.pushImage(path, tag, { created: new Date(Date.now() - 30 * DAY), salt: `${app}-${tag}` })).digest;
+    }
+    const v1 = (app: string) => [{ version: '1.0.0', digest: digests[`${app}:1.0.0`]!, latest: true }];
+    const apps: FixtureApp[] = [
+      { name: 'dbos-app', repository: repositories['dbos-app']!, versions: { dev: v1('dbos-app'), staging: v1('dbos-app') } },
+      { name: 'orders', repository: repositories.orders!, environments: ['dev'], versions: { dev: v1('orders') } },
+    ];
+    const files = await versionFixtureFiles({ environments: ['dev', 'staging'], apps, registryHosts: [registry.host] });
+    return { files, digests, config: parseConfig(files['.github/gitops-bot.yaml']!) };
+  }
+
+  const planFor = (config: ReturnType<typeof parseConfig>, files: Record<string, string>, previous: PreviousProposal[] = []) =>
+    planAll({
+      config,
+      tasks: [versionAddTask],
+      tree: memoryTree(files),
+      registry: new OciRegistryClient({ plainHttpHosts: [registry.host] }),
+      kube: null,
+      pullRequests: previous.map((p) => ({
+        number: p.number,
+        branch: p.branch,
+        title: '',
+        body: `<!-- gitops-bot: ${JSON.stringify(p.proposal)} -->`,
+        state: p.state,
+        merged: p.merged,
+        labels: [],
+        createdAt: new Date().toISOString(),
+        url: '',
+      })),
+      envFilter: null,
+      now: new Date(),
+      log: () => undefined,
+    });
+
+  it("a new orders tag proposes only orders' version in dev, touching only overlays/dev/apps/orders; dbos-app is untouched", async () => {
+    const { files, digests, config } = await twoApps({ 'dbos-app': [], orders: ['1.1.0'] });
+    const { plans, skips } = await planFor(config, files);
+    expect(plans.map((plan) => plan.branch)).toEqual(['bot/version-add/dev/orders/1-1-0']);
+    const [plan] = plans;
+    expect(plan!.edits.every((edit) => edit.path.startsWith('overlays/dev/apps/orders/'))).toBe(true);
+    expect(plan!.edits.map((edit) => edit.path).sort()).toEqual([
+      'overlays/dev/apps/orders/versions/1-0-0/kustomization.yaml',
+      'overlays/dev/apps/orders/versions/1-1-0/kustomization.yaml',
+      'overlays/dev/apps/orders/versions/1-1-0/version.patch.yaml',
+      'overlays/dev/apps/orders/versions/kustomization.yaml',
+      'overlays/dev/apps/orders/versions/service.yaml',
+    ]);
+    expect(plan!.edits.find((edit) => edit.path.endsWith('1-1-0/kustomization.yaml'))!.after).toContain(
+      `newName: ${config.apps[1]!.repository}\n    newTag: "1.1.0"\n    digest: ${digests['orders:1.1.0']}\n`,
+    );
+    expect(plan!.title).toBe('dev: add orders version 1.1.0');
+    expect(plan!.body).toContain('the `orders` Service selector move');
+    expect(plan!.body).not.toContain('dbos-app');
+    expect(inspectMarker(plan!.body, plan!.branch)).toMatchObject({ marker: { subject: 'orders/1-1-0' } });
+    // dbos-app has nothing newer, and orders is promoted nowhere (it runs only in dev).
+    expect(skips.map((skip) => [skip.env, skip.subject])).toEqual([['dev', 'dbos-app/*']]);
+    expect(skips.some((skip) => skip.subject.startsWith('orders/') && skip.env !== 'dev')).toBe(false);
+  });
+
+  it('and the reverse: a new dbos-app tag proposes only dbos-app in dev, and its promotion never reads orders', async () => {
+    const { files, digests, config } = await twoApps({ 'dbos-app': ['1.1.0'], orders: [] });
+    const first = await planFor(config, files);
+    expect(first.plans.map((plan) => plan.branch)).toEqual(['bot/version-add/dev/dbos-app/1-1-0']);
+    expect(first.plans[0]!.edits.every((edit) => edit.path.startsWith('overlays/dev/apps/dbos-app/'))).toBe(true);
+
+    // Merged into dev: staging gets dbos-app's digest; orders (absent from staging) is not proposed there.
+    const merged = { ...files };
+    for (const edit of first.plans[0]!.edits) merged[edit.path] = edit.after!;
+    const second = await planFor(config, merged);
+    expect(second.plans.map((plan) => plan.branch)).toEqual(['bot/version-add/staging/dbos-app/1-1-0']);
+    expect(readPins(second.plans[0]!.memory)[0]).toMatchObject({ tag: '1.1.0', digest: digests['dbos-app:1.1.0'] });
+    expect(second.plans[0]!.edits.every((edit) => edit.path.startsWith('overlays/staging/apps/dbos-app/'))).toBe(true);
+  });
+
+  it("a closed, unmerged PR of one application never holds back the other's version of the same number", async () => {
+    const { files, digests, config } = await twoApps({ 'dbos-app': ['1.1.0'], orders: ['1.1.0'] });
+    const closedOrders: PreviousProposal = {
+      branch: 'bot/version-add/dev/orders/1-1-0',
+      number: 7,
+      state: 'closed',
+      merged: false,
+      held: false,
+      proposal: {
+        task: 'version-add',
+        env: 'dev',
+        subject: 'orders/1-1-0',
+        memory: { pins: [{ image: 'app', tag: '1.1.0', digest: digests['orders:1.1.0']! }] },
+      },
+    };
+    const { plans, skips } = await planFor(config, files, [closedOrders]);
+    expect(plans.map((plan) => plan.branch)).toEqual(['bot/version-add/dev/dbos-app/1-1-0']);
+    expect(skips.find((skip) => skip.subject === 'orders/1-1-0')!.reason).toContain('PR #7, which was closed without merging');
+  });
+
+  it('a marker naming another application than its branch is never adopted', () => {
+    const body = `<!-- gitops-bot: ${JSON.stringify({ task: 'version-add', env: 'dev', subject: 'dbos-app/1-1-0', memory: {} })} -->`;
+    expect(inspectMarker(body, 'bot/version-add/dev/orders/1-1-0')).toEqual({ problem: expect.stringMatching(/not its branch/) });
+    expect(inspectMarker(body, 'bot/version-add/dev/dbos-app/1-1-0')).toMatchObject({ marker: { subject: 'dbos-app/1-1-0' } });
+    // A third segment, an empty one or a climb out is no subject at all.
+    for (const subject of ['dbos-app/1-1-0/x', 'dbos-app//1-1-0', '../1-1-0', 'dbos-app/']) {
+      const forged = `<!-- gitops-bot: ${JSON.stringify({ task: 'version-add', env: 'dev', subject, memory: {} })} -->`;
+      expect(inspectMarker(forged, `bot/version-add/dev/${subject}`)).toHaveProperty('problem');
+    }
+  });
+
+  it("the runner closes an application's superseded PR with that application's reason, never another application's", async () => {
+    const { files, config } = await twoApps({ 'dbos-app': [], orders: ['1.1.0'] });
+    const remote = await createBareRemote(files);
+    remotes.push(remote);
+    const first = await runOnce(remote);
+    expect(first.applied.map((item) => [item.plan.branch, item.outcome])).toEqual([['bot/version-add/dev/orders/1-1-0', 'created']]);
+    // orders 1.2.0 ships before 1.1.0 was merged: its PR replaces 1.1.0's. dbos-app's skip (nothing newer, subject
+    // dbos-app/*) is not a reason about orders' PR.
+    await registry.pushImage(config.apps[1]!.repository.slice(registry.host.length + 1), '1.2.0', {
+      created: new Date(Date.now() - 30 * DAY),
+      salt: 'orders-1.2.0',
+    });
+    const second = await runOnce(remote);
+    expect(second.skips.map((skip) => [skip.env, skip.subject])).toEqual([['dev', 'dbos-app/*']]);
+    expect(second.applied.map((item) => [item.plan.branch, item.outcome])).toEqual([['bot/version-add/dev/orders/1-2-0', 'created']]);
+    expect(second.closed).toEqual([
+      {
+        branch: 'bot/version-add/dev/orders/1-1-0',
+        number: expect.any(Number),
+        reason: 'the base branch already has these versions (or newer ones), so this change is no longer needed',
+      },
+    ]);
+    // orders' own application-wide skip is the reason given for its PR once 1.2.0 is on main.
+    await remote.mergeInto('main', 'bot/version-add/dev/orders/1-2-0');
+    const third = await runOnce(remote);
+    expect(third.skips.map((skip) => skip.subject).sort()).toEqual(['dbos-app/*', 'orders/*']);
+    const closed = third.closed.find((item) => item.branch === 'bot/version-add/dev/orders/1-2-0')!;
+    expect(closed.reason).toMatch(/^no tag of \S+\/orders newer than 1\.2\.0 matches the apps: policy of orders$/);
+  });
+
+  it('an application configured for an environment without its directory is a config error naming the path', async () => {
+    const { files } = await twoApps({ 'dbos-app': [], orders: [] });
+    const config = parseConfig(files['.github/gitops-bot.yaml']!.replace('environments: [dev]', 'environments: [dev, staging]'));
+    const error = await planFor(config, files).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).exitCode).toBe(2);
+    expect((error as ConfigError).message).toContain('overlays/staging/apps/orders/versions/kustomization.yaml does not exist');
   });
 });

@@ -1,20 +1,20 @@
-import type { AppVersionsConfig, EnvironmentConfig } from '../../config/schema.ts';
+import type { AppConfig, EnvironmentConfig } from '../../config/schema.ts';
 import { baseLabels, branchFor, markerFor, type Plan } from '../../plan.ts';
 import { pinsMemory, readPins } from '../shared/pins.ts';
 import { compareTags, eligibleTags } from '../../sources/registry/tag-policy.ts';
 import {
   appVersionsDisabledBy,
-  requireAppVersions,
+  requireApps,
   addVersionEdits,
   appVersionSlug,
-  readAppVersionsTree,
+  requireVersionsTree,
   type AppVersionsTree,
   type LiveVersion,
 } from '../shared/app-version-files.ts';
 import { digestProblem } from '../image-update/index.ts';
 import type { Task, TaskContext } from '../types.ts';
 import { hasHoldCommentLine } from '../../repo/holds.ts';
-import { walkEnvironments } from '../shared/walk.ts';
+import { walkApplications } from '../shared/walk.ts';
 import { HOLD_LABEL } from '../../sources/forge/types.ts';
 
 const TASK = 'version-add';
@@ -23,10 +23,11 @@ const MAX_AGE_CANDIDATES = 5;
 
 /**
  * A new application version gets its own Deployment (executors of that version) and ScaledObject,
- * next to the versions still draining. The first environment takes the newest tag the appVersions policy allows
- * from the registry; each later environment takes exactly the version and DIGEST the previous environment has
- * merged (never re-resolving the tag). The PR adds the version directory and its list line, and moves the app-latest
- * component and the dbos-app Service selector to it; older versions keep running untouched.
+ * next to the versions still draining. Per environment x application (tasks/shared/walk.ts): the application's first
+ * environment takes the newest tag its apps: policy allows from the registry; each later environment it runs in takes
+ * exactly the version and DIGEST the previous one has merged for THAT application (never re-resolving the tag). The
+ * PR adds the version directory under overlays/<env>/apps/<app>/versions and its list line, and moves the app-latest
+ * component and the application's Service selector to it; older versions keep running untouched.
  */
 
 interface Target {
@@ -47,17 +48,17 @@ function highestVersion(tree: AppVersionsTree): string | null {
   return [...tree.versions].sort((a, b) => compareTags(b.version, a.version))[0]?.version ?? null;
 }
 
-async function newestFromRegistry(context: TaskContext, appVersions: AppVersionsConfig, highest: string | null): Promise<Target | string> {
-  const tags = eligibleTags(await context.registry.listTags(appVersions.repository), appVersions.versioning);
+async function newestFromRegistry(context: TaskContext, app: AppConfig, highest: string | null): Promise<Target | string> {
+  const tags = eligibleTags(await context.registry.listTags(app.repository), app.versioning);
   const newer = tags.filter((tag) => compareTags(tag, highest) > 0);
-  if (newer.length === 0) return `no tag of ${appVersions.repository} newer than ${highest ?? '(none)'} matches the appVersions policy`;
-  const minAge = appVersions.minReleaseAge ?? context.config.minReleaseAge;
+  if (newer.length === 0) return `no tag of ${app.repository} newer than ${highest ?? '(none)'} matches the apps: policy of ${app.name}`;
+  const minAge = app.minReleaseAge ?? context.config.minReleaseAge;
   let youngest: string | null = null;
   for (const tag of newer.slice(0, MAX_AGE_CANDIDATES)) {
-    const digest = await context.registry.resolveDigest(appVersions.repository, tag);
-    const bad = digestProblem(digest, `the digest ${context.registry.describe} gave for ${appVersions.repository}:${tag}`);
+    const digest = await context.registry.resolveDigest(app.repository, tag);
+    const bad = digestProblem(digest, `the digest ${context.registry.describe} gave for ${app.repository}:${tag}`);
     if (bad) return bad;
-    const created = await context.registry.createdAt(appVersions.repository, digest);
+    const created = await context.registry.createdAt(app.repository, digest);
     // Unknown age fails closed: we cannot show the release is old enough.
     if (minAge > 0 && (!created || context.now.getTime() - created.getTime() < minAge * 1000)) {
       youngest ??= tag;
@@ -70,15 +71,15 @@ async function newestFromRegistry(context: TaskContext, appVersions: AppVersions
 
 async function fromPreviousEnvironment(
   context: TaskContext,
-  appVersions: AppVersionsConfig,
+  app: AppConfig,
   env: EnvironmentConfig,
   previousEnv: EnvironmentConfig,
   previousTree: AppVersionsTree | null,
 ): Promise<Target | string> {
-  if (!previousTree) return `${previousEnv.name} has no app-versions list on the base branch`;
+  if (!previousTree) return `${previousEnv.name} has no versions list of ${app.name} on the base branch`;
   const latest = latestOf(previousTree);
-  if (!latest) return `${previousEnv.name} has no application version yet`;
-  if (!latest.image?.newTag || !latest.image.digest) return `${latest.kustomizationFile} does not pin ${appVersions.imageName} by tag and digest`;
+  if (!latest) return `${previousEnv.name} has no version of ${app.name} yet`;
+  if (!latest.image?.newTag || !latest.image.digest) return `${latest.kustomizationFile} does not pin ${app.imageName} by tag and digest`;
   const bad = digestProblem(latest.image.digest, `the digest of ${latest.version} merged in ${previousEnv.name} (${latest.kustomizationFile})`);
   if (bad) return bad;
   if (context.kube && env.promotionSoak > 0 && previousEnv.kube) {
@@ -87,14 +88,15 @@ async function fromPreviousEnvironment(
       return `${latest.version} has not run healthy in ${previousEnv.name} for ${env.promotionSoak}s yet`;
     }
   }
-  const created = await context.registry.createdAt(appVersions.repository, latest.image.digest).catch(() => null);
+  const created = await context.registry.createdAt(app.repository, latest.image.digest).catch(() => null);
   return { version: latest.version, tag: latest.image.newTag, digest: latest.image.digest, created, source: `promotion from ${previousEnv.name}` };
 }
 
 /** A version proposed before in a PR that was closed without merging is not proposed again; a newer one is. */
-function rejected(context: TaskContext, env: string, target: Target): string | null {
+function rejected(context: TaskContext, env: string, app: string, target: Target): string | null {
   for (const previous of context.previous) {
-    if (previous.proposal.task !== TASK || previous.proposal.env !== env) continue;
+    // Only this application's proposals: another application's closed PR says nothing about this one's versions.
+    if (previous.proposal.task !== TASK || previous.proposal.env !== env || !previous.proposal.subject.startsWith(`${app}/`)) continue;
     const proposed = readPins(previous.proposal.memory)[0];
     if (!proposed || compareTags(proposed.tag, target.tag) < 0) continue;
     if (previous.state === 'closed' && !previous.merged)
@@ -103,42 +105,43 @@ function rejected(context: TaskContext, env: string, target: Target): string | n
   return null;
 }
 
-function buildPlan(context: TaskContext, appVersions: AppVersionsConfig, env: string, tree: AppVersionsTree, target: Target): Plan {
+function buildPlan(context: TaskContext, app: AppConfig, env: string, tree: AppVersionsTree, target: Target): Plan {
   const taken = new Map(tree.versions.map((live) => [live.slug, live.version]));
   const slug = appVersionSlug(target.version, taken);
+  const subject = `${app.name}/${slug}`;
   const previous = latestOf(tree);
   const edits = addVersionEdits(tree, {
     version: target.version,
     slug,
-    image: { name: appVersions.imageName, newName: appVersions.repository, tag: target.tag, digest: target.digest },
+    image: { name: app.imageName, newName: app.repository, tag: target.tag, digest: target.digest },
   });
-  const memory = pinsMemory([{ image: appVersions.imageName, tag: target.tag, digest: target.digest }]);
+  const memory = pinsMemory([{ image: app.imageName, tag: target.tag, digest: target.digest }]);
   const why =
     target.source === 'registry'
-      ? 'This is the newest tag the appVersions policy in `.github/gitops-bot.yaml` allows (semver range, tag filters) that is older than the minimum release age.'
-      : `This exact digest is the latest version merged in the previous environment on the base branch${context.kube ? ' and passed the cluster health gate' : ''}; promotion copies the digest, it never re-resolves the tag.`;
+      ? `This is the newest tag the policy of \`${app.name}\` under \`apps:\` in \`.github/gitops-bot.yaml\` allows (semver range, tag filters) that is older than the minimum release age.`
+      : `This exact digest is the latest version of \`${app.name}\` merged in the previous environment it runs in on the base branch${context.kube ? ' and passed the cluster health gate' : ''}; promotion copies the digest, it never re-resolves the tag.`;
   const body = [
-    `Adds application version \`${target.version}\` to **${env}** as \`${tree.base}/${slug}/\` and makes it the latest.`,
+    `Adds version \`${target.version}\` of application **${app.name}** to **${env}** as \`${tree.base}/${slug}/\` and makes it the latest.`,
     '',
-    `- Image: \`${appVersions.repository}:${target.tag}@${target.digest}\` (built ${target.created ? target.created.toISOString().slice(0, 10) : 'unknown'})`,
+    `- Image: \`${app.repository}:${target.tag}@${target.digest}\` (built ${target.created ? target.created.toISOString().slice(0, 10) : 'unknown'})`,
     `- Source: ${target.source}`,
-    `- The \`app-latest\` component and the \`dbos-app\` Service selector move from \`${previous?.slug ?? '(none)'}\` to \`${slug}\`.`,
+    `- The \`app-latest\` component and the \`${app.name}\` Service selector move from \`${previous?.slug ?? '(none)'}\` to \`${slug}\`.`,
     `- Older versions keep their Deployments and keep draining their own workflows; version-retire removes each once it has drained.`,
     '',
-    'Sync order: the schema migration (one per environment) runs first, then the new executors start, then the Service switches to them.',
+    `Sync order: ${app.name}'s schema migration runs first, then the new executors start, then its Service switches to them. Other applications are not touched.`,
     '',
     `**Why:** ${why}`,
     '',
     `To stop this proposal, close the PR (the bot waits for a newer version) or add the \`${HOLD_LABEL}\` label.`,
     '',
-    markerFor({ task: TASK, env, subject: slug, memory }),
+    markerFor({ task: TASK, env, subject, memory }),
   ].join('\n');
   return {
     task: TASK,
     env,
-    subject: slug,
-    branch: branchFor(TASK, env, slug),
-    title: `${env}: add app version ${target.version}`,
+    subject,
+    branch: branchFor(TASK, env, subject),
+    title: `${env}: add ${app.name} version ${target.version}`,
     body,
     labels: baseLabels(context.config.forge.labels, env),
     edits,
@@ -153,38 +156,37 @@ export const versionAddTask: Task = {
   description:
     'add a Deployment for a new application version (newest allowed tag into the first environment, then the merged digest env by env); older versions keep draining',
   async plan(context) {
-    const appVersions = requireAppVersions(context);
-    const trees = new Map<string, AppVersionsTree | null>();
-    const treeOf = async (env: EnvironmentConfig) => {
-      if (!trees.has(env.name)) trees.set(env.name, await readAppVersionsTree(context.tree, env.name, env.overlay, appVersions.imageName));
-      return trees.get(env.name)!;
+    requireApps(context.config);
+    const trees = new Map<string, AppVersionsTree>();
+    const treeOf = async (env: EnvironmentConfig, app: AppConfig) => {
+      const key = `${env.name}/${app.name}`;
+      if (!trees.has(key)) trees.set(key, await requireVersionsTree(context, env, app));
+      return trees.get(key)!;
     };
-    return walkEnvironments(context, TASK, async ({ env, previousEnv, skip, held, propose }) => {
-      const tree = await treeOf(env);
-      if (!tree) return skip('*', `${env.overlay}/app-versions/kustomization.yaml does not exist on the base branch`);
+    return walkApplications(context, TASK, async ({ env, app, previousEnv, skipApp, skip, held, propose }) => {
+      const tree = await treeOf(env, app);
       const target = previousEnv
-        ? await fromPreviousEnvironment(context, appVersions, env, previousEnv, await treeOf(previousEnv))
-        : await newestFromRegistry(context, appVersions, highestVersion(tree));
-      if (typeof target === 'string') return skip('*', target);
+        ? await fromPreviousEnvironment(context, app, env, previousEnv, await treeOf(previousEnv, app))
+        : await newestFromRegistry(context, app, highestVersion(tree));
+      if (typeof target === 'string') return skipApp(target);
       if (tree.versions.some((live) => live.version === target.version)) return;
       const highest = highestVersion(tree);
       if (compareTags(target.tag, highest) <= 0) {
-        return skip(
-          '*',
-          `${previousEnv ? previousEnv.name : 'the registry'} has ${target.version}, not newer than ${highest} here; versions are only added in order`,
+        return skipApp(
+          `${previousEnv ? previousEnv.name : 'the registry'} has ${app.name} ${target.version}, not newer than ${highest} here; versions are only added in order`,
         );
       }
       const slug = appVersionSlug(target.version, new Map(tree.versions.map((live) => [live.slug, live.version])));
       if (held(slug, hasHoldCommentLine(tree.list) ? `line in ${tree.listFile}` : null)) return;
-      if (tree.versions.length >= appVersions.maxLive) {
+      if (tree.versions.length >= app.maxLive) {
         return skip(
           slug,
-          `${tree.versions.length} versions are live in ${env.name} (appVersions.maxLive: ${appVersions.maxLive}); ${target.version} waits until version-retire removes a drained one`,
+          `${tree.versions.length} versions of ${app.name} are live in ${env.name} (its maxLive: ${app.maxLive}); ${target.version} waits until version-retire removes a drained one`,
         );
       }
-      const why = rejected(context, env.name, target);
+      const why = rejected(context, env.name, app.name, target);
       if (why) return skip(slug, why);
-      propose(buildPlan(context, appVersions, env.name, tree, target));
+      propose(buildPlan(context, app, env.name, tree, target));
     });
   },
 };

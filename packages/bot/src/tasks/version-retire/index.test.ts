@@ -15,7 +15,7 @@ import { GitWorkspace } from '../../git/workspace.ts';
 import { planAll, runPlans, type RunResult } from '../../runner.ts';
 import { LocalForge } from '../../sources/forge/local.ts';
 import { ConductorCheckedDrainSource, DatabaseDrainSource, DrainReadError, type DrainSource } from '../../sources/drain/source.ts';
-import { memoryTree, NO_REGISTRY, versionFixtureFiles, type FixtureVersion } from '../../../testing/version-fixture.ts';
+import { memoryTree, NO_REGISTRY, versionFixtureFiles, versionsDirOf, type FixtureVersion } from '../../../testing/version-fixture.ts';
 import { createVersionRetireTask, defaultDrainSourceFor } from './index.ts';
 import type { PreviousProposal } from '../types.ts';
 
@@ -112,11 +112,11 @@ async function plan(
   const tree = await files(appName, options.versions);
   if (options.retireDeadLettered)
     tree['.github/gitops-bot.yaml'] = tree['.github/gitops-bot.yaml']!.replace(
-      '    source: database\n',
-      '    source: database\n    retireDeadLettered: true\n',
+      '      source: database\n',
+      '      source: database\n      retireDeadLettered: true\n',
     );
   if (options.service)
-    tree['overlays/dev/app-versions/service.yaml'] = tree['overlays/dev/app-versions/service.yaml']!.replace(
+    tree[`${versionsDirOf('dev', appName)}/service.yaml`] = tree[`${versionsDirOf('dev', appName)}/service.yaml`]!.replace(
       'dbos.dev/app-version: 2-0-0',
       `dbos.dev/app-version: ${options.service}`,
     );
@@ -157,7 +157,7 @@ describe('version-retire refuses while anything of the version is in flight', ()
       ]);
       const { plans, skips } = await plan(name, database());
       expect(plans).toEqual([]);
-      const skip = skips.find((candidate) => candidate.subject === '1-0-0')!;
+      const skip = skips.find((candidate) => candidate.subject === `${name}/1-0-0`)!;
       expect(skip.reason).toContain('1.0.0 has 1 workflow(s) in flight');
       expect(skip.reason).toContain(`${status.toLowerCase()} 1`);
     });
@@ -167,7 +167,7 @@ describe('version-retire refuses while anything of the version is in flight', ()
     const name = await app([{ status: 'SUCCESS', version: '1.0.0', agoMs: 10 * 60_000 }]);
     const { plans, skips } = await plan(name, database());
     expect(plans).toEqual([]);
-    expect(skips.find((skip) => skip.subject === '1-0-0')!.reason).toMatch(/has read zero for 10m.*the quiet period is 1h/);
+    expect(skips.find((skip) => skip.subject === `${name}/1-0-0`)!.reason).toMatch(/has read zero for 10m.*the quiet period is 1h/);
   });
 
   it('proves the quiet period from the same read: a real status transition resets it', async () => {
@@ -179,15 +179,15 @@ describe('version-retire refuses while anything of the version is in flight', ()
     ]);
     const { plans, skips } = await plan(name, database());
     expect(plans).toEqual([]);
-    expect(skips.find((skip) => skip.subject === '1-0-0')!.reason).toMatch(/has read zero for \d+s/);
+    expect(skips.find((skip) => skip.subject === `${name}/1-0-0`)!.reason).toMatch(/has read zero for \d+s/);
   });
 
   it('never proposes the latest, the highest, or what the Service selects', async () => {
     const name = await app([]);
     const { plans, skips } = await plan(name, database(), { service: '1-0-0' });
     expect(plans).toEqual([]);
-    expect(skips.find((skip) => skip.subject === '1-0-0')!.reason).toContain('the dbos-app Service selects it');
-    expect(skips.find((skip) => skip.subject === '2-0-0')!.reason).toContain('app-latest component');
+    expect(skips.find((skip) => skip.subject === `${name}/1-0-0`)!.reason).toContain(`the ${name} Service selects it`);
+    expect(skips.find((skip) => skip.subject === `${name}/2-0-0`)!.reason).toContain('app-latest component');
   });
 
   it('refuses a version the database registered as the newest, even when git calls another one latest', async () => {
@@ -200,14 +200,14 @@ describe('version-retire refuses while anything of the version is in flight', ()
     );
     const { plans, skips } = await plan(name, database());
     expect(plans).toEqual([]);
-    expect(skips.find((skip) => skip.subject === '1-0-0')!.reason).toContain('1.0.0 is the latest version');
+    expect(skips.find((skip) => skip.subject === `${name}/1-0-0`)!.reason).toContain('1.0.0 is the latest version');
   });
 
   it('refuses a version the database has never seen (DBOS__APPVERSION mismatch is unknown, not drained)', async () => {
     const name = await app([], [{ version: '2.0.0', agoMs: HOUR }]);
     const { plans, skips } = await plan(name, database());
     expect(plans).toEqual([]);
-    expect(skips.find((skip) => skip.subject === '1-0-0')!.reason).toMatch(/no workflow of 1.0.0 and never registered it/);
+    expect(skips.find((skip) => skip.subject === `${name}/1-0-0`)!.reason).toMatch(/no workflow of 1.0.0 and never registered it/);
   });
 });
 
@@ -217,7 +217,7 @@ describe('orphaned PENDING work', () => {
     const source = new DatabaseDrainSource({ databaseUrl: reader.url, liveExecutorIds: async () => ['pod-live'] });
     const { plans, skips } = await plan(name, source);
     expect(plans).toEqual([]);
-    const reason = skips.find((skip) => skip.subject === '1-0-0')!.reason;
+    const reason = skips.find((skip) => skip.subject === `${name}/1-0-0`)!.reason;
     expect(reason).toContain('belong to executors that are gone');
     expect(reason).toContain(`dbos workflow resume ${name}-wf-0 --sys-db-url "$DBOS_SYSTEM_DATABASE_URL"`);
   });
@@ -225,7 +225,7 @@ describe('orphaned PENDING work', () => {
   it('without a live-executor list, PENDING work unchanged for a quiet period is reported as possibly stranded', async () => {
     const name = await app([{ status: 'PENDING', version: '1.0.0', agoMs: 3 * HOUR }]);
     const { skips } = await plan(name, database());
-    const reason = skips.find((skip) => skip.subject === '1-0-0')!.reason;
+    const reason = skips.find((skip) => skip.subject === `${name}/1-0-0`)!.reason;
     expect(reason).toMatch(/1 PENDING workflow\(s\) of 1.0.0 have not changed for more than the quiet period \(oldest 3h/);
     expect(reason).toContain(`dbos workflow resume ${name}-wf-0`);
   });
@@ -241,7 +241,7 @@ describe('dead-lettered work (MAX_RECOVERY_ATTEMPTS_EXCEEDED)', () => {
     ]);
     const { plans, skips } = await plan(name, database());
     expect(plans).toEqual([]);
-    const reason = skips.find((skip) => skip.subject === '1-0-0')!.reason;
+    const reason = skips.find((skip) => skip.subject === `${name}/1-0-0`)!.reason;
     expect(reason).toContain(
       '1 workflow(s) of 1.0.0 are dead-lettered (MAX_RECOVERY_ATTEMPTS_EXCEEDED) and only an executor of 1.0.0 can resume them, so 1.0.0 stays',
     );
@@ -249,14 +249,14 @@ describe('dead-lettered work (MAX_RECOVERY_ATTEMPTS_EXCEEDED)', () => {
     expect(reason).toContain(
       `restart it on 2.0.0 with \`dbos workflow fork ${name}-wf-1 --step 0 --application-version 2.0.0 --sys-db-url "$DBOS_SYSTEM_DATABASE_URL"\``,
     );
-    expect(reason).toContain('appVersions.drain.retireDeadLettered: true');
+    expect(reason).toContain(`set drain.retireDeadLettered: true on ${name} under apps:`);
     expect(reason).not.toContain(`${name}-wf-2`);
   });
 
   it('names how many more there are than it lists, with the command that lists them all', async () => {
     const rows = Array.from({ length: 23 }, (_, i) => ({ status: 'MAX_RECOVERY_ATTEMPTS_EXCEEDED', version: '1.0.0', agoMs: (5 + i) * HOUR }));
     const name = await app(rows);
-    const reason = (await plan(name, database())).skips.find((skip) => skip.subject === '1-0-0')!.reason;
+    const reason = (await plan(name, database())).skips.find((skip) => skip.subject === `${name}/1-0-0`)!.reason;
     expect(reason).toContain('23 workflow(s) of 1.0.0 are dead-lettered');
     expect(reason.match(/dbos workflow resume /g)).toHaveLength(20);
     expect(reason).toContain(
@@ -264,36 +264,37 @@ describe('dead-lettered work (MAX_RECOVERY_ATTEMPTS_EXCEEDED)', () => {
     );
   });
 
-  it('with appVersions.drain.retireDeadLettered the version is retired and the PR names what it strands', async () => {
+  it('with drain.retireDeadLettered the version is retired and the PR names what it strands', async () => {
     const name = await app([{ status: 'MAX_RECOVERY_ATTEMPTS_EXCEEDED', version: '1.0.0', agoMs: 4 * HOUR }]);
     const { plans } = await plan(name, database(), { retireDeadLettered: true });
-    expect(plans.map((p) => p.branch)).toEqual(['bot/version-retire/dev/1-0-0']);
+    expect(plans.map((p) => p.branch)).toEqual([`bot/version-retire/dev/${name}/1-0-0`]);
     expect(plans[0]!.body).toContain('**1 dead-lettered workflow(s)** (MAX_RECOVERY_ATTEMPTS_EXCEEDED) of `1.0.0` are retired with it');
     expect(plans[0]!.body).toContain(`dbos workflow fork ${name}-wf-0 --step 0 --application-version 2.0.0`);
   });
 });
 
 describe('holds', () => {
+  const name = 'held-app';
   it('a "# gitops-bot: hold" line in the version kustomization stops the bot without even reading the drain', async () => {
     const failing: DrainSource = { describe: 'must not be read', read: () => Promise.reject(new Error('read despite hold')) };
-    const { plans, skips } = await plan('held-app', failing, { versions: [{ version: '1.0.0', digest: D1, hold: true }, VERSIONS[1]!] });
+    const { plans, skips } = await plan(name, failing, { versions: [{ version: '1.0.0', digest: D1, hold: true }, VERSIONS[1]!] });
     expect(plans).toEqual([]);
-    expect(skips.find((skip) => skip.subject === '1-0-0')).toMatchObject({ held: true });
+    expect(skips.find((skip) => skip.subject === `${name}/1-0-0`)).toMatchObject({ held: true });
   });
 
   it('the gitops-bot/hold label on the open retire PR stops the bot', async () => {
     const failing: DrainSource = { describe: 'must not be read', read: () => Promise.reject(new Error('read despite hold')) };
     const previous: PreviousProposal = {
-      branch: 'bot/version-retire/dev/1-0-0',
+      branch: `bot/version-retire/dev/${name}/1-0-0`,
       number: 7,
       state: 'open',
       merged: false,
       held: true,
-      proposal: { task: 'version-retire', env: 'dev', subject: '1-0-0', memory: { pins: [] } },
+      proposal: { task: 'version-retire', env: 'dev', subject: `${name}/1-0-0`, memory: { pins: [] } },
     };
-    const { plans, skips } = await plan('held-app', failing, { previous: [previous] });
+    const { plans, skips } = await plan(name, failing, { previous: [previous] });
     expect(plans).toEqual([]);
-    expect(skips.find((skip) => skip.subject === '1-0-0')!.reason).toContain('gitops-bot/hold label on PR #7');
+    expect(skips.find((skip) => skip.subject === `${name}/1-0-0`)!.reason).toContain('gitops-bot/hold label on PR #7');
   });
 });
 
@@ -395,7 +396,7 @@ describe('the full run (real runner, real bare git remote)', () => {
     ]);
     const { remote, result, error, printed } = await run(name, database());
     expect(error).toBeNull();
-    expect(result!.applied.map((item) => [item.plan.branch, item.outcome])).toEqual([['bot/version-retire/dev/1-0-0', 'created']]);
+    expect(result!.applied.map((item) => [item.plan.branch, item.outcome])).toEqual([[`bot/version-retire/dev/${name}/1-0-0`, 'created']]);
     const plan = result!.applied[0]!.plan;
     expect(plan.body).toContain('| PENDING | 0 |');
     expect(plan.body).toContain('| ENQUEUED | 0 |');
@@ -409,12 +410,12 @@ describe('the full run (real runner, real bare git remote)', () => {
     expect(plan.body).not.toContain(reader.password);
     for (const text of printed) expect(text).not.toContain(reader.password);
     // One commit on top of main, deleting exactly the version's files and its list line.
-    const branch = 'bot/version-retire/dev/1-0-0';
-    expect(await remote.readFile(branch, 'overlays/dev/app-versions/1-0-0/kustomization.yaml')).toBeNull();
-    expect(await remote.readFile(branch, 'overlays/dev/app-versions/1-0-0/version.patch.yaml')).toBeNull();
-    const list = await remote.readFile(branch, 'overlays/dev/app-versions/kustomization.yaml');
-    expect(list).toBe((await remote.readFile('main', 'overlays/dev/app-versions/kustomization.yaml'))!.replace('  - 1-0-0\n', ''));
-    expect(await remote.readFile(branch, 'overlays/prod/app-versions/1-0-0/kustomization.yaml')).not.toBeNull();
+    const branch = `bot/version-retire/dev/${name}/1-0-0`;
+    expect(await remote.readFile(branch, `${versionsDirOf('dev', name)}/1-0-0/kustomization.yaml`)).toBeNull();
+    expect(await remote.readFile(branch, `${versionsDirOf('dev', name)}/1-0-0/version.patch.yaml`)).toBeNull();
+    const list = await remote.readFile(branch, `${versionsDirOf('dev', name)}/kustomization.yaml`);
+    expect(list).toBe((await remote.readFile('main', `${versionsDirOf('dev', name)}/kustomization.yaml`))!.replace('  - 1-0-0\n', ''));
+    expect(await remote.readFile(branch, `${versionsDirOf('prod', name)}/1-0-0/kustomization.yaml`)).not.toBeNull();
     expect(await remote.pushCount()).toBe(1);
 
     // Hourly re-runs with nothing new: the same branch content, no push (the local forge has no PR bodies to update).
@@ -459,13 +460,13 @@ describe('credentials in the drain URL never reach the remote or GitHub', () => 
         print: (text) => printed.push(text),
         identity: IDENTITY,
       });
-      expect(result.applied.map((item) => [item.plan.branch, item.outcome])).toEqual([['bot/version-retire/dev/1-0-0', 'created']]);
+      expect(result.applied.map((item) => [item.plan.branch, item.outcome])).toEqual([[`bot/version-retire/dev/${name}/1-0-0`, 'created']]);
       expect(github.pulls).toHaveLength(1);
       const body = github.pulls[0]!.body;
       expect(body).toContain(`database postgresql://127.0.0.1:${pg.port}/${sys.database}?sslmode=disable`);
       const git = (...args: string[]) =>
         promisify(execFile)('git', ['--git-dir', remote.url, ...args], { encoding: 'utf8', maxBuffer: 1 << 26 }).then((out) => out.stdout);
-      const message = await git('log', '-1', '--format=%B', 'bot/version-retire/dev/1-0-0');
+      const message = await git('log', '-1', '--format=%B', `bot/version-retire/dev/${name}/1-0-0`);
       expect(message).toContain(`postgresql://127.0.0.1:${pg.port}/${sys.database}`);
       // Every object reachable from every ref: blobs, trees and commits of the pushed branch.
       const everything = await git('log', '--all', '-p', '--format=%H%n%B');
@@ -522,9 +523,9 @@ describe('PR body stability', () => {
 });
 
 describe('configuration', () => {
-  it('without appVersions the task refuses with a config error', async () => {
+  it('without apps: the task refuses with a config error', async () => {
     const tree = await files('x');
-    const config = parseConfig(tree['.github/gitops-bot.yaml']!.replace(/appVersions:[\s\S]*$/, ''));
+    const config = parseConfig(tree['.github/gitops-bot.yaml']!.replace(/apps:[\s\S]*$/, ''));
     const task = createVersionRetireTask({ drainSourceFor: () => database() });
     await expect(
       planAll({
@@ -578,6 +579,113 @@ describe('configuration', () => {
       now: new Date(),
       log: () => undefined,
     });
-    expect(plans.map((plan) => plan.branch)).toEqual(['bot/version-retire/dev/1-0-0', 'bot/version-retire/prod/1-0-0']);
+    expect(plans.map((plan) => plan.branch)).toEqual([`bot/version-retire/dev/${name}/1-0-0`, `bot/version-retire/prod/${name}/1-0-0`]);
+  });
+});
+
+describe('two applications on one system database', () => {
+  /*
+   * dbos-app runs 1.0.0 and 2.0.0, orders runs 1.0.0 and 3.0.0: both have a 1.0.0. In the real DBOS schema
+   * application_versions.version_name is UNIQUE (DBOS registers with ON CONFLICT DO NOTHING), so 1.0.0 is registered
+   * once, by dbos-app; orders registers its own 3.0.0. Only the workflow rows say whose 1.0.0 work is whose.
+   */
+  async function rowsOfTwoApps(rows: Array<{ app: string | null; status: string; version: string; agoMs: number }>): Promise<void> {
+    await sql('DELETE FROM dbos.workflow_status');
+    await sql('DELETE FROM dbos.application_versions');
+    const now = await dbNowMs();
+    for (const [i, row] of rows.entries()) {
+      await sql(
+        `INSERT INTO dbos.workflow_status (workflow_uuid, status, name, application_version, application_name, executor_id, created_at, updated_at)
+         VALUES ($1, $2, 'checkout', $3, $4, 'executor-a', $5, $5)`,
+        [`two-apps-wf-${i}`, row.status, row.version, row.app, now - row.agoMs],
+      );
+    }
+    for (const [id, version, owner, agoMs] of [
+      ['v1', '1.0.0', 'dbos-app', 30 * 24 * HOUR],
+      ['v2', '2.0.0', 'dbos-app', 7 * 24 * HOUR],
+      ['v3', '3.0.0', 'orders', 7 * 24 * HOUR],
+    ] as const) {
+      await sql(
+        'INSERT INTO dbos.application_versions (version_id, version_name, version_timestamp, application_name) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING',
+        [id, version, now - agoMs, owner],
+      );
+    }
+  }
+
+  async function planTwoApps() {
+    const tree = await versionFixtureFiles({
+      environments: ['dev'],
+      apps: [
+        { name: 'dbos-app', repository: 'ghcr.io/example-org/dbos-app', versions: { dev: VERSIONS } },
+        {
+          name: 'orders',
+          repository: 'ghcr.io/example-org/orders',
+          versions: {
+            dev: [
+              { version: '1.0.0', digest: D1 },
+              { version: '3.0.0', digest: D2, latest: true },
+            ],
+          },
+        },
+      ],
+    });
+    const asked: string[] = [];
+    const task = createVersionRetireTask({
+      drainSourceFor: (_env, app) => {
+        asked.push(app.name);
+        return database();
+      },
+    });
+    const result = await planAll({
+      config: parseConfig(tree['.github/gitops-bot.yaml']!),
+      tasks: [task],
+      tree: memoryTree(tree),
+      registry: NO_REGISTRY,
+      kube: null,
+      pullRequests: [],
+      envFilter: 'dev',
+      now: new Date(),
+      log: () => undefined,
+    });
+    return { ...result, asked };
+  }
+
+  const quiet = (app: string) => ({ app, status: 'SUCCESS', version: '1.0.0', agoMs: 5 * HOUR });
+
+  it("orders' 1.0.0 in flight neither blocks dbos-app's 1.0.0 retirement nor is retired itself", async () => {
+    await rowsOfTwoApps([quiet('dbos-app'), quiet('orders'), { app: 'orders', status: 'PENDING', version: '1.0.0', agoMs: 5 * HOUR }]);
+    const { plans, skips, asked } = await planTwoApps();
+    expect(asked).toEqual(['dbos-app', 'orders']);
+    expect(plans.map((plan) => plan.branch)).toEqual(['bot/version-retire/dev/dbos-app/1-0-0']);
+    expect(plans[0]!.edits.every((edit) => edit.path.startsWith('overlays/dev/apps/dbos-app/versions/'))).toBe(true);
+    expect(plans[0]!.title).toBe('dev: retire dbos-app version 1.0.0');
+    expect(plans[0]!.body).toContain('the `dbos-app` Service selects `2-0-0`');
+    expect(plans[0]!.body).toContain('| PENDING | 0 |');
+    expect(skips.find((skip) => skip.subject === 'orders/1-0-0')!.reason).toContain('1.0.0 has 1 workflow(s) in flight');
+    expect(skips.find((skip) => skip.subject === 'orders/3-0-0')!.reason).toContain('app-latest component');
+  });
+
+  it("and the reverse: dbos-app's 1.0.0 in flight neither blocks orders' 1.0.0 retirement nor is retired itself", async () => {
+    await rowsOfTwoApps([quiet('dbos-app'), quiet('orders'), { app: 'dbos-app', status: 'ENQUEUED', version: '1.0.0', agoMs: 5 * HOUR }]);
+    const { plans, skips } = await planTwoApps();
+    expect(plans.map((plan) => plan.branch)).toEqual(['bot/version-retire/dev/orders/1-0-0']);
+    expect(plans[0]!.edits.every((edit) => edit.path.startsWith('overlays/dev/apps/orders/versions/'))).toBe(true);
+    expect(plans[0]!.body).toContain('the `orders` Service selects `3-0-0`');
+    expect(plans[0]!.body).not.toContain('dbos-app');
+    expect(skips.find((skip) => skip.subject === 'dbos-app/1-0-0')!.reason).toContain('1.0.0 has 1 workflow(s) in flight');
+  });
+
+  it('a workflow without an application name counts for both applications (fail closed): neither 1.0.0 is retired', async () => {
+    await rowsOfTwoApps([quiet('dbos-app'), quiet('orders'), { app: null, status: 'PENDING', version: '1.0.0', agoMs: 5 * HOUR }]);
+    const { plans, skips } = await planTwoApps();
+    expect(plans).toEqual([]);
+    for (const app of ['dbos-app', 'orders'])
+      expect(skips.find((skip) => skip.subject === `${app}/1-0-0`)!.reason).toContain('1.0.0 has 1 workflow(s) in flight');
+  });
+
+  it('with nothing in flight for either, each retires its own 1.0.0 on its own branch', async () => {
+    await rowsOfTwoApps([quiet('dbos-app'), quiet('orders')]);
+    const { plans } = await planTwoApps();
+    expect(plans.map((plan) => plan.branch)).toEqual(['bot/version-retire/dev/dbos-app/1-0-0', 'bot/version-retire/dev/orders/1-0-0']);
   });
 });

@@ -5,22 +5,26 @@ import { compareTags } from '../../sources/registry/tag-policy.ts';
 import { DrainReadError, NOT_CONFIGURED, type DrainReading, type VersionDrainReading } from '../../sources/drain/source.ts';
 import {
   appVersionsDisabledBy,
-  requireAppVersions,
-  readAppVersionsTree,
+  requireApps,
+  requireVersionsTree,
   removeVersionEdits,
   type AppVersionsTree,
   type LiveVersion,
 } from '../shared/app-version-files.ts';
 import type { Task, TaskContext } from '../types.ts';
-import { walkEnvironments } from '../shared/walk.ts';
+import { walkApplications } from '../shared/walk.ts';
+import type { AppConfig } from '../../config/schema.ts';
 
 const TASK = 'version-retire';
 
 /**
- * Retirement of an old application version. A version directory is removed only when ALL hold, read successfully in
- * THIS run: it is not the latest (git's app-latest component, the highest version, the database's newest registered
- * version), the dbos-app Service does not select it, it has zero PENDING/ENQUEUED/DELAYED workflows, and nothing of it
- * has changed for the quiet period (proved by the same read, see sources/drain/source.ts). Anything unknown throws
+ * Retirement of an old application version, per environment x application. A version directory of an application is
+ * removed only when ALL hold, read successfully in THIS run: it is not the application's latest (git's app-latest
+ * component, its highest version, the database's newest registered version of that application), the application's
+ * Service does not select it, it has zero PENDING/ENQUEUED/DELAYED workflows, and nothing of it
+ * has changed for the quiet period (proved by the same read, see sources/drain/source.ts). Every count is of the
+ * application's own workflows (application_name = its name; rows without a name count for every application, fail
+ * closed), so another application's work on the same version string neither blocks nor allows it. Anything unknown throws
  * DrainReadError: no PR, non-zero exit.
  *
  * Hold: a line `# gitops-bot: hold` in the version's kustomization.yaml (the bot then never proposes retiring it), or
@@ -97,29 +101,30 @@ function readTimeLine(context: TaskContext, branch: string, stableBody: string, 
 
 function buildPlan(
   context: TaskContext,
+  app: AppConfig,
   env: string,
   tree: AppVersionsTree,
   candidate: Candidate,
   reading: DrainReading,
   quietPeriodMs: number,
   edits: Plan['edits'],
-  imageName: string,
 ): Plan {
   const { live } = candidate;
-  const subject = live.slug;
+  const subject = `${app.name}/${live.slug}`;
+  const imageName = app.imageName;
   const branch = branchFor(TASK, env, subject);
   // Nothing replaces a retired version; the marker records what was removed.
   const memory = pinsMemory([{ image: imageName, tag: live.image?.newTag ?? live.version, digest: live.image?.digest ?? '' }]);
   const stable = [
-    `Retires application version \`${live.version}\` in **${env}**: removes \`${live.dir}/\` and its line in \`${tree.listFile}\`.`,
+    `Retires version \`${live.version}\` of application **${app.name}** in **${env}**: removes \`${live.dir}/\` and its line in \`${tree.listFile}\`.`,
     '',
-    `It is not the latest version and the \`dbos-app\` Service selects \`${tree.serviceSelects}\`. Its executors are no longer needed: nothing of \`${live.version}\` is in flight and nothing of it has changed for at least the quiet period, read successfully by this run.`,
+    `It is not the latest version of ${app.name} and the \`${app.name}\` Service selects \`${tree.serviceSelects}\`. Its executors are no longer needed: nothing of \`${live.version}\` is in flight and nothing of it has changed for at least the quiet period, read successfully by this run.`,
     '',
     ...evidenceLines(reading, candidate, quietPeriodMs),
     ...(candidate.reading.deadLettered.count > 0
       ? [
           '',
-          `**${candidate.reading.deadLettered.count} dead-lettered workflow(s)** (MAX_RECOVERY_ATTEMPTS_EXCEEDED) of \`${live.version}\` are retired with it because \`appVersions.drain.retireDeadLettered\` is on. Once merged, nothing can resume them on ${live.version}; resume them before merging, or restart them on the latest version:`,
+          `**${candidate.reading.deadLettered.count} dead-lettered workflow(s)** (MAX_RECOVERY_ATTEMPTS_EXCEEDED) of \`${live.version}\` are retired with it because \`drain.retireDeadLettered\` of ${app.name} under \`apps:\` is on. Once merged, nothing can resume them on ${live.version}; resume them before merging, or restart them on the latest version:`,
           ...deadLetterLines(candidate.reading, reading.latestVersion),
         ]
       : []),
@@ -139,7 +144,7 @@ function buildPlan(
     env,
     subject,
     branch,
-    title: `${env}: retire app version ${live.version}`,
+    title: `${env}: retire ${app.name} version ${live.version}`,
     body,
     labels: baseLabels(context.config.forge.labels, env),
     edits,
@@ -149,11 +154,12 @@ function buildPlan(
 
 /** The versions git says must stay: the one with the app-latest component, the highest version, the Service's pick. */
 function protectedSlugs(tree: AppVersionsTree): Map<string, string> {
+  const service = `the ${tree.app} Service selects it`;
   const out = new Map<string, string>();
   for (const live of tree.versions) if (live.latestComponent) out.set(live.slug, 'it includes the app-latest component (the latest version)');
   const highest = [...tree.versions].sort((a, b) => compareTags(b.version, a.version))[0];
   if (highest && !out.has(highest.slug)) out.set(highest.slug, 'it is the highest version in this environment');
-  if (tree.serviceSelects && !out.has(tree.serviceSelects)) out.set(tree.serviceSelects, 'the dbos-app Service selects it');
+  if (tree.serviceSelects && !out.has(tree.serviceSelects)) out.set(tree.serviceSelects, service);
   return out;
 }
 
@@ -165,11 +171,10 @@ export function createVersionRetireTask(options: { drainSourceFor?: DrainSourceF
     description:
       'remove an old application version once its durable workflows have drained (zero in flight for the quiet period, read successfully this run); fails closed',
     async plan(context) {
-      const appVersions = requireAppVersions(context);
-      const quietPeriodMs = appVersions.drain.quietPeriod * 1000;
-      return walkEnvironments(context, TASK, async ({ env, skip, held, propose }) => {
-        const tree = await readAppVersionsTree(context.tree, env.name, env.overlay, appVersions.imageName);
-        if (!tree) return skip('*', `${env.overlay}/app-versions/kustomization.yaml does not exist on the base branch`);
+      requireApps(context.config);
+      return walkApplications(context, TASK, async ({ env, app, skip, held, propose }) => {
+        const quietPeriodMs = app.drain.quietPeriod * 1000;
+        const tree = await requireVersionsTree(context, env, app);
         const keep = protectedSlugs(tree);
         const candidates: LiveVersion[] = [];
         for (const live of tree.versions) {
@@ -186,16 +191,16 @@ export function createVersionRetireTask(options: { drainSourceFor?: DrainSourceF
         // The composition root builds the drain readers from the CLI's environment; a test may hand its own.
         const drainSourceFor = options.drainSourceFor ?? context.drain;
         if (!drainSourceFor) throw new DrainReadError('no drain reader is configured', NOT_CONFIGURED);
-        const source = drainSourceFor(env, appVersions, context);
-        context.log(`reading the drain status of ${candidates.map((live) => live.version).join(', ')} in ${env.name} from ${source.describe}`);
+        const source = drainSourceFor(env, app, context);
+        context.log(`reading the drain status of ${app.name} ${candidates.map((live) => live.version).join(', ')} in ${env.name} from ${source.describe}`);
         // Throws DrainReadError on anything unknown: the whole run stops before any branch is pushed.
-        const reading = await source.read({ appName: appVersions.name, versions: candidates.map((live) => live.version), quietPeriodMs });
+        const reading = await source.read({ appName: app.name, versions: candidates.map((live) => live.version), quietPeriodMs });
         const serviceVersion = tree.versions.find((live) => live.slug === tree.serviceSelects)?.version ?? null;
         for (const live of candidates) {
           const drained = reading.versions.find((version) => version.version === live.version);
           if (!drained) throw new DrainReadError(`the drain read did not report version ${live.version}`, 'unexpected');
           const counts = `pending ${drained.pending}, enqueued ${drained.enqueued}, delayed ${drained.delayed}`;
-          context.log(`${env.name} ${live.version}: ${counts}; unchanged since ${drained.quietSince ?? 'never seen'}; read at ${reading.readAt}`);
+          context.log(`${env.name} ${app.name} ${live.version}: ${counts}; unchanged since ${drained.quietSince ?? 'never seen'}; read at ${reading.readAt}`);
           if (drained.inFlight === 0 && drained.quietSince === null) {
             skip(
               live.slug,
@@ -210,6 +215,7 @@ export function createVersionRetireTask(options: { drainSourceFor?: DrainSourceF
             version: live.version,
             latestVersion: reading.latestVersion,
             serviceSelects: serviceVersion ?? 'unknown',
+            appName: app.name,
             observations,
             quietPeriodMs,
             // The database proves the interval since quietSince without gaps (no row changed), so sampling gaps do not apply.
@@ -224,10 +230,10 @@ export function createVersionRetireTask(options: { drainSourceFor?: DrainSourceF
               `${stalled.length} PENDING workflow(s) of ${live.version} have not changed for more than the quiet period (oldest ${formatDuration(oldest)}); if their executor is gone they wait forever: resume them on a live executor of ${live.version}, e.g. ${stalled[0]!.fix}.`,
             );
           }
-          if (drained.deadLettered.count > 0 && !appVersions.drain.retireDeadLettered) {
+          if (drained.deadLettered.count > 0 && !app.drain.retireDeadLettered) {
             decision.retire = false;
             decision.reasons.push(
-              `${drained.deadLettered.count} workflow(s) of ${live.version} are dead-lettered (MAX_RECOVERY_ATTEMPTS_EXCEEDED) and only an executor of ${live.version} can resume them, so ${live.version} stays. Resume them while it runs, restart them on the latest version, or cancel them (\`dbos workflow cancel <id>\`); to retire anyway set appVersions.drain.retireDeadLettered: true.\n${deadLetterLines(drained, reading.latestVersion).join('\n')}`,
+              `${drained.deadLettered.count} workflow(s) of ${live.version} are dead-lettered (MAX_RECOVERY_ATTEMPTS_EXCEEDED) and only an executor of ${live.version} can resume them, so ${live.version} stays. Resume them while it runs, restart them on the latest version, or cancel them (\`dbos workflow cancel <id>\`); to retire anyway set drain.retireDeadLettered: true on ${app.name} under apps:.\n${deadLetterLines(drained, reading.latestVersion).join('\n')}`,
             );
           }
           if (!decision.retire) {
@@ -235,7 +241,7 @@ export function createVersionRetireTask(options: { drainSourceFor?: DrainSourceF
             continue;
           }
           const edits = await removeVersionEdits(context.tree, tree, live);
-          propose(buildPlan(context, env.name, tree, { live, reading: drained }, reading, quietPeriodMs, edits, appVersions.imageName));
+          propose(buildPlan(context, app, env.name, tree, { live, reading: drained }, reading, quietPeriodMs, edits));
         }
       });
     },
