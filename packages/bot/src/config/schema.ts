@@ -96,6 +96,11 @@ export const imageSchema = z
     minReleaseAge: duration.optional(),
     /** `false` keeps the entry pinned: the bot reads it but never proposes a change. */
     update: z.boolean().default(true),
+    /**
+     * Environments whose pins hold this image (default: every environment), e.g. an application's migration image
+     * where that application runs. The first of them takes new versions from the registry; the rest by promotion.
+     */
+    environments: z.array(name).min(1).optional(),
   })
   .transform((image) => ({ ...image, id: image.id ?? image.name.split('/').pop()!.toLowerCase() }));
 
@@ -318,6 +323,10 @@ export const configSchema = z
       if (imageNames.has(image.id))
         ctx.addIssue({ code: 'custom', path: ['images', index, 'id'], message: `duplicate image id "${image.id}"; set a distinct id:` });
       if (kustomizeNames.has(image.name)) ctx.addIssue({ code: 'custom', path: ['images', index, 'name'], message: `duplicate image "${image.name}"` });
+      image.environments?.forEach((env, envIndex) => {
+        if (!envNames.has(env))
+          ctx.addIssue({ code: 'custom', path: ['images', index, 'environments', envIndex], message: `"${env}" is not the name of an entry of environments:` });
+      });
       imageNames.add(image.id);
       kustomizeNames.add(image.name);
     });

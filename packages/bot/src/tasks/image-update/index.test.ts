@@ -16,7 +16,7 @@ const root = mkdtempSync(join(tmpdir(), 'image-update-task-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 /** dev already runs 1.1.0 (digest b); staging is at 1.0.0 (digest a); the catalog also knows 1.2.0 (c). */
-function context(kube: KubeHealth | null, soak: string, missing: string[] = []): TaskContext {
+function context(kube: KubeHealth | null, soak: string, missing: string[] = [], dexEnvironments?: string): TaskContext {
   const dir = mkdtempSync(join(root, 'repo-'));
   const files = fixtureFiles({
     environments: ['dev', 'staging'],
@@ -27,6 +27,11 @@ function context(kube: KubeHealth | null, soak: string, missing: string[] = []):
     '    overlay: overlays/dev\n',
     '    overlay: overlays/dev\n    kube: { context: dev-cluster }\n',
   ).replace('    overlay: overlays/staging\n', `    overlay: overlays/staging\n    promotionSoak: ${soak}\n`);
+  if (dexEnvironments)
+    files['.github/gitops-bot.yaml'] = files['.github/gitops-bot.yaml']!.replace(
+      /( {4}repository: example\.invalid\/dex\n)/,
+      `$1    environments: ${dexEnvironments}\n`,
+    );
   for (const path of missing) delete files[path];
   for (const [path, text] of Object.entries(files)) {
     mkdirSync(join(dir, path, '..'), { recursive: true });
@@ -104,6 +109,26 @@ describe('where the pins are read and written', () => {
     const result = await imageUpdateTask.plan(context(null, '1d', ['overlays/dev/images/kustomization.yaml']));
     expect(result.plans).toHaveLength(0);
     expect(result.skips.map((skip) => skip.reason)).toEqual(['the image pins of dev (overlays/dev/images/kustomization.yaml) are missing on the base branch']);
+  });
+});
+
+describe('an image configured for some environments only', () => {
+  it('is neither read nor proposed where it is not pinned (an application running only there), and is no unknown image', async () => {
+    const result = await imageUpdateTask.plan(context(null, '1d', [], '[dev]'));
+    expect(result.plans).toHaveLength(0);
+    expect(result.skips).toHaveLength(0);
+  });
+
+  it('takes new versions from the registry in the first environment it runs in, not by promotion from one where it does not', async () => {
+    const result = await imageUpdateTask.plan(context(null, '1d', [], '[staging]'));
+    expect(result.plans.map((plan) => plan.branch)).toEqual(['bot/image-update/staging/dex']);
+    expect(readPins(result.plans[0]!.memory)[0]).toEqual({ image: 'dex', tag: '1.2.0', digest: D('c') });
+  });
+
+  it('must name configured environments', () => {
+    expect(() =>
+      parseConfig('version: 1\nenvironments:\n  - name: dev\n    overlay: overlays/dev\nimages:\n  - name: a\n    repository: r\n    environments: [qa]\n'),
+    ).toThrow(/images\[0\]\.environments\[0\]: "qa" is not the name/);
   });
 });
 

@@ -83,6 +83,10 @@ async function newestFromRegistry(context: TaskContext, image: ImageConfig, entr
   return `${youngest ?? newer[0]} is younger than the minimum release age (${minAge}s) or has no created time`;
 }
 
+function runsIn(image: ImageConfig, env: EnvironmentConfig): boolean {
+  return !image.environments || image.environments.includes(env.name);
+}
+
 /** Promotion copies exactly what the previous environment has merged: same tag, same digest, never re-resolved. */
 async function fromPreviousEnvironment(
   context: TaskContext,
@@ -187,6 +191,8 @@ export const imageUpdateTask: Task = {
       if (!overlay) return skip('*', `overlay ${env.overlay} has no image pins file (${imagePinsPath(env.overlay)}) on the base branch`);
       const previousOverlay = previousEnv ? await overlayOf(previousEnv) : null;
       for (const unit of units) {
+        // An image configured for some environments only (an application's migration image) is not pinned elsewhere.
+        if (!unit.images.every((image) => runsIn(image, env))) continue;
         const entries = unit.images.map((image) => {
           const entry = overlay.entries.find((candidate) => candidate.name === image.name);
           if (!entry) throw new UnknownImageError(image.name, overlay.file);
@@ -196,9 +202,11 @@ export const imageUpdateTask: Task = {
         if (held(unit.subject, commentHold ? `comment on ${commentHold.image.name} in ${overlay.file}` : null)) continue;
         const changes: Array<{ image: ImageConfig; entry: ImageEntry; target: Target }> = [];
         for (const { image, entry } of entries) {
-          const target = previousEnv
-            ? await fromPreviousEnvironment(context, image, env, previousEnv, previousOverlay)
-            : await newestFromRegistry(context, image, entry);
+          // The first environment the image runs in takes it from the registry; each later one by promotion.
+          const target =
+            previousEnv && runsIn(image, previousEnv)
+              ? await fromPreviousEnvironment(context, image, env, previousEnv, previousOverlay)
+              : await newestFromRegistry(context, image, entry);
           if (typeof target === 'string') {
             skip(image.id, target);
             continue;

@@ -52,9 +52,9 @@ describe('the version-directory template', () => {
     expect(renderVersionPatch('0.2.0')).toBe(await committed(`${DEV}/0-2-0/version.patch.yaml`));
     // The second application's directory is the same template with its own image: nothing in it names orders.
     expect(
-      renderVersionKustomization({ version: '0.1.0', slug: '0-1-0', latest: true, image: { ...image, newName: 'ghcr.io/example-org/orders', tag: '0.1.0' } }),
-    ).toBe(await committed(`${ORDERS}/0-1-0/kustomization.yaml`));
-    expect(renderVersionPatch('0.1.0')).toBe(await committed(`${ORDERS}/0-1-0/version.patch.yaml`));
+      renderVersionKustomization({ version: '1.0.0', slug: '1-0-0', latest: true, image: { ...image, newName: 'ghcr.io/example-org/orders', tag: '1.0.0' } }),
+    ).toBe(await committed(`${ORDERS}/1-0-0/kustomization.yaml`));
+    expect(renderVersionPatch('1.0.0')).toBe(await committed(`${ORDERS}/1-0-0/version.patch.yaml`));
   });
 
   it('quotes tags so 1.10 stays a string, and reads the version back from the patch', () => {

@@ -291,6 +291,19 @@ describe('version-add with two applications in one environment', () => {
     expect(skips.find((skip) => skip.subject === 'orders/1-1-0')!.reason).toContain('PR #7, which was closed without merging');
   });
 
+  it('never proposes a version name another application has live in the environment (DBOS refuses it in a shared system database)', async () => {
+    const { files, config } = await twoApps({ 'dbos-app': ['1.1.0'], orders: ['1.1.0'] });
+    const first = await planFor(config, files);
+    expect(first.plans.map((plan) => plan.branch).sort()).toEqual(['bot/version-add/dev/dbos-app/1-1-0', 'bot/version-add/dev/orders/1-1-0']);
+    const merged = { ...files };
+    for (const edit of first.plans.find((plan) => plan.branch.includes('/dbos-app/'))!.edits) merged[edit.path] = edit.after!;
+    const second = await planFor(config, merged);
+    expect(second.plans.map((plan) => plan.branch)).toEqual(['bot/version-add/staging/dbos-app/1-1-0']);
+    expect(second.skips.find((skip) => skip.env === 'dev' && skip.subject === 'orders/1-1-0')!.reason).toMatch(
+      /orders 1\.1\.0 has the version name of a live version of dbos-app in dev \(overlays\/dev\/apps\/dbos-app\/versions\/1-1-0\)/,
+    );
+  });
+
   it('a marker naming another application than its branch is never adopted', () => {
     const body = `<!-- gitops-bot: ${JSON.stringify({ task: 'version-add', env: 'dev', subject: 'dbos-app/1-1-0', memory: {} })} -->`;
     expect(inspectMarker(body, 'bot/version-add/dev/orders/1-1-0')).toEqual({ problem: expect.stringMatching(/not its branch/) });

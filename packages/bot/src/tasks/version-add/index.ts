@@ -15,6 +15,7 @@ import { digestProblem } from '../image-update/index.ts';
 import type { Task, TaskContext } from '../types.ts';
 import { hasHoldCommentLine } from '../../repo/holds.ts';
 import { walkApplications } from '../shared/walk.ts';
+import { appsInEnvironment } from '../../repo/apps.ts';
 import { HOLD_LABEL } from '../../sources/forge/types.ts';
 
 const TASK = 'version-add';
@@ -183,6 +184,17 @@ export const versionAddTask: Task = {
           slug,
           `${tree.versions.length} versions of ${app.name} are live in ${env.name} (its maxLive: ${app.maxLive}); ${target.version} waits until version-retire removes a drained one`,
         );
+      }
+      // DBOS refuses to launch executors whose version name another application already registered in the same
+      // system database (the applications of an environment share one); its workflows would never start.
+      for (const other of appsInEnvironment(context.config, env)) {
+        if (other.name === app.name) continue;
+        const clash = (await treeOf(env, other)).versions.find((live) => live.version === target.version);
+        if (clash)
+          return skip(
+            slug,
+            `${app.name} ${target.version} has the version name of a live version of ${other.name} in ${env.name} (${clash.dir}); DBOS refuses two applications one version name in a shared system database, so give the release a distinct version`,
+          );
       }
       const why = rejected(context, env.name, app.name, target);
       if (why) return skip(slug, why);
