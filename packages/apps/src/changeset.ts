@@ -55,25 +55,37 @@ function commit(root: string, staging: string, changes: Changeset): void {
       const target = join(root, path);
       const before = existsSync(target) ? readFileSync(target, 'utf8') : null;
       createdDirs.push(...makeParents(root, posix.dirname(path)));
-      undo.push({ path, before });
       renameSync(join(staging, path), target);
+      undo.push({ path, before });
     }
     for (const path of changes.deletes) {
       const target = join(root, path);
-      undo.push({ path, before: readFileSync(target, 'utf8') });
+      const before = readFileSync(target, 'utf8');
       unlinkSync(target);
+      undo.push({ path, before });
     }
     for (const dir of emptiedDirectories(changes.deletes)) removeIfEmpty(join(root, dir));
   } catch (error) {
+    // Only steps that happened are undone, each on its own, so one failure cannot stop the others.
     for (const step of undo.reverse()) {
       const target = join(root, step.path);
-      if (step.before === null) rmSync(target, { force: true });
-      else {
-        mkdirSync(dirname(target), { recursive: true });
-        writeFileSync(target, step.before);
+      try {
+        if (step.before === null) rmSync(target, { force: true });
+        else {
+          mkdirSync(dirname(target), { recursive: true });
+          writeFileSync(target, step.before);
+        }
+      } catch {
+        // The original failure is what the caller sees; the remaining steps still run.
       }
     }
-    for (const dir of createdDirs.reverse()) removeIfEmpty(join(root, dir));
+    for (const dir of createdDirs.reverse()) {
+      try {
+        removeIfEmpty(join(root, dir));
+      } catch {
+        // As above.
+      }
+    }
     throw error;
   }
 }
