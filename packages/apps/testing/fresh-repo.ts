@@ -90,7 +90,8 @@ export async function freshRepo(): Promise<FreshRepo> {
   for (const dir of TREE) Object.assign(files, filesOf(REPO_ROOT, dir));
   const certificates: Record<string, TestCertificate> = {};
   for (const env of ['dev', 'staging']) {
-    certificates[env] = makeTestCertificate();
+    // Valid long before and after the fixed clock the tests run the commands with.
+    certificates[env] = makeTestCertificate({ startDate: '20200101000000Z', endDate: '20990101000000Z' });
     files[`clusters/${env}/sealed-secrets-cert.pem`] = certificates[env].certificatePem;
   }
   Object.assign(files, clusterAppFixtures('dev', ['dbos-app', 'orders']), clusterAppFixtures('staging', ['dbos-app']));

@@ -200,6 +200,58 @@ describe('apps:add', () => {
     expect(objects.find((object) => object.kind === 'Deployment')?.metadata.name).toBe('payments-1-2-3');
   });
 
+  it('adds to several environments at once, each with its own values sealed for its own certificate', async () => {
+    const stagingUrl = DATABASE_URL.replace('postgres.dev.', 'postgres.staging.');
+    const run = await runApps([...ADD, '--env', 'staging', '--host', 'staging=payments.staging.example.com'], {
+      root: fresh.root,
+      stdin: `${DATABASE_URL}\n${API_KEY}\n${stagingUrl}\nck_staging_key\n`,
+    });
+    expect(run.code).toBe(0);
+    const unseal = (env: string, secret: string) =>
+      unsealSealedSecret(read(`overlays/${env}/apps/payments/secrets/${secret}.sealed.yaml`), [fresh.certificates[env]!.privateKeyPem]);
+    expect(await unseal('dev', 'payments-db')).toEqual({ 'database-url': DATABASE_URL });
+    expect(await unseal('staging', 'payments-db')).toEqual({ 'database-url': stagingUrl });
+    expect(await unseal('staging', 'payments-conductor-api-key')).toEqual({ 'api-key': 'ck_staging_key' });
+    // A value sealed for dev's controller does not open with staging's key.
+    await expect(
+      unsealSealedSecret(read('overlays/dev/apps/payments/secrets/payments-db.sealed.yaml'), [fresh.certificates.staging!.privateKeyPem]),
+    ).rejects.toThrow();
+    expect(parseConfig(read('.github/gitops-bot.yaml')).apps.find((app) => app.name === 'payments')?.environments).toEqual(['dev', 'staging']);
+    expect(run.stdout.match(/CREATE ROLE payments_role LOGIN;/g)).toHaveLength(1);
+  });
+
+  it('adds a configured application to another environment by extending its environments: list only', async () => {
+    const configBefore = read('.github/gitops-bot.yaml');
+    const run = await runApps(
+      [
+        'add',
+        '--name',
+        'orders',
+        '--env',
+        'staging',
+        '--repository',
+        'ghcr.io/example-org/orders',
+        '--version',
+        '0.1.0',
+        '--digest',
+        DIGEST,
+        '--host',
+        'orders.staging.example.com',
+        '--migrate-repository',
+        'ghcr.io/example-org/orders-migrate',
+        '--migrate-tag',
+        '0.1.0',
+        '--migrate-digest',
+        MIGRATE_DIGEST,
+      ],
+      { root: fresh.root, stdin: `${DATABASE_URL.replaceAll('payments', 'orders')}\n${API_KEY}\n` },
+    );
+    expect(run.code).toBe(0);
+    expect(read('.github/gitops-bot.yaml')).toBe(configBefore.replace('    environments: [dev]\n', '    environments: [dev, staging]\n'));
+    expect(read('overlays/staging/images/kustomization.yaml')).toContain('  - name: orders-migrate\n');
+    expect(read('overlays/staging/apps/orders/route.patch.yaml')).toContain('value: orders.staging.example.com\n');
+  });
+
   it('prints the role SQL once, without a password: psql asks for it', async () => {
     const run = await runApps(ADD, { root: fresh.root, stdin: `${DATABASE_URL}\n${API_KEY}\n` });
     expect(run.code).toBe(0);
