@@ -74,6 +74,14 @@ describe('apps:remove refuses while the application owns work, and then removes 
     expect(treeHash(fresh.root)).toBe(before);
   });
 
+  it('a name that is not an application name (it would become a path)', async () => {
+    const before = treeHash(fresh.root);
+    const run = await runApps(['remove', '--name', '../../base', '--env', 'dev'], { root: fresh.root, env: { DBOS_DRAIN_DATABASE_URL: readerUrl } });
+    expect(run.code).toBe(64);
+    expect(run.stderr).toContain('--name must be an application name');
+    expect(treeHash(fresh.root)).toBe(before);
+  });
+
   it('an application the environment does not run', async () => {
     const before = treeHash(fresh.root);
     const run = await runApps(['remove', '--name', 'orders', '--env', 'staging'], { root: fresh.root, env: { DBOS_DRAIN_DATABASE_URL: readerUrl } });

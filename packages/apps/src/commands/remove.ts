@@ -98,6 +98,9 @@ export async function run(values: Values, io: AppsIo): Promise<number> {
   const app = values.name;
   const env = values.env;
   if (!app) throw usageError('--name is required');
+  // Checked before it becomes part of a path: the directory under it is deleted.
+  if (!/^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/.test(app))
+    throw usageError('--name must be an application name: a DNS label of lowercase letters, digits and "-"');
   if (!env) throw usageError('--env is required');
   const root = io.root(values.root);
   const { text: configText, config } = readConfig(root);
