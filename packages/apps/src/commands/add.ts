@@ -266,6 +266,8 @@ export async function run(values: Values, io: AppsIo): Promise<number> {
   const clusterTemplate: Record<string, string> = {};
   const certificates = new Map<string, ReturnType<typeof loadCertificate>>();
   const routes = new Map<string, Route['kind']>();
+  // The kustomize image name the bot looks for in version directories: the template's `app`, unless the config says otherwise.
+  const imageName = config.apps.find((app) => app.name === request.app)?.imageName ?? 'app';
 
   for (const env of request.envs) {
     const layout = readEnvironment(root, config, env);
@@ -309,7 +311,7 @@ export async function run(values: Values, io: AppsIo): Promise<number> {
       renderVersionKustomization({
         version: request.version,
         slug,
-        image: { name: 'app', newName: request.repository, tag: request.version, digest: request.digest },
+        image: { name: imageName, newName: request.repository, tag: request.version, digest: request.digest },
         latest: true,
       }),
     );
