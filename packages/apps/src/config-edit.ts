@@ -70,13 +70,22 @@ export function addMigrateImageEntry(text: string, image: { name: string; reposi
 export function removeAppEnvironment(text: string, name: string, remaining: readonly string[]): string {
   const item = topLevelList(text, CONFIG_FILE, 'apps')?.items.find((candidate) => itemName(candidate) === name);
   if (!item) return text;
-  if (remaining.length === 0) return removeItem(text, item);
+  if (remaining.length === 0) return removeEntry(text, 'apps', item);
   return setEnvironments(text, item, remaining);
 }
 
 export function removeImageEntry(text: string, name: string): string {
   const item = topLevelList(text, CONFIG_FILE, 'images')?.items.find((candidate) => itemName(candidate) === name);
-  return item ? removeItem(text, item) : text;
+  return item ? removeEntry(text, 'images', item) : text;
+}
+
+/** Removes an entry's lines; the list's last entry leaves `key: []`, since a bare `key:` reads as null, which the schema refuses. */
+function removeEntry(text: string, key: string, item: ListItem): string {
+  const list = topLevelList(text, CONFIG_FILE, key)!;
+  const without = removeItem(text, item);
+  if (list.items.length > 1) return without;
+  const keyLine = new RegExp(`^${key}:[ \t]*(#.*)?$`, 'm');
+  return without.replace(keyLine, (line) => line.replace(`${key}:`, `${key}: []`));
 }
 
 /** Replaces the item's `environments:` value with a flow list, or adds the key after `name:` when it has none. */
