@@ -19,3 +19,15 @@ export { TASKS, findTask } from './tasks/index.ts';
 export type { Task, TaskContext, PreviousProposal } from './tasks/types.ts';
 export { planAll, runPlans, describePlan } from './runner.ts';
 export { main } from './cli.ts';
+// For `pnpm apps:add` / `apps:remove` (@dbos-gitops/apps): the same version template, list edits and file locations the
+// bot uses, so a scaffolded application and the bot's own edits cannot disagree.
+export {
+  renderVersionKustomization,
+  renderVersionPatch,
+  appVersionSlug,
+  addListEntry,
+  removeListEntry,
+  readPatchVersion,
+} from './tasks/shared/app-version-files.ts';
+export { appDir, appsListPath, appIdentityPath, appVersionsDir, appSecretPath, readAppIdentity, type AppIdentity } from './repo/apps.ts';
+export { envVarSuffix } from './config/schema.ts';

@@ -10,3 +10,5 @@ export { runSeal, parseSealArgs, SEAL_COMMAND, SEAL_USAGE, type SealIo } from '.
 export * from './placeholder.ts';
 export * from './names.ts';
 export * from './drain-reader-secrets.ts';
+// Hidden prompts / stdin lines for secret values, shared with `pnpm apps:add` (@dbos-gitops/apps).
+export { SecretInput } from '../scripts/lib/secret-input.ts';

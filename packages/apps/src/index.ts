@@ -1,0 +1,2 @@
+export { main, defaultRoot, type AppsIo } from './cli/index.ts';
+export { AppsError } from './errors.ts';

@@ -1,0 +1,1 @@
+export * from './fresh-repo.ts';
