@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '@dbos-gitops/bot';
-import { addAppEntry, addMigrateImageEntry, removeAppEnvironment, removeImageEntry } from './config-edit.ts';
+import { addAppEntry, addMigrateImageEntry, removeAppEnvironment, removeImageEntry, removeImageEnvironment } from './config-edit.ts';
 
 const BASE = `version: 1
 # environments, in promotion order
@@ -18,12 +18,18 @@ describe('config edits are text insertions and removals of exactly their own lin
   it('appends an apps: section when the file has none, and an images: entry after the last *-migrate one', () => {
     const withApp = addAppEntry(BASE, { name: 'payments', repository: 'ghcr.io/org/payments', environments: ['dev'] });
     expect(withApp).toBe(`${BASE}\napps:\n  - name: payments\n    repository: ghcr.io/org/payments\n    environments: [dev]\n`);
-    const withImage = addMigrateImageEntry(withApp, { name: 'payments-migrate', repository: 'ghcr.io/org/payments-migrate' });
+    const withImage = addMigrateImageEntry(withApp, { name: 'payments-migrate', repository: 'ghcr.io/org/payments-migrate', environments: ['dev'] });
     expect(withImage).toBe(
       withApp.replace(
         '    repository: ghcr.io/org/dbos-migrate\n',
-        '    repository: ghcr.io/org/dbos-migrate\n  - name: payments-migrate\n    id: payments-migrate\n    repository: ghcr.io/org/payments-migrate\n',
+        '    repository: ghcr.io/org/dbos-migrate\n  - name: payments-migrate\n    id: payments-migrate\n    repository: ghcr.io/org/payments-migrate\n    environments: [dev]\n',
       ),
+    );
+    // Pinned only where the application runs: another environment extends that list, leaving one shrinks it.
+    const twoEnvs = addMigrateImageEntry(withImage, { name: 'payments-migrate', repository: 'ghcr.io/org/payments-migrate', environments: ['staging'] });
+    expect(twoEnvs).toBe(withImage.replace('payments-migrate\n    environments: [dev]\n', 'payments-migrate\n    environments: [dev, staging]\n'));
+    expect(removeImageEnvironment(twoEnvs, 'payments-migrate', ['staging'])).toBe(
+      withImage.replace('payments-migrate\n    environments: [dev]\n', 'payments-migrate\n    environments: [staging]\n'),
     );
     const removed = removeImageEntry(removeAppEnvironment(withImage, 'payments', []), 'payments-migrate');
     expect(removed).toBe(`${BASE}\napps: []\n`);
@@ -41,6 +47,8 @@ describe('config edits are text insertions and removals of exactly their own lin
   it('refuses the same name with another repository, and a flow-style list it cannot edit line by line', () => {
     const text = addAppEntry(BASE, { name: 'shop', repository: 'ghcr.io/org/shop', environments: ['dev'] });
     expect(() => addAppEntry(text, { name: 'shop', repository: 'ghcr.io/other/shop', environments: ['staging'] })).toThrow('with another repository');
-    expect(() => addMigrateImageEntry('images: [{ name: a, repository: r }]\n', { name: 'x-migrate', repository: 'r' })).toThrow('flow list');
+    expect(() => addMigrateImageEntry('images: [{ name: a, repository: r }]\n', { name: 'x-migrate', repository: 'r', environments: ['dev'] })).toThrow(
+      'flow list',
+    );
   });
 });

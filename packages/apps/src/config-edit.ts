@@ -30,7 +30,7 @@ export function addAppEntry(text: string, entry: AppEntry): string {
     if (!Array.isArray(current.environments)) return text;
     const merged = [...(current.environments as string[])];
     for (const env of entry.environments) if (!merged.includes(env)) merged.push(env);
-    return setEnvironments(text, existing, merged);
+    return setEnvironments(text, 'apps', existing, merged);
   }
   if (list === null) {
     return insertLines(text, text.length, `\napps:\n${renderApp('  ', entry)}`);
@@ -46,21 +46,41 @@ function renderApp(indent: string, entry: AppEntry): string {
   );
 }
 
-/** Adds an `images:` entry for a migration image after the last `*-migrate` entry (or the last entry); none when it is there. */
-export function addMigrateImageEntry(text: string, image: { name: string; repository: string }): string {
+/**
+ * Adds an `images:` entry for a migration image after the last `*-migrate` entry (or the last entry), pinned only where
+ * the application runs (`environments:`); when it is there already, adds the environments its list lacks.
+ */
+export function addMigrateImageEntry(text: string, image: { name: string; repository: string; environments: readonly string[] }): string {
   const list = topLevelList(text, CONFIG_FILE, 'images');
   const existing = list?.items.find((item) => itemName(item) === image.name);
   if (existing) {
-    const repository = (existing.value as { repository?: unknown }).repository;
-    if (repository !== image.repository)
-      throw treeError(`${CONFIG_FILE} already has images: ${image.name} with another repository`, `use --migrate-repository ${String(repository)}`);
-    return text;
+    const current = existing.value as { repository?: unknown; environments?: unknown };
+    if (current.repository !== image.repository)
+      throw treeError(`${CONFIG_FILE} already has images: ${image.name} with another repository`, `use --migrate-repository ${String(current.repository)}`);
+    // Without environments: the image is pinned in every environment already.
+    if (!Array.isArray(current.environments)) return text;
+    const merged = [...(current.environments as string[])];
+    for (const env of image.environments) if (!merged.includes(env)) merged.push(env);
+    return merged.length === current.environments.length ? text : setEnvironments(text, 'images', existing, merged);
   }
   const block = (indent: string): string =>
-    [`${indent}- name: ${image.name}`, `${indent}  id: ${image.name}`, `${indent}  repository: ${image.repository}`, ''].join('\n');
+    [
+      `${indent}- name: ${image.name}`,
+      `${indent}  id: ${image.name}`,
+      `${indent}  repository: ${image.repository}`,
+      `${indent}  environments: [${image.environments.join(', ')}]`,
+      '',
+    ].join('\n');
   if (list === null) return insertLines(text, text.length, `\nimages:\n${block('  ')}`);
   const anchor = list.items.filter((item) => itemName(item)?.endsWith('-migrate')).at(-1) ?? list.items.at(-1);
   return insertLines(text, anchor ? anchor.lineEnd : list.keyLineEnd, block(anchor?.indent ?? '  '));
+}
+
+/** The migration image leaves environment(s): its `environments:` list keeps `remaining` (none: use removeImageEntry). */
+export function removeImageEnvironment(text: string, name: string, remaining: readonly string[]): string {
+  const item = topLevelList(text, CONFIG_FILE, 'images')?.items.find((candidate) => itemName(candidate) === name);
+  if (!item || !Array.isArray((item.value as { environments?: unknown }).environments)) return text;
+  return setEnvironments(text, 'images', item, remaining);
 }
 
 /**
@@ -71,7 +91,7 @@ export function removeAppEnvironment(text: string, name: string, remaining: read
   const item = topLevelList(text, CONFIG_FILE, 'apps')?.items.find((candidate) => itemName(candidate) === name);
   if (!item) return text;
   if (remaining.length === 0) return removeEntry(text, 'apps', item);
-  return setEnvironments(text, item, remaining);
+  return setEnvironments(text, 'apps', item, remaining);
 }
 
 export function removeImageEntry(text: string, name: string): string {
@@ -89,12 +109,12 @@ function removeEntry(text: string, key: string, item: ListItem): string {
 }
 
 /** Replaces the item's `environments:` value with a flow list, or adds the key after `name:` when it has none. */
-function setEnvironments(text: string, item: ListItem, environments: readonly string[]): string {
+function setEnvironments(text: string, key: 'apps' | 'images', item: ListItem, environments: readonly string[]): string {
   const flow = `[${environments.join(', ')}]`;
   const document = parseDocument(text);
-  const apps = (document.contents as YAMLMap).get('apps', true) as unknown as { items: unknown[] };
-  const map = apps.items.find((node) => isMap(node) && (node as YAMLMap).get('name') === itemName(item)) as YAMLMap | undefined;
-  if (!map) throw yamlError(`${CONFIG_FILE}: apps: ${String(itemName(item))} is not a map`, `fix ${CONFIG_FILE} first`);
+  const entries = (document.contents as YAMLMap).get(key, true) as unknown as { items: unknown[] };
+  const map = entries.items.find((node) => isMap(node) && (node as YAMLMap).get('name') === itemName(item)) as YAMLMap | undefined;
+  if (!map) throw yamlError(`${CONFIG_FILE}: ${key}: ${String(itemName(item))} is not a map`, `fix ${CONFIG_FILE} first`);
   const pair = map.items.find((candidate) => isScalar(candidate.key) && candidate.key.value === 'environments');
   const value = pair?.value as { range?: [number, number, number] } | undefined;
   if (pair && value?.range) {
@@ -105,7 +125,7 @@ function setEnvironments(text: string, item: ListItem, environments: readonly st
   }
   const namePair = map.items.find((candidate) => isScalar(candidate.key) && candidate.key.value === 'name');
   const nameKey = namePair?.key as { range?: [number, number, number] } | undefined;
-  if (!nameKey?.range) throw yamlError(`${CONFIG_FILE}: apps: ${String(itemName(item))} has no name:`, `fix ${CONFIG_FILE} first`);
+  if (!nameKey?.range) throw yamlError(`${CONFIG_FILE}: ${key}: ${String(itemName(item))} has no name:`, `fix ${CONFIG_FILE} first`);
   const nameLineStart = text.lastIndexOf('\n', nameKey.range[0] - 1) + 1;
   const column = nameKey.range[0] - nameLineStart;
   const nameLineEnd = text.indexOf('\n', nameKey.range[0]) + 1;

@@ -333,7 +333,8 @@ export async function run(values: Values, io: AppsIo): Promise<number> {
   }
 
   let nextConfig = addAppEntry(configText, { name: request.app, repository: request.repository, environments: request.envs });
-  if (request.migrate) nextConfig = addMigrateImageEntry(nextConfig, { name: migrateImage, repository: request.migrate.repository });
+  if (request.migrate)
+    nextConfig = addMigrateImageEntry(nextConfig, { name: migrateImage, repository: request.migrate.repository, environments: request.envs });
   changes.writes.set(CONFIG_PATH, nextConfig);
 
   // Last, once everything else is known to fit: the values, sealed at once and only kept in memory.

@@ -96,14 +96,14 @@ describe('apps:remove once drained', () => {
     await insertWorkflowRows(admin, [
       { id: 'd1', status: 'PENDING', version: '0.1.0', app: 'dbos-app' },
       { id: 'd2', status: 'MAX_RECOVERY_ATTEMPTS_EXCEEDED', version: '0.2.0', app: 'dbos-app' },
-      { id: 'o1', status: 'SUCCESS', version: '0.1.0', app: 'orders' },
+      { id: 'o1', status: 'SUCCESS', version: '1.0.0', app: 'orders' },
     ]);
     const configBefore = read('.github/gitops-bot.yaml');
     const imagesBefore = read('overlays/dev/images/kustomization.yaml');
     const run = await runApps(REMOVE_ORDERS, { root: fresh.root, env: { DBOS_DRAIN_DATABASE_URL_DEV: readerUrl } });
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain('orders has drained in dev (0.1.0: 0 in flight, 0 dead-lettered)');
+    expect(run.stdout).toMatch(/orders has drained in dev \([^)]*1\.0\.0: 0 in flight, 0 dead-lettered\)/);
     expect(run.stdout).toContain('merge it as one pull request');
     expect(existsSync(join(fresh.root, 'overlays/dev/apps/orders'))).toBe(false);
     expect(parse(read('overlays/dev/apps/kustomization.yaml')).resources).toEqual(['dbos-app']);
@@ -114,7 +114,7 @@ describe('apps:remove once drained', () => {
     // Its migration pin goes (no other application of dev runs orders-migrate), and only its lines.
     expect(read('overlays/dev/images/kustomization.yaml')).toBe(
       imagesBefore.replace(
-        '  - name: orders-migrate\n    newName: ghcr.io/example-org/orders-migrate\n    newTag: "0.1.0"\n    digest: sha256:0000000000000000000000000000000000000000000000000000000000000000\n',
+        '  - name: orders-migrate\n    newName: ghcr.io/example-org/orders-migrate\n    newTag: "1.0.0"\n    digest: sha256:0000000000000000000000000000000000000000000000000000000000000000\n',
         '',
       ),
     );
@@ -127,7 +127,10 @@ describe('apps:remove once drained', () => {
           '  - name: orders\n    repository: ghcr.io/example-org/orders\n    # orders runs only in dev so far; it is promoted nowhere until staging has overlays/staging/apps/orders.\n    environments: [dev]\n    maxLive: 3\n    drain:\n      quietPeriod: 1h\n',
           '',
         )
-        .replace('  - name: orders-migrate\n    id: orders-migrate\n    repository: ghcr.io/example-org/orders-migrate\n    minReleaseAge: 1d\n', ''),
+        .replace(
+          '  - name: orders-migrate\n    id: orders-migrate\n    repository: ghcr.io/example-org/orders-migrate\n    minReleaseAge: 1d\n    # Pinned only where orders runs (apps: below).\n    environments: [dev]\n',
+          '',
+        ),
     );
     // dev still renders, with dbos-app and without any object of orders.
     const rendered = execFileSync('kubectl', ['kustomize', join(fresh.root, 'overlays/dev')], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });

@@ -20,7 +20,7 @@ import type { CommandSpec, FlagValues } from '@dbos-gitops/cli-kit';
 import { readDrainStatus, type DatabaseVersionDrain } from '@dbos-gitops/drain';
 import { applyChangeset, emptyChangeset } from '../changeset.ts';
 import { planClusterRemoval } from '../cluster-files.ts';
-import { removeAppEnvironment, removeImageEntry } from '../config-edit.ts';
+import { removeAppEnvironment, removeImageEntry, removeImageEnvironment } from '../config-edit.ts';
 import { appExists, readConfig, readEnvironment, readEnvironmentIfAny, readOptional, type EnvironmentLayout } from '../environment.ts';
 import { notDrainedError, treeError, usageError } from '../errors.ts';
 import { itemName, removeItem, topLevelList } from '../yaml-lists.ts';
@@ -155,6 +155,7 @@ export async function run(values: Values, io: AppsIo): Promise<number> {
   let nextConfig = removeAppEnvironment(configText, app, remaining);
   if (remaining.length === 0 && !(await migrateImageUsedElsewhere(root, config, app, identity.migrateImage)))
     nextConfig = removeImageEntry(nextConfig, identity.migrateImage);
+  else if (remaining.length > 0) nextConfig = removeImageEnvironment(nextConfig, identity.migrateImage, remaining);
   if (nextConfig !== configText) changes.writes.set(CONFIG_PATH, nextConfig);
 
   await applyChangeset(root, changes, io.signal);
