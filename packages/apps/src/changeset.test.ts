@@ -80,7 +80,7 @@ describe('pnpm apps:add as a process', () => {
           '--repository',
           'ghcr.io/example-org/payments',
           '--version',
-          '0.1.0',
+          '3.0.0',
           '--digest',
           `sha256:${'a'.repeat(64)}`,
           '--route',

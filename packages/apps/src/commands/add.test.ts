@@ -21,7 +21,7 @@ const ADD = [
   '--repository',
   'ghcr.io/example-org/payments',
   '--version',
-  '0.1.0',
+  '3.0.0',
   '--digest',
   DIGEST,
   '--route',
@@ -65,17 +65,17 @@ describe('apps:add', () => {
 
     const objects = render('overlays/dev');
     const named = (kind: string, name: string) => objects.find((object) => object.kind === kind && object.metadata.name === name);
-    expect(named('Deployment', 'payments-0-1-0')).toBeDefined();
+    expect(named('Deployment', 'payments-3-0-0')).toBeDefined();
     expect(named('Job', 'payments-migrate-schema')).toBeDefined();
     expect(named('Service', 'payments')).toBeDefined();
     const ingress = named('Ingress', 'payments');
     expect(ingress?.spec.rules[0].http.paths[0].path).toBe('/payments(/|$)(.*)');
-    const scaled = named('ScaledObject', 'payments-0-1-0') as {
+    const scaled = named('ScaledObject', 'payments-3-0-0') as {
       spec: { scaleTargetRef: { name: string }; triggers: Array<{ type: string; metadata: { query?: string } }> };
     };
-    expect(scaled.spec.scaleTargetRef.name).toBe('payments-0-1-0');
+    expect(scaled.spec.scaleTargetRef.name).toBe('payments-3-0-0');
     const query = scaled.spec.triggers.find((trigger) => trigger.type === 'postgresql')!.metadata.query!;
-    expect(query).toContain("application_version = '0.1.0'");
+    expect(query).toContain("application_version = '3.0.0'");
     expect(query).toContain("application_name = 'payments'");
     // The other applications are still there, untouched.
     expect(named('Deployment', 'orders-1-0-0')).toBeDefined();
@@ -142,7 +142,7 @@ describe('apps:add', () => {
         '--repository',
         'ghcr.io/example-org/payments',
         '--version',
-        '0.1.0',
+        '3.0.0',
         '--digest',
         `sha256:${'0'.repeat(64)}`,
         '--route',
@@ -157,8 +157,8 @@ describe('apps:add', () => {
       readdirSync(join(fresh.root, dir), { withFileTypes: true }).flatMap((entry) =>
         entry.isDirectory() ? list(`${dir}/${entry.name}`, `${base}${entry.name}/`) : [`${base}${entry.name}`],
       );
-    // orders runs 1.0.0 and payments starts at 0.1.0 (two applications of one system database never share a version name).
-    const asPayments = (text: string) => text.replaceAll('orders', 'payments').replaceAll('1-0-0', '0-1-0').replaceAll('1.0.0', '0.1.0');
+    // orders runs 1.0.0 and payments starts at 3.0.0 (two applications of one system database never share a version name).
+    const asPayments = (text: string) => text.replaceAll('orders', 'payments').replaceAll('1-0-0', '3-0-0').replaceAll('1.0.0', '3.0.0');
     const orders = list('overlays/dev/apps/orders').sort();
     const payments = list('overlays/dev/apps/payments').sort();
     expect(payments).toEqual(orders.map(asPayments).sort());
@@ -233,7 +233,7 @@ describe('apps:add', () => {
         '--repository',
         'ghcr.io/example-org/orders',
         '--version',
-        '0.1.0',
+        '1.0.0',
         '--digest',
         DIGEST,
         '--host',
@@ -263,13 +263,16 @@ describe('apps:add', () => {
     expect(run.stdout).toContain('dbos migrate --app-role payments_role');
     expect(run.stdout).not.toMatch(/PASSWORD '/i);
     expectNoSecret(run.stdout);
-    const json = await runApps([...ADD.slice(0, 2), 'billing', ...ADD.slice(3).map((arg) => (arg === '/payments' ? '/billing' : arg)), '--json'], {
-      root: fresh.root,
-      stdin: `${DATABASE_URL.replace('payments_role', 'billing_role')}\n${API_KEY}\n`,
-    });
+    const json = await runApps(
+      [...ADD.slice(0, 2), 'billing', ...ADD.slice(3).map((arg) => (arg === '/payments' ? '/billing' : arg === '3.0.0' ? '4.0.0' : arg)), '--json'],
+      {
+        root: fresh.root,
+        stdin: `${DATABASE_URL.replace('payments_role', 'billing_role')}\n${API_KEY}\n`,
+      },
+    );
     expect(json.code).toBe(0);
     const result = JSON.parse(json.stdout);
-    expect(result.written).toContain('overlays/dev/apps/billing/versions/0-1-0/kustomization.yaml');
+    expect(result.written).toContain('overlays/dev/apps/billing/versions/4-0-0/kustomization.yaml');
     expect(result.changed).toEqual([
       '.github/gitops-bot.yaml',
       'clusters/dev/argocd/apps/kustomization.yaml',
@@ -303,8 +306,14 @@ describe('apps:add refuses and leaves the tree byte for byte as it was', () => {
       code: 2,
       says: 'clusters/dev/sealed-secrets-cert.pem does not exist',
     },
-    { what: 'an invalid version', argv: ADD.map((arg) => (arg === '0.1.0' ? "0.1.0'; DROP" : arg)), code: 64, says: '--version must be an image tag' },
+    { what: 'an invalid version', argv: ADD.map((arg) => (arg === '3.0.0' ? "3.0.0'; DROP" : arg)), code: 64, says: '--version must be an image tag' },
     { what: 'an invalid digest', argv: ADD.map((arg) => (arg === DIGEST ? 'sha256:abc' : arg)), code: 64, says: '--digest must be sha256:' },
+    {
+      what: 'a version name another application of the environment has live (DBOS refuses it in the shared system database)',
+      argv: ADD.map((arg) => (arg === '3.0.0' ? '1.0.0' : arg)),
+      code: 2,
+      says: '1.0.0 is the version name of a live version of orders in dev (overlays/dev/apps/orders/versions/1-0-0/version.patch.yaml)',
+    },
     { what: 'half of the migration flags', argv: [...ADD, '--migrate-tag', '1.0.0'], code: 64, says: 'go together' },
     {
       what: 'no cluster files of another application to copy',

@@ -5,8 +5,18 @@
  * image pin, its cluster files (copied from another application's); once: its `apps:` and `images:` entries in
  * `.github/gitops-bot.yaml`. Then it prints, once, the SQL that creates the application's database role.
  */
-import { posix } from 'node:path';
-import { addListEntry, appDir, appVersionSlug, appVersionsDir, renderVersionKustomization, renderVersionPatch, CONFIG_PATH } from '@dbos-gitops/bot';
+import { join, posix } from 'node:path';
+import {
+  addListEntry,
+  appDir,
+  appVersionSlug,
+  appVersionsDir,
+  readPatchVersion,
+  renderVersionKustomization,
+  renderVersionPatch,
+  CONFIG_PATH,
+} from '@dbos-gitops/bot';
+import { existsSync, readdirSync } from 'node:fs';
 import type { CommandSpec, FlagValues } from '@dbos-gitops/cli-kit';
 import {
   appNames,
@@ -216,6 +226,22 @@ function routeFor(root: string, layout: EnvironmentLayout, request: AddRequest):
   return { kind: 'ingress-nginx', host: envHost, path: request.route };
 }
 
+/** Every live version's DBOS__APPVERSION of every application of the environment. */
+function liveVersionNames(root: string, layout: EnvironmentLayout): Array<{ app: string; version: string; file: string }> {
+  const out: Array<{ app: string; version: string; file: string }> = [];
+  for (const app of layout.apps) {
+    const versions = appVersionsDir(layout.overlay, app);
+    if (!existsSync(join(root, versions))) continue;
+    for (const entry of readdirSync(join(root, versions), { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue;
+      const file = posix.join(versions, entry.name, 'version.patch.yaml');
+      const text = readOptional(root, file);
+      if (text !== null) out.push({ app, version: readPatchVersion(text, file), file });
+    }
+  }
+  return out;
+}
+
 /** Inserts the migration image's pin after the last `*-migrate` pin (or the last pin) of the environment. */
 function addImagePin(text: string, file: string, pin: { name: string; newName: string; tag: string; digest: string }): string {
   const list = topLevelList(text, file, 'images');
@@ -275,6 +301,14 @@ export async function run(values: Values, io: AppsIo): Promise<number> {
       throw treeError(
         `${appDir(layout.overlay, request.app)} exists already`,
         `choose another --name, or remove it first with pnpm apps:remove --name ${request.app} --env ${env}`,
+      );
+    // DBOS refuses to launch an application whose version name another application registered in the same system
+    // database, which the applications of an environment share.
+    const taken = liveVersionNames(root, layout).find((live) => live.version === request.version);
+    if (taken)
+      throw treeError(
+        `${request.version} is the version name of a live version of ${taken.app} in ${env} (${taken.file}); the applications of an environment share one DBOS system database, which refuses two applications one version name`,
+        `release ${request.app} under a distinct version (e.g. a different major), then run this again`,
       );
     certificates.set(env, loadCertificate(readOptional(root, layout.certificate), layout.certificate, now));
     const route = routeFor(root, layout, request);
