@@ -49,9 +49,14 @@ export interface DbosWorkerOptions {
   appName: string;
   version: string;
   executorId: string;
-  /** One workflow per entry is enqueued on the `work` queue after launch; each sleeps durably for that long. */
+  /** One workflow per entry is enqueued on the worker's queue after launch; each sleeps durably for that long. */
   enqueueMs?: readonly number[];
+  /** Workflows enqueued after those of `enqueueMs` that stay in flight until `release()`. */
+  held?: number;
   concurrency?: number;
+  /** The queue's name (default `work`). Applications sharing one system database need distinct queue names: DBOS
+   * 5.3 records one owning application per queue and refuses to launch a second application declaring it. */
+  queue?: string;
 }
 
 export interface DbosWorker {
@@ -61,8 +66,12 @@ export interface DbosWorker {
   readonly enqueued: string[];
   /** Workflow ids this worker finished. */
   readonly finished: string[];
+  /** The ids among `enqueued` that wait for `release()`. */
+  readonly held: string[];
   /** Resolves on the first event of that kind; rejects if the process exits first or after `timeoutMs`. */
   waitFor(event: 'ready' | 'enqueued', timeoutMs?: number): Promise<void>;
+  /** Sends every held workflow its release message; resolves once all are sent (they then finish on their own). */
+  release(timeoutMs?: number): Promise<void>;
   /** SIGTERM (DBOS.shutdown), then SIGKILL after a grace period. */
   stop(): Promise<void>;
 }
@@ -74,7 +83,8 @@ const TSX = fileURLToPath(new URL('../../../node_modules/.bin/tsx', import.meta.
 export function startDbosWorker(options: DbosWorkerOptions): DbosWorker {
   const password = new URL(options.systemDatabaseUrl).password;
   const child = spawn(TSX, [WORKER_SCRIPT], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    // stdin carries the `release` command of held workflows.
+    stdio: ['pipe', 'pipe', 'pipe'],
     env: {
       ...process.env,
       DBOS_SYSTEM_DATABASE_URL: options.systemDatabaseUrl,
@@ -83,12 +93,15 @@ export function startDbosWorker(options: DbosWorkerOptions): DbosWorker {
       WORKER_EXECUTOR_ID: options.executorId,
       WORKER_ENQUEUE_MS: (options.enqueueMs ?? []).join(','),
       WORKER_CONCURRENCY: String(options.concurrency ?? 2),
+      WORKER_HELD: String(options.held ?? 0),
+      WORKER_QUEUE: options.queue ?? 'work',
     },
   });
   const seen = new Set<string>();
   const waiters: Array<{ event: string; resolve: () => void; reject: (e: Error) => void }> = [];
   const enqueued: string[] = [];
   const finished: string[] = [];
+  const held: string[] = [];
   let log = '';
   let exited = false;
   const scrubbed = (text: string): string => (password ? text.split(password).join('***') : text);
@@ -98,7 +111,7 @@ export function startDbosWorker(options: DbosWorkerOptions): DbosWorker {
     for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
       const line = buffer.slice(0, nl);
       buffer = buffer.slice(nl + 1);
-      let msg: { event?: string; ids?: string[]; id?: string } | undefined;
+      let msg: { event?: string; ids?: string[]; held?: string[]; id?: string } | undefined;
       try {
         msg = JSON.parse(line) as typeof msg;
       } catch {
@@ -107,6 +120,7 @@ export function startDbosWorker(options: DbosWorkerOptions): DbosWorker {
       }
       if (!msg?.event) continue;
       if (msg.event === 'enqueued' && msg.ids) enqueued.push(...msg.ids);
+      if (msg.event === 'enqueued' && msg.held) held.push(...msg.held);
       if (msg.event === 'done' && msg.id) finished.push(msg.id);
       seen.add(msg.event);
       for (const w of waiters.filter((w) => w.event === msg!.event)) w.resolve();
@@ -127,31 +141,41 @@ export function startDbosWorker(options: DbosWorkerOptions): DbosWorker {
   };
   process.once('exit', killOnExit);
 
+  const waitForEvent = (event: string, timeoutMs: number): Promise<void> => {
+    if (seen.has(event)) return Promise.resolve();
+    if (exited) return Promise.reject(new DbosHarnessError(`DBOS worker ${options.executorId} has exited:\n${scrubbed(log)}`));
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new DbosHarnessError(`DBOS worker ${options.executorId} sent no "${event}" in ${timeoutMs} ms:\n${scrubbed(log)}`)),
+        timeoutMs,
+      );
+      waiters.push({
+        event,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+    });
+  };
+
   return {
     version: options.version,
     executorId: options.executorId,
     enqueued,
     finished,
+    held,
     waitFor(event, timeoutMs = 30_000) {
-      if (seen.has(event)) return Promise.resolve();
-      if (exited) return Promise.reject(new DbosHarnessError(`DBOS worker ${options.executorId} has exited:\n${scrubbed(log)}`));
-      return new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new DbosHarnessError(`DBOS worker ${options.executorId} sent no "${event}" in ${timeoutMs} ms:\n${scrubbed(log)}`)),
-          timeoutMs,
-        );
-        waiters.push({
-          event,
-          resolve: () => {
-            clearTimeout(timer);
-            resolve();
-          },
-          reject: (e) => {
-            clearTimeout(timer);
-            reject(e);
-          },
-        });
-      });
+      return waitForEvent(event, timeoutMs);
+    },
+    async release(timeoutMs = 30_000) {
+      const released = waitForEvent('released', timeoutMs);
+      child.stdin.write('release\n');
+      await released;
     },
     async stop() {
       process.removeListener('exit', killOnExit);

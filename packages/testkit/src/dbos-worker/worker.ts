@@ -3,9 +3,15 @@
  * Configured by environment (never argv, so the database URL with its password stays out of `ps`):
  *   DBOS_SYSTEM_DATABASE_URL, WORKER_APP_NAME, WORKER_APP_VERSION, WORKER_EXECUTOR_ID,
  *   WORKER_ENQUEUE_MS   comma-separated durations; one workflow per entry is enqueued after launch,
- *   WORKER_CONCURRENCY  per-executor concurrency of the `work` queue (default 2).
- * Prints one JSON object per line on stdout: {"event":"ready"}, {"event":"enqueued","ids":[...]}, {"event":"done","id":...}.
+ *   WORKER_HELD         number of workflows enqueued after those that wait (PENDING) until the test releases them,
+ *   WORKER_CONCURRENCY  per-executor concurrency of the queue (default 2),
+ *   WORKER_QUEUE        the queue's name (default `work`). Applications sharing a system database need distinct queue
+ *                       names: DBOS 5.3 gives a queue row one owning application and refuses a second one's launch.
+ * A line `release` on stdin sends each held workflow its message; the worker answers {"event":"released"}.
+ * Prints one JSON object per line on stdout: {"event":"ready"}, {"event":"enqueued","ids":[...],"held":[...]},
+ * {"event":"done","id":...}, {"event":"released"}.
  */
+import { createInterface } from 'node:readline';
 import { DBOS } from '@dbos-inc/dbos-sdk';
 
 const env = (name: string): string => {
@@ -31,6 +37,15 @@ async function longTaskBody(ms: number): Promise<string> {
 }
 const longTask = DBOS.registerWorkflow(longTaskBody, { name: 'longTask' });
 
+const RELEASE_TOPIC = 'release';
+async function heldTaskBody(): Promise<string> {
+  // In flight until the test says so, however slow the machine: the test decides when this work drains, not a clock.
+  await DBOS.recv<string>(RELEASE_TOPIC, 3600);
+  say({ event: 'done', id: DBOS.workflowID, version });
+  return `released on ${version}`;
+}
+const heldTask = DBOS.registerWorkflow(heldTaskBody, { name: 'heldTask' });
+
 DBOS.setConfig({
   name: env('WORKER_APP_NAME'),
   systemDatabaseUrl: env('DBOS_SYSTEM_DATABASE_URL'),
@@ -50,7 +65,8 @@ process.on('SIGTERM', () => void stop());
 process.on('SIGINT', () => void stop());
 
 await DBOS.launch();
-await DBOS.registerQueue('work', { workerConcurrency: Number(process.env.WORKER_CONCURRENCY ?? 2) });
+const queueName = process.env.WORKER_QUEUE || 'work';
+await DBOS.registerQueue(queueName, { workerConcurrency: Number(process.env.WORKER_CONCURRENCY ?? 2) });
 say({ event: 'ready', version });
 
 const durations = (process.env.WORKER_ENQUEUE_MS ?? '')
@@ -60,7 +76,21 @@ const durations = (process.env.WORKER_ENQUEUE_MS ?? '')
   .map(Number);
 const ids: string[] = [];
 for (const ms of durations) {
-  const handle = await DBOS.startWorkflow(longTask, { queueName: 'work' })(ms);
+  const handle = await DBOS.startWorkflow(longTask, { queueName })(ms);
   ids.push(handle.workflowID);
 }
-say({ event: 'enqueued', ids, version });
+const held: string[] = [];
+for (let i = 0; i < Number(process.env.WORKER_HELD ?? 0); i++) {
+  const handle = await DBOS.startWorkflow(heldTask, { queueName })();
+  held.push(handle.workflowID);
+}
+ids.push(...held);
+say({ event: 'enqueued', ids, held, version });
+
+createInterface({ input: process.stdin }).on('line', (line) => {
+  if (line.trim() !== 'release') return;
+  void (async () => {
+    for (const id of held) await DBOS.send(id, 'go', RELEASE_TOPIC);
+    say({ event: 'released', version });
+  })();
+});
