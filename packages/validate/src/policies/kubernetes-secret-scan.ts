@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -131,6 +132,39 @@ export function scanText(file: string, text: string): Finding[] {
   return findings;
 }
 
+/** The app-identity keys whose values name an application's Secrets (components/app-identity), not hold them. */
+const SECRET_NAME_KEYS = new Set(['database-secret', 'conductor-api-key-secret']);
+const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/**
+ * Lines of an application's identity.yaml that name one of its Secrets: a key of SECRET_NAME_KEYS in the local-config
+ * ConfigMap app-identity whose value is a DNS name and the name of a sealed file beside it
+ * (`secrets/<value>.sealed.yaml`). Anything else on such a key (a value with no sealed file of that name) is still
+ * reported, so a credential pasted into the slot is never taken for a name.
+ */
+export function secretNameLines(file: string, text: string, sealedExists: (relative: string) => boolean): Set<number> {
+  const lines = new Set<number>();
+  if (!/(?:^|\/)identity\.ya?ml$/.test(file)) return lines;
+  const docs = parseAllDocuments(text);
+  if (docs.length !== 1 || docs[0]!.errors.length > 0) return lines;
+  const value = asRecord(docs[0]!.toJS());
+  const metadata = asRecord(value.metadata);
+  if (value.kind !== 'ConfigMap' || metadata.name !== 'app-identity') return lines;
+  if (asRecord(metadata.annotations)['config.kubernetes.io/local-config'] !== 'true') return lines;
+  const data = asRecord(value.data);
+  const dir = path.posix.dirname(file);
+  text.split(/\r?\n/).forEach((line, index) => {
+    const keyValue = KEY_VALUE.exec(line);
+    const key = keyValue?.[1];
+    if (!key || !SECRET_NAME_KEYS.has(key) || /^\S/.test(line)) return;
+    const name = data[key];
+    if (typeof name !== 'string' || !DNS_LABEL.test(name)) return;
+    if (unquote((keyValue[2] ?? '').replace(/\s+#.*$/, '')).text !== name) return;
+    if (sealedExists(`${dir}/secrets/${name}.sealed.yaml`)) lines.add(index + 1);
+  });
+  return lines;
+}
+
 async function walk(root: string, relative = ''): Promise<string[]> {
   const files: string[] = [];
   for (const entry of await readdir(path.join(root, relative), { withFileTypes: true })) {
@@ -182,7 +216,10 @@ export const kubernetesSecretScan: Policy = {
       const buffer = await readFile(absolute);
       if (buffer.subarray(0, 8000).includes(0)) continue; // binary
       const isTest = /\.(?:test|spec)\.[cm]?[jt]sx?$/.test(file);
-      for (const finding of scanText(file, buffer.toString('utf8'))) {
+      const text = buffer.toString('utf8');
+      const names = secretNameLines(file, text, (relative) => existsSync(path.join(ctx.root, relative)));
+      for (const finding of scanText(file, text)) {
+        if (names.has(finding.line) && finding.message.startsWith('sets "')) continue;
         // A test needs a credential-shaped input, not a committed one: the house rule is to make it at run time.
         const fix = isTest
           ? 'build the value at run time in the test (e.g. randomBytes(8).toString("hex") joined into the URL) so no credential-shaped literal is committed'
