@@ -40,6 +40,8 @@ export function discoverRenderTargets(root: string): RenderTarget[] {
   };
   for (const env of subdirectories(path.join(root, 'overlays'))) {
     add(path.join('overlays', env), 'overlay', env);
+    // What Argo CD's Application dbos syncs (the shared control plane), and what each app-<app> syncs.
+    add(path.join('overlays', env, 'platform'), 'platform', env);
     for (const app of subdirectories(path.join(root, 'overlays', env, 'apps'))) add(path.join('overlays', env, 'apps', app), 'app', env);
   }
   for (const env of subdirectories(path.join(root, 'clusters'))) {

@@ -497,7 +497,9 @@ describe('sync-order', () => {
     const [v, ...rest] = await violationsOnly(root, 'sync-order');
     expect(rest).toEqual([]);
     expect(v).toMatchObject({ file: 'base/app-version/migration/migrate-job.yaml', object: 'Job/dbos/dbos-migrate' });
-    expect(v!.message).toBe('is in overlays/dev but in no Flux stage under clusters/dev/flux/stages, so Flux never applies it');
+    expect(v!.message).toBe(
+      "is in overlays/dev but in no Flux stage (clusters/dev/flux/stages, or its application's chain under clusters/dev/flux/apps), so Flux never applies it",
+    );
   });
 });
 

@@ -40,7 +40,7 @@ export interface ViolationSite {
 }
 
 /** Where a render comes from decides which policies apply to it (overlay-only rules need a whole environment). */
-export type RenderKind = 'overlay' | 'argocd' | 'flux' | 'flux-stage' | 'app' | 'flux-app';
+export type RenderKind = 'overlay' | 'argocd' | 'flux' | 'flux-stage' | 'platform' | 'app' | 'flux-app';
 
 export interface Render {
   /** Repo-relative directory, e.g. `overlays/dev`; for a `flux-app` render, `<spec.path> › Kustomization/<name>`. */

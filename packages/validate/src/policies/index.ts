@@ -1,6 +1,9 @@
 import type { Policy } from '../types.ts';
 import { alertJobRendered } from './alert-job-rendered.ts';
 import { argocdBootstrap } from './argocd-bootstrap.ts';
+import { appIsolation } from './app-isolation.ts';
+import { appLabel } from './app-label.ts';
+import { appPlaceholders } from './app-placeholders.ts';
 import { appReplicasUnset, appService, appVersionComplete } from './app-versions.ts';
 import { botTokenClusterAccess } from './bot-token.ts';
 import { capabilitiesDropped } from './capabilities-dropped.ts';
@@ -41,6 +44,9 @@ export const POLICIES: readonly Policy[] = [
   appReplicasUnset,
   appVersionComplete,
   appService,
+  appLabel,
+  appPlaceholders,
+  appIsolation,
   stageLabel,
   syncOrder,
   sealedSecretScope,
