@@ -261,6 +261,25 @@ describe('the per-application rules on a broken copy of the tree', () => {
     ]);
   }, 120_000);
 
+  it('sync-order: an application the per-application Flux chains leave out', async () => {
+    const root = await copyRealTree();
+    await ensureFluxAppChains(root, 'dev');
+    if (existsSync(path.join(root, 'clusters/dev/flux/apps/orders.yaml'))) {
+      await editYaml(root, 'clusters/dev/flux/apps/kustomization.yaml', ([k]) => {
+        k!.resources = k!.resources.filter((r: string) => r !== 'orders.yaml');
+      });
+    } else {
+      const file = path.join(root, 'clusters/dev/flux/apps.yaml');
+      const kept = (await readFile(file, 'utf8')).split('---\n').filter((doc) => !doc.includes('name: app-orders-'));
+      await writeFile(file, kept.join('---\n'));
+    }
+    const result = await validateRepo({ root, only: 'sync-order' });
+    const missing = result.violations.filter((v) => v.object === 'Kustomization/flux-system/app-orders-*');
+    expect(missing.map((v) => v.message)).toEqual([
+      "clusters/dev/flux syncs the environment's applications one by one but has no Kustomization chain for overlays/dev/apps/orders, so it is never deployed",
+    ]);
+  }, 180_000);
+
   it("sync-order: an application's Flux stage that does not wait for the one before", async () => {
     const root = await copyRealTree();
     await ensureFluxAppChains(root, 'dev');

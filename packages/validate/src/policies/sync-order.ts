@@ -1,7 +1,7 @@
 import { asArray, asRecord, labelsOf, objectRef, violationFor } from '../objects.ts';
 import type { K8sObject, Policy, Render, RenderedObject, Violation } from '../types.ts';
 import { STAGE_LABEL, STAGES } from './stage-label.ts';
-import { dependsOnClosure, fluxKustomizations, fluxPath } from './sync-engines.ts';
+import { applications, argoSourcePath, dependsOnClosure, fluxKustomizations, fluxPath } from './sync-engines.ts';
 
 const WAVE_ANNOTATION = 'argocd.argoproj.io/sync-wave';
 /** README "Sync order": the sync-waves component derives these from the stage label. */
@@ -48,6 +48,7 @@ export const syncOrder: Policy = {
       if (stages.length > 0) violations.push(...checkFluxStages(overlay, stages));
     }
     violations.push(...checkApplicationChains(ctx.renders));
+    violations.push(...checkEverySyncUnit(ctx.renders));
     return violations;
   },
 };
@@ -59,6 +60,38 @@ export function fluxStageOf(render: Render): string {
     if ((STAGES as readonly string[]).includes(suffix)) return suffix;
   }
   return render.id.split('/').pop()!;
+}
+
+/**
+ * Once an engine syncs applications one by one (an Argo CD Application or a Flux chain per application directory),
+ * an application directory it has no unit for is never deployed by it: every application of the environment needs
+ * its own.
+ */
+function checkEverySyncUnit(renders: Render[]): Violation[] {
+  const violations: Violation[] = [];
+  const appDirs = renders.filter((r) => r.kind === 'app').map((r) => ({ env: r.env, id: r.id }));
+  for (const engine of renders.filter((r) => r.kind === 'argocd' || r.kind === 'flux')) {
+    const paths = new Set(
+      engine.kind === 'argocd' ? applications(engine).map((a) => argoSourcePath(a.object)) : fluxKustomizations(engine).map((k) => fluxPath(k.object)),
+    );
+    const dirs = appDirs.filter((d) => d.env === engine.env);
+    if (!dirs.some((d) => paths.has(d.id))) continue;
+    for (const dir of dirs) {
+      if (paths.has(dir.id)) continue;
+      const app = dir.id.split('/').pop()!;
+      violations.push({
+        rule: 'sync-order',
+        file: `${engine.id}/kustomization.yaml`,
+        object: engine.kind === 'argocd' ? `Application/argocd/app-${app}` : `Kustomization/flux-system/app-${app}-*`,
+        message: `${engine.id} syncs the environment's applications one by one but has no ${engine.kind === 'argocd' ? 'Application' : 'Kustomization chain'} for ${dir.id}, so it is never deployed`,
+        fix:
+          engine.kind === 'argocd'
+            ? `add clusters/${engine.env}/argocd/apps/${app}.yaml (Application app-${app}, path ${dir.id}) and list it in clusters/${engine.env}/argocd/apps/kustomization.yaml`
+            : `add clusters/${engine.env}/flux/apps/${app}.yaml (app-${app}-${STAGES.join('|')}, path ./${dir.id}) and list it in clusters/${engine.env}/flux/apps/kustomization.yaml`,
+      });
+    }
+  }
+  return violations;
 }
 
 /**
