@@ -180,3 +180,12 @@ describe('secretNameLines', () => {
     expect([...secretNameLines(file, applied, exists)]).toEqual([]);
   });
 });
+
+describe('names built at run time in code', () => {
+  it('lets a template literal build a Secret name, and still reports literal text beside an interpolation', () => {
+    expect(messages('src/app-files.ts', '    databaseSecret: `${app}-db`,')).toEqual([]);
+    expect(messages('src/app-files.ts', '    conductorApiKeySecret: `${app}-conductor-api-key`,')).toEqual([]);
+    const literal = alnum(24);
+    expect(messages('src/app-files.ts', `    databaseSecret: \`\${app}${literal}\`,`)).toEqual(['1: sets "databaseSecret" to a plaintext value']);
+  });
+});

@@ -67,6 +67,18 @@ function isPlaceholderPassword(password: string): boolean {
   );
 }
 
+/**
+ * A template literal that builds a name from run-time parts (`${app}-db`): its only literal text is lower-case words,
+ * so nothing credential-shaped is committed. Literal text with digits or capitals beside an interpolation still counts.
+ */
+function isBuiltName(raw: string): boolean {
+  const match = /^`(.*)`,?$/.exec(raw.trim());
+  if (!match?.[1]?.includes('${')) return false;
+  const literal = match[1].replace(/\$\{[^{}]*\}/g, '');
+  // The same lower-case words the rule already takes for names (`api-key-name`), around the interpolations.
+  return literal === '' || /^[._:/-]*[a-z]+(?:[._:/-]+[a-z]+)*[._:/-]*$/.test(literal);
+}
+
 interface Finding {
   line: number;
   message: string;
@@ -107,7 +119,9 @@ export function scanText(file: string, text: string): Finding[] {
       const { text: value, quoted } = unquote((keyValue[2] ?? '').replace(/\s+#.*$/, ''));
       // In code only a literal string is a credential; identifiers and calls merely carry one.
       // Lower-case words joined by . - _ : (`token.write`, `api-key-name`) are names and permissions, not secrets.
-      const candidate = isCode ? quoted && value.length >= 6 && !/\s/.test(value) && !/^[a-z]+(?:[._:-][a-z]+)*$/.test(value) : true;
+      const candidate = isCode
+        ? quoted && value.length >= 6 && !/\s/.test(value) && !/^[a-z]+(?:[._:-][a-z]+)*$/.test(value) && !isBuiltName(keyValue[2] ?? '')
+        : true;
       if (candidate && !isReference(value) && !looksSealed(value)) {
         findings.push({ line: at, message: `sets "${keyValue[1]}" to a plaintext value`, fix: SEAL_FIX });
       }
