@@ -75,6 +75,16 @@ afterAll(async () => {
   await Promise.all(created.map((dir) => rm(dir, { recursive: true, force: true })));
 });
 
+/** The version an application's Service selects (its slug) and that version's DBOS__APPVERSION, read from the tree. */
+async function latestVersion(root: string, app: string): Promise<{ slug: string; version: string }> {
+  const service = parse(await readFile(path.join(root, `overlays/dev/apps/${app}/versions/service.yaml`), 'utf8'));
+  const slug = String(service.spec.selector['dbos.dev/app-version']);
+  const patch = await readFile(path.join(root, `overlays/dev/apps/${app}/versions/${slug}/version.patch.yaml`), 'utf8');
+  const version = /name: DBOS__APPVERSION\s+value: "?([^"\s]+)"?/.exec(patch)?.[1];
+  if (!version) throw new Error(`no DBOS__APPVERSION in ${app}'s version ${slug}`);
+  return { slug, version };
+}
+
 const byKind = (render: Render, kind: string) => render.objects.filter((o) => o.object.kind === kind).map((o) => o.object);
 const names = (objects: K8sObject[]) => objects.map((o) => o.metadata?.name).sort();
 
@@ -206,46 +216,50 @@ describe('the per-application rules on a broken copy of the tree', () => {
 
   it("app-version-complete: a KEDA query left counting the template's version", async () => {
     const root = await copyRealTree();
-    await editYaml(root, 'overlays/dev/apps/orders/versions/0-1-0/kustomization.yaml', ([k]) => {
+    const { slug, version } = await latestVersion(root, 'orders');
+    await editYaml(root, `overlays/dev/apps/orders/versions/${slug}/kustomization.yaml`, ([k]) => {
       k!.replacements = k!.replacements.filter((r: any) => r.source.fieldPath !== 'spec.template.spec.containers.[name=APP].env.[name=DBOS__APPVERSION].value');
     });
     const result = await validateRepo({ root, only: 'app-version-complete' });
-    expect(result.violations.map((v) => [v.rule, v.object])).toEqual([['app-version-complete', 'ScaledObject/dbos/orders-0-1-0']]);
-    expect(result.violations[0]!.message).toContain("names application_version 'UNSET', not exactly its DBOS__APPVERSION '0.1.0'");
+    expect(result.violations.map((v) => [v.rule, v.object])).toEqual([['app-version-complete', `ScaledObject/dbos/orders-${slug}`]]);
+    expect(result.violations[0]!.message).toContain(`names application_version 'UNSET', not exactly its DBOS__APPVERSION '${version}'`);
   }, 120_000);
 
   it('app-label: the application label put into a Deployment selector', async () => {
     const root = await copyRealTree();
-    await editYaml(root, 'overlays/dev/apps/orders/versions/0-1-0/kustomization.yaml', ([k]) => {
+    const { slug } = await latestVersion(root, 'orders');
+    await editYaml(root, `overlays/dev/apps/orders/versions/${slug}/kustomization.yaml`, ([k]) => {
       k!.labels.push({ pairs: { [APP_LABEL]: 'orders' }, includeSelectors: true });
     });
     const result = await validateRepo({ root, only: 'app-label' });
-    expect(result.violations.map((v) => v.object).sort()).toEqual(['Deployment/dbos/orders-0-1-0', 'PodDisruptionBudget/dbos/orders-0-1-0']);
+    expect(result.violations.map((v) => v.object).sort()).toEqual([`Deployment/dbos/orders-${slug}`, `PodDisruptionBudget/dbos/orders-${slug}`]);
     expect(result.violations[0]!.message).toContain(`selects on ${APP_LABEL}`);
   }, 120_000);
 
   it('app-placeholders: a template token left in a rendered value', async () => {
     const root = await copyRealTree();
-    await editYaml(root, 'overlays/dev/apps/orders/versions/0-1-0/version.patch.yaml', ([d]) => {
+    const { slug } = await latestVersion(root, 'orders');
+    await editYaml(root, `overlays/dev/apps/orders/versions/${slug}/version.patch.yaml`, ([d]) => {
       d!.spec.template.spec.containers[0].env.push({ name: 'DB_ROLE', value: 'APP_ROLE' });
     });
     const result = await validateRepo({ root, only: 'app-placeholders' });
-    expect(result.violations.map((v) => v.object)).toEqual(['Deployment/dbos/orders-0-1-0']);
+    expect(result.violations.map((v) => v.object)).toEqual([`Deployment/dbos/orders-${slug}`]);
     expect(result.violations[0]!.message).toBe('container orders env DB_ROLE still holds the template placeholder APP_ROLE ("APP_ROLE")');
   }, 120_000);
 
   it("app-isolation: orders' Service pointed at dbos-app's executors", async () => {
     const root = await copyRealTree();
+    const { slug } = await latestVersion(root, 'dbos-app');
     // A patch of the application directory runs after app-identity, which otherwise rewrites selector.app.
     await editYaml(root, 'overlays/dev/apps/orders/kustomization.yaml', ([k]) => {
       k!.patches.push({
         target: { kind: 'Service' },
-        patch: stringify([{ op: 'replace', path: '/spec/selector', value: { app: 'dbos-app', 'dbos.dev/app-version': '0-2-0' } }]),
+        patch: stringify([{ op: 'replace', path: '/spec/selector', value: { app: 'dbos-app', 'dbos.dev/app-version': slug } }]),
       });
     });
     const result = await validateRepo({ root, only: 'app-isolation' });
     expect(result.violations.map((v) => v.object)).toEqual(['Service/dbos/orders']);
-    expect(result.violations[0]!.message).toBe("is orders's Service but selects the pods of Deployment/dbos/dbos-app-0-2-0 (application dbos-app)");
+    expect(result.violations[0]!.message).toBe(`is orders's Service but selects the pods of Deployment/dbos/dbos-app-${slug} (application dbos-app)`);
   }, 120_000);
 
   it('network-policy-matrix: an extra caller of one application', async () => {
