@@ -162,10 +162,11 @@ async function installKeda(root: string, restricted: boolean, namespace = 'keda'
   });
 }
 
-/** Gives the version's ScaledObject a postgresql trigger authenticated through `authenticationRef`. */
+/** Authenticates the version's postgresql trigger (its in-flight-workflows query) through `authenticationRef`. */
 async function addPostgresTrigger(root: string, authenticationRef: Record<string, string>): Promise<void> {
   await editYaml(root, 'base/app-version/scaled-object.yaml', ([so]) => {
-    so!.spec.triggers.push({ type: 'postgresql', authenticationRef, metadata: { query: 'SELECT 1', targetQueryValue: '2' } });
+    const trigger = so!.spec.triggers.find((t: { type: string }) => t.type === 'postgresql');
+    trigger.authenticationRef = authenticationRef;
   });
 }
 
@@ -195,7 +196,7 @@ describe('keda-restricted-secret-auth', () => {
       ['base/app-version/scaled-object.yaml', 'ScaledObject/dbos/dbos-app-1-0-0'],
       ['overlays/dev/secrets/trigger-auth.yaml', 'TriggerAuthentication/dbos/drain-reader'],
     ]);
-    expect(violations[0]!.message).toContain('trigger 1 authenticates through TriggerAuthentication/drain-reader');
+    expect(violations[0]!.message).toContain('trigger 0 authenticates through TriggerAuthentication/drain-reader');
     expect(violations[1]!.message).toContain('KEDA_RESTRICT_SECRET_ACCESS');
     expect(violations[1]!.message).toContain('kedacore/keda#3668');
     expect(violations[1]!.fix).toContain('ClusterTriggerAuthentication');

@@ -39,23 +39,23 @@ describe('pnpm validate', () => {
       'base/dex/deployment.yaml › Deployment/dbos/dex › probes: container "dex" has no readinessProbe\n' +
         '  in: dev: overlays/dev/kustomization.yaml\n' +
         '  fix: add readinessProbe (httpGet on the health endpoint) to spec.template.spec.containers[name=dex]\n' +
-        'validate: 31 objects in 3 renders, 1 violation\n',
+        'validate: 32 objects in 3 renders, 1 violation\n',
     );
   });
 
   it('exits 0 on a clean repository with only the summary line', () => {
     const { code, stdout } = run(['--root', clean]);
     expect(code).toBe(0);
-    expect(stdout).toBe('validate: 31 objects in 3 renders, 0 violations\n');
+    expect(stdout).toBe('validate: 32 objects in 3 renders, 0 violations\n');
   });
 
   it("prints machine-readable JSON with --json, also after pnpm's forwarded --", () => {
     const { code, stdout } = run(['--', '--root', broken, '--json']);
     expect(code).toBe(1);
     const report = JSON.parse(stdout) as { violations: Array<Record<string, string>>; objects: number; summary: string };
-    expect(report.objects).toBe(31);
+    expect(report.objects).toBe(32);
     expect(report.violations).toEqual([expect.objectContaining({ rule: 'probes', file: 'base/dex/deployment.yaml', object: 'Deployment/dbos/dex' })]);
-    expect(report.summary).toBe('validate: 31 objects in 3 renders, 1 violation');
+    expect(report.summary).toBe('validate: 32 objects in 3 renders, 1 violation');
   });
 
   it('runs a single rule with --only', () => {
@@ -126,6 +126,6 @@ describe('pnpm validate', () => {
         .sort(),
     ).toEqual(['… rendered clusters/dev/argocd\n', '… rendered clusters/dev/flux\n', '… rendered overlays/dev\n']);
     expect(stderr.slice(3)).toEqual(['… checking schemas\n', '… checking the policy set\n']);
-    expect(stdout.join('')).toBe('validate: 31 objects in 3 renders, 0 violations\n');
+    expect(stdout.join('')).toBe('validate: 32 objects in 3 renders, 0 violations\n');
   });
 });

@@ -3,8 +3,11 @@ import path from 'node:path';
 import type { RenderKind } from './types.ts';
 
 export interface RenderTarget {
-  /** Repo-relative directory, POSIX separators. */
+  /** Repo-relative directory, POSIX separators (or, for a Flux Kustomization with components, `<path> › Kustomization/<name>`). */
   id: string;
+  /** The repo-relative directory built when `id` is not one. */
+  path?: string;
+  kustomization?: string;
   kind: RenderKind;
   env: string;
   dir: string;
@@ -24,8 +27,10 @@ function subdirectories(dir: string): string[] {
 }
 
 /**
- * Every entry point a cluster or a person renders: `overlays/<env>`, `clusters/<env>/argocd`,
- * `clusters/<env>/flux` and `clusters/<env>/flux/stages/<stage>`, each only when it holds a kustomization.
+ * Every entry point a cluster or a person renders: `overlays/<env>`, each application `overlays/<env>/apps/<app>`
+ * (what its Argo CD Application syncs), `clusters/<env>/argocd`, `clusters/<env>/flux` and
+ * `clusters/<env>/flux/stages/<stage>`, each only when it holds a kustomization. Flux Kustomizations that append
+ * `spec.components` are found in the flux renders (validate.ts).
  */
 export function discoverRenderTargets(root: string): RenderTarget[] {
   const targets: RenderTarget[] = [];
@@ -33,7 +38,12 @@ export function discoverRenderTargets(root: string): RenderTarget[] {
     const dir = path.join(root, relative);
     if (hasKustomization(dir)) targets.push({ id: relative.split(path.sep).join('/'), kind, env, dir });
   };
-  for (const env of subdirectories(path.join(root, 'overlays'))) add(path.join('overlays', env), 'overlay', env);
+  for (const env of subdirectories(path.join(root, 'overlays'))) {
+    add(path.join('overlays', env), 'overlay', env);
+    // What Argo CD's Application dbos syncs (the shared control plane), and what each app-<app> syncs.
+    add(path.join('overlays', env, 'platform'), 'platform', env);
+    for (const app of subdirectories(path.join(root, 'overlays', env, 'apps'))) add(path.join('overlays', env, 'apps', app), 'app', env);
+  }
   for (const env of subdirectories(path.join(root, 'clusters'))) {
     add(path.join('clusters', env, 'argocd'), 'argocd', env);
     add(path.join('clusters', env, 'flux'), 'flux', env);

@@ -17,7 +17,7 @@ describe('the clean fixture', () => {
       ['clusters/dev/argocd', 'argocd', true],
       ['clusters/dev/flux', 'flux', true],
     ]);
-    expect(result.objects).toBe(31);
+    expect(result.objects).toBe(32);
   });
 });
 
@@ -366,17 +366,17 @@ describe('app-replicas-unset', () => {
   });
 });
 
-describe('app-version-objects', () => {
+describe('app-version-complete', () => {
   it('flags a version Deployment without DBOS__APPVERSION', async () => {
     const root = await freshRepo();
     await editYaml(root, 'overlays/dev/app-versions/1-0-0/version.patch.yaml', ([ops]) => {
       (ops as any)[0].value = [{ name: 'LOG_LEVEL', value: 'info' }];
     });
-    const [v, ...rest] = await violationsOnly(root, 'app-version-objects');
+    const [v, ...rest] = await violationsOnly(root, 'app-version-complete');
     expect(rest).toEqual([]);
     expect(v).toMatchObject({ file: 'base/app-version/deployment.yaml', object: 'Deployment/dbos/dbos-app-1-0-0' });
     expect(v!.message).toContain('does not set DBOS__APPVERSION');
-    expect(v!.fix).toContain('overlays/dev/app-versions/1-0-0/version.patch.yaml');
+    expect(v!.fix).toContain('overlays/dev/apps/dbos-app/versions/1-0-0/version.patch.yaml');
   });
 
   it("flags a ScaledObject that does not target its own version's Deployment", async () => {
@@ -384,10 +384,11 @@ describe('app-version-objects', () => {
     await editYaml(root, 'overlays/dev/app-versions/1-0-0/scaling.patch.yaml', ([ops]) => {
       (ops as any).shift();
     });
-    const [v, ...rest] = await violationsOnly(root, 'app-version-objects');
+    const [v, ...rest] = await violationsOnly(root, 'app-version-complete');
     expect(rest).toEqual([]);
     expect(v).toMatchObject({ file: 'base/app-version/scaled-object.yaml', object: 'ScaledObject/dbos/dbos-app-1-0-0' });
     expect(v!.message).toBe('version "1-0-0" ScaledObject targets Deployment/dbos-app, not its own Deployment dbos-app-1-0-0');
+    expect(v!.fix).toContain('overlays/dev/apps/dbos-app/versions/1-0-0/kustomization.yaml');
     expect(v!.fix).toContain('spec.scaleTargetRef.name to dbos-app-1-0-0');
   });
 
@@ -399,11 +400,13 @@ describe('app-version-objects', () => {
     await editYaml(root, 'overlays/dev/kustomization.yaml', ([k]) => {
       k!.resources = k!.resources.filter((r: string) => r !== '../../base/app-version/migration');
     });
-    const [v, ...rest] = await violationsOnly(root, 'app-version-objects');
+    const [v, ...rest] = await violationsOnly(root, 'app-version-complete');
     expect(rest).toEqual([]);
     expect(v).toMatchObject({ file: 'base/app-version/migration/migrate-job.yaml', object: 'Job/dbos/dbos-migrate-1-0-0' });
-    expect(v!.message).toBe('is a migration Job of version "1-0-0"; the system schema is shared by every version and is migrated once per environment');
-    expect(v!.fix).toBe('list base/app-version/migration once in overlays/dev/kustomization.yaml, not in base/app-version');
+    expect(v!.message).toBe(
+      'is a migration Job of version "1-0-0" of dbos-app; the system schema is shared by every version and is migrated once per application',
+    );
+    expect(v!.fix).toBe("keep base/app's migration Job once in overlays/dev/apps/dbos-app (not in base/app-version)");
   });
 
   it('flags an environment with no migration Job', async () => {
@@ -411,10 +414,15 @@ describe('app-version-objects', () => {
     await editYaml(root, 'overlays/dev/kustomization.yaml', ([k]) => {
       k!.resources = k!.resources.filter((r: string) => r !== '../../base/app-version/migration');
     });
-    const [v, ...rest] = await violationsOnly(root, 'app-version-objects');
+    // Without its Job, dbos-migrate is no pod of this environment: its database allowance goes with it.
+    await editYaml(root, 'base/network-policies/network-policies.yaml', (docs) => {
+      const postgres = docs.find((d) => d.metadata.name === 'allow-postgres-egress')!;
+      postgres.spec.podSelector.matchExpressions[0].values = ['conductor', 'dbos-app'];
+    });
+    const [v, ...rest] = await violationsOnly(root, 'app-version-complete');
     expect(rest).toEqual([]);
-    expect(v).toMatchObject({ file: 'overlays/dev/kustomization.yaml', object: 'overlays/dev' });
-    expect(v!.message).toBe('renders 0 migration Jobs (none); the environment needs exactly one');
+    expect(v).toMatchObject({ file: 'overlays/dev/apps/dbos-app/kustomization.yaml', object: 'overlays/dev dbos-app' });
+    expect(v!.message).toBe('renders 0 migration Jobs for dbos-app (none); the application needs exactly one');
   });
 });
 
@@ -428,7 +436,7 @@ describe('app-service', () => {
     const [v, ...rest] = await violationsOnly(root, 'app-service');
     expect(rest).toEqual([]);
     expect(v).toMatchObject({ file: 'overlays/dev/app-versions/service.yaml', object: 'Service/dbos/dbos-app' });
-    expect(v!.message).toBe('selects version "1-0-0", which is not the latest (the latest carries the metrics-api trigger: 1-1-0)');
+    expect(v!.message).toBe('selects version "1-0-0", which is not the latest of dbos-app (the latest carries the metrics-api trigger: 1-1-0)');
     expect(v!.fix).toContain('spec.selector.dbos.dev/app-version to "1-1-0"');
   });
 });
@@ -479,7 +487,7 @@ describe('sync-order', () => {
       ['foundation', 13], // Namespace, five ingress and six egress NetworkPolicies, the SealedSecret
       ['migrations', 1],
       ['routing', 3], // Ingress, Service/dbos-app, and the latest version's ScaledObject whose trigger polls that Service
-      ['workloads', 7], // three control-plane Deployments and Services, the version's Deployment
+      ['workloads', 8], // three control-plane Deployments and Services, the version's Deployment and PodDisruptionBudget
     ]);
 
     // Stage renders skip the origin wrapper and borrow the overlay's attribution by object identity.
@@ -489,7 +497,9 @@ describe('sync-order', () => {
     const [v, ...rest] = await violationsOnly(root, 'sync-order');
     expect(rest).toEqual([]);
     expect(v).toMatchObject({ file: 'base/app-version/migration/migrate-job.yaml', object: 'Job/dbos/dbos-migrate' });
-    expect(v!.message).toBe('is in overlays/dev but in no Flux stage under clusters/dev/flux/stages, so Flux never applies it');
+    expect(v!.message).toBe(
+      "is in overlays/dev but in no Flux stage (clusters/dev/flux/stages, or its application's chain under clusters/dev/flux/apps), so Flux never applies it",
+    );
   });
 });
 

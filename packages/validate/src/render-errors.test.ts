@@ -15,7 +15,7 @@ beforeAll(async () => {
   await writeFiles(root, fluxStageFiles(['foundation', 'workloads']));
   // overlays/dev › app-versions › 1-0-0 › base/app-version, which lists a file that is not there.
   await editYaml(root, 'base/app-version/kustomization.yaml', ([k]) => {
-    k!.resources.push('pod-disruption-budget.yaml');
+    k!.resources.push('horizontal-pod-autoscaler.yaml');
   });
 });
 
@@ -29,7 +29,7 @@ describe('a render error', () => {
     expect(violations).toHaveLength(1);
     const [v] = violations;
     expect(v!.file).toBe('base/app-version/kustomization.yaml');
-    expect(v!.message).toMatch(/^resource 'pod-disruption-budget\.yaml' does not exist; kustomize cannot render overlays\/dev, /);
+    expect(v!.message).toMatch(/^resource 'horizontal-pod-autoscaler\.yaml' does not exist; kustomize cannot render overlays\/dev, /);
     expect(v!.message).toContain('clusters/dev/flux/stages/foundation');
     expect(v!.message).toContain('clusters/dev/flux/stages/workloads');
     expect(v!.message).toContain('(through overlays/dev/app-versions › overlays/dev/app-versions/1-0-0 › base/app-version)');

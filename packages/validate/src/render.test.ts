@@ -78,6 +78,7 @@ describe('renderTarget', () => {
     // base/app-version only lists resources, so no transformer of its own visits the object).
     expect(app?.source?.kustomizations).toEqual([
       'overlays/dev/app-versions/1-0-0/kustomization.yaml',
+      'overlays/dev/app-versions/kustomization.yaml',
       'base/components/sync-waves/kustomization.yaml',
       'overlays/dev/kustomization.yaml',
     ]);
@@ -98,7 +99,7 @@ describe('renderTarget', () => {
     const render = await renderTarget(overlay(), { root, kubectl: shim });
     expect(render.originAnnotations).toBe(false);
     expect(render.error).toBeUndefined();
-    expect(render.objects.length).toBe(24);
+    expect(render.objects.length).toBe(25);
     expect(new Set(render.objects.map((o) => o.file))).toEqual(new Set(['overlays/dev/kustomization.yaml']));
   });
 

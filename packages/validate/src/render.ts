@@ -127,20 +127,27 @@ export function objectIdentity(object: K8sObject): string {
 export async function renderTarget(target: RenderTarget, options: RenderOptions): Promise<Render> {
   const kubectl = options.kubectl ?? process.env.KUBECTL ?? 'kubectl';
   const started = performance.now();
-  const fallbackFile = `${target.id}/kustomization.yaml`;
   const sourceOf = (kustomizations: string[]): ObjectSource => ({ root: options.root, env: target.env, renderId: target.id, kustomizations });
+  const named = {
+    id: target.id,
+    kind: target.kind,
+    env: target.env,
+    ...(target.path ? { path: target.path } : {}),
+    ...(target.kustomization ? { kustomization: target.kustomization } : {}),
+  };
+  const fallbackFile = `${target.path ?? target.id}/kustomization.yaml`;
   if (options.knownFiles) {
     const known = options.knownFiles;
     const direct = await runKubectl(['kustomize', target.dir], kubectl);
     const wallMs = performance.now() - started;
     if (direct.code !== 0) {
-      return { id: target.id, kind: target.kind, env: target.env, objects: [], error: cleanKustomizeMessage(direct.stderr), originAnnotations: false, wallMs };
+      return { ...named, objects: [], error: cleanKustomizeMessage(direct.stderr), originAnnotations: false, wallMs };
     }
     const objects = parseObjects(direct.stdout).map((object) => {
       const attribution = known.get(objectIdentity(object));
       return { object, file: attribution?.file ?? fallbackFile, source: sourceOf(attribution?.kustomizations ?? []) };
     });
-    return { id: target.id, kind: target.kind, env: target.env, objects, originAnnotations: objects.every((o) => o.file !== fallbackFile), wallMs };
+    return { ...named, objects, originAnnotations: objects.every((o) => o.file !== fallbackFile), wallMs };
   }
   const wrapperDir = await mkdtemp(path.join(os.tmpdir(), 'validate-wrapper-'));
   try {
@@ -155,15 +162,13 @@ export async function renderTarget(target: RenderTarget, options: RenderOptions)
         const attribution = takeAttribution(object, wrapperDir, options.root);
         return { object, file: attribution.file ?? fallbackFile, source: sourceOf(attribution.kustomizations) };
       });
-      return { id: target.id, kind: target.kind, env: target.env, objects, originAnnotations: true, wallMs: performance.now() - started };
+      return { ...named, objects, originAnnotations: true, wallMs: performance.now() - started };
     }
     const direct = await runKubectl(['kustomize', target.dir], kubectl);
     const wallMs = performance.now() - started;
     if (direct.code !== 0) {
       return {
-        id: target.id,
-        kind: target.kind,
-        env: target.env,
+        ...named,
         objects: [],
         error: cleanKustomizeMessage(direct.stderr),
         originAnnotations: false,
@@ -171,7 +176,7 @@ export async function renderTarget(target: RenderTarget, options: RenderOptions)
       };
     }
     const objects = parseObjects(direct.stdout).map((object) => ({ object, file: fallbackFile, source: sourceOf([]) }));
-    return { id: target.id, kind: target.kind, env: target.env, objects, originAnnotations: false, wallMs };
+    return { ...named, objects, originAnnotations: false, wallMs };
   } finally {
     await rm(wrapperDir, { recursive: true, force: true });
   }

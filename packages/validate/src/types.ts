@@ -40,11 +40,15 @@ export interface ViolationSite {
 }
 
 /** Where a render comes from decides which policies apply to it (overlay-only rules need a whole environment). */
-export type RenderKind = 'overlay' | 'argocd' | 'flux' | 'flux-stage';
+export type RenderKind = 'overlay' | 'argocd' | 'flux' | 'flux-stage' | 'platform' | 'app' | 'flux-app';
 
 export interface Render {
-  /** Repo-relative directory, e.g. `overlays/dev`. */
+  /** Repo-relative directory, e.g. `overlays/dev`; for a `flux-app` render, `<spec.path> › Kustomization/<name>`. */
   id: string;
+  /** The repo-relative directory built when `id` is not one (a Flux Kustomization's spec.path). */
+  path?: string;
+  /** The Flux Kustomization a `flux-app` render stands for. */
+  kustomization?: string;
   kind: RenderKind;
   env: string;
   objects: RenderedObject[];

@@ -3,6 +3,9 @@ import path from 'node:path';
 import { discoverRenderTargets, type RenderTarget } from './discover.ts';
 import { UsageError } from './errors.ts';
 import { POLICIES } from './policies/index.ts';
+import { appendComponents, copyRenderedTrees } from './flux-components.ts';
+import { asArray, asRecord } from './objects.ts';
+import { fluxKustomizations, fluxPath } from './policies/sync-engines.ts';
 import { objectIdentity, renderTarget, type ObjectAttribution, type RenderOptions } from './render.ts';
 import { checkSchemas, SCHEMA_RULE, UNKNOWN_FIELD_RULE, UNKNOWN_KIND_RULE } from './schema.ts';
 import { explainRenderError, type RenderErrorCause } from './render-errors.ts';
@@ -77,7 +80,7 @@ function renderErrorViolations(root: string, renders: Render[]): Violation[] {
   const byCause = new Map<string, { cause: RenderErrorCause; renders: Render[] }>();
   for (const render of renders) {
     if (render.error === undefined) continue;
-    const cause = explainRenderError(render.error, root, render.id);
+    const cause = explainRenderError(render.error, root, render.path ?? render.id);
     const key = `${cause.file}\0${cause.cause}`;
     const group = byCause.get(key) ?? { cause, renders: [] };
     group.renders.push(render);
@@ -86,9 +89,9 @@ function renderErrorViolations(root: string, renders: Render[]): Violation[] {
   return [...byCause.values()].map(({ cause, renders: broken }) => {
     const where: ViolationSite[] = [];
     for (const render of broken) {
-      const explained = explainRenderError(render.error!, root, render.id);
+      const explained = explainRenderError(render.error!, root, render.path ?? render.id);
       // The nearest overlay-side directory on the way to the bad reference, as for any other violation.
-      const overlayDir = [...explained.chain].reverse().find((dir) => !dir.startsWith('base/')) ?? render.id;
+      const overlayDir = [...explained.chain].reverse().find((dir) => !dir.startsWith('base/')) ?? render.path ?? render.id;
       const site = { env: render.env, file: `${overlayDir}/kustomization.yaml` };
       if (!where.some((s) => s.env === site.env && s.file === site.file)) where.push(site);
     }
@@ -98,7 +101,7 @@ function renderErrorViolations(root: string, renders: Render[]): Violation[] {
       file: cause.file,
       object: broken[0]!.id,
       message: `${cause.cause}; kustomize cannot render ${broken.map((r) => r.id).join(', ')}${via}`,
-      fix: `fix the reference in ${cause.file}, then check with \`kubectl kustomize ${broken[0]!.id}\``,
+      fix: `fix the reference in ${cause.file}, then check with \`kubectl kustomize ${broken[0]!.path ?? broken[0]!.id}\``,
       where,
     };
   });
@@ -127,6 +130,74 @@ function sortWithinRules(violations: Violation[]): Violation[] {
         a.index - b.index,
     )
     .map(({ violation }) => violation);
+}
+
+/**
+ * The Flux Kustomizations that append `spec.components` (each application's stage chain): found in the flux renders,
+ * each built as Flux builds it (flux-components.ts) in one temporary copy of the tree. Builds of the same spec.path
+ * edit the same file, so they run one after another; different paths run side by side. Attribution is borrowed by
+ * object identity from the render of that path (or of its environment's overlay).
+ */
+async function renderFluxComponentBuilds(
+  root: string,
+  firstPass: Render[],
+  base: RenderOptions,
+  concurrency: number,
+  progress: (line: string) => void,
+): Promise<Render[]> {
+  const builds: RenderTarget[] = [];
+  for (const render of firstPass.filter((r) => r.kind === 'flux' && r.error === undefined)) {
+    for (const { object } of fluxKustomizations(render)) {
+      const components = asArray(asRecord(object.spec).components);
+      const target = fluxPath(object);
+      if (components.length === 0 || target === undefined) continue;
+      const name = `${object.metadata?.name ?? '<no name>'}`;
+      builds.push({
+        id: `${target} › Kustomization/${name}`,
+        kind: 'flux-app',
+        env: render.env,
+        dir: target,
+        path: target,
+        kustomization: name,
+        components: components.map(String),
+      } as RenderTarget & { components: string[] });
+    }
+  }
+  if (builds.length === 0) return [];
+  const attribution = (target: string, env: string) => {
+    const source =
+      firstPass.find((r) => r.id === target && r.error === undefined && r.originAnnotations) ??
+      firstPass.find((r) => r.kind === 'overlay' && r.env === env && r.error === undefined && r.originAnnotations);
+    return source
+      ? new Map(source.objects.map((o) => [objectIdentity(o.object), { file: o.file, kustomizations: o.source?.kustomizations ?? [] }]))
+      : undefined;
+  };
+  const byPath = new Map<string, Array<RenderTarget & { components: string[] }>>();
+  for (const build of builds as Array<RenderTarget & { components: string[] }>) byPath.set(build.path!, [...(byPath.get(build.path!) ?? []), build]);
+  const copy = await copyRenderedTrees(root);
+  try {
+    const groups = await mapBounded([...byPath.values()], concurrency, async (group) => {
+      const results: Render[] = [];
+      for (const build of group) {
+        const restore = await appendComponents(copy.root, { path: build.path!, components: build.components });
+        try {
+          const knownFiles = attribution(build.path!, build.env);
+          const { components: _components, ...target } = build;
+          const render = await renderTarget({ ...target, dir: path.join(copy.root, build.path!) }, knownFiles ? { ...base, knownFiles } : base);
+          // kustomize names files in the copy; the reader needs the repository's paths.
+          if (render.error !== undefined) render.error = render.error.split(copy.root).join(root);
+          results.push(render);
+          progress(`rendered ${build.id}${render.error !== undefined ? ': failed' : ''}`);
+        } finally {
+          await restore();
+        }
+      }
+      return results;
+    });
+    return groups.flat();
+  } finally {
+    await copy.remove();
+  }
 }
 
 export async function validateRepo(options: ValidateOptions): Promise<ValidateResult> {
@@ -172,7 +243,8 @@ export async function validateRepo(options: ValidateOptions): Promise<ValidateRe
     return renderOne(target, knownFiles ? { ...base, knownFiles } : base);
   });
   const order = new Map(targets.map((t, index) => [t.id, index]));
-  const renders = [...rendered1, ...rendered2].sort((a, b) => order.get(a.id)! - order.get(b.id)!);
+  const rendered3 = await renderFluxComponentBuilds(root, rendered1, base, concurrency, progress);
+  const renders = [...[...rendered1, ...rendered2].sort((a, b) => order.get(a.id)! - order.get(b.id)!), ...rendered3];
 
   const renderMs = performance.now() - renderStarted;
   const violations: Violation[] = [];

@@ -132,8 +132,16 @@ function kustomization(fields: Record<string, unknown>): string {
   return stringify({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', ...fields });
 }
 
+/** The application every object of dbos-app carries, on pod templates too, never in a selector (Deployment selectors are immutable). */
+const APP_LABELS = [{ pairs: { 'dbos.dev/app': 'dbos-app' }, includeSelectors: false, includeTemplates: true }];
+
 function stage(name: string) {
   return [{ pairs: { 'dbos.dev/stage': name }, includeSelectors: false }];
+}
+
+/** The KEDA query counting one application version's in-flight workflows (base/app-version/workload/scaled-object.yaml). */
+export function inFlightQuery(app: string, version: string): string {
+  return `SELECT count(*) FROM dbos.workflow_status WHERE status IN ('PENDING','ENQUEUED') AND application_version = '${version}' AND (application_name = '${app}' OR application_name IS NULL)`;
 }
 
 /** A version directory as the README describes it: base/app-version with a suffix, a label and a pinned image. */
@@ -141,6 +149,7 @@ export function versionFiles(slug: string, version: string, latest: boolean): Re
   const patches = [{ op: 'add', path: '/spec/template/spec/containers/0/env', value: [{ name: 'DBOS__APPVERSION', value: version }] }];
   const scaledPatches = [
     { op: 'replace', path: '/spec/scaleTargetRef/name', value: `dbos-app-${slug}` },
+    { op: 'replace', path: '/spec/triggers/0/metadata/query', value: inFlightQuery('dbos-app', version) },
     ...(latest
       ? [
           // Its metrics-api trigger polls the routing-stage dbos-app Service, so it syncs with it (components/app-latest).
@@ -230,7 +239,8 @@ export function fixtureFiles(): Record<string, string> {
       scaleTargetRef: { name: 'dbos-app' },
       minReplicaCount: 0,
       maxReplicaCount: 10,
-      triggers: [{ type: 'cpu', metricType: 'Utilization', metadata: { value: '70' } }],
+      // The version-scoped trigger: each version directory writes its own version into the query.
+      triggers: [{ type: 'postgresql', metadata: { query: inFlightQuery('dbos-app', 'UNSET'), targetQueryValue: '2' } }],
     },
   };
   return {
@@ -250,11 +260,17 @@ export function fixtureFiles(): Record<string, string> {
     'base/dex/deployment.yaml': yamlDocs(deployment('dex', 'ghcr.io/dexidp/dex:v2.45.1', 5556)),
     'base/dex/service.yaml': yamlDocs(service('dex', 5556, 5556)),
     'base/app-version/kustomization.yaml': kustomization({
-      resources: ['deployment.yaml', 'scaled-object.yaml'],
+      resources: ['deployment.yaml', 'scaled-object.yaml', 'pod-disruption-budget.yaml'],
+    }),
+    'base/app-version/pod-disruption-budget.yaml': yamlDocs({
+      apiVersion: 'policy/v1',
+      kind: 'PodDisruptionBudget',
+      metadata: { name: 'dbos-app', labels: { 'dbos.dev/stage': 'workloads' } },
+      spec: { maxUnavailable: 1, selector: { matchLabels: { app: 'dbos-app' } } },
     }),
     'base/app-version/deployment.yaml': yamlDocs(appDeployment),
     // One schema migration per environment, not one per version (README "What happens on a fresh cluster").
-    'base/app-version/migration/kustomization.yaml': kustomization({ resources: ['migrate-job.yaml'] }),
+    'base/app-version/migration/kustomization.yaml': kustomization({ resources: ['migrate-job.yaml'], labels: APP_LABELS }),
     'base/app-version/migration/migrate-job.yaml': yamlDocs(migrate),
     'base/app-version/scaled-object.yaml': yamlDocs(scaledObject),
     'base/network-policies/kustomization.yaml': kustomization({ resources: ['network-policies.yaml'], labels: stage('foundation') }),
@@ -325,7 +341,7 @@ export function fixtureFiles(): Record<string, string> {
         ],
       },
     }),
-    'overlays/dev/app-versions/kustomization.yaml': kustomization({ resources: ['1-0-0', 'service.yaml'] }),
+    'overlays/dev/app-versions/kustomization.yaml': kustomization({ resources: ['1-0-0', 'service.yaml'], labels: APP_LABELS }),
     'overlays/dev/app-versions/service.yaml': yamlDocs({
       apiVersion: 'v1',
       kind: 'Service',

@@ -1,7 +1,10 @@
 import type { Policy } from '../types.ts';
 import { alertJobRendered } from './alert-job-rendered.ts';
 import { argocdBootstrap } from './argocd-bootstrap.ts';
-import { appReplicasUnset, appService, appVersionObjects } from './app-versions.ts';
+import { appIsolation } from './app-isolation.ts';
+import { appLabel } from './app-label.ts';
+import { appPlaceholders } from './app-placeholders.ts';
+import { appReplicasUnset, appService, appVersionComplete } from './app-versions.ts';
 import { botTokenClusterAccess } from './bot-token.ts';
 import { capabilitiesDropped } from './capabilities-dropped.ts';
 import { crdInstalled } from './crd-installed.ts';
@@ -39,8 +42,11 @@ export const POLICIES: readonly Policy[] = [
   websocketTimeouts,
   kubernetesSecretScan,
   appReplicasUnset,
-  appVersionObjects,
+  appVersionComplete,
   appService,
+  appLabel,
+  appPlaceholders,
+  appIsolation,
   stageLabel,
   syncOrder,
   sealedSecretScope,

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fakeSealedValue, writeFiles } from '../../testing/fixture-repo.ts';
-import { listRepoFiles, looksSealed, scanText } from './kubernetes-secret-scan.ts';
+import { listRepoFiles, looksSealed, scanText, secretNameLines } from './kubernetes-secret-scan.ts';
 
 // Every input is assembled at run time so that this file never matches the scanner itself.
 const alnum = (length: number) => Array.from(randomBytes(length), (b) => 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'[b % 62]).join('');
@@ -144,5 +144,48 @@ describe('listRepoFiles under sudo', () => {
       if (process.getuid?.() === 0) await chown(root, 0, 0);
       await rm(root, { recursive: true, force: true });
     }
+  });
+});
+
+describe('secretNameLines', () => {
+  const identity = (database: string, extra = '') =>
+    [
+      'apiVersion: v1',
+      'kind: ConfigMap',
+      'metadata:',
+      '  name: app-identity',
+      '  annotations:',
+      '    config.kubernetes.io/local-config: "true"',
+      'data:',
+      '  name: orders',
+      `  database-secret: ${database}`,
+      '  conductor-api-key-secret: orders-conductor-api-key',
+      extra,
+    ].join('\n');
+  const sealed = new Set(['overlays/dev/apps/orders/secrets/orders-db.sealed.yaml', 'overlays/dev/apps/orders/secrets/orders-conductor-api-key.sealed.yaml']);
+  const exists = (relative: string) => sealed.has(relative);
+  const file = 'overlays/dev/apps/orders/identity.yaml';
+
+  it("exempts an application's Secret names that have a sealed file beside them", () => {
+    const text = identity('orders-db');
+    expect(messages(file, text)).toEqual(['9: sets "database-secret" to a plaintext value', '10: sets "conductor-api-key-secret" to a plaintext value']);
+    expect([...secretNameLines(file, text, exists)]).toEqual([9, 10]);
+  });
+
+  it('still reports a value in the slot that names no sealed file, and the same keys anywhere else', () => {
+    const pasted = alnum(32).toLowerCase();
+    expect([...secretNameLines(file, identity(pasted), exists)]).toEqual([10]);
+    expect([...secretNameLines('overlays/dev/apps/orders/config.yaml', identity('orders-db'), exists)]).toEqual([]);
+    const applied = identity('orders-db').replace('    config.kubernetes.io/local-config: "true"', '    note: applied');
+    expect([...secretNameLines(file, applied, exists)]).toEqual([]);
+  });
+});
+
+describe('names built at run time in code', () => {
+  it('lets a template literal build a Secret name, and still reports literal text beside an interpolation', () => {
+    expect(messages('src/app-files.ts', '    databaseSecret: `${app}-db`,')).toEqual([]);
+    expect(messages('src/app-files.ts', '    conductorApiKeySecret: `${app}-conductor-api-key`,')).toEqual([]);
+    const literal = alnum(24);
+    expect(messages('src/app-files.ts', `    databaseSecret: \`\${app}${literal}\`,`)).toEqual(['1: sets "databaseSecret" to a plaintext value']);
   });
 });

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -66,6 +67,18 @@ function isPlaceholderPassword(password: string): boolean {
   );
 }
 
+/**
+ * A template literal that builds a name from run-time parts (`${app}-db`): its only literal text is lower-case words,
+ * so nothing credential-shaped is committed. Literal text with digits or capitals beside an interpolation still counts.
+ */
+function isBuiltName(raw: string): boolean {
+  const match = /^`(.*)`,?$/.exec(raw.trim());
+  if (!match?.[1]?.includes('${')) return false;
+  const literal = match[1].replace(/\$\{[^{}]*\}/g, '');
+  // The same lower-case words the rule already takes for names (`api-key-name`), around the interpolations.
+  return literal === '' || /^[._:/-]*[a-z]+(?:[._:/-]+[a-z]+)*[._:/-]*$/.test(literal);
+}
+
 interface Finding {
   line: number;
   message: string;
@@ -106,7 +119,9 @@ export function scanText(file: string, text: string): Finding[] {
       const { text: value, quoted } = unquote((keyValue[2] ?? '').replace(/\s+#.*$/, ''));
       // In code only a literal string is a credential; identifiers and calls merely carry one.
       // Lower-case words joined by . - _ : (`token.write`, `api-key-name`) are names and permissions, not secrets.
-      const candidate = isCode ? quoted && value.length >= 6 && !/\s/.test(value) && !/^[a-z]+(?:[._:-][a-z]+)*$/.test(value) : true;
+      const candidate = isCode
+        ? quoted && value.length >= 6 && !/\s/.test(value) && !/^[a-z]+(?:[._:-][a-z]+)*$/.test(value) && !isBuiltName(keyValue[2] ?? '')
+        : true;
       if (candidate && !isReference(value) && !looksSealed(value)) {
         findings.push({ line: at, message: `sets "${keyValue[1]}" to a plaintext value`, fix: SEAL_FIX });
       }
@@ -129,6 +144,39 @@ export function scanText(file: string, text: string): Finding[] {
     }
   }
   return findings;
+}
+
+/** The app-identity keys whose values name an application's Secrets (components/app-identity), not hold them. */
+const SECRET_NAME_KEYS = new Set(['database-secret', 'conductor-api-key-secret']);
+const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/**
+ * Lines of an application's identity.yaml that name one of its Secrets: a key of SECRET_NAME_KEYS in the local-config
+ * ConfigMap app-identity whose value is a DNS name and the name of a sealed file beside it
+ * (`secrets/<value>.sealed.yaml`). Anything else on such a key (a value with no sealed file of that name) is still
+ * reported, so a credential pasted into the slot is never taken for a name.
+ */
+export function secretNameLines(file: string, text: string, sealedExists: (relative: string) => boolean): Set<number> {
+  const lines = new Set<number>();
+  if (!/(?:^|\/)identity\.ya?ml$/.test(file)) return lines;
+  const docs = parseAllDocuments(text);
+  if (docs.length !== 1 || docs[0]!.errors.length > 0) return lines;
+  const value = asRecord(docs[0]!.toJS());
+  const metadata = asRecord(value.metadata);
+  if (value.kind !== 'ConfigMap' || metadata.name !== 'app-identity') return lines;
+  if (asRecord(metadata.annotations)['config.kubernetes.io/local-config'] !== 'true') return lines;
+  const data = asRecord(value.data);
+  const dir = path.posix.dirname(file);
+  text.split(/\r?\n/).forEach((line, index) => {
+    const keyValue = KEY_VALUE.exec(line);
+    const key = keyValue?.[1];
+    if (!key || !SECRET_NAME_KEYS.has(key) || /^\S/.test(line)) return;
+    const name = data[key];
+    if (typeof name !== 'string' || !DNS_LABEL.test(name)) return;
+    if (unquote((keyValue[2] ?? '').replace(/\s+#.*$/, '')).text !== name) return;
+    if (sealedExists(`${dir}/secrets/${name}.sealed.yaml`)) lines.add(index + 1);
+  });
+  return lines;
 }
 
 async function walk(root: string, relative = ''): Promise<string[]> {
@@ -182,7 +230,10 @@ export const kubernetesSecretScan: Policy = {
       const buffer = await readFile(absolute);
       if (buffer.subarray(0, 8000).includes(0)) continue; // binary
       const isTest = /\.(?:test|spec)\.[cm]?[jt]sx?$/.test(file);
-      for (const finding of scanText(file, buffer.toString('utf8'))) {
+      const text = buffer.toString('utf8');
+      const names = secretNameLines(file, text, (relative) => existsSync(path.join(ctx.root, relative)));
+      for (const finding of scanText(file, text)) {
+        if (names.has(finding.line) && finding.message.startsWith('sets "')) continue;
         // A test needs a credential-shaped input, not a committed one: the house rule is to make it at run time.
         const fix = isTest
           ? 'build the value at run time in the test (e.g. randomBytes(8).toString("hex") joined into the URL) so no credential-shaped literal is committed'

@@ -1,4 +1,7 @@
+import { APP_VERSION_LABEL } from '@dbos-gitops/sealing/names';
 import { asArray, asRecord } from '../objects.ts';
+import { APP_LABEL, applicationPodApps, executorPodApps } from './applications.ts';
+import type { Render } from '../types.ts';
 
 /** Set by the API server on every namespace and not editable (Kubernetes docs, "Network Policies": targeting a namespace by its name). */
 export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
@@ -30,10 +33,22 @@ export function isEmptySelector(selector: unknown): boolean {
 }
 
 /**
- * The `app` values a pod selector picks: `['*']` for every pod, the value of `app` for matchLabels, each value of an
- * `app In (...)` expression; undefined when the selector uses anything else (then it is named by its labels).
+ * The pods an environment's applications own, by their `app` label: what the platform's policies written once for
+ * every application select (`dbos.dev/app-version Exists`: every version's executors; `dbos.dev/app Exists`: the
+ * executors and the migration Jobs).
  */
-export function selectedApps(podSelector: unknown): string[] | undefined {
+export interface PodGroups {
+  executors: string[];
+  applicationPods: string[];
+}
+
+/**
+ * The `app` values a pod selector picks: `['*']` for every pod, the value of `app` for matchLabels, each value of an
+ * `app In (...)` expression, and, given the environment's pod groups, the pods a `dbos.dev/app-version` or
+ * `dbos.dev/app` Exists expression picks; undefined when the selector uses anything else (then it is named by its
+ * labels).
+ */
+export function selectedApps(podSelector: unknown, groups?: PodGroups): string[] | undefined {
   if (isEmptySelector(podSelector)) return ['*'];
   const s = asRecord(podSelector);
   const labels = asRecord(s.matchLabels);
@@ -42,6 +57,11 @@ export function selectedApps(podSelector: unknown): string[] | undefined {
   if (Object.keys(labels).length === 0 && expressions.length === 1) {
     const [e] = expressions;
     if (e!.key === 'app' && e!.operator === 'In') return asArray(e!.values).map(String);
+    // An empty group selects no pod: naming it by its labels keeps the flow visible instead of dropping it.
+    if (groups && e!.operator === 'Exists' && asArray(e!.values).length === 0) {
+      if (e!.key === APP_VERSION_LABEL && groups.executors.length > 0) return groups.executors;
+      if (e!.key === APP_LABEL && groups.applicationPods.length > 0) return groups.applicationPods;
+    }
   }
   return undefined;
 }
@@ -68,14 +88,14 @@ export function namespaceName(selector: unknown): string {
   return `namespaces{${describeSelector(asRecord(selector))}}`;
 }
 
-export function podName(selector: unknown): string {
-  const apps = selectedApps(selector);
+export function podName(selector: unknown, groups?: PodGroups): string {
+  const apps = selectedApps(selector, groups);
   if (apps === undefined) return `pods{${describeSelector(asRecord(selector))}}`;
   if (apps[0] === '*') return 'every pod';
   return apps.map((app) => `${app} pod`).join(', ');
 }
 
-export function peerName(peer: Record<string, unknown>): string {
+export function peerName(peer: Record<string, unknown>, groups?: PodGroups): string {
   if (peer.ipBlock) {
     const block = asRecord(peer.ipBlock);
     const except = asArray(block.except);
@@ -83,9 +103,10 @@ export function peerName(peer: Record<string, unknown>): string {
   }
   const hasNamespace = peer.namespaceSelector !== undefined;
   const hasPod = peer.podSelector !== undefined;
+  // A pod selector beside a namespace selector picks pods of that other namespace: not this environment's groups.
   if (hasNamespace && hasPod) return `${podName(peer.podSelector)} in ${namespaceName(peer.namespaceSelector)}`;
   if (hasNamespace) return namespaceName(peer.namespaceSelector);
-  if (hasPod) return podName(peer.podSelector);
+  if (hasPod) return podName(peer.podSelector, groups);
   return 'anywhere';
 }
 
@@ -94,4 +115,8 @@ export function policyTypes(spec: Record<string, unknown>): string[] {
   const types = asArray(spec.policyTypes).map(String);
   if (types.length > 0) return types;
   return spec.egress !== undefined ? ['Ingress', 'Egress'] : ['Ingress'];
+}
+
+export function podGroupsOf(render: Render): PodGroups {
+  return { executors: executorPodApps(render), applicationPods: applicationPodApps(render) };
 }

@@ -1,10 +1,13 @@
 import { asArray, asRecord, objectRef, podSpecOf } from '../objects.ts';
 import type { Policy, Render, RenderedObject, Violation } from '../types.ts';
+import { applicationsOf } from './applications.ts';
 import {
   INGRESS_CONTROLLER_NAMESPACES,
   isEmptySelector,
   NON_PUBLIC_RANGES,
+  type PodGroups,
   peerName,
+  podGroupsOf,
   podName,
   policyTypes,
   selectedApps,
@@ -17,8 +20,30 @@ const K8S_RULE = 'Kubernetes NetworkPolicy: a pod selected by an Egress policy m
 /** DBOS Self-Hosting Guide ("Network Access"): Conductor validates its license at https://cloud.dbos.dev and exits without it. */
 const DBOS_RULE = 'DBOS Self-Hosting Guide, "Network Access"';
 
-/** The pods that hold a database URL (README, "Network model"); Dex only where its storage is PostgreSQL. */
-export const DATABASE_CLIENTS = new Set(['conductor', 'dbos-app', 'dbos-migrate', 'gitops-bot', 'dex']);
+/**
+ * The control-plane pods that hold a database URL (README, "Network model"); Dex only where its storage is PostgreSQL.
+ * Every application's executors and migration Job are database clients too (their pod `app` labels come from the render).
+ */
+export const PLATFORM_DATABASE_CLIENTS = new Set(['conductor', 'gitops-bot', 'dex']);
+
+/** Which pods of an environment are which application's executors and migrations (by pod `app` label). */
+interface Roles {
+  executors: Set<string>;
+  migrations: Set<string>;
+  groups: PodGroups;
+}
+
+function rolesOf(render: Render): Roles {
+  const executors = new Set<string>();
+  const migrations = new Set<string>();
+  for (const app of applicationsOf(render).values()) {
+    for (const pod of app.executorPodApps) executors.add(pod);
+    for (const pod of app.migrationPodApps) migrations.add(pod);
+  }
+  return { executors, migrations, groups: podGroupsOf(render) };
+}
+
+const isDatabaseClient = (roles: Roles, source: string) => PLATFORM_DATABASE_CLIENTS.has(source) || roles.executors.has(source) || roles.migrations.has(source);
 
 type Peer =
   | { kind: 'pod'; apps: string[] | undefined }
@@ -37,7 +62,7 @@ interface EgressFlow {
   rendered: RenderedObject;
 }
 
-function classify(raw: Record<string, unknown>): Peer {
+function classify(raw: Record<string, unknown>, groups: PodGroups): Peer {
   if (raw.ipBlock !== undefined) {
     const block = asRecord(raw.ipBlock);
     const cidr = String(block.cidr);
@@ -55,17 +80,17 @@ function classify(raw: Record<string, unknown>): Peer {
       podLabels: raw.podSelector === undefined ? undefined : asRecord(asRecord(raw.podSelector).matchLabels),
     };
   }
-  if (raw.podSelector !== undefined) return { kind: 'pod', apps: selectedApps(raw.podSelector) };
+  if (raw.podSelector !== undefined) return { kind: 'pod', apps: selectedApps(raw.podSelector, groups) };
   return { kind: 'anywhere' };
 }
 
-function egressFlows(render: Render): EgressFlow[] {
+function egressFlows(render: Render, groups: PodGroups = podGroupsOf(render)): EgressFlow[] {
   const flows: EgressFlow[] = [];
   for (const rendered of render.objects) {
     if (rendered.object.kind !== 'NetworkPolicy') continue;
     const spec = asRecord(rendered.object.spec);
     if (!policyTypes(spec).includes('Egress')) continue;
-    const sources = selectedApps(spec.podSelector) ?? [podName(spec.podSelector)];
+    const sources = selectedApps(spec.podSelector, groups) ?? [podName(spec.podSelector, groups)];
     for (const rawRule of asArray(spec.egress)) {
       const rule = asRecord(rawRule);
       const peers = asArray(rule.to).map(asRecord);
@@ -78,7 +103,7 @@ function egressFlows(render: Render): EgressFlow[] {
       for (const source of sources) {
         for (const peer of peerList) {
           for (const { port, protocol } of portList) {
-            flows.push({ source, peer: classify(peer), peerText: peers.length === 0 ? 'anywhere' : peerName(peer), port, protocol, rendered });
+            flows.push({ source, peer: classify(peer, groups), peerText: peers.length === 0 ? 'anywhere' : peerName(peer, groups), port, protocol, rendered });
           }
         }
       }
@@ -90,7 +115,12 @@ function egressFlows(render: Render): EgressFlow[] {
 const only = (apps: string[] | undefined, app: string) => apps !== undefined && apps.length === 1 && apps[0] === app;
 
 /** The egress model: each allowed flow class, who may use it and why. Anything no class admits is a violation. */
-const ALLOWED: Array<{ name: string; admits(flow: EgressFlow): boolean }> = [
+interface Allowance {
+  name: string;
+  admits(flow: EgressFlow, roles: Roles): boolean;
+}
+
+const ALLOWED: Allowance[] = [
   {
     name: 'DNS: every pod to kube-dns in kube-system on 53',
     admits: (f) =>
@@ -103,15 +133,19 @@ const ALLOWED: Array<{ name: string; admits(flow: EgressFlow): boolean }> = [
   },
   {
     name: "PostgreSQL: a database client to the overlay's database address range on its port",
-    admits: (f) => DATABASE_CLIENTS.has(f.source) && f.peer.kind === 'range' && f.protocol === 'TCP' && f.port !== 'any port',
+    admits: (f, roles) => isDatabaseClient(roles, f.source) && f.peer.kind === 'range' && f.protocol === 'TCP' && f.port !== 'any port',
   },
   {
     name: "the API server: the bot, with cluster access, to the API server's address range on 443 or 6443",
     admits: (f) => f.source === 'gitops-bot' && f.peer.kind === 'range' && f.protocol === 'TCP' && (f.port === '443' || f.port === '6443'),
   },
   {
-    name: "Conductor: the Console, the executors and Conductor's own replicas to Conductor on 8090",
-    admits: (f) => ['console', 'dbos-app', 'conductor'].includes(f.source) && f.peer.kind === 'pod' && only(f.peer.apps, 'conductor') && f.port === '8090',
+    name: "Conductor: the Console, every application's executors and Conductor's own replicas to Conductor on 8090",
+    admits: (f, roles) =>
+      (['console', 'conductor'].includes(f.source) || roles.executors.has(f.source)) &&
+      f.peer.kind === 'pod' &&
+      only(f.peer.apps, 'conductor') &&
+      f.port === '8090',
   },
   {
     name: 'Dex JWKS: Conductor to Dex on 5556',
@@ -122,9 +156,9 @@ const ALLOWED: Array<{ name: string; admits(flow: EgressFlow): boolean }> = [
     admits: (f) => (f.source === 'conductor' || f.source === 'gitops-bot') && f.peer.kind === 'public' && f.protocol === 'TCP' && f.port === '443',
   },
   {
-    name: "Conductor through the ingress: executors to the ingress controller's namespace on 443",
-    admits: (f) =>
-      f.source === 'dbos-app' &&
+    name: "Conductor through the ingress: an application's executors to the ingress controller's namespace on 443",
+    admits: (f, roles) =>
+      roles.executors.has(f.source) &&
       f.peer.kind === 'namespace' &&
       f.peer.namespace !== undefined &&
       INGRESS_CONTROLLER_NAMESPACES.has(f.peer.namespace) &&
@@ -132,8 +166,18 @@ const ALLOWED: Array<{ name: string; admits(flow: EgressFlow): boolean }> = [
   },
 ];
 
-/** Flows each workload cannot run without, when the overlay renders that workload. */
-const REQUIRED: Array<{ app: string; name: string; satisfied(flow: EgressFlow): boolean }> = [
+interface Requirement {
+  app: string;
+  name: string;
+  satisfied(flow: EgressFlow): boolean;
+}
+
+const conductorDirectOrThroughIngress = (f: EgressFlow) =>
+  (f.peer.kind === 'pod' && only(f.peer.apps, 'conductor') && f.port === '8090') ||
+  (f.peer.kind === 'namespace' && f.peer.namespace !== undefined && INGRESS_CONTROLLER_NAMESPACES.has(f.peer.namespace));
+
+/** Flows each control-plane workload cannot run without, when the overlay renders that workload. */
+const PLATFORM_REQUIRED: Requirement[] = [
   { app: 'conductor', name: 'PostgreSQL (its conductor-db)', satisfied: (f) => f.peer.kind === 'range' && f.protocol === 'TCP' },
   {
     app: 'conductor',
@@ -141,17 +185,23 @@ const REQUIRED: Array<{ app: string; name: string; satisfied(flow: EgressFlow): 
     satisfied: (f) => f.peer.kind === 'public' && f.port === '443',
   },
   { app: 'conductor', name: 'Dex on 5556 (JWKS)', satisfied: (f) => f.peer.kind === 'pod' && only(f.peer.apps, 'dex') && f.port === '5556' },
-  { app: 'dbos-app', name: 'PostgreSQL (its system database)', satisfied: (f) => f.peer.kind === 'range' && f.protocol === 'TCP' },
-  {
-    app: 'dbos-app',
-    name: 'Conductor (on 8090, or through the ingress controller on 443)',
-    satisfied: (f) =>
-      (f.peer.kind === 'pod' && only(f.peer.apps, 'conductor') && f.port === '8090') ||
-      (f.peer.kind === 'namespace' && f.peer.namespace !== undefined && INGRESS_CONTROLLER_NAMESPACES.has(f.peer.namespace)),
-  },
-  { app: 'dbos-migrate', name: 'PostgreSQL (dbos migrate)', satisfied: (f) => f.peer.kind === 'range' && f.protocol === 'TCP' },
   { app: 'console', name: 'Conductor on 8090', satisfied: (f) => f.peer.kind === 'pod' && only(f.peer.apps, 'conductor') && f.port === '8090' },
 ];
+
+/** And each application's: its executors reach their system database and Conductor, its migration Job the database. */
+function requirements(roles: Roles): Requirement[] {
+  const required = [...PLATFORM_REQUIRED];
+  for (const app of [...roles.executors].sort()) {
+    required.push(
+      { app, name: 'PostgreSQL (its system database)', satisfied: (f) => f.peer.kind === 'range' && f.protocol === 'TCP' },
+      { app, name: 'Conductor (on 8090, or through the ingress controller on 443)', satisfied: conductorDirectOrThroughIngress },
+    );
+  }
+  for (const app of [...roles.migrations].sort()) {
+    required.push({ app, name: 'PostgreSQL (dbos migrate)', satisfied: (f) => f.peer.kind === 'range' && f.protocol === 'TCP' });
+  }
+  return required;
+}
 
 function isDefaultDenyEgress(rendered: RenderedObject): boolean {
   if (rendered.object.kind !== 'NetworkPolicy') return false;
@@ -201,10 +251,12 @@ export const networkPolicyEgress: Policy = {
           fix: 'include base/network-policies: a NetworkPolicy with podSelector: {}, policyTypes: [Egress] and no egress rules',
         });
       }
-      const flows = egressFlows(render);
+      const roles = rolesOf(render);
+      const admitted = (flow: EgressFlow) => ALLOWED.some((allow) => allow.admits(flow, roles));
+      const flows = egressFlows(render, roles.groups);
       const reported = new Set<string>();
       for (const flow of flows) {
-        if (ALLOWED.some((allow) => allow.admits(flow))) continue;
+        if (admitted(flow)) continue;
         const text = `${flow.source === '*' ? 'every pod' : `${flow.source} pod`} → ${flow.peerText}:${flow.port}${flow.protocol === 'TCP' || flow.protocol === 'any' ? '' : `/${flow.protocol}`}`;
         const key = `${objectRef(flow.rendered.object)} ${text}`;
         if (reported.has(key)) continue;
@@ -224,7 +276,7 @@ export const networkPolicyEgress: Policy = {
         });
       }
       const { apps, databaseReaders } = renderedApps(render);
-      const dnsFor = (app: string) => flows.some((f) => fromSource(f, app) && ALLOWED[0]!.admits(f));
+      const dnsFor = (app: string) => flows.some((f) => fromSource(f, app) && ALLOWED[0]!.admits(f, roles));
       for (const app of [...apps].sort()) {
         if (!dnsFor(app)) {
           violations.push({
@@ -236,26 +288,27 @@ export const networkPolicyEgress: Policy = {
           });
         }
       }
+      const required = requirements(roles);
       // Whatever its label, a pod handed a database credential must be able to use it.
       for (const app of [...databaseReaders].sort()) {
-        if (REQUIRED.some((required) => required.app === app && required.name.startsWith('PostgreSQL'))) continue;
-        if (flows.some((f) => f.source === app && ALLOWED.some((a) => a.admits(f)) && f.peer.kind === 'range' && f.protocol === 'TCP')) continue;
+        if (required.some((r) => r.app === app && r.name.startsWith('PostgreSQL'))) continue;
+        if (flows.some((f) => f.source === app && admitted(f) && f.peer.kind === 'range' && f.protocol === 'TCP')) continue;
         violations.push({
           rule: RULE,
           file: kustomization,
           object: 'NetworkPolicy/*',
           message: `${render.id} hands ${app} pods a database credential but gives them no egress to the database address range, so that connection is dropped by the default deny (${K8S_RULE})`,
-          fix: `add ${app} to allow-postgres-egress (base/network-policies) and to DATABASE_CLIENTS in packages/validate if it is a new database client`,
+          fix: `add ${app} to allow-postgres-egress (base/network-policies) and to PLATFORM_DATABASE_CLIENTS in packages/validate if it is a new control-plane database client (an application's pods carry dbos.dev/app and are allowed by allow-app-postgres-egress)`,
         });
       }
-      for (const required of REQUIRED) {
-        if (!apps.has(required.app)) continue;
-        if (flows.some((f) => f.source === required.app && ALLOWED.some((a) => a.admits(f)) && required.satisfied(f))) continue;
+      for (const requirement of required) {
+        if (!apps.has(requirement.app)) continue;
+        if (flows.some((f) => f.source === requirement.app && admitted(f) && requirement.satisfied(f))) continue;
         violations.push({
           rule: RULE,
           file: kustomization,
           object: 'NetworkPolicy/*',
-          message: `${render.id} gives ${required.app} pods no egress to ${required.name}, so that connection is dropped by the default deny (${K8S_RULE})`,
+          message: `${render.id} gives ${requirement.app} pods no egress to ${requirement.name}, so that connection is dropped by the default deny (${K8S_RULE})`,
           fix: `allow it in base/network-policies (README, "Network model: ingress and egress")`,
         });
       }

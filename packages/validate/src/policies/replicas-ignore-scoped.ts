@@ -48,7 +48,7 @@ export const replicasIgnoreScoped: Policy = {
             file: kustomization.file,
             object: objectRef(kustomization.object),
             message: `spec.ignore[${index}] drops /spec/replicas from every ${String(target.kind ?? 'object')} it applies, so a replica count in git never reaches the cluster (Flux docs, components/kustomize/kustomizations.md "Ignore")`,
-            fix: 'scope the entry with target.labelSelector (e.g. app=dbos-app) or target.name to the autoscaled workloads',
+            fix: 'scope the entry with target.labelSelector (e.g. dbos.dev/app-version, which only the autoscaled executors carry) or target.name to the autoscaled workloads',
           });
         });
       }

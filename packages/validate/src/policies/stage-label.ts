@@ -1,6 +1,7 @@
 import { labelsOf, violationFor } from '../objects.ts';
 import type { K8sObject, Policy, Violation } from '../types.ts';
 import { VERSION_LABEL } from './app-versions.ts';
+import { appOf } from './applications.ts';
 
 import { STAGE_LABEL } from '@dbos-gitops/sealing/names';
 
@@ -13,7 +14,8 @@ function requiredStage(object: K8sObject): string | undefined {
   const versioned = labelsOf(object)[VERSION_LABEL] !== undefined;
   if (object.kind === 'Job') return 'migrations';
   if (object.kind === 'Deployment' && versioned) return 'workloads';
-  if (object.kind === 'Service' && object.metadata?.name === 'dbos-app') return 'routing';
+  // An application's Service points traffic at a version: only once that version's pods are ready.
+  if (object.kind === 'Service' && appOf(object) !== undefined) return 'routing';
   return undefined;
 }
 
