@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -104,7 +105,8 @@ describe('pnpm apps:add as a process', () => {
       const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
       await asking;
       // One value is in; the process is holding it while waiting for the second.
-      child.stdin.write('postgresql://payments_role:Held-In-Memory-Pw@db.example.internal:5432/dbos_app\n');
+      // Built at run time: no credential-shaped literal in the repository (pnpm validate's secret scan).
+      child.stdin.write(`postgresql://payments_role:${randomBytes(9).toString('base64url')}@db.example.internal:5432/dbos_app\n`);
       await new Promise((resolve) => setTimeout(resolve, 300));
       child.kill(signal);
       expect(await exited).toBe(signal === 'SIGINT' ? 130 : 143);

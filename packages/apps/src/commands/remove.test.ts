@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -57,7 +58,7 @@ describe('apps:remove refuses while the application owns work, and then removes 
   }
 
   it('an unreachable database is "unknown", never zero', async () => {
-    const closed = `postgresql://dbos_drain_reader:pw-not-shown@127.0.0.1:${await freePort()}/${sys.database}`;
+    const closed = `postgresql://dbos_drain_reader:${randomBytes(9).toString('base64url')}@127.0.0.1:${await freePort()}/${sys.database}`;
     const before = treeHash(fresh.root);
     const run = await runApps(REMOVE_ORDERS, { root: fresh.root, env: { DBOS_DRAIN_DATABASE_URL: closed } });
     expect(run.code).toBe(10);
