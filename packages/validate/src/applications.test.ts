@@ -262,6 +262,29 @@ describe('the per-application rules on a broken copy of the tree', () => {
     expect(result.violations[0]!.message).toBe(`is orders's Service but selects the pods of Deployment/dbos/dbos-app-${slug} (application dbos-app)`);
   }, 120_000);
 
+  it('app-version-names-unique: orders released under a version name dbos-app runs (DBOS refuses it in the shared system database)', async () => {
+    const root = await copyRealTree();
+    const { slug } = await latestVersion(root, 'orders');
+    const { version: taken } = await latestVersion(root, 'dbos-app');
+    await editYaml(root, `overlays/dev/apps/orders/versions/${slug}/version.patch.yaml`, ([d]) => {
+      d!.spec.template.spec.containers[0].env.find((e: any) => e.name === 'DBOS__APPVERSION').value = taken;
+    });
+    const result = await validateRepo({ root, only: 'app-version-names-unique' });
+    expect(result.violations.map((v) => [v.rule, v.object])).toEqual([['app-version-names-unique', `Deployment/dbos/orders-${slug}`]]);
+    expect(result.violations[0]!.message).toBe(
+      `runs DBOS version "${taken}" of orders, which dbos-app also runs in dev; DBOS refuses the second application's executors in their shared system database`,
+    );
+  }, 120_000);
+
+  it("app-routes-unique: orders routed under dbos-app's path", async () => {
+    const root = await copyRealTree();
+    const route = path.join(root, 'overlays/dev/apps/orders/route.patch.yaml');
+    await writeFile(route, (await readFile(route, 'utf8')).replace('value: /orders(/|$)(.*)', 'value: /app(/|$)(.*)'));
+    const result = await validateRepo({ root, only: 'app-routes-unique' });
+    expect(result.violations.map((v) => [v.rule, v.object])).toEqual([['app-routes-unique', 'Ingress/dbos/orders']]);
+    expect(result.violations[0]!.message).toBe('routes dbos.dev.example.com/app(/|$)(.*) in dev, which Ingress/dbos-app routes too');
+  }, 120_000);
+
   it('network-policy-matrix: an extra caller of one application', async () => {
     const root = await copyRealTree();
     await editYaml(root, 'base/app/network-policies/allow-app-ingress.yaml', ([p]) => {

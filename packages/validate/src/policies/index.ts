@@ -4,6 +4,7 @@ import { argocdBootstrap } from './argocd-bootstrap.ts';
 import { appIsolation } from './app-isolation.ts';
 import { appLabel } from './app-label.ts';
 import { appPlaceholders } from './app-placeholders.ts';
+import { appRoutesUnique, appVersionNamesUnique } from './app-shared-names.ts';
 import { appReplicasUnset, appService, appVersionComplete } from './app-versions.ts';
 import { botTokenClusterAccess } from './bot-token.ts';
 import { capabilitiesDropped } from './capabilities-dropped.ts';
@@ -47,6 +48,8 @@ export const POLICIES: readonly Policy[] = [
   appLabel,
   appPlaceholders,
   appIsolation,
+  appVersionNamesUnique,
+  appRoutesUnique,
   stageLabel,
   syncOrder,
   sealedSecretScope,
