@@ -1,8 +1,7 @@
 /**
  * Test-only: a fresh copy of this repository's GitOps tree (base/, overlays/, clusters/, .github/) in a temporary
- * directory, sealed-secrets certificates whose private keys the test keeps, and per-application cluster files in the
- * shape the cluster definitions give them (one Argo CD Application and one Flux file per application, each listed in
- * its apps/kustomization.yaml), so the scaffold has another application's files to copy.
+ * directory, with the repository's own per-application cluster files (which the scaffold copies), and sealed-secrets
+ * certificates whose private keys the test keeps.
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -27,58 +26,6 @@ function filesOf(root: string, dir: string): Record<string, string> {
   return out;
 }
 
-function argoApp(env: string, app: string): string {
-  return `# The application ${app} in ${env}; the rest of its Application comes from clusters/common/argocd/app.
-apiVersion: argoproj.io/v1alpha1
-kind: Application
-metadata:
-  name: app-${app}
-  namespace: argocd
-spec:
-  source:
-    path: overlays/${env}/apps/${app}
-`;
-}
-
-function fluxApp(env: string, app: string): string {
-  const stages = ['foundation', 'migrations', 'workloads', 'routing'];
-  return stages
-    .map(
-      (stage, index) => `apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata:
-  name: app-${app}-${stage}
-  namespace: flux-system
-spec:
-  path: ./overlays/${env}/apps/${app}
-  components:
-    - ../../../../clusters/common/flux/stage-filters/${stage}
-  dependsOn:
-    - name: ${index === 0 ? 'dbos-foundation' : `app-${app}-${stages[index - 1]}`}
-`,
-    )
-    .join('---\n');
-}
-
-function appsList(comment: string, apps: readonly string[]): string {
-  return ['apiVersion: kustomize.config.k8s.io/v1beta1', 'kind: Kustomization', `# ${comment}`, 'resources:', ...apps.map((app) => `  - ${app}.yaml`), ''].join(
-    '\n',
-  );
-}
-
-/** The per-application cluster files of `env` for `apps`. */
-export function clusterAppFixtures(env: string, apps: readonly string[]): Record<string, string> {
-  const files: Record<string, string> = {
-    [`clusters/${env}/argocd/apps/kustomization.yaml`]: appsList('One Argo CD Application per DBOS application.', apps),
-    [`clusters/${env}/flux/apps/kustomization.yaml`]: appsList('One Flux chain per DBOS application.', apps),
-  };
-  for (const app of apps) {
-    files[`clusters/${env}/argocd/apps/${app}.yaml`] = argoApp(env, app);
-    files[`clusters/${env}/flux/apps/${app}.yaml`] = fluxApp(env, app);
-  }
-  return files;
-}
-
 export interface FreshRepo {
   repo: FixtureRepo;
   root: string;
@@ -94,7 +41,6 @@ export async function freshRepo(): Promise<FreshRepo> {
     certificates[env] = makeTestCertificate({ startDate: '20200101000000Z', endDate: '20990101000000Z' });
     files[`clusters/${env}/sealed-secrets-cert.pem`] = certificates[env].certificatePem;
   }
-  Object.assign(files, clusterAppFixtures('dev', ['dbos-app', 'orders']), clusterAppFixtures('staging', ['dbos-app']));
   const repo = await createFixtureRepo(files, { git: false });
   return { repo, root: repo.root, certificates };
 }
