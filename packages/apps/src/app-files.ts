@@ -1,3 +1,4 @@
+import { defaultAppIdentity, renderAppIdentity, type AppIdentity } from '@dbos-gitops/bot';
 /**
  * The files of one application directory, `overlays/<env>/apps/<app>/`, as the hand-made `overlays/dev/apps/orders`
  * has them (a test compares them byte for byte). The version directory is not written here: it comes from the bot's
@@ -6,31 +7,15 @@
 
 export type RouteKind = 'ingress-nginx' | 'gateway';
 
-/** The names components/app-identity fills the templates with; derived from the application name alone. */
-export interface AppNames {
-  app: string;
-  migrate: string;
-  /** kustomize image name of the migration image (pinned in overlays/<env>/images). */
-  migrateImage: string;
-  role: string;
-  databaseSecret: string;
-  conductorApiKeySecret: string;
-  metricsUrl: string;
-}
-
-export function appNames(app: string, migrateImage: string): AppNames {
-  return {
-    app,
-    migrate: `${app}-migrate`,
-    migrateImage,
-    role: `${app.replaceAll('-', '_')}_role`,
-    databaseSecret: `${app}-db`,
-    conductorApiKeySecret: `${app}-conductor-api-key`,
-    metricsUrl: `http://${app}.dbos.svc.cluster.local:8080/metrics/taskQueue`,
-  };
-}
-
 export type Route = { kind: 'ingress-nginx'; host: string; path: string } | { kind: 'gateway'; host: string };
+
+/** The names components/app-identity fills the templates with (the bot's AppIdentity, without its file). */
+export type AppNames = Omit<AppIdentity, 'file'>;
+
+/** An application's names from its name alone; the migration image may be the environment's shared one. */
+export function appNames(app: string, migrateImage: string): AppNames {
+  return defaultAppIdentity(app, migrateImage);
+}
 
 export function renderAppKustomization(names: AppNames, env: string, route: Route): string {
   const component = route.kind === 'gateway' ? 'app-route-gateway' : 'app-route-ingress-nginx';
@@ -39,7 +24,7 @@ export function renderAppKustomization(names: AppNames, env: string, route: Rout
   return lines([
     'apiVersion: kustomize.config.k8s.io/v1beta1',
     'kind: Kustomization',
-    `# The application ${names.app} in ${env}: the shared templates (base/app, one base/app-version per live version), filled`,
+    `# The application ${names.name} in ${env}: the shared templates (base/app, one base/app-version per live version), filled`,
     '# with identity.yaml, plus its secrets, its route and its Service. Argo CD and Flux sync this directory on its own,',
     '# so a broken manifest here never holds back another application (README "Applications").',
     'resources:',
@@ -79,30 +64,7 @@ export function renderAppKustomization(names: AppNames, env: string, route: Rout
 }
 
 export function renderIdentity(names: AppNames): string {
-  return lines([
-    "# Who this application is. components/app-identity fills the templates' placeholders from these values; the",
-    '# ConfigMap itself is never applied (local-config).',
-    'apiVersion: v1',
-    'kind: ConfigMap',
-    'metadata:',
-    '  name: app-identity',
-    '  annotations:',
-    '    config.kubernetes.io/local-config: "true"',
-    'data:',
-    "  # The DBOS application name (its workflows' application_name), its executors' Service and label app.",
-    `  name: ${names.app}`,
-    "  # The migration Job's service account and label (the Job is <migrate>-schema).",
-    `  migrate: ${names.migrate}`,
-    '  # kustomize image name of the migration image, pinned in overlays/<env>/images.',
-    `  migrate-image: ${names.migrateImage}`,
-    "  # The restricted role `dbos migrate --app-role` grants; the executors' database URL logs in as it.",
-    `  role: ${names.role}`,
-    "  # Sealed in secrets/: the executors' database URL (restricted role) and their Conductor API key.",
-    `  database-secret: ${names.databaseSecret}`,
-    `  conductor-api-key-secret: ${names.conductorApiKeySecret}`,
-    "  # Where KEDA polls the latest version's queue length (the Service above, from KEDA's namespace).",
-    `  metrics-url: ${names.metricsUrl}`,
-  ]);
+  return renderAppIdentity(names);
 }
 
 /** The ingress-nginx path of an application under `prefix`: rewrite-target /$2 strips the prefix. */
@@ -113,14 +75,14 @@ export function ingressPath(prefix: string): string {
 export function renderRoutePatch(names: AppNames, env: string, route: Route): string {
   if (route.kind === 'gateway') {
     return lines([
-      `# ${names.app}'s own host; platform/certificate.patch.yaml lists it, so the Gateway's certificate covers it.`,
+      `# ${names.name}'s own host; platform/certificate.patch.yaml lists it, so the Gateway's certificate covers it.`,
       '- op: replace',
       '  path: /spec/hostnames/0',
       `  value: ${route.host}`,
     ]);
   }
   return lines([
-    `# ${names.app} under ${route.path} on ${env}'s single host (the platform's certificate covers it).`,
+    `# ${names.name} under ${route.path} on ${env}'s single host (the platform's certificate covers it).`,
     '- op: replace',
     '  path: /spec/tls/0/hosts/0',
     `  value: ${route.host}`,
@@ -177,7 +139,7 @@ export function renderVersionsList(names: AppNames, slug: string): string {
   return lines([
     'apiVersion: kustomize.config.k8s.io/v1beta1',
     'kind: Kustomization',
-    `# The live versions of ${names.app} in this environment, one line each (edited by the gitops bot, see dbos-app's list).`,
+    `# The live versions of ${names.name} in this environment, one line each (edited by the gitops bot, see dbos-app's list).`,
     'resources:',
     '  - service.yaml',
     `  - ${slug}`,
@@ -192,13 +154,13 @@ export function renderService(names: AppNames, slug: string): string {
     'apiVersion: v1',
     'kind: Service',
     'metadata:',
-    `  name: ${names.app}`,
+    `  name: ${names.name}`,
     '  namespace: dbos',
     '  labels:',
     '    dbos.dev/stage: routing',
     'spec:',
     '  selector:',
-    `    app: ${names.app}`,
+    `    app: ${names.name}`,
     `    dbos.dev/app-version: ${slug}`,
     '  ports:',
     '    - name: http',

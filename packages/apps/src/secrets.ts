@@ -56,7 +56,7 @@ export async function readAppSecrets(
     checkDatabaseUrl(databaseUrl, env, names.role);
     const apiKey = options.apiKeyPlaceholder
       ? API_KEY_PLACEHOLDER
-      : await interruptible(input.ask(`${env}: Conductor API key of ${names.app}`), options.signal);
+      : await interruptible(input.ask(`${env}: Conductor API key of ${names.name}`), options.signal);
     if (/\s/.test(apiKey)) throw usageError(`the Conductor API key for ${env} contains whitespace (not shown); nothing was written`, 'paste the key alone');
     out.set(env, { databaseUrl, apiKey, apiKeyIsPlaceholder: options.apiKeyPlaceholder });
   }

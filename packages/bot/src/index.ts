@@ -29,5 +29,15 @@ export {
   removeListEntry,
   readPatchVersion,
 } from './tasks/shared/app-version-files.ts';
-export { appDir, appsListPath, appIdentityPath, appVersionsDir, appSecretPath, readAppIdentity, type AppIdentity } from './repo/apps.ts';
+export {
+  appDir,
+  appsListPath,
+  appIdentityPath,
+  appVersionsDir,
+  appSecretPath,
+  defaultAppIdentity,
+  readAppIdentity,
+  renderAppIdentity,
+  type AppIdentity,
+} from './repo/apps.ts';
 export { envVarSuffix } from './config/schema.ts';

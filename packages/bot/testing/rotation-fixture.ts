@@ -9,6 +9,7 @@ import { makeTestCertificate, type TestCertificate } from '@dbos-gitops/sealing/
 import { createFixtureRepo, pushToNewBareRemote } from '@dbos-gitops/testkit';
 import { configSchema, type BotConfig } from '../src/config/schema.ts';
 import type { TreeReader } from '../src/repo/tree.ts';
+import { defaultAppIdentity, renderAppIdentity } from '../src/repo/apps.ts';
 import type { RegistrySource } from '../src/sources/registry/types.ts';
 import type { TaskContext } from '../src/tasks/types.ts';
 import { GitWorkspace } from '../src/git/workspace.ts';
@@ -40,24 +41,13 @@ export const DBOS_APP_CONDUCTOR_NAME = 'shop-app';
 
 /** An application's identity.yaml, as overlays/<env>/apps/<app>/identity.yaml holds it. */
 export function identityYaml(app: string, secrets: { database: string; apiKey: string }): string {
-  return [
-    'apiVersion: v1',
-    'kind: ConfigMap',
-    'metadata:',
-    '  name: app-identity',
-    '  annotations:',
-    '    config.kubernetes.io/local-config: "true"',
-    'data:',
-    `  name: ${app}`,
-    `  migrate: ${app}-migrate`,
-    `  migrate-image: ${app}-migrate`,
+  return renderAppIdentity({
+    ...defaultAppIdentity(app),
     // Not `dbos_app_role` as in the repository: tests look for the plaintext key prefix `dbos_` on disk.
-    `  role: role_${app.replaceAll('-', '')}`,
-    `  database-secret: ${secrets.database}`,
-    `  conductor-api-key-secret: ${secrets.apiKey}`,
-    `  metrics-url: http://${app}.dbos.svc.cluster.local:8080/metrics/taskQueue`,
-    '',
-  ].join('\n');
+    role: `role_${app.replaceAll('-', '')}`,
+    databaseSecret: secrets.database,
+    conductorApiKeySecret: secrets.apiKey,
+  });
 }
 
 /** Enough of an application directory for the bot's config check (the rotation reads only the files beside it). */

@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import type { TreeReader } from '../src/repo/tree.ts';
 import type { RegistrySource, RegistryStats } from '../src/sources/registry/types.ts';
 import { renderVersionKustomization, renderVersionPatch } from '../src/tasks/shared/app-version-files.ts';
+import { defaultAppIdentity, renderAppIdentity } from '../src/repo/apps.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const exec = promisify(execFile);
@@ -76,23 +77,7 @@ export function listYaml(slugs: string[]): string {
 
 /** An application's identity.yaml (what components/app-identity fills the templates with). */
 export function identityYaml(app: string): string {
-  return [
-    'apiVersion: v1',
-    'kind: ConfigMap',
-    'metadata:',
-    '  name: app-identity',
-    '  annotations:',
-    '    config.kubernetes.io/local-config: "true"',
-    'data:',
-    `  name: ${app}`,
-    `  migrate: ${app}-migrate`,
-    `  migrate-image: ${app}-migrate`,
-    `  role: ${app.replaceAll('-', '_')}_role`,
-    `  database-secret: ${app}-db`,
-    `  conductor-api-key-secret: ${app}-conductor-api-key`,
-    `  metrics-url: http://${app}.dbos.svc.cluster.local:8080/metrics/taskQueue`,
-    '',
-  ].join('\n');
+  return renderAppIdentity(defaultAppIdentity(app));
 }
 
 /** The application directory's kustomization: its versions filled with its identity (the rest of a real application

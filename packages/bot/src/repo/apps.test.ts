@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { writeFixtureFiles } from '@dbos-gitops/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { YamlEditError } from '../errors.ts';
-import { appsInEnvironment, readAppIdentity } from './apps.ts';
+import { appsInEnvironment, defaultAppIdentity, readAppIdentity, renderAppIdentity } from './apps.ts';
+import { readFileSync } from 'node:fs';
 import { fsTree } from './tree.ts';
 import { REPO_ROOT } from '../../testing/version-fixture.ts';
 
@@ -55,6 +56,24 @@ describe('readAppIdentity', () => {
     await expect(readAppIdentity(await treeWith(identity({ role: 'orders-role' })), 'overlays/dev', 'orders')).rejects.toThrow(/PostgreSQL role/);
     await rm(root!, { recursive: true });
     await expect(readAppIdentity(await treeWith(identity().replace(/ {2}metrics-url.*\n/, '')), 'overlays/dev', 'orders')).rejects.toThrow(/metrics-url/);
+  });
+});
+
+describe('renderAppIdentity', () => {
+  it("writes dev's orders identity byte for byte from its name alone, and reads back what it wrote", async () => {
+    expect(renderAppIdentity(defaultAppIdentity('orders'))).toBe(readFileSync(join(REPO_ROOT, 'overlays/dev/apps/orders/identity.yaml'), 'utf8'));
+    const root = await mkdtemp(join(tmpdir(), 'app-identity-'));
+    try {
+      const identity = { ...defaultAppIdentity('pay-ments', 'dbos-migrate'), databaseSecret: 'payments-url' };
+      await writeFixtureFiles(root, { 'overlays/dev/apps/pay-ments/identity.yaml': renderAppIdentity(identity) });
+      expect(await readAppIdentity(fsTree(root), 'overlays/dev', 'pay-ments')).toEqual({
+        ...identity,
+        file: 'overlays/dev/apps/pay-ments/identity.yaml',
+        role: 'pay_ments_role',
+      });
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
 

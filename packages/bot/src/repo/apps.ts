@@ -85,6 +85,48 @@ const IDENTITY_KEYS = {
   metricsUrl: 'metrics-url',
 } as const;
 
+/** What an application is called when only its name is chosen (`pnpm apps:add`; dev's orders). */
+export function defaultAppIdentity(app: string, migrateImage = `${app}-migrate`): Omit<AppIdentity, 'file'> {
+  return {
+    name: app,
+    migrate: `${app}-migrate`,
+    migrateImage,
+    role: `${app.replaceAll('-', '_')}_role`,
+    databaseSecret: `${app}-db`,
+    conductorApiKeySecret: `${app}-conductor-api-key`,
+    metricsUrl: `http://${app}.dbos.svc.cluster.local:8080/metrics/taskQueue`,
+  };
+}
+
+/** `identity.yaml` holding `identity`, as readAppIdentity reads it back. */
+export function renderAppIdentity(identity: Omit<AppIdentity, 'file'>): string {
+  return [
+    "# Who this application is. components/app-identity fills the templates' placeholders from these values; the",
+    '# ConfigMap itself is never applied (local-config).',
+    'apiVersion: v1',
+    'kind: ConfigMap',
+    'metadata:',
+    '  name: app-identity',
+    '  annotations:',
+    '    config.kubernetes.io/local-config: "true"',
+    'data:',
+    "  # The DBOS application name (its workflows' application_name), its executors' Service and label app.",
+    `  name: ${identity.name}`,
+    "  # The migration Job's service account and label (the Job is <migrate>-schema).",
+    `  migrate: ${identity.migrate}`,
+    '  # kustomize image name of the migration image, pinned in overlays/<env>/images.',
+    `  migrate-image: ${identity.migrateImage}`,
+    "  # The restricted role `dbos migrate --app-role` grants; the executors' database URL logs in as it.",
+    `  role: ${identity.role}`,
+    "  # Sealed in secrets/: the executors' database URL (restricted role) and their Conductor API key.",
+    `  database-secret: ${identity.databaseSecret}`,
+    `  conductor-api-key-secret: ${identity.conductorApiKeySecret}`,
+    "  # Where KEDA polls the latest version's queue length (the Service above, from KEDA's namespace).",
+    `  metrics-url: ${identity.metricsUrl}`,
+    '',
+  ].join('\n');
+}
+
 /** Kubernetes object names and label values the identity feeds (everything but the role and the URL). */
 const DNS_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const ROLE = /^[a-z_][a-z0-9_]{0,62}$/;
