@@ -16,7 +16,7 @@ const SEAL_EXAMPLES = {
   usage: 'pnpm exec tsx packages/sealing/scripts/seal-example-environments.ts [ENV ...]',
   summary:
     'Re-creates the example environments: for each, a fresh sealing key pair whose certificate replaces ' +
-    'clusters/<env>/sealed-secrets-cert.pem (the private key is dropped) and every SealedSecret of overlays/<env>/secrets, ' +
+    'clusters/<env>/sealed-secrets-cert.pem (the private key is dropped) and every SealedSecret of overlays/<env>/platform/secrets and overlays/<env>/apps/<app>/secrets, ' +
     'sealed from random or placeholder values. Only for the examples: a real environment uses secrets:bootstrap.',
   flags: {},
   positionals: {

@@ -58,7 +58,7 @@ export interface Task {
   /** What the task reads besides the tree and the config. */
   needs: readonly TaskNeed[];
   plan(context: TaskContext): Promise<TaskResult>;
-  /** Why this config does not enable the task (e.g. no `appVersions:` section), or null when it does. Running every
+  /** Why this config does not enable the task (e.g. no `apps:` entries), or null when it does. Running every
    * task, a disabled one is reported as not proposed; asked for by name, its plan() says what is missing. */
   disabledBy?(config: BotConfig): string | null;
 }
