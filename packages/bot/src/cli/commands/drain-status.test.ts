@@ -181,6 +181,18 @@ describe('pnpm bot drain-status', () => {
     expect(Object.keys(JSON.parse(one.stdout))).toEqual(['cart']);
   });
 
+  it("with --env, reads that environment's own DBOS_DRAIN_DATABASE_URL_<ENV> before the plain variable", async () => {
+    const closed = `postgresql://reader@127.0.0.1:1/${sys.database}`;
+    // The environment's own variable wins over a plain one that names another database (here: nothing listening).
+    const own = await cli(['--env', 'dev', '--app', 'cart', '--json'], { DBOS_DRAIN_DATABASE_URL_DEV: reader.url, DBOS_DRAIN_DATABASE_URL: closed });
+    expect(own.code).toBe(0);
+    expect(JSON.parse(own.stdout).cart[0]).toMatchObject({ version: '1.0.0', inFlight: 3 });
+    // Another environment's variable is never read for this one.
+    const other = await cli(['--env', 'prod', '--json'], { DBOS_DRAIN_DATABASE_URL_DEV: reader.url });
+    expect(other.code).toBe(64);
+    expect(other.stderr).toContain('no database URL: set DBOS_DRAIN_DATABASE_URL_PROD or DBOS_DRAIN_DATABASE_URL');
+  });
+
   it('an application or environment the config does not know is exit 2 with the known names, never "nothing in flight"', async () => {
     for (const argv of [
       ['--app', 'shpo'],

@@ -27,7 +27,7 @@ export const spec = {
     'database-url-file': {
       type: 'string',
       valueName: 'FILE',
-      description: `a file holding postgresql://USER:PASSWORD@HOST:PORT/DATABASE of the DBOS system database; without it the URL comes from ${DRAIN_STATUS_URL_ENV}. The URL is never an argument: pnpm, shell history and ps would show it.`,
+      description: `a file holding postgresql://USER:PASSWORD@HOST:PORT/DATABASE of the DBOS system database; without it the URL comes from ${DRAIN_STATUS_URL_ENV}_<ENV> with --env (DBOS_DRAIN_DATABASE_URL_DEV for dev), else ${DRAIN_STATUS_URL_ENV}. The URL is never an argument: pnpm, shell history and ps would show it.`,
     },
     json: {
       type: 'boolean',
@@ -141,7 +141,13 @@ async function selectApplications(values: FlagValues<typeof spec.flags>): Promis
 /** Never prints the password nor any argument's value. */
 export async function run(values: FlagValues<typeof spec.flags>, io: CommandIo): Promise<number> {
   const appNames = await selectApplications(values);
-  let databaseUrl = io.env[DRAIN_STATUS_URL_ENV];
+  // With --env, that environment's own variable first (DBOS_DRAIN_DATABASE_URL_<ENV>, what a run over every
+  // environment reads, and what `pnpm bot evidence` and `pnpm apps:remove` read): it cannot name another environment's
+  // database. Else the plain one.
+  const { envVarSuffix } = await import('../../config/schema.ts');
+  const ownEnv = values.env !== undefined ? `${DRAIN_STATUS_URL_ENV}_${envVarSuffix(values.env)}` : null;
+  const urlEnv = ownEnv && io.env[ownEnv] ? ownEnv : DRAIN_STATUS_URL_ENV;
+  let databaseUrl = io.env[urlEnv];
   const file = values['database-url-file'];
   if (file !== undefined) {
     try {
@@ -155,7 +161,7 @@ export async function run(values: FlagValues<typeof spec.flags>, io: CommandIo):
   }
   if (!databaseUrl)
     throw new UsageError(
-      `no database URL: set ${DRAIN_STATUS_URL_ENV} or pass --database-url-file`,
+      `no database URL: set ${ownEnv ? `${ownEnv} or ` : ''}${DRAIN_STATUS_URL_ENV} or pass --database-url-file`,
       `export ${DRAIN_STATUS_URL_ENV}=postgresql://USER:PASSWORD@HOST:PORT/DATABASE (the drain reader role of the DBOS system database)`,
     );
   const { describeConnectionString, DrainUnknownError, formatDrainTable, readDrainStatus, toDrainJson } = await import('@dbos-gitops/drain');
