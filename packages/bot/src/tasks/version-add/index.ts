@@ -17,6 +17,7 @@ import { hasHoldCommentLine } from '../../repo/holds.ts';
 import { walkApplications } from '../shared/walk.ts';
 import { appsInEnvironment } from '../../repo/apps.ts';
 import { HOLD_LABEL } from '../../sources/forge/types.ts';
+import { evidenceSummary, evidenceTable, readGate, type GateReading } from '../../sources/drain/evidence.ts';
 
 const TASK = 'version-add';
 /** Candidates younger than the minimum release age are passed over; look at most this many (as image-update does). */
@@ -29,6 +30,12 @@ const MAX_AGE_CANDIDATES = 5;
  * exactly the version and DIGEST the previous one has merged for THAT application (never re-resolving the tag). The
  * PR adds the version directory under overlays/<env>/apps/<app>/versions and its list line, and moves the app-latest
  * component and the application's Service selector to it; older versions keep running untouched.
+ *
+ * Promotion is gated on DBOS evidence: a version enters environment N+1 only when the gate of environment N
+ * (`environments[].gate`) reads `pass` for exactly that version name there, read with N's drain reader (the version
+ * directory of N pins the digest, so the name stands for that digest). `fail` and `unknown` (no reader configured for
+ * N, database unreachable, not enough data, soak not elapsed) skip it with the reason: unknown never promotes. The
+ * first environment takes versions from the registry and is not gated (there is no evidence before it runs anywhere).
  */
 
 interface Target {
@@ -37,6 +44,8 @@ interface Target {
   digest: string;
   created: Date | null;
   source: string;
+  /** The previous environment's gate reading this promotion relied on (always `pass` when a plan is built). */
+  gate?: GateReading;
 }
 
 /** The environment's latest version: the one with the app-latest component, else the highest. */
@@ -120,7 +129,7 @@ function buildPlan(context: TaskContext, app: AppConfig, env: string, tree: AppV
   const why =
     target.source === 'registry'
       ? `This is the newest tag the policy of \`${app.name}\` under \`apps:\` in \`.github/gitops-bot.yaml\` allows (semver range, tag filters) that is older than the minimum release age.`
-      : `This exact digest is the latest version of \`${app.name}\` merged in the previous environment it runs in on the base branch${context.kube ? ' and passed the cluster health gate' : ''}; promotion copies the digest, it never re-resolves the tag.`;
+      : `This exact digest is the latest version of \`${app.name}\` merged in the previous environment it runs in on the base branch${context.kube ? ' and passed the cluster health gate' : ''}, and its DBOS evidence there passed that environment's gate (table above); promotion copies the digest, it never re-resolves the tag.`;
   const body = [
     `Adds version \`${target.version}\` of application **${app.name}** to **${env}** as \`${tree.base}/${slug}/\` and makes it the latest.`,
     '',
@@ -128,6 +137,7 @@ function buildPlan(context: TaskContext, app: AppConfig, env: string, tree: AppV
     `- Source: ${target.source}`,
     `- The \`app-latest\` component and the \`${app.name}\` Service selector move from \`${previous?.slug ?? '(none)'}\` to \`${slug}\`.`,
     `- Older versions keep their Deployments and keep draining their own workflows; version-retire removes each once it has drained.`,
+    ...(target.gate ? ['', ...evidenceTable(target.gate)] : []),
     '',
     `Sync order: ${app.name}'s schema migration runs first, then the new executors start, then its Service switches to them. Other applications are not touched.`,
     '',
@@ -152,7 +162,8 @@ function buildPlan(context: TaskContext, app: AppConfig, env: string, tree: AppV
 
 export const versionAddTask: Task = {
   name: TASK,
-  needs: ['registry', 'forge', 'kube'],
+  // drain: the previous environment's drain reader reads the evidence promotion is gated on.
+  needs: ['registry', 'forge', 'kube', 'drain'],
   disabledBy: appVersionsDisabledBy,
   description:
     'add a Deployment for a new application version (newest allowed tag into the first environment, then the merged digest env by env); older versions keep draining',
@@ -198,6 +209,19 @@ export const versionAddTask: Task = {
       }
       const why = rejected(context, env.name, app.name, target);
       if (why) return skip(slug, why);
+      if (previousEnv) {
+        // Last, so a run where nothing is to be promoted never opens a connection.
+        const gate = await readGate(context.drain, context.config, previousEnv, app, target.version, context.now);
+        context.log(`gate of ${app.name} ${target.version} in ${previousEnv.name}: ${gate.verdict} (${evidenceSummary(gate)})`);
+        if (gate.verdict !== 'pass') {
+          const counts = gate.evidence ? ` [${evidenceSummary(gate)}]` : '';
+          return skip(
+            slug,
+            `${target.version} is not promoted from ${previousEnv.name}: its gate there reads ${gate.verdict}${counts}: ${gate.reasons.join(' ')}`,
+          );
+        }
+        target.gate = gate;
+      }
       propose(buildPlan(context, app, env.name, tree, target));
     });
   },
