@@ -172,6 +172,40 @@ describe('version-add', () => {
     expect(third.applied.filter((item) => item.outcome === 'created').map((item) => item.plan.branch)).toEqual(['bot/version-add/prod/dbos-app/1-1-0']);
   });
 
+  it('an open promotion PR survives an unknown gate, and is closed with the evidence once the gate reads fail', async () => {
+    const { files } = await setup();
+    const remote = await createBareRemote(files);
+    remotes.push(remote);
+    await runOnce(remote);
+    await remote.mergeInto('main', 'bot/version-add/dev/dbos-app/1-1-0');
+    await passing('dbos-app', '1.1.0');
+    const opened = await runOnce(remote);
+    const branch = 'bot/version-add/staging/dbos-app/1-1-0';
+    expect(opened.applied.filter((item) => item.outcome === 'created').map((item) => item.plan.branch)).toEqual([branch]);
+
+    // No evidence any more (e.g. rows garbage-collected, a quiet window): unknown proposes nothing and closes nothing.
+    await pg.query('TRUNCATE dbos.workflow_status CASCADE', [], sys.database);
+    const unknown = await runOnce(remote);
+    expect(unknown.applied.filter((item) => item.plan.env === 'staging')).toEqual([]);
+    // (The local forge lists the merged dev branch as a PR too; only staging's is this test's.)
+    const staging = (closed: Array<{ branch: string; reason: string }>) => closed.filter((item) => item.branch.includes('/staging/'));
+    expect(staging(unknown.closed)).toEqual([]);
+    expect(unknown.skips.find((skip) => skip.env === 'staging')!.reason).toMatch(/^1\.1\.0 is not promoted from dev: its gate there reads unknown /);
+
+    // Failures in dev: the open PR is closed with the verdict and counts.
+    await pg.query(
+      `INSERT INTO dbos.workflow_status (workflow_uuid, status, name, application_version, application_name, created_at, updated_at, completed_at)
+       SELECT 'err-' || i, 'ERROR', 'wf', '1.1.0', 'dbos-app', t - 1000, t, t
+         FROM generate_series(1, 3) AS i, (SELECT (EXTRACT(EPOCH FROM now()) * 1000)::bigint - 60000 AS t) AS clock`,
+      [],
+      sys.database,
+    );
+    const failed = await runOnce(remote);
+    expect(staging(failed.closed).map((item) => item.branch)).toEqual([branch]);
+    expect(staging(failed.closed)[0]!.reason).toContain('its gate there reads fail [SUCCESS 0, ERROR 3,');
+    // A PR closed unmerged is never re-proposed for that version (tested below with the forge's closed state).
+  });
+
   it('stops at maxLive and does not re-propose a version whose PR was closed unmerged', async () => {
     const limited = await setup({ maxLive: 1 });
     const config = parseConfig(limited.files['.github/gitops-bot.yaml']!);

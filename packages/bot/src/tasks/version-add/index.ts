@@ -215,10 +215,12 @@ export const versionAddTask: Task = {
         context.log(`gate of ${app.name} ${target.version} in ${previousEnv.name}: ${gate.verdict} (${evidenceSummary(gate)})`);
         if (gate.verdict !== 'pass') {
           const counts = gate.evidence ? ` [${evidenceSummary(gate)}]` : '';
-          return skip(
-            slug,
-            `${target.version} is not promoted from ${previousEnv.name}: its gate there reads ${gate.verdict}${counts}: ${gate.reasons.join(' ')}`,
-          );
+          const reason = `${target.version} is not promoted from ${previousEnv.name}: its gate there reads ${gate.verdict}${counts}: ${gate.reasons.join(' ')}`;
+          // fail: an open promotion PR is closed with the evidence, and a closed one is never re-proposed: the version
+          // is bad. unknown says nothing new about the version (an outage, a quiet hour in the window): no new PR, but
+          // an open one (opened on a pass, its evidence in its body) is left alone, since closing it would read back
+          // as a rejection and bar the version for good.
+          return gate.verdict === 'fail' ? skip(slug, reason) : skip(slug, reason, { leaveOpenPullRequest: true });
         }
         target.gate = gate;
       }
