@@ -93,7 +93,12 @@ function configWith(edit: (config: BotConfig) => void = () => undefined): BotCon
 }
 
 /** Plans version-add only for staging, as `pnpm bot plan --env staging` does, with the CLI environment `env`. */
-function plan(env: NodeJS.ProcessEnv, config = configWith(), envFilter: string | null = 'staging') {
+interface OpenPr {
+  branch: string;
+  body: string;
+}
+
+function plan(env: NodeJS.ProcessEnv, config = configWith(), envFilter: string | null = 'staging', open: OpenPr[] = []) {
   const logs: string[] = [];
   return planAll({
     config,
@@ -102,7 +107,17 @@ function plan(env: NodeJS.ProcessEnv, config = configWith(), envFilter: string |
     registry: new OciRegistryClient({ plainHttpHosts: [registry.host] }),
     kube: null,
     drain: defaultDrainSourceFor(env),
-    pullRequests: [],
+    pullRequests: open.map((pr, i) => ({
+      number: i + 1,
+      branch: pr.branch,
+      title: '',
+      body: pr.body,
+      state: 'open' as const,
+      merged: false,
+      labels: [],
+      createdAt: new Date().toISOString(),
+      url: '',
+    })),
     envFilter,
     now: new Date(),
     log: (line) => logs.push(line),
@@ -142,6 +157,23 @@ describe('version-add promotion gated on DBOS evidence of the previous environme
     // Where it was read, without the reader's password.
     expect(body).toContain(`read from database `);
     expect(body).not.toContain(reader.password);
+  });
+
+  it('an open promotion PR keeps the evidence it was opened on while the gate still passes (no forge write per run)', async () => {
+    await registered('1.1.0', DAY);
+    await finished('1.1.0', 'SUCCESS', 12);
+    const first = (await plan(devReader())).plans[0]!;
+    await finished('1.1.0', 'SUCCESS', 5, 60_000);
+    const again = (await plan(devReader(), configWith(), 'staging', [{ branch: STAGING_BRANCH, body: first.body }])).plans[0]!;
+    expect(again.body).toBe(first.body);
+    // Without that open PR the table is read afresh: the new successes show.
+    const fresh = (await plan(devReader())).plans[0]!;
+    expect(fresh.body).toContain('| SUCCESS | 17 |');
+    // An open PR whose other lines differ (here: it moved the Service from another version) gets the fresh table.
+    const stale = first.body.replace('move from `1-0-0`', 'move from `0-9-0`');
+    const replaced = (await plan(devReader(), configWith(), 'staging', [{ branch: STAGING_BRANCH, body: stale }])).plans[0]!;
+    expect(replaced.body).toContain('| SUCCESS | 17 |');
+    expect(replaced.body).toContain('move from `1-0-0`');
   });
 
   it('fail: a version whose workflows fail in dev is not promoted; the skip names the verdict and the counts', async () => {

@@ -115,6 +115,20 @@ function rejected(context: TaskContext, env: string, app: string, target: Target
   return null;
 }
 
+/** The evidence block of a promotion PR body: from its heading to the blank line before "Sync order". */
+const EVIDENCE_BLOCK = /\n\nEvidence of `[^\n]*\n[\s\S]*?(?=\n\nSync order: )/;
+
+/**
+ * The body of an open promotion PR whose every other line is unchanged keeps the evidence it was opened (or last
+ * changed) on: the gate still reads pass, and re-writing the counts and read time every run would be a forge write
+ * per run that says nothing new. A changed plan (another digest, another previous version) gets the fresh table.
+ */
+function keptEvidenceBody(context: TaskContext, branch: string, withoutEvidence: string, fresh: string): string {
+  const open = context.previous.find((previous) => previous.branch === branch && previous.state === 'open');
+  if (open?.body && EVIDENCE_BLOCK.test(open.body) && open.body.replace(EVIDENCE_BLOCK, '') === withoutEvidence) return open.body;
+  return fresh;
+}
+
 function buildPlan(context: TaskContext, app: AppConfig, env: string, tree: AppVersionsTree, target: Target): Plan {
   const taken = new Map(tree.versions.map((live) => [live.slug, live.version]));
   const slug = appVersionSlug(target.version, taken);
@@ -130,28 +144,31 @@ function buildPlan(context: TaskContext, app: AppConfig, env: string, tree: AppV
     target.source === 'registry'
       ? `This is the newest tag the policy of \`${app.name}\` under \`apps:\` in \`.github/gitops-bot.yaml\` allows (semver range, tag filters) that is older than the minimum release age.`
       : `This exact digest is the latest version of \`${app.name}\` merged in the previous environment it runs in on the base branch${context.kube ? ' and passed the cluster health gate' : ''}, and its DBOS evidence there passed that environment's gate (table above); promotion copies the digest, it never re-resolves the tag.`;
-  const body = [
-    `Adds version \`${target.version}\` of application **${app.name}** to **${env}** as \`${tree.base}/${slug}/\` and makes it the latest.`,
-    '',
-    `- Image: \`${app.repository}:${target.tag}@${target.digest}\` (built ${target.created ? target.created.toISOString().slice(0, 10) : 'unknown'})`,
-    `- Source: ${target.source}`,
-    `- The \`app-latest\` component and the \`${app.name}\` Service selector move from \`${previous?.slug ?? '(none)'}\` to \`${slug}\`.`,
-    `- Older versions keep their Deployments and keep draining their own workflows; version-retire removes each once it has drained.`,
-    ...(target.gate ? ['', ...evidenceTable(target.gate)] : []),
-    '',
-    `Sync order: ${app.name}'s schema migration runs first, then the new executors start, then its Service switches to them. Other applications are not touched.`,
-    '',
-    `**Why:** ${why}`,
-    '',
-    `To stop this proposal, close the PR (the bot waits for a newer version) or add the \`${HOLD_LABEL}\` label.`,
-    '',
-    markerFor({ task: TASK, env, subject, memory }),
-  ].join('\n');
+  const bodyWith = (evidence: string[]) =>
+    [
+      `Adds version \`${target.version}\` of application **${app.name}** to **${env}** as \`${tree.base}/${slug}/\` and makes it the latest.`,
+      '',
+      `- Image: \`${app.repository}:${target.tag}@${target.digest}\` (built ${target.created ? target.created.toISOString().slice(0, 10) : 'unknown'})`,
+      `- Source: ${target.source}`,
+      `- The \`app-latest\` component and the \`${app.name}\` Service selector move from \`${previous?.slug ?? '(none)'}\` to \`${slug}\`.`,
+      `- Older versions keep their Deployments and keep draining their own workflows; version-retire removes each once it has drained.`,
+      ...evidence,
+      '',
+      `Sync order: ${app.name}'s schema migration runs first, then the new executors start, then its Service switches to them. Other applications are not touched.`,
+      '',
+      `**Why:** ${why}`,
+      '',
+      `To stop this proposal, close the PR (the bot waits for a newer version) or add the \`${HOLD_LABEL}\` label.`,
+      '',
+      markerFor({ task: TASK, env, subject, memory }),
+    ].join('\n');
+  const branch = branchFor(TASK, env, subject);
+  const body = target.gate ? keptEvidenceBody(context, branch, bodyWith([]), bodyWith(['', ...evidenceTable(target.gate)])) : bodyWith([]);
   return {
     task: TASK,
     env,
     subject,
-    branch: branchFor(TASK, env, subject),
+    branch,
     title: `${env}: add ${app.name} version ${target.version}`,
     body,
     labels: baseLabels(context.config.forge.labels, env),
