@@ -15,6 +15,7 @@ import { parseConfig } from '../../config/load.ts';
 import type { BotConfig } from '../../config/schema.ts';
 import { planAll } from '../../runner.ts';
 import { defaultDrainSourceFor } from '../../sources/drain/for-environment.ts';
+import { ConductorCheckedDrainSource, DatabaseDrainSource } from '../../sources/drain/source.ts';
 import { OciRegistryClient } from '../../sources/registry/oci-client.ts';
 import { memoryTree, versionFixtureFiles } from '../../../testing/version-fixture.ts';
 import { readPins } from '../shared/pins.ts';
@@ -279,4 +280,19 @@ describe('version-add promotion gated on DBOS evidence of the previous environme
     expect(stagingSkip(fail.skips).reason).toContain('reads fail [SUCCESS 12, ERROR 3,');
     await worker.stop();
   }, 120_000);
+});
+
+describe("the drain reader's evidence", () => {
+  it("with drain.source conductor the evidence is the database's alone: Conductor (unreachable here) is not asked", async () => {
+    await registered('1.1.0', DAY);
+    await finished('1.1.0', 'SUCCESS', 3);
+    const closedPort = await freePort();
+    const source = new ConductorCheckedDrainSource(new DatabaseDrainSource({ databaseUrl: reader.url }), {
+      baseUrl: `http://127.0.0.1:${closedPort}`,
+      org: 'example',
+      apiKey: 'unused',
+    });
+    const evidence = await source.readEvidence({ appName: APP, version: '1.1.0', windowStart: null });
+    expect(evidence.counts).toEqual({ success: 3, error: 0, maxRecoveryAttemptsExceeded: 0, cancelled: 0, finished: 3 });
+  });
 });
