@@ -175,6 +175,11 @@ describe('version-add promotion gated on DBOS evidence of the previous environme
     const replaced = (await plan(devReader(), configWith(), 'staging', [{ branch: STAGING_BRANCH, body: stale }])).plans[0]!;
     expect(replaced.body).toContain('| SUCCESS | 17 |');
     expect(replaced.body).toContain('move from `1-0-0`');
+    // A hand-edited table (other than its digits) is not kept: the bot's own table replaces it.
+    const edited = first.body.replace('| verdict | **pass** |', '| verdict | **pass** (approved by ops) |');
+    const rewritten = (await plan(devReader(), configWith(), 'staging', [{ branch: STAGING_BRANCH, body: edited }])).plans[0]!;
+    expect(rewritten.body).not.toContain('approved by ops');
+    expect(rewritten.body).toContain('| SUCCESS | 17 |');
   });
 
   it('fail: a version whose workflows fail in dev is not promoted; the skip names the verdict and the counts', async () => {

@@ -125,7 +125,12 @@ const EVIDENCE_BLOCK = /\n\nEvidence of `[^\n]*\n[\s\S]*?(?=\n\nSync order: )/;
  */
 function keptEvidenceBody(context: TaskContext, branch: string, withoutEvidence: string, fresh: string): string {
   const open = context.previous.find((previous) => previous.branch === branch && previous.state === 'open');
-  if (open?.body && EVIDENCE_BLOCK.test(open.body) && open.body.replace(EVIDENCE_BLOCK, '') === withoutEvidence) return open.body;
+  const kept = open?.body ? EVIDENCE_BLOCK.exec(open.body)?.[0] : undefined;
+  // The PR body is forge input anyone with write access can edit: keep it only when it is the bot's text to the
+  // digit, the same table with other counts and times. The decision never rests on it: the gate was read this run.
+  const digitsMasked = (text: string) => text.replace(/\d/g, '0');
+  if (kept && open!.body!.replace(EVIDENCE_BLOCK, '') === withoutEvidence && digitsMasked(kept) === digitsMasked(EVIDENCE_BLOCK.exec(fresh)?.[0] ?? ''))
+    return open!.body!;
   return fresh;
 }
 
