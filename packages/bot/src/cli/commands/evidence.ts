@@ -3,6 +3,7 @@ import type { EvidenceVerdict, VersionEvidence } from '@dbos-gitops/drain';
 import type { AppConfig, BotConfig, EnvironmentConfig } from '../../config/schema.ts';
 import { ConfigError, UsageError } from '../../errors.ts';
 import type { Options } from '../options.ts';
+import { gateSoakSeconds } from '../../sources/drain/gate-soak.ts';
 import { version, type CommandIo } from '../index.ts';
 
 export const spec = {
@@ -36,17 +37,11 @@ export const spec = {
   ],
 } satisfies CommandSpec;
 
+// Shared with version-add's promotion gate; re-exported for this command's callers.
+export { gateSoakSeconds };
+
 /** A version string we print back: what DBOS__APPVERSION values look like; anything else is refused unshown. */
 const VERSION_TEXT = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
-
-/** Seconds a version must run in `env` before its evidence can pass, and the default evidence window. */
-export function gateSoakSeconds(config: BotConfig, env: EnvironmentConfig): number {
-  if (env.gate.soak !== undefined) return env.gate.soak;
-  // promotionSoak is set on the environment a version is promoted INTO, and is how long it must have run in the one
-  // before: so the evidence of this environment soaks for the next one's promotionSoak. The last has no next.
-  const index = config.environments.findIndex((e) => e.name === env.name);
-  return config.environments[index + 1]?.promotionSoak ?? env.promotionSoak;
-}
 
 function appsOf(config: BotConfig, env: string): AppConfig[] {
   return config.apps.filter((app) => app.environments === undefined || app.environments.includes(env));

@@ -5,12 +5,14 @@ import {
   findStalledPending,
   readDrainStatusFromConductor,
   readVersionInFlight,
+  readVersionEvidence,
   describeConnectionString,
   SINGLE_VERSION_SQL,
   withDrainReadTransaction,
   type DeadLetteredOfVersion,
   type OrphanedWorkflow,
   type Queryable,
+  type VersionEvidence,
 } from '@dbos-gitops/drain';
 import type { AppConfig } from '../../config/schema.ts';
 import { BotError } from '../../errors.ts';
@@ -84,10 +86,20 @@ export interface DrainReadRequest {
   quietPeriodMs: number;
 }
 
-/** What version-retire reads; the task never opens a connection itself. */
+/** The evidence of one version over a window (sources/drain/evidence.ts judges it). */
+export interface EvidenceReadRequest {
+  appName: string;
+  version: string;
+  /** null: since the version registered. */
+  windowStart: Date | null;
+}
+
+/** What version-retire reads, and version-add's promotion gate; the tasks never open a connection themselves. */
 export interface DrainSource {
   readonly describe: string;
   read(request: DrainReadRequest): Promise<DrainReading>;
+  /** Absent on a reader that cannot read evidence: the gate's verdict is then unknown (fail closed). Fails with DrainReadError. */
+  readEvidence?(request: EvidenceReadRequest): Promise<VersionEvidence>;
 }
 
 /** The drain could not be read with certainty. Retirement fails closed: no PR, non-zero exit. */
@@ -150,11 +162,11 @@ async function readInTransaction(
   return { readAt, latestVersion, versions };
 }
 
-function asReadError(error: unknown, where: string): never {
-  if (error instanceof DrainUnknownError) throw new DrainReadError(`the drain status could not be read from ${where}: ${error.message}`, error.reason);
+function asReadError(error: unknown, where: string, what = 'the drain status'): never {
+  if (error instanceof DrainUnknownError) throw new DrainReadError(`${what} could not be read from ${where}: ${error.message}`, error.reason);
   if (error instanceof BotError) throw error;
   // Never echo a raw error that might carry a URL with its password.
-  throw new DrainReadError(`the drain status could not be read from ${where}: unexpected ${(error as Error)?.name ?? 'error'}`, 'unexpected');
+  throw new DrainReadError(`${what} could not be read from ${where}: unexpected ${(error as Error)?.name ?? 'error'}`, 'unexpected');
 }
 
 export class DatabaseDrainSource implements DrainSource {
@@ -173,6 +185,20 @@ export class DatabaseDrainSource implements DrainSource {
       return { source: 'database', describe: this.describe, ...result, queries: { inFlight: SINGLE_VERSION_SQL.trim(), quietSince: QUIET_SINCE_SQL.trim() } };
     } catch (error) {
       return asReadError(error, this.describe);
+    }
+  }
+
+  async readEvidence(request: EvidenceReadRequest): Promise<VersionEvidence> {
+    try {
+      return await readVersionEvidence({
+        databaseUrl: this.options.databaseUrl,
+        appName: request.appName,
+        version: request.version,
+        windowStart: request.windowStart,
+        ...(this.options.timeoutMs ? { timeoutMs: this.options.timeoutMs } : {}),
+      });
+    } catch (error) {
+      return asReadError(error, this.describe, 'the evidence');
     }
   }
 }
@@ -218,6 +244,12 @@ export class ConductorCheckedDrainSource implements DrainSource {
     if (fromConductor.truncated)
       throw new DrainReadError('Conductor returned more pages than the reader reads; its counts are incomplete', 'conductor-malformed');
     return { ...reading, source: 'conductor+database', describe: this.describe, versions };
+  }
+
+  /** Conductor counts no finished workflows: the evidence is the database's alone. */
+  async readEvidence(request: EvidenceReadRequest): Promise<VersionEvidence> {
+    if (!this.database.readEvidence) throw new DrainReadError(`${this.database.describe} cannot read the evidence of a version`, 'invalid-input');
+    return this.database.readEvidence(request);
   }
 }
 

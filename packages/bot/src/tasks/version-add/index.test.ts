@@ -1,6 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createBareRemote, type BareRemote } from '@dbos-gitops/testkit';
-import { startRegistry, type TestRegistry } from '@dbos-gitops/testkit';
+import { createDbosSystemDatabase, startPostgres, startRegistry, type DbosSystemDatabase, type PostgresServer, type TestRegistry } from '@dbos-gitops/testkit';
+import { createDrainReader } from '@dbos-gitops/drain/testing';
+import { defaultDrainSourceFor, type DrainSourceFor } from '../../sources/drain/for-environment.ts';
 import { parseConfig } from '../../config/load.ts';
 import { GitWorkspace } from '../../git/workspace.ts';
 import { planAll, runPlans } from '../../runner.ts';
@@ -16,6 +18,8 @@ import type { PreviousProposal } from '../types.ts';
 /*
  * version-add against a real OCI registry (docker-registry on loopback) and the real runner with a real bare git
  * remote: newest allowed and old-enough tag into dev, then the exact merged digest into staging, then prod.
+ * Promotion needs the previous environment's DBOS evidence to pass (gate.test.ts tests the gate itself); here every
+ * environment's drain reader reads one real DBOS system database, where `passing` records a version's successes.
  */
 const DAY = 86_400_000;
 const IDENTITY = { name: 'bot', email: 'bot@example.invalid' };
@@ -26,14 +30,43 @@ const SERVICE = (env: string) => `${DIR(env)}/service.yaml`;
 let registry: TestRegistry;
 let counter = 0;
 const remotes: BareRemote[] = [];
+let pg: PostgresServer;
+let sys: DbosSystemDatabase;
+let drain: DrainSourceFor;
 
 beforeAll(async () => {
   registry = await startRegistry();
+  pg = await startPostgres();
+  sys = await createDbosSystemDatabase(pg);
+  const reader = await createDrainReader(pg, sys.database);
+  drain = defaultDrainSourceFor({ DBOS_DRAIN_DATABASE_URL_DEV: reader.url, DBOS_DRAIN_DATABASE_URL_STAGING: reader.url });
 });
 afterAll(async () => {
   for (const remote of remotes) await remote.cleanup();
   await registry?.stop();
+  await pg?.stop();
 });
+beforeEach(async () => {
+  await pg.query('TRUNCATE dbos.workflow_status CASCADE', [], sys.database);
+  await pg.query('DELETE FROM dbos.application_versions', [], sys.database);
+});
+
+/** The version ran a day in every environment with 10 successful workflows: its gate passes (defaults, soak 0). */
+async function passing(app: string, version: string): Promise<void> {
+  await pg.query(
+    `INSERT INTO dbos.application_versions (version_id, version_name, version_timestamp, application_name)
+     VALUES ($1, $2, (EXTRACT(EPOCH FROM now()) * 1000)::bigint - 86400000, $3)`,
+    [`${app}-${version}`, version, app],
+    sys.database,
+  );
+  await pg.query(
+    `INSERT INTO dbos.workflow_status (workflow_uuid, status, name, application_version, application_name, created_at, updated_at, completed_at)
+     SELECT $1 || '-' || i, 'SUCCESS', 'wf', $2, $3, t - 1000, t, t
+       FROM generate_series(1, 10) AS i, (SELECT (EXTRACT(EPOCH FROM now()) * 1000)::bigint - 60000 AS t) AS clock`,
+    [`${app}-${version}`, version, app],
+    sys.database,
+  );
+}
 
 interface Setup {
   repository: string;
@@ -75,6 +108,7 @@ async function runOnce(remote: BareRemote) {
       forge,
       registry: new OciRegistryClient({ plainHttpHosts: [registry.host] }),
       kube: null,
+      drain,
       envFilter: null,
       dryRun: false,
       now: new Date(),
@@ -123,6 +157,7 @@ describe('version-add', () => {
 
     // A human merges the dev PR: staging gets exactly dev's digest (not a fresh resolve of the tag), prod still waits.
     await remote.mergeInto('main', branch);
+    await passing('dbos-app', '1.1.0');
     await registry.pushImage(`t${counter}/dbos-app`, '1.1.0', { created: new Date(Date.now() - 20 * DAY), salt: 'retagged' });
     const second = await runOnce(remote);
     const staging = second.applied.find((item) => item.plan.env === 'staging')!;
@@ -135,6 +170,40 @@ describe('version-add', () => {
     await remote.mergeInto('main', staging.plan.branch);
     const third = await runOnce(remote);
     expect(third.applied.filter((item) => item.outcome === 'created').map((item) => item.plan.branch)).toEqual(['bot/version-add/prod/dbos-app/1-1-0']);
+  });
+
+  it('an open promotion PR survives an unknown gate, and is closed with the evidence once the gate reads fail', async () => {
+    const { files } = await setup();
+    const remote = await createBareRemote(files);
+    remotes.push(remote);
+    await runOnce(remote);
+    await remote.mergeInto('main', 'bot/version-add/dev/dbos-app/1-1-0');
+    await passing('dbos-app', '1.1.0');
+    const opened = await runOnce(remote);
+    const branch = 'bot/version-add/staging/dbos-app/1-1-0';
+    expect(opened.applied.filter((item) => item.outcome === 'created').map((item) => item.plan.branch)).toEqual([branch]);
+
+    // No evidence any more (e.g. rows garbage-collected, a quiet window): unknown proposes nothing and closes nothing.
+    await pg.query('TRUNCATE dbos.workflow_status CASCADE', [], sys.database);
+    const unknown = await runOnce(remote);
+    expect(unknown.applied.filter((item) => item.plan.env === 'staging')).toEqual([]);
+    // (The local forge lists the merged dev branch as a PR too; only staging's is this test's.)
+    const staging = (closed: Array<{ branch: string; reason: string }>) => closed.filter((item) => item.branch.includes('/staging/'));
+    expect(staging(unknown.closed)).toEqual([]);
+    expect(unknown.skips.find((skip) => skip.env === 'staging')!.reason).toMatch(/^1\.1\.0 is not promoted from dev: its gate there reads unknown /);
+
+    // Failures in dev: the open PR is closed with the verdict and counts.
+    await pg.query(
+      `INSERT INTO dbos.workflow_status (workflow_uuid, status, name, application_version, application_name, created_at, updated_at, completed_at)
+       SELECT 'err-' || i, 'ERROR', 'wf', '1.1.0', 'dbos-app', t - 1000, t, t
+         FROM generate_series(1, 3) AS i, (SELECT (EXTRACT(EPOCH FROM now()) * 1000)::bigint - 60000 AS t) AS clock`,
+      [],
+      sys.database,
+    );
+    const failed = await runOnce(remote);
+    expect(staging(failed.closed).map((item) => item.branch)).toEqual([branch]);
+    expect(staging(failed.closed)[0]!.reason).toContain('its gate there reads fail [SUCCESS 0, ERROR 3,');
+    // A PR closed unmerged is never re-proposed for that version (tested below with the forge's closed state).
   });
 
   it('stops at maxLive and does not re-propose a version whose PR was closed unmerged', async () => {
@@ -215,6 +284,7 @@ describe('version-add with two applications in one environment', () => {
       tree: memoryTree(files),
       registry: new OciRegistryClient({ plainHttpHosts: [registry.host] }),
       kube: null,
+      drain,
       pullRequests: previous.map((p) => ({
         number: p.number,
         branch: p.branch,
@@ -263,6 +333,7 @@ describe('version-add with two applications in one environment', () => {
     expect(first.plans[0]!.edits.every((edit) => edit.path.startsWith('overlays/dev/apps/dbos-app/'))).toBe(true);
 
     // Merged into dev: staging gets dbos-app's digest; orders (absent from staging) is not proposed there.
+    await passing('dbos-app', '1.1.0');
     const merged = { ...files };
     for (const edit of first.plans[0]!.edits) merged[edit.path] = edit.after!;
     const second = await planFor(config, merged);
@@ -297,6 +368,7 @@ describe('version-add with two applications in one environment', () => {
     expect(first.plans.map((plan) => plan.branch).sort()).toEqual(['bot/version-add/dev/dbos-app/1-1-0', 'bot/version-add/dev/orders/1-1-0']);
     const merged = { ...files };
     for (const edit of first.plans.find((plan) => plan.branch.includes('/dbos-app/'))!.edits) merged[edit.path] = edit.after!;
+    await passing('dbos-app', '1.1.0');
     const second = await planFor(config, merged);
     expect(second.plans.map((plan) => plan.branch)).toEqual(['bot/version-add/staging/dbos-app/1-1-0']);
     expect(second.skips.find((skip) => skip.env === 'dev' && skip.subject === 'orders/1-1-0')!.reason).toMatch(

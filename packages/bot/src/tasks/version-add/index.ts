@@ -17,6 +17,7 @@ import { hasHoldCommentLine } from '../../repo/holds.ts';
 import { walkApplications } from '../shared/walk.ts';
 import { appsInEnvironment } from '../../repo/apps.ts';
 import { HOLD_LABEL } from '../../sources/forge/types.ts';
+import { evidenceSummary, evidenceTable, readGate, type GateReading } from '../../sources/drain/evidence.ts';
 
 const TASK = 'version-add';
 /** Candidates younger than the minimum release age are passed over; look at most this many (as image-update does). */
@@ -29,6 +30,12 @@ const MAX_AGE_CANDIDATES = 5;
  * exactly the version and DIGEST the previous one has merged for THAT application (never re-resolving the tag). The
  * PR adds the version directory under overlays/<env>/apps/<app>/versions and its list line, and moves the app-latest
  * component and the application's Service selector to it; older versions keep running untouched.
+ *
+ * Promotion is gated on DBOS evidence: a version enters environment N+1 only when the gate of environment N
+ * (`environments[].gate`) reads `pass` for exactly that version name there, read with N's drain reader (the version
+ * directory of N pins the digest, so the name stands for that digest). `fail` and `unknown` (no reader configured for
+ * N, database unreachable, not enough data, soak not elapsed) skip it with the reason: unknown never promotes. The
+ * first environment takes versions from the registry and is not gated (there is no evidence before it runs anywhere).
  */
 
 interface Target {
@@ -37,6 +44,8 @@ interface Target {
   digest: string;
   created: Date | null;
   source: string;
+  /** The previous environment's gate reading this promotion relied on (always `pass` when a plan is built). */
+  gate?: GateReading;
 }
 
 /** The environment's latest version: the one with the app-latest component, else the highest. */
@@ -106,6 +115,25 @@ function rejected(context: TaskContext, env: string, app: string, target: Target
   return null;
 }
 
+/** The evidence block of a promotion PR body: from its heading to the blank line before "Sync order". */
+const EVIDENCE_BLOCK = /\n\nEvidence of `[^\n]*\n[\s\S]*?(?=\n\nSync order: )/;
+
+/**
+ * The body of an open promotion PR whose every other line is unchanged keeps the evidence it was opened (or last
+ * changed) on: the gate still reads pass, and re-writing the counts and read time every run would be a forge write
+ * per run that says nothing new. A changed plan (another digest, another previous version) gets the fresh table.
+ */
+function keptEvidenceBody(context: TaskContext, branch: string, withoutEvidence: string, fresh: string): string {
+  const open = context.previous.find((previous) => previous.branch === branch && previous.state === 'open');
+  const kept = open?.body ? EVIDENCE_BLOCK.exec(open.body)?.[0] : undefined;
+  // The PR body is forge input anyone with write access can edit: keep it only when it is the bot's text to the
+  // digit, the same table with other counts and times. The decision never rests on it: the gate was read this run.
+  const digitsMasked = (text: string) => text.replace(/\d/g, '0');
+  if (kept && open!.body!.replace(EVIDENCE_BLOCK, '') === withoutEvidence && digitsMasked(kept) === digitsMasked(EVIDENCE_BLOCK.exec(fresh)?.[0] ?? ''))
+    return open!.body!;
+  return fresh;
+}
+
 function buildPlan(context: TaskContext, app: AppConfig, env: string, tree: AppVersionsTree, target: Target): Plan {
   const taken = new Map(tree.versions.map((live) => [live.slug, live.version]));
   const slug = appVersionSlug(target.version, taken);
@@ -120,28 +148,32 @@ function buildPlan(context: TaskContext, app: AppConfig, env: string, tree: AppV
   const why =
     target.source === 'registry'
       ? `This is the newest tag the policy of \`${app.name}\` under \`apps:\` in \`.github/gitops-bot.yaml\` allows (semver range, tag filters) that is older than the minimum release age.`
-      : `This exact digest is the latest version of \`${app.name}\` merged in the previous environment it runs in on the base branch${context.kube ? ' and passed the cluster health gate' : ''}; promotion copies the digest, it never re-resolves the tag.`;
-  const body = [
-    `Adds version \`${target.version}\` of application **${app.name}** to **${env}** as \`${tree.base}/${slug}/\` and makes it the latest.`,
-    '',
-    `- Image: \`${app.repository}:${target.tag}@${target.digest}\` (built ${target.created ? target.created.toISOString().slice(0, 10) : 'unknown'})`,
-    `- Source: ${target.source}`,
-    `- The \`app-latest\` component and the \`${app.name}\` Service selector move from \`${previous?.slug ?? '(none)'}\` to \`${slug}\`.`,
-    `- Older versions keep their Deployments and keep draining their own workflows; version-retire removes each once it has drained.`,
-    '',
-    `Sync order: ${app.name}'s schema migration runs first, then the new executors start, then its Service switches to them. Other applications are not touched.`,
-    '',
-    `**Why:** ${why}`,
-    '',
-    `To stop this proposal, close the PR (the bot waits for a newer version) or add the \`${HOLD_LABEL}\` label.`,
-    '',
-    markerFor({ task: TASK, env, subject, memory }),
-  ].join('\n');
+      : `This exact digest is the latest version of \`${app.name}\` merged in the previous environment it runs in on the base branch${context.kube ? ' and passed the cluster health gate' : ''}, and its DBOS evidence there passed that environment's gate (table above); promotion copies the digest, it never re-resolves the tag.`;
+  const bodyWith = (evidence: string[]) =>
+    [
+      `Adds version \`${target.version}\` of application **${app.name}** to **${env}** as \`${tree.base}/${slug}/\` and makes it the latest.`,
+      '',
+      `- Image: \`${app.repository}:${target.tag}@${target.digest}\` (built ${target.created ? target.created.toISOString().slice(0, 10) : 'unknown'})`,
+      `- Source: ${target.source}`,
+      `- The \`app-latest\` component and the \`${app.name}\` Service selector move from \`${previous?.slug ?? '(none)'}\` to \`${slug}\`.`,
+      `- Older versions keep their Deployments and keep draining their own workflows; version-retire removes each once it has drained.`,
+      ...evidence,
+      '',
+      `Sync order: ${app.name}'s schema migration runs first, then the new executors start, then its Service switches to them. Other applications are not touched.`,
+      '',
+      `**Why:** ${why}`,
+      '',
+      `To stop this proposal, close the PR (the bot waits for a newer version) or add the \`${HOLD_LABEL}\` label.`,
+      '',
+      markerFor({ task: TASK, env, subject, memory }),
+    ].join('\n');
+  const branch = branchFor(TASK, env, subject);
+  const body = target.gate ? keptEvidenceBody(context, branch, bodyWith([]), bodyWith(['', ...evidenceTable(target.gate)])) : bodyWith([]);
   return {
     task: TASK,
     env,
     subject,
-    branch: branchFor(TASK, env, subject),
+    branch,
     title: `${env}: add ${app.name} version ${target.version}`,
     body,
     labels: baseLabels(context.config.forge.labels, env),
@@ -152,7 +184,8 @@ function buildPlan(context: TaskContext, app: AppConfig, env: string, tree: AppV
 
 export const versionAddTask: Task = {
   name: TASK,
-  needs: ['registry', 'forge', 'kube'],
+  // drain: the previous environment's drain reader reads the evidence promotion is gated on.
+  needs: ['registry', 'forge', 'kube', 'drain'],
   disabledBy: appVersionsDisabledBy,
   description:
     'add a Deployment for a new application version (newest allowed tag into the first environment, then the merged digest env by env); older versions keep draining',
@@ -198,6 +231,21 @@ export const versionAddTask: Task = {
       }
       const why = rejected(context, env.name, app.name, target);
       if (why) return skip(slug, why);
+      if (previousEnv) {
+        // Last, so a run where nothing is to be promoted never opens a connection.
+        const gate = await readGate(context.drain, context.config, previousEnv, app, target.version, context.now);
+        context.log(`gate of ${app.name} ${target.version} in ${previousEnv.name}: ${gate.verdict} (${evidenceSummary(gate)})`);
+        if (gate.verdict !== 'pass') {
+          const counts = gate.evidence ? ` [${evidenceSummary(gate)}]` : '';
+          const reason = `${target.version} is not promoted from ${previousEnv.name}: its gate there reads ${gate.verdict}${counts}: ${gate.reasons.join(' ')}`;
+          // fail: an open promotion PR is closed with the evidence, and a closed one is never re-proposed: the version
+          // is bad. unknown says nothing new about the version (an outage, a quiet hour in the window): no new PR, but
+          // an open one (opened on a pass, its evidence in its body) is left alone, since closing it would read back
+          // as a rejection and bar the version for good.
+          return gate.verdict === 'fail' ? skip(slug, reason) : skip(slug, reason, { leaveOpenPullRequest: true });
+        }
+        target.gate = gate;
+      }
       propose(buildPlan(context, app, env.name, tree, target));
     });
   },

@@ -1,0 +1,117 @@
+import { formatEvidenceDuration, judgeEvidence, type EvidenceVerdictKind, type VersionEvidence } from '@dbos-gitops/drain';
+import type { AppConfig, BotConfig, EnvironmentConfig } from '../../config/schema.ts';
+import { drainUrlEnvFor, type DrainSourceFor } from './for-environment.ts';
+import { gateSoakSeconds } from './gate-soak.ts';
+import { DrainReadError, NOT_CONFIGURED } from './source.ts';
+
+/**
+ * The gate's verdict on one application version in one environment, as promotion reads it: the evidence of that
+ * version (packages/drain/src/evidence.ts) read with the environment's drain reader, judged against the environment's
+ * `gate:`. Everything that keeps the evidence from being read (no reader configured, database unreachable, wrong
+ * password, schema missing) is the verdict `unknown` with its reason, never an exception: promotion fails closed per
+ * application, and the other environments and applications still get planned.
+ */
+
+export interface GateReading {
+  env: string;
+  app: string;
+  version: string;
+  verdict: EvidenceVerdictKind;
+  reasons: string[];
+  /** What was read; null when nothing could be (the verdict is then unknown). */
+  evidence: VersionEvidence | null;
+  /** Where it was read (password removed), or null when no reader exists. */
+  describe: string | null;
+  gate: { minSucceeded: number; maxErrorRatio: number; soakSeconds: number };
+}
+
+/**
+ * Reads and judges the evidence of `version` of `app` in `env`. The reader is `env`'s own: the variable
+ * `<databaseUrlEnv>_<ENV>` (e.g. DBOS_DRAIN_DATABASE_URL_DEV), the name a run over every environment reads. Promotion
+ * reads the PREVIOUS environment, so the plain name is never right here: with `--env staging` it names staging's
+ * database, not dev's.
+ */
+export async function readGate(
+  drainFor: DrainSourceFor | null,
+  config: BotConfig,
+  env: EnvironmentConfig,
+  app: AppConfig,
+  version: string,
+  now: Date,
+): Promise<GateReading> {
+  const soakSeconds = gateSoakSeconds(config, env);
+  const gate = { minSucceeded: env.gate.minSucceeded, maxErrorRatio: env.gate.maxErrorRatio, soakSeconds };
+  const base = { env: env.name, app: app.name, version, gate };
+  const unknown = (reason: string, describe: string | null = null): GateReading => ({
+    ...base,
+    verdict: 'unknown',
+    reasons: [reason],
+    evidence: null,
+    describe,
+  });
+  const urlEnv = drainUrlEnvFor(app, env.name, false);
+  const notConfigured = `no evidence reader for ${env.name}: set ${urlEnv} to the drain reader's URL of ${env.name}'s DBOS system database`;
+  if (!drainFor) return unknown(notConfigured);
+  let source: ReturnType<DrainSourceFor>;
+  try {
+    // envFilter null with two or more environments (promotion has a previous one) selects `<name>_<ENV>`.
+    source = drainFor(env, app, { envFilter: null, config });
+  } catch (error) {
+    if (!(error instanceof DrainReadError)) throw error;
+    return unknown(error.reason === NOT_CONFIGURED ? notConfigured : `the drain reader of ${env.name} is misconfigured: ${error.message}`);
+  }
+  if (!source.readEvidence) return unknown(`the drain reader of ${env.name} (${source.describe}) cannot read the evidence of a version`, source.describe);
+  const windowStart = soakSeconds > 0 ? new Date(now.getTime() - soakSeconds * 1000) : null;
+  let evidence: VersionEvidence;
+  try {
+    evidence = await source.readEvidence({ appName: app.name, version, windowStart });
+  } catch (error) {
+    // DrainReadError messages are built from the reader's own sentences, which never carry the URL or its password.
+    if (!(error instanceof DrainReadError)) throw error;
+    return unknown(`${error.message} (${error.reason})`, source.describe);
+  }
+  const verdict = judgeEvidence(evidence, gate, { soakMs: soakSeconds * 1000 });
+  return { ...base, ...verdict, evidence, describe: source.describe };
+}
+
+/** The counts a skip names, in one line. */
+export function evidenceSummary(reading: GateReading): string {
+  const e = reading.evidence;
+  if (!e) return 'no evidence read';
+  const c = e.counts;
+  return `SUCCESS ${c.success}, ERROR ${c.error}, MAX_RECOVERY_ATTEMPTS_EXCEEDED ${c.maxRecoveryAttemptsExceeded}, CANCELLED ${c.cancelled} of ${c.finished} finished, error ratio ${e.errorRatio === null ? 'n/a' : e.errorRatio.toFixed(4)}, window ${e.window.start} .. ${e.window.end}`;
+}
+
+/** The Markdown table a promotion PR shows: the evidence it relied on, and the verdict. */
+export function evidenceTable(reading: GateReading): string[] {
+  const e = reading.evidence;
+  const g = reading.gate;
+  const rows: Array<[string, string]> = [];
+  if (e) {
+    const c = e.counts;
+    rows.push(['SUCCESS', String(c.success)]);
+    rows.push(['ERROR', String(c.error)]);
+    rows.push(['MAX_RECOVERY_ATTEMPTS_EXCEEDED', String(c.maxRecoveryAttemptsExceeded)]);
+    rows.push(['CANCELLED', String(c.cancelled)]);
+    rows.push(['finished', String(c.finished)]);
+    rows.push(['error ratio', `${e.errorRatio === null ? 'n/a (nothing finished)' : e.errorRatio.toFixed(4)} (gate: at most ${g.maxErrorRatio})`]);
+    rows.push(['failed, no application name', String(e.unownedFailures)]);
+    rows.push(['oldest in flight', e.inFlight > 0 ? `${formatEvidenceDuration(e.oldestInFlightAgeMs ?? 0)} (${e.inFlight} in flight)` : 'none in flight']);
+    rows.push(['window', `${e.window.start} .. ${e.window.end}`]);
+    rows.push(['read at', `${e.readAt} (database clock)`]);
+  }
+  rows.push([
+    'gate',
+    `at least ${g.minSucceeded} SUCCESS, error ratio at most ${g.maxErrorRatio}, soak ${g.soakSeconds > 0 ? formatEvidenceDuration(g.soakSeconds * 1000) : 'none'}`,
+  ]);
+  rows.push(['verdict', `**${reading.verdict}**`]);
+  return [
+    `Evidence of \`${reading.version}\` of ${reading.app} in **${reading.env}**${reading.describe ? `, read from ${reading.describe}` : ''}:`,
+    '',
+    '| | |',
+    '|---|---|',
+    ...rows.map(([k, v]) => `| ${k} | ${v} |`),
+    '',
+    ...reading.reasons.map((reason) => `- ${reason}`),
+  ];
+}
