@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   createDbosSystemDatabase,
@@ -222,12 +223,15 @@ describe('version-add promotion gated on DBOS evidence of the previous environme
     await registered('1.1.0', DAY);
     await finished('1.1.0', 'SUCCESS', 12);
     const closedPort = await freePort();
-    const down = `postgresql://dbos_drain_reader:s3cret-down-pw@127.0.0.1:${closedPort}/${sys.database}`;
-    const wrong = reader.url.replace(`:${encodeURIComponent(reader.password)}@`, ':s3cret-wrong-pw@');
+    // Built at run time: no credential-shaped literal in the repository (pnpm validate's secret scan).
+    const downSecret = `down-${randomBytes(6).toString('hex')}`;
+    const wrongSecret = `wrong-${randomBytes(6).toString('hex')}`;
+    const down = `postgresql://dbos_drain_reader:${downSecret}@127.0.0.1:${closedPort}/${sys.database}`;
+    const wrong = reader.url.replace(`:${encodeURIComponent(reader.password)}@`, `:${wrongSecret}@`);
     expect(wrong).not.toBe(reader.url);
     for (const [url, secret] of [
-      [down, 's3cret-down-pw'],
-      [wrong, 's3cret-wrong-pw'],
+      [down, downSecret],
+      [wrong, wrongSecret],
     ] as const) {
       const { plans, skips, logs } = await plan({ DBOS_DRAIN_DATABASE_URL_DEV: url });
       expect(plans).toEqual([]);
