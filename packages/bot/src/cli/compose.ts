@@ -49,6 +49,7 @@ export function composeSources(config: BotConfig, options: Options, env: NodeJS.
       envFilter: options.env,
       conductorKeys: conductor && rotation ? (name: string) => conductor(name).listTokens(rotation.org) : null,
       rollout: withCluster ? new KubeRolloutCheck(kubeContexts) : null,
+      rollback: options.rollback ?? null,
     }),
     options.task,
   );
