@@ -7,6 +7,7 @@ import type { TokenInfo } from '@dbos-gitops/conductor';
 import { versionAddTask } from './version-add/index.ts';
 import { versionRetireTask } from './version-retire/index.ts';
 import { createRollbackTask, rollbackTask, type RollbackRequest } from './rollback/index.ts';
+import type { EvidenceSourceFor } from './rollback/evidence-source.ts';
 
 export type { PreviousProposal, Task, TaskContext } from './types.ts';
 
@@ -30,8 +31,10 @@ export interface TaskSettings {
   conductorKeys?: ((env: string) => Promise<TokenInfo[]>) | null;
   /** The cluster's rollout check (built by the composition root from the environments' kube contexts); null: none. */
   rollout?: RolloutCheck | null;
-  /** The rollback `pnpm bot rollback` asks for; absent: the rollback task plans nothing. */
+  /** The rollback `pnpm bot rollback` asks for; absent: the rollback task plans only what `rollback: propose` wants. */
   rollback?: RollbackRequest | null;
+  /** The gate's evidence reader for `rollback: propose`; null: none (nothing is proposed by itself). */
+  evidence?: EvidenceSourceFor | null;
 }
 
 /** The registry with each task configured from the bot config (today: secret-rotation's Conductor access). */
@@ -50,6 +53,6 @@ export function configuredTasks(config: BotConfig, settings: TaskSettings): read
     rollout: settings.rollout ?? null,
     keyList: settings.conductorKeys ?? null,
   });
-  const configuredRollback = createRollbackTask(settings.rollback ?? null);
+  const configuredRollback = createRollbackTask(settings.rollback ?? null, { evidenceFor: settings.evidence ?? null });
   return TASKS.map((task) => (task.name === configuredRotation.name ? configuredRotation : task.name === configuredRollback.name ? configuredRollback : task));
 }

@@ -27,6 +27,7 @@ import { addLatestComponent, removeLatestComponent, renderVersionKustomization }
 import { versionAddTask } from '../version-add/index.ts';
 import { createVersionRetireTask } from '../version-retire/index.ts';
 import type { Task } from '../types.ts';
+import { defaultEvidenceSourceFor } from './evidence-source.ts';
 import { createRollbackTask, type RollbackRequest } from './index.ts';
 
 /*
@@ -267,6 +268,85 @@ describe('after the rollback, version-retire treats the bad version as non-lates
 
     // Without the rollback, the same database keeps 2.0.0 (the latest there and in git) and retires the idle 1.0.0.
     expect((await plan(await fixture(), [retire], { drain })).plans.map((p) => p.branch)).toEqual(['bot/version-retire/dev/dbos-app/1-0-0']);
+  });
+});
+
+describe('rollback: propose, on the gate verdict read from real PostgreSQL with the DBOS schema', () => {
+  let pg: PostgresServer;
+  let sys: DbosSystemDatabase;
+  let reader: { url: string };
+  beforeAll(async () => {
+    pg = await startPostgres();
+    sys = await createDbosSystemDatabase(pg);
+    reader = await createDrainReader(pg, sys.database);
+  });
+  afterAll(async () => pg?.stop());
+  const sql = (text: string, params: unknown[] = []) => pg.query(text, params, sys.database);
+
+  async function rows(statuses: Record<string, number>): Promise<void> {
+    await sql('DELETE FROM dbos.workflow_status');
+    await sql('DELETE FROM dbos.application_versions');
+    const { rows: clock } = await sql('SELECT (EXTRACT(EPOCH FROM now()) * 1000)::bigint AS ms');
+    const now = Number(clock[0]!.ms);
+    for (const [version, ago] of [
+      ['1.0.0', 30 * 24 * HOUR],
+      ['2.0.0', 3 * HOUR],
+    ] as const)
+      await sql('INSERT INTO dbos.application_versions (version_id, version_name, version_timestamp, application_name) VALUES ($1, $1, $2, $3)', [
+        version,
+        now - ago,
+        'dbos-app',
+      ]);
+    let i = 0;
+    for (const [status, n] of Object.entries(statuses))
+      for (let k = 0; k < n; k++)
+        await sql(
+          `INSERT INTO dbos.workflow_status (workflow_uuid, status, name, application_version, application_name, executor_id, created_at, updated_at, completed_at)
+           VALUES ($1, $2, 'checkout', '2.0.0', 'dbos-app', 'executor-2', $3, $4, $4)`,
+          [`wf-${i++}`, status, now - 2 * HOUR, now - HOUR],
+        );
+  }
+
+  async function autoPlan(url: string | null) {
+    const files = await fixture();
+    files['.github/gitops-bot.yaml'] = files['.github/gitops-bot.yaml']!.replace(
+      '    overlay: overlays/dev\n',
+      '    overlay: overlays/dev\n    rollback: propose\n',
+    );
+    const evidenceFor = defaultEvidenceSourceFor(url ? { DBOS_DRAIN_DATABASE_URL_DEV: url } : {});
+    return plan(files, [createRollbackTask(null, { evidenceFor })]);
+  }
+
+  it('fail proposes the rollback with the evidence in the body; pass and unknown propose nothing and say why', async () => {
+    await rows({ SUCCESS: 5, ERROR: 4, MAX_RECOVERY_ATTEMPTS_EXCEEDED: 1 });
+    const failed = await autoPlan(reader.url);
+    expect(failed.plans.map((p) => p.branch)).toEqual(['bot/rollback/dev/dbos-app/2-0-0']);
+    const body = failed.plans[0]!.body;
+    expect(body).toContain('gate verdict `fail`');
+    expect(body).toContain('| 5 | 4 | 1 | 0 | 50.0% | 0 | none |');
+    expect(body).toContain('# gitops-bot: hold gate failed 2.0.0 in dev (error ratio 50.0% of 10 finished)');
+    expect(failed.plans[0]!.edits.map((edit) => edit.path).sort()).toEqual([
+      `${DIR}/1-0-0/kustomization.yaml`,
+      `${DIR}/2-0-0/kustomization.yaml`,
+      `${DIR}/kustomization.yaml`,
+      `${DIR}/service.yaml`,
+    ]);
+
+    await rows({ SUCCESS: 20 });
+    const passed = await autoPlan(reader.url);
+    expect(passed.plans).toEqual([]);
+    expect(passed.skips.find((skip) => skip.subject === 'dbos-app/2-0-0')!.reason).toMatch(/^2\.0\.0: gate verdict pass, no rollback/);
+
+    // Failures in a database the bot cannot read are unknown: no rollback either.
+    await rows({ ERROR: 10 });
+    const unknown = await autoPlan(reader.url.replace(/:[^:@/]+@/, ':wrong-password@'));
+    expect(unknown.plans).toEqual([]);
+    expect(unknown.skips.find((skip) => skip.subject === 'dbos-app/2-0-0')!.reason).toMatch(/^2\.0\.0: gate verdict unknown, no rollback/);
+    expect((await autoPlan(null)).plans).toEqual([]);
+    // Without rollback: propose the same failing evidence proposes nothing.
+    expect(
+      (await plan(await fixture(), [createRollbackTask(null, { evidenceFor: defaultEvidenceSourceFor({ DBOS_DRAIN_DATABASE_URL_DEV: reader.url }) })])).plans,
+    ).toEqual([]);
   });
 });
 

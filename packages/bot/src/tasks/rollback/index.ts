@@ -16,6 +16,7 @@ import {
 } from '../shared/app-version-files.ts';
 import { walkEnvironments } from '../shared/walk.ts';
 import type { Task, TaskContext } from '../types.ts';
+import type { EvidenceSourceFor, VersionVerdict } from './evidence-source.ts';
 
 const TASK = 'rollback';
 
@@ -27,7 +28,9 @@ const TASK = 'rollback';
  * version recover or dequeue that version's workflows, so removing them would strand its in-flight work.
  * version-retire then treats it as any non-latest version and removes it once drained.
  *
- * Proposed on request only (`pnpm bot rollback`); run with every task, it plans nothing and leaves its open PRs alone.
+ * Proposed on request (`pnpm bot rollback`), or by itself in an environment with `rollback: propose` when the gate's
+ * verdict on an application's latest version there is `fail` (evidence in the body; `unknown` never proposes).
+ * Otherwise it plans nothing and leaves its open PRs alone.
  */
 
 /** What `pnpm bot rollback` asks for; validated against the config and the tree by the planner. */
@@ -113,7 +116,32 @@ function decide(tree: AppVersionsTree, app: AppConfig, env: string, to: string |
   return { bad: latest, target };
 }
 
-function buildPlan(context: TaskContext, app: AppConfig, env: string, tree: AppVersionsTree, decision: Decision, reason: string): Plan {
+function evidenceLines(found: VersionVerdict): string[] {
+  const e = found.evidence;
+  if (!e) return [];
+  const ratio = e.errorRatio === null ? 'n/a' : `${(e.errorRatio * 100).toFixed(1)}%`;
+  const oldest = e.oldestInFlightAgeMs === null ? 'none' : `${Math.round(e.oldestInFlightAgeMs / 1000)}s`;
+  return [
+    `**Evidence of ${e.version}** (gate verdict \`${found.verdict.verdict}\`, read ${e.readAt} from ${found.source}; window ${e.window.start} to ${e.window.end})`,
+    '',
+    '| SUCCESS | ERROR | MAX_RECOVERY_ATTEMPTS_EXCEEDED | CANCELLED | error ratio | in flight | oldest in flight |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    `| ${e.counts.success} | ${e.counts.error} | ${e.counts.maxRecoveryAttemptsExceeded} | ${e.counts.cancelled} | ${ratio} | ${e.inFlight} | ${oldest} |`,
+    '',
+    ...found.verdict.reasons.map((reason) => `- ${reason}`),
+    '',
+  ];
+}
+
+function buildPlan(
+  context: TaskContext,
+  app: AppConfig,
+  env: string,
+  tree: AppVersionsTree,
+  decision: Decision,
+  reason: string,
+  evidence: VersionVerdict | null = null,
+): Plan {
   const { bad, target } = decision;
   const subject = `${app.name}/${bad.slug}`;
   const holdLine = `# gitops-bot: hold ${reason}`;
@@ -125,6 +153,9 @@ function buildPlan(context: TaskContext, app: AppConfig, env: string, tree: AppV
   const body = [
     `Rolls application **${app.name}** in **${env}** back from \`${bad.version}\` to \`${target.version}\`, which is still live (\`${target.dir}/\`).`,
     '',
+    ...(evidence
+      ? [`Proposed by the bot: \`rollback: propose\` is set for ${env} and the gate failed ${bad.version} there.`, '', ...evidenceLines(evidence)]
+      : []),
     '**What moves**',
     `- The \`${app.name}\` Service selector (\`${tree.serviceFile}\`) from \`${tree.serviceSelects ?? '(none)'}\` to \`${target.slug}\`: new requests go to ${target.version}.`,
     `- The \`app-latest\` component (warm minimum and the queue-length trigger) from \`${bad.kustomizationFile}\` to \`${target.kustomizationFile}\`.`,
@@ -156,7 +187,7 @@ function buildPlan(context: TaskContext, app: AppConfig, env: string, tree: AppV
 }
 
 /** The rollback task: plans the requested rollback, or (no request) nothing, leaving its open PRs to their reviewers. */
-export function createRollbackTask(request: RollbackRequest | null = null): Task {
+export function createRollbackTask(request: RollbackRequest | null = null, options: { evidenceFor?: EvidenceSourceFor | null } = {}): Task {
   return {
     name: TASK,
     needs: ['forge'],
@@ -185,6 +216,15 @@ export function createRollbackTask(request: RollbackRequest | null = null): Task
             }
           }
         }
+        if (!request && env.rollback === 'propose') {
+          for (const app of appsInEnvironment(context.config, env)) {
+            const plan = await proposedByGate(context, env, app, options.evidenceFor ?? null, (subject, reason) => skip(subject, reason));
+            if (plan && !held(plan.subject, null)) {
+              wanted.add(plan.branch);
+              propose(plan);
+            }
+          }
+        }
         // Another open rollback PR is a reviewer's to merge or close: this run neither updates nor closes it.
         for (const previous of context.previous) {
           const proposal = previous.proposal;
@@ -197,6 +237,42 @@ export function createRollbackTask(request: RollbackRequest | null = null): Task
       return result;
     },
   };
+}
+
+/** `rollback: propose`: the rollback of an application's latest when the gate's verdict on it is `fail`, else null. */
+async function proposedByGate(
+  context: TaskContext,
+  env: EnvironmentConfig,
+  app: AppConfig,
+  evidenceFor: EvidenceSourceFor | null,
+  skip: (subject: string, reason: string) => void,
+): Promise<Plan | null> {
+  const tree = await requireVersionsTree(context, env, app);
+  const latest = currentLatest(tree);
+  if (!latest) return null;
+  const decision = tree.versions.some((live) => live.listHold !== null && compareTags(live.version, latest.version) > 0)
+    ? null
+    : tree.versions.filter((live) => compareTags(live.version, latest.version) < 0).sort((a, b) => compareTags(b.version, a.version))[0];
+  if (!decision) {
+    skip(`${app.name}/-`, `no automatic rollback of ${app.name} ${latest.version} in ${env.name}: it was already rolled back to, or no older version is live`);
+    return null;
+  }
+  if (!evidenceFor) {
+    skip(`${app.name}/${latest.slug}`, `rollback: propose is set for ${env.name} but no evidence reader is configured; nothing is proposed`);
+    return null;
+  }
+  const found = await evidenceFor(context.config, env, app)(latest.version);
+  context.log(`${env.name} ${app.name} ${latest.version}: gate verdict ${found.verdict.verdict} (${found.source})`);
+  if (found.verdict.verdict !== 'fail') {
+    // unknown never rolls back (fail closed in the other direction too: no evidence, no automatic change).
+    skip(`${app.name}/${latest.slug}`, `${latest.version}: gate verdict ${found.verdict.verdict}, no rollback: ${found.verdict.reasons.join(' ')}`);
+    return null;
+  }
+  const ratio = found.evidence?.errorRatio;
+  const reason = holdReasonText(
+    `gate failed ${latest.version} in ${env.name}${ratio !== null && ratio !== undefined ? ` (error ratio ${(ratio * 100).toFixed(1)}% of ${found.evidence!.counts.finished} finished)` : ''}`,
+  );
+  return buildPlan(context, app, env.name, tree, { bad: latest, target: decision }, reason, found);
 }
 
 export const rollbackTask: Task = createRollbackTask();
