@@ -343,6 +343,15 @@ describe('rollback: propose, on the gate verdict read from real PostgreSQL with 
     expect(unknown.plans).toEqual([]);
     expect(unknown.skips.find((skip) => skip.subject === 'dbos-app/2-0-0')!.reason).toMatch(/^2\.0\.0: gate verdict unknown, no rollback/);
     expect((await autoPlan(null)).plans).toEqual([]);
+    // In a run over dev and staging the plain variable may be another environment's database: it is not read.
+    const files = await fixture();
+    files['.github/gitops-bot.yaml'] = files['.github/gitops-bot.yaml']!.replace(
+      '    overlay: overlays/dev\n',
+      '    overlay: overlays/dev\n    rollback: propose\n',
+    );
+    const plain = await plan(files, [createRollbackTask(null, { evidenceFor: defaultEvidenceSourceFor({ DBOS_DRAIN_DATABASE_URL: reader.url }) })]);
+    expect(plain.plans).toEqual([]);
+    expect(plain.skips.find((skip) => skip.subject === 'dbos-app/2-0-0')!.reason).toContain('DBOS_DRAIN_DATABASE_URL_DEV is not set');
     // Without rollback: propose the same failing evidence proposes nothing.
     expect(
       (await plan(await fixture(), [createRollbackTask(null, { evidenceFor: defaultEvidenceSourceFor({ DBOS_DRAIN_DATABASE_URL_DEV: reader.url }) })])).plans,

@@ -261,7 +261,7 @@ async function proposedByGate(
     skip(`${app.name}/${latest.slug}`, `rollback: propose is set for ${env.name} but no evidence reader is configured; nothing is proposed`);
     return null;
   }
-  const found = await evidenceFor(context.config, env, app)(latest.version);
+  const found = await evidenceFor(context.config, env, app, { envFilter: context.envFilter, config: context.config })(latest.version);
   context.log(`${env.name} ${app.name} ${latest.version}: gate verdict ${found.verdict.verdict} (${found.source})`);
   if (found.verdict.verdict !== 'fail') {
     // unknown never rolls back (fail closed in the other direction too: no evidence, no automatic change).
