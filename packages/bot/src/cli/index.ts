@@ -48,6 +48,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<ParsedComm
     summary: "a version's DBOS evidence in an environment (finished workflows, error ratio) and the gate's verdict",
     load: () => import('./commands/evidence.ts'),
   },
+  rollback: {
+    summary: 'one PR that moves an application back to a live version and holds the bad one (which drains)',
+    load: () => import('./commands/rollback.ts') as Promise<ParsedCommand>,
+  },
   seal: { summary: "seal values into a SealedSecret for an environment's certificate (kubeseal-compatible flags)", load: () => import('./commands/seal.ts') },
 };
 

@@ -1,6 +1,7 @@
 import type { FlagSpecs, FlagValues } from '@dbos-gitops/cli-kit';
 import { UsageError } from '../errors.ts';
 import { TASK_NAMES } from '../tasks/names.ts';
+import type { RollbackRequest } from '../tasks/rollback/index.ts';
 
 /** The flags `plan` and `run` share; each explained in `--help`. Light: help imports nothing else. */
 export const PLAN_FLAGS = {
@@ -42,6 +43,8 @@ export interface Options {
   catalog: string | null;
   forge: 'github' | 'local' | null;
   rotateNow: boolean;
+  /** `pnpm bot rollback`: the rollback to plan (with --task rollback); absent: the rollback task plans nothing. */
+  rollback?: RollbackRequest | null;
 }
 
 /** A password in any URL, or any userinfo in an http(s) URL (`https://<token>@host`); `ssh://git@host` is a user name. */

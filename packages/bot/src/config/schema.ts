@@ -71,6 +71,9 @@ export const environmentSchema = z.strictObject({
       soak: duration.optional(),
     })
     .default({ minSucceeded: 10, maxErrorRatio: 0.05 }),
+  /** `propose`: when the gate's verdict for an application's latest version here is `fail`, the rollback task proposes
+   * the rollback PR by itself (evidence in the body). `off` (default): rollbacks only on request (`pnpm bot rollback`). */
+  rollback: z.enum(['off', 'propose']).default('off'),
 });
 
 export const versioningSchema = z.strictObject({

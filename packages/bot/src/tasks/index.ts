@@ -6,6 +6,8 @@ import type { Task } from './types.ts';
 import type { TokenInfo } from '@dbos-gitops/conductor';
 import { versionAddTask } from './version-add/index.ts';
 import { versionRetireTask } from './version-retire/index.ts';
+import { createRollbackTask, rollbackTask, type RollbackRequest } from './rollback/index.ts';
+import type { EvidenceSourceFor } from './rollback/evidence-source.ts';
 
 export type { PreviousProposal, Task, TaskContext } from './types.ts';
 
@@ -14,7 +16,7 @@ export type { PreviousProposal, Task, TaskContext } from './types.ts';
  * branch naming and PR handling come for free. Tasks that need settings from the config are built by
  * {@link configuredTasks}; the entries here are their defaults (help text, tests).
  */
-export const TASKS: readonly Task[] = [imageUpdateTask, versionAddTask, versionRetireTask, secretRotationTask];
+export const TASKS: readonly Task[] = [imageUpdateTask, versionAddTask, versionRetireTask, secretRotationTask, rollbackTask];
 if (TASKS.map((task) => task.name).join() !== TASK_NAMES.join()) throw new Error('internal: tasks/names.ts does not list the registered tasks in order');
 
 export function findTask(name: string): Task | undefined {
@@ -29,6 +31,10 @@ export interface TaskSettings {
   conductorKeys?: ((env: string) => Promise<TokenInfo[]>) | null;
   /** The cluster's rollout check (built by the composition root from the environments' kube contexts); null: none. */
   rollout?: RolloutCheck | null;
+  /** The rollback `pnpm bot rollback` asks for; absent: the rollback task plans only what `rollback: propose` wants. */
+  rollback?: RollbackRequest | null;
+  /** The gate's evidence reader for `rollback: propose`; null: none (nothing is proposed by itself). */
+  evidence?: EvidenceSourceFor | null;
 }
 
 /** The registry with each task configured from the bot config (today: secret-rotation's Conductor access). */
@@ -47,5 +53,6 @@ export function configuredTasks(config: BotConfig, settings: TaskSettings): read
     rollout: settings.rollout ?? null,
     keyList: settings.conductorKeys ?? null,
   });
-  return TASKS.map((task) => (task.name === configuredRotation.name ? configuredRotation : task));
+  const configuredRollback = createRollbackTask(settings.rollback ?? null, { evidenceFor: settings.evidence ?? null });
+  return TASKS.map((task) => (task.name === configuredRotation.name ? configuredRotation : task.name === configuredRollback.name ? configuredRollback : task));
 }

@@ -1,5 +1,5 @@
 import type { CommandSpec } from '@dbos-gitops/cli-kit';
-import { CREDENTIAL_NOTES, RUN_FLAGS, toOptions } from '../options.ts';
+import { CREDENTIAL_NOTES, RUN_FLAGS, toOptions, type Options } from '../options.ts';
 import type { CommandIo } from '../index.ts';
 
 export const spec = {
@@ -14,7 +14,11 @@ export const spec = {
 } satisfies CommandSpec;
 
 export async function run(values: Parameters<typeof toOptions>[0], io: CommandIo): Promise<number> {
-  const options = toOptions(values);
+  return runWithOptions(toOptions(values), io);
+}
+
+/** `run` once its flags are validated; `pnpm bot rollback` runs through here with its request in the options. */
+export async function runWithOptions(options: Options, io: CommandIo): Promise<number> {
   // Loaded only when the command runs, so `--help` stays fast.
   const [
     { existsSync },

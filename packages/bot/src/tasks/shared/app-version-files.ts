@@ -9,7 +9,7 @@ import type { TreeReader } from '../../repo/tree.ts';
 import { parseDocuments, readImageEntries, renderScalar, scalarLocation, type ImageEntry } from '../../repo/yaml-edit.ts';
 import type { FileEdit } from '../../plan.ts';
 import type { TaskContext } from '../types.ts';
-import { hasHoldCommentLine } from '../../repo/holds.ts';
+import { HOLD_COMMENT, hasHoldCommentLine } from '../../repo/holds.ts';
 
 /** The version tasks are enabled by the config's `apps:` list. */
 export function appVersionsDisabledBy(config: BotConfig): string | null {
@@ -177,6 +177,9 @@ export interface LiveVersion {
   held: boolean;
   /** Listed in versions/kustomization.yaml. */
   listed: boolean;
+  /** The text after `# gitops-bot: hold` on the line directly above its line in versions/kustomization.yaml (a rolled-back
+   * version, see {@link holdListEntry}); null: none. Holds the list for version-add; retirement still drains it. */
+  listHold: string | null;
 }
 
 export interface AppVersionsTree {
@@ -208,7 +211,8 @@ export async function readAppVersionsTree(
   const list = await tree.read(listFile);
   if (list === null) return null;
   const service = (await tree.read(serviceFile)) ?? '';
-  const listed = new Set(listResources(list, listFile).map((item) => item.value));
+  const listItems = listResources(list, listFile);
+  const listed = new Set(listItems.map((item) => item.value));
   const versions: LiveVersion[] = [];
   for (const name of await tree.list(base)) {
     if (!name.endsWith('/')) continue;
@@ -231,6 +235,7 @@ export async function readAppVersionsTree(
       latestComponent: componentItems(kustomization, kustomizationFile).some((item) => item.value === APP_LATEST_COMPONENT),
       held: hasHoldCommentLine(kustomization),
       listed: listed.has(slug),
+      listHold: listHoldAbove(list, listItems.find((item) => item.value === slug) ?? null),
     });
   }
   return {
@@ -368,6 +373,78 @@ export function setServiceSelector(text: string, file: string, slug: string): st
   return text.slice(0, location.start) + renderScalar(slug, location.style, file) + text.slice(location.end);
 }
 
+/** The text of a `# gitops-bot: hold` line directly above a list item, or null. */
+function listHoldAbove(text: string, item: SeqItem | null): string | null {
+  if (!item || item.lineStart === 0) return null;
+  const previousStart = text.lastIndexOf('\n', item.lineStart - 2) + 1;
+  const line = text.slice(previousStart, item.lineStart - 1);
+  const match = new RegExp(`^\\s*${HOLD_COMMENT.source}(.*)$`).exec(line);
+  return match ? match[1]!.trim() : null;
+}
+
+/** A hold reason as one safe comment line: control characters and newlines cannot end the comment and inject YAML. */
+export function holdReasonText(reason: string): string {
+  const text = reason
+    .replace(/\p{Cc}+/gu, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+  if (text === '') throw new YamlEditError('versions', 'the hold reason is empty', 'say why, e.g. --reason "error ratio 30% after the switch"');
+  return text.length > 200 ? `${text.slice(0, 199)}…` : text;
+}
+
+/**
+ * Holds a version in the list of versions: `# gitops-bot: hold <reason>` on its own line directly above the version's
+ * `- <slug>` line. version-add reads a hold line in the list and adds nothing to the application there (so the
+ * rolled-back version, or anything newer, is not re-proposed until a human removes the line); the version's own
+ * kustomization.yaml stays free of holds, so version-retire removes it like any non-latest version once drained.
+ * Unchanged when that exact line is already there.
+ */
+export function holdListEntry(text: string, file: string, slug: string, reason: string): string {
+  const item = listResources(text, file).find((candidate) => candidate.value === slug);
+  if (!item) throw new YamlEditError(file, `does not list ${slug}`);
+  const line = `# gitops-bot: hold ${holdReasonText(reason)}`;
+  if (listHoldAbove(text, item) === line.replace(/^# gitops-bot: hold /, '')) return text;
+  const indent = /^[ \t]*/.exec(text.slice(item.lineStart))![0];
+  return `${text.slice(0, item.lineStart)}${indent}${line}\n${text.slice(item.lineStart)}`;
+}
+
+/** Adds the app-latest component to a version's kustomization where the template has it: before `patches:`, with its
+ * comment; appended to an existing `components:` list. The inverse of {@link removeLatestComponent}. */
+export function addLatestComponent(text: string, file: string): string {
+  const { items, keyLine } = seqItems(text, file, 'components');
+  if (items.some((item) => item.value === APP_LATEST_COMPONENT)) throw new YamlEditError(file, 'already includes the app-latest component');
+  if (keyLine) {
+    const last = items.at(-1);
+    const at = last ? last.lineEnd : keyLine.end;
+    const indent = last ? /^[ \t]*/.exec(text.slice(last.lineStart))![0] : '  ';
+    const needsNewline = !text.slice(0, at).endsWith('\n');
+    return `${text.slice(0, at)}${needsNewline ? '\n' : ''}${indent}- ${APP_LATEST_COMPONENT}\n${text.slice(at)}`;
+  }
+  const block = `${APP_LATEST_COMMENT}\ncomponents:\n  - ${APP_LATEST_COMPONENT}\n`;
+  const patches = /^patches:/m.exec(text);
+  if (patches) return text.slice(0, patches.index) + block + text.slice(patches.index);
+  return `${text}${text.endsWith('\n') ? '' : '\n'}${block}`;
+}
+
+/** The edits that make `slug` the latest of an application: the app-latest component leaves every other version and
+ * joins `slug` (unless it has it), and the Service selects `slug`. Shared by version-add and rollback. */
+export function switchLatestEdits(current: AppVersionsTree, slug: string): FileEdit[] {
+  const edits: FileEdit[] = [];
+  for (const previous of current.versions.filter((version) => version.latestComponent && version.slug !== slug)) {
+    edits.push({
+      path: previous.kustomizationFile,
+      before: previous.kustomization,
+      after: removeLatestComponent(previous.kustomization, previous.kustomizationFile),
+    });
+  }
+  const target = current.versions.find((version) => version.slug === slug);
+  if (target && !target.latestComponent)
+    edits.push({ path: target.kustomizationFile, before: target.kustomization, after: addLatestComponent(target.kustomization, target.kustomizationFile) });
+  if (current.service && current.serviceSelects !== slug)
+    edits.push({ path: current.serviceFile, before: current.service, after: setServiceSelector(current.service, current.serviceFile, slug) });
+  return edits;
+}
+
 /** The edits that add a version as the new latest: its directory, its list line, the app-latest component and the
  * Service selector moved to it. Every other byte of the tree is untouched. */
 export function addVersionEdits(current: AppVersionsTree, input: { version: string; slug: string; image: VersionImage }): FileEdit[] {
@@ -377,15 +454,8 @@ export function addVersionEdits(current: AppVersionsTree, input: { version: stri
     { path: posix.join(dir, 'version.patch.yaml'), before: null, after: renderVersionPatch(input.version) },
     { path: current.listFile, before: current.list, after: addListEntry(current.list, current.listFile, input.slug) },
   ];
-  for (const previous of current.versions.filter((version) => version.latestComponent)) {
-    edits.push({
-      path: previous.kustomizationFile,
-      before: previous.kustomization,
-      after: removeLatestComponent(previous.kustomization, previous.kustomizationFile),
-    });
-  }
-  if (current.service)
-    edits.push({ path: current.serviceFile, before: current.service, after: setServiceSelector(current.service, current.serviceFile, input.slug) });
+  // The new directory is rendered with the component; the rest is the same move a rollback makes.
+  edits.push(...switchLatestEdits(current, input.slug));
   return edits;
 }
 

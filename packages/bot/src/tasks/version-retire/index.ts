@@ -157,7 +157,8 @@ function protectedSlugs(tree: AppVersionsTree): Map<string, string> {
   const service = `the ${tree.app} Service selects it`;
   const out = new Map<string, string>();
   for (const live of tree.versions) if (live.latestComponent) out.set(live.slug, 'it includes the app-latest component (the latest version)');
-  const highest = [...tree.versions].sort((a, b) => compareTags(b.version, a.version))[0];
+  // A rolled-back version (held in the list, see tasks/rollback) is no longer the latest even when it is the highest.
+  const highest = [...tree.versions].filter((live) => live.listHold === null).sort((a, b) => compareTags(b.version, a.version))[0];
   if (highest && !out.has(highest.slug)) out.set(highest.slug, 'it is the highest version in this environment');
   if (tree.serviceSelects && !out.has(tree.serviceSelects)) out.set(tree.serviceSelects, service);
   return out;
@@ -196,6 +197,10 @@ export function createVersionRetireTask(options: { drainSourceFor?: DrainSourceF
         // Throws DrainReadError on anything unknown: the whole run stops before any branch is pushed.
         const reading = await source.read({ appName: app.name, versions: candidates.map((live) => live.version), quietPeriodMs });
         const serviceVersion = tree.versions.find((live) => live.slug === tree.serviceSelects)?.version ?? null;
+        // The database's latest is the newest REGISTERED version, which a rollback leaves pointing at the bad one. Only
+        // when git agrees it was rolled back (held in the list, neither latest nor selected) does git's latest stand in.
+        const rolledBack = tree.versions.find((live) => live.version === reading.latestVersion && live.listHold !== null && !keep.has(live.slug));
+        const latestVersion = rolledBack ? (tree.versions.find((live) => live.latestComponent)?.version ?? null) : reading.latestVersion;
         for (const live of candidates) {
           const drained = reading.versions.find((version) => version.version === live.version);
           if (!drained) throw new DrainReadError(`the drain read did not report version ${live.version}`, 'unexpected');
@@ -213,7 +218,7 @@ export function createVersionRetireTask(options: { drainSourceFor?: DrainSourceF
           observations.push({ at: reading.readAt, inFlight: drained.inFlight, source: 'database' });
           const decision = decideRetirement({
             version: live.version,
-            latestVersion: reading.latestVersion,
+            latestVersion,
             serviceSelects: serviceVersion ?? 'unknown',
             appName: app.name,
             observations,
