@@ -208,10 +208,17 @@ describe('after the rollback, version-add does not propose the held version', ()
     const unheld = { ...retired, [`${DIR}/kustomization.yaml`]: retired[`${DIR}/kustomization.yaml`]!.replace(`  # gitops-bot: hold ${REASON}\n`, '') };
     expect((await plan(unheld, [versionAddTask], { registry: client() })).plans.map((p) => p.branch)).toEqual(['bot/version-add/dev/dbos-app/2-0-0']);
 
-    // Control: before the rollback, dev's merged 2.0.0 is promoted to staging.
-    expect((await plan(files, [versionAddTask], { registry: client() })).plans.map((p) => p.branch)).toEqual(['bot/version-add/staging/dbos-app/2-0-0']);
+    // Control: before the rollback, dev's merged 2.0.0 is staging's promotion candidate (held back here only by its
+    // gate, which has no evidence reader in this test).
+    const before = await plan(files, [versionAddTask], { registry: client() });
+    expect(before.plans).toEqual([]);
+    expect(before.skips.find((skip) => skip.env === 'staging')!.reason).toContain('2.0.0 is not promoted from dev');
     // After it, neither dev nor staging gets 2.0.0: staging promotes dev's latest, which is 1.0.0 again.
-    for (const tree of [after, retired]) expect((await plan(tree, [versionAddTask], { registry: client() })).plans).toEqual([]);
+    for (const tree of [after, retired]) {
+      const result = await plan(tree, [versionAddTask], { registry: client() });
+      expect(result.plans).toEqual([]);
+      expect(result.skips.filter((skip) => skip.env === 'staging' && skip.reason.includes('2.0.0'))).toEqual([]);
+    }
     const { skips } = await plan(retired, [versionAddTask], { registry: client() });
     expect(skips.find((skip) => skip.env === 'dev')!.reason).toContain(`held by a "# gitops-bot: hold" line in ${DIR}/kustomization.yaml`);
   });
