@@ -71,7 +71,11 @@ async function fixture(options: { repository?: string; registryHosts?: string[];
   });
 }
 
-async function plan(files: Record<string, string>, tasks: Task[], options: { registry?: RegistrySource; drain?: DatabaseDrainSource } = {}) {
+async function plan(
+  files: Record<string, string>,
+  tasks: Task[],
+  options: { registry?: RegistrySource; drain?: DatabaseDrainSource; pullRequests?: Parameters<typeof planAll>[0]['pullRequests'] } = {},
+) {
   return planAll({
     config: parseConfig(files['.github/gitops-bot.yaml']!),
     tasks,
@@ -79,7 +83,7 @@ async function plan(files: Record<string, string>, tasks: Task[], options: { reg
     registry: options.registry ?? NO_REGISTRY,
     kube: null,
     ...(options.drain ? { drain: () => options.drain! } : {}),
-    pullRequests: [],
+    pullRequests: options.pullRequests ?? [],
     envFilter: null,
     now: new Date(),
     log: () => undefined,
@@ -314,15 +318,40 @@ describe('rollback: propose, on the gate verdict read from real PostgreSQL with 
         );
   }
 
-  async function autoPlan(url: string | null) {
+  async function autoPlan(url: string | null, pullRequests: Parameters<typeof planAll>[0]['pullRequests'] = []) {
     const files = await fixture();
     files['.github/gitops-bot.yaml'] = files['.github/gitops-bot.yaml']!.replace(
       '    overlay: overlays/dev\n',
       '    overlay: overlays/dev\n    rollback: propose\n',
     );
     const evidenceFor = defaultEvidenceSourceFor(url ? { DBOS_DRAIN_DATABASE_URL_DEV: url } : {});
-    return plan(files, [createRollbackTask(null, { evidenceFor })]);
+    return plan(files, [createRollbackTask(null, { evidenceFor })], { pullRequests });
   }
+
+  it('an open proposed rollback that the gate still confirms is left as it was: no new counts, no write', async () => {
+    await rows({ SUCCESS: 5, ERROR: 4, MAX_RECOVERY_ATTEMPTS_EXCEEDED: 1 });
+    const first = (await autoPlan(reader.url)).plans[0]!;
+    // More failures since: the counts would change, but the open PR stays as it was proposed.
+    await rows({ SUCCESS: 5, ERROR: 7, MAX_RECOVERY_ATTEMPTS_EXCEEDED: 1 });
+    const open = {
+      number: 12,
+      branch: first.branch,
+      title: first.title,
+      body: first.body,
+      state: 'open' as const,
+      merged: false,
+      labels: [],
+      createdAt: new Date().toISOString(),
+      url: '',
+    };
+    const again = await autoPlan(reader.url, [open]);
+    expect(again.plans).toEqual([]);
+    expect(again.skips.find((skip) => skip.subject === 'dbos-app/2-0-0')!.reason).toBe(
+      'rollback PR #12 already proposes this and the gate still reads fail; left as it is',
+    );
+    // Without the open PR the same read proposes the rollback with the new counts.
+    expect((await autoPlan(reader.url)).plans[0]!.body).toContain('(error ratio 61.5% of 13 finished)');
+  });
 
   it('fail proposes the rollback with the evidence in the body; pass and unknown propose nothing and say why', async () => {
     await rows({ SUCCESS: 5, ERROR: 4, MAX_RECOVERY_ATTEMPTS_EXCEEDED: 1 });

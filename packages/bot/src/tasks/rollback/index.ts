@@ -221,7 +221,14 @@ export function createRollbackTask(request: RollbackRequest | null = null, optio
             const plan = await proposedByGate(context, env, app, options.evidenceFor ?? null, (subject, reason) => skip(subject, reason));
             if (plan && !held(plan.subject, null)) {
               wanted.add(plan.branch);
-              propose(plan);
+              // The counts in the body and the hold reason move with every read: an open rollback PR that the gate
+              // still confirms stays as it was proposed, so a re-run writes nothing.
+              const open = context.previous.find((previous) => previous.branch === plan.branch && previous.state === 'open');
+              if (open)
+                skip(plan.subject, `rollback PR #${open.number} already proposes this and the gate still reads fail; left as it is`, {
+                  leaveOpenPullRequest: true,
+                });
+              else propose(plan);
             }
           }
         }
