@@ -4,3 +4,4 @@ export * from './git-http-remote.ts';
 export * as rotation from './rotation-fixture.ts';
 export * as versions from './version-fixture.ts';
 export * from './world.ts';
+export * from './run-on-remote.ts';

@@ -1,15 +1,13 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { runOnRemote } from '../../testing/run-on-remote.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDbosSystemDatabase, startDbosWorker, type DbosSystemDatabase, type DbosWorker, type DbosWorkerOptions } from '@dbos-gitops/testkit';
 import { createBareRemote, type BareRemote } from '@dbos-gitops/testkit';
 import { startPostgres, type PostgresServer } from '@dbos-gitops/testkit';
 import { startRegistry, type TestRegistry } from '@dbos-gitops/testkit';
 import { createDrainReader, insertWorkflowRows } from '@dbos-gitops/drain/testing';
-import { parseConfig } from '../config/load.ts';
-import { GitWorkspace } from '../git/workspace.ts';
-import { runPlans, type RunResult } from '../runner.ts';
-import { LocalForge } from '../sources/forge/local.ts';
+import type { RunResult } from '../runner.ts';
 import { OciRegistryClient } from '../sources/registry/oci-client.ts';
 import { DatabaseDrainSource } from '../sources/drain/source.ts';
 import type { Task } from '../tasks/types.ts';
@@ -91,30 +89,7 @@ async function inFlightOf(worker: DbosWorker): Promise<number> {
 }
 
 async function run(task: Task): Promise<RunResult> {
-  const config = parseConfig((await remote.readFile('main', '.github/gitops-bot.yaml'))!);
-  const workspace = await GitWorkspace.clone(remote.url, 'main', IDENTITY);
-  try {
-    const forge = new LocalForge(
-      async () => [...(await workspace.botBranches()).keys()],
-      () => undefined,
-    );
-    return await runPlans({
-      config,
-      tasks: [task],
-      workspace,
-      forge,
-      registry: new OciRegistryClient({ plainHttpHosts: [registry.host] }),
-      kube: null,
-      envFilter: ENV,
-      dryRun: false,
-      now: new Date(),
-      log: () => undefined,
-      print: () => undefined,
-      identity: IDENTITY,
-    });
-  } finally {
-    await workspace.dispose();
-  }
+  return runOnRemote({ remote, tasks: [task], registry: new OciRegistryClient({ plainHttpHosts: [registry.host] }), envFilter: ENV, identity: IDENTITY });
 }
 
 const created = (result: RunResult): string[] =>

@@ -1,16 +1,14 @@
 import { execFile } from 'node:child_process';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
+import { runOnRemote } from '../../testing/run-on-remote.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDbosSystemDatabase, DBOS_CLI, startDbosWorker, type DbosSystemDatabase, type DbosWorker } from '@dbos-gitops/testkit';
 import { createBareRemote, type BareRemote } from '@dbos-gitops/testkit';
 import { startPostgres, type PostgresServer } from '@dbos-gitops/testkit';
 import { startRegistry, type TestRegistry } from '@dbos-gitops/testkit';
 import { createDrainReader } from '@dbos-gitops/drain/testing';
-import { parseConfig } from '../config/load.ts';
-import { GitWorkspace } from '../git/workspace.ts';
-import { runPlans, type RunResult } from '../runner.ts';
-import { LocalForge } from '../sources/forge/local.ts';
+import type { RunResult } from '../runner.ts';
 import { OciRegistryClient } from '../sources/registry/oci-client.ts';
 import type { Task } from '../tasks/types.ts';
 import { versionAddTask } from '../tasks/version-add/index.ts';
@@ -56,31 +54,7 @@ afterAll(async () => {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function run(task: Task, on: BareRemote = remote): Promise<RunResult> {
-  const remote = on;
-  const config = parseConfig((await remote.readFile('main', '.github/gitops-bot.yaml'))!);
-  const workspace = await GitWorkspace.clone(remote.url, 'main', IDENTITY);
-  try {
-    const forge = new LocalForge(
-      async () => [...(await workspace.botBranches()).keys()],
-      () => undefined,
-    );
-    return await runPlans({
-      config,
-      tasks: [task],
-      workspace,
-      forge,
-      registry: new OciRegistryClient({ plainHttpHosts: [registry.host] }),
-      kube: null,
-      envFilter: 'dev',
-      dryRun: false,
-      now: new Date(),
-      log: () => undefined,
-      print: () => undefined,
-      identity: IDENTITY,
-    });
-  } finally {
-    await workspace.dispose();
-  }
+  return runOnRemote({ remote: on, tasks: [task], registry: new OciRegistryClient({ plainHttpHosts: [registry.host] }), envFilter: 'dev', identity: IDENTITY });
 }
 
 describe('version lifecycle with real DBOS executors', () => {

@@ -1,6 +1,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { runOnRemote } from '../../../testing/run-on-remote.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createBareRemote,
@@ -15,11 +16,9 @@ import {
 import { createDrainReader } from '@dbos-gitops/drain/testing';
 import { parseConfig } from '../../config/load.ts';
 import { isBotError } from '../../errors.ts';
-import { GitWorkspace } from '../../git/workspace.ts';
 import type { FileEdit } from '../../plan.ts';
-import { planAll, runPlans } from '../../runner.ts';
+import { planAll } from '../../runner.ts';
 import { DatabaseDrainSource } from '../../sources/drain/source.ts';
-import { LocalForge } from '../../sources/forge/local.ts';
 import { OciRegistryClient } from '../../sources/registry/oci-client.ts';
 import type { RegistrySource } from '../../sources/registry/types.ts';
 import { kustomize, memoryTree, NO_REGISTRY, versionFixtureFiles, versionsDirOf } from '../../../testing/version-fixture.ts';
@@ -400,30 +399,7 @@ describe('rollback through the real runner, bare git remote, local forge', () =>
   afterAll(async () => remote?.cleanup());
 
   async function runOnce() {
-    const config = parseConfig((await remote.readFile('main', '.github/gitops-bot.yaml'))!);
-    const workspace = await GitWorkspace.clone(remote.url, 'main', IDENTITY);
-    try {
-      const forge = new LocalForge(
-        async () => [...(await workspace.botBranches()).keys()],
-        () => undefined,
-      );
-      return await runPlans({
-        config,
-        tasks: [createRollbackTask(request())],
-        workspace,
-        forge,
-        registry: NO_REGISTRY,
-        kube: null,
-        envFilter: null,
-        dryRun: false,
-        now: new Date(),
-        log: () => undefined,
-        print: () => undefined,
-        identity: IDENTITY,
-      });
-    } finally {
-      await workspace.dispose();
-    }
+    return runOnRemote({ remote, tasks: [createRollbackTask(request())], registry: NO_REGISTRY, identity: IDENTITY });
   }
 
   it('pushes one branch carrying the rollback; a second run writes nothing', async () => {

@@ -1,3 +1,4 @@
+import { runOnRemote } from '../../../testing/run-on-remote.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createBareRemote,
@@ -10,10 +11,7 @@ import {
   type PostgresServer,
 } from '@dbos-gitops/testkit';
 import { createDrainReader } from '@dbos-gitops/drain/testing';
-import { parseConfig } from '../../config/load.ts';
-import { GitWorkspace } from '../../git/workspace.ts';
-import { runPlans, type RunResult } from '../../runner.ts';
-import { LocalForge } from '../../sources/forge/local.ts';
+import type { RunResult } from '../../runner.ts';
 import { NO_REGISTRY, versionFixtureFiles, versionsDirOf } from '../../../testing/version-fixture.ts';
 import type { Task } from '../types.ts';
 import { createVersionRetireTask, defaultDrainSourceFor } from '../version-retire/index.ts';
@@ -50,31 +48,14 @@ afterAll(async () => {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function run(task: Task): Promise<RunResult> {
-  const config = parseConfig((await remote.readFile('main', '.github/gitops-bot.yaml'))!);
-  const workspace = await GitWorkspace.clone(remote.url, 'main', IDENTITY);
-  try {
-    const forge = new LocalForge(
-      async () => [...(await workspace.botBranches()).keys()],
-      () => undefined,
-    );
-    return await runPlans({
-      config,
-      tasks: [task],
-      workspace,
-      forge,
-      registry: NO_REGISTRY,
-      kube: null,
-      drain: defaultDrainSourceFor({ DBOS_DRAIN_DATABASE_URL: readerUrl }),
-      envFilter: 'dev',
-      dryRun: false,
-      now: new Date(),
-      log: () => undefined,
-      print: () => undefined,
-      identity: IDENTITY,
-    });
-  } finally {
-    await workspace.dispose();
-  }
+  return runOnRemote({
+    remote,
+    tasks: [task],
+    registry: NO_REGISTRY,
+    drain: defaultDrainSourceFor({ DBOS_DRAIN_DATABASE_URL: readerUrl }),
+    envFilter: 'dev',
+    identity: IDENTITY,
+  });
 }
 
 describe('rollback with real DBOS executors of two versions', () => {

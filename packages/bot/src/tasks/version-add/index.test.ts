@@ -1,12 +1,11 @@
+import { runOnRemote } from '../../../testing/run-on-remote.ts';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createBareRemote, type BareRemote } from '@dbos-gitops/testkit';
 import { createDbosSystemDatabase, startPostgres, startRegistry, type DbosSystemDatabase, type PostgresServer, type TestRegistry } from '@dbos-gitops/testkit';
 import { createDrainReader } from '@dbos-gitops/drain/testing';
 import { defaultDrainSourceFor, type DrainSourceFor } from '../../sources/drain/for-environment.ts';
 import { parseConfig } from '../../config/load.ts';
-import { GitWorkspace } from '../../git/workspace.ts';
-import { planAll, runPlans } from '../../runner.ts';
-import { LocalForge } from '../../sources/forge/local.ts';
+import { planAll } from '../../runner.ts';
 import { OciRegistryClient } from '../../sources/registry/oci-client.ts';
 import { memoryTree, versionFixtureFiles, versionsDirOf, type FixtureApp } from '../../../testing/version-fixture.ts';
 import { ConfigError } from '../../errors.ts';
@@ -94,31 +93,7 @@ async function setup(options: { maxLive?: number } = {}): Promise<Setup> {
 }
 
 async function runOnce(remote: BareRemote) {
-  const config = parseConfig((await remote.readFile('main', '.github/gitops-bot.yaml'))!);
-  const workspace = await GitWorkspace.clone(remote.url, 'main', IDENTITY);
-  try {
-    const forge = new LocalForge(
-      async () => [...(await workspace.botBranches()).keys()],
-      () => undefined,
-    );
-    return await runPlans({
-      config,
-      tasks: [versionAddTask],
-      workspace,
-      forge,
-      registry: new OciRegistryClient({ plainHttpHosts: [registry.host] }),
-      kube: null,
-      drain,
-      envFilter: null,
-      dryRun: false,
-      now: new Date(),
-      log: () => undefined,
-      print: () => undefined,
-      identity: IDENTITY,
-    });
-  } finally {
-    await workspace.dispose();
-  }
+  return runOnRemote({ remote, tasks: [versionAddTask], registry: new OciRegistryClient({ plainHttpHosts: [registry.host] }), drain, identity: IDENTITY });
 }
 
 describe('version-add', () => {
