@@ -1,5 +1,5 @@
 import type { EvidenceVerdict, VersionEvidence } from '@dbos-gitops/drain';
-import { gateSoakSeconds } from '../../cli/commands/evidence.ts';
+import { gateSoakSeconds } from '../../sources/drain/gate-soak.ts';
 import type { AppConfig, BotConfig, EnvironmentConfig } from '../../config/schema.ts';
 import { drainUrlEnvFor, type DrainScope } from '../../sources/drain/for-environment.ts';
 
