@@ -62,6 +62,8 @@ export interface DbosWorkerOptions {
 export interface DbosWorker {
   readonly version: string;
   readonly executorId: string;
+  /** Process ids to prove gone after stop(): tsx's launcher and, once ready, the DBOS process it runs. */
+  readonly pids: number[];
   /** Workflow ids this worker enqueued (after `enqueued`). */
   readonly enqueued: string[];
   /** Workflow ids this worker finished. */
@@ -102,6 +104,7 @@ export function startDbosWorker(options: DbosWorkerOptions): DbosWorker {
   const enqueued: string[] = [];
   const finished: string[] = [];
   const held: string[] = [];
+  const pids: number[] = child.pid ? [child.pid] : [];
   let log = '';
   let exited = false;
   const scrubbed = (text: string): string => (password ? text.split(password).join('***') : text);
@@ -111,7 +114,7 @@ export function startDbosWorker(options: DbosWorkerOptions): DbosWorker {
     for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
       const line = buffer.slice(0, nl);
       buffer = buffer.slice(nl + 1);
-      let msg: { event?: string; ids?: string[]; held?: string[]; id?: string } | undefined;
+      let msg: { event?: string; ids?: string[]; held?: string[]; id?: string; pid?: number } | undefined;
       try {
         msg = JSON.parse(line) as typeof msg;
       } catch {
@@ -122,6 +125,7 @@ export function startDbosWorker(options: DbosWorkerOptions): DbosWorker {
       if (msg.event === 'enqueued' && msg.ids) enqueued.push(...msg.ids);
       if (msg.event === 'enqueued' && msg.held) held.push(...msg.held);
       if (msg.event === 'done' && msg.id) finished.push(msg.id);
+      if (msg.event === 'ready' && Number.isInteger(msg.pid) && !pids.includes(msg.pid!)) pids.push(msg.pid!);
       seen.add(msg.event);
       for (const w of waiters.filter((w) => w.event === msg!.event)) w.resolve();
     }
@@ -166,6 +170,7 @@ export function startDbosWorker(options: DbosWorkerOptions): DbosWorker {
   return {
     version: options.version,
     executorId: options.executorId,
+    pids,
     enqueued,
     finished,
     held,

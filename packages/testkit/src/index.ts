@@ -1,5 +1,6 @@
 // The real parts tests run against, started and stopped by the tests themselves.
 export * from './postgres.ts';
+export * from './embedded-postgres.ts';
 export * from './dbos.ts';
 export * from './registry.ts';
 export * from './git-remote.ts';

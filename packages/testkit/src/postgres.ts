@@ -17,6 +17,8 @@ export { freePort };
 export interface PostgresServer {
   readonly host: '127.0.0.1';
   readonly port: number;
+  /** The postmaster's process id (not runuser's), so a caller can prove the server is gone after stop(). */
+  readonly pid: number;
   /** Unix socket directory; also where the data directory lives. */
   readonly baseDir: string;
   /** Superuser role name (always `postgres`). */
@@ -43,6 +45,10 @@ export interface StartPostgresOptions {
   settings?: Record<string, string | number>;
   /** How long to wait for the server to accept connections. */
   startTimeoutMs?: number;
+  /** The OS user the server runs as when this process is root (PostgreSQL refuses root); default `postgres`. */
+  osUser?: string;
+  /** Where the server's directory (data and socket) is created; default the OS temp dir. */
+  parentDir?: string;
 }
 
 const DEFAULT_START_TIMEOUT_MS = 30_000;
@@ -70,9 +76,9 @@ export function findPostgresBinDir(explicit?: string): string {
 
 const runningAsRoot = (): boolean => process.getuid?.() === 0;
 
-/** initdb and postgres refuse to run as root; as root we drop to the `postgres` OS user with runuser. */
-function command(bin: string, args: string[]): { file: string; args: string[] } {
-  return runningAsRoot() ? { file: 'runuser', args: ['-u', 'postgres', '--', bin, ...args] } : { file: bin, args };
+/** initdb and postgres refuse to run as root; as root we drop to an unprivileged OS user (`postgres`) with runuser. */
+function command(bin: string, args: string[], osUser = 'postgres'): { file: string; args: string[] } {
+  return runningAsRoot() ? { file: 'runuser', args: ['-u', osUser, '--', bin, ...args] } : { file: bin, args };
 }
 
 function cleanEnv(): NodeJS.ProcessEnv {
@@ -83,8 +89,8 @@ function cleanEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-async function run(bin: string, args: string[], what: string): Promise<void> {
-  const { file, args: fullArgs } = command(bin, args);
+async function run(bin: string, args: string[], what: string, osUser?: string): Promise<void> {
+  const { file, args: fullArgs } = command(bin, args, osUser);
   await new Promise<void>((resolve, reject) => {
     const child = spawn(file, fullArgs, { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv() });
     let output = '';
@@ -95,25 +101,29 @@ async function run(bin: string, args: string[], what: string): Promise<void> {
   });
 }
 
-async function ownedByPostgres(path: string): Promise<void> {
+async function ownedByPostgres(path: string, osUser = 'postgres'): Promise<void> {
   if (!runningAsRoot()) return;
-  const { uid, gid } = await postgresIds();
+  const { uid, gid } = await osUserIds(osUser);
   await chown(path, uid, gid);
 }
 
-let cachedIds: { uid: number; gid: number } | undefined;
-async function postgresIds(): Promise<{ uid: number; gid: number }> {
-  if (cachedIds) return cachedIds;
+/** The uid and gid of an OS user from /etc/passwd, or null when there is no such user. */
+export async function findOsUser(name: string): Promise<{ uid: number; gid: number } | null> {
   const passwd = await readFile('/etc/passwd', 'utf8');
-  const line = passwd.split('\n').find((l) => l.startsWith('postgres:'));
-  if (!line) {
+  const line = passwd.split('\n').find((l) => l.startsWith(`${name}:`));
+  if (!line) return null;
+  const [, , uid, gid] = line.split(':');
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+async function osUserIds(name: string): Promise<{ uid: number; gid: number }> {
+  const ids = await findOsUser(name);
+  if (!ids) {
     throw new PostgresHarnessError(
-      'Running as root but there is no `postgres` OS user to run the server as. Install the Debian package `postgresql-15` (it creates the user) or run the tests as a non-root user.',
+      `Running as root but there is no \`${name}\` OS user to run the server as. Install the Debian package \`postgresql-15\` (it creates the user) or run the tests as a non-root user.`,
     );
   }
-  const [, , uid, gid] = line.split(':');
-  cachedIds = { uid: Number(uid), gid: Number(gid) };
-  return cachedIds;
+  return ids;
 }
 
 const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
@@ -121,15 +131,21 @@ const quoteLiteral = (value: string): string => `'${value.replace(/'/g, "''")}'`
 
 export async function startPostgres(options: StartPostgresOptions = {}): Promise<PostgresServer> {
   const binDir = findPostgresBinDir(options.binDir);
-  const baseDir = await mkdtemp(join(tmpdir(), 'pg-test-'));
+  const osUser = options.osUser;
+  const baseDir = await mkdtemp(join(options.parentDir ?? tmpdir(), 'pg-test-'));
   const dataDir = join(baseDir, 'data');
   await mkdir(dataDir, { mode: 0o700 });
-  await ownedByPostgres(baseDir);
-  await ownedByPostgres(dataDir);
+  await ownedByPostgres(baseDir, osUser);
+  await ownedByPostgres(dataDir, osUser);
 
   // Loopback TCP requires a password (so tests can check wrong-password handling); the unix socket is
   // trusted and used only to set the superuser's test-time password.
-  await run(join(binDir, 'initdb'), ['-D', dataDir, '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8', '--no-sync'], 'initdb');
+  await run(
+    join(binDir, 'initdb'),
+    ['-D', dataDir, '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8', '--no-sync'],
+    'initdb',
+    osUser,
+  );
 
   const superPassword = randomBytes(18).toString('base64url');
   let child: ChildProcess | undefined;
@@ -148,7 +164,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
       ...options.settings,
     };
     const args = ['-D', dataDir, ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
-    const { file, args: fullArgs } = command(join(binDir, 'postgres'), args);
+    const { file, args: fullArgs } = command(join(binDir, 'postgres'), args, osUser);
     const proc = spawn(file, fullArgs, { stdio: ['ignore', 'ignore', 'pipe'], env: cleanEnv() });
     let log = '';
     proc.stderr?.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
@@ -198,10 +214,14 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     }
   }
 
+  const postmasterPid = await readFile(join(dataDir, 'postmaster.pid'), 'utf8')
+    .then((text) => Number(text.split('\n')[0]))
+    .catch(() => Number.NaN);
   let stopped = false;
   const api: PostgresServer = {
     host: '127.0.0.1',
     port,
+    pid: Number.isInteger(postmasterPid) ? postmasterPid : (server.pid ?? 0),
     baseDir,
     superuser: 'postgres',
     url({ database = 'postgres', user = 'postgres', password } = {}) {

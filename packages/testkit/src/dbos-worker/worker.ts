@@ -8,7 +8,7 @@
  *   WORKER_QUEUE        the queue's name (default `work`). Applications sharing a system database need distinct queue
  *                       names: DBOS 5.3 gives a queue row one owning application and refuses a second one's launch.
  * A line `release` on stdin sends each held workflow its message; the worker answers {"event":"released"}.
- * Prints one JSON object per line on stdout: {"event":"ready"}, {"event":"enqueued","ids":[...],"held":[...]},
+ * Prints one JSON object per line on stdout: {"event":"ready","pid":...}, {"event":"enqueued","ids":[...],"held":[...]},
  * {"event":"done","id":...}, {"event":"released"}.
  */
 import { createInterface } from 'node:readline';
@@ -67,7 +67,7 @@ process.on('SIGINT', () => void stop());
 await DBOS.launch();
 const queueName = process.env.WORKER_QUEUE || 'work';
 await DBOS.registerQueue(queueName, { workerConcurrency: Number(process.env.WORKER_CONCURRENCY ?? 2) });
-say({ event: 'ready', version });
+say({ event: 'ready', version, pid: process.pid });
 
 const durations = (process.env.WORKER_ENQUEUE_MS ?? '')
   .split(',')
