@@ -100,12 +100,13 @@ function portAccepts(port: number): Promise<boolean> {
   });
 }
 
-/** Every process the demo recorded is gone, PostgreSQL's port is closed and its data directory removed. */
+/** Every process the demo recorded is gone, PostgreSQL's port is closed and its files removed. */
 async function expectNothingRunning(facts: DemoFacts): Promise<void> {
   const pids = [facts.demoPid, ...(facts.postgres ? [facts.postgres.pid] : []), ...facts.workers.flatMap((worker) => worker.pids)];
   expect(pids.filter(processAlive)).toEqual([]);
   if (facts.postgres) expect(await portAccepts(facts.postgres.port)).toBe(false);
-  expect(readdirSync(facts.sandbox).filter((name) => name.startsWith('pg-test-'))).toEqual([]);
+  // Its data directory, and the copy of its binaries made when root's unprivileged user cannot reach node_modules.
+  expect(readdirSync(facts.sandbox).filter((name) => name.startsWith('pg-test-') || name.startsWith('pg-bin-'))).toEqual([]);
 }
 
 async function expectTheStory(run: DemoRun): Promise<void> {

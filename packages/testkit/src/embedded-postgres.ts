@@ -8,7 +8,9 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { chmod, cp, mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { findOsUser, PostgresHarnessError, startPostgres, type PostgresServer, type StartPostgresOptions } from './postgres.ts';
@@ -40,26 +42,51 @@ export function embeddedPostgresBinDir(): string {
 
 const exec = promisify(execFile);
 
+const canRun = (user: string, binary: string): Promise<boolean> =>
+  exec('runuser', ['-u', user, '--', binary, '--version'], { timeout: 30_000 }).then(
+    () => true,
+    () => false,
+  );
+
 /**
  * As root, PostgreSQL needs an unprivileged OS user: `postgres` where it exists (Debian's package creates it), else
- * `nobody`, which every Linux has. No user is created on the machine. That user must be able to run the binaries
- * inside node_modules; a checkout under a private home directory would not let it, which is said plainly.
+ * `nobody`, which every Linux has; no user is created on the machine. That user cannot run the binaries when the
+ * checkout sits under a private directory (root's home is 0700), so then they are copied (bin, lib, share: the server
+ * finds its libraries through its RUNPATH `$ORIGIN/../lib`) next to the server's files, and removed with them.
  */
-async function serverOsUser(binDir: string): Promise<string | undefined> {
-  if (process.getuid?.() !== 0) return undefined;
-  const user = (await findOsUser('postgres')) ? 'postgres' : 'nobody';
-  try {
-    await exec('runuser', ['-u', user, '--', join(binDir, 'postgres'), '--version'], { timeout: 30_000 });
-  } catch {
+async function binariesFor(binDir: string, parentDir: string): Promise<{ binDir: string; osUser?: string; copy?: string }> {
+  if (process.getuid?.() !== 0) return { binDir };
+  const osUser = (await findOsUser('postgres')) ? 'postgres' : 'nobody';
+  if (await canRun(osUser, join(binDir, 'postgres'))) return { binDir, osUser };
+  const copy = await mkdtemp(join(parentDir, 'pg-bin-'));
+  await chmod(copy, 0o755);
+  await cp(join(binDir, '..'), join(copy, 'native'), { recursive: true, verbatimSymlinks: true });
+  const copied = join(copy, 'native', 'bin');
+  if (!(await canRun(osUser, join(copied, 'postgres')))) {
+    await rm(copy, { recursive: true, force: true });
     throw new PostgresHarnessError(
-      `running as root, PostgreSQL runs as the OS user "${user}", which cannot execute ${join(binDir, 'postgres')} (a parent directory is private?). Run as a non-root user, or from a checkout every user can read.`,
+      `running as root, PostgreSQL runs as the OS user "${osUser}", which cannot execute it, not even copied to ${parentDir} (is that directory private?). Run as a non-root user, or with TMPDIR set to a directory every user can enter.`,
     );
   }
-  return user;
+  return { binDir: copied, osUser, copy };
 }
 
 export async function startEmbeddedPostgres(options: Omit<StartPostgresOptions, 'binDir' | 'osUser'> = {}): Promise<PostgresServer> {
-  const binDir = embeddedPostgresBinDir();
-  const osUser = await serverOsUser(binDir);
-  return startPostgres({ ...options, binDir, ...(osUser ? { osUser } : {}) });
+  const binaries = await binariesFor(embeddedPostgresBinDir(), options.parentDir ?? tmpdir());
+  let server: PostgresServer;
+  try {
+    server = await startPostgres({ ...options, binDir: binaries.binDir, ...(binaries.osUser ? { osUser: binaries.osUser } : {}) });
+  } catch (error) {
+    if (binaries.copy) await rm(binaries.copy, { recursive: true, force: true });
+    throw error;
+  }
+  const copy = binaries.copy;
+  if (!copy) return server;
+  return {
+    ...server,
+    async stop() {
+      await server.stop();
+      await rm(copy, { recursive: true, force: true });
+    },
+  };
 }
