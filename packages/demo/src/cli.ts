@@ -1,6 +1,10 @@
 /**
  * `pnpm demo [--verbose]`. The single catch of the demo: whatever happens (success, an error, SIGINT, SIGTERM) every
- * process it started is stopped before it exits, and it says where the sandbox is. A second signal kills them at once.
+ * process it started is stopped before it exits, and it says where the sandbox is.
+ *
+ * A later signal does not cut the cleanup short: Ctrl-C reaches the whole process group, so the demo gets SIGINT
+ * from the terminal and again relayed by pnpm and tsx, and exiting on the second would leave PostgreSQL's files and
+ * maybe an executor behind. The cleanup is bounded anyway (an executor gets SIGKILL after 5 s, PostgreSQL after 10 s).
  */
 import { EXIT, formatHelp, parseCommand, runReporting, type CommandSpec } from '@dbos-gitops/cli-kit';
 import { runDemo, Running } from './demo.ts';
@@ -31,11 +35,8 @@ const running = new Running();
 const interrupt = new AbortController();
 for (const signalName of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signalName, () => {
-    if (interrupt.signal.aborted) {
-      running.killNow();
-      process.exit(signalName === 'SIGINT' ? EXIT.sigint : EXIT.sigterm);
-    }
-    io.stderr(`received ${signalName}: stopping the demo's processes (again to kill them at once)\n`);
+    if (interrupt.signal.aborted) return;
+    io.stderr(`received ${signalName}: stopping the demo's processes\n`);
     interrupt.abort(new Interrupted(signalName));
   });
 }

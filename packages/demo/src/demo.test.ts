@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -27,6 +27,8 @@ interface DemoRun {
   output: string;
   sandbox: string;
   facts: DemoFacts;
+  /** With `interruptAt`: the sandbox's processes found just before the signal was sent. */
+  runningAtSignal: string[];
 }
 
 /** Runs `pnpm demo`; with `interruptAt`, sends `signal` to the demo's own process once the output shows that line. */
@@ -35,12 +37,16 @@ function runDemo(options: { interruptAt?: RegExp; signal?: NodeJS.Signals } = {}
     const child = spawn('pnpm', ['demo'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     let sent = false;
+    let runningAtSignal: string[] = [];
     const onOutput = (chunk: Buffer) => {
       output += chunk.toString();
       if (options.interruptAt && !sent && options.interruptAt.test(output)) {
         sent = true;
         void readFacts(sandboxOf(output)).then(
-          (facts) => process.kill(facts.demoPid, options.signal ?? 'SIGINT'),
+          (facts) => {
+            runningAtSignal = leftoverProcesses(facts);
+            process.kill(facts.demoPid, options.signal ?? 'SIGINT');
+          },
           (error: unknown) => reject(error),
         );
       }
@@ -51,7 +57,7 @@ function runDemo(options: { interruptAt?: RegExp; signal?: NodeJS.Signals } = {}
     child.once('close', (code) => {
       const sandbox = sandboxOf(output);
       sandboxes.push(sandbox);
-      readFacts(sandbox).then((facts) => resolve({ code, output, sandbox, facts }), reject);
+      readFacts(sandbox).then((facts) => resolve({ code, output, sandbox, facts, runningAtSignal }), reject);
     });
   });
 }
@@ -100,10 +106,44 @@ function portAccepts(port: number): Promise<boolean> {
   });
 }
 
-/** Every process the demo recorded is gone, PostgreSQL's port is closed and its files removed. */
+/**
+ * Processes that still belong to this sandbox, found without trusting what the demo recorded: PostgreSQL's command
+ * line names its data directory inside the sandbox, and an executor's environment holds its executor id and the
+ * sandbox database's port (an executor interrupted before it reported its pid is found too).
+ */
+function leftoverProcesses(facts: DemoFacts): string[] {
+  if (!existsSync('/proc')) return [];
+  const executorIds = facts.workers.map((worker) => `WORKER_EXECUTOR_ID=${worker.executorId}`);
+  const port = facts.postgres ? `127.0.0.1:${facts.postgres.port}/` : null;
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    const read = (file: string) => {
+      try {
+        return readFileSync(join('/proc', pid, file), 'utf8');
+      } catch {
+        return ''; // gone meanwhile, or not ours to read
+      }
+    };
+    const cmdline = read('cmdline').split('\0').join(' ');
+    if (cmdline.includes(facts.sandbox)) found.push(`${pid}: ${cmdline}`);
+    else if (port) {
+      const environ = read('environ').split('\0');
+      if (
+        environ.some((entry) => executorIds.includes(entry)) &&
+        environ.some((entry) => entry.startsWith('DBOS_SYSTEM_DATABASE_URL=') && entry.includes(port))
+      ) {
+        found.push(`${pid}: ${cmdline}`);
+      }
+    }
+  }
+  return found;
+}
+
+/** Every process the demo started is gone, PostgreSQL's port is closed and its files removed. */
 async function expectNothingRunning(facts: DemoFacts): Promise<void> {
   const pids = [facts.demoPid, ...(facts.postgres ? [facts.postgres.pid] : []), ...facts.workers.flatMap((worker) => worker.pids)];
   expect(pids.filter(processAlive)).toEqual([]);
+  expect(leftoverProcesses(facts)).toEqual([]);
   if (facts.postgres) expect(await portAccepts(facts.postgres.port)).toBe(false);
   // Its data directory, and the copy of its binaries made when root's unprivileged user cannot reach node_modules.
   expect(readdirSync(facts.sandbox).filter((name) => name.startsWith('pg-test-') || name.startsWith('pg-bin-'))).toEqual([]);
@@ -158,6 +198,16 @@ async function expectTheStory(run: DemoRun): Promise<void> {
 }
 
 describe('pnpm demo', () => {
+  it('refuses an unknown option with exit 64 before it starts anything', async () => {
+    const result = await exec('pnpm', ['demo', '--no-such-flag'], { cwd: REPO_ROOT }).then(
+      () => ({ code: 0, stderr: '' }),
+      (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }),
+    );
+    expect(result.code).toBe(64);
+    expect(result.stderr).toContain('--no-such-flag');
+    expect(result.stderr).not.toMatch(/sandbox:/);
+  });
+
   it('runs a version through add, drain, refused retirement and retirement; a second run works after the first', async () => {
     const first = await runDemo();
     await expectTheStory(first);
@@ -179,6 +229,10 @@ describe('pnpm demo', () => {
       expect(run.output).toContain(`stopped by ${signal}`);
       expect(run.facts.workers.map((worker) => worker.executorId)).toEqual([OLD_EXECUTOR, NEW_EXECUTOR]);
       expect(run.facts.finished).toBe(false);
+      // The search for leftovers sees the demo's processes while they run (PostgreSQL, both executors)...
+      expect(run.runningAtSignal.some((line) => line.includes('pg-test-'))).toBe(true);
+      expect(run.runningAtSignal.length).toBeGreaterThanOrEqual(3);
+      // ...and none of them after it stopped.
       await expectNothingRunning(run.facts);
     },
     600_000,

