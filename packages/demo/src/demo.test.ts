@@ -31,8 +31,11 @@ interface DemoRun {
   runningAtSignal: string[];
 }
 
-/** Runs `pnpm demo`; with `interruptAt`, sends `signal` to the demo's own process once the output shows that line. */
-function runDemo(options: { interruptAt?: RegExp; signal?: NodeJS.Signals } = {}): Promise<DemoRun> {
+/**
+ * Runs `pnpm demo`; with `interruptAt`, once the output shows that line: `act` (default: send `signal` to the demo's
+ * own process).
+ */
+function runDemo(options: { interruptAt?: RegExp; signal?: NodeJS.Signals; act?: (facts: DemoFacts) => Promise<void> } = {}): Promise<DemoRun> {
   return new Promise((resolve, reject) => {
     const child = spawn('pnpm', ['demo'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
@@ -43,9 +46,10 @@ function runDemo(options: { interruptAt?: RegExp; signal?: NodeJS.Signals } = {}
       if (options.interruptAt && !sent && options.interruptAt.test(output)) {
         sent = true;
         void readFacts(sandboxOf(output)).then(
-          (facts) => {
+          async (facts) => {
             runningAtSignal = leftoverProcesses(facts);
-            process.kill(facts.demoPid, options.signal ?? 'SIGINT');
+            if (options.act) await options.act(facts);
+            else process.kill(facts.demoPid, options.signal ?? 'SIGINT');
           },
           (error: unknown) => reject(error),
         );
@@ -216,6 +220,17 @@ describe('pnpm demo', () => {
     expect(second.sandbox).not.toBe(first.sandbox);
     expect(existsSync(first.facts.remote)).toBe(true);
   }, 900_000);
+
+  it('stops PostgreSQL and the executor when a step fails mid-story, and exits 1 naming it', async () => {
+    // While the old version's executor starts, the sandbox's git remote disappears: the next step cannot read it.
+    const run = await runDemo({ interruptAt: /^3\. /m, act: (facts) => rm(facts.remote, { recursive: true, force: true }) });
+    expect(run.code, run.output).toBe(1);
+    expect(run.output).toMatch(/^error: git \S+ in \S+remote\.git failed: /m);
+    expect(run.output).toMatch(/^stopped: .*PostgreSQL/m);
+    expect(run.facts.finished).toBe(false);
+    expect(run.runningAtSignal.some((line) => line.includes('pg-test-'))).toBe(true);
+    await expectNothingRunning(run.facts);
+  }, 600_000);
 
   it.each([
     ['SIGINT', 130],

@@ -4,6 +4,7 @@
  * checkout of it, where the PRs get merged. Nothing outside the directory is written.
  */
 import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,13 +25,31 @@ export const QUIET_PERIOD_SECONDS = 10;
 // Who "merges" in the sandbox; commit signing and the user's own git identity are kept out of it.
 const PERSON = ['-c', 'user.name=demo person', '-c', 'user.email=person@example.invalid', '-c', 'commit.gpgsign=false', '-c', 'init.defaultBranch=main'];
 
+/** A git command in the sandbox; a failure names the command and the directory (node says only `spawn git ENOENT`
+ * for a directory that is gone). */
 export async function git(cwd: string, ...args: string[]): Promise<string> {
-  const { stdout } = await exec('git', [...PERSON, ...args], {
-    cwd,
-    env: { ...process.env, GIT_TERMINAL_PROMPT: '0' },
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  return stdout;
+  try {
+    const { stdout } = await exec('git', [...PERSON, ...args], {
+      cwd,
+      env: { ...process.env, GIT_TERMINAL_PROMPT: '0' },
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    return stdout;
+  } catch (error) {
+    const detail = existsSync(cwd) ? (error as { stderr?: string }).stderr?.trim() || (error as Error).message : 'the directory does not exist';
+    throw new SandboxError(`git ${args[0]} in ${cwd} failed: ${detail}`, 'the sandbox was changed while the demo ran; run `pnpm demo` again for a fresh one');
+  }
+}
+
+export class SandboxError extends Error {
+  override readonly name = 'SandboxError';
+  readonly exitCode = 1;
+  constructor(
+    message: string,
+    readonly hint: string,
+  ) {
+    super(message);
+  }
 }
 
 export interface Sandbox {
