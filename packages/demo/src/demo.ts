@@ -184,6 +184,8 @@ export async function runDemo(options: DemoOptions, running: Running): Promise<D
   const state = () => abortable(showState({ sandbox, env: botEnv, print }), signal);
 
   let calls = 0;
+  let logName = '';
+  const lastLog = () => logName;
   const bot = async (name: string, argv: string[]): Promise<{ code: number; stdout: string }> => {
     let stdout = '';
     let stderr = '';
@@ -201,7 +203,8 @@ export async function runDemo(options: DemoOptions, running: Running): Promise<D
     });
     signal.throwIfAborted();
     calls++;
-    await writeFile(join(sandbox.logs, `${String(calls).padStart(2, '0')}-${name}.txt`), `$ pnpm bot ${argv.join(' ')}\n${stdout}${stderr}exit ${code}\n`);
+    logName = `${String(calls).padStart(2, '0')}-${name}.txt`;
+    await writeFile(join(sandbox.logs, logName), `$ pnpm bot ${argv.join(' ')}\n${stdout}${stderr}exit ${code}\n`);
     if (code !== 0) {
       throw new DemoError(
         `pnpm bot ${argv[0]} (${name}) exited ${code}: ${stderr.trim().split('\n').slice(-3).join(' / ')}`,
@@ -258,7 +261,10 @@ export async function runDemo(options: DemoOptions, running: Running): Promise<D
   const refusal = skipReason(early.stdout, `${DEMO_APP}/${slug(OLD_VERSION)}`);
   if (!refusal) throw new DemoError(`version-retire gave no reason for keeping ${OLD_VERSION}`, `see ${sandbox.logs}`);
   facts.refusedWhileInFlight = refusal;
-  say(`refused, nothing pushed: ${refusal}`);
+  // Its first sentence is the refusal; what follows is advice (held workflows also read as "not changed for the quiet
+  // period"), kept whole in the log and in demo.json.
+  const headline = /^.*? in flight \([^)]*\)\./.exec(refusal)?.[0];
+  say(`refused, nothing pushed: ${headline && headline !== refusal ? `${headline} (the whole reason: logs/${lastLog()})` : refusal}`);
   await save();
 
   await step(`${OLD_VERSION}'s long workflows complete on their own executor (${OLD_EXECUTOR}); no new work reaches ${OLD_VERSION}`);
