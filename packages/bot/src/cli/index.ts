@@ -52,6 +52,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<ParsedComm
     summary: 'one PR that moves an application back to a live version and holds the bad one (which drains)',
     load: () => import('./commands/rollback.ts') as Promise<ParsedCommand>,
   },
+  status: {
+    summary: 'where every application version stands per environment, promotion positions, open PRs, secrets due (offline)',
+    load: () => import('./commands/status.ts') as Promise<ParsedCommand>,
+  },
   seal: { summary: "seal values into a SealedSecret for an environment's certificate (kubeseal-compatible flags)", load: () => import('./commands/seal.ts') },
 };
 
