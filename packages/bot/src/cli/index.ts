@@ -131,8 +131,14 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       } catch (error) {
         // Whatever the interrupted step threw, the process was asked to stop: report that, with the signal's exit code.
         const reason: unknown = io.signal?.aborted ? io.signal.reason : null;
-        if (reason instanceof InterruptedError && error !== reason) throw reason;
-        throw error;
+        const thrown = reason instanceof InterruptedError && error !== reason ? reason : error;
+        // In GitHub Actions the error also becomes an annotation on the file it is about (README "The bot").
+        if (io.env.GITHUB_ACTIONS === 'true') {
+          const { errorAnnotation } = await import('./github-actions.ts');
+          const annotation = await errorAnnotation(thrown, io.env.GITHUB_WORKSPACE ?? process.cwd()).catch(() => null);
+          if (annotation) io.stdout(`${annotation}\n`);
+        }
+        throw thrown;
       }
     },
     'gitops-bot',

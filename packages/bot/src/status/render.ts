@@ -148,7 +148,7 @@ export function markdownText(text: string, max = 160): string {
     .replaceAll('<', '&lt;')
     .replaceAll('>', '&gt;')
     .replaceAll('|', '\\|')
-    .replaceAll('@', '&#64;')
+    .replace(/@(?=[A-Za-z0-9])/g, '&#64;')
     .replaceAll('[', '\\[')
     .replaceAll(']', '\\]')
     .replaceAll('`', '\\`');
