@@ -3,3 +3,13 @@
 export * from './model.ts';
 export { buildStatus, pinOf, type StatusInputs } from './build.ts';
 export { cellLines, markdownText, oneLine, renderStatusMarkdown, renderStatusTable, stateText } from './render.ts';
+export {
+  DASHBOARD_MARKER,
+  offeredActions,
+  parseDashboardActions,
+  renderDashboard,
+  renderMermaid,
+  type DashboardAction,
+  type DashboardOptions,
+  type ParsedDashboard,
+} from './dashboard.ts';

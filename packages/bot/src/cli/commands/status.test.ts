@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { versionFixtureFiles } from '../../../testing/version-fixture.ts';
 import { statusSchema } from '../../status/model.ts';
 import { main } from '../index.ts';
-import { runStatus } from './status.ts';
+import { runStatus, statusTableOf } from './status.ts';
 
 let dir: string;
 
@@ -97,5 +97,13 @@ describe('pnpm bot status', () => {
 
   it('exits 64 for an unknown --forge', async () => {
     expect((await status(['--forge', 'gitlab'])).code).toBe(64);
+  });
+
+  it('statusTableOf gives callers (the demo) the same table, with the drain reader they pass', async () => {
+    const table = await statusTableOf(dir, { env: {} });
+    expect(table).toContain('application shop');
+    expect(table).toContain('application cart');
+    expect(table).toContain('in flight: not read');
+    await expect(statusTableOf(dir, { filter: { app: 'nope' } })).rejects.toThrow('--app "nope" is not an application of the config');
   });
 });

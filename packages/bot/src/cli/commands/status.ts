@@ -140,3 +140,23 @@ export async function run(values: FlagValues<typeof spec.flags>, io: CommandIo):
   io.stdout(values.json ? `${JSON.stringify(model, null, 2)}\n` : renderStatusTable(model));
   return 0;
 }
+
+/**
+ * The status table of a checkout, as `pnpm bot status` prints it: for callers that show it between their own steps
+ * (`pnpm demo`). `env` holds the drain reader variables (DBOS_DRAIN_DATABASE_URL_<ENV>); the forge defaults to local.
+ */
+export async function statusTableOf(
+  root: string,
+  options: { env?: NodeJS.ProcessEnv; forge?: StatusRequest['forge']; filter?: { env?: string; app?: string }; now?: Date } = {},
+): Promise<string> {
+  const [{ join }, { CONFIG_PATH }, { renderStatusTable }] = await Promise.all([
+    import('node:path'),
+    import('../../config/load.ts'),
+    import('../../status/render.ts'),
+  ]);
+  const model = await readStatus(
+    { root, configFile: join(root, CONFIG_PATH), env: options.filter?.env ?? null, app: options.filter?.app ?? null, forge: options.forge ?? 'local' },
+    { env: options.env ?? {}, stderr: () => {}, ...(options.now ? { now: options.now } : {}) },
+  );
+  return renderStatusTable(model);
+}
