@@ -1,7 +1,9 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '@dbos-gitops/testkit';
 import { versionFixtureFiles } from '../../../testing/version-fixture.ts';
 import { statusSchema } from '../../status/model.ts';
 import { main } from '../index.ts';
@@ -105,5 +107,21 @@ describe('pnpm bot status', () => {
     expect(table).toContain('application cart');
     expect(table).toContain('in flight: not read');
     await expect(statusTableOf(dir, { filter: { app: 'nope' } })).rejects.toThrow('--app "nope" is not an application of the config');
+  });
+
+  it("with --env, reads that environment's own drain variable, and a reader that fails is unknown with its reason, never zero", async () => {
+    const password = randomBytes(12).toString('hex');
+    const url = `postgresql://dbos_drain_reader:${password}@127.0.0.1:${await freePort()}/dbos_system`;
+    const { code, stdout } = await status(['--env', 'dev', '--app', 'shop', '--json'], { DBOS_DRAIN_DATABASE_URL_DEV: url });
+    expect(code).toBe(0);
+    expect(stdout).not.toContain(password);
+    const model = statusSchema.parse(JSON.parse(stdout));
+    for (const version of model.apps[0]!.environments[0]!.versions) {
+      expect(version.drain.status).toBe('unknown');
+      expect(version.states).not.toContain('drained');
+    }
+    const without = statusSchema.parse(JSON.parse((await status(['--env', 'dev', '--app', 'shop', '--json'])).stdout));
+    const drain = without.apps[0]!.environments[0]!.versions[0]!.drain;
+    expect(drain).toEqual({ status: 'not-read', reason: expect.stringContaining('DBOS_DRAIN_DATABASE_URL is not set') });
   });
 });

@@ -1,6 +1,7 @@
 import { runReporting, type CommandSpec, type FlagValues } from '@dbos-gitops/cli-kit';
 import type { BotConfig } from '../../config/schema.ts';
 import { ConfigError, UsageError } from '../../errors.ts';
+import type { DrainSourceFor } from '../../sources/drain/for-environment.ts';
 import type { StatusModel } from '../../status/model.ts';
 import { runCommand, type CommandIo } from '../index.ts';
 
@@ -72,6 +73,22 @@ export interface StatusRequest {
   forge: 'github' | 'local' | 'none' | null;
 }
 
+/**
+ * An environment's own variable (`DBOS_DRAIN_DATABASE_URL_<ENV>`) when it is set, as `drain-status` and `evidence`
+ * read it: with `--env dev` it cannot name another environment's database. Else what `plan` reads.
+ */
+function preferOwnVariable(
+  fallback: DrainSourceFor,
+  env: NodeJS.ProcessEnv,
+  suffix: (name: string) => string,
+  fromEnv: typeof import('../../sources/drain/source.ts').drainSourceFromEnv,
+): DrainSourceFor {
+  return (environment, app, scope) => {
+    const own = `${app.drain.databaseUrlEnv}_${suffix(environment.name)}`;
+    return env[own] ? fromEnv({ ...app, drain: { ...app.drain, databaseUrlEnv: own } }, env) : fallback(environment, app, scope);
+  };
+}
+
 /** Reads the config and the tree, builds every configured reader (none of them a registry) and the model. */
 export async function readStatus(request: StatusRequest, io: Pick<CommandIo, 'env' | 'stderr'> & { now?: Date }): Promise<StatusModel> {
   const [
@@ -83,6 +100,8 @@ export async function readStatus(request: StatusRequest, io: Pick<CommandIo, 'en
     { defaultDrainSourceFor },
     { KubeClientHealth },
     { buildStatus },
+    { envVarSuffix },
+    { drainSourceFromEnv },
   ] = await Promise.all([
     import('../../config/load.ts'),
     import('../../config/tree-check.ts'),
@@ -92,6 +111,8 @@ export async function readStatus(request: StatusRequest, io: Pick<CommandIo, 'en
     import('../../sources/drain/for-environment.ts'),
     import('../../sources/kube/health.ts'),
     import('../../status/build.ts'),
+    import('../../config/schema.ts'),
+    import('../../sources/drain/source.ts'),
   ]);
   const config = await loadConfig(request.configFile);
   checkFilters(config, request.configFile, request.env, request.app);
@@ -116,7 +137,7 @@ export async function readStatus(request: StatusRequest, io: Pick<CommandIo, 'en
     now: io.now ?? new Date(),
     envFilter: request.env,
     appFilter: request.app,
-    drain: defaultDrainSourceFor(io.env),
+    drain: preferOwnVariable(defaultDrainSourceFor(io.env), io.env, envVarSuffix, drainSourceFromEnv),
     kube: Object.keys(kubeContexts).length > 0 ? new KubeClientHealth(kubeContexts) : null,
     pullRequests: forge ? () => forge.listBotPullRequests() : null,
     forgeDescribe: forge?.describe ?? 'none',
