@@ -79,9 +79,9 @@ export function offeredActions(model: StatusModel, options: DashboardOptions = {
   return out;
 }
 
-/** A Mermaid-safe label: the characters versions and names use; anything else becomes `_` (no quote can end it). */
+/** A Mermaid-safe label: the characters versions, names and states use; anything else becomes `_` (no quote can end it). */
 function mermaidLabel(text: string): string {
-  return text.replace(/[^A-Za-z0-9._+ -]/g, '_').slice(0, 60);
+  return text.replace(/[^A-Za-z0-9._+, -]/g, '_').slice(0, 60);
 }
 
 const STATE_CLASS: Partial<Record<VersionState, string>> = {
@@ -104,7 +104,7 @@ export function renderMermaid(app: AppStatus): string {
     if (environment.versions.length === 0) lines.push(`    env${e}none["no live version"]`);
     for (const [v, version] of environment.versions.entries()) {
       const node = `env${e}v${v}`;
-      const states = version.states.length > 0 ? version.states.join(', ') : 'old';
+      const states = version.states.length > 0 ? version.states.map((state) => state.replaceAll('-', ' ')).join(', ') : 'old';
       lines.push(`    ${node}["${mermaidLabel(version.version)}<br/>${mermaidLabel(states)}"]`);
       if (!nodes.has(version.version)) nodes.set(version.version, []);
       nodes.get(version.version)!.push(node);
