@@ -1,3 +1,4 @@
+import { compareTags } from '../sources/registry/tag-policy.ts';
 import type { AppStatus, DrainCell, ImagePin, Promotion, ReplicasCell, StatusModel, VersionStatus } from './model.ts';
 
 /**
@@ -56,12 +57,8 @@ export function appGrid(app: AppStatus): { header: string[]; rows: Array<{ versi
   const versions: string[] = [];
   for (const environment of app.environments)
     for (const version of environment.versions) if (!versions.includes(version.version)) versions.push(version.version);
-  // Newest first, the way each environment already lists them; a version only some environments run keeps its place.
-  const order = (version: string) =>
-    Math.min(
-      ...app.environments.map((environment) => environment.versions.findIndex((candidate) => candidate.version === version)).filter((index) => index >= 0),
-    );
-  versions.sort((a, b) => order(a) - order(b));
+  // Newest first across every environment (a version only some environments run still sorts by its number).
+  versions.sort((a, b) => compareTags(b, a) || (a < b ? 1 : a > b ? -1 : 0));
   return {
     header,
     rows: versions.map((version) => ({
