@@ -164,6 +164,9 @@ describe('pnpm bot run in GitHub Actions (real registry, bare remote, GitHub fak
       );
       expect(annotation?.data).toContain('environments[1].overlay');
       expect(annotation?.data).toContain(' — fix ');
+      const summary = readFileSync(join(summaryDir, 'summary.md'), 'utf8');
+      const failed = summary.slice(summary.indexOf('## gitops-bot run failed\n\n'));
+      expect(failed).toMatch(/^## gitops-bot run failed\n\n.*environments\\\[1\\\]\.overlay: must be a path inside the repository.*\(exit 2\)\n$/);
     } finally {
       writeFileSync(config, text);
     }

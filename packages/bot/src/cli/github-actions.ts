@@ -169,3 +169,11 @@ export async function writeRunSummary(inputs: RunSummaryInputs): Promise<void> {
     inputs.log(`could not write the job summary: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
   }
 }
+
+/** A failed `run` in Actions still leaves a job summary: the error the bot explains, or only that it failed. */
+export async function failureSummary(env: NodeJS.ProcessEnv, command: string, error: unknown): Promise<void> {
+  if (command !== 'run' || !env.GITHUB_STEP_SUMMARY) return;
+  const { markdownText } = await import('../status/render.ts');
+  const what = isBotError(error) ? `${error.message} — ${error.hint} (exit ${error.exitCode})` : 'an unexpected error (see the log)';
+  await appendJobSummary(env, `## gitops-bot run failed\n\n${markdownText(what, 1000)}\n`);
+}

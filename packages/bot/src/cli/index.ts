@@ -108,9 +108,9 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   return runReporting(
     io,
     async () => {
+      const args = argv[0] === '--' ? argv.slice(1) : argv;
+      const name = args[0];
       try {
-        const args = argv[0] === '--' ? argv.slice(1) : argv;
-        const name = args[0];
         if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
           io.stdout(MAIN_HELP);
           return name === undefined ? 64 : 0;
@@ -134,9 +134,10 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         const thrown = reason instanceof InterruptedError && error !== reason ? reason : error;
         // In GitHub Actions the error also becomes an annotation on the file it is about (README "The bot").
         if (io.env.GITHUB_ACTIONS === 'true') {
-          const { errorAnnotation } = await import('./github-actions.ts');
+          const { errorAnnotation, failureSummary } = await import('./github-actions.ts');
           const annotation = await errorAnnotation(thrown, io.env.GITHUB_WORKSPACE ?? process.cwd()).catch(() => null);
           if (annotation) io.stdout(`${annotation}\n`);
+          await failureSummary(io.env, name ?? '', thrown).catch(() => {});
         }
         throw thrown;
       }
