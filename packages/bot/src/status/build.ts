@@ -2,6 +2,7 @@ import type { AppConfig, BotConfig, EnvironmentConfig } from '../config/schema.t
 import { BotError } from '../errors.ts';
 import { branchFor, parseBranch, type Skip } from '../plan.ts';
 import { appsInEnvironment } from '../repo/apps.ts';
+import { HOLD_COMMENT } from '../repo/holds.ts';
 import { readOverlayImages, type TreeReader } from '../repo/tree.ts';
 import type { ImageEntry } from '../repo/yaml-edit.ts';
 import { previousProposals } from '../runner.ts';
@@ -51,6 +52,8 @@ export interface StatusInputs {
 }
 
 const PLACEHOLDER = /^sha256:0{64}$/;
+/** The repository's hold comment (defined once in repo/holds.ts) and the reason after it. */
+const HOLD_REASON = new RegExp(`${HOLD_COMMENT.source}(.*)$`, 'm');
 const VERSION_RETIRE = 'version-retire';
 
 export function pinOf(entry: Pick<ImageEntry, 'newTag' | 'digest'>): ImagePin {
@@ -195,7 +198,7 @@ async function appStatus(inputs: StatusInputs, app: AppConfig, ownPrs: PullReque
       const retirePr = ownPrs?.find((pr) => pr.state === 'open' && pr.branch === retireBranch) ?? null;
       const image = live.image ? pinOf(live.image) : null;
       const cell = drainCell(drain, live.version);
-      const holdLine = /#\s*gitops-bot:\s*hold\b(.*)$/m.exec(live.kustomization)?.[1]?.trim();
+      const holdLine = HOLD_REASON.exec(live.kustomization)?.[1]?.trim();
       versions.push({
         version: live.version,
         slug: live.slug,
