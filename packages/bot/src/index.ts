@@ -41,3 +41,7 @@ export {
   type AppIdentity,
 } from './repo/apps.ts';
 export { envVarSuffix } from './config/schema.ts';
+// The platform's status (`pnpm bot status`): the model and its --json schema, the terminal and Markdown renderers, and
+// the dashboard issue's body and ticked actions (for the demo and the forge side of the dashboard).
+export * from './status/index.ts';
+export { readStatus, statusTableOf, type StatusRequest } from './cli/commands/status.ts';

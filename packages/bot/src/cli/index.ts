@@ -52,6 +52,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<ParsedComm
     summary: 'one PR that moves an application back to a live version and holds the bad one (which drains)',
     load: () => import('./commands/rollback.ts') as Promise<ParsedCommand>,
   },
+  status: {
+    summary: 'where every application version stands per environment, promotion positions, open PRs, secrets due (offline)',
+    load: () => import('./commands/status.ts') as Promise<ParsedCommand>,
+  },
   seal: { summary: "seal values into a SealedSecret for an environment's certificate (kubeseal-compatible flags)", load: () => import('./commands/seal.ts') },
 };
 
@@ -104,9 +108,9 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   return runReporting(
     io,
     async () => {
+      const args = argv[0] === '--' ? argv.slice(1) : argv;
+      const name = args[0];
       try {
-        const args = argv[0] === '--' ? argv.slice(1) : argv;
-        const name = args[0];
         if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
           io.stdout(MAIN_HELP);
           return name === undefined ? 64 : 0;
@@ -127,8 +131,15 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       } catch (error) {
         // Whatever the interrupted step threw, the process was asked to stop: report that, with the signal's exit code.
         const reason: unknown = io.signal?.aborted ? io.signal.reason : null;
-        if (reason instanceof InterruptedError && error !== reason) throw reason;
-        throw error;
+        const thrown = reason instanceof InterruptedError && error !== reason ? reason : error;
+        // In GitHub Actions the error also becomes an annotation on the file it is about (README "The bot").
+        if (io.env.GITHUB_ACTIONS === 'true') {
+          const { errorAnnotation, failureSummary } = await import('./github-actions.ts');
+          const annotation = await errorAnnotation(thrown, io.env.GITHUB_WORKSPACE ?? process.cwd()).catch(() => null);
+          if (annotation) io.stdout(`${annotation}\n`);
+          await failureSummary(io.env, name ?? '', thrown).catch(() => {});
+        }
+        throw thrown;
       }
     },
     'gitops-bot',

@@ -105,6 +105,23 @@ export async function runWithOptions(options: Options, io: CommandIo): Promise<n
       identity,
       ...(io.signal ? { signal: io.signal } : {}),
     });
+    // In GitHub Actions: the job summary (status + what this run did) and one log group per task.
+    const actions = io.env.GITHUB_ACTIONS === 'true' ? await import('../github-actions.ts') : null;
+    const report = runReport(result, runner.describeIgnored, options.dryRun);
+    if (actions) {
+      await actions.writeRunSummary({
+        env: io.env,
+        config: config!,
+        tree: workspace.baseTree(),
+        forge,
+        drain: sources.drain,
+        kube: sources.kube,
+        envFilter: options.env,
+        now: io.now ?? new Date(),
+        report,
+        log,
+      });
+    }
     if (options.json) {
       const data = {
         dryRun: options.dryRun,
@@ -120,15 +137,48 @@ export async function runWithOptions(options: Options, io: CommandIo): Promise<n
       io.stdout(`${JSON.stringify(data, null, 2)}\n`);
       return 0;
     }
-    for (const item of result.applied)
-      io.stdout(`${item.outcome.padEnd(19)} ${item.plan.branch}${item.pr?.number ? ` (PR #${item.pr.number})` : ''}${item.reason ? `: ${item.reason}` : ''}\n`);
-    for (const line of result.cleanups) io.stdout(`cleaned up          ${line}\n`);
-    for (const closed of result.closed) io.stdout(`closed              ${closed.branch} (PR #${closed.number}): ${closed.reason}\n`);
-    for (const skip of result.skips) io.stdout(`not proposed        ${skip.task} ${skip.env} ${skip.subject}: ${skip.reason}\n`);
-    for (const item of result.ignored) io.stdout(`ignored             ${runner.describeIgnored(item)}\n`);
-    io.stdout(`${result.pushes} push(es), ${result.forgeWrites} forge write(s)${options.dryRun ? ' (dry run: nothing written)' : ''}\n`);
+    if (actions) for (const group of report.groups) io.stdout(actions.groupOutput(group.task, group.lines));
+    else for (const line of report.lines) io.stdout(`${line}\n`);
+    io.stdout(`${report.totals}\n`);
     return 0;
   } finally {
     await workspace.dispose();
   }
+}
+
+/** What a run did, line by line, grouped by task (in the order the tasks ran), and its totals line. */
+export interface RunReport {
+  groups: Array<{ task: string; lines: string[] }>;
+  /** The same lines in the order a terminal shows them: applied, cleanups, closed, skips, ignored. */
+  lines: string[];
+  totals: string;
+}
+
+export function runReport(
+  result: Awaited<ReturnType<typeof import('../../runner.ts').runPlans>>,
+  describeIgnored: (item: Awaited<ReturnType<typeof import('../../runner.ts').runPlans>>['ignored'][number]) => string,
+  dryRun: boolean,
+): RunReport {
+  const groups = new Map<string, string[]>();
+  const lines: string[] = [];
+  const add = (task: string, line: string) => {
+    lines.push(line);
+    if (!groups.has(task)) groups.set(task, []);
+    groups.get(task)!.push(line);
+  };
+  const taskOf = (branch: string) => /^bot\/([^/]+)\//.exec(branch)?.[1] ?? 'other';
+  for (const item of result.applied)
+    add(
+      item.plan.task,
+      `${item.outcome.padEnd(19)} ${item.plan.branch}${item.pr?.number ? ` (PR #${item.pr.number})` : ''}${item.reason ? `: ${item.reason}` : ''}`,
+    );
+  for (const line of result.cleanups) add('cleanups', `cleaned up          ${line}`);
+  for (const closed of result.closed) add(taskOf(closed.branch), `closed              ${closed.branch} (PR #${closed.number}): ${closed.reason}`);
+  for (const skip of result.skips) add(skip.task, `not proposed        ${skip.task} ${skip.env} ${skip.subject}: ${skip.reason}`);
+  for (const item of result.ignored) add('ignored', `ignored             ${describeIgnored(item)}`);
+  return {
+    groups: [...groups].map(([task, taskLines]) => ({ task, lines: taskLines })),
+    lines,
+    totals: `${result.pushes} push(es), ${result.forgeWrites} forge write(s)${dryRun ? ' (dry run: nothing written)' : ''}`,
+  };
 }

@@ -1,0 +1,167 @@
+import { JSDOM } from 'jsdom';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { memoryTree, versionFixtureFiles } from '../../testing/version-fixture.ts';
+import { parseConfig } from '../config/load.ts';
+import { buildStatus } from './build.ts';
+import { DASHBOARD_MARKER, parseDashboardActions, renderDashboard, renderMermaid } from './dashboard.ts';
+import type { StatusModel } from './model.ts';
+
+const digest = (n: number) => `sha256:${String(n).repeat(64)}`;
+
+async function model(now = new Date('2026-11-30T10:00:00Z')): Promise<StatusModel> {
+  const files = await versionFixtureFiles({
+    environments: ['dev', 'staging'],
+    apps: [
+      {
+        name: 'shop',
+        repository: 'ghcr.io/example-org/shop',
+        versions: {
+          dev: [
+            { version: '1.0.0', digest: digest(1) },
+            { version: '1.1.0', digest: digest(2), latest: true },
+          ],
+          staging: [{ version: '1.0.0', digest: digest(1), latest: true }],
+        },
+      },
+    ],
+  });
+  return buildStatus({
+    config: parseConfig(files['.github/gitops-bot.yaml']!),
+    tree: memoryTree(files),
+    now,
+    envFilter: null,
+    appFilter: null,
+    drain: null,
+    kube: null,
+    pullRequests: null,
+    forgeDescribe: 'none',
+  });
+}
+
+/** Mermaid's own parser, headless (jsdom gives it the DOM it expects). */
+let mermaidParse: (text: string) => Promise<unknown>;
+beforeAll(async () => {
+  const dom = new JSDOM('<!doctype html><html><body></body></html>');
+  Object.assign(globalThis, { window: dom.window, document: dom.window.document });
+  Object.defineProperty(globalThis, 'navigator', { value: dom.window.navigator, configurable: true });
+  const { default: mermaid } = await import('mermaid');
+  mermaid.initialize({ startOnLoad: false });
+  mermaidParse = (text) => mermaid.parse(text);
+}, 60_000);
+
+function tick(body: string, id: string): string {
+  const lines = body.split('\n');
+  const index = lines.findIndex((line) => line.includes(`gitops-bot:action ${id} -->`));
+  if (index < 0) throw new Error(`no box for ${id}`);
+  lines[index] = lines[index]!.replace('- [ ]', '- [x]');
+  return lines.join('\n');
+}
+
+describe('renderDashboard', () => {
+  it('holds the marker, the actions as unticked boxes with hidden ids, a Mermaid diagram per application and the status', async () => {
+    const body = renderDashboard(await model());
+    expect(body.startsWith(`${DASHBOARD_MARKER}\n`)).toBe(true);
+    expect(body).toContain('- [ ] promote shop 1.1.0 into staging now (skip the soak) <!-- gitops-bot:action promote/staging/shop/1.1.0 -->');
+    expect(body).toContain('- [ ] roll back shop in dev from 1.1.0 to 1.0.0 <!-- gitops-bot:action rollback/dev/shop -->');
+    expect(body).toContain('<!-- gitops-bot:action rotate/dev -->');
+    expect(body).toContain('<!-- gitops-bot:action rotate/staging -->');
+    // staging's only version has nothing older to go back to; dev has nothing before it to promote from.
+    expect(body).not.toContain('rollback/staging/shop');
+    expect(body).not.toContain('promote/dev/');
+    expect(body).not.toMatch(/- \[[xX]\]/);
+    expect(body).toContain('```mermaid\nflowchart LR');
+    expect(body).toMatch(/\| version \| dev \| staging \|/);
+  });
+
+  it('is the same text for the same status whenever it is rendered (no clock in it), so a no-op run writes nothing', async () => {
+    const first = renderDashboard(await model(new Date('2026-11-30T10:00:00Z')));
+    const later = renderDashboard(await model(new Date('2026-12-01T10:00:00Z')), first);
+    expect(later).toBe(first);
+  });
+
+  it('keeps what people wrote outside its region, and clears ticks when it renders again', async () => {
+    const status = await model();
+    const edited = `${tick(renderDashboard(status), 'rotate/dev')}\n\nNotes: staging freeze until Friday.\n`;
+    const next = renderDashboard(status, `Team notes above.\n${edited}`);
+    expect(next).toContain('Team notes above.');
+    expect(next).toContain('Notes: staging freeze until Friday.');
+    expect(next).not.toMatch(/- \[[xX]\]/);
+    expect(next.split(DASHBOARD_MARKER)).toHaveLength(2);
+    expect(renderDashboard(status, next)).toBe(next);
+  });
+
+  it('renders Mermaid that Mermaid parses, for every application, even with a hostile version string', async () => {
+    const status = await model();
+    for (const app of status.apps) await expect(mermaidParse(renderMermaid(app))).resolves.toBeTruthy();
+    const hostile = structuredClone(status);
+    hostile.apps[0]!.environments[0]!.versions[0]!.version = '1.2.0"] --> evil["x';
+    const source = renderMermaid(hostile.apps[0]!);
+    expect(source).not.toContain('evil["');
+    await expect(mermaidParse(source)).resolves.toBeTruthy();
+    // Structure: one subgraph per environment, the shared version linked across them in promotion order.
+    expect(source.match(/^\s+subgraph /gm)).toHaveLength(2);
+    expect(source).toMatch(/env0v1 --> env1v0/);
+  });
+});
+
+describe('parseDashboardActions', () => {
+  it('returns the ticked actions this status offers, once each', async () => {
+    const status = await model();
+    let body = renderDashboard(status);
+    body = tick(tick(body, 'promote/staging/shop/1.1.0'), 'rollback/dev/shop');
+    const parsed = parseDashboardActions(body, status);
+    expect(parsed.actions).toEqual([
+      { kind: 'promote', id: 'promote/staging/shop/1.1.0', env: 'staging', app: 'shop', version: '1.1.0' },
+      { kind: 'rollback', id: 'rollback/dev/shop', env: 'dev', app: 'shop', from: '1.1.0', to: '1.0.0' },
+    ]);
+    expect(parsed.ignored).toEqual([]);
+    expect(parseDashboardActions(renderDashboard(status), status).actions).toEqual([]);
+  });
+
+  it('ignores and reports ids it does not offer, malformed ids, duplicates and boxes inside code blocks', async () => {
+    const status = await model();
+    const body = [
+      renderDashboard(status),
+      '- [x] promote to prod <!-- gitops-bot:action promote/prod/shop/1.1.0 -->',
+      '- [x] stale <!-- gitops-bot:action promote/staging/shop/0.9.0 -->',
+      '- [x] injected <!-- gitops-bot:action promote/staging/shop/1.1.0; rm -rf -->',
+      '- [x] twice <!-- gitops-bot:action rotate/dev -->',
+      '- [x] again <!-- gitops-bot:action rotate/dev -->',
+      '- [x] two ids <!-- gitops-bot:action rotate/dev --> <!-- gitops-bot:action rotate/staging -->',
+      '- [x] no id at all',
+      '```',
+      '- [x] in a code block <!-- gitops-bot:action rotate/staging -->',
+      '```',
+    ].join('\n');
+    const parsed = parseDashboardActions(body, status);
+    expect(parsed.actions.map((action) => action.id)).toEqual(['rotate/dev']);
+    expect(parsed.ignored.map((entry) => entry.reason)).toEqual([
+      '"promote/prod/shop/1.1.0" is not an action the dashboard offers now (unknown or stale subject)',
+      '"promote/staging/shop/0.9.0" is not an action the dashboard offers now (unknown or stale subject)',
+      'malformed action id "promote/staging/shop/1.1.0; rm -rf"',
+      '"rotate/dev" is ticked twice; honoured once',
+      'a ticked box with more than one action id',
+      'a ticked box without an action id',
+    ]);
+  });
+
+  it('offers a retry only for a known task in a known environment', async () => {
+    const status = await model();
+    const options = {
+      failures: [
+        { task: 'version-retire', env: 'dev', reason: 'drain unknown' },
+        { task: 'no-such-task', env: 'dev', reason: 'x' },
+        { task: 'image-update', env: 'prod', reason: 'x' },
+      ],
+    };
+    const body = renderDashboard(status, null, options);
+    expect(body).toContain('- [ ] retry version-retire in dev <!-- gitops-bot:action retry/version-retire/dev -->');
+    expect(body).not.toContain('no-such-task');
+    expect(body).not.toContain('retry/image-update/prod');
+    expect(parseDashboardActions(tick(body, 'retry/version-retire/dev'), status, options).actions).toEqual([
+      { kind: 'retry', id: 'retry/version-retire/dev', task: 'version-retire', env: 'dev' },
+    ]);
+    // Without the failure, the same tick names nothing offered.
+    expect(parseDashboardActions(tick(body, 'retry/version-retire/dev'), status).actions).toEqual([]);
+  });
+});

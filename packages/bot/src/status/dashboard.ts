@@ -1,0 +1,224 @@
+import { TASK_NAMES } from '../tasks/names.ts';
+import { compareTags } from '../sources/registry/tag-policy.ts';
+import type { AppStatus, StatusModel, VersionState } from './model.ts';
+import { renderStatusMarkdown } from './render.ts';
+
+/**
+ * The dashboard issue's body (Renovate's Dependency Dashboard convention), pure: no forge call here. The forge side
+ * creates the issue once, updates it only when this text changed (it is deterministic: no clock, no read time), and
+ * before rendering reads the ticked boxes with {@link parseDashboardActions}; rendering clears every tick, so an
+ * action is honoured once. Anyone who can edit an issue can write any text into it, so a tick counts only when its
+ * hidden id names an action this very model offers (and the forge side checks the editor's write access).
+ */
+
+export const DASHBOARD_MARKER = '<!-- gitops-bot:dashboard -->';
+const START = '<!-- gitops-bot:dashboard:start -->';
+const END = '<!-- gitops-bot:dashboard:end -->';
+
+export type DashboardAction =
+  /** Promote `version` of `app` into `env` now, skipping the soak (never the gate's fail verdict). */
+  | { kind: 'promote'; id: string; env: string; app: string; version: string }
+  /** Rotate the Conductor API keys of `env` now (`--rotate-now --env`). */
+  | { kind: 'rotate'; id: string; env: string }
+  /** Run `task` for `env` again. */
+  | { kind: 'retry'; id: string; task: string; env: string }
+  /** Propose the rollback PR of `app` in `env` (to `to`, the newest older live version). */
+  | { kind: 'rollback'; id: string; env: string; app: string; from: string; to: string };
+
+export interface DashboardOptions {
+  /** Tasks that failed in the last run (offered for retry). */
+  failures?: ReadonlyArray<{ task: string; env: string; reason: string }>;
+}
+
+const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
+const ID = /^(promote|rotate|retry|rollback)(\/[A-Za-z0-9._+-]{1,128}){1,3}$/;
+
+function latestOf(app: AppStatus, env: string): string | null {
+  return app.environments.find((environment) => environment.env === env)?.versions.find((version) => version.states.includes('latest'))?.version ?? null;
+}
+
+/** Every action this model offers, with its label: the only ids a tick may name. */
+export function offeredActions(model: StatusModel, options: DashboardOptions = {}): Array<{ action: DashboardAction; label: string }> {
+  const out: Array<{ action: DashboardAction; label: string }> = [];
+  for (const app of model.apps) {
+    if (!NAME.test(app.name)) continue;
+    for (const [index, environment] of app.environments.entries()) {
+      if (!NAME.test(environment.env)) continue;
+      // Promote: the previous environment's latest, when it is newer than this environment's.
+      const previous = index > 0 ? latestOf(app, app.environments[index - 1]!.env) : null;
+      const here = latestOf(app, environment.env);
+      if (previous && VERSION.test(previous) && (here === null || compareTags(previous, here) > 0)) {
+        const id = `promote/${environment.env}/${app.name}/${previous}`;
+        out.push({
+          action: { kind: 'promote', id, env: environment.env, app: app.name, version: previous },
+          label: `promote ${app.name} ${previous} into ${environment.env} now (skip the soak)`,
+        });
+      }
+      // Roll back: the latest to the newest older live version that is not itself rolled back.
+      const older = environment.versions
+        .filter((version) => here !== null && compareTags(version.version, here) < 0 && !version.states.includes('rolled-back'))
+        .sort((a, b) => compareTags(b.version, a.version))[0];
+      if (here && older && VERSION.test(here) && VERSION.test(older.version)) {
+        const id = `rollback/${environment.env}/${app.name}`;
+        out.push({
+          action: { kind: 'rollback', id, env: environment.env, app: app.name, from: here, to: older.version },
+          label: `roll back ${app.name} in ${environment.env} from ${here} to ${older.version}`,
+        });
+      }
+    }
+  }
+  for (const env of model.environments.filter((name) => NAME.test(name)))
+    out.push({ action: { kind: 'rotate', id: `rotate/${env}`, env }, label: `rotate the Conductor API keys of ${env} now` });
+  for (const failure of options.failures ?? []) {
+    if (!(TASK_NAMES as readonly string[]).includes(failure.task) || !model.environments.includes(failure.env) || !NAME.test(failure.env)) continue;
+    const id = `retry/${failure.task}/${failure.env}`;
+    if (out.some((entry) => entry.action.id === id)) continue;
+    out.push({ action: { kind: 'retry', id, task: failure.task, env: failure.env }, label: `retry ${failure.task} in ${failure.env}` });
+  }
+  return out;
+}
+
+/** A Mermaid-safe label: the characters versions, names and states use; anything else becomes `_` (no quote can end it). */
+function mermaidLabel(text: string): string {
+  return text.replace(/[^A-Za-z0-9._+, -]/g, '_').slice(0, 60);
+}
+
+const STATE_CLASS: Partial<Record<VersionState, string>> = {
+  'rolled-back': 'rolledBack',
+  held: 'held',
+  latest: 'latest',
+  'switch-pending': 'switchPending',
+  draining: 'draining',
+  drained: 'drained',
+};
+
+/** One flowchart per application: a subgraph per environment, a node per live version, the same version linked across
+ * environments in promotion order. */
+export function renderMermaid(app: AppStatus): string {
+  const lines = ['flowchart LR'];
+  const nodes = new Map<string, string[]>();
+  const classes: string[] = [];
+  for (const [e, environment] of app.environments.entries()) {
+    lines.push(`  subgraph env${e}["${mermaidLabel(environment.env)}"]`);
+    if (environment.versions.length === 0) lines.push(`    env${e}none["no live version"]`);
+    for (const [v, version] of environment.versions.entries()) {
+      const node = `env${e}v${v}`;
+      const states = version.states.length > 0 ? version.states.map((state) => state.replaceAll('-', ' ')).join(', ') : 'old';
+      lines.push(`    ${node}["${mermaidLabel(version.version)}<br/>${mermaidLabel(states)}"]`);
+      if (!nodes.has(version.version)) nodes.set(version.version, []);
+      nodes.get(version.version)!.push(node);
+      // The strongest state colours the node (rolled back and held before latest).
+      const state = (Object.keys(STATE_CLASS) as VersionState[]).find((candidate) => version.states.includes(candidate));
+      if (state) classes.push(`  class ${node} ${STATE_CLASS[state]}`);
+    }
+    lines.push('  end');
+  }
+  for (const chain of nodes.values()) for (let index = 1; index < chain.length; index++) lines.push(`  ${chain[index - 1]} --> ${chain[index]}`);
+  lines.push(...classes);
+  lines.push(
+    '  classDef latest fill:#d4f7d4,stroke:#2a7a2a,stroke-width:2px',
+    '  classDef draining fill:#fff1c9,stroke:#a87b00',
+    '  classDef drained fill:#eeeeee,stroke:#888888',
+    '  classDef rolledBack fill:#ffd6d6,stroke:#b00020',
+    '  classDef held fill:#e8dcff,stroke:#5b2bb5',
+    '  classDef switchPending fill:#d6e8ff,stroke:#1f5fbf',
+  );
+  return lines.join('\n');
+}
+
+function managedRegion(model: StatusModel, options: DashboardOptions): string {
+  const out = [
+    '# gitops-bot dashboard',
+    '',
+    'Kept up to date by the bot. Tick a box to act on the next run; only ticks by people with write access count, and each is honoured once.',
+    '',
+    '## Actions',
+    '',
+  ];
+  const offered = offeredActions(model, options);
+  const sections: Array<[DashboardAction['kind'], string]> = [
+    ['promote', 'Promote now (skip the soak)'],
+    ['rollback', 'Roll back an environment'],
+    ['rotate', 'Rotate keys now'],
+    ['retry', 'Retry a failed task'],
+  ];
+  for (const [kind, title] of sections) {
+    const entries = offered.filter((entry) => entry.action.kind === kind);
+    if (entries.length === 0) continue;
+    out.push(`### ${title}`, '');
+    for (const entry of entries) out.push(`- [ ] ${entry.label} <!-- gitops-bot:action ${entry.action.id} -->`);
+    out.push('');
+  }
+  out.push('## Applications', '');
+  for (const app of model.apps) out.push(`### ${app.name}`, '', '```mermaid', renderMermaid(app), '```', '');
+  out.push('## Status', '', renderStatusMarkdown(model, 3).trimEnd());
+  return out.join('\n');
+}
+
+/**
+ * The body: the marker the forge finds the issue by, then the bot's region. Text people wrote outside the region of
+ * `previousBody` (notes above or below it) is kept; the region is always rendered anew, without ticks.
+ */
+export function renderDashboard(model: StatusModel, previousBody?: string | null, options: DashboardOptions = {}): string {
+  const region = `${START}\n${managedRegion(model, options)}\n${END}`;
+  const previous = previousBody ?? '';
+  const start = previous.indexOf(START);
+  const end = previous.indexOf(END, start);
+  if (start < 0 || end < 0) return `${DASHBOARD_MARKER}\n${region}\n`;
+  const before = previous.slice(0, start).replace(DASHBOARD_MARKER, '').trim();
+  const after = previous.slice(end + END.length).trim();
+  return `${DASHBOARD_MARKER}\n${before ? `${before}\n\n` : ''}${region}\n${after ? `\n${after}\n` : ''}`;
+}
+
+export interface ParsedDashboard {
+  /** Ticked boxes whose id this model offers, once each. */
+  actions: DashboardAction[];
+  /** Ticked boxes that were not honoured, and why (unknown subject, malformed id, duplicate). */
+  ignored: Array<{ line: number; reason: string }>;
+}
+
+/**
+ * The ticked actions of a dashboard body, validated strictly against what `model` offers now: an id the model does not
+ * offer (a version since retired, an environment that does not exist, a hand-written line) is ignored and reported,
+ * never guessed at. Lines inside code blocks never count.
+ */
+export function parseDashboardActions(body: string, model: StatusModel, options: DashboardOptions = {}): ParsedDashboard {
+  const offered = new Map(offeredActions(model, options).map((entry) => [entry.action.id, entry.action]));
+  const actions: DashboardAction[] = [];
+  const ignored: ParsedDashboard['ignored'] = [];
+  let fence: string | null = null;
+  for (const [index, line] of body.split(/\r\n|\r|\n/).entries()) {
+    const number = index + 1;
+    const fenceMatch = /^\s{0,3}(`{3,}|~{3,})/.exec(line);
+    if (fenceMatch) {
+      if (fence === null) fence = fenceMatch[1]![0]!;
+      else if (fenceMatch[1]![0] === fence) fence = null;
+      continue;
+    }
+    if (fence !== null) continue;
+    const box = /^\s*[-*+]\s+\[([ xX])\]\s/.exec(line);
+    if (!box || box[1] === ' ') continue;
+    const markers = [...line.matchAll(/<!--\s*gitops-bot:action\s+(.*?)\s*-->/g)];
+    if (markers.length !== 1) {
+      ignored.push({ line: number, reason: markers.length === 0 ? 'a ticked box without an action id' : 'a ticked box with more than one action id' });
+      continue;
+    }
+    const id = markers[0]![1]!;
+    if (!ID.test(id)) {
+      ignored.push({ line: number, reason: `malformed action id "${id.slice(0, 80).replace(/[^\x20-\x7e]/g, '?')}"` });
+      continue;
+    }
+    const action = offered.get(id);
+    if (!action) {
+      ignored.push({ line: number, reason: `"${id}" is not an action the dashboard offers now (unknown or stale subject)` });
+      continue;
+    }
+    if (actions.some((candidate) => candidate.id === id)) {
+      ignored.push({ line: number, reason: `"${id}" is ticked twice; honoured once` });
+      continue;
+    }
+    actions.push(action);
+  }
+  return { actions, ignored };
+}
