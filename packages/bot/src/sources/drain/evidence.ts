@@ -1,6 +1,6 @@
 import { formatEvidenceDuration, judgeEvidence, type EvidenceVerdictKind, type VersionEvidence } from '@dbos-gitops/drain';
 import type { AppConfig, BotConfig, EnvironmentConfig } from '../../config/schema.ts';
-import { drainUrlEnvFor, type DrainSourceFor } from './for-environment.ts';
+import { drainUrlEnvFor, type DrainScope, type DrainSourceFor } from './for-environment.ts';
 import { gateSoakSeconds } from './gate-soak.ts';
 import { DrainReadError, NOT_CONFIGURED } from './source.ts';
 
@@ -26,10 +26,18 @@ export interface GateReading {
 }
 
 /**
- * Reads and judges the evidence of `version` of `app` in `env`. The reader is `env`'s own: the variable
- * `<databaseUrlEnv>_<ENV>` (e.g. DBOS_DRAIN_DATABASE_URL_DEV), the name a run over every environment reads. Promotion
- * reads the PREVIOUS environment, so the plain name is never right here: with `--env staging` it names staging's
- * database, not dev's.
+ * Whose evidence a caller reads, which decides the drain reader's variable (`<databaseUrlEnv>_<ENV>` or the plain name).
+ * - `previous`: promotion out of `env` into the next environment. Only `<name>_<ENV>`: with `--env staging` the plain
+ *   name is staging's database, not dev's, and would pass dev's gate on staging's workflows.
+ * - `own`: the environment itself (`rollback: propose`, `pnpm bot evidence`): `<name>_<ENV>` when set, else the plain
+ *   name, but only when the run covers that one environment (`--env E`, a one-environment config, the in-cluster
+ *   CronJob); in a run over several the plain name may be another environment's database and fail the wrong one.
+ */
+export type GateScope = { kind: 'previous' } | { kind: 'own'; run: DrainScope };
+
+/**
+ * Reads and judges the evidence of `version` of `app` in `env`, with the reader `scope` names. One reader for promotion,
+ * rollback and `pnpm bot evidence`, so the three can never disagree on what a version did.
  */
 export async function readGate(
   drainFor: DrainSourceFor | null,
@@ -38,6 +46,7 @@ export async function readGate(
   app: AppConfig,
   version: string,
   now: Date,
+  scope: GateScope = { kind: 'previous' },
 ): Promise<GateReading> {
   const soakSeconds = gateSoakSeconds(config, env);
   const gate = { minSucceeded: env.gate.minSucceeded, maxErrorRatio: env.gate.maxErrorRatio, soakSeconds };
@@ -49,18 +58,31 @@ export async function readGate(
     evidence: null,
     describe,
   });
-  const urlEnv = drainUrlEnvFor(app, env.name, false);
-  const notConfigured = `no evidence reader for ${env.name}: set ${urlEnv} to the drain reader's URL of ${env.name}'s DBOS system database`;
+  const own = drainUrlEnvFor(app, env.name, false);
+  const plain = drainUrlEnvFor(app, env.name, true);
+  const single = scope.kind === 'own' && (scope.run.envFilter !== null || scope.run.config.environments.length === 1);
+  const notConfigured =
+    scope.kind === 'previous'
+      ? `no evidence reader for ${env.name}: set ${own} to the drain reader's URL of ${env.name}'s DBOS system database`
+      : single
+        ? `no evidence reader for ${env.name}: neither ${own} nor ${plain} is set`
+        : `no evidence reader for ${env.name}: ${own} is not set (a run over several environments reads only that one: ${plain} may name another environment's database)`;
   if (!drainFor) return unknown(notConfigured);
-  let source: ReturnType<DrainSourceFor>;
-  try {
-    // envFilter null with two or more environments (promotion has a previous one) selects `<name>_<ENV>`.
-    source = drainFor(env, app, { envFilter: null, config });
-  } catch (error) {
-    if (!(error instanceof DrainReadError)) throw error;
-    return unknown(error.reason === NOT_CONFIGURED ? notConfigured : `the drain reader of ${env.name} is misconfigured: ${error.message}`);
+  let source: ReturnType<DrainSourceFor> | null = null;
+  let from = own;
+  for (const variable of single ? (['own', 'plain'] as const) : (['own'] as const)) {
+    try {
+      source = drainFor(env, app, { envFilter: scope.kind === 'own' ? scope.run.envFilter : null, config, variable });
+      from = variable === 'own' ? own : plain;
+      break;
+    } catch (error) {
+      if (!(error instanceof DrainReadError)) throw error;
+      if (error.reason !== NOT_CONFIGURED) return unknown(`the drain reader of ${env.name} is misconfigured: ${error.message}`);
+    }
   }
-  if (!source.readEvidence) return unknown(`the drain reader of ${env.name} (${source.describe}) cannot read the evidence of a version`, source.describe);
+  if (!source) return unknown(notConfigured);
+  const describe = `${source.describe} (from ${from})`;
+  if (!source.readEvidence) return unknown(`the drain reader of ${env.name} (${describe}) cannot read the evidence of a version`, describe);
   const windowStart = soakSeconds > 0 ? new Date(now.getTime() - soakSeconds * 1000) : null;
   let evidence: VersionEvidence;
   try {
@@ -68,10 +90,10 @@ export async function readGate(
   } catch (error) {
     // DrainReadError messages are built from the reader's own sentences, which never carry the URL or its password.
     if (!(error instanceof DrainReadError)) throw error;
-    return unknown(`${error.message} (${error.reason})`, source.describe);
+    return unknown(`${error.message} (${error.reason})`, describe);
   }
   const verdict = judgeEvidence(evidence, gate, { soakMs: soakSeconds * 1000 });
-  return { ...base, ...verdict, evidence, describe: source.describe };
+  return { ...base, ...verdict, evidence, describe };
 }
 
 /** The counts a skip names, in one line. */

@@ -6,6 +6,9 @@ import { drainSourceFromEnv, type DrainSource } from './source.ts';
 export interface DrainScope {
   envFilter: string | null;
   config: BotConfig;
+  /** Which variable to read, overriding the run's scope: `own` is `<databaseUrlEnv>_<ENV>`, `plain` the bare name.
+   * The evidence gate asks for one explicitly (sources/drain/evidence.ts, readGate). */
+  variable?: 'own' | 'plain';
 }
 
 /** How version-retire finds the drain reader of an environment. The default reads connection settings from env vars. */
@@ -20,7 +23,7 @@ export function drainUrlEnvFor(app: AppConfig, env: string, singleEnvironment: b
 /** Built once, by the composition root, from the CLI's environment (never `process.env` read below it). */
 export function defaultDrainSourceFor(processEnv: NodeJS.ProcessEnv): DrainSourceFor {
   return (env, app, scope) => {
-    const single = scope.envFilter !== null || scope.config.environments.length === 1;
+    const single = scope.variable ? scope.variable === 'plain' : scope.envFilter !== null || scope.config.environments.length === 1;
     const name = drainUrlEnvFor(app, env.name, single);
     return drainSourceFromEnv({ ...app, drain: { ...app.drain, databaseUrlEnv: name } }, processEnv);
   };

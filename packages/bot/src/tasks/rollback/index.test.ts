@@ -18,6 +18,7 @@ import { parseConfig } from '../../config/load.ts';
 import { isBotError } from '../../errors.ts';
 import type { FileEdit } from '../../plan.ts';
 import { planAll } from '../../runner.ts';
+import { defaultDrainSourceFor, type DrainSourceFor } from '../../sources/drain/for-environment.ts';
 import { DatabaseDrainSource } from '../../sources/drain/source.ts';
 import { OciRegistryClient } from '../../sources/registry/oci-client.ts';
 import type { RegistrySource } from '../../sources/registry/types.ts';
@@ -26,7 +27,6 @@ import { addLatestComponent, removeLatestComponent, renderVersionKustomization }
 import { versionAddTask } from '../version-add/index.ts';
 import { createVersionRetireTask } from '../version-retire/index.ts';
 import type { Task } from '../types.ts';
-import { defaultEvidenceSourceFor } from './evidence-source.ts';
 import { createRollbackTask, type RollbackRequest } from './index.ts';
 
 /*
@@ -73,7 +73,14 @@ async function fixture(options: { repository?: string; registryHosts?: string[];
 async function plan(
   files: Record<string, string>,
   tasks: Task[],
-  options: { registry?: RegistrySource; drain?: DatabaseDrainSource; pullRequests?: Parameters<typeof planAll>[0]['pullRequests'] } = {},
+  options: {
+    registry?: RegistrySource;
+    drain?: DatabaseDrainSource;
+    /** The composition root's reader from these variables (rollback: propose); overrides `drain`. */
+    drainEnv?: NodeJS.ProcessEnv;
+    envFilter?: string;
+    pullRequests?: Parameters<typeof planAll>[0]['pullRequests'];
+  } = {},
 ) {
   return planAll({
     config: parseConfig(files['.github/gitops-bot.yaml']!),
@@ -82,8 +89,9 @@ async function plan(
     registry: options.registry ?? NO_REGISTRY,
     kube: null,
     ...(options.drain ? { drain: () => options.drain! } : {}),
+    ...(options.drainEnv ? { drain: defaultDrainSourceFor(options.drainEnv) satisfies DrainSourceFor } : {}),
     pullRequests: options.pullRequests ?? [],
-    envFilter: null,
+    envFilter: options.envFilter ?? null,
     now: new Date(),
     log: () => undefined,
   });
@@ -323,8 +331,7 @@ describe('rollback: propose, on the gate verdict read from real PostgreSQL with 
       '    overlay: overlays/dev\n',
       '    overlay: overlays/dev\n    rollback: propose\n',
     );
-    const evidenceFor = defaultEvidenceSourceFor(url ? { DBOS_DRAIN_DATABASE_URL_DEV: url } : {});
-    return plan(files, [createRollbackTask(null, { evidenceFor })], { pullRequests });
+    return plan(files, [createRollbackTask()], { pullRequests, drainEnv: url ? { DBOS_DRAIN_DATABASE_URL_DEV: url } : {} });
   }
 
   it('an open proposed rollback that the gate still confirms is left as it was: no new counts, no write', async () => {
@@ -357,8 +364,16 @@ describe('rollback: propose, on the gate verdict read from real PostgreSQL with 
     const failed = await autoPlan(reader.url);
     expect(failed.plans.map((p) => p.branch)).toEqual(['bot/rollback/dev/dbos-app/2-0-0']);
     const body = failed.plans[0]!.body;
-    expect(body).toContain('gate verdict `fail`');
-    expect(body).toContain('| 5 | 4 | 1 | 0 | 50.0% | 0 | none |');
+    expect(body).toContain('| verdict | **fail** |');
+    for (const row of [
+      '| SUCCESS | 5 |',
+      '| ERROR | 4 |',
+      '| MAX_RECOVERY_ATTEMPTS_EXCEEDED | 1 |',
+      '| CANCELLED | 0 |',
+      '| error ratio | 0.5000 (gate: at most 0.05) |',
+      '| oldest in flight | none in flight |',
+    ])
+      expect(body).toContain(row);
     expect(body).toContain('# gitops-bot: hold gate failed 2.0.0 in dev (error ratio 50.0% of 10 finished)');
     expect(failed.plans[0]!.edits.map((edit) => edit.path).sort()).toEqual([
       `${DIR}/1-0-0/kustomization.yaml`,
@@ -384,13 +399,21 @@ describe('rollback: propose, on the gate verdict read from real PostgreSQL with 
       '    overlay: overlays/dev\n',
       '    overlay: overlays/dev\n    rollback: propose\n',
     );
-    const plain = await plan(files, [createRollbackTask(null, { evidenceFor: defaultEvidenceSourceFor({ DBOS_DRAIN_DATABASE_URL: reader.url }) })]);
+    const plain = await plan(files, [createRollbackTask()], { drainEnv: { DBOS_DRAIN_DATABASE_URL: reader.url } });
     expect(plain.plans).toEqual([]);
     expect(plain.skips.find((skip) => skip.subject === 'dbos-app/2-0-0')!.reason).toContain('DBOS_DRAIN_DATABASE_URL_DEV is not set');
+    // A run over dev alone (--env dev) reads the plain variable when dev's own is not set.
+    const onlyDev = await plan(files, [createRollbackTask()], { drainEnv: { DBOS_DRAIN_DATABASE_URL: reader.url }, envFilter: 'dev' });
+    expect(onlyDev.plans.map((p) => p.branch)).toEqual(['bot/rollback/dev/dbos-app/2-0-0']);
+    expect(onlyDev.plans[0]!.body).toContain('(from DBOS_DRAIN_DATABASE_URL)');
+    // ... and dev's own variable first when both are set (the plain one here names a database that is not there).
+    const ownFirst = await plan(files, [createRollbackTask()], {
+      drainEnv: { DBOS_DRAIN_DATABASE_URL_DEV: reader.url, DBOS_DRAIN_DATABASE_URL: reader.url.replace(/\/[^/?]+(\?|$)/, '/missing$1') },
+      envFilter: 'dev',
+    });
+    expect(ownFirst.plans[0]!.body).toContain('(from DBOS_DRAIN_DATABASE_URL_DEV)');
     // Without rollback: propose the same failing evidence proposes nothing.
-    expect(
-      (await plan(await fixture(), [createRollbackTask(null, { evidenceFor: defaultEvidenceSourceFor({ DBOS_DRAIN_DATABASE_URL_DEV: reader.url }) })])).plans,
-    ).toEqual([]);
+    expect((await plan(await fixture(), [createRollbackTask()], { drainEnv: { DBOS_DRAIN_DATABASE_URL_DEV: reader.url } })).plans).toEqual([]);
   });
 });
 

@@ -16,7 +16,7 @@ import {
 } from '../shared/app-version-files.ts';
 import { walkEnvironments } from '../shared/walk.ts';
 import type { Task, TaskContext } from '../types.ts';
-import type { EvidenceSourceFor, VersionVerdict } from './evidence-source.ts';
+import { evidenceTable, readGate, type GateReading } from '../../sources/drain/evidence.ts';
 
 const TASK = 'rollback';
 
@@ -116,23 +116,6 @@ function decide(tree: AppVersionsTree, app: AppConfig, env: string, to: string |
   return { bad: latest, target };
 }
 
-function evidenceLines(found: VersionVerdict): string[] {
-  const e = found.evidence;
-  if (!e) return [];
-  const ratio = e.errorRatio === null ? 'n/a' : `${(e.errorRatio * 100).toFixed(1)}%`;
-  const oldest = e.oldestInFlightAgeMs === null ? 'none' : `${Math.round(e.oldestInFlightAgeMs / 1000)}s`;
-  return [
-    `**Evidence of ${e.version}** (gate verdict \`${found.verdict.verdict}\`, read ${e.readAt} from ${found.source}; window ${e.window.start} to ${e.window.end})`,
-    '',
-    '| SUCCESS | ERROR | MAX_RECOVERY_ATTEMPTS_EXCEEDED | CANCELLED | error ratio | in flight | oldest in flight |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
-    `| ${e.counts.success} | ${e.counts.error} | ${e.counts.maxRecoveryAttemptsExceeded} | ${e.counts.cancelled} | ${ratio} | ${e.inFlight} | ${oldest} |`,
-    '',
-    ...found.verdict.reasons.map((reason) => `- ${reason}`),
-    '',
-  ];
-}
-
 function buildPlan(
   context: TaskContext,
   app: AppConfig,
@@ -140,7 +123,7 @@ function buildPlan(
   tree: AppVersionsTree,
   decision: Decision,
   reason: string,
-  evidence: VersionVerdict | null = null,
+  evidence: GateReading | null = null,
 ): Plan {
   const { bad, target } = decision;
   const subject = `${app.name}/${bad.slug}`;
@@ -154,7 +137,7 @@ function buildPlan(
     `Rolls application **${app.name}** in **${env}** back from \`${bad.version}\` to \`${target.version}\`, which is still live (\`${target.dir}/\`).`,
     '',
     ...(evidence
-      ? [`Proposed by the bot: \`rollback: propose\` is set for ${env} and the gate failed ${bad.version} there.`, '', ...evidenceLines(evidence)]
+      ? [`Proposed by the bot: \`rollback: propose\` is set for ${env} and the gate failed ${bad.version} there.`, '', ...evidenceTable(evidence), '']
       : []),
     '**What moves**',
     `- The \`${app.name}\` Service selector (\`${tree.serviceFile}\`) from \`${tree.serviceSelects ?? '(none)'}\` to \`${target.slug}\`: new requests go to ${target.version}.`,
@@ -187,10 +170,11 @@ function buildPlan(
 }
 
 /** The rollback task: plans the requested rollback, or (no request) nothing, leaving its open PRs to their reviewers. */
-export function createRollbackTask(request: RollbackRequest | null = null, options: { evidenceFor?: EvidenceSourceFor | null } = {}): Task {
+export function createRollbackTask(request: RollbackRequest | null = null): Task {
   return {
     name: TASK,
-    needs: ['forge'],
+    // drain: `rollback: propose` reads the gate's evidence of each application's latest with the environment's own reader.
+    needs: ['forge', 'drain'],
     description: 'roll an application back to a version that is still live, in one PR (pnpm bot rollback); the bad version is held and drains',
     async plan(context) {
       if (request) {
@@ -218,7 +202,7 @@ export function createRollbackTask(request: RollbackRequest | null = null, optio
         }
         if (!request && env.rollback === 'propose') {
           for (const app of appsInEnvironment(context.config, env)) {
-            const plan = await proposedByGate(context, env, app, options.evidenceFor ?? null, (subject, reason) => skip(subject, reason));
+            const plan = await proposedByGate(context, env, app, (subject, reason) => skip(subject, reason));
             if (plan && !held(plan.subject, null)) {
               wanted.add(plan.branch);
               // The counts in the body and the hold reason move with every read: an open rollback PR that the gate
@@ -251,7 +235,6 @@ async function proposedByGate(
   context: TaskContext,
   env: EnvironmentConfig,
   app: AppConfig,
-  evidenceFor: EvidenceSourceFor | null,
   skip: (subject: string, reason: string) => void,
 ): Promise<Plan | null> {
   const tree = await requireVersionsTree(context, env, app);
@@ -264,15 +247,15 @@ async function proposedByGate(
     skip(`${app.name}/-`, `no automatic rollback of ${app.name} ${latest.version} in ${env.name}: it was already rolled back to, or no older version is live`);
     return null;
   }
-  if (!evidenceFor) {
-    skip(`${app.name}/${latest.slug}`, `rollback: propose is set for ${env.name} but no evidence reader is configured; nothing is proposed`);
-    return null;
-  }
-  const found = await evidenceFor(context.config, env, app, { envFilter: context.envFilter, config: context.config })(latest.version);
-  context.log(`${env.name} ${app.name} ${latest.version}: gate verdict ${found.verdict.verdict} (${found.source})`);
-  if (found.verdict.verdict !== 'fail') {
+  // The same reader, window and gate as promotion and `pnpm bot evidence`; anything unreadable is unknown.
+  const found = await readGate(context.drain, context.config, env, app, latest.version, context.now, {
+    kind: 'own',
+    run: { envFilter: context.envFilter, config: context.config },
+  });
+  context.log(`${env.name} ${app.name} ${latest.version}: gate verdict ${found.verdict} (${found.describe ?? 'no reader'})`);
+  if (found.verdict !== 'fail') {
     // unknown never rolls back (fail closed in the other direction too: no evidence, no automatic change).
-    skip(`${app.name}/${latest.slug}`, `${latest.version}: gate verdict ${found.verdict.verdict}, no rollback: ${found.verdict.reasons.join(' ')}`);
+    skip(`${app.name}/${latest.slug}`, `${latest.version}: gate verdict ${found.verdict}, no rollback: ${found.reasons.join(' ')}`);
     return null;
   }
   const ratio = found.evidence?.errorRatio;
