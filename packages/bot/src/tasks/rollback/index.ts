@@ -2,6 +2,7 @@ import type { AppConfig, EnvironmentConfig } from '../../config/schema.ts';
 import { BotError } from '../../errors.ts';
 import { baseLabels, branchFor, markerFor, type Plan } from '../../plan.ts';
 import { appsInEnvironment } from '../../repo/apps.ts';
+import { versionHoldText } from '../../repo/holds.ts';
 import { HOLD_LABEL } from '../../sources/forge/types.ts';
 import { compareTags } from '../../sources/registry/tag-policy.ts';
 import { pinsMemory } from '../shared/pins.ts';
@@ -23,8 +24,8 @@ const TASK = 'rollback';
 /**
  * Rollback in one PR, per environment x application: the Service selector and the app-latest component move back to
  * a version that is still live (its directory exists), and the bad version is held in the list of versions
- * (`# gitops-bot: hold <reason>` directly above its line), so version-add proposes nothing for the application there
- * until a human removes the line. The bad version keeps its directory and Deployment: DBOS only lets executors of a
+ * (`# gitops-bot: hold version <bad>: <reason>` directly above its line), so version-add proposes neither it nor an
+ * older version there again (repo/holds.ts), while a newer, fixed version ships as usual. The bad version keeps its directory and Deployment: DBOS only lets executors of a
  * version recover or dequeue that version's workflows, so removing them would strand its in-flight work.
  * version-retire then treats it as any non-latest version and removes it once drained.
  *
@@ -127,9 +128,10 @@ function buildPlan(
 ): Plan {
   const { bad, target } = decision;
   const subject = `${app.name}/${bad.slug}`;
-  const holdLine = `# gitops-bot: hold ${reason}`;
+  const holdText = versionHoldText(bad.version, reason);
+  const holdLine = `# gitops-bot: hold ${holdText}`;
   const edits = switchLatestEdits(tree, target.slug);
-  const held = holdListEntry(tree.list, tree.listFile, bad.slug, reason);
+  const held = holdListEntry(tree.list, tree.listFile, bad.slug, holdText);
   if (held !== tree.list) edits.push({ path: tree.listFile, before: tree.list, after: held });
   // The marker keeps the version rolled back to (what this PR pins as latest).
   const memory = pinsMemory([{ image: app.imageName, tag: target.image?.newTag ?? target.version, digest: target.image?.digest ?? '' }]);
@@ -145,7 +147,7 @@ function buildPlan(
     '',
     '**What is held, and why**',
     `- \`${holdLine}\` above \`${bad.slug}\` in \`${tree.listFile}\`. Reason: ${reason}`,
-    `- While that line is there, version-add proposes no version of ${app.name} in ${env} (so ${bad.version} is not proposed again, here or by promotion from here); remove the line once a fixed version is ready.`,
+    `- While that line is there, version-add does not propose ${app.name} ${bad.version} or an older version in ${env} again (here, or by promotion from here), also after version-retire has removed ${bad.version}; a newer version (a fix) is proposed as usual. The line names the version, so it keeps its meaning wherever it ends up in the list.`,
     '',
     `**What happens to the work of ${bad.version}**`,
     `- Its directory and Deployment stay: only executors of ${bad.version} can recover or dequeue the workflows DBOS stamped with it, so they finish its in-flight work. Its ScaledObject keeps scaling on its own queue length, without the latest's warm minimum.`,
