@@ -1,5 +1,17 @@
-import { formatEvidenceDuration, judgeEvidence, type EvidenceVerdictKind, type VersionEvidence } from '@dbos-gitops/drain';
+import {
+  formatEvidenceDuration,
+  formatSignal,
+  judgeEvidence,
+  judgeSignals,
+  SIGNALS_NOT_READ,
+  type EvidenceSignal,
+  type EvidenceSignals,
+  type EvidenceVerdictKind,
+  type VersionEvidence,
+} from '@dbos-gitops/drain';
 import type { AppConfig, BotConfig, EnvironmentConfig } from '../../config/schema.ts';
+import { conductorAppName } from '../../repo/apps.ts';
+import type { KubeHealth } from '../kube/health.ts';
 import { drainUrlEnvFor, type DrainScope, type DrainSourceFor } from './for-environment.ts';
 import { gateSoakSeconds } from './gate-soak.ts';
 import { DrainReadError, NOT_CONFIGURED } from './source.ts';
@@ -23,6 +35,23 @@ export interface GateReading {
   /** Where it was read (password removed), or null when no reader exists. */
   describe: string | null;
   gate: { minSucceeded: number; maxErrorRatio: number; soakSeconds: number };
+  /** The window's start asked for (null: since the version registered). */
+  windowStart: string | null;
+  /** Pods Ready and Conductor executors connected, where the environment configures them. */
+  signals: EvidenceSignals;
+  /** What to do when the reader could not read (not configured, unreachable, ...); null otherwise. */
+  hint: string | null;
+}
+
+/** Where, besides the database, the gate looks; every field optional (absent: that signal is not read). */
+export interface GateOptions {
+  /** The cluster reader; pods are read only for an environment with `kube:`. */
+  kube?: KubeHealth | null;
+  /** The version's directory slug in that environment (its pods' `dbos.dev/app-version`); null: not live there. */
+  slug?: string | null;
+  /** Overrides the soak window's start (`pnpm bot evidence --since`). */
+  windowStart?: Date;
+  signal?: AbortSignal;
 }
 
 /**
@@ -47,16 +76,20 @@ export async function readGate(
   version: string,
   now: Date,
   scope: GateScope = { kind: 'previous' },
+  options: GateOptions = {},
 ): Promise<GateReading> {
   const soakSeconds = gateSoakSeconds(config, env);
   const gate = { minSucceeded: env.gate.minSucceeded, maxErrorRatio: env.gate.maxErrorRatio, soakSeconds };
-  const base = { env: env.name, app: app.name, version, gate };
-  const unknown = (reason: string, describe: string | null = null): GateReading => ({
+  const windowStart = options.windowStart ?? (soakSeconds > 0 ? new Date(now.getTime() - soakSeconds * 1000) : null);
+  const base = { env: env.name, app: app.name, version, gate, windowStart: windowStart?.toISOString() ?? null };
+  const unknown = (reason: string, describe: string | null = null, hint: string | null = null): GateReading => ({
     ...base,
     verdict: 'unknown',
     reasons: [reason],
     evidence: null,
     describe,
+    signals: SIGNALS_NOT_READ,
+    hint,
   });
   const own = drainUrlEnvFor(app, env.name, false);
   const plain = drainUrlEnvFor(app, env.name, true);
@@ -67,7 +100,8 @@ export async function readGate(
       : single
         ? `no evidence reader for ${env.name}: neither ${own} nor ${plain} is set`
         : `no evidence reader for ${env.name}: ${own} is not set (a run over several environments reads only that one: ${plain} may name another environment's database)`;
-  if (!drainFor) return unknown(notConfigured);
+  const setUrl = `set ${single ? `${own} (or ${plain})` : own} to the drain reader's URL of ${env.name}'s DBOS system database (in the cluster: Secret dbos-drain-reader, key database-url)`;
+  if (!drainFor) return unknown(notConfigured, null, setUrl);
   let source: ReturnType<DrainSourceFor> | null = null;
   let from = own;
   for (const variable of single ? (['own', 'plain'] as const) : (['own'] as const)) {
@@ -77,23 +111,45 @@ export async function readGate(
       break;
     } catch (error) {
       if (!(error instanceof DrainReadError)) throw error;
-      if (error.reason !== NOT_CONFIGURED) return unknown(`the drain reader of ${env.name} is misconfigured: ${error.message}`);
+      if (error.reason !== NOT_CONFIGURED) return unknown(`the drain reader of ${env.name} is misconfigured: ${error.message}`, null, error.hint);
     }
   }
-  if (!source) return unknown(notConfigured);
+  if (!source) return unknown(notConfigured, null, setUrl);
   const describe = `${source.describe} (from ${from})`;
   if (!source.readEvidence) return unknown(`the drain reader of ${env.name} (${describe}) cannot read the evidence of a version`, describe);
-  const windowStart = soakSeconds > 0 ? new Date(now.getTime() - soakSeconds * 1000) : null;
   let evidence: VersionEvidence;
   try {
-    evidence = await source.readEvidence({ appName: app.name, version, windowStart });
+    evidence = await source.readEvidence({ appName: app.name, version, windowStart, ...(options.signal ? { signal: options.signal } : {}) });
   } catch (error) {
     // DrainReadError messages are built from the reader's own sentences, which never carry the URL or its password.
     if (!(error instanceof DrainReadError)) throw error;
-    return unknown(`${error.message} (${error.reason})`, describe);
+    return unknown(`${error.message} (${error.reason})`, describe, error.hint);
   }
-  const verdict = judgeEvidence(evidence, gate, { soakMs: soakSeconds * 1000 });
-  return { ...base, ...verdict, evidence, describe };
+  const signals: EvidenceSignals = {
+    podsReady: await readPodsReady(env, app, version, options),
+    executorsConnected: source.readExecutors ? await source.readExecutors(conductorAppName(app), version) : { status: 'not-configured' },
+  };
+  const verdict = judgeSignals(judgeEvidence(evidence, gate, { soakMs: soakSeconds * 1000 }), signals, version);
+  return { ...base, ...verdict, evidence, describe, signals, hint: null };
+}
+
+/** Pods Ready of the version, read only in an environment with `kube:`; a failure is the signal, never an exception. */
+async function readPodsReady(env: EnvironmentConfig, app: AppConfig, version: string, options: GateOptions): Promise<EvidenceSignal> {
+  if (!env.kube) return { status: 'not-configured' };
+  const where = `namespace ${env.kube.namespace}${env.kube.context ? ` of context ${env.kube.context}` : ''}`;
+  if (!options.kube?.versionPods) return { status: 'unreadable', reason: `${env.name} has kube: but this run has no cluster reader` };
+  if (!options.slug) return { status: 'unreadable', reason: `${version} has no version directory in ${env.name}, so its pods' label is not known` };
+  try {
+    const { ready, total } = await options.kube.versionPods(env.name, env.kube.namespace, app.name, options.slug);
+    return { status: 'read', count: ready, of: total, detail: `pods labelled dbos.dev/app-version=${options.slug} in ${where}` };
+  } catch (error) {
+    // The client's errors can carry the API server's answer; the run shows only what kind of failure it was.
+    const code = (error as { code?: unknown })?.code;
+    return {
+      status: 'unreadable',
+      reason: `the pods in ${where} could not be listed (${(error as Error)?.name ?? 'error'}${typeof code === 'number' ? ` ${code}` : ''})`,
+    };
+  }
 }
 
 /** The counts a skip names, in one line. */
@@ -119,6 +175,8 @@ export function evidenceTable(reading: GateReading): string[] {
     rows.push(['error ratio', `${e.errorRatio === null ? 'n/a (nothing finished)' : e.errorRatio.toFixed(4)} (gate: at most ${g.maxErrorRatio})`]);
     rows.push(['failed, no application name', String(e.unownedFailures)]);
     rows.push(['oldest in flight', e.inFlight > 0 ? `${formatEvidenceDuration(e.oldestInFlightAgeMs ?? 0)} (${e.inFlight} in flight)` : 'none in flight']);
+    rows.push(['pods Ready', formatSignal(reading.signals.podsReady)]);
+    rows.push(['Conductor executors connected', formatSignal(reading.signals.executorsConnected)]);
     rows.push(['window', `${e.window.start} .. ${e.window.end}`]);
     rows.push(['read at', `${e.readAt} (database clock)`]);
   }

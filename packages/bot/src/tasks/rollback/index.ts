@@ -176,7 +176,7 @@ export function createRollbackTask(request: RollbackRequest | null = null): Task
   return {
     name: TASK,
     // drain: `rollback: propose` reads the gate's evidence of each application's latest with the environment's own reader.
-    needs: ['forge', 'drain'],
+    needs: ['forge', 'drain', 'kube'],
     description: 'roll an application back to a version that is still live, in one PR (pnpm bot rollback); the bad version is held and drains',
     async plan(context) {
       if (request) {
@@ -250,10 +250,16 @@ async function proposedByGate(
     return null;
   }
   // The same reader, window and gate as promotion and `pnpm bot evidence`; anything unreadable is unknown.
-  const found = await readGate(context.drain, context.config, env, app, latest.version, context.now, {
-    kind: 'own',
-    run: { envFilter: context.envFilter, config: context.config },
-  });
+  const found = await readGate(
+    context.drain,
+    context.config,
+    env,
+    app,
+    latest.version,
+    context.now,
+    { kind: 'own', run: { envFilter: context.envFilter, config: context.config } },
+    { kube: context.kube, slug: latest.slug },
+  );
   context.log(`${env.name} ${app.name} ${latest.version}: gate verdict ${found.verdict} (${found.describe ?? 'no reader'})`);
   if (found.verdict !== 'fail') {
     // unknown never rolls back (fail closed in the other direction too: no evidence, no automatic change).

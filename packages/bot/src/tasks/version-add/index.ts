@@ -234,7 +234,17 @@ export const versionAddTask: Task = {
       if (why) return skip(slug, why);
       if (previousEnv) {
         // Last, so a run where nothing is to be promoted never opens a connection.
-        const gate = await readGate(context.drain, context.config, previousEnv, app, target.version, context.now);
+        const slugThere = (await treeOf(previousEnv, app)).versions.find((live) => live.version === target.version)?.slug ?? null;
+        const gate = await readGate(
+          context.drain,
+          context.config,
+          previousEnv,
+          app,
+          target.version,
+          context.now,
+          { kind: 'previous' },
+          { kube: context.kube, slug: slugThere },
+        );
         context.log(`gate of ${app.name} ${target.version} in ${previousEnv.name}: ${gate.verdict} (${evidenceSummary(gate)})`);
         if (gate.verdict !== 'pass') {
           const counts = gate.evidence ? ` [${evidenceSummary(gate)}]` : '';
