@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   createDbosSystemDatabase,
@@ -11,7 +12,7 @@ import { createDrainReader } from '@dbos-gitops/drain/testing';
 import { parseConfig } from '../../config/load.ts';
 import type { KubeHealth } from '../kube/health.ts';
 import { evidenceTable, readGate } from './evidence.ts';
-import type { DrainSourceFor } from './for-environment.ts';
+import { defaultDrainSourceFor, type DrainSourceFor } from './for-environment.ts';
 import { ConductorCheckedDrainSource, DatabaseDrainSource } from './source.ts';
 
 /*
@@ -130,9 +131,12 @@ describe('pods Ready (environments with kube:)', () => {
     const none = (await read({ kube: true, pods: { ready: 0, total: 2 } })).reading;
     expect(none.verdict).toBe('unknown');
     expect(none.reasons).toEqual([expect.stringMatching(/^pods Ready of 1\.1\.0: none \(pods labelled/)]);
-    const down = (await read({ kube: true, pods: Object.assign(new Error('connect ECONNREFUSED https://user:pw@10.0.0.1'), { code: 503 }) })).reading;
+    // The client's error text may carry the API server's answer or a credential: the reason shows neither.
+    const secret = randomBytes(8).toString('hex');
+    const down = (await read({ kube: true, pods: Object.assign(new Error(`connect ECONNREFUSED https://admin:${secret}@10.0.0.1`), { code: 503 }) })).reading;
     expect(down.verdict).toBe('unknown');
     expect(down.reasons[0]).toBe('pods Ready of 1.1.0 could not be read: the pods in namespace apps of context kind-dev could not be listed (Error 503)');
+    expect(evidenceTable(down).join('\n')).not.toContain(secret);
     // No cluster reader at all, though the environment says kube:.
     const missing = (await read({ kube: true })).reading;
     expect(missing.verdict).toBe('unknown');
@@ -173,5 +177,30 @@ describe('Conductor executors connected (a Conductor-checked drain reader)', () 
     expect(down.reasons[0]).toMatch(/^Conductor executors connected of 1\.1\.0 could not be read: Conductor http:\/\/127\.0\.0\.1:\d+ answered 503/);
     for (const text of [...down.reasons, ...evidenceTable(down)]) expect(text).not.toContain(conductor.adminKey);
     expect(conductor.violations).toEqual([]);
+  });
+});
+
+describe("promotion's reader of the previous environment", () => {
+  const c = config(false);
+  const [dev] = c.environments;
+  const gate = (env: NodeJS.ProcessEnv, envFilter: string | null) =>
+    readGate(defaultDrainSourceFor(env), c, dev!, c.apps[0]!, VERSION, new Date(), { kind: 'previous', run: { envFilter, config: c } });
+
+  it('reads <name>_DEV; in a run over staging alone (the in-cluster CronJob) <name>_PREVIOUS when that is not set; never the plain name', async () => {
+    const nowhere = reader.url.replace(/\/[^/?]+(\?|$)/, '/no_such_database$1');
+    expect((await gate({ DBOS_DRAIN_DATABASE_URL_DEV: reader.url, DBOS_DRAIN_DATABASE_URL_PREVIOUS: nowhere }, 'staging')).describe).toMatch(
+      /\(from DBOS_DRAIN_DATABASE_URL_DEV\)$/,
+    );
+    const previous = await gate({ DBOS_DRAIN_DATABASE_URL_PREVIOUS: reader.url }, 'staging');
+    expect(previous.verdict).toBe('pass');
+    expect(previous.describe).toMatch(/\(from DBOS_DRAIN_DATABASE_URL_PREVIOUS\)$/);
+    // Over every environment, or over dev itself, _PREVIOUS would be some other environment's predecessor: not read.
+    for (const envFilter of [null, 'dev']) {
+      const unread = await gate({ DBOS_DRAIN_DATABASE_URL_PREVIOUS: reader.url, DBOS_DRAIN_DATABASE_URL: reader.url }, envFilter);
+      expect(unread.verdict).toBe('unknown');
+      expect(unread.reasons).toEqual(["no evidence reader for dev: set DBOS_DRAIN_DATABASE_URL_DEV to the drain reader's URL of dev's DBOS system database"]);
+    }
+    // The plain name with --env staging is staging's own database: never dev's evidence.
+    expect((await gate({ DBOS_DRAIN_DATABASE_URL: reader.url }, 'staging')).verdict).toBe('unknown');
   });
 });

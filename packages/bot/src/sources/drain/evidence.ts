@@ -9,10 +9,10 @@ import {
   type EvidenceVerdictKind,
   type VersionEvidence,
 } from '@dbos-gitops/drain';
-import type { AppConfig, BotConfig, EnvironmentConfig } from '../../config/schema.ts';
+import { envVarSuffix, type AppConfig, type BotConfig, type EnvironmentConfig } from '../../config/schema.ts';
 import { conductorAppName } from '../../repo/apps.ts';
 import type { KubeHealth } from '../kube/health.ts';
-import { drainUrlEnvFor, type DrainScope, type DrainSourceFor } from './for-environment.ts';
+import { drainUrlEnvFor, previousDrainUrlEnv, type DrainScope, type DrainSourceFor } from './for-environment.ts';
 import { gateSoakSeconds } from './gate-soak.ts';
 import { DrainReadError, NOT_CONFIGURED } from './source.ts';
 
@@ -56,13 +56,15 @@ export interface GateOptions {
 
 /**
  * Whose evidence a caller reads, which decides the drain reader's variable (`<databaseUrlEnv>_<ENV>` or the plain name).
- * - `previous`: promotion out of `env` into the next environment. Only `<name>_<ENV>`: with `--env staging` the plain
- *   name is staging's database, not dev's, and would pass dev's gate on staging's workflows.
+ * - `previous`: promotion out of `env` into the next environment. `<name>_<ENV>`, never the plain name: with
+ *   `--env staging` that is staging's database, not dev's, and would pass dev's gate on staging's workflows. In a run
+ *   over exactly the next environment (`run.envFilter`), `<name>_PREVIOUS` when `<name>_<ENV>` is not set: what the
+ *   in-cluster CronJob (base/bot) sets, since a base manifest cannot name the previous environment.
  * - `own`: the environment itself (`rollback: propose`, `pnpm bot evidence`): `<name>_<ENV>` when set, else the plain
  *   name, but only when the run covers that one environment (`--env E`, a one-environment config, the in-cluster
  *   CronJob); in a run over several the plain name may be another environment's database and fail the wrong one.
  */
-export type GateScope = { kind: 'previous' } | { kind: 'own'; run: DrainScope };
+export type GateScope = { kind: 'previous'; run?: DrainScope } | { kind: 'own'; run: DrainScope };
 
 /**
  * Reads and judges the evidence of `version` of `app` in `env`, with the reader `scope` names. One reader for promotion,
@@ -94,20 +96,30 @@ export async function readGate(
   const own = drainUrlEnvFor(app, env.name, false);
   const plain = drainUrlEnvFor(app, env.name, true);
   const single = scope.kind === 'own' && (scope.run.envFilter !== null || scope.run.config.environments.length === 1);
+  const index = config.environments.findIndex((candidate) => candidate.name === env.name);
+  const previousOfRun =
+    scope.kind === 'previous' &&
+    scope.run?.envFilter != null &&
+    scope.run.envFilter === config.environments[index + 1]?.name &&
+    // An environment named "previous" would own that suffix: then only `<name>_<ENV>` is unambiguous.
+    !config.environments.some((candidate) => envVarSuffix(candidate.name) === 'PREVIOUS');
+  const variables: ReadonlyArray<'own' | 'plain' | 'previous'> = single ? ['own', 'plain'] : previousOfRun ? ['own', 'previous'] : ['own'];
   const notConfigured =
     scope.kind === 'previous'
       ? `no evidence reader for ${env.name}: set ${own} to the drain reader's URL of ${env.name}'s DBOS system database`
       : single
         ? `no evidence reader for ${env.name}: neither ${own} nor ${plain} is set`
         : `no evidence reader for ${env.name}: ${own} is not set (a run over several environments reads only that one: ${plain} may name another environment's database)`;
-  const setUrl = `set ${single ? `${own} (or ${plain})` : own} to the drain reader's URL of ${env.name}'s DBOS system database (in the cluster: Secret dbos-drain-reader, key database-url)`;
+  const setUrl = previousOfRun
+    ? `set ${own} (in the cluster: ${previousDrainUrlEnv(app)}, from key previous-database-url of Secret dbos-drain-reader) to the drain reader's URL of ${env.name}'s DBOS system database`
+    : `set ${single ? `${own} (or ${plain})` : own} to the drain reader's URL of ${env.name}'s DBOS system database (in the cluster: Secret dbos-drain-reader, key database-url)`;
   if (!drainFor) return unknown(notConfigured, null, setUrl);
   let source: ReturnType<DrainSourceFor> | null = null;
   let from = own;
-  for (const variable of single ? (['own', 'plain'] as const) : (['own'] as const)) {
+  for (const variable of variables) {
     try {
       source = drainFor(env, app, { envFilter: scope.kind === 'own' ? scope.run.envFilter : null, config, variable });
-      from = variable === 'own' ? own : plain;
+      from = variable === 'own' ? own : variable === 'plain' ? plain : previousDrainUrlEnv(app);
       break;
     } catch (error) {
       if (!(error instanceof DrainReadError)) throw error;

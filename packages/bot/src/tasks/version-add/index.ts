@@ -242,7 +242,7 @@ export const versionAddTask: Task = {
           app,
           target.version,
           context.now,
-          { kind: 'previous' },
+          { kind: 'previous', run: context },
           { kube: context.kube, slug: slugThere },
         );
         context.log(`gate of ${app.name} ${target.version} in ${previousEnv.name}: ${gate.verdict} (${evidenceSummary(gate)})`);
