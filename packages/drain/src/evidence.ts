@@ -302,7 +302,10 @@ export interface EvidenceSignals {
   executorsConnected: EvidenceSignal;
 }
 
-export const SIGNALS_NOT_READ: EvidenceSignals = { podsReady: { status: 'not-configured' }, executorsConnected: { status: 'not-configured' } };
+export const SIGNALS_NOT_READ: Readonly<EvidenceSignals> = Object.freeze({
+  podsReady: Object.freeze({ status: 'not-configured' as const }),
+  executorsConnected: Object.freeze({ status: 'not-configured' as const }),
+});
 
 /**
  * The database's verdict with the configured signals on top: a `pass` needs every configured signal read and above

@@ -400,15 +400,11 @@ describe('rollback: propose, on the gate verdict read from real PostgreSQL with 
     expect(failed.plans.map((p) => p.branch)).toEqual(['bot/rollback/dev/dbos-app/2-0-0']);
     const body = failed.plans[0]!.body;
     expect(body).toContain('| verdict | **fail** |');
-    for (const row of [
-      '| SUCCESS | 5 |',
-      '| ERROR | 4 |',
-      '| MAX_RECOVERY_ATTEMPTS_EXCEEDED | 1 |',
-      '| CANCELLED | 0 |',
-      '| error ratio | 0.5000 (gate: at most 0.05) |',
-      '| oldest in flight | none in flight |',
-    ])
-      expect(body).toContain(row);
+    // The promotion PR's table (sources/drain/evidence.ts), rows in order.
+    expect(body).toContain(
+      '| SUCCESS | 5 |\n| ERROR | 4 |\n| MAX_RECOVERY_ATTEMPTS_EXCEEDED | 1 |\n| CANCELLED | 0 |\n| finished | 10 |\n| error ratio | 0.5000 (gate: at most 0.05) |\n',
+    );
+    expect(body).toContain('| oldest in flight | none in flight |\n| pods Ready | not read (not configured) |\n');
     expect(body).toContain('# gitops-bot: hold version 2.0.0: gate failed 2.0.0 in dev (error ratio 50.0% of 10 finished)');
     expect(failed.plans[0]!.edits.map((edit) => edit.path).sort()).toEqual([
       `${DIR}/1-0-0/kustomization.yaml`,
