@@ -77,7 +77,7 @@ export async function readGate(
   app: AppConfig,
   version: string,
   now: Date,
-  scope: GateScope = { kind: 'previous' },
+  scope: GateScope,
   options: GateOptions = {},
 ): Promise<GateReading> {
   const soakSeconds = gateSoakSeconds(config, env);
