@@ -284,3 +284,52 @@ export function judgeEvidence(evidence: VersionEvidence, gate: EvidenceGate, tim
 export function verdictOfUnreadable(error: DrainUnknownError): EvidenceVerdict {
   return { verdict: 'unknown', reasons: [`The evidence could not be read (${error.reason}): ${error.message}`] };
 }
+
+/**
+ * A signal the gate reads besides the database where the environment configures it: pods Ready (`kube:`) and Conductor
+ * executors connected (an application whose drain reader is Conductor-checked). `not-configured` is "not read" and no
+ * reason; `unreadable` and a count of zero keep the verdict from `pass`.
+ */
+export type EvidenceSignal =
+  | { status: 'not-configured' }
+  | { status: 'unreadable'; reason: string }
+  | { status: 'read'; count: number; of: number; detail: string };
+
+export interface EvidenceSignals {
+  /** Pods of the version (label dbos.dev/app-version) Ready, of all its pods. */
+  podsReady: EvidenceSignal;
+  /** Conductor executors of exactly the version (their appVersion) that are healthy, of all it lists for it. */
+  executorsConnected: EvidenceSignal;
+}
+
+export const SIGNALS_NOT_READ: Readonly<EvidenceSignals> = Object.freeze({
+  podsReady: Object.freeze({ status: 'not-configured' as const }),
+  executorsConnected: Object.freeze({ status: 'not-configured' as const }),
+});
+
+/**
+ * The database's verdict with the configured signals on top: a `pass` needs every configured signal read and above
+ * zero, else it is `unknown` with the reason (fail closed). `fail` stays `fail` (too many errors fail at once, whatever
+ * the pods say); `unknown` keeps its reasons and gains the signals'.
+ */
+export function judgeSignals(verdict: EvidenceVerdict, signals: EvidenceSignals, version: string): EvidenceVerdict {
+  if (verdict.verdict === 'fail') return verdict;
+  const problems: string[] = [];
+  const named: Array<[string, EvidenceSignal]> = [
+    ['pods Ready', signals.podsReady],
+    ['Conductor executors connected', signals.executorsConnected],
+  ];
+  for (const [name, signal] of named) {
+    if (signal.status === 'unreadable') problems.push(`${name} of ${version} could not be read: ${signal.reason}`);
+    else if (signal.status === 'read' && signal.count === 0) problems.push(`${name} of ${version}: none (${signal.detail}).`);
+  }
+  if (problems.length === 0) return verdict;
+  return { verdict: 'unknown', reasons: verdict.verdict === 'pass' ? problems : [...verdict.reasons, ...problems] };
+}
+
+/** One line for a signal: `2 of 3 (…)`, `not read (not configured)`, `unreadable: …`. */
+export function formatSignal(signal: EvidenceSignal): string {
+  if (signal.status === 'not-configured') return 'not read (not configured)';
+  if (signal.status === 'unreadable') return `unreadable: ${signal.reason}`;
+  return `${signal.count} of ${signal.of}${signal.detail ? ` (${signal.detail})` : ''}`;
+}

@@ -59,6 +59,11 @@ export {
   judgeEvidence,
   verdictOfUnreadable,
   formatEvidenceDuration,
+  formatSignal,
+  judgeSignals,
+  SIGNALS_NOT_READ,
+  type EvidenceSignal,
+  type EvidenceSignals,
   DEFAULT_EVIDENCE_GATE,
   TERMINAL_STATUSES,
   VERSION_EVIDENCE_SQL,
@@ -70,3 +75,4 @@ export {
   type ReadVersionEvidenceOptions,
   type VersionEvidence,
 } from './evidence.ts';
+export { executorsSignal, readExecutorsSignal, type ExecutorsOptions } from './evidence-conductor.ts';

@@ -17,7 +17,6 @@ import { UnreachableFallbackRegistry } from '../sources/registry/fallback.ts';
 import { OciRegistryClient } from '../sources/registry/oci-client.ts';
 import type { RegistrySource } from '../sources/registry/types.ts';
 import { configuredTasks, TASKS } from '../tasks/index.ts';
-import { defaultEvidenceSourceFor } from '../tasks/rollback/evidence-source.ts';
 import type { ConductorAccess, Task } from '../tasks/types.ts';
 import type { Options } from './options.ts';
 
@@ -51,7 +50,6 @@ export function composeSources(config: BotConfig, options: Options, env: NodeJS.
       conductorKeys: conductor && rotation ? (name: string) => conductor(name).listTokens(rotation.org) : null,
       rollout: withCluster ? new KubeRolloutCheck(kubeContexts) : null,
       rollback: options.rollback ?? null,
-      evidence: defaultEvidenceSourceFor(env),
     }),
     options.task,
   );

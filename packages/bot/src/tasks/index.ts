@@ -7,7 +7,6 @@ import type { TokenInfo } from '@dbos-gitops/conductor';
 import { versionAddTask } from './version-add/index.ts';
 import { versionRetireTask } from './version-retire/index.ts';
 import { createRollbackTask, rollbackTask, type RollbackRequest } from './rollback/index.ts';
-import type { EvidenceSourceFor } from './rollback/evidence-source.ts';
 
 export type { PreviousProposal, Task, TaskContext } from './types.ts';
 
@@ -33,8 +32,6 @@ export interface TaskSettings {
   rollout?: RolloutCheck | null;
   /** The rollback `pnpm bot rollback` asks for; absent: the rollback task plans only what `rollback: propose` wants. */
   rollback?: RollbackRequest | null;
-  /** The gate's evidence reader for `rollback: propose`; null: none (nothing is proposed by itself). */
-  evidence?: EvidenceSourceFor | null;
 }
 
 /** The registry with each task configured from the bot config (today: secret-rotation's Conductor access). */
@@ -53,6 +50,6 @@ export function configuredTasks(config: BotConfig, settings: TaskSettings): read
     rollout: settings.rollout ?? null,
     keyList: settings.conductorKeys ?? null,
   });
-  const configuredRollback = createRollbackTask(settings.rollback ?? null, { evidenceFor: settings.evidence ?? null });
+  const configuredRollback = createRollbackTask(settings.rollback ?? null);
   return TASKS.map((task) => (task.name === configuredRotation.name ? configuredRotation : task.name === configuredRollback.name ? configuredRollback : task));
 }

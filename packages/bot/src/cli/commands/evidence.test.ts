@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createDbosSystemDatabase, freePort, startPostgres, type DbosSystemDatabase, type PostgresServer } from '@dbos-gitops/testkit';
+import { createDbosSystemDatabase, freePort, startConductorFake, startPostgres, type DbosSystemDatabase, type PostgresServer } from '@dbos-gitops/testkit';
 import { createDrainReader } from '@dbos-gitops/drain/testing';
 import { parseConfig } from '../../config/load.ts';
 import { gateSoakSeconds, runEvidence } from './evidence.ts';
@@ -99,14 +99,63 @@ describe('pnpm bot evidence', () => {
       errorRatio: 0.25,
       oldestInFlightAgeMs: null,
       gate: { minSucceeded: 3, maxErrorRatio: 0.25, soakSeconds: 3600 },
+      // dev has no kube: and shop's drain reader no Conductor: not read, and no reason against the pass.
+      podsReady: { read: false, reason: 'not configured' },
+      executorsConnected: { read: false, reason: 'not configured' },
       verdict: 'pass',
     });
     expect(Object.keys(json)).toEqual(
-      expect.arrayContaining(['env', 'app', 'version', 'window', 'readAt', 'counts', 'errorRatio', 'oldestInFlightAgeMs', 'verdict', 'reasons']),
+      expect.arrayContaining([
+        'env',
+        'app',
+        'version',
+        'window',
+        'readAt',
+        'counts',
+        'errorRatio',
+        'oldestInFlightAgeMs',
+        'podsReady',
+        'executorsConnected',
+        'verdict',
+        'reasons',
+      ]),
     );
     expect(Date.parse(json.window.end) - Date.parse(json.window.start)).toBeGreaterThanOrEqual(HOUR - 1000);
     expect(Date.parse(json.window.end) - Date.parse(json.window.start)).toBeLessThanOrEqual(HOUR + 60_000);
     expect(json.reasons).toHaveLength(1);
+  });
+
+  it('with a Conductor-checked reader, the executors of exactly that version connected; none is unknown (exit 10)', async () => {
+    const conductor = await startConductorFake({ org: 'acme_org' });
+    try {
+      const file = join(dir, 'bot-conductor.yaml');
+      writeFileSync(
+        file,
+        CONFIG.replace(
+          '  - name: shop\n    repository: ghcr.io/example/shop\n',
+          `  - name: shop\n    repository: ghcr.io/example/shop\n    drain: { source: conductor, conductorUrl: "${conductor.url}" }\n`,
+        ),
+      );
+      const env = { DBOS_DRAIN_DATABASE_URL: reader.url, CONDUCTOR_API_KEY: conductor.adminKey, CONDUCTOR_ORG: 'acme_org' };
+      await registered('1.0.0', 'shop', 2 * HOUR);
+      await finished('shop', '1.0.0', 'SUCCESS', 3);
+      conductor.setExecutors('shop', [
+        { executorId: 'a', status: 'HEALTHY', appVersion: '1.0.0' },
+        { executorId: 'b', status: 'HEALTHY', appVersion: '2.0.0' },
+      ]);
+      const run = (argv: string[]) => runEvidence([...argv, '--config', file, '--repo', dir], { stdout: (t) => (out += t), stderr: () => {}, env });
+      let out = '';
+      expect(await run(['--env', 'dev', '--version', '1.0.0', '--json'])).toBe(0);
+      expect(JSON.parse(out)).toMatchObject({ verdict: 'pass', executorsConnected: { read: true, count: 1, of: 1, detail: '1 HEALTHY' } });
+      conductor.setExecutors('shop', [{ executorId: 'b', status: 'HEALTHY', appVersion: '2.0.0' }]);
+      out = '';
+      expect(await run(['--env', 'dev', '--version', '1.0.0'])).toBe(10);
+      expect(out).toMatch(/\n {2}executors connected +0 of 0 \(Conductor lists 1 executor\(s\) of the application, none of version 1\.0\.0\)\n/);
+      expect(out).toContain('- Conductor executors connected of 1.0.0: none');
+      expect(out).not.toContain(conductor.adminKey);
+    } finally {
+      await conductor.stop();
+    }
   });
 
   it('a fail is a verdict too (exit 0); the table shows the counts and the reason', async () => {
@@ -185,6 +234,8 @@ describe('pnpm bot evidence', () => {
       const url = new URL(reader.url);
       url.password = 'n0t-the-Password';
       await expectUnknown({ DBOS_DRAIN_DATABASE_URL: url.toString() }, /authentication/, 'n0t-the-Password');
+      // The fix for this reason, not a generic one.
+      expect((await cli(['--env', 'dev', '--version', '1.0.0'], { DBOS_DRAIN_DATABASE_URL: url.toString() })).stderr).toContain('reseal the drain reader URL');
     });
 
     it('schema missing', async () => {

@@ -1,9 +1,10 @@
 import { formatHelp, parseCommand, runReporting, type CommandSpec, type FlagValues } from '@dbos-gitops/cli-kit';
-import type { EvidenceVerdict, VersionEvidence } from '@dbos-gitops/drain';
+import type { EvidenceSignal, EvidenceVerdict, VersionEvidence } from '@dbos-gitops/drain';
 import type { AppConfig, BotConfig, EnvironmentConfig } from '../../config/schema.ts';
 import { ConfigError, UsageError } from '../../errors.ts';
 import type { Options } from '../options.ts';
 import { gateSoakSeconds } from '../../sources/drain/gate-soak.ts';
+import type { KubeHealth } from '../../sources/kube/health.ts';
 import { version, type CommandIo } from '../index.ts';
 
 export const spec = {
@@ -26,7 +27,7 @@ export const spec = {
     json: {
       type: 'boolean',
       description:
-        'one JSON object: env, app, version, window, readAt, counts, errorRatio, oldestInFlightAgeMs, verdict, reasons (and gate, inFlight, unownedFailures)',
+        'one JSON object: env, app, version, window, readAt, counts, errorRatio, oldestInFlightAgeMs, podsReady, executorsConnected, verdict, reasons (and gate, inFlight, unownedFailures, registeredAt)',
     },
     config: { type: 'string', valueName: 'FILE', description: 'bot config (default: <repo>/.github/gitops-bot.yaml)' },
     repo: { type: 'string', valueName: 'DIR', description: 'the GitOps repository (default: the git top level of the current directory)' },
@@ -98,6 +99,10 @@ export interface EvidenceJson {
   inFlight: number | null;
   unownedFailures: number | null;
   registeredAt: string | null;
+  /** Pods of the version Ready (environments with kube:). */
+  podsReady: SignalJson;
+  /** Conductor executors of exactly the version connected (applications whose drain reader is Conductor-checked). */
+  executorsConnected: SignalJson;
   gate: { minSucceeded: number; maxErrorRatio: number; soakSeconds: number };
   verdict: EvidenceVerdict['verdict'];
   reasons: string[];
@@ -159,11 +164,12 @@ export async function run(values: FlagValues<typeof spec.flags>, io: CommandIo):
     if (since.getTime() > (io.now ?? new Date()).getTime()) throw new UsageError('--since is in the future', 'pass a time in the past: the window ends now');
   }
 
-  const [{ join, resolve }, { CONFIG_PATH, loadConfig }, { repoRoot }, { drainUrlEnvFor }, drain] = await Promise.all([
+  const [{ join, resolve }, { CONFIG_PATH, loadConfig }, { repoRoot }, { defaultDrainSourceFor }, { readGate }, drain] = await Promise.all([
     import('node:path'),
     import('../../config/load.ts'),
     import('../compose.ts'),
     import('../../sources/drain/for-environment.ts'),
+    import('../../sources/drain/evidence.ts'),
     import('@dbos-gitops/drain'),
   ]);
   // repoRoot reads only `repo` of the shared options.
@@ -172,68 +178,66 @@ export async function run(values: FlagValues<typeof spec.flags>, io: CommandIo):
   const config = await loadConfig(configFile);
   const { env, app } = resolveTarget(config, configFile, values.env, values.app);
 
-  const soakSeconds = gateSoakSeconds(config, env);
-  const gate = { minSucceeded: env.gate.minSucceeded, maxErrorRatio: env.gate.maxErrorRatio };
-  const now = io.now ?? new Date();
-  const windowStart = since ?? (soakSeconds > 0 ? new Date(now.getTime() - soakSeconds * 1000) : null);
-  // The drain reader's variables: the environment's own (`<name>_<ENV>`, what a run over every environment reads) when
-  // set, since it cannot name another environment's database; else the plain name, as `pnpm bot plan --env <env>` and
-  // the in-cluster CronJob read it.
-  const ownEnv = drainUrlEnvFor(app, env.name, false);
-  const plainEnv = drainUrlEnvFor(app, env.name, true);
-  const urlEnv = io.env[ownEnv] ? ownEnv : plainEnv;
-  const databaseUrl = io.env[urlEnv];
-
-  const base = { env: env.name, app: app.name, version, gate: { ...gate, soakSeconds } };
-  let result: EvidenceJson;
-  let hint: string | null = null;
-  if (!databaseUrl) {
-    result = unreadable(base, windowStart, [
-      `The drain reader is not configured: neither ${ownEnv} nor ${plainEnv} is set, so the evidence of ${app.name} ${version} in ${env.name} cannot be read.`,
+  // The cluster is asked only where the environment has kube:, for the pods of the version's directory in git.
+  let kube: KubeHealth | null = null;
+  let slug: string | null = null;
+  if (env.kube) {
+    const [{ KubeClientHealth }, { fsTree }, { readAppVersionsTree }] = await Promise.all([
+      import('../../sources/kube/health.ts'),
+      import('../../repo/tree.ts'),
+      import('../../tasks/shared/app-version-files.ts'),
     ]);
-    hint = `set ${ownEnv} (or ${plainEnv}) to the drain reader's URL of ${env.name}'s DBOS system database (in the cluster: Secret dbos-drain-reader, key database-url)`;
-  } else {
-    io.progress(`reading ${drain.describeConnectionString(databaseUrl)} (from ${urlEnv})`);
-    try {
-      const evidence = await drain.readVersionEvidence({ databaseUrl, appName: app.name, version, windowStart, signal: io.signal });
-      const verdict = drain.judgeEvidence(evidence, gate, { soakMs: soakSeconds * 1000 });
-      result = {
-        ...base,
-        window: evidence.window,
-        readAt: evidence.readAt,
-        counts: evidence.counts,
-        errorRatio: evidence.errorRatio,
-        oldestInFlightAgeMs: evidence.oldestInFlightAgeMs,
-        inFlight: evidence.inFlight,
-        unownedFailures: evidence.unownedFailures,
-        registeredAt: evidence.registeredAt,
-        ...verdict,
-      };
-    } catch (error) {
-      if (!(error instanceof drain.DrainUnknownError)) throw error;
-      result = unreadable(base, windowStart, drain.verdictOfUnreadable(error).reasons);
-      hint = error.hint;
-    }
+    kube = new KubeClientHealth({ [env.name]: env.kube.context });
+    slug = (await readAppVersionsTree(fsTree(root), env.name, env.overlay, app))?.versions.find((live) => live.version === version)?.slug ?? null;
   }
+  // The same reader as promotion and rollback: propose (sources/drain/evidence.ts). This is one environment's own
+  // evidence: its `<name>_<ENV>` variable when set, since it cannot name another environment's database, else the
+  // plain name, as `pnpm bot plan --env <env>` and the in-cluster CronJob read it.
+  const reading = await readGate(
+    defaultDrainSourceFor(io.env),
+    config,
+    env,
+    app,
+    version,
+    io.now ?? new Date(),
+    { kind: 'own', run: { envFilter: env.name, config } },
+    { kube, slug, ...(since ? { windowStart: since } : {}), ...(io.signal ? { signal: io.signal } : {}) },
+  );
+  if (reading.describe) io.progress(`read ${reading.describe}`);
+  const e = reading.evidence;
+  const result: EvidenceJson = {
+    env: env.name,
+    app: app.name,
+    version,
+    window: e ? e.window : { start: reading.windowStart, end: null },
+    readAt: e?.readAt ?? null,
+    counts: e?.counts ?? null,
+    errorRatio: e?.errorRatio ?? null,
+    oldestInFlightAgeMs: e?.oldestInFlightAgeMs ?? null,
+    inFlight: e?.inFlight ?? null,
+    unownedFailures: e?.unownedFailures ?? null,
+    registeredAt: e?.registeredAt ?? null,
+    podsReady: signalJson(reading.signals.podsReady),
+    executorsConnected: signalJson(reading.signals.executorsConnected),
+    gate: reading.gate,
+    verdict: reading.verdict,
+    reasons: reading.reasons,
+  };
   io.stdout(values.json ? `${JSON.stringify(result, null, 2)}\n` : formatEvidence(result, drain.formatEvidenceDuration));
-  if (hint) io.stderr(`what to do: ${hint}\n`);
+  if (reading.hint) io.stderr(`what to do: ${reading.hint}\n`);
   return result.verdict === 'unknown' ? 10 : 0;
 }
 
-function unreadable(base: Pick<EvidenceJson, 'env' | 'app' | 'version' | 'gate'>, windowStart: Date | null, reasons: string[]): EvidenceJson {
-  return {
-    ...base,
-    window: { start: windowStart?.toISOString() ?? null, end: null },
-    readAt: null,
-    counts: null,
-    errorRatio: null,
-    oldestInFlightAgeMs: null,
-    inFlight: null,
-    unownedFailures: null,
-    registeredAt: null,
-    verdict: 'unknown',
-    reasons,
-  };
+/** A signal as `--json` prints it: `{ read: false, reason: "not configured" }` when the environment does not configure it. */
+export type SignalJson = { read: true; count: number; of: number; detail: string } | { read: false; reason: string };
+
+function signalJson(signal: EvidenceSignal): SignalJson {
+  if (signal.status === 'read') return { read: true, count: signal.count, of: signal.of, detail: signal.detail };
+  return { read: false, reason: signal.status === 'not-configured' ? 'not configured' : signal.reason };
+}
+
+function signalText(signal: SignalJson): string {
+  return signal.read ? `${signal.count} of ${signal.of} (${signal.detail})` : `not read (${signal.reason})`;
 }
 
 /** The human table: what was counted, over which window, and the verdict with its reasons. */
@@ -252,6 +256,8 @@ export function formatEvidence(r: EvidenceJson, duration: (ms: number) => string
     rows.push(['error ratio', `${r.errorRatio === null ? 'n/a (nothing finished)' : r.errorRatio.toFixed(4)} (gate: at most ${r.gate.maxErrorRatio})`]);
     rows.push(['failed, no application name', String(r.unownedFailures ?? 0)]);
     rows.push(['in flight', r.inFlight ? `${r.inFlight}, the oldest for ${duration(r.oldestInFlightAgeMs ?? 0)}` : '0']);
+    rows.push(['pods Ready', signalText(r.podsReady)]);
+    rows.push(['executors connected', signalText(r.executorsConnected)]);
   }
   rows.push([
     'gate',

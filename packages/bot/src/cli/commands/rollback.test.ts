@@ -70,7 +70,7 @@ describe('pnpm bot rollback', () => {
     expect(result.applied).toEqual([expect.objectContaining({ branch: BRANCH, outcome: 'created' })]);
     expect(result.pushes).toBe(1);
     expect(first.stdout).toContain('would open PR bot/rollback/dev/dbos-app/2-0-0 → main: dev: roll back dbos-app from 2.0.0 to 1.0.0');
-    expect(await remote.readFile(BRANCH, `${DIR}/kustomization.yaml`)).toContain('  # gitops-bot: hold error ratio 31%\n  - 2-0-0\n');
+    expect(await remote.readFile(BRANCH, `${DIR}/kustomization.yaml`)).toContain('  # gitops-bot: hold version 2.0.0: error ratio 31%\n  - 2-0-0\n');
     expect(await remote.readFile(BRANCH, `${DIR}/service.yaml`)).toContain('dbos.dev/app-version: 1-0-0');
     expect([...(await remote.heads()).keys()].filter((head) => head.startsWith('bot/'))).toEqual([BRANCH]);
 

@@ -6,6 +6,10 @@ import { drainSourceFromEnv, type DrainSource } from './source.ts';
 export interface DrainScope {
   envFilter: string | null;
   config: BotConfig;
+  /** Which variable to read, overriding the run's scope: `own` is `<databaseUrlEnv>_<ENV>`, `plain` the bare name,
+   * `previous` `<databaseUrlEnv>_PREVIOUS` (the in-cluster CronJob's name for the previous environment's reader, since
+   * its base manifest cannot know that environment's name). The evidence gate asks for one explicitly (readGate). */
+  variable?: 'own' | 'plain' | 'previous';
 }
 
 /** How version-retire finds the drain reader of an environment. The default reads connection settings from env vars. */
@@ -17,11 +21,16 @@ export function drainUrlEnvFor(app: AppConfig, env: string, singleEnvironment: b
   return singleEnvironment ? app.drain.databaseUrlEnv : `${app.drain.databaseUrlEnv}_${envVarSuffix(env)}`;
 }
 
+/** `<databaseUrlEnv>_PREVIOUS`: in a run over one environment, the drain reader of the environment before it. */
+export function previousDrainUrlEnv(app: AppConfig): string {
+  return `${app.drain.databaseUrlEnv}_PREVIOUS`;
+}
+
 /** Built once, by the composition root, from the CLI's environment (never `process.env` read below it). */
 export function defaultDrainSourceFor(processEnv: NodeJS.ProcessEnv): DrainSourceFor {
   return (env, app, scope) => {
-    const single = scope.envFilter !== null || scope.config.environments.length === 1;
-    const name = drainUrlEnvFor(app, env.name, single);
+    const single = scope.variable ? scope.variable === 'plain' : scope.envFilter !== null || scope.config.environments.length === 1;
+    const name = scope.variable === 'previous' ? previousDrainUrlEnv(app) : drainUrlEnvFor(app, env.name, single);
     return drainSourceFromEnv({ ...app, drain: { ...app.drain, databaseUrlEnv: name } }, processEnv);
   };
 }

@@ -6,11 +6,13 @@ import {
   readDrainStatusFromConductor,
   readVersionInFlight,
   readVersionEvidence,
+  readExecutorsSignal,
   describeConnectionString,
   SINGLE_VERSION_SQL,
   withDrainReadTransaction,
   type DeadLetteredOfVersion,
   type OrphanedWorkflow,
+  type EvidenceSignal,
   type Queryable,
   type VersionEvidence,
 } from '@dbos-gitops/drain';
@@ -92,6 +94,7 @@ export interface EvidenceReadRequest {
   version: string;
   /** null: since the version registered. */
   windowStart: Date | null;
+  signal?: AbortSignal;
 }
 
 /** What version-retire reads, and version-add's promotion gate; the tasks never open a connection themselves. */
@@ -100,6 +103,9 @@ export interface DrainSource {
   read(request: DrainReadRequest): Promise<DrainReading>;
   /** Absent on a reader that cannot read evidence: the gate's verdict is then unknown (fail closed). Fails with DrainReadError. */
   readEvidence?(request: EvidenceReadRequest): Promise<VersionEvidence>;
+  /** Conductor executors connected for exactly `version` of the Conductor application `appName`; absent on a reader
+   * without Conductor (the signal is then "not read"). Never throws for an unreadable Conductor: that is the signal. */
+  readExecutors?(appName: string, version: string): Promise<EvidenceSignal>;
 }
 
 /** The drain could not be read with certainty. Retirement fails closed: no PR, non-zero exit. */
@@ -163,7 +169,14 @@ async function readInTransaction(
 }
 
 function asReadError(error: unknown, where: string, what = 'the drain status'): never {
-  if (error instanceof DrainUnknownError) throw new DrainReadError(`${what} could not be read from ${where}: ${error.message}`, error.reason);
+  // The reader's own hint names the fix for this reason (reseal the URL, run the migration, ...); ours adds that
+  // nothing was proposed.
+  if (error instanceof DrainUnknownError)
+    throw new DrainReadError(
+      `${what} could not be read from ${where}: ${error.message}`,
+      error.reason,
+      `${error.hint}; nothing was proposed, no version was retired`,
+    );
   if (error instanceof BotError) throw error;
   // Never echo a raw error that might carry a URL with its password.
   throw new DrainReadError(`${what} could not be read from ${where}: unexpected ${(error as Error)?.name ?? 'error'}`, 'unexpected');
@@ -195,6 +208,7 @@ export class DatabaseDrainSource implements DrainSource {
         appName: request.appName,
         version: request.version,
         windowStart: request.windowStart,
+        ...(request.signal ? { signal: request.signal } : {}),
         ...(this.options.timeoutMs ? { timeoutMs: this.options.timeoutMs } : {}),
       });
     } catch (error) {
@@ -250,6 +264,11 @@ export class ConductorCheckedDrainSource implements DrainSource {
   async readEvidence(request: EvidenceReadRequest): Promise<VersionEvidence> {
     if (!this.database.readEvidence) throw new DrainReadError(`${this.database.describe} cannot read the evidence of a version`, 'invalid-input');
     return this.database.readEvidence(request);
+  }
+
+  /** Conductor lists each executor with its appVersion, so it can say how many of exactly one version are connected. */
+  async readExecutors(appName: string, version: string): Promise<EvidenceSignal> {
+    return readExecutorsSignal({ ...this.conductor, app: appName, version });
   }
 }
 

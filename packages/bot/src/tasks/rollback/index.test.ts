@@ -18,6 +18,7 @@ import { parseConfig } from '../../config/load.ts';
 import { isBotError } from '../../errors.ts';
 import type { FileEdit } from '../../plan.ts';
 import { planAll } from '../../runner.ts';
+import { defaultDrainSourceFor, type DrainSourceFor } from '../../sources/drain/for-environment.ts';
 import { DatabaseDrainSource } from '../../sources/drain/source.ts';
 import { OciRegistryClient } from '../../sources/registry/oci-client.ts';
 import type { RegistrySource } from '../../sources/registry/types.ts';
@@ -26,7 +27,6 @@ import { addLatestComponent, removeLatestComponent, renderVersionKustomization }
 import { versionAddTask } from '../version-add/index.ts';
 import { createVersionRetireTask } from '../version-retire/index.ts';
 import type { Task } from '../types.ts';
-import { defaultEvidenceSourceFor } from './evidence-source.ts';
 import { createRollbackTask, type RollbackRequest } from './index.ts';
 
 /*
@@ -38,6 +38,8 @@ const HOUR = 3_600_000;
 const DIR = versionsDirOf('dev');
 const IDENTITY = { name: 'bot', email: 'bot@example.invalid' };
 const REASON = 'error ratio 31% in dev after the switch (incident 7)';
+/** The hold line the rollback of 2.0.0 writes: it names the version, so it keeps its meaning once 2.0.0's line is gone. */
+const HOLD_LINE = `  # gitops-bot: hold version 2.0.0: ${REASON}`;
 
 function changedLines(before: string, after: string): { removed: string[]; added: string[] } {
   const a = before.split('\n');
@@ -73,7 +75,14 @@ async function fixture(options: { repository?: string; registryHosts?: string[];
 async function plan(
   files: Record<string, string>,
   tasks: Task[],
-  options: { registry?: RegistrySource; drain?: DatabaseDrainSource; pullRequests?: Parameters<typeof planAll>[0]['pullRequests'] } = {},
+  options: {
+    registry?: RegistrySource;
+    drain?: DatabaseDrainSource;
+    /** The composition root's reader from these variables (rollback: propose); overrides `drain`. */
+    drainEnv?: NodeJS.ProcessEnv;
+    envFilter?: string;
+    pullRequests?: Parameters<typeof planAll>[0]['pullRequests'];
+  } = {},
 ) {
   return planAll({
     config: parseConfig(files['.github/gitops-bot.yaml']!),
@@ -82,8 +91,9 @@ async function plan(
     registry: options.registry ?? NO_REGISTRY,
     kube: null,
     ...(options.drain ? { drain: () => options.drain! } : {}),
+    ...(options.drainEnv ? { drain: defaultDrainSourceFor(options.drainEnv) satisfies DrainSourceFor } : {}),
     pullRequests: options.pullRequests ?? [],
-    envFilter: null,
+    envFilter: options.envFilter ?? null,
     now: new Date(),
     log: () => undefined,
   });
@@ -131,10 +141,10 @@ describe('rollback plan', () => {
         removed: [],
         added: ['# Only the latest version: warm minimum and the queue-length trigger.', 'components:', '  - ../../../../../../base/components/app-latest'],
       },
-      [`${DIR}/kustomization.yaml`]: { removed: [], added: [`  # gitops-bot: hold ${REASON}`] },
+      [`${DIR}/kustomization.yaml`]: { removed: [], added: [HOLD_LINE] },
     });
     // The hold line sits directly above the bad version's line; nothing of 2.0.0 is deleted.
-    expect(after[`${DIR}/kustomization.yaml`]).toContain(`  # gitops-bot: hold ${REASON}\n  - 2-0-0\n`);
+    expect(after[`${DIR}/kustomization.yaml`]).toContain(`${HOLD_LINE}\n  - 2-0-0\n`);
     expect(rollback.edits.every((edit) => edit.after !== null && edit.before !== null)).toBe(true);
     expect(rollback.body).toContain('from `2-0-0` to `1-0-0`');
     expect(rollback.body).toContain(`Reason: ${REASON}`);
@@ -208,7 +218,7 @@ describe('after the rollback, version-add does not propose the held version', ()
     const retired = Object.fromEntries(Object.entries(after).filter(([path]) => !path.startsWith(`${DIR}/2-0-0/`)));
     retired[`${DIR}/kustomization.yaml`] = retired[`${DIR}/kustomization.yaml`]!.replace('  - 2-0-0\n', '');
     // Control: without the hold line the same tree gets 2.0.0 proposed again.
-    const unheld = { ...retired, [`${DIR}/kustomization.yaml`]: retired[`${DIR}/kustomization.yaml`]!.replace(`  # gitops-bot: hold ${REASON}\n`, '') };
+    const unheld = { ...retired, [`${DIR}/kustomization.yaml`]: retired[`${DIR}/kustomization.yaml`]!.replace(`${HOLD_LINE}\n`, '') };
     expect((await plan(unheld, [versionAddTask], { registry: client() })).plans.map((p) => p.branch)).toEqual(['bot/version-add/dev/dbos-app/2-0-0']);
 
     // Control: before the rollback, dev's merged 2.0.0 is staging's promotion candidate (held back here only by its
@@ -223,7 +233,40 @@ describe('after the rollback, version-add does not propose the held version', ()
       expect(result.skips.filter((skip) => skip.env === 'staging' && skip.reason.includes('2.0.0'))).toEqual([]);
     }
     const { skips } = await plan(retired, [versionAddTask], { registry: client() });
-    expect(skips.find((skip) => skip.env === 'dev')!.reason).toContain(`held by a "# gitops-bot: hold" line in ${DIR}/kustomization.yaml`);
+    expect(skips.find((skip) => skip.env === 'dev')!.reason).toContain(
+      `held by a "# gitops-bot: hold" line in ${DIR}/kustomization.yaml (holds 2.0.0 and older)`,
+    );
+  });
+
+  it('holds 2.0.0 and older only: a fixed 2.0.1 is proposed in dev, before and after 2.0.0 is retired; a hold line elsewhere holds the app', async () => {
+    const path = 'rollback/fixed';
+    const repository = `${registry.host}/${path}`;
+    for (const tag of ['1.0.0', '2.0.0', '2.0.1']) await registry.pushImage(path, tag, { created: new Date(Date.now() - 30 * 24 * HOUR), salt: tag });
+    const files = await fixture({ repository, registryHosts: [registry.host] });
+    const client = () => new OciRegistryClient({ plainHttpHosts: [registry.host] });
+    const { files: after } = await rolledBack(files);
+    const retired = Object.fromEntries(Object.entries(after).filter(([path]) => !path.startsWith(`${DIR}/2-0-0/`)));
+    retired[`${DIR}/kustomization.yaml`] = retired[`${DIR}/kustomization.yaml`]!.replace('  - 2-0-0\n', '');
+    // Retired, the hold line no longer sits above any version's line: it still names 2.0.0.
+    expect(retired[`${DIR}/kustomization.yaml`]).toMatch(new RegExp(`  - 1-0-0\\n${HOLD_LINE.replace(/[()%]/g, '\\$&')}\\n$`));
+    for (const tree of [after, retired]) {
+      const dev = (await plan(tree, [versionAddTask], { registry: client() })).plans.filter((p) => p.env === 'dev');
+      expect(dev.map((p) => p.branch)).toEqual(['bot/version-add/dev/dbos-app/2-0-1']);
+    }
+    // A plain hold line directly above 2.0.0's line (as a human writes it) holds 2.0.0 by its place, not 2.0.1.
+    const byPlace = { ...after, [`${DIR}/kustomization.yaml`]: after[`${DIR}/kustomization.yaml`]!.replace(HOLD_LINE, '  # gitops-bot: hold bad release') };
+    expect((await plan(byPlace, [versionAddTask], { registry: client() })).plans.map((p) => p.branch)).toEqual(['bot/version-add/dev/dbos-app/2-0-1']);
+    // The same plain line anywhere else in the list (here: above service.yaml, or left at the end once 2.0.0 is
+    // retired) holds the application: nothing new for dbos-app in dev.
+    for (const list of [
+      after[`${DIR}/kustomization.yaml`]!.replace(`${HOLD_LINE}\n`, '').replace('  - service.yaml\n', '  # gitops-bot: hold freeze\n  - service.yaml\n'),
+      retired[`${DIR}/kustomization.yaml`]!.replace(HOLD_LINE, '  # gitops-bot: hold bad release'),
+    ]) {
+      const held = await plan({ ...after, [`${DIR}/kustomization.yaml`]: list }, [versionAddTask], { registry: client() });
+      expect(held.plans).toEqual([]);
+      const reason = held.skips.find((skip) => skip.env === 'dev' && skip.subject === 'dbos-app/2-0-1')!.reason;
+      expect(reason).toBe(`held by a "# gitops-bot: hold" line in ${DIR}/kustomization.yaml`);
+    }
   });
 });
 
@@ -323,8 +366,7 @@ describe('rollback: propose, on the gate verdict read from real PostgreSQL with 
       '    overlay: overlays/dev\n',
       '    overlay: overlays/dev\n    rollback: propose\n',
     );
-    const evidenceFor = defaultEvidenceSourceFor(url ? { DBOS_DRAIN_DATABASE_URL_DEV: url } : {});
-    return plan(files, [createRollbackTask(null, { evidenceFor })], { pullRequests });
+    return plan(files, [createRollbackTask()], { pullRequests, drainEnv: url ? { DBOS_DRAIN_DATABASE_URL_DEV: url } : {} });
   }
 
   it('an open proposed rollback that the gate still confirms is left as it was: no new counts, no write', async () => {
@@ -357,9 +399,13 @@ describe('rollback: propose, on the gate verdict read from real PostgreSQL with 
     const failed = await autoPlan(reader.url);
     expect(failed.plans.map((p) => p.branch)).toEqual(['bot/rollback/dev/dbos-app/2-0-0']);
     const body = failed.plans[0]!.body;
-    expect(body).toContain('gate verdict `fail`');
-    expect(body).toContain('| 5 | 4 | 1 | 0 | 50.0% | 0 | none |');
-    expect(body).toContain('# gitops-bot: hold gate failed 2.0.0 in dev (error ratio 50.0% of 10 finished)');
+    expect(body).toContain('| verdict | **fail** |');
+    // The promotion PR's table (sources/drain/evidence.ts), rows in order.
+    expect(body).toContain(
+      '| SUCCESS | 5 |\n| ERROR | 4 |\n| MAX_RECOVERY_ATTEMPTS_EXCEEDED | 1 |\n| CANCELLED | 0 |\n| finished | 10 |\n| error ratio | 0.5000 (gate: at most 0.05) |\n',
+    );
+    expect(body).toContain('| oldest in flight | none in flight |\n| pods Ready | not read (not configured) |\n');
+    expect(body).toContain('# gitops-bot: hold version 2.0.0: gate failed 2.0.0 in dev (error ratio 50.0% of 10 finished)');
     expect(failed.plans[0]!.edits.map((edit) => edit.path).sort()).toEqual([
       `${DIR}/1-0-0/kustomization.yaml`,
       `${DIR}/2-0-0/kustomization.yaml`,
@@ -384,13 +430,21 @@ describe('rollback: propose, on the gate verdict read from real PostgreSQL with 
       '    overlay: overlays/dev\n',
       '    overlay: overlays/dev\n    rollback: propose\n',
     );
-    const plain = await plan(files, [createRollbackTask(null, { evidenceFor: defaultEvidenceSourceFor({ DBOS_DRAIN_DATABASE_URL: reader.url }) })]);
+    const plain = await plan(files, [createRollbackTask()], { drainEnv: { DBOS_DRAIN_DATABASE_URL: reader.url } });
     expect(plain.plans).toEqual([]);
     expect(plain.skips.find((skip) => skip.subject === 'dbos-app/2-0-0')!.reason).toContain('DBOS_DRAIN_DATABASE_URL_DEV is not set');
+    // A run over dev alone (--env dev) reads the plain variable when dev's own is not set.
+    const onlyDev = await plan(files, [createRollbackTask()], { drainEnv: { DBOS_DRAIN_DATABASE_URL: reader.url }, envFilter: 'dev' });
+    expect(onlyDev.plans.map((p) => p.branch)).toEqual(['bot/rollback/dev/dbos-app/2-0-0']);
+    expect(onlyDev.plans[0]!.body).toContain('(from DBOS_DRAIN_DATABASE_URL)');
+    // ... and dev's own variable first when both are set (the plain one here names a database that is not there).
+    const ownFirst = await plan(files, [createRollbackTask()], {
+      drainEnv: { DBOS_DRAIN_DATABASE_URL_DEV: reader.url, DBOS_DRAIN_DATABASE_URL: reader.url.replace(/\/[^/?]+(\?|$)/, '/missing$1') },
+      envFilter: 'dev',
+    });
+    expect(ownFirst.plans[0]!.body).toContain('(from DBOS_DRAIN_DATABASE_URL_DEV)');
     // Without rollback: propose the same failing evidence proposes nothing.
-    expect(
-      (await plan(await fixture(), [createRollbackTask(null, { evidenceFor: defaultEvidenceSourceFor({ DBOS_DRAIN_DATABASE_URL_DEV: reader.url }) })])).plans,
-    ).toEqual([]);
+    expect((await plan(await fixture(), [createRollbackTask()], { drainEnv: { DBOS_DRAIN_DATABASE_URL_DEV: reader.url } })).plans).toEqual([]);
   });
 });
 

@@ -2,6 +2,7 @@ import type { AppConfig, EnvironmentConfig } from '../../config/schema.ts';
 import { BotError } from '../../errors.ts';
 import { baseLabels, branchFor, markerFor, type Plan } from '../../plan.ts';
 import { appsInEnvironment } from '../../repo/apps.ts';
+import { versionHoldText } from '../../repo/holds.ts';
 import { HOLD_LABEL } from '../../sources/forge/types.ts';
 import { compareTags } from '../../sources/registry/tag-policy.ts';
 import { pinsMemory } from '../shared/pins.ts';
@@ -16,15 +17,15 @@ import {
 } from '../shared/app-version-files.ts';
 import { walkEnvironments } from '../shared/walk.ts';
 import type { Task, TaskContext } from '../types.ts';
-import type { EvidenceSourceFor, VersionVerdict } from './evidence-source.ts';
+import { evidenceTable, readGate, type GateReading } from '../../sources/drain/evidence.ts';
 
 const TASK = 'rollback';
 
 /**
  * Rollback in one PR, per environment x application: the Service selector and the app-latest component move back to
  * a version that is still live (its directory exists), and the bad version is held in the list of versions
- * (`# gitops-bot: hold <reason>` directly above its line), so version-add proposes nothing for the application there
- * until a human removes the line. The bad version keeps its directory and Deployment: DBOS only lets executors of a
+ * (`# gitops-bot: hold version <bad>: <reason>` directly above its line), so version-add proposes neither it nor an
+ * older version there again (repo/holds.ts), while a newer, fixed version ships as usual. The bad version keeps its directory and Deployment: DBOS only lets executors of a
  * version recover or dequeue that version's workflows, so removing them would strand its in-flight work.
  * version-retire then treats it as any non-latest version and removes it once drained.
  *
@@ -116,23 +117,6 @@ function decide(tree: AppVersionsTree, app: AppConfig, env: string, to: string |
   return { bad: latest, target };
 }
 
-function evidenceLines(found: VersionVerdict): string[] {
-  const e = found.evidence;
-  if (!e) return [];
-  const ratio = e.errorRatio === null ? 'n/a' : `${(e.errorRatio * 100).toFixed(1)}%`;
-  const oldest = e.oldestInFlightAgeMs === null ? 'none' : `${Math.round(e.oldestInFlightAgeMs / 1000)}s`;
-  return [
-    `**Evidence of ${e.version}** (gate verdict \`${found.verdict.verdict}\`, read ${e.readAt} from ${found.source}; window ${e.window.start} to ${e.window.end})`,
-    '',
-    '| SUCCESS | ERROR | MAX_RECOVERY_ATTEMPTS_EXCEEDED | CANCELLED | error ratio | in flight | oldest in flight |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
-    `| ${e.counts.success} | ${e.counts.error} | ${e.counts.maxRecoveryAttemptsExceeded} | ${e.counts.cancelled} | ${ratio} | ${e.inFlight} | ${oldest} |`,
-    '',
-    ...found.verdict.reasons.map((reason) => `- ${reason}`),
-    '',
-  ];
-}
-
 function buildPlan(
   context: TaskContext,
   app: AppConfig,
@@ -140,13 +124,14 @@ function buildPlan(
   tree: AppVersionsTree,
   decision: Decision,
   reason: string,
-  evidence: VersionVerdict | null = null,
+  evidence: GateReading | null = null,
 ): Plan {
   const { bad, target } = decision;
   const subject = `${app.name}/${bad.slug}`;
-  const holdLine = `# gitops-bot: hold ${reason}`;
+  const holdText = versionHoldText(bad.version, reason);
+  const holdLine = `# gitops-bot: hold ${holdText}`;
   const edits = switchLatestEdits(tree, target.slug);
-  const held = holdListEntry(tree.list, tree.listFile, bad.slug, reason);
+  const held = holdListEntry(tree.list, tree.listFile, bad.slug, holdText);
   if (held !== tree.list) edits.push({ path: tree.listFile, before: tree.list, after: held });
   // The marker keeps the version rolled back to (what this PR pins as latest).
   const memory = pinsMemory([{ image: app.imageName, tag: target.image?.newTag ?? target.version, digest: target.image?.digest ?? '' }]);
@@ -154,7 +139,7 @@ function buildPlan(
     `Rolls application **${app.name}** in **${env}** back from \`${bad.version}\` to \`${target.version}\`, which is still live (\`${target.dir}/\`).`,
     '',
     ...(evidence
-      ? [`Proposed by the bot: \`rollback: propose\` is set for ${env} and the gate failed ${bad.version} there.`, '', ...evidenceLines(evidence)]
+      ? [`Proposed by the bot: \`rollback: propose\` is set for ${env} and the gate failed ${bad.version} there.`, '', ...evidenceTable(evidence), '']
       : []),
     '**What moves**',
     `- The \`${app.name}\` Service selector (\`${tree.serviceFile}\`) from \`${tree.serviceSelects ?? '(none)'}\` to \`${target.slug}\`: new requests go to ${target.version}.`,
@@ -162,7 +147,7 @@ function buildPlan(
     '',
     '**What is held, and why**',
     `- \`${holdLine}\` above \`${bad.slug}\` in \`${tree.listFile}\`. Reason: ${reason}`,
-    `- While that line is there, version-add proposes no version of ${app.name} in ${env} (so ${bad.version} is not proposed again, here or by promotion from here); remove the line once a fixed version is ready.`,
+    `- While that line is there, version-add does not propose ${app.name} ${bad.version} or an older version in ${env} again (here, or by promotion from here), also after version-retire has removed ${bad.version}; a newer version (a fix) is proposed as usual. The line names the version, so it keeps its meaning wherever it ends up in the list.`,
     '',
     `**What happens to the work of ${bad.version}**`,
     `- Its directory and Deployment stay: only executors of ${bad.version} can recover or dequeue the workflows DBOS stamped with it, so they finish its in-flight work. Its ScaledObject keeps scaling on its own queue length, without the latest's warm minimum.`,
@@ -187,10 +172,11 @@ function buildPlan(
 }
 
 /** The rollback task: plans the requested rollback, or (no request) nothing, leaving its open PRs to their reviewers. */
-export function createRollbackTask(request: RollbackRequest | null = null, options: { evidenceFor?: EvidenceSourceFor | null } = {}): Task {
+export function createRollbackTask(request: RollbackRequest | null = null): Task {
   return {
     name: TASK,
-    needs: ['forge'],
+    // drain: `rollback: propose` reads the gate's evidence of each application's latest with the environment's own reader.
+    needs: ['forge', 'drain', 'kube'],
     description: 'roll an application back to a version that is still live, in one PR (pnpm bot rollback); the bad version is held and drains',
     async plan(context) {
       if (request) {
@@ -218,7 +204,7 @@ export function createRollbackTask(request: RollbackRequest | null = null, optio
         }
         if (!request && env.rollback === 'propose') {
           for (const app of appsInEnvironment(context.config, env)) {
-            const plan = await proposedByGate(context, env, app, options.evidenceFor ?? null, (subject, reason) => skip(subject, reason));
+            const plan = await proposedByGate(context, env, app, (subject, reason) => skip(subject, reason));
             if (plan && !held(plan.subject, null)) {
               wanted.add(plan.branch);
               // The counts in the body and the hold reason move with every read: an open rollback PR that the gate
@@ -251,7 +237,6 @@ async function proposedByGate(
   context: TaskContext,
   env: EnvironmentConfig,
   app: AppConfig,
-  evidenceFor: EvidenceSourceFor | null,
   skip: (subject: string, reason: string) => void,
 ): Promise<Plan | null> {
   const tree = await requireVersionsTree(context, env, app);
@@ -264,15 +249,21 @@ async function proposedByGate(
     skip(`${app.name}/-`, `no automatic rollback of ${app.name} ${latest.version} in ${env.name}: it was already rolled back to, or no older version is live`);
     return null;
   }
-  if (!evidenceFor) {
-    skip(`${app.name}/${latest.slug}`, `rollback: propose is set for ${env.name} but no evidence reader is configured; nothing is proposed`);
-    return null;
-  }
-  const found = await evidenceFor(context.config, env, app, { envFilter: context.envFilter, config: context.config })(latest.version);
-  context.log(`${env.name} ${app.name} ${latest.version}: gate verdict ${found.verdict.verdict} (${found.source})`);
-  if (found.verdict.verdict !== 'fail') {
+  // The same reader, window and gate as promotion and `pnpm bot evidence`; anything unreadable is unknown.
+  const found = await readGate(
+    context.drain,
+    context.config,
+    env,
+    app,
+    latest.version,
+    context.now,
+    { kind: 'own', run: { envFilter: context.envFilter, config: context.config } },
+    { kube: context.kube, slug: latest.slug },
+  );
+  context.log(`${env.name} ${app.name} ${latest.version}: gate verdict ${found.verdict} (${found.describe ?? 'no reader'})`);
+  if (found.verdict !== 'fail') {
     // unknown never rolls back (fail closed in the other direction too: no evidence, no automatic change).
-    skip(`${app.name}/${latest.slug}`, `${latest.version}: gate verdict ${found.verdict.verdict}, no rollback: ${found.verdict.reasons.join(' ')}`);
+    skip(`${app.name}/${latest.slug}`, `${latest.version}: gate verdict ${found.verdict}, no rollback: ${found.reasons.join(' ')}`);
     return null;
   }
   const ratio = found.evidence?.errorRatio;

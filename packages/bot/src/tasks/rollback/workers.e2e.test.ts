@@ -116,7 +116,7 @@ describe('rollback with real DBOS executors of two versions', () => {
     expect(await remote.readFile(branch, `${DIR}/2-0-0/kustomization.yaml`)).toBeNull();
     expect(await remote.readFile(branch, `${DIR}/1-0-0/kustomization.yaml`)).toContain('base/components/app-latest');
     // The hold line stays in the list, so version-add does not bring 2.0.0 back.
-    expect(await remote.readFile(branch, `${DIR}/kustomization.yaml`)).toContain('# gitops-bot: hold checkout errors after the switch');
+    expect(await remote.readFile(branch, `${DIR}/kustomization.yaml`)).toContain('# gitops-bot: hold version 2.0.0: checkout errors after the switch');
 
     expect([...v2.finished].sort()).toEqual([...v2.held].sort());
     const rows = await pg.query<{ executor_id: string; status: string }>(

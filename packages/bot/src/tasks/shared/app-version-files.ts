@@ -9,7 +9,8 @@ import type { TreeReader } from '../../repo/tree.ts';
 import { parseDocuments, readImageEntries, renderScalar, scalarLocation, type ImageEntry } from '../../repo/yaml-edit.ts';
 import type { FileEdit } from '../../plan.ts';
 import type { TaskContext } from '../types.ts';
-import { HOLD_COMMENT, hasHoldCommentLine } from '../../repo/holds.ts';
+import { HOLD_COMMENT, hasHoldCommentLine, listHolds, type ListHold } from '../../repo/holds.ts';
+import { tagVersion } from '../../sources/registry/tag-policy.ts';
 
 /** The version tasks are enabled by the config's `apps:` list. */
 export function appVersionsDisabledBy(config: BotConfig): string | null {
@@ -178,7 +179,7 @@ export interface LiveVersion {
   /** Listed in versions/kustomization.yaml. */
   listed: boolean;
   /** The text after `# gitops-bot: hold` on the line directly above its line in versions/kustomization.yaml (a rolled-back
-   * version, see {@link holdListEntry}); null: none. Holds the list for version-add; retirement still drains it. */
+   * version, see {@link holdListEntry}); null: none. Holds it (and older) from version-add; retirement still drains it. */
   listHold: string | null;
 }
 
@@ -195,6 +196,8 @@ export interface AppVersionsTree {
   /** The slug `service.yaml` selects; null when it has no `dbos.dev/app-version` selector. */
   serviceSelects: string | null;
   versions: LiveVersion[];
+  /** The hold lines of the list and what each holds from version-add (repo/holds.ts). */
+  holds: ListHold[];
 }
 
 /** Reads one application's live versions in an environment. Null when the application has no versions list there. */
@@ -248,6 +251,14 @@ export async function readAppVersionsTree(
     service,
     serviceSelects: service ? readServiceSelector(service, serviceFile) : null,
     versions,
+    holds: listHolds(
+      list,
+      (offset) => {
+        const slug = listItems.find((item) => item.lineStart === offset)?.value;
+        return versions.find((live) => live.slug === slug)?.version ?? null;
+      },
+      (version) => tagVersion(version) !== null,
+    ),
   };
 }
 
@@ -394,8 +405,8 @@ export function holdReasonText(reason: string): string {
 
 /**
  * Holds a version in the list of versions: `# gitops-bot: hold <reason>` on its own line directly above the version's
- * `- <slug>` line. version-add reads a hold line in the list and adds nothing to the application there (so the
- * rolled-back version, or anything newer, is not re-proposed until a human removes the line); the version's own
+ * `- <slug>` line. version-add reads the list's hold lines (repo/holds.ts): this one holds that version and older, so
+ * the rolled-back version is not re-proposed while a newer fix still is; the version's own
  * kustomization.yaml stays free of holds, so version-retire removes it like any non-latest version once drained.
  * Unchanged when that exact line is already there.
  */

@@ -13,7 +13,7 @@ import {
 } from '../shared/app-version-files.ts';
 import { digestProblem } from '../image-update/index.ts';
 import type { Task, TaskContext } from '../types.ts';
-import { hasHoldCommentLine } from '../../repo/holds.ts';
+import { holdOn } from '../../repo/holds.ts';
 import { walkApplications } from '../shared/walk.ts';
 import { appsInEnvironment } from '../../repo/apps.ts';
 import { HOLD_LABEL } from '../../sources/forge/types.ts';
@@ -211,7 +211,8 @@ export const versionAddTask: Task = {
         );
       }
       const slug = appVersionSlug(target.version, new Map(tree.versions.map((live) => [live.slug, live.version])));
-      if (held(slug, hasHoldCommentLine(tree.list) ? `line in ${tree.listFile}` : null)) return;
+      const hold = holdOn(tree.holds, target.version, compareTags);
+      if (held(slug, hold ? `line in ${tree.listFile}${hold.scope === 'version' ? ` (holds ${hold.upTo} and older)` : ''}` : null)) return;
       if (tree.versions.length >= app.maxLive) {
         return skip(
           slug,
@@ -233,7 +234,17 @@ export const versionAddTask: Task = {
       if (why) return skip(slug, why);
       if (previousEnv) {
         // Last, so a run where nothing is to be promoted never opens a connection.
-        const gate = await readGate(context.drain, context.config, previousEnv, app, target.version, context.now);
+        const slugThere = (await treeOf(previousEnv, app)).versions.find((live) => live.version === target.version)?.slug ?? null;
+        const gate = await readGate(
+          context.drain,
+          context.config,
+          previousEnv,
+          app,
+          target.version,
+          context.now,
+          { kind: 'previous', run: context },
+          { kube: context.kube, slug: slugThere },
+        );
         context.log(`gate of ${app.name} ${target.version} in ${previousEnv.name}: ${gate.verdict} (${evidenceSummary(gate)})`);
         if (gate.verdict !== 'pass') {
           const counts = gate.evidence ? ` [${evidenceSummary(gate)}]` : '';
