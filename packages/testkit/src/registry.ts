@@ -230,7 +230,15 @@ export function countRegistryRequests(requests: ReadonlyArray<{ method: string; 
  * `401 WWW-Authenticate: Bearer realm=…,service=…,scope=…` and serves anonymous tokens at /token, as Docker Hub and
  * GHCR do; requests with a token it issued are forwarded (with the upstream's basic credentials, if any).
  */
-export async function startRegistryProxy(upstream: TestRegistry, options: { bearer?: boolean; paginateTags?: boolean } = {}): Promise<RegistryProxy> {
+export async function startRegistryProxy(
+  upstream: TestRegistry,
+  options: {
+    bearer?: boolean;
+    paginateTags?: boolean;
+    /** Send an ETag with tag lists and answer a matching If-None-Match with 304, as some registries do (distribution 2.8 does not). */
+    etagTags?: boolean;
+  } = {},
+): Promise<RegistryProxy> {
   const faults: ProxyFault[] = [];
   const requests: RegistryProxy['requests'] = [];
   const issued = new Set<string>();
@@ -279,6 +287,18 @@ export async function startRegistryProxy(upstream: TestRegistry, options: { bear
       }
     }
     const tagsList = /^\/v2\/(.+)\/tags\/list$/.exec(url.pathname);
+    if (options.etagTags && tagsList) {
+      void fetch(`${upstream.url}/v2/${tagsList[1]}/tags/list`, { headers: upstreamAuth ? { authorization: upstreamAuth } : {} })
+        .then(async (upstreamResponse) => {
+          if (!upstreamResponse.ok) return finish(upstreamResponse.status);
+          const body = await upstreamResponse.text();
+          const etag = `"${createHash('sha256').update(body).digest('hex')}"`;
+          if (request.headers['if-none-match'] === etag) return finish(304, { etag });
+          finish(200, { 'content-type': 'application/json', etag }, body);
+        })
+        .catch(() => finish(502));
+      return;
+    }
     if (options.paginateTags && tagsList) {
       // distribution 2.8 ignores `n`; paginate as the OCI distribution spec describes (lexical order, n/last, Link).
       void fetch(`${upstream.url}/v2/${tagsList[1]}/tags/list`, { headers: upstreamAuth ? { authorization: upstreamAuth } : {} })

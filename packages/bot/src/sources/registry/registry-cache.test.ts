@@ -122,6 +122,31 @@ describe('the disk cache', () => {
     expect(revalidating.stats.notModified).toBe(3);
   });
 
+  it('where the registry sends an ETag for the tag list, it is revalidated with If-None-Match after the TTL (304 keeps the list)', async () => {
+    const etagProxy = await startRegistryProxy(registry, { etagTags: true });
+    try {
+      const dir = cacheDir();
+      const name = `cache/etag${++counter}`;
+      await registry.pushImage(name, '1.0.0', { created: new Date(Date.UTC(2026, 0, 1)) });
+      const repository = `${etagProxy.host}/${name}`;
+      const first = await readAll(await client(dir), repository);
+      const later = Date.now() + 31 * 60_000;
+      const from = etagProxy.requests.length;
+      const revalidating = await client(dir, () => later);
+      expect(await readAll(revalidating, repository)).toEqual(first);
+      const seen = etagProxy.requests.slice(from);
+      expect(seen.filter((request) => request.path.endsWith('/tags/list')).map((request) => request.status)).toEqual([304]);
+      expect(revalidating.stats.notModified).toBe(1 + 1); // the list, then the tag's digest
+      // A new tag changes the list: the next revalidation reads it whole.
+      await registry.pushImage(name, '1.1.0', { created: new Date(Date.UTC(2026, 0, 9)) });
+      const evenLater = later + 31 * 60_000;
+      const tags = await (await client(dir, () => evenLater)).listTags(repository);
+      expect([...tags].sort()).toEqual(['1.0.0', '1.1.0']);
+    } finally {
+      await etagProxy.stop();
+    }
+  });
+
   it('a tag that moved is seen once the TTL has passed, with its new release time', async () => {
     const dir = cacheDir();
     const name = `cache/moving${++counter}`;
