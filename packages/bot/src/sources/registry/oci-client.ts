@@ -430,7 +430,12 @@ export class OciRegistryClient implements RegistrySource {
     const annotated = (body: Record<string, unknown>) => parseCreated((body.annotations as Record<string, unknown> | undefined)?.[CREATED_ANNOTATION]);
     const fromIndex = annotated(manifest.body);
     if (fromIndex) return fromIndex;
-    if (manifest.mediaType.startsWith(MEDIA_TYPES.ociIndex) || manifest.mediaType.startsWith(MEDIA_TYPES.dockerList)) {
+    // An OCI index may leave out mediaType (and a cached one has no Content-Type to go by): `manifests` says index too.
+    const isIndex =
+      manifest.mediaType.startsWith(MEDIA_TYPES.ociIndex) ||
+      manifest.mediaType.startsWith(MEDIA_TYPES.dockerList) ||
+      (!manifest.mediaType && Array.isArray(manifest.body.manifests));
+    if (isIndex) {
       const entries = (manifest.body.manifests as Array<{ digest: string; platform?: { os?: string; architecture?: string } }> | undefined) ?? [];
       const amd64 = Array.isArray(entries) ? entries.find((entry) => entry?.platform?.os === 'linux' && entry.platform.architecture === 'amd64') : undefined;
       if (!amd64) return null;
