@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -67,6 +67,20 @@ describe('DiskCache', () => {
     expect(entry?.value).toEqual([entry?.storedAt]);
     expect(readdirSync(join(dir, 'entries', 'ns'))).toHaveLength(1);
     expect(readdirSync(dir).filter((name) => name.startsWith('.'))).toEqual([]);
+  });
+
+  it('removes temporary files a killed run left behind, once they are old; a young one may be a write in progress', async () => {
+    const dir = tempDir();
+    await DiskCache.open(dir, () => {});
+    const content = join(dir, 'content', 'sha256');
+    const old = join(content, '.abc.1.x.tmp');
+    const young = join(content, '.def.2.y.tmp');
+    writeFileSync(old, 'partial');
+    writeFileSync(young, 'partial');
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+    utimesSync(old, twoHoursAgo, twoHoursAgo);
+    await DiskCache.open(dir, () => {});
+    expect(readdirSync(content).sort()).toEqual(['.def.2.y.tmp']);
   });
 
   it('a directory that cannot be written means no cache and one warning, not a failure', async () => {

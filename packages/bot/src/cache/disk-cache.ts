@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 
 /**
@@ -34,6 +34,9 @@ export interface KeyedEntry<T> {
 
 const SHA256 = /^sha256:([a-f0-9]{64})$/;
 
+/** A temporary file older than this was left by a run that died between write and rename. */
+const STALE_TEMP_MS = 60 * 60_000;
+
 function sha256Hex(data: Buffer | string): string {
   return createHash('sha256').update(data).digest('hex');
 }
@@ -67,6 +70,7 @@ export class DiskCache {
       const probe = join(dir, `.probe-${process.pid}-${randomBytes(6).toString('hex')}`);
       await writeFile(probe, '');
       await rm(probe, { force: true });
+      await cache.sweep();
       return cache;
     } catch (error) {
       warn(`cache: ${dir} cannot be written (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); running without a cache`);
@@ -141,6 +145,26 @@ export class DiskCache {
   /** Waits for the writes made so far (a command awaits this before it exits). */
   async flush(): Promise<void> {
     await Promise.all(this.writes.values());
+  }
+
+  /**
+   * Removes temporary files a killed run left behind. Only old ones: a younger one may be a concurrent run's write in
+   * progress, which its rename will finish.
+   */
+  private async sweep(): Promise<void> {
+    const cutoff = Date.now() - STALE_TEMP_MS;
+    const dirs = [
+      join(this.dir, 'content', 'sha256'),
+      ...(await readdir(join(this.dir, 'entries')).catch(() => [])).map((name) => join(this.dir, 'entries', name)),
+    ];
+    for (const dir of dirs) {
+      for (const name of await readdir(dir).catch(() => [] as string[])) {
+        if (!name.startsWith('.') || !name.endsWith('.tmp')) continue;
+        const file = join(dir, name);
+        const info = await stat(file).catch(() => null);
+        if (info && info.mtimeMs < cutoff) await rm(file, { force: true }).catch(() => {});
+      }
+    }
   }
 
   private miss(): null {

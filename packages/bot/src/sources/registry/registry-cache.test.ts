@@ -1,10 +1,11 @@
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { countRegistryRequests, startRegistry, startRegistryProxy, type PushedImage, type RegistryProxy, type TestRegistry } from '@dbos-gitops/testkit';
 import { DiskCache } from '../../cache/disk-cache.ts';
 import { OciRegistryClient } from './oci-client.ts';
+import { credentialEnvNames } from './reference.ts';
 import type { RegistryStats } from './types.ts';
 
 /*
@@ -186,6 +187,32 @@ describe('the disk cache', () => {
     expect(await readAll(bot, repository)).toEqual([['1.0.0', annotated.digest, '2026-02-01T00:00:00.000Z']]);
     expect(bot.stats.manifestGetCalls).toBe(1);
     expect(bot.stats.blobCalls).toBe(0);
+  });
+
+  it('holds no credentials: neither the password nor the Authorization value is in any cache file', async () => {
+    const secured = await startRegistry({ auth: true });
+    try {
+      await secured.pushImage('private/app', '1.0.0', { created: new Date(Date.UTC(2026, 0, 1)) });
+      const dir = cacheDir();
+      const { username, password } = secured.credentials!;
+      const names = credentialEnvNames(secured.host);
+      const bot = new OciRegistryClient({
+        sleep: noWait,
+        env: { [names.username]: username, [names.password]: password },
+        cache: await DiskCache.open(dir, () => {}),
+      });
+      expect(await readAll(bot, `${secured.host}/private/app`)).toHaveLength(1);
+      const basic = Buffer.from(`${username}:${password}`).toString('base64');
+      const files = readdirSync(dir, { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile());
+      expect(files.length).toBeGreaterThan(3);
+      for (const file of files) {
+        const text = readFileSync(join(file.parentPath, file.name), 'utf8');
+        expect(text).not.toContain(password);
+        expect(text).not.toContain(basic);
+      }
+    } finally {
+      await secured.stop();
+    }
   });
 
   it('two clients filling one cache directory at the same time both succeed, and leave it whole', async () => {
