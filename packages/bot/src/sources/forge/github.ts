@@ -87,7 +87,15 @@ export function createThrottledOctokit(options: GitHubForgeOptions, stats?: GitH
     },
     baseUrl: options.baseUrl ?? 'https://api.github.com',
     userAgent: 'dbos-gitops-bot',
-    log: { debug: () => {}, info: () => {}, warn: (message: string) => log(`github: ${message}`), error: (message: string) => log(`github: ${message}`) },
+    log: {
+      debug: () => {},
+      info: () => {},
+      warn: (message: string) => log(`github: ${message}`),
+      // Octokit's request log reports a 304 as an error; for a conditional read it is the good outcome.
+      error: (message: string) => {
+        if (!/ - 304 with id /.test(message)) log(`github: ${message}`);
+      },
+    },
     throttle: {
       // The plugin types want a Bottleneck Group; it only calls key().schedule(), which the stand-in provides.
       // Production keeps the plugin's spacing: 1 s between writes, 3 s between writes that notify (PRs, comments).
