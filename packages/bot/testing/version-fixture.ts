@@ -9,7 +9,7 @@ import { join, posix, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { TreeReader } from '../src/repo/tree.ts';
-import type { RegistrySource, RegistryStats } from '../src/sources/registry/types.ts';
+import { emptyStats, type RegistrySource, type RegistryStats } from '../src/sources/registry/types.ts';
 import { renderVersionKustomization, renderVersionPatch } from '../src/tasks/shared/app-version-files.ts';
 import { defaultAppIdentity, renderAppIdentity } from '../src/repo/apps.ts';
 
@@ -207,7 +207,7 @@ export function memoryTree(files: Record<string, string>): TreeReader {
 /** For plans that must not touch a registry (version-retire): any call is a test failure. */
 export const NO_REGISTRY: RegistrySource = {
   describe: 'no registry (version-retire never reads one)',
-  stats: { tagListCalls: 0, manifestCalls: 0, blobCalls: 0, tokenCalls: 0, retries: 0 } satisfies RegistryStats,
+  stats: emptyStats() satisfies RegistryStats,
   listTags: () => Promise.reject(new Error('version-retire must not read the registry')),
   resolveDigest: () => Promise.reject(new Error('version-retire must not read the registry')),
   createdAt: () => Promise.reject(new Error('version-retire must not read the registry')),

@@ -51,6 +51,8 @@ export async function createWorld(
     GITHUB_REPOSITORY: 'example-org/gitops',
     GITOPS_BOT_SOURCE: 'live',
     GITOPS_BOT_GITHUB_WRITE_INTERVAL_MS: '0',
+    // Runs of one world push new tags between runs and expect to see them: no tag cache unless a test asks (--cache-dir).
+    GITOPS_BOT_CACHE_DIR: 'off',
     ...extraEnv,
   } as NodeJS.ProcessEnv;
   return {

@@ -30,6 +30,26 @@ describe('GitHub fake checked against the OpenAPI description', () => {
     expect(fake.writeCount()).toBe(4);
   });
 
+  it('answers conditional requests as GitHub documents: an ETag on 200, 304 without a body while unchanged', async () => {
+    fake = await startGitHubFake({ owner: 'o', repo: 'r' });
+    const list = (etag?: string) =>
+      fetch(`${fake!.url}/repos/o/r/pulls?state=all&per_page=100&page=1`, {
+        headers: { authorization: 'token test-not-a-secret', ...(etag ? { 'if-none-match': etag } : {}) },
+      });
+    const first = await list();
+    const etag = first.headers.get('etag')!;
+    expect(etag).toMatch(/^W\/"[0-9a-f]{64}"$/);
+    const unchanged = await list(etag);
+    expect(unchanged.status).toBe(304);
+    expect(await unchanged.text()).toBe('');
+    await call('POST', '/repos/o/r/pulls', { head: 'bot/x/dev/y', base: 'main', title: 't', body: 'b' });
+    const changed = await list(etag);
+    expect(changed.status).toBe(200);
+    expect(changed.headers.get('etag')).not.toBe(etag);
+    expect(fake.countsByKind()).toEqual({ reads: 3, writes: 1, notModified: 1 });
+    expect(fake.violations).toEqual([]);
+  });
+
   it('records a request that does not match the description', async () => {
     fake = await startGitHubFake({ owner: 'o', repo: 'r' });
     const response = await call('POST', '/repos/o/r/pulls', { base: 'main', title: 't' });

@@ -4,6 +4,7 @@
  * published OpenAPI description (openapi/github-subset.json, extracted by scripts/extract-github-openapi.ts); a shape
  * mismatch is recorded in `violations` and answered with a 500 so the test fails loudly.
  */
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
@@ -183,6 +184,8 @@ export interface GitHubFake {
   readonly repo: string;
   readonly pulls: FakePull[];
   readonly calls: Array<{ method: string; path: string; status: number }>;
+  /** Requests by kind: reads (GET), writes (anything else), and reads answered 304 (which GitHub does not charge). */
+  countsByKind(): { reads: number; writes: number; notModified: number };
   /** OpenAPI mismatches; a test that expects a clean run asserts this is empty. */
   readonly violations: string[];
   writeCount(): number;
@@ -474,6 +477,11 @@ export async function startGitHubFake(options: GitHubFakeOptions = {}): Promise<
       const rawBody = await readBody(request);
       const send = (status: number, payload: Json, headers: Record<string, string> = {}) => {
         calls.push({ method, path: requestUrl.pathname, status });
+        // A 304 has no body (RFC 9110) and GitHub sends no content-type with it.
+        if (status === 304) {
+          response.writeHead(status, { ...rateHeaders(), ...headers }).end();
+          return;
+        }
         response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...rateHeaders(), ...headers });
         response.end(payload === null ? '' : JSON.stringify(payload));
       };
@@ -512,8 +520,24 @@ export async function startGitHubFake(options: GitHubFakeOptions = {}): Promise<
         headers = fault.headers ?? {};
       } else {
         [status, payload] = await handle(route, params, requestUrl.searchParams, body);
+        // Conditional requests as GitHub documents them: every 200 GET carries an ETag of its content, and a request
+        // whose If-None-Match names it gets 304 Not Modified (with no body), where the operation declares one.
+        if (method === 'GET' && status === 200) {
+          const etag = `W/"${createHash('sha256').update(JSON.stringify(payload)).digest('hex')}"`;
+          headers = { ...headers, etag };
+          const ifNoneMatch = request.headers['if-none-match'];
+          const matches = typeof ifNoneMatch === 'string' && ifNoneMatch.split(',').some((value) => value.trim() === etag || value.trim() === '*');
+          if (matches && operation.responses['304']) {
+            status = 304;
+            payload = null;
+          }
+        }
       }
       const declared = operation.responses[String(status)];
+      if (status === 304 && declared) {
+        send(status, null, headers);
+        return;
+      }
       if (!declared) {
         violations.push(`${method} ${route.template} answered ${status}, which GitHub's description does not declare for ${operation.operationId}`);
       } else {
@@ -544,6 +568,11 @@ export async function startGitHubFake(options: GitHubFakeOptions = {}): Promise<
     calls,
     violations,
     writeCount: () => calls.filter((call) => call.method !== 'GET' && call.method !== 'HEAD').length,
+    countsByKind: () => ({
+      reads: calls.filter((call) => call.method === 'GET' || call.method === 'HEAD').length,
+      writes: calls.filter((call) => call.method !== 'GET' && call.method !== 'HEAD').length,
+      notModified: calls.filter((call) => call.status === 304).length,
+    }),
     injectFault: (fault) => faults.push({ ...fault }),
     merge: (number) => Object.assign(byNumber(number), { state: 'closed', merged: true }),
     close: (number) => Object.assign(byNumber(number), { state: 'closed', merged: false }),

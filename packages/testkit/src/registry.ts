@@ -34,6 +34,8 @@ export interface PushOptions {
   multiArch?: boolean;
   /** Bytes that make otherwise identical images distinct. */
   salt?: string;
+  /** Put `org.opencontainers.image.created` on the index (multi-arch images only), as `docker buildx` can. */
+  annotateCreated?: boolean;
 }
 
 export interface PushedImage {
@@ -152,6 +154,7 @@ export async function startRegistry(options: { auth?: boolean } = {}): Promise<T
       const index = {
         schemaVersion: 2,
         mediaType: 'application/vnd.oci.image.index.v1+json',
+        ...(push.annotateCreated ? { annotations: { 'org.opencontainers.image.created': created.toISOString() } } : {}),
         // arm64 first: the client must pick the amd64 entry, not the first one.
         manifests: [
           { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: arm64.digest, size: arm64.size, platform: { os: 'linux', architecture: 'arm64' } },
@@ -185,9 +188,41 @@ export interface RegistryProxy {
   url: string;
   /** Requests that reached the proxy, by path (token requests included). */
   requests: Array<{ method: string; path: string; status: number }>;
+  /** The access log counted by kind, the way the bot counts its own requests. */
+  countsByKind(): RegistryRequestCounts;
   inject(fault: ProxyFault): void;
   clearFaults(): void;
   stop(): Promise<void>;
+}
+
+export interface RegistryRequestCounts {
+  token: number;
+  tags: number;
+  manifestHead: number;
+  manifestGet: number;
+  blob: number;
+  other: number;
+  /** 401 answers (each also counted under its kind). */
+  challenges: number;
+  /** 304 answers (each also counted under its kind). */
+  notModified: number;
+}
+
+/** Counts an access log by kind: tag list pages, manifest HEAD/GET, blobs, token requests, anything else. */
+export function countRegistryRequests(requests: ReadonlyArray<{ method: string; path: string; status: number }>): RegistryRequestCounts {
+  const counts: RegistryRequestCounts = { token: 0, tags: 0, manifestHead: 0, manifestGet: 0, blob: 0, other: 0, challenges: 0, notModified: 0 };
+  for (const { method, path, status } of requests) {
+    if (/^\/v2\/.+\/tags\/list$/.test(path)) counts.tags++;
+    else if (/^\/v2\/.+\/manifests\/[^/]+$/.test(path)) {
+      if (method === 'HEAD') counts.manifestHead++;
+      else counts.manifestGet++;
+    } else if (/^\/v2\/.+\/blobs\/[^/]+$/.test(path)) counts.blob++;
+    else if (path === '/token') counts.token++;
+    else counts.other++;
+    if (status === 401) counts.challenges++;
+    if (status === 304) counts.notModified++;
+  }
+  return counts;
 }
 
 /**
@@ -195,7 +230,15 @@ export interface RegistryProxy {
  * `401 WWW-Authenticate: Bearer realm=…,service=…,scope=…` and serves anonymous tokens at /token, as Docker Hub and
  * GHCR do; requests with a token it issued are forwarded (with the upstream's basic credentials, if any).
  */
-export async function startRegistryProxy(upstream: TestRegistry, options: { bearer?: boolean; paginateTags?: boolean } = {}): Promise<RegistryProxy> {
+export async function startRegistryProxy(
+  upstream: TestRegistry,
+  options: {
+    bearer?: boolean;
+    paginateTags?: boolean;
+    /** Send an ETag with tag lists and answer a matching If-None-Match with 304, as some registries do (distribution 2.8 does not). */
+    etagTags?: boolean;
+  } = {},
+): Promise<RegistryProxy> {
   const faults: ProxyFault[] = [];
   const requests: RegistryProxy['requests'] = [];
   const issued = new Set<string>();
@@ -244,6 +287,18 @@ export async function startRegistryProxy(upstream: TestRegistry, options: { bear
       }
     }
     const tagsList = /^\/v2\/(.+)\/tags\/list$/.exec(url.pathname);
+    if (options.etagTags && tagsList) {
+      void fetch(`${upstream.url}/v2/${tagsList[1]}/tags/list`, { headers: upstreamAuth ? { authorization: upstreamAuth } : {} })
+        .then(async (upstreamResponse) => {
+          if (!upstreamResponse.ok) return finish(upstreamResponse.status);
+          const body = await upstreamResponse.text();
+          const etag = `"${createHash('sha256').update(body).digest('hex')}"`;
+          if (request.headers['if-none-match'] === etag) return finish(304, { etag });
+          finish(200, { 'content-type': 'application/json', etag }, body);
+        })
+        .catch(() => finish(502));
+      return;
+    }
     if (options.paginateTags && tagsList) {
       // distribution 2.8 ignores `n`; paginate as the OCI distribution spec describes (lexical order, n/last, Link).
       void fetch(`${upstream.url}/v2/${tagsList[1]}/tags/list`, { headers: upstreamAuth ? { authorization: upstreamAuth } : {} })
@@ -280,6 +335,7 @@ export async function startRegistryProxy(upstream: TestRegistry, options: { bear
     host,
     url: `http://${host}`,
     requests,
+    countsByKind: () => countRegistryRequests(requests),
     inject: (fault) => faults.push({ ...fault }),
     clearFaults: () => void faults.splice(0),
     stop: () =>

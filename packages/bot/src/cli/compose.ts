@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { simpleGit } from 'simple-git';
+import { DiskCache, defaultCacheDir } from '../cache/disk-cache.ts';
 import { CONFIG_PATH } from '../config/load.ts';
 import type { BotConfig } from '../config/schema.ts';
 import { ConfigError, UsageError } from '../errors.ts';
@@ -34,8 +35,20 @@ export interface Sources {
   tasks: readonly Task[];
 }
 
-export function composeSources(config: BotConfig, options: Options, env: NodeJS.ProcessEnv, command: 'plan' | 'run'): Sources {
-  const registry = selectRegistry(options, config, env, command);
+/**
+ * The cache directory: `--cache-dir`, else `GITOPS_BOT_CACHE_DIR` (`off`: no cache), else under XDG_CACHE_HOME or
+ * HOME; with none of them there is no cache. A directory that cannot be written costs one warning, never the run.
+ */
+export async function openCache(options: Pick<Options, 'cacheDir'>, env: NodeJS.ProcessEnv, warn: (line: string) => void): Promise<DiskCache | null> {
+  const fromEnv = env.GITOPS_BOT_CACHE_DIR;
+  if (!options.cacheDir && fromEnv === 'off') return null;
+  const chosen = options.cacheDir ?? (fromEnv && !/[\0\r\n]/.test(fromEnv) ? fromEnv : null);
+  const dir = chosen ? resolve(chosen) : defaultCacheDir(env);
+  return dir ? DiskCache.open(dir, warn) : null;
+}
+
+export function composeSources(config: BotConfig, options: Options, env: NodeJS.ProcessEnv, command: 'plan' | 'run', cache: DiskCache | null = null): Sources {
+  const registry = selectRegistry(options, config, env, command, cache);
   // The environments with cluster access, computed once for both readers of the cluster.
   const kubeContexts = Object.fromEntries(
     config.environments.filter((environment) => environment.kube).map((environment) => [environment.name, environment.kube!.context]),
@@ -96,14 +109,14 @@ export function chosenSource(options: Options, env: NodeJS.ProcessEnv): 'live' |
  * Live by default everywhere. The offline catalog (example data, placeholder digests) is used when asked for, and
  * by `plan` alone as a labelled fallback when no registry can be reached; `run` never falls back.
  */
-function selectRegistry(options: Options, config: BotConfig, env: NodeJS.ProcessEnv, command: 'plan' | 'run'): RegistrySource {
+function selectRegistry(options: Options, config: BotConfig, env: NodeJS.ProcessEnv, command: 'plan' | 'run', cache: DiskCache | null): RegistrySource {
   const chosen = chosenSource(options, env);
   const catalog = () => new CatalogRegistry(options.catalog ? resolve(options.catalog) : EMBEDDED_CATALOG);
   if (chosen === 'catalog') return catalog();
   const plainHttpHosts = Object.entries(config.registries)
     .filter(([, settings]) => settings.plainHttp)
     .map(([host]) => host);
-  const live = new OciRegistryClient({ plainHttpHosts, env });
+  const live = new OciRegistryClient({ plainHttpHosts, env, cache, tagsTtlSeconds: config.registryCache.tagsTtl });
   return chosen === null && command === 'plan' ? new UnreachableFallbackRegistry(live, catalog) : live;
 }
 
@@ -134,6 +147,7 @@ export function selectForge(
   listLocalBranches: () => Promise<string[]>,
   print: (text: string) => void,
   log: (line: string) => void,
+  cache: DiskCache | null = null,
 ): Forge {
   const settings = githubSettingsFromEnv(env);
   const kind = options.forge ?? (config.forge.type === 'github' && settings.token ? 'github' : 'local');
@@ -159,6 +173,7 @@ export function selectForge(
     ...(settings.baseUrl ? { baseUrl: settings.baseUrl } : {}),
     ...(writeInterval === '0' ? { minWriteIntervalMs: 0, retryAfterBaseValue: 10 } : {}),
     log,
+    cache,
   });
 }
 

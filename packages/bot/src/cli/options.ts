@@ -19,6 +19,12 @@ export const PLAN_FLAGS = {
   catalog: { type: 'string', valueName: 'FILE', description: 'catalog file for --source catalog (default: the embedded one)' },
   forge: { type: 'string', valueName: 'FORGE', description: 'github or local (default: github when GITHUB_TOKEN is set and forge.type is github)' },
   'rotate-now': { type: 'boolean', description: 'secret-rotation: rotate the Conductor API key now, whatever its age (with --env: only there)' },
+  'cache-dir': {
+    type: 'string',
+    valueName: 'DIR',
+    description:
+      'registry and GitHub cache (default: $XDG_CACHE_HOME/dbos-gitops-bot or ~/.cache/dbos-gitops-bot); holds no credentials; safe to share between concurrent runs',
+  },
 } as const satisfies FlagSpecs;
 
 export const RUN_FLAGS = {
@@ -43,6 +49,8 @@ export interface Options {
   catalog: string | null;
   forge: 'github' | 'local' | null;
   rotateNow: boolean;
+  /** `--cache-dir`, validated as a path; null: the default under XDG_CACHE_HOME or HOME. */
+  cacheDir: string | null;
   /** `pnpm bot rollback`: the rollback to plan (with --task rollback); absent: the rollback task plans nothing. */
   rollback?: RollbackRequest | null;
 }
@@ -70,6 +78,10 @@ export function toOptions(values: FlagValues<typeof RUN_FLAGS>): Options {
   if (source !== null && source !== 'live' && source !== 'catalog') throw new UsageError(`--source must be live or catalog, not "${source}"`);
   const forge = values.forge ?? null;
   if (forge !== null && forge !== 'github' && forge !== 'local') throw new UsageError(`--forge must be github or local, not "${forge}"`);
+  const cacheDir = values['cache-dir'] ?? null;
+  // A path: not empty, no NUL or line breaks (they would reach file APIs and log lines).
+  if (cacheDir !== null && (cacheDir.trim() === '' || /[\0\r\n]/.test(cacheDir)))
+    throw new UsageError('--cache-dir must be a directory path', 'pass e.g. --cache-dir ~/.cache/dbos-gitops-bot, or leave it out for the default');
   return {
     env: values.env ?? null,
     task: values.task ?? null,
@@ -82,5 +94,6 @@ export function toOptions(values: FlagValues<typeof RUN_FLAGS>): Options {
     catalog: values.catalog ?? null,
     forge,
     rotateNow: values['rotate-now'] ?? false,
+    cacheDir,
   };
 }

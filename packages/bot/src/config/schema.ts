@@ -270,6 +270,8 @@ export const configSchema = z
       author: { name: 'dbos-gitops-bot', email: 'dbos-gitops-bot@users.noreply.github.com' },
     }),
     registries: z.record(z.string(), registryHostSchema).default({}),
+    /** The registry cache (`--cache-dir`): how long a tag list is used before it is asked again (Renovate: 30 minutes). */
+    registryCache: z.strictObject({ tagsTtl: duration.default(1800) }).default({ tagsTtl: 1800 }),
     /** The DBOS applications, one entry each; the version tasks do nothing without it. */
     apps: z.array(appSchema).default([]),
     /** Replaced by apps: (kept only to say so). */

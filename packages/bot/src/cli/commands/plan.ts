@@ -36,9 +36,10 @@ export async function run(values: Parameters<typeof toOptions>[0], io: CommandIo
   const configFile = options.config ? resolve(options.config) : join(root, CONFIG_PATH);
   io.progress(`reading the config ${configFile}`);
   const config = await loadConfig(configFile);
-  const sources = compose.composeSources(config, options, io.env, 'plan');
   const log = (line: string) => io.stderr(`${line}\n`);
-  const forge = compose.selectForge(options, config, io.env, () => localBotBranches(root), log, log);
+  const cache = await compose.openCache(options, io.env, log);
+  const sources = compose.composeSources(config, options, io.env, 'plan', cache);
+  const forge = compose.selectForge(options, config, io.env, () => localBotBranches(root), log, log, cache);
   const tree = fsTree(root);
   await checkConfigAgainstTree(config, tree, configFile);
   log(`registry source: ${sources.registry.describe}`);
@@ -57,6 +58,7 @@ export async function run(values: Parameters<typeof toOptions>[0], io: CommandIo
     now: io.now ?? new Date(),
     log,
   });
+  await cache?.flush();
   if (options.json) {
     const data = {
       sources: { tree: tree.describe, registry: sources.registry.describe, forge: forge.describe },
@@ -68,6 +70,8 @@ export async function run(values: Parameters<typeof toOptions>[0], io: CommandIo
       skips,
       ignored,
       registryCalls: sources.registry.stats,
+      forgeCalls: forge.stats,
+      cache: cache ? { dir: cache.dir, ...cache.stats } : null,
     };
     io.stdout(`${JSON.stringify(data, null, 2)}\n`);
     return 0;

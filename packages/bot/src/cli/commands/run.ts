@@ -76,7 +76,8 @@ export async function runWithOptions(options: Options, io: CommandIo): Promise<n
       config = parseConfig(text, `${CONFIG_PATH} on ${base}`);
     }
     await checkConfigAgainstTree(config!, workspace.baseTree(), options.config ? resolve(options.config) : `${CONFIG_PATH} on ${base}`);
-    const sources = compose.composeSources(config!, options, io.env, 'run');
+    const cache = await compose.openCache(options, io.env, log);
+    const sources = compose.composeSources(config!, options, io.env, 'run', cache);
     const forge = compose.selectForge(
       options,
       config!,
@@ -84,6 +85,7 @@ export async function runWithOptions(options: Options, io: CommandIo): Promise<n
       async () => [...(await workspace.botBranches()).keys()],
       (text) => io.stdout(`${text}\n`),
       log,
+      cache,
     );
     log(`registry source: ${sources.registry.describe}`);
     log(`forge: ${forge.describe}`);
@@ -122,6 +124,7 @@ export async function runWithOptions(options: Options, io: CommandIo): Promise<n
         log,
       });
     }
+    await cache?.flush();
     if (options.json) {
       const data = {
         dryRun: options.dryRun,
@@ -133,6 +136,8 @@ export async function runWithOptions(options: Options, io: CommandIo): Promise<n
         pushes: result.pushes,
         forgeWrites: result.forgeWrites,
         registryCalls: sources.registry.stats,
+        forgeCalls: forge.stats,
+        cache: cache ? { dir: cache.dir, ...cache.stats } : null,
       };
       io.stdout(`${JSON.stringify(data, null, 2)}\n`);
       return 0;

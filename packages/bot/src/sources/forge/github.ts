@@ -1,7 +1,9 @@
 import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
 import { Octokit } from '@octokit/rest';
+import type { DiskCache } from '../../cache/disk-cache.ts';
 import { ExistingPullRequestError, ForgeError, RateLimitError } from '../../errors.ts';
+import { countingFetch } from '../http/counting-fetch.ts';
 import type { BotPullRequests, Forge, ForgeCapabilities, ForgeStats, IgnoredPullRequest, PullRequestDraft, PullRequestRecord } from './types.ts';
 
 const ThrottledOctokit = Octokit.plugin(throttling, retry);
@@ -27,6 +29,16 @@ export interface GitHubForgeOptions {
   inActions?: boolean;
   /** Waits (ms) before re-listing when GitHub says a PR exists but does not list it yet (lists lag behind writes). */
   adoptRetryDelaysMs?: number[];
+  /** Keeps the PR list and its ETag between runs, so an unchanged list is asked conditionally (a 304 costs no rate limit). */
+  cache?: DiskCache | null;
+  /** The transport under the counting wrapper (tests). */
+  fetch?: typeof fetch;
+}
+
+/** Requests by kind, counted where they leave the process (retries and throttled repeats included). */
+export interface GitHubStats extends ForgeStats {
+  /** 304 answers to conditional reads (also counted in `reads`); GitHub does not charge them to the rate limit. */
+  notModified: number;
 }
 
 /** Author of PRs opened with Actions' GITHUB_TOKEN, an installation token of the GitHub Actions app. */
@@ -54,14 +66,36 @@ export function githubSettingsFromEnv(env: NodeJS.ProcessEnv): { token?: string;
 const immediateLimiterGroup = { key: () => ({ schedule: (_options: unknown, job: () => Promise<unknown>) => job() }) };
 
 /** An Octokit with throttling and retry, in the way changesets/action builds one. */
-export function createThrottledOctokit(options: GitHubForgeOptions): InstanceType<typeof ThrottledOctokit> {
+export function createThrottledOctokit(options: GitHubForgeOptions, stats?: GitHubStats): InstanceType<typeof ThrottledOctokit> {
   const retries = options.rateLimitRetries ?? 2;
   const log = options.log ?? (() => {});
+  const transport = options.fetch ?? fetch;
   return new ThrottledOctokit({
     auth: options.token,
+    request: {
+      fetch: stats
+        ? countingFetch(transport, {
+            request: ({ method }) => {
+              if (method === 'GET' || method === 'HEAD') stats.reads++;
+              else stats.writes++;
+            },
+            response: (_request, status) => {
+              if (status === 304) stats.notModified++;
+            },
+          })
+        : transport,
+    },
     baseUrl: options.baseUrl ?? 'https://api.github.com',
     userAgent: 'dbos-gitops-bot',
-    log: { debug: () => {}, info: () => {}, warn: (message: string) => log(`github: ${message}`), error: (message: string) => log(`github: ${message}`) },
+    log: {
+      debug: () => {},
+      info: () => {},
+      warn: (message: string) => log(`github: ${message}`),
+      // Octokit's request log reports a 304 as an error; for a conditional read it is the good outcome.
+      error: (message: string) => {
+        if (!/ - 304 with id /.test(message)) log(`github: ${message}`);
+      },
+    },
     throttle: {
       // The plugin types want a Bottleneck Group; it only calls key().schedule(), which the stand-in provides.
       // Production keeps the plugin's spacing: 1 s between writes, 3 s between writes that notify (PRs, comments).
@@ -146,15 +180,65 @@ function toRecord(pr: PullLike): PullRequestRecord {
 
 const sameLogin = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
 
+/** What the cache keeps of a listed PR: the fields the bot reads, nothing else. */
+function slim(pr: PullLike): PullLike {
+  return {
+    number: pr.number,
+    head: { ref: pr.head.ref, repo: pr.head.repo ? { full_name: pr.head.repo.full_name } : null },
+    user: pr.user ? { login: pr.user.login } : null,
+    title: pr.title,
+    body: pr.body ?? null,
+    state: pr.state,
+    merged_at: pr.merged_at ?? null,
+    labels: pr.labels.map((label) => (typeof label === 'string' ? label : { name: label.name })),
+    created_at: pr.created_at,
+    html_url: pr.html_url,
+  };
+}
+
+interface PullsPage {
+  etag: string;
+  pulls: PullLike[];
+}
+
+const optionalString = (value: unknown) => value === undefined || value === null || typeof value === 'string';
+
+/** A cached page is read back as untrusted as GitHub's answer: every field the bot uses is checked. */
+function isPullsPage(value: unknown): value is PullsPage {
+  if (!value || typeof value !== 'object') return false;
+  const page = value as Partial<PullsPage>;
+  return (
+    typeof page.etag === 'string' &&
+    page.etag.length <= 256 &&
+    Array.isArray(page.pulls) &&
+    page.pulls.every(
+      (pr) =>
+        !!pr &&
+        Number.isInteger(pr.number) &&
+        typeof pr.head?.ref === 'string' &&
+        (pr.head.repo === null || optionalString(pr.head.repo?.full_name)) &&
+        (pr.user === null || optionalString(pr.user?.login)) &&
+        typeof pr.title === 'string' &&
+        optionalString(pr.body) &&
+        typeof pr.state === 'string' &&
+        optionalString(pr.merged_at) &&
+        Array.isArray(pr.labels) &&
+        pr.labels.every((label) => typeof label === 'string' || (!!label && optionalString(label.name))) &&
+        typeof pr.created_at === 'string' &&
+        typeof pr.html_url === 'string',
+    )
+  );
+}
+
 export class GitHubForge implements Forge {
-  readonly stats: ForgeStats = { reads: 0, writes: 0 };
+  readonly stats: GitHubStats = { reads: 0, writes: 0, notModified: 0 };
   readonly describe: string;
   readonly capabilities: ForgeCapabilities = { labels: true, pullRequestBodies: true };
   private readonly octokit: ReturnType<typeof createThrottledOctokit>;
   private login: Promise<string> | null = null;
 
   constructor(private readonly options: GitHubForgeOptions) {
-    this.octokit = createThrottledOctokit(options);
+    this.octokit = createThrottledOctokit(options, this.stats);
     this.describe = `GitHub ${options.owner}/${options.repo}${options.baseUrl ? ` at ${options.baseUrl}` : ''}`;
   }
 
@@ -175,7 +259,6 @@ export class GitHubForge implements Forge {
     this.login ??= (async () => {
       if (this.options.botLogin) return this.options.botLogin;
       try {
-        this.stats.reads++;
         const { data } = await this.octokit.rest.users.getAuthenticated();
         if (typeof data.login !== 'string' || data.login === '')
           throw new ForgeError(
@@ -233,8 +316,7 @@ export class GitHubForge implements Forge {
     const pages = this.options.maxListPages ?? 3;
     try {
       for (let page = 1; page <= pages; page++) {
-        this.stats.reads++;
-        const { data } = await this.octokit.rest.pulls.list({ ...this.repoParams, state: 'all', sort: 'created', direction: 'desc', per_page: 100, page });
+        const data = await this.listPage(page);
         for (const pr of data) {
           if (typeof pr.head?.ref !== 'string' || !pr.head.ref.startsWith('bot/')) continue;
           const ignored = this.classify(pr, login);
@@ -250,13 +332,41 @@ export class GitHubForge implements Forge {
   }
 
   /**
+   * One page of the PR list. With a cached page and its ETag the request is conditional: GitHub answers 304 when the
+   * page is unchanged, and a 304 does not count against the rate limit; the cached page is used then.
+   */
+  private async listPage(page: number): Promise<PullLike[]> {
+    const cache = this.options.cache ?? null;
+    const key = `${this.options.baseUrl ?? 'https://api.github.com'}/repos/${this.fullName}/pulls?state=all&sort=created&direction=desc&per_page=100&page=${page}`;
+    const cached = cache ? await cache.getEntry('github-pulls', key, isPullsPage) : null;
+    try {
+      const response = await this.octokit.rest.pulls.list({
+        ...this.repoParams,
+        state: 'all',
+        sort: 'created',
+        direction: 'desc',
+        per_page: 100,
+        page,
+        ...(cached ? { headers: { 'if-none-match': cached.value.etag } } : {}),
+      });
+      const etag = response.headers.etag;
+      if (cache && typeof etag === 'string' && etag.length <= 256) {
+        await cache.putEntry('github-pulls', key, { etag, pulls: response.data.map(slim) } satisfies PullsPage, Date.now());
+      }
+      return response.data;
+    } catch (error) {
+      if ((error as OctokitLikeError).status === 304 && cached) return cached.value.pulls;
+      throw error;
+    }
+  }
+
+  /**
    * GitHub said a PR exists for the branch (a concurrent run opened it): find it. Lists lag behind writes, so a PR
    * created a moment ago may not be listed yet; wait and look again a bounded number of times.
    */
   private async findExisting(draft: PullRequestDraft, login: string): Promise<PullRequestRecord> {
     const delays = this.options.adoptRetryDelaysMs ?? [250, 500, 1000, 2000, 4000];
     for (let attempt = 0; ; attempt++) {
-      this.stats.reads++;
       const { data: open } = await this.octokit.rest.pulls
         .list({ ...this.repoParams, state: 'open', head: `${this.options.owner}:${draft.branch}`, base: draft.base, per_page: 10 })
         .catch((listError: unknown) => {
@@ -287,7 +397,6 @@ export class GitHubForge implements Forge {
     const login = await this.identity();
     let record: PullRequestRecord;
     try {
-      this.stats.writes++;
       const { data } = await this.octokit.rest.pulls.create({ ...this.repoParams, head: draft.branch, base: draft.base, title: draft.title, body: draft.body });
       record = toRecord(data);
     } catch (error) {
@@ -307,7 +416,6 @@ export class GitHubForge implements Forge {
 
   async updatePullRequest(pr: PullRequestRecord, change: { title: string; body: string }): Promise<void> {
     try {
-      this.stats.writes++;
       await this.octokit.rest.pulls.update({ ...this.repoParams, pull_number: pr.number, title: change.title, body: change.body });
     } catch (error) {
       throw translate(error, `update pull request #${pr.number}`);
@@ -316,7 +424,6 @@ export class GitHubForge implements Forge {
 
   async addLabels(pr: PullRequestRecord, labels: string[]): Promise<void> {
     try {
-      this.stats.writes++;
       await this.octokit.rest.issues.addLabels({ ...this.repoParams, issue_number: pr.number, labels });
       pr.labels.push(...labels);
     } catch (error) {
@@ -326,9 +433,7 @@ export class GitHubForge implements Forge {
 
   async closePullRequest(pr: PullRequestRecord, comment: string): Promise<void> {
     try {
-      this.stats.writes++;
       await this.octokit.rest.issues.createComment({ ...this.repoParams, issue_number: pr.number, body: comment });
-      this.stats.writes++;
       await this.octokit.rest.pulls.update({ ...this.repoParams, pull_number: pr.number, state: 'closed' });
     } catch (error) {
       throw translate(error, `close pull request #${pr.number}`);

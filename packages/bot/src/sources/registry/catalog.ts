@@ -41,6 +41,7 @@ export class CatalogRegistry implements RegistrySource {
   }
 
   async resolveDigest(repository: string, tag: string): Promise<string> {
+    this.stats.manifestHeadCalls++;
     this.stats.manifestCalls++;
     const entry = this.entries(repository).find((candidate) => candidate.tag === tag);
     if (!entry)

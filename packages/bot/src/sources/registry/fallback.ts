@@ -1,5 +1,5 @@
 import { RegistryError } from '../../errors.ts';
-import type { RegistrySource, RegistryStats } from './types.ts';
+import { addStats, type RegistrySource, type RegistryStats } from './types.ts';
 
 /** Only "no answer at all" counts: an error status, bad credentials or a bad name must surface, not be papered over. */
 function unreachable(error: unknown): error is RegistryError {
@@ -30,13 +30,7 @@ export class UnreachableFallbackRegistry implements RegistrySource {
     const live = this.live.stats;
     const offline = this.fallback?.source.stats;
     if (!offline) return live;
-    return {
-      tagListCalls: live.tagListCalls + offline.tagListCalls,
-      manifestCalls: live.manifestCalls + offline.manifestCalls,
-      blobCalls: live.blobCalls + offline.blobCalls,
-      tokenCalls: live.tokenCalls + offline.tokenCalls,
-      retries: live.retries + offline.retries,
-    };
+    return addStats(live, offline);
   }
 
   get fellBack(): boolean {

@@ -1,4 +1,7 @@
+import { createHash } from 'node:crypto';
+import type { DiskCache } from '../../cache/disk-cache.ts';
 import { RateLimitError, RegistryError } from '../../errors.ts';
+import { countingFetch } from '../http/counting-fetch.ts';
 import { isOciTag, isSha256Digest } from './grammar.ts';
 import { credentialEnvNames, credentialsFromEnv, parseRepository, trustedRealmEnvName, trustedRealmHosts, type RepositoryReference } from './reference.ts';
 import { emptyStats, type RegistrySource, type RegistryStats } from './types.ts';
@@ -29,7 +32,58 @@ export interface OciClientOptions {
   timeoutMs?: number;
   /** `n` of the tags list request; registries cap it and paginate with Link headers. */
   pageSize?: number;
+  /** The on-disk cache (`--cache-dir`); null or absent: nothing survives the run. */
+  cache?: DiskCache | null;
+  /** How long a cached tag list (and the digests read for its tags) is used without asking (config `registryCache.tagsTtl`). */
+  tagsTtlSeconds?: number;
+  /** Clock for cache freshness (tests move it). */
+  now?: () => number;
 }
+
+/** Renovate's default for its docker tags cache (`datasource-docker-tags`, the package cache decorator's 30 minutes). */
+export const DEFAULT_TAGS_TTL_SECONDS = 30 * 60;
+
+/** The OCI annotation for when an image was built; read from the index or manifest before fetching the config blob. */
+export const CREATED_ANNOTATION = 'org.opencontainers.image.created';
+
+/** What the cache keeps per repository: the tag list, its ETag (if the registry sends one) and tag → digest answers. */
+interface TagsEntry {
+  tags: string[];
+  etag: string | null;
+  digests: Record<string, string>;
+}
+
+function isTagsEntry(value: unknown): value is TagsEntry {
+  if (!value || typeof value !== 'object') return false;
+  const entry = value as Partial<TagsEntry>;
+  return (
+    Array.isArray(entry.tags) &&
+    entry.tags.every(isOciTag) &&
+    (entry.etag === null || isEtag(entry.etag)) &&
+    !!entry.digests &&
+    typeof entry.digests === 'object' &&
+    Object.entries(entry.digests).every(([tag, digest]) => isOciTag(tag) && isSha256Digest(digest))
+  );
+}
+
+/** An ETag is echoed back in a header: only a bounded, printable value qualifies. */
+function isEtag(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= 256 && /^(W\/)?"[\x21\x23-\x7e]*"$/.test(value);
+}
+
+function sha256Of(bytes: Buffer): string {
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
+
+/** A date from an annotation or config; null unless it parses. */
+function parseCreated(value: unknown): Date | null {
+  if (typeof value !== 'string' || value.length > 64) return null;
+  const created = new Date(value);
+  return Number.isNaN(created.getTime()) ? null : created;
+}
+
+/** Manifests and config blobs are small; a bigger answer is refused rather than buffered. */
+const MAX_DOCUMENT_BYTES = 4 * 1024 * 1024;
 
 interface Challenge {
   scheme: 'bearer' | 'basic';
@@ -71,8 +125,10 @@ function retryAfterSeconds(header: string | null): number | undefined {
 }
 
 /**
- * A small OCI distribution client. It caches within one run: the tag list per repository, the digest per tag and the
- * created time per digest, so many environments sharing a repository cost one tag listing.
+ * A small OCI distribution client. It memoizes within one run: the tag list per repository, the digest per tag and the
+ * created time per digest, so many environments sharing a repository cost one tag listing. With a `DiskCache` it also
+ * remembers across runs: manifests and config blobs by digest for good (verified by hash), tag lists and tag digests
+ * for `tagsTtlSeconds`, then revalidated (conditionally where the registry sends an ETag). Tokens stay in memory.
  */
 export class OciRegistryClient implements RegistrySource {
   readonly describe = 'live OCI registries';
@@ -81,9 +137,16 @@ export class OciRegistryClient implements RegistrySource {
   private readonly digestCache = new Map<string, Promise<string>>();
   private readonly createdCache = new Map<string, Promise<Date | null>>();
   private readonly tokens = new Map<string, string>();
+  /** Per repository key: the tag state this run works from, and the digests of an older list to revalidate with. */
+  private readonly tagState = new Map<string, { entry: TagsEntry; storedAt: number; stale: Record<string, string> }>();
+  private readonly http: typeof fetch;
   /** Registry host → token realm host that was asked anonymously, for the hint when access is then refused. */
   private readonly untrustedRealms = new Map<string, string>();
-  private readonly options: Required<Omit<OciClientOptions, 'plainHttpHosts' | 'env'>> & { plainHttpHosts: Set<string>; env: NodeJS.ProcessEnv };
+  private readonly options: Required<Omit<OciClientOptions, 'plainHttpHosts' | 'env' | 'cache'>> & {
+    plainHttpHosts: Set<string>;
+    env: NodeJS.ProcessEnv;
+    cache: DiskCache | null;
+  };
 
   constructor(options: OciClientOptions = {}) {
     this.options = {
@@ -97,26 +160,94 @@ export class OciRegistryClient implements RegistrySource {
       fetch: options.fetch ?? fetch,
       timeoutMs: options.timeoutMs ?? 30_000,
       pageSize: options.pageSize ?? 1000,
+      cache: options.cache ?? null,
+      tagsTtlSeconds: options.tagsTtlSeconds ?? DEFAULT_TAGS_TTL_SECONDS,
+      now: options.now ?? Date.now,
     };
+    const stats = this.stats;
+    // Counted where requests leave the process, by what they ask for.
+    this.http = countingFetch(this.options.fetch, {
+      request({ url, method, redirect }) {
+        const path = url.pathname;
+        if (/^\/v2\/.+\/tags\/list$/.test(path)) stats.tagListCalls++;
+        else if (/^\/v2\/.+\/manifests\/[^/]+$/.test(path)) {
+          stats.manifestCalls++;
+          if (method === 'HEAD') stats.manifestHeadCalls++;
+          else stats.manifestGetCalls++;
+        } else if (/^\/v2\/.+\/blobs\/[^/]+$/.test(path)) stats.blobCalls++;
+        // Token services are asked with redirects refused; anything else is a redirect hop (blob storage).
+        else if (redirect === 'error') stats.tokenCalls++;
+        else stats.otherCalls++;
+      },
+      response(_request, status) {
+        if (status === 401) stats.challenges++;
+        if (status === 304) stats.notModified++;
+      },
+    });
   }
 
   listTags(repository: string): Promise<string[]> {
     let cached = this.tagCache.get(repository);
     if (!cached) {
-      cached = this.fetchTags(repository);
+      cached = this.loadTags(repository);
       this.tagCache.set(repository, cached);
     }
     return cached;
+  }
+
+  /** The cache key of a repository: origin and path, never credentials. */
+  private repositoryKey(repository: string): string {
+    const ref = parseRepository(repository);
+    return `${new URL(this.baseUrl(ref)).origin}/${ref.path}`;
+  }
+
+  /**
+   * Tags from the disk cache while younger than the TTL; else from the registry, conditionally when the cached list
+   * came with an ETag (a 304 keeps the list). Tag digests are kept only with a fresh list: a tag can move while the
+   * list stays the same, so after the TTL every digest is asked again (conditionally, with the old digest as ETag).
+   */
+  private async loadTags(repository: string): Promise<string[]> {
+    const cache = this.options.cache;
+    const key = this.repositoryKey(repository);
+    const cached = cache ? await cache.getEntry('registry-tags', key, isTagsEntry) : null;
+    const now = this.options.now();
+    if (cached && now - cached.storedAt >= 0 && now - cached.storedAt < this.options.tagsTtlSeconds * 1000) {
+      this.stats.cacheHits++;
+      this.tagState.set(key, { entry: cached.value, storedAt: cached.storedAt, stale: {} });
+      return cached.value.tags;
+    }
+    const fetched = await this.fetchTags(repository, cached?.value.etag ?? null);
+    const tags = fetched.notModified && cached ? cached.value.tags : fetched.tags;
+    const entry: TagsEntry = { tags, etag: fetched.etag, digests: {} };
+    this.tagState.set(key, { entry, storedAt: now, stale: cached?.value.digests ?? {} });
+    await cache?.putEntry('registry-tags', key, entry, now);
+    return tags;
   }
 
   resolveDigest(repository: string, tag: string): Promise<string> {
     const key = `${repository}:${tag}`;
     let cached = this.digestCache.get(key);
     if (!cached) {
-      cached = this.fetchDigest(repository, tag);
+      cached = this.cachedDigest(repository, tag);
       this.digestCache.set(key, cached);
     }
     return cached;
+  }
+
+  private async cachedDigest(repository: string, tag: string): Promise<string> {
+    const key = this.repositoryKey(repository);
+    const state = this.tagState.get(key);
+    const known = state?.entry.digests[tag];
+    if (known) {
+      this.stats.cacheHits++;
+      return known;
+    }
+    const digest = await this.fetchDigest(repository, tag, state?.stale[tag] ?? null);
+    if (state && this.options.cache && isOciTag(tag)) {
+      state.entry.digests[tag] = digest;
+      await this.options.cache.putEntry('registry-tags', key, state.entry, state.storedAt);
+    }
+    return digest;
   }
 
   createdAt(repository: string, digest: string): Promise<Date | null> {
@@ -134,15 +265,31 @@ export class OciRegistryClient implements RegistrySource {
     return `${scheme}://${ref.host}`;
   }
 
-  private async fetchTags(repository: string): Promise<string[]> {
+  private async fetchTags(repository: string, etag: string | null): Promise<{ tags: string[]; etag: string | null; notModified: boolean }> {
     const ref = parseRepository(repository);
     const tags: string[] = [];
     const origin = new URL(this.baseUrl(ref)).origin;
     let url: string | null = `${origin}/v2/${ref.path}/tags/list?n=${this.options.pageSize}`;
+    let listEtag: string | null = null;
     // Bounded: a registry that keeps handing out next links must not keep us busy forever.
     for (let page = 0; url && page < 200; page++) {
-      this.stats.tagListCalls++;
-      const response = await this.request(repository, ref, url, 'GET', {});
+      // Only a one-page list is revalidated: an ETag of the first page says nothing about the others.
+      const conditional: Record<string, string> = page === 0 && etag ? { 'if-none-match': etag } : {};
+      const response = await this.request(repository, ref, url, 'GET', conditional);
+      if (response.status === 304) {
+        if (!etag)
+          throw new RegistryError(
+            `${repository}: ${ref.host} answered 304 to an unconditional request`,
+            304,
+            repository,
+            'the registry (or a proxy in front of it) is misconfigured; report it to its operator',
+          );
+        await response.body?.cancel();
+        return { tags: [], etag, notModified: true };
+      }
+      const next = nextLink(response.headers.get('link'));
+      const responseEtag = response.headers.get('etag');
+      if (page === 0 && !next && isEtag(responseEtag)) listEtag = responseEtag;
       const body = (await response.json()) as { tags?: unknown };
       if (body.tags !== undefined && body.tags !== null && !Array.isArray(body.tags)) {
         throw new RegistryError(
@@ -155,7 +302,6 @@ export class OciRegistryClient implements RegistrySource {
       // Only tags the OCI grammar allows: "1.2.3\n", " 1.2.3" or "1.2.3+build.5" cannot be pulled and would reach a
       // branch name, an image reference and DBOS__APPVERSION verbatim.
       tags.push(...((body.tags as unknown[] | null | undefined) ?? []).filter(isOciTag));
-      const next = nextLink(response.headers.get('link'));
       if (!next) break;
       let nextUrl: URL;
       try {
@@ -180,53 +326,129 @@ export class OciRegistryClient implements RegistrySource {
       }
       url = nextUrl.toString();
     }
-    return tags;
+    return { tags, etag: listEtag, notModified: false };
   }
 
-  private async fetchDigest(repository: string, reference: string): Promise<string> {
+  /**
+   * A tag's digest by HEAD: `Docker-Content-Digest`, accepted only as `sha256:<64 hex>`. Absent or malformed, the
+   * header is not trusted: the manifest is read with GET and hashed. With a digest from an older tag list, the HEAD is
+   * conditional (`If-None-Match`, the registry's ETag for a manifest is its quoted digest); 304 means unchanged.
+   */
+  private async fetchDigest(repository: string, reference: string, previous: string | null): Promise<string> {
     const ref = parseRepository(repository);
-    this.stats.manifestCalls++;
-    const response = await this.request(repository, ref, `${this.baseUrl(ref)}/v2/${ref.path}/manifests/${reference}`, 'HEAD', { accept: MANIFEST_ACCEPT });
+    const url = `${this.baseUrl(ref)}/v2/${ref.path}/manifests/${reference}`;
+    const conditional: Record<string, string> = previous ? { 'if-none-match': `"${previous}"` } : {};
+    const response = await this.request(repository, ref, url, 'HEAD', { accept: MANIFEST_ACCEPT, ...conditional });
+    await response.body?.cancel();
+    if (response.status === 304 && previous) return previous;
     const digest = response.headers.get('docker-content-digest');
-    if (!isSha256Digest(digest)) {
+    if (response.status !== 304 && isSha256Digest(digest)) return digest;
+    const got = await this.getDocument(repository, ref, url, null, 'manifest');
+    return got.digest;
+  }
+
+  /**
+   * A manifest or blob, from the disk cache or the registry. With a digest, what arrives must hash to it (the registry
+   * is untrusted, and that is what makes caching it forever safe); by tag, its hash is its digest.
+   */
+  private async getDocument(
+    repository: string,
+    ref: RepositoryReference,
+    url: string,
+    digest: string | null,
+    kind: 'manifest' | 'blob',
+  ): Promise<{ digest: string; bytes: Buffer; contentType: string }> {
+    const cache = this.options.cache;
+    if (digest && cache) {
+      const bytes = await cache.getContent(digest);
+      if (bytes) {
+        this.stats.cacheHits++;
+        return { digest, bytes, contentType: '' };
+      }
+    }
+    const response = await this.request(repository, ref, url, 'GET', kind === 'manifest' ? { accept: MANIFEST_ACCEPT } : {});
+    const length = Number(response.headers.get('content-length') ?? 0);
+    if (length > MAX_DOCUMENT_BYTES) {
+      await response.body?.cancel();
       throw new RegistryError(
-        `${repository}:${reference}: the registry did not return a Docker-Content-Digest header`,
+        `${repository}: ${ref.host} sent a ${kind} of ${length} bytes; more than ${MAX_DOCUMENT_BYTES} is not read`,
         response.status,
         repository,
-        'the registry does not follow the OCI distribution spec for HEAD manifests; report it, or pin the digest by hand',
+        'the registry does not follow the OCI distribution spec; report it to its operator',
       );
     }
-    return digest;
+    const bytes = Buffer.from(await response.arrayBuffer());
+    const actual = sha256Of(bytes);
+    if (digest && actual !== digest) {
+      throw new RegistryError(
+        `${repository}: ${ref.host} sent a ${kind} that does not match its digest ${digest} (it hashes to ${actual})`,
+        response.status,
+        repository,
+        'the registry (or a proxy in front of it) altered content; report it to its operator, and do not pin from it until fixed',
+      );
+    }
+    await cache?.putContent(actual, bytes);
+    return { digest: actual, bytes, contentType: response.headers.get('content-type') ?? '' };
   }
 
-  private async getManifest(repository: string, ref: RepositoryReference, reference: string): Promise<{ mediaType: string; body: Record<string, unknown> }> {
-    this.stats.manifestCalls++;
-    const response = await this.request(repository, ref, `${this.baseUrl(ref)}/v2/${ref.path}/manifests/${reference}`, 'GET', { accept: MANIFEST_ACCEPT });
-    const body = (await response.json()) as Record<string, unknown>;
-    const mediaType = (body.mediaType as string | undefined) ?? response.headers.get('content-type') ?? '';
+  private async readJson(
+    repository: string,
+    ref: RepositoryReference,
+    digest: string,
+    kind: 'manifest' | 'blob',
+  ): Promise<{ body: Record<string, unknown>; contentType: string }> {
+    const path = kind === 'manifest' ? 'manifests' : 'blobs';
+    const got = await this.getDocument(repository, ref, `${this.baseUrl(ref)}/v2/${ref.path}/${path}/${digest}`, digest, kind);
+    try {
+      const body = JSON.parse(got.bytes.toString('utf8')) as unknown;
+      if (!body || typeof body !== 'object' || Array.isArray(body)) throw new Error('not an object');
+      return { body: body as Record<string, unknown>, contentType: got.contentType };
+    } catch {
+      throw new RegistryError(
+        `${repository}: the ${kind} ${digest} on ${ref.host} is not a JSON object`,
+        undefined,
+        repository,
+        'the registry does not follow the OCI distribution spec; report it to its operator',
+      );
+    }
+  }
+
+  private async getManifest(repository: string, ref: RepositoryReference, digest: string): Promise<{ mediaType: string; body: Record<string, unknown> }> {
+    const { body, contentType } = await this.readJson(repository, ref, digest, 'manifest');
+    const mediaType = typeof body.mediaType === 'string' ? body.mediaType : contentType;
     return { mediaType, body };
   }
 
+  /**
+   * The release time with as few reads as the image allows: the `org.opencontainers.image.created` annotation of the
+   * index (one manifest read), else of the linux/amd64 manifest, else the config blob's `created`.
+   */
   private async fetchCreated(repository: string, digest: string): Promise<Date | null> {
     const ref = parseRepository(repository);
     this.requireDigest(repository, digest, 'digest to read');
     let manifest = await this.getManifest(repository, ref, digest);
-    if (manifest.mediaType.startsWith(MEDIA_TYPES.ociIndex) || manifest.mediaType.startsWith(MEDIA_TYPES.dockerList)) {
+    const annotated = (body: Record<string, unknown>) => parseCreated((body.annotations as Record<string, unknown> | undefined)?.[CREATED_ANNOTATION]);
+    const fromIndex = annotated(manifest.body);
+    if (fromIndex) return fromIndex;
+    // An OCI index may leave out mediaType (and a cached one has no Content-Type to go by): `manifests` says index too.
+    const isIndex =
+      manifest.mediaType.startsWith(MEDIA_TYPES.ociIndex) ||
+      manifest.mediaType.startsWith(MEDIA_TYPES.dockerList) ||
+      (!manifest.mediaType && Array.isArray(manifest.body.manifests));
+    if (isIndex) {
       const entries = (manifest.body.manifests as Array<{ digest: string; platform?: { os?: string; architecture?: string } }> | undefined) ?? [];
-      const amd64 = entries.find((entry) => entry.platform?.os === 'linux' && entry.platform.architecture === 'amd64');
+      const amd64 = Array.isArray(entries) ? entries.find((entry) => entry?.platform?.os === 'linux' && entry.platform.architecture === 'amd64') : undefined;
       if (!amd64) return null;
       this.requireDigest(repository, amd64.digest, 'linux/amd64 manifest digest in its index');
       manifest = await this.getManifest(repository, ref, amd64.digest);
+      const fromManifest = annotated(manifest.body);
+      if (fromManifest) return fromManifest;
     }
     const config = manifest.body.config as { digest?: string } | undefined;
     if (!config?.digest) return null;
     this.requireDigest(repository, config.digest, 'config digest in its manifest');
-    this.stats.blobCalls++;
-    const response = await this.request(repository, ref, `${this.baseUrl(ref)}/v2/${ref.path}/blobs/${config.digest}`, 'GET', {});
-    const blob = (await response.json()) as { created?: string };
-    if (!blob.created) return null;
-    const created = new Date(blob.created);
-    return Number.isNaN(created.getTime()) ? null : created;
+    const blob = await this.readJson(repository, ref, config.digest, 'blob');
+    return parseCreated(blob.body.created);
   }
 
   /** A digest from a registry response goes into a request path and a pin; only `sha256:<64 hex>` qualifies. */
@@ -263,7 +485,7 @@ export class OciRegistryClient implements RegistrySource {
           `check the network and that ${ref.host} is the right registry; offline, run with --source catalog`,
         );
       }
-      if (response.ok) return response;
+      if (response.ok || response.status === 304) return response;
       await response.body?.cancel();
 
       if (response.status === 401 && !authTried) {
@@ -297,7 +519,7 @@ export class OciRegistryClient implements RegistrySource {
     let current = new URL(url);
     for (let hop = 0; ; hop++) {
       const withAuth: Record<string, string> = auth && current.origin === origin ? { authorization: auth } : {};
-      const response = await this.options.fetch(current, {
+      const response = await this.http(current, {
         method,
         headers: { ...headers, ...withAuth },
         signal: AbortSignal.timeout(this.options.timeoutMs),
@@ -359,8 +581,7 @@ export class OciRegistryClient implements RegistrySource {
     const tokenAuth = trusted ? basic : null;
     if (challenge.params.service) tokenUrl.searchParams.set('service', challenge.params.service);
     tokenUrl.searchParams.set('scope', challenge.params.scope ?? `repository:${ref.path}:pull`);
-    this.stats.tokenCalls++;
-    const response = await this.options.fetch(tokenUrl, {
+    const response = await this.http(tokenUrl, {
       headers: tokenAuth ? { authorization: tokenAuth } : {},
       signal: AbortSignal.timeout(this.options.timeoutMs),
       redirect: 'error',
