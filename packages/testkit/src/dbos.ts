@@ -57,6 +57,8 @@ export interface DbosWorkerOptions {
   /** The queue's name (default `work`). Applications sharing one system database need distinct queue names: DBOS
    * 5.3 records one owning application per queue and refuses to launch a second application declaring it. */
   queue?: string;
+  /** How the worker's gate workflow `gateCheck` ends: `succeed` (default), `fail` (ERROR) or `hang` (never finishes). */
+  gate?: 'succeed' | 'fail' | 'hang';
 }
 
 export interface DbosWorker {
@@ -66,6 +68,8 @@ export interface DbosWorker {
   readonly enqueued: string[];
   /** Workflow ids this worker finished. */
   readonly finished: string[];
+  /** Ids of the gate workflows (`gateCheck`) this worker started. */
+  readonly gates: string[];
   /** The ids among `enqueued` that wait for `release()`. */
   readonly held: string[];
   /** Resolves on the first event of that kind; rejects if the process exits first or after `timeoutMs`. */
@@ -95,6 +99,7 @@ export function startDbosWorker(options: DbosWorkerOptions): DbosWorker {
       WORKER_CONCURRENCY: String(options.concurrency ?? 2),
       WORKER_HELD: String(options.held ?? 0),
       WORKER_QUEUE: options.queue ?? 'work',
+      WORKER_GATE: options.gate ?? 'succeed',
     },
   });
   const seen = new Set<string>();
@@ -102,6 +107,7 @@ export function startDbosWorker(options: DbosWorkerOptions): DbosWorker {
   const enqueued: string[] = [];
   const finished: string[] = [];
   const held: string[] = [];
+  const gates: string[] = [];
   let log = '';
   let exited = false;
   const scrubbed = (text: string): string => (password ? text.split(password).join('***') : text);
@@ -122,6 +128,7 @@ export function startDbosWorker(options: DbosWorkerOptions): DbosWorker {
       if (msg.event === 'enqueued' && msg.ids) enqueued.push(...msg.ids);
       if (msg.event === 'enqueued' && msg.held) held.push(...msg.held);
       if (msg.event === 'done' && msg.id) finished.push(msg.id);
+      if (msg.event === 'gate' && msg.id) gates.push(msg.id);
       seen.add(msg.event);
       for (const w of waiters.filter((w) => w.event === msg!.event)) w.resolve();
     }
@@ -169,6 +176,7 @@ export function startDbosWorker(options: DbosWorkerOptions): DbosWorker {
     enqueued,
     finished,
     held,
+    gates,
     waitFor(event, timeoutMs = 30_000) {
       return waitForEvent(event, timeoutMs);
     },

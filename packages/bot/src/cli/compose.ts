@@ -18,6 +18,7 @@ import { OciRegistryClient } from '../sources/registry/oci-client.ts';
 import type { RegistrySource } from '../sources/registry/types.ts';
 import { configuredTasks, TASKS } from '../tasks/index.ts';
 import { defaultEvidenceSourceFor } from '../tasks/rollback/evidence-source.ts';
+import { dbosGateRunner } from '../sources/dbos-gate/index.ts';
 import type { ConductorAccess, Task } from '../tasks/types.ts';
 import type { Options } from './options.ts';
 
@@ -52,6 +53,8 @@ export function composeSources(config: BotConfig, options: Options, env: NodeJS.
       rollout: withCluster ? new KubeRolloutCheck(kubeContexts) : null,
       rollback: options.rollback ?? null,
       evidence: defaultEvidenceSourceFor(env),
+      // Enqueueing a gate workflow writes to the system database: only `run` without --dry-run may.
+      gate: dbosGateRunner(env, { write: command === 'run' && !options.dryRun }),
     }),
     options.task,
   );

@@ -17,8 +17,8 @@ export interface VersionPods {
   readySince: Date | null;
 }
 
-interface PodLike {
-  metadata?: { deletionTimestamp?: Date | string };
+export interface PodLike {
+  metadata?: { labels?: Record<string, string>; deletionTimestamp?: Date | string };
   spec?: { containers?: Array<{ image?: string }> };
   status?: {
     containerStatuses?: Array<{ image?: string; imageID?: string; ready?: boolean }>;
