@@ -292,4 +292,13 @@ describe('version-switch with real DBOS executors', () => {
     const result = await planSwitch(fixture, fakeKube([pod('2-0-0', true)]), gate);
     expect(result.plans).toEqual([]);
   });
+
+  it('asked for by name with no gated environment, it says so and proposes nothing', async () => {
+    const fixture = await mergedIncoming();
+    const direct = { ...fixture, config: parseConfig(fixture.files['.github/gitops-bot.yaml']!.replace(/ {4}switch: gated\n[\s\S]*?timeout: 2m\n/, '')) };
+    expect(direct.config.environments[0]!.switch).toBe('direct');
+    const result = await planSwitch(direct, fakeKube([pod('2-0-0', true)]), null);
+    expect(result.plans).toEqual([]);
+    expect(result.skips.map((skip) => skip.reason)).toEqual(['not enabled: no environment has switch: gated']);
+  });
 });

@@ -91,6 +91,9 @@ export function createVersionSwitchTask(options: VersionSwitchOptions = {}): Tas
       'switch: gated: move the Service and app-latest to a version version-add added, once its pods are Ready and its gate workflow succeeded on exactly that version',
     async plan(context) {
       requireApps(context.config);
+      // Asked for by name (`--task version-switch`) without a gated environment: say so rather than "no changes".
+      const disabled = gatedSwitchDisabledBy(context.config);
+      if (disabled) return { plans: [], skips: [{ task: TASK, env: context.envFilter ?? 'all', subject: '-', reason: disabled }] };
       return walkApplications(context, TASK, async ({ env, app, skip, held, propose }) => {
         if (env.switch !== 'gated') return;
         const tree = await requireVersionsTree(context, env, app);
