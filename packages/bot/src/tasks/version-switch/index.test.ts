@@ -254,6 +254,9 @@ describe('version-switch with real DBOS executors', () => {
       `unknown: no cluster access is configured for dev (environments[].kube), so the Readiness of ${APP} 2.0.0's pods cannot be read; 2.0.0 is not switched to`,
     ]);
 
+    const none = await planSwitch(fixture, fakeKube([pod('1-0-0', true)]), write);
+    expect(none.skips.map((skip) => skip.reason)).toEqual([`${APP} 2.0.0 is not Ready in dev yet: no pod runs yet; waiting before the switch`]);
+
     const notReady = await planSwitch(fixture, fakeKube([pod('2-0-0', true), pod('2-0-0', false)]), write);
     expect(notReady.plans).toEqual([]);
     expect(notReady.skips.map((skip) => skip.reason)).toEqual([`${APP} 2.0.0 is not Ready in dev yet: 1/2 pod(s) Ready; waiting before the switch`]);

@@ -25,6 +25,7 @@ const TASK = 'version-switch';
  */
 
 function describePods(pods: VersionPods): string {
+  if (pods.total === 0) return 'no pod runs yet';
   return `${pods.ready}/${pods.total} pod(s) Ready${pods.readySince ? ` (all Ready since ${pods.readySince.toISOString()})` : ''}`;
 }
 
