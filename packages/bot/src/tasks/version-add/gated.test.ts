@@ -128,6 +128,7 @@ describe('version-add with switch: gated', () => {
     expect(dir).not.toContain('base/components/app-latest');
     expect(add.edits.find((edit) => edit.path === `${DIR}/kustomization.yaml`)!.after).toBe(`${files[`${DIR}/kustomization.yaml`]}  - 2-0-0\n`);
     expect(add.body).toContain('traffic does not move yet (`switch: gated`)');
+    expect(add.body).toContain('its Service stays where it is until the switch PR is merged');
 
     const after = applied(files, add.edits);
     const objects = await render(after, 'overlays/dev/apps/dbos-app');

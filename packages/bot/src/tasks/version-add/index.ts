@@ -167,7 +167,9 @@ function buildPlan(context: TaskContext, app: AppConfig, env: string, tree: AppV
       `- Older versions keep their Deployments and keep draining their own workflows; version-retire removes each once it has drained.`,
       ...evidence,
       '',
-      `Sync order: ${app.name}'s schema migration runs first, then the new executors start, then its Service switches to them. Other applications are not touched.`,
+      gated
+        ? `Sync order: ${app.name}'s schema migration runs first, then the new executors start; its Service stays where it is until the switch PR is merged. Other applications are not touched.`
+        : `Sync order: ${app.name}'s schema migration runs first, then the new executors start, then its Service switches to them. Other applications are not touched.`,
       '',
       `**Why:** ${why}`,
       '',
