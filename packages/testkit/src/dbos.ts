@@ -73,7 +73,7 @@ export interface DbosWorker {
   /** The ids among `enqueued` that wait for `release()`. */
   readonly held: string[];
   /** Resolves on the first event of that kind; rejects if the process exits first or after `timeoutMs`. */
-  waitFor(event: 'ready' | 'enqueued', timeoutMs?: number): Promise<void>;
+  waitFor(event: 'ready' | 'enqueued' | 'gate', timeoutMs?: number): Promise<void>;
   /** Sends every held workflow its release message; resolves once all are sent (they then finish on their own). */
   release(timeoutMs?: number): Promise<void>;
   /** SIGTERM (DBOS.shutdown), then SIGKILL after a grace period. */

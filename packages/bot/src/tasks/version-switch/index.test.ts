@@ -280,6 +280,19 @@ describe('version-switch with real DBOS executors', () => {
     ]);
     expect((await gateRows(sys.database)).map((row) => [row.workflow_uuid, row.status, row.application_version])).toEqual([[GATE_ID, 'ENQUEUED', '2.0.0']]);
 
+    // An executor of 2.0.0 starts and runs that same workflow (the id is reused, not re-enqueued), which hangs: still
+    // PENDING on it at the timeout, unknown again.
+    const hanging = startDbosWorker({ systemDatabaseUrl: sys.appUrl, appName: APP, version: '2.0.0', executorId: 'exec-v2-hang', gate: 'hang' });
+    workers.push(hanging);
+    await hanging.waitFor('gate', 60_000);
+    expect(hanging.gates).toEqual([GATE_ID]);
+    const pending = await planSwitch(fixture, fakeKube([pod('2-0-0', true)]), write);
+    expect(pending.plans).toEqual([]);
+    expect(pending.skips.map((skip) => skip.reason)[0]).toMatch(
+      /^unknown: gate workflow gateCheck \(gitops-bot-gate:dev:shop:2\.0\.0\) is still PENDING after 1s /,
+    );
+    expect((await gateRows(sys.database)).map((row) => [row.workflow_uuid, row.status, row.executor_id])).toEqual([[GATE_ID, 'PENDING', 'exec-v2-hang']]);
+
     // No URL for the gate: unknown, and the run names the variable to set.
     const unset = await planSwitch(fixture, fakeKube([pod('2-0-0', true)]), dbosGateRunner({}, { write: true }));
     expect(unset.skips.map((skip) => skip.reason)[0]).toContain('unknown: DBOS_GATE_DATABASE_URL_DEV is not set');
