@@ -44,8 +44,13 @@ export function envVarSuffix(environment: string): string {
 
 const name = z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be lowercase letters, digits, ".", "_" or "-"');
 
-/** A DBOS workflow or queue name as the bot passes it to the DBOS client: printable, no spaces, bounded. */
-const dbosName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.:-]{0,99}$/, 'must be a workflow or queue name: letters, digits, "_", ".", ":" or "-", at most 100');
+/** A DBOS workflow or queue name as the bot passes it to the DBOS client: printable, no spaces, bounded. `{app}`
+ * stands for the application's name: applications sharing a system database cannot share a queue (DBOS 5.3 gives a
+ * queue one owning application), so an environment running several needs e.g. `queue: "{app}-gate"`. */
+const dbosName = z
+  .string()
+  .max(100)
+  .regex(/^(?:[A-Za-z_]|\{app\})(?:[A-Za-z0-9_.:-]|\{app\})*$/, 'must be a workflow or queue name: letters, digits, "_", ".", ":", "-" or {app}, at most 100');
 
 export const environmentSchema = z.strictObject({
   name,

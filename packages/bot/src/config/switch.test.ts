@@ -25,6 +25,8 @@ describe('switch: gated config', () => {
   it('reads the gate workflow with its default timeout (10m) and an explicit one', () => {
     const gated = `${ENV}    switch: gated\n    gateWorkflow:\n      name: smokeTest\n      queue: gate\n`;
     expect(parseConfig(gated).environments[0]!.gateWorkflow).toEqual({ name: 'smokeTest', queue: 'gate', timeout: 600 });
+    const perApp = parseConfig(`${ENV}    switch: gated\n    gateWorkflow:\n      name: smokeTest\n      queue: "{app}-gate"\n`);
+    expect(perApp.environments[0]!.gateWorkflow!.queue).toBe('{app}-gate');
     const own = parseConfig(`${gated}      timeout: 90s\n      databaseUrlEnv: PROD_GATE_URL\n`).environments[0]!.gateWorkflow;
     expect(own).toEqual({ name: 'smokeTest', queue: 'gate', timeout: 90, databaseUrlEnv: 'PROD_GATE_URL' });
   });
@@ -35,6 +37,7 @@ describe('switch: gated config', () => {
     expect(configError(gate('      name: smokeTest\n      queue: gate\n      url: x\n')).message).toContain('url');
     expect(configError(gate('      name: "smoke test; drop"\n      queue: gate\n')).message).toContain('must be a workflow or queue name');
     expect(configError(gate('      name: smokeTest\n      queue: ""\n')).message).toContain('must be a workflow or queue name');
+    expect(configError(gate('      name: smokeTest\n      queue: "{application}"\n')).message).toContain('must be a workflow or queue name');
     expect(configError(gate('      name: smokeTest\n      queue: gate\n      timeout: 0\n')).message).toContain('must be above 0');
     expect(configError(gate('      name: smokeTest\n      queue: gate\n      databaseUrlEnv: postgres://x\n')).message).toContain(
       'must be an environment variable name',

@@ -42,6 +42,14 @@ export function gateWorkflowId(env: string, app: string, version: string): strin
   return `gitops-bot-gate:${env}:${app}:${version}`;
 }
 
+/** The gate workflow and queue names for one application (`{app}` in the config stands for its name), or null. */
+export function gateWorkflowFor(env: EnvironmentConfig, app: AppConfig): { name: string; queue: string; timeout: number } | null {
+  const gate = env.gateWorkflow;
+  if (!gate) return null;
+  const fill = (text: string) => text.replaceAll('{app}', app.name);
+  return { name: fill(gate.name), queue: fill(gate.queue), timeout: gate.timeout };
+}
+
 /** The variable holding an environment's gate database URL. */
 export function gateUrlEnv(env: EnvironmentConfig): string {
   return env.gateWorkflow?.databaseUrlEnv ?? `DBOS_GATE_DATABASE_URL_${envVarSuffix(env.name)}`;
@@ -62,7 +70,7 @@ export function dbosGateRunner(processEnv: NodeJS.ProcessEnv, options: DbosGateO
   const pollMs = options.pollMs ?? 1000;
   const now = options.now ?? Date.now;
   return async ({ env, app, version }) => {
-    const gate = env.gateWorkflow;
+    const gate = gateWorkflowFor(env, app);
     const workflowId = gateWorkflowId(env.name, app.name, version);
     if (!gate) return { status: 'unknown', workflowId, reason: `${env.name} has no gateWorkflow`, source: 'not configured' };
     const variable = gateUrlEnv(env);

@@ -51,7 +51,7 @@ afterAll(async () => {
 function gatedConfig(text: string, timeout = '2m'): string {
   const out = text.replace(
     '  - name: dev\n    overlay: overlays/dev\n',
-    `  - name: dev\n    overlay: overlays/dev\n    switch: gated\n    kube:\n      namespace: dbos\n    gateWorkflow:\n      name: gateCheck\n      queue: work\n      timeout: ${timeout}\n`,
+    `  - name: dev\n    overlay: overlays/dev\n    switch: gated\n    kube:\n      namespace: dbos\n    gateWorkflow:\n      name: gateCheck\n      queue: "{app}-gate"\n      timeout: ${timeout}\n`,
   );
   expect(out).toContain('switch: gated');
   return out;
@@ -164,10 +164,10 @@ describe('version-switch with real DBOS executors', () => {
 
     // 2. The new version's executor starts (its Deployment synced), then the old one restarts: DBOS now calls 1.0.0 the
     // newest registered version, so a workflow enqueued without appVersion would go to 1.0.0's executor.
-    const v2 = startDbosWorker({ systemDatabaseUrl: sys.appUrl, appName: APP, version: '2.0.0', executorId: 'exec-v2' });
+    const v2 = startDbosWorker({ systemDatabaseUrl: sys.appUrl, appName: APP, queue: 'shop-gate', version: '2.0.0', executorId: 'exec-v2' });
     workers.push(v2);
     await v2.waitFor('ready', 60_000);
-    const v1 = startDbosWorker({ systemDatabaseUrl: sys.appUrl, appName: APP, version: '1.0.0', executorId: 'exec-v1' });
+    const v1 = startDbosWorker({ systemDatabaseUrl: sys.appUrl, appName: APP, queue: 'shop-gate', version: '1.0.0', executorId: 'exec-v1' });
     workers.push(v1);
     await v1.waitFor('ready', 60_000);
     const newest = await pg.query<{ version_name: string }>(
@@ -191,6 +191,7 @@ describe('version-switch with real DBOS executors', () => {
     expect(await remote.readFile(branch, `${DIR}/1-0-0/kustomization.yaml`)).not.toContain('base/components/app-latest');
     const body = second.applied[0]!.plan.body;
     expect(body).toContain('1/1 pod(s) Ready (all Ready since 2026-01-02T03:04:05.000Z)');
+    expect(body).toContain('Gate workflow `gateCheck` on queue `shop-gate`');
     expect(body).toContain(`id \`${GATE_ID}\`: **SUCCESS** on executor \`exec-v2\`, application version \`2.0.0\``);
     // The write credential is shown as host:port/database only.
     expect(body).not.toContain(sys.appPassword);
@@ -226,7 +227,7 @@ describe('version-switch with real DBOS executors', () => {
 
   it('a gate workflow that fails (ERROR) on the new version: no switch PR', async () => {
     const sys = await createDbosSystemDatabase(pg, { database: 'gate_error', appRole: 'gate_error_app' });
-    const v2 = startDbosWorker({ systemDatabaseUrl: sys.appUrl, appName: APP, version: '2.0.0', executorId: 'exec-v2-bad', gate: 'fail' });
+    const v2 = startDbosWorker({ systemDatabaseUrl: sys.appUrl, appName: APP, queue: 'shop-gate', version: '2.0.0', executorId: 'exec-v2-bad', gate: 'fail' });
     workers.push(v2);
     await v2.waitFor('ready', 60_000);
     const result = await planSwitch(
@@ -264,7 +265,7 @@ describe('version-switch with real DBOS executors', () => {
     const dryRun = await planSwitch(fixture, fakeKube([pod('2-0-0', true)]), dbosGateRunner({ DBOS_GATE_DATABASE_URL_DEV: sys.appUrl }, { write: false }));
     expect(dryRun.plans).toEqual([]);
     expect(dryRun.skips.map((skip) => skip.reason)).toEqual([
-      `would enqueue gate workflow ${GATE_ID} (gateCheck on queue work, application version 2.0.0); a run that writes nothing does not enqueue`,
+      `would enqueue gate workflow ${GATE_ID} (gateCheck on queue shop-gate, application version 2.0.0); a run that writes nothing does not enqueue`,
     ]);
     expect(await gateRows(sys.database)).toEqual([]);
 
@@ -282,7 +283,14 @@ describe('version-switch with real DBOS executors', () => {
 
     // An executor of 2.0.0 starts and runs that same workflow (the id is reused, not re-enqueued), which hangs: still
     // PENDING on it at the timeout, unknown again.
-    const hanging = startDbosWorker({ systemDatabaseUrl: sys.appUrl, appName: APP, version: '2.0.0', executorId: 'exec-v2-hang', gate: 'hang' });
+    const hanging = startDbosWorker({
+      systemDatabaseUrl: sys.appUrl,
+      appName: APP,
+      queue: 'shop-gate',
+      version: '2.0.0',
+      executorId: 'exec-v2-hang',
+      gate: 'hang',
+    });
     workers.push(hanging);
     await hanging.waitFor('gate', 60_000);
     expect(hanging.gates).toEqual([GATE_ID]);

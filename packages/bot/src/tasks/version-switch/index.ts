@@ -1,7 +1,7 @@
 import { APP_VERSION_LABEL } from '@dbos-gitops/sealing/names';
 import type { AppConfig, BotConfig, EnvironmentConfig } from '../../config/schema.ts';
 import { baseLabels, branchFor, markerFor, type Plan } from '../../plan.ts';
-import { gateWorkflowId, type GateOutcome, type GateRunner } from '../../sources/dbos-gate/index.ts';
+import { gateWorkflowFor, gateWorkflowId, type GateOutcome, type GateRunner } from '../../sources/dbos-gate/index.ts';
 import { HOLD_LABEL } from '../../sources/forge/types.ts';
 import type { VersionPods } from '../../sources/kube/health.ts';
 import { compareTags } from '../../sources/registry/tag-policy.ts';
@@ -52,7 +52,7 @@ function buildPlan(
     '**Evidence this switch rests on** (read by the run that proposed it)',
     `- Pods of \`${APP_VERSION_LABEL}=${incoming.slug}\` in namespace \`${env.kube?.namespace ?? 'dbos'}\`: ${describePods(pods)}.`,
     gate
-      ? `- Gate workflow \`${env.gateWorkflow!.name}\` on queue \`${env.gateWorkflow!.queue}\`, id \`${gate.workflowId}\`: **${gate.status}** on executor \`${gate.executorId ?? 'unknown'}\`, application version \`${gate.applicationVersion ?? incoming.version}\` (${gate.source}).`
+      ? `- Gate workflow \`${gateWorkflowFor(env, app)!.name}\` on queue \`${gateWorkflowFor(env, app)!.queue}\`, id \`${gate.workflowId}\`: **${gate.status}** on executor \`${gate.executorId ?? 'unknown'}\`, application version \`${gate.applicationVersion ?? incoming.version}\` (${gate.source}).`
       : `- No gate workflow is configured for ${env.name} (\`gateWorkflow\`): pods Ready is the whole gate.`,
     '',
     `To stop this switch, close the PR (the bot does not propose ${incoming.version} again) or add the \`${HOLD_LABEL}\` label; to undo it after merging, \`pnpm bot rollback --env ${env.name} --app ${app.name}\`.`,
