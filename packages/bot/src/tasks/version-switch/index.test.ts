@@ -313,8 +313,20 @@ describe('version-switch with real DBOS executors', () => {
       '  # gitops-bot: hold rolled back\n  - 2-0-0\n',
     );
     const gate: GateRunner = () => Promise.reject(new Error('the gate must not run for a held version'));
-    const result = await planSwitch(fixture, fakeKube([pod('2-0-0', true)]), gate);
+    const openSwitch: PreviousProposal = {
+      branch: `bot/version-switch/dev/${APP}/2-0-0`,
+      number: 9,
+      state: 'open',
+      merged: false,
+      held: false,
+      proposal: { task: 'version-switch', env: 'dev', subject: `${APP}/2-0-0`, memory: { pins: [{ image: 'app', tag: '2.0.0', digest: DIGEST }] } },
+    };
+    const result = await planSwitch(fixture, fakeKube([pod('2-0-0', true)]), gate, [openSwitch]);
     expect(result.plans).toEqual([]);
+    // Its open switch PR is closed by the runner, with this reason (the skip does not hold it open).
+    expect(result.skips.map((skip) => [skip.subject, skip.reason, skip.held ?? false])).toEqual([
+      [`${APP}/2-0-0`, `${APP} 2.0.0 no longer waits to be switched to in dev: it is held in ${DIR}/kustomization.yaml (rolled back)`, false],
+    ]);
   });
 
   it('asked for by name with no gated environment, it says so and proposes nothing', async () => {

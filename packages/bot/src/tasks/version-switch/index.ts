@@ -99,6 +99,23 @@ export function createVersionSwitchTask(options: VersionSwitchOptions = {}): Tas
         if (env.switch !== 'gated') return;
         const tree = await requireVersionsTree(context, env, app);
         const incoming = incomingVersionOf(tree, compareTags);
+        // An open switch PR whose version no longer waits (switched by hand, rolled back and held, retired): the runner
+        // closes it, with this reason.
+        for (const previous of context.previous) {
+          const { task, env: prEnv, subject } = previous.proposal;
+          if (previous.state !== 'open' || task !== TASK || prEnv !== env.name || !subject.startsWith(`${app.name}/`)) continue;
+          const slug = subject.slice(app.name.length + 1);
+          if (slug === incoming?.slug) continue;
+          const live = tree.versions.find((candidate) => candidate.slug === slug);
+          const why = !live
+            ? 'its directory is gone'
+            : live.listHold !== null
+              ? `it is held in ${tree.listFile} (${live.listHold})`
+              : live.latestComponent
+                ? 'it is already the latest'
+                : 'a newer version waits instead';
+          skip(slug, `${app.name} ${live?.version ?? slug} no longer waits to be switched to in ${env.name}: ${why}`);
+        }
         if (!incoming) return;
         const latest = tree.versions.find((live) => live.latestComponent) ?? tree.versions.find((live) => live.slug === tree.serviceSelects) ?? null;
         const branch = branchFor(TASK, env.name, `${app.name}/${incoming.slug}`);
