@@ -8,6 +8,7 @@ import { GitWorkspace } from '../src/git/workspace.ts';
 import { runPlans, type RunResult } from '../src/runner.ts';
 import { LocalForge } from '../src/sources/forge/local.ts';
 import type { DrainSourceFor } from '../src/sources/drain/for-environment.ts';
+import type { KubeHealth } from '../src/sources/kube/health.ts';
 import type { RegistrySource } from '../src/sources/registry/types.ts';
 import type { Task } from '../src/tasks/types.ts';
 
@@ -21,6 +22,8 @@ export interface RunOnRemoteOptions {
   /** Default null: every environment. */
   envFilter?: string | null;
   identity?: { name: string; email: string };
+  /** The cluster's health source (a fake at the KubeHealth interface); default null: no cluster access. */
+  kube?: KubeHealth | null;
 }
 
 export async function runOnRemote(options: RunOnRemoteOptions): Promise<RunResult> {
@@ -38,7 +41,7 @@ export async function runOnRemote(options: RunOnRemoteOptions): Promise<RunResul
       workspace,
       forge,
       registry: options.registry,
-      kube: null,
+      kube: options.kube ?? null,
       ...(options.drain ? { drain: options.drain } : {}),
       envFilter: options.envFilter ?? null,
       dryRun: false,

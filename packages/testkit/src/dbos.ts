@@ -57,6 +57,8 @@ export interface DbosWorkerOptions {
   /** The queue's name (default `work`). Applications sharing one system database need distinct queue names: DBOS
    * 5.3 records one owning application per queue and refuses to launch a second application declaring it. */
   queue?: string;
+  /** How the worker's gate workflow `gateCheck` ends: `succeed` (default), `fail` (ERROR) or `hang` (never finishes). */
+  gate?: 'succeed' | 'fail' | 'hang';
 }
 
 export interface DbosWorker {
@@ -68,10 +70,12 @@ export interface DbosWorker {
   readonly enqueued: string[];
   /** Workflow ids this worker finished. */
   readonly finished: string[];
+  /** Ids of the gate workflows (`gateCheck`) this worker started. */
+  readonly gates: string[];
   /** The ids among `enqueued` that wait for `release()`. */
   readonly held: string[];
   /** Resolves on the first event of that kind; rejects if the process exits first or after `timeoutMs`. */
-  waitFor(event: 'ready' | 'enqueued', timeoutMs?: number): Promise<void>;
+  waitFor(event: 'ready' | 'enqueued' | 'gate', timeoutMs?: number): Promise<void>;
   /** Sends every held workflow its release message; resolves once all are sent (they then finish on their own). */
   release(timeoutMs?: number): Promise<void>;
   /** SIGTERM (DBOS.shutdown), then SIGKILL after a grace period. */
@@ -97,6 +101,7 @@ export function startDbosWorker(options: DbosWorkerOptions): DbosWorker {
       WORKER_CONCURRENCY: String(options.concurrency ?? 2),
       WORKER_HELD: String(options.held ?? 0),
       WORKER_QUEUE: options.queue ?? 'work',
+      WORKER_GATE: options.gate ?? 'succeed',
     },
   });
   const seen = new Set<string>();
@@ -105,6 +110,7 @@ export function startDbosWorker(options: DbosWorkerOptions): DbosWorker {
   const finished: string[] = [];
   const held: string[] = [];
   const pids: number[] = child.pid ? [child.pid] : [];
+  const gates: string[] = [];
   let log = '';
   let exited = false;
   const scrubbed = (text: string): string => (password ? text.split(password).join('***') : text);
@@ -126,6 +132,7 @@ export function startDbosWorker(options: DbosWorkerOptions): DbosWorker {
       if (msg.event === 'enqueued' && msg.held) held.push(...msg.held);
       if (msg.event === 'done' && msg.id) finished.push(msg.id);
       if (msg.event === 'ready' && Number.isInteger(msg.pid) && !pids.includes(msg.pid!)) pids.push(msg.pid!);
+      if (msg.event === 'gate' && msg.id) gates.push(msg.id);
       seen.add(msg.event);
       for (const w of waiters.filter((w) => w.event === msg!.event)) w.resolve();
     }
@@ -174,6 +181,7 @@ export function startDbosWorker(options: DbosWorkerOptions): DbosWorker {
     enqueued,
     finished,
     held,
+    gates,
     waitFor(event, timeoutMs = 30_000) {
       return waitForEvent(event, timeoutMs);
     },

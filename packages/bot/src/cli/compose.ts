@@ -18,6 +18,7 @@ import { UnreachableFallbackRegistry } from '../sources/registry/fallback.ts';
 import { OciRegistryClient } from '../sources/registry/oci-client.ts';
 import type { RegistrySource } from '../sources/registry/types.ts';
 import { configuredTasks, TASKS } from '../tasks/index.ts';
+import { dbosGateRunner } from '../sources/dbos-gate/index.ts';
 import type { ConductorAccess, Task } from '../tasks/types.ts';
 import type { Options } from './options.ts';
 
@@ -63,6 +64,8 @@ export function composeSources(config: BotConfig, options: Options, env: NodeJS.
       conductorKeys: conductor && rotation ? (name: string) => conductor(name).listTokens(rotation.org) : null,
       rollout: withCluster ? new KubeRolloutCheck(kubeContexts) : null,
       rollback: options.rollback ?? null,
+      // Enqueueing a gate workflow writes to the system database: only `run` without --dry-run may.
+      gate: dbosGateRunner(env, { write: command === 'run' && !options.dryRun }),
     }),
     options.task,
   );

@@ -44,6 +44,14 @@ export function envVarSuffix(environment: string): string {
 
 const name = z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be lowercase letters, digits, ".", "_" or "-"');
 
+/** A DBOS workflow or queue name as the bot passes it to the DBOS client: printable, no spaces, bounded. `{app}`
+ * stands for the application's name: applications sharing a system database cannot share a queue (DBOS 5.3 gives a
+ * queue one owning application), so an environment running several needs e.g. `queue: "{app}-gate"`. */
+const dbosName = z
+  .string()
+  .max(100)
+  .regex(/^(?:[A-Za-z_]|\{app\})(?:[A-Za-z0-9_.:-]|\{app\})*$/, 'must be a workflow or queue name: letters, digits, "_", ".", ":", "-" or {app}, at most 100');
+
 export const environmentSchema = z.strictObject({
   name,
   /** Path of the overlay directory, relative to the repository root. */
@@ -74,6 +82,27 @@ export const environmentSchema = z.strictObject({
   /** `propose`: when the gate's verdict for an application's latest version here is `fail`, the rollback task proposes
    * the rollback PR by itself (evidence in the body). `off` (default): rollbacks only on request (`pnpm bot rollback`). */
   rollback: z.enum(['off', 'propose']).default('off'),
+  /** `direct` (default): version-add's one PR adds a version and moves the Service and app-latest to it. `gated`:
+   * version-add only adds the version (Deployment, ScaledObject); version-switch moves the Service and app-latest in a
+   * second PR once the version's pods are Ready and, with `gateWorkflow`, a gate workflow succeeded on it. */
+  switch: z.enum(['direct', 'gated']).default('direct'),
+  /** The DBOS workflow version-switch enqueues on exactly the new version before switching (`switch: gated` only). */
+  gateWorkflow: z
+    .strictObject({
+      /** The registered workflow name (DBOS `workflowName`). */
+      name: dbosName,
+      /** A queue the new version's executors listen on. */
+      queue: dbosName,
+      /** How long a run waits for the workflow to finish; longer, and the run says unknown and switches nothing. */
+      timeout: duration.default(600).refine((seconds) => seconds > 0, { message: 'must be above 0' }),
+      /** NAME of the variable holding a write-capable system database URL (enqueueing writes); default
+       * DBOS_GATE_DATABASE_URL_<ENV>. Never the drain reader's read-only URL. */
+      databaseUrlEnv: z
+        .string()
+        .regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name')
+        .optional(),
+    })
+    .optional(),
 });
 
 export const versioningSchema = z.strictObject({
@@ -292,6 +321,12 @@ export const configSchema = z
       }
       envNames.add(env.name);
       suffixes.set(envVarSuffix(env.name), env.name);
+      if (env.gateWorkflow && env.switch !== 'gated')
+        ctx.addIssue({
+          code: 'custom',
+          path: ['environments', index, 'gateWorkflow'],
+          message: 'is only used with switch: gated (the gate runs before the second PR moves the Service); set switch: gated or remove gateWorkflow:',
+        });
     });
     for (const key of Object.keys(config.secretRotation?.conductor?.environments ?? {})) {
       if (!envNames.has(key))

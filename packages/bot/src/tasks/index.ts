@@ -7,6 +7,8 @@ import type { TokenInfo } from '@dbos-gitops/conductor';
 import { versionAddTask } from './version-add/index.ts';
 import { versionRetireTask } from './version-retire/index.ts';
 import { createRollbackTask, rollbackTask, type RollbackRequest } from './rollback/index.ts';
+import { createVersionSwitchTask, versionSwitchTask } from './version-switch/index.ts';
+import type { GateRunner } from '../sources/dbos-gate/index.ts';
 
 export type { PreviousProposal, Task, TaskContext } from './types.ts';
 
@@ -15,7 +17,7 @@ export type { PreviousProposal, Task, TaskContext } from './types.ts';
  * branch naming and PR handling come for free. Tasks that need settings from the config are built by
  * {@link configuredTasks}; the entries here are their defaults (help text, tests).
  */
-export const TASKS: readonly Task[] = [imageUpdateTask, versionAddTask, versionRetireTask, secretRotationTask, rollbackTask];
+export const TASKS: readonly Task[] = [imageUpdateTask, versionAddTask, versionRetireTask, secretRotationTask, rollbackTask, versionSwitchTask];
 if (TASKS.map((task) => task.name).join() !== TASK_NAMES.join()) throw new Error('internal: tasks/names.ts does not list the registered tasks in order');
 
 export function findTask(name: string): Task | undefined {
@@ -32,6 +34,8 @@ export interface TaskSettings {
   rollout?: RolloutCheck | null;
   /** The rollback `pnpm bot rollback` asks for; absent: the rollback task plans only what `rollback: propose` wants. */
   rollback?: RollbackRequest | null;
+  /** Runs version-switch's gate workflows (never enqueues in a run that writes nothing); null: none. */
+  gate?: GateRunner | null;
 }
 
 /** The registry with each task configured from the bot config (today: secret-rotation's Conductor access). */
@@ -51,5 +55,7 @@ export function configuredTasks(config: BotConfig, settings: TaskSettings): read
     keyList: settings.conductorKeys ?? null,
   });
   const configuredRollback = createRollbackTask(settings.rollback ?? null);
-  return TASKS.map((task) => (task.name === configuredRotation.name ? configuredRotation : task.name === configuredRollback.name ? configuredRollback : task));
+  const configuredSwitch = createVersionSwitchTask({ gate: settings.gate ?? null });
+  const configured = new Map([configuredRotation, configuredRollback, configuredSwitch].map((task) => [task.name, task]));
+  return TASKS.map((task) => configured.get(task.name) ?? task);
 }

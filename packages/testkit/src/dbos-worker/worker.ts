@@ -7,9 +7,12 @@
  *   WORKER_CONCURRENCY  per-executor concurrency of the queue (default 2),
  *   WORKER_QUEUE        the queue's name (default `work`). Applications sharing a system database need distinct queue
  *                       names: DBOS 5.3 gives a queue row one owning application and refuses a second one's launch.
+ *   WORKER_GATE         how this worker's gate workflow `gateCheck` ends when something enqueues it (the bot's
+ *                       version-switch does, by name): `succeed` (default), `fail` (throws: ERROR) or `hang` (waits
+ *                       for a message that never comes, so the enqueuer's timeout ends the wait).
  * A line `release` on stdin sends each held workflow its message; the worker answers {"event":"released"}.
  * Prints one JSON object per line on stdout: {"event":"ready","pid":...}, {"event":"enqueued","ids":[...],"held":[...]},
- * {"event":"done","id":...}, {"event":"released"}.
+ * {"event":"done","id":...}, {"event":"released"}, {"event":"gate","id":...} when gateCheck starts.
  */
 import { createInterface } from 'node:readline';
 import { DBOS } from '@dbos-inc/dbos-sdk';
@@ -45,6 +48,16 @@ async function heldTaskBody(): Promise<string> {
   return `released on ${version}`;
 }
 const heldTask = DBOS.registerWorkflow(heldTaskBody, { name: 'heldTask' });
+
+const GATE_MODE = process.env.WORKER_GATE || 'succeed';
+async function gateCheckBody(): Promise<string> {
+  say({ event: 'gate', id: DBOS.workflowID, version });
+  if (GATE_MODE === 'fail') throw new Error(`gate check failed on ${version}`);
+  if (GATE_MODE === 'hang') await DBOS.recv<string>('never', 3600);
+  return `gate passed on ${version}`;
+}
+// Registered by name only: nothing in this process starts it; an enqueuer names it (`workflowName: 'gateCheck'`).
+DBOS.registerWorkflow(gateCheckBody, { name: 'gateCheck' });
 
 DBOS.setConfig({
   name: env('WORKER_APP_NAME'),

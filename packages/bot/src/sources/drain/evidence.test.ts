@@ -81,7 +81,7 @@ function cluster(pods: { ready: number; total: number } | Error): KubeHealth & {
     versionPods: async (env, namespace, app, slug) => {
       asked.push(`${env} ${namespace} ${app} ${slug}`);
       if (pods instanceof Error) throw pods;
-      return pods;
+      return { ...pods, readySince: pods.total > 0 && pods.ready === pods.total ? new Date(0) : null };
     },
   };
 }

@@ -470,6 +470,29 @@ export function addVersionEdits(current: AppVersionsTree, input: { version: stri
   return edits;
 }
 
+/** The edits that add a version WITHOUT switching to it (`switch: gated`): its directory (without the app-latest
+ * component) and its list line; the Service and app-latest stay where they are until version-switch moves them. */
+export function addIncomingVersionEdits(current: AppVersionsTree, input: { version: string; slug: string; image: VersionImage }): FileEdit[] {
+  const dir = posix.join(current.base, input.slug);
+  return [
+    { path: posix.join(dir, 'kustomization.yaml'), before: null, after: renderVersionKustomization({ ...input, latest: false }) },
+    { path: posix.join(dir, 'version.patch.yaml'), before: null, after: renderVersionPatch(input.version) },
+    { path: current.listFile, before: current.list, after: addListEntry(current.list, current.listFile, input.slug) },
+  ];
+}
+
+/**
+ * The version waiting to be switched to in an environment with `switch: gated`: the newest live, listed version newer
+ * than the latest (the one with app-latest, else the one the Service selects) that is not held in the list (a held
+ * one was rolled back and must never be switched to). Null when there is none.
+ */
+export function incomingVersionOf(current: AppVersionsTree, compare: (a: string, b: string) => number): LiveVersion | null {
+  const latest = current.versions.find((live) => live.latestComponent) ?? current.versions.find((live) => live.slug === current.serviceSelects);
+  if (!latest) return null;
+  const newer = current.versions.filter((live) => live.listed && live.listHold === null && compare(live.version, latest.version) > 0);
+  return newer.sort((a, b) => compare(b.version, a.version))[0] ?? null;
+}
+
 /** The edits that retire a version: delete its files and its list line (one commit, one PR). */
 export async function removeVersionEdits(tree: TreeReader, current: AppVersionsTree, version: LiveVersion): Promise<FileEdit[]> {
   const edits: FileEdit[] = [];

@@ -5,8 +5,10 @@ import { compareTags, eligibleTags } from '../../sources/registry/tag-policy.ts'
 import {
   appVersionsDisabledBy,
   requireApps,
+  addIncomingVersionEdits,
   addVersionEdits,
   appVersionSlug,
+  incomingVersionOf,
   requireVersionsTree,
   type AppVersionsTree,
   type LiveVersion,
@@ -134,16 +136,18 @@ function keptEvidenceBody(context: TaskContext, branch: string, withoutEvidence:
   return fresh;
 }
 
-function buildPlan(context: TaskContext, app: AppConfig, env: string, tree: AppVersionsTree, target: Target): Plan {
+function buildPlan(context: TaskContext, app: AppConfig, env: string, tree: AppVersionsTree, target: Target, gated = false): Plan {
   const taken = new Map(tree.versions.map((live) => [live.slug, live.version]));
   const slug = appVersionSlug(target.version, taken);
   const subject = `${app.name}/${slug}`;
   const previous = latestOf(tree);
-  const edits = addVersionEdits(tree, {
+  const input = {
     version: target.version,
     slug,
     image: { name: app.imageName, newName: app.repository, tag: target.tag, digest: target.digest },
-  });
+  };
+  // switch: gated adds the version beside the latest; version-switch moves traffic in a second PR.
+  const edits = gated ? addIncomingVersionEdits(tree, input) : addVersionEdits(tree, input);
   const memory = pinsMemory([{ image: app.imageName, tag: target.tag, digest: target.digest }]);
   const why =
     target.source === 'registry'
@@ -151,15 +155,21 @@ function buildPlan(context: TaskContext, app: AppConfig, env: string, tree: AppV
       : `This exact digest is the latest version of \`${app.name}\` merged in the previous environment it runs in on the base branch${context.kube ? ' and passed the cluster health gate' : ''}, and its DBOS evidence there passed that environment's gate (table above); promotion copies the digest, it never re-resolves the tag.`;
   const bodyWith = (evidence: string[]) =>
     [
-      `Adds version \`${target.version}\` of application **${app.name}** to **${env}** as \`${tree.base}/${slug}/\` and makes it the latest.`,
+      gated
+        ? `Adds version \`${target.version}\` of application **${app.name}** to **${env}** as \`${tree.base}/${slug}/\`, beside the latest; traffic does not move yet (\`switch: gated\`).`
+        : `Adds version \`${target.version}\` of application **${app.name}** to **${env}** as \`${tree.base}/${slug}/\` and makes it the latest.`,
       '',
       `- Image: \`${app.repository}:${target.tag}@${target.digest}\` (built ${target.created ? target.created.toISOString().slice(0, 10) : 'unknown'})`,
       `- Source: ${target.source}`,
-      `- The \`app-latest\` component and the \`${app.name}\` Service selector move from \`${previous?.slug ?? '(none)'}\` to \`${slug}\`.`,
+      gated
+        ? `- The \`app-latest\` component and the \`${app.name}\` Service selector stay on \`${previous?.slug ?? '(none)'}\`. Once this is merged and the new executors' pods are Ready${context.config.environments.find((candidate) => candidate.name === env)?.gateWorkflow ? ' and the gate workflow succeeded on exactly this version' : ''}, version-switch proposes moving them to \`${slug}\` in a second PR.`
+        : `- The \`app-latest\` component and the \`${app.name}\` Service selector move from \`${previous?.slug ?? '(none)'}\` to \`${slug}\`.`,
       `- Older versions keep their Deployments and keep draining their own workflows; version-retire removes each once it has drained.`,
       ...evidence,
       '',
-      `Sync order: ${app.name}'s schema migration runs first, then the new executors start, then its Service switches to them. Other applications are not touched.`,
+      gated
+        ? `Sync order: ${app.name}'s schema migration runs first, then the new executors start; its Service stays where it is until the switch PR is merged. Other applications are not touched.`
+        : `Sync order: ${app.name}'s schema migration runs first, then the new executors start, then its Service switches to them. Other applications are not touched.`,
       '',
       `**Why:** ${why}`,
       '',
@@ -213,6 +223,15 @@ export const versionAddTask: Task = {
       const slug = appVersionSlug(target.version, new Map(tree.versions.map((live) => [live.slug, live.version])));
       const hold = holdOn(tree.holds, target.version, compareTags);
       if (held(slug, hold ? `line in ${tree.listFile}${hold.scope === 'version' ? ` (holds ${hold.upTo} and older)` : ''}` : null)) return;
+      const gated = env.switch === 'gated';
+      const incoming = gated ? incomingVersionOf(tree, compareTags) : null;
+      if (incoming)
+        // One version at a time behind the gate: the next waits until the previous one is switched to (or rolled back).
+        return skip(
+          slug,
+          `${app.name} ${incoming.version} is added to ${env.name} but not switched to yet (switch: gated); ${target.version} waits for version-switch`,
+          { leaveOpenPullRequest: true },
+        );
       if (tree.versions.length >= app.maxLive) {
         return skip(
           slug,
@@ -257,7 +276,7 @@ export const versionAddTask: Task = {
         }
         target.gate = gate;
       }
-      propose(buildPlan(context, app, env.name, tree, target));
+      propose(buildPlan(context, app, env.name, tree, target, gated));
     });
   },
 };
