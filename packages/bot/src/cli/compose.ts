@@ -3,12 +3,13 @@ import { resolve } from 'node:path';
 import { simpleGit } from 'simple-git';
 import { CONFIG_PATH } from '../config/load.ts';
 import type { BotConfig } from '../config/schema.ts';
-import { ConfigError, UsageError } from '../errors.ts';
+import { ConfigError, ForgeError, UsageError } from '../errors.ts';
 import { conductorClients } from '../sources/conductor/factory.ts';
 import { KubeRolloutCheck } from '../sources/conductor/rollout-check.ts';
 import { defaultDrainSourceFor, type DrainSourceFor } from '../sources/drain/for-environment.ts';
 import { DrainReadError, NOT_CONFIGURED } from '../sources/drain/source.ts';
 import { GitHubForge, githubSettingsFromEnv } from '../sources/forge/github.ts';
+import { APP_ID_ENV, authenticateAsApp, githubAppSettingsFromEnv, type GitHubAppAuth } from '../sources/forge/github-auth.ts';
 import { LocalForge } from '../sources/forge/local.ts';
 import type { Forge } from '../sources/forge/types.ts';
 import { KubeClientHealth, type KubeHealth } from '../sources/kube/health.ts';
@@ -128,6 +129,35 @@ export async function assertCatalogRunAllowed(options: Options): Promise<void> {
   );
 }
 
+/** How the run reaches GitHub: the environment whose GITHUB_TOKEN git and the forge use, and the App behind it, if any. */
+export interface GitHubAccess {
+  env: NodeJS.ProcessEnv;
+  app: GitHubAppAuth | null;
+}
+
+/**
+ * With `GITOPS_BOT_APP_ID` set (and the GitHub forge not ruled out), authenticates as the GitHub App once per run and
+ * puts its installation token where GITHUB_TOKEN was, so git pushes and API calls both act as the App (whose PRs
+ * trigger CI, unlike Actions' GITHUB_TOKEN). Without it, the environment is used as it is.
+ */
+export async function githubAccess(options: Options, config: BotConfig | null, env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<GitHubAccess> {
+  if (options.forge === 'local' || (options.forge !== 'github' && config !== null && config.forge.type !== 'github')) return { env, app: null };
+  const settings = githubAppSettingsFromEnv(env);
+  if (!settings) return { env, app: null };
+  if (env.GITHUB_TOKEN) log(`github: ${APP_ID_ENV} is set, so the bot acts as the GitHub App; GITHUB_TOKEN is not used`);
+  const fromEnv = githubSettingsFromEnv(env);
+  const app = await authenticateAsApp(
+    settings,
+    {
+      owner: config?.forge.owner ?? fromEnv.owner ?? null,
+      repo: config?.forge.repo ?? fromEnv.repo ?? null,
+      ...(fromEnv.baseUrl ? { baseUrl: fromEnv.baseUrl } : {}),
+    },
+    log,
+  );
+  return { env: { ...env, GITHUB_TOKEN: app.token }, app };
+}
+
 /** The forge; built after the clone in `run`, because the local forge reads branches from it. */
 export function selectForge(
   options: Options,
@@ -136,8 +166,16 @@ export function selectForge(
   listLocalBranches: () => Promise<string[]>,
   print: (text: string) => void,
   log: (line: string) => void,
+  app: GitHubAppAuth | null = null,
 ): Forge {
   const settings = githubSettingsFromEnv(env);
+  // A pinned login that is not the App's would trust another author's PRs (or none of the App's own): refuse.
+  if (app && config.forge.botLogin && config.forge.botLogin.toLowerCase() !== app.botLogin.toLowerCase())
+    throw new ForgeError(
+      `forge.botLogin is ${config.forge.botLogin}, but the GitHub App's bot user is ${app.botLogin}`,
+      undefined,
+      `set forge.botLogin in .github/gitops-bot.yaml to "${app.botLogin}" (or remove it: with an App the bot knows its own login), or set ${APP_ID_ENV} to the App it names`,
+    );
   const kind = options.forge ?? (config.forge.type === 'github' && settings.token ? 'github' : 'local');
   if (kind === 'local') return new LocalForge(listLocalBranches, print);
   if (!settings.token)
@@ -157,7 +195,7 @@ export function selectForge(
     owner,
     repo,
     inActions: settings.inActions,
-    ...(config.forge.botLogin ? { botLogin: config.forge.botLogin } : {}),
+    ...(app ? { botLogin: app.botLogin } : config.forge.botLogin ? { botLogin: config.forge.botLogin } : {}),
     ...(settings.baseUrl ? { baseUrl: settings.baseUrl } : {}),
     ...(writeInterval === '0' ? { minWriteIntervalMs: 0, retryAfterBaseValue: 10 } : {}),
     log,

@@ -38,7 +38,8 @@ export async function run(values: Parameters<typeof toOptions>[0], io: CommandIo
   const config = await loadConfig(configFile);
   const sources = compose.composeSources(config, options, io.env, 'plan');
   const log = (line: string) => io.stderr(`${line}\n`);
-  const forge = compose.selectForge(options, config, io.env, () => localBotBranches(root), log, log);
+  const github = await compose.githubAccess(options, config, io.env, log);
+  const forge = compose.selectForge(options, config, github.env, () => localBotBranches(root), log, log, github.app);
   const tree = fsTree(root);
   await checkConfigAgainstTree(config, tree, configFile);
   log(`registry source: ${sources.registry.describe}`);

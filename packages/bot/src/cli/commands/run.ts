@@ -63,8 +63,11 @@ export async function runWithOptions(options: Options, io: CommandIo): Promise<n
       : null;
   const base = local?.forge.baseBranch ?? 'main';
   const identity = local?.forge.author ?? { name: 'dbos-gitops-bot', email: 'dbos-gitops-bot@users.noreply.github.com' };
+  // A GitHub App's installation token replaces GITHUB_TOKEN for git and the forge alike; the checkout's persisted
+  // header (Actions' GITHUB_TOKEN, whose pushes trigger no CI) is then not inherited.
+  const github = await compose.githubAccess(options, local, io.env, log);
   // Credentials reach git through its environment only, never the clone's .git/config or a command line.
-  const access = await resolveGitAccess(remote, { checkoutDir: root, env: io.env });
+  const access = await resolveGitAccess(remote, { checkoutDir: github.app ? null : root, env: github.env });
   log(`cloning ${access.remote} (${base}) into a temporary directory${access.sources.length > 0 ? `; credentials from ${access.sources.join(', ')}` : ''}`);
   io.progress(`cloning ${access.remote}`);
   const workspace = await GitWorkspace.clone(access, base, identity, io.signal ? { signal: io.signal } : {});
@@ -80,10 +83,11 @@ export async function runWithOptions(options: Options, io: CommandIo): Promise<n
     const forge = compose.selectForge(
       options,
       config!,
-      io.env,
+      github.env,
       async () => [...(await workspace.botBranches()).keys()],
       (text) => io.stdout(`${text}\n`),
       log,
+      github.app,
     );
     log(`registry source: ${sources.registry.describe}`);
     log(`forge: ${forge.describe}`);

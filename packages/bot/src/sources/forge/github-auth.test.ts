@@ -1,0 +1,141 @@
+import { generateKeyPairSync, randomInt } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startGitHubFake, type GitHubFake } from '@dbos-gitops/testkit';
+import { ConfigError, ForgeError } from '../../errors.ts';
+import { APP_ID_ENV, APP_INSTALLATION_ENV, APP_KEY_ENV, APP_KEY_FILE_ENV, authenticateAsApp, githubAppSettingsFromEnv } from './github-auth.ts';
+
+/**
+ * GitHub App authentication against the GitHub fake, which verifies each JWT with the App's public key (RS256, iss,
+ * iat/exp bounds) and issues installation tokens. Keys are generated per test run, in GitHub's PKCS#1 PEM format.
+ */
+const keyPair = () =>
+  generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs1', format: 'pem' } });
+const app = keyPair();
+const APP_ID = randomInt(1000, 1_000_000);
+
+let fake: GitHubFake | null = null;
+const scratch: string[] = [];
+afterEach(async () => {
+  await fake?.stop();
+  fake = null;
+  for (const dir of scratch.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+async function startFake(installationId: number | null = 4242): Promise<GitHubFake> {
+  fake = await startGitHubFake({ owner: 'o', repo: 'r', app: { id: APP_ID, slug: 'gitops-helper', publicKey: app.publicKey, installationId } });
+  return fake;
+}
+
+/** Every line of a key's base64 body: none may appear in any output. */
+const keyLines = (pem: string): string[] => pem.split('\n').filter((line) => line.length > 20 && !line.startsWith('-----'));
+
+describe('GitHub App settings from the environment', () => {
+  it('none without an App id; the key inline (with literal \\n) or from a file', () => {
+    expect(githubAppSettingsFromEnv({})).toBeNull();
+    const inline = githubAppSettingsFromEnv({ [APP_ID_ENV]: String(APP_ID), [APP_KEY_ENV]: app.privateKey.replace(/\n/g, '\\n') });
+    expect(inline).toMatchObject({ appId: String(APP_ID), privateKey: app.privateKey.trim(), installationId: null, keySource: APP_KEY_ENV });
+    const dir = mkdtempSync(join(tmpdir(), 'app-key-'));
+    scratch.push(dir);
+    writeFileSync(join(dir, 'app.pem'), app.privateKey, { mode: 0o600 });
+    const fromFile = githubAppSettingsFromEnv({ [APP_ID_ENV]: String(APP_ID), [APP_KEY_FILE_ENV]: join(dir, 'app.pem'), [APP_INSTALLATION_ENV]: '77' });
+    expect(fromFile).toMatchObject({ privateKey: app.privateKey.trim(), installationId: 77 });
+  });
+
+  it('half a configuration, a malformed key or a non-RSA key is a config error (exit 2) that never quotes the key', () => {
+    const ec = generateKeyPairSync('ec', {
+      namedCurve: 'P-256',
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+    });
+    const broken = app.privateKey.replace(/\n[A-Za-z0-9+/]{20}/, '\n!!!!');
+    const cases: Array<[NodeJS.ProcessEnv, RegExp, string]> = [
+      [{ [APP_KEY_ENV]: app.privateKey }, /without the App id/, app.privateKey],
+      [{ [APP_ID_ENV]: String(APP_ID) }, /private key is not/, ''],
+      [{ [APP_ID_ENV]: 'my-app', [APP_KEY_ENV]: app.privateKey }, /not a GitHub App id/, app.privateKey],
+      [{ [APP_ID_ENV]: String(APP_ID), [APP_KEY_ENV]: broken }, /malformed PEM private key/, broken],
+      [{ [APP_ID_ENV]: String(APP_ID), [APP_KEY_ENV]: keyLines(app.privateKey).join('') }, /not a PEM private key/, app.privateKey],
+      [{ [APP_ID_ENV]: String(APP_ID), [APP_KEY_ENV]: ec.privateKey }, /ec key; GitHub Apps sign with RSA/, ec.privateKey],
+      [{ [APP_ID_ENV]: String(APP_ID), [APP_KEY_ENV]: app.privateKey, [APP_INSTALLATION_ENV]: '-1' }, /not an installation id/, app.privateKey],
+    ];
+    for (const [env, message, key] of cases) {
+      const error = (() => {
+        try {
+          githubAppSettingsFromEnv(env);
+        } catch (caught) {
+          return caught;
+        }
+        return null;
+      })();
+      expect(error, String(message)).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).exitCode).toBe(2);
+      expect((error as ConfigError).message).toMatch(message);
+      const text = `${(error as ConfigError).message}\n${(error as ConfigError).hint}`;
+      for (const line of keyLines(key)) expect(text).not.toContain(line.slice(0, 16));
+    }
+  });
+});
+
+describe('authenticating as the App against the fake', () => {
+  it("signs a JWT the fake accepts, finds the installation, and gets one installation token acting as '<slug>[bot]'", async () => {
+    const github = await startFake();
+    const settings = githubAppSettingsFromEnv({ [APP_ID_ENV]: String(APP_ID), [APP_KEY_ENV]: app.privateKey })!;
+    const log: string[] = [];
+    const auth = await authenticateAsApp(settings, { owner: 'o', repo: 'r', baseUrl: github.url }, (line) => log.push(line));
+    expect(auth).toMatchObject({ slug: 'gitops-helper', botLogin: 'gitops-helper[bot]', installationId: 4242 });
+    expect(github.installationTokens).toEqual([auth.token]);
+    expect(github.calls.map((call) => `${call.method} ${call.path} ${call.status}`)).toEqual([
+      'GET /app 200',
+      'GET /repos/o/r/installation 200',
+      'POST /app/installations/4242/access_tokens 201',
+    ]);
+    // The token acts on the repository as the App's bot user; GitHub refuses GET /user for it.
+    const created = await fetch(`${github.url}/repos/o/r/issues`, {
+      method: 'POST',
+      headers: { authorization: `token ${auth.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ title: 't', body: 'b' }),
+    });
+    expect(((await created.json()) as { user: { login: string } }).user.login).toBe('gitops-helper[bot]');
+    expect((await fetch(`${github.url}/user`, { headers: { authorization: `token ${auth.token}` } })).status).toBe(403);
+    expect(github.violations).toEqual([]);
+    expect(log.join('\n')).toContain("the bot's own PRs are those by gitops-helper[bot]");
+    for (const line of keyLines(app.privateKey)) expect(log.join('\n')).not.toContain(line.slice(0, 16));
+  });
+
+  it('uses GITOPS_BOT_APP_INSTALLATION_ID without looking the installation up', async () => {
+    const github = await startFake();
+    const settings = githubAppSettingsFromEnv({ [APP_ID_ENV]: String(APP_ID), [APP_KEY_ENV]: app.privateKey, [APP_INSTALLATION_ENV]: '4242' })!;
+    await authenticateAsApp(settings, { owner: null, repo: null, baseUrl: github.url });
+    expect(github.calls.map((call) => call.path)).toEqual(['/app', '/app/installations/4242/access_tokens']);
+  });
+
+  it("a key that is not the App's is refused by the fake (401), and the bot says what to check without the key", async () => {
+    const github = await startFake();
+    const other = keyPair();
+    const settings = githubAppSettingsFromEnv({ [APP_ID_ENV]: String(APP_ID), [APP_KEY_ENV]: other.privateKey })!;
+    const error = await authenticateAsApp(settings, { owner: 'o', repo: 'r', baseUrl: github.url }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ForgeError);
+    expect((error as ForgeError).exitCode).toBe(4);
+    expect((error as ForgeError).message).toBe("GitHub rejected the App's JWT while trying to ask which App the key belongs to (GET /app) (401)");
+    expect((error as ForgeError).hint).toContain(`${APP_ID_ENV}=${APP_ID} is the App whose private key is in ${APP_KEY_ENV}`);
+    for (const line of keyLines(other.privateKey)) expect(`${(error as Error).message}${(error as ForgeError).hint}`).not.toContain(line.slice(0, 16));
+    expect(github.calls).toEqual([{ method: 'GET', path: '/app', status: 401 }]);
+    expect(github.installationTokens).toEqual([]);
+  });
+
+  it("an App id that is not the key's (iss) is refused; an App not installed on the repository is a 404 with the fix", async () => {
+    let github = await startFake();
+    const wrongId = githubAppSettingsFromEnv({ [APP_ID_ENV]: String(APP_ID + 1), [APP_KEY_ENV]: app.privateKey })!;
+    await expect(authenticateAsApp(wrongId, { owner: 'o', repo: 'r', baseUrl: github.url })).rejects.toThrow(/rejected the App's JWT/);
+    await github.stop();
+    github = await startFake(null);
+    const settings = githubAppSettingsFromEnv({ [APP_ID_ENV]: String(APP_ID), [APP_KEY_ENV]: app.privateKey })!;
+    const error = (await authenticateAsApp(settings, { owner: 'o', repo: 'r', baseUrl: github.url }).catch((caught: unknown) => caught)) as ForgeError;
+    expect(error.message).toBe(
+      `GitHub says App ${APP_ID} is not installed on o/r (404 while trying to find the App's installation on o/r (GET /repos/o/r/installation))`,
+    );
+    expect(error.hint).toMatch(/install the App on o\/r/);
+  });
+});
