@@ -258,6 +258,8 @@ export interface GitHubFakeOptions {
   app?: FakeApp;
   /** Repository roles by login (see `setRole`). */
   roles?: Record<string, FakeRole>;
+  /** The clock issue timestamps come from (GitHub's are whole seconds, so edits in one second tie); default: now. */
+  clock?: () => Date;
 }
 
 /** Who a request acts as: a user, an installation (an App's bot user), or the App itself (a JWT). */
@@ -340,7 +342,7 @@ export async function startGitHubFake(options: GitHubFakeOptions = {}): Promise<
   const roles = new Map<string, FakeRole>(Object.entries(options.roles ?? {}).map(([name, role]) => [name.toLowerCase(), role]));
   const appKey = options.app ? (typeof options.app.publicKey === 'string' ? createPublicKey(options.app.publicKey) : options.app.publicKey) : null;
   const appInstallation = options.app ? (options.app.installationId === undefined ? 1 : options.app.installationId) : null;
-  const timestamp = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const timestamp = () => (options.clock?.() ?? new Date()).toISOString().replace(/\.\d+Z$/, 'Z');
 
   const userObject = (name: string): Json => {
     const base = spec.sample({ $ref: '#/components/schemas/simple-user' }) as Record<string, Json>;

@@ -2,8 +2,10 @@ import { generateKeyPairSync, randomInt } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { startGitHubFake, type GitHubFake } from '@dbos-gitops/testkit';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startGitHubFake, startRegistry, type GitHubFake, type TestRegistry } from '@dbos-gitops/testkit';
+import { fixtureFiles, type FixtureImage, type FixtureOptions } from '../../../testing/fixture-repo.ts';
+import { createWorld, FAKE_TOKEN, type World } from '../../../testing/world.ts';
 import { ConfigError, ForgeError } from '../../errors.ts';
 import { APP_ID_ENV, APP_INSTALLATION_ENV, APP_KEY_ENV, APP_KEY_FILE_ENV, authenticateAsApp, githubAppSettingsFromEnv } from './github-auth.ts';
 
@@ -137,5 +139,100 @@ describe('authenticating as the App against the fake', () => {
       `GitHub says App ${APP_ID} is not installed on o/r (404 while trying to find the App's installation on o/r (GET /repos/o/r/installation))`,
     );
     expect(error.hint).toMatch(/install the App on o\/r/);
+  });
+});
+
+describe('a run as the GitHub App (CLI, real registry and bare git remote, the fake verifying the JWT)', () => {
+  const DAY = 86_400_000;
+  let registry: TestRegistry;
+  const worlds: World[] = [];
+  let counter = 0;
+  beforeAll(async () => {
+    registry = await startRegistry();
+  });
+  afterAll(async () => registry?.stop());
+  afterEach(async () => {
+    for (const world of worlds.splice(0)) await world.dispose();
+  });
+
+  /** dex has 1.1.0 in the registry, so a run opens one PR. */
+  async function appWorld(options: { key?: string; botLogin?: string } = {}): Promise<World> {
+    const prefix = `app${++counter}`;
+    const { digest } = await registry.pushImage(`${prefix}/dex`, '1.0.0', { created: new Date(Date.now() - 60 * DAY) });
+    await registry.pushImage(`${prefix}/dex`, '1.1.0', { created: new Date(Date.now() - 10 * DAY) });
+    const images: FixtureImage[] = [{ id: 'dex', name: 'example/dex', repository: `${registry.host}/${prefix}/dex`, tag: '1.0.0', digest }];
+    const fixture: FixtureOptions = { environments: ['dev'], images };
+    const files: Record<string, string> = {};
+    if (options.botLogin)
+      files['.github/gitops-bot.yaml'] = fixtureFiles(fixture)['.github/gitops-bot.yaml']!.replace(
+        '  labels: [gitops-bot]\n',
+        `  labels: [gitops-bot]\n  botLogin: "${options.botLogin}"\n`,
+      );
+    const world = await createWorld(
+      fixture,
+      // No GITHUB_TOKEN would do here: the fake with an App accepts only the installation tokens it issued.
+      { [APP_ID_ENV]: String(APP_ID), [APP_KEY_ENV]: options.key ?? app.privateKey },
+      files,
+      { app: { id: APP_ID, slug: 'gitops-helper', publicKey: app.publicKey, installationId: 31 } },
+    );
+    worlds.push(world);
+    return world;
+  }
+
+  const noSecrets = (world: World, output: string) => {
+    for (const line of keyLines(app.privateKey)) expect(output).not.toContain(line.slice(0, 16));
+    for (const token of world.github.installationTokens) expect(output).not.toContain(token);
+  };
+
+  it('authenticates as the App, its PRs are authored by <slug>[bot] and recognised as its own on the next run, which writes nothing', async () => {
+    const world = await appWorld();
+    const first = await world.run('run', '--json');
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toContain('authenticated as the GitHub App gitops-helper (installation 31)');
+    expect(world.github.pulls.map((pull) => [pull.head, pull.author])).toEqual([['bot/image-update/dev/dex', 'gitops-helper[bot]']]);
+    expect(world.github.installationTokens).toHaveLength(1);
+    const writes = world.github.writeCount();
+
+    const second = await world.run('run', '--json');
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.json.applied).toEqual([expect.objectContaining({ branch: 'bot/image-update/dev/dex', outcome: 'unchanged' })]);
+    expect(second.json.ignored).toEqual([]);
+    // One token per run; the second run's only write is asking for it.
+    expect(world.github.installationTokens).toHaveLength(2);
+    expect(world.github.writeCount()).toBe(writes + 1);
+    expect(world.github.pulls).toHaveLength(1);
+    expect(world.github.calls.some((call) => call.path === '/user')).toBe(false);
+    expect(world.github.violations).toEqual([]);
+    noSecrets(world, first.stdout + first.stderr + second.stdout + second.stderr);
+    expect(first.stderr + second.stderr).not.toContain(FAKE_TOKEN);
+  });
+
+  it("a key that is not the App's is refused by the fake; the run exits 4 with a hint, pushes nothing, and prints no key material", async () => {
+    const other = keyPair();
+    const world = await appWorld({ key: other.privateKey });
+    const run = await world.run('run');
+    expect(run.code).toBe(4);
+    expect(run.stderr).toContain("GitHub rejected the App's JWT while trying to ask which App the key belongs to (GET /app) (401)");
+    expect(run.stderr).toContain(`check that ${APP_ID_ENV}=${APP_ID} is the App whose private key is in ${APP_KEY_ENV}`);
+    expect([...(await world.remote.heads()).keys()]).toEqual(['main']);
+    expect(world.github.installationTokens).toEqual([]);
+    for (const line of keyLines(other.privateKey)) expect(run.stdout + run.stderr).not.toContain(line.slice(0, 16));
+  });
+
+  it("a malformed key exits 2 naming the variable, and a forge.botLogin that is not the App's bot user exits 4", async () => {
+    const broken = app.privateKey.replace(/\n[A-Za-z0-9+/]{20}/, '\n!!!!');
+    const malformed = await appWorld({ key: broken });
+    const run = await malformed.run('run');
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`environment: ${APP_KEY_ENV}: is a malformed PEM private key (it does not parse)`);
+    expect(malformed.github.calls).toEqual([]);
+    for (const line of keyLines(broken)) expect(run.stdout + run.stderr).not.toContain(line.slice(0, 16));
+
+    const pinned = await appWorld({ botLogin: 'someone-else[bot]' });
+    const mismatch = await pinned.run('run');
+    expect(mismatch.code).toBe(4);
+    expect(mismatch.stderr).toContain("forge.botLogin is someone-else[bot], but the GitHub App's bot user is gitops-helper[bot]");
+    expect(pinned.github.pulls).toEqual([]);
+    expect([...(await pinned.remote.heads()).keys()]).toEqual(['main']);
   });
 });
