@@ -840,7 +840,8 @@ export async function startGitHubFake(options: GitHubFakeOptions = {}): Promise<
     pulls,
     calls,
     violations,
-    writeCount: () => calls.filter((call) => call.method !== 'GET' && call.method !== 'HEAD').length,
+    // GraphQL is POSTed but the fake answers queries only (it has no mutations): reads.
+    writeCount: () => calls.filter((call) => call.method !== 'GET' && call.method !== 'HEAD' && call.path !== '/graphql').length,
     injectFault: (fault) => faults.push({ ...fault }),
     merge: (number) => Object.assign(byNumber(number), { state: 'closed', merged: true }),
     close: (number) => Object.assign(byNumber(number), { state: 'closed', merged: false }),

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { simpleGit } from 'simple-git';
 import { CONFIG_PATH } from '../config/load.ts';
 import type { BotConfig } from '../config/schema.ts';
@@ -11,7 +11,8 @@ import { DrainReadError, NOT_CONFIGURED } from '../sources/drain/source.ts';
 import { GitHubForge, githubSettingsFromEnv } from '../sources/forge/github.ts';
 import { APP_ID_ENV, authenticateAsApp, githubAppSettingsFromEnv, type GitHubAppAuth } from '../sources/forge/github-auth.ts';
 import { LocalForge } from '../sources/forge/local.ts';
-import type { Forge } from '../sources/forge/types.ts';
+import { DashboardStep, renderRunSummary, type RenderDashboard } from '../sources/forge/dashboard.ts';
+import { hasDashboard, type Forge } from '../sources/forge/types.ts';
 import { KubeClientHealth, type KubeHealth } from '../sources/kube/health.ts';
 import { CatalogRegistry, EMBEDDED_CATALOG } from '../sources/registry/catalog.ts';
 import { UnreachableFallbackRegistry } from '../sources/registry/fallback.ts';
@@ -177,7 +178,7 @@ export function selectForge(
       `set forge.botLogin in .github/gitops-bot.yaml to "${app.botLogin}" (or remove it: with an App the bot knows its own login), or set ${APP_ID_ENV} to the App it names`,
     );
   const kind = options.forge ?? (config.forge.type === 'github' && settings.token ? 'github' : 'local');
-  if (kind === 'local') return new LocalForge(listLocalBranches, print);
+  if (kind === 'local') return new LocalForge(listLocalBranches, print, sandboxDashboardFile(options));
   if (!settings.token)
     throw new ConfigError(
       '--forge github needs a token',
@@ -200,6 +201,33 @@ export function selectForge(
     ...(writeInterval === '0' ? { minWriteIntervalMs: 0, retryAfterBaseValue: 10 } : {}),
     log,
   });
+}
+
+/**
+ * With `--remote` naming a local bare repository (a sandbox), the local forge keeps the dashboard in a file inside it,
+ * where git ignores it; anywhere else it prints the dashboard.
+ */
+function sandboxDashboardFile(options: Options): string | null {
+  const remote = options.remote;
+  if (remote === null || remote.includes('://') || /^[^/]*:/.test(remote)) return null;
+  const dir = resolve(remote);
+  const bare = existsSync(join(dir, 'HEAD')) && existsSync(join(dir, 'objects')) && existsSync(join(dir, 'refs')) && !existsSync(join(dir, '.git'));
+  return bare ? join(dir, 'gitops-bot-dashboard.md') : null;
+}
+
+/**
+ * The dashboard step, or null when off: `dashboard:` in the config, by default on with the GitHub forge only (the
+ * local forge has no one to tick boxes but the operator). `render` is what fills the body.
+ */
+export function selectDashboard(
+  config: BotConfig,
+  forge: Forge,
+  log: (line: string) => void,
+  render: RenderDashboard = renderRunSummary,
+): DashboardStep | null {
+  const enabled = config.dashboard ?? forge instanceof GitHubForge;
+  if (!enabled || !hasDashboard(forge)) return null;
+  return new DashboardStep(forge.dashboard, render, log);
 }
 
 function conductorAccess(config: BotConfig): Record<string, { url: string; adminKeyEnv: string }> {

@@ -89,8 +89,10 @@ export async function runWithOptions(options: Options, io: CommandIo): Promise<n
       log,
       github.app,
     );
+    const dashboard = compose.selectDashboard(config!, forge, log);
     log(`registry source: ${sources.registry.describe}`);
     log(`forge: ${forge.describe}`);
+    if (dashboard) log(`dashboard: ${dashboard.where}`);
     io.progress('planning and applying');
     const result = await runner.runPlans({
       config: config!,
@@ -107,6 +109,7 @@ export async function runWithOptions(options: Options, io: CommandIo): Promise<n
       log,
       print: (text) => (options.json ? io.stderr(`${text}\n`) : io.stdout(`${text}\n`)),
       identity,
+      dashboard,
       ...(io.signal ? { signal: io.signal } : {}),
     });
     if (options.json) {
@@ -120,6 +123,7 @@ export async function runWithOptions(options: Options, io: CommandIo): Promise<n
         pushes: result.pushes,
         forgeWrites: result.forgeWrites,
         registryCalls: sources.registry.stats,
+        dashboard: result.dashboard ?? null,
       };
       io.stdout(`${JSON.stringify(data, null, 2)}\n`);
       return 0;
@@ -130,6 +134,10 @@ export async function runWithOptions(options: Options, io: CommandIo): Promise<n
     for (const closed of result.closed) io.stdout(`closed              ${closed.branch} (PR #${closed.number}): ${closed.reason}\n`);
     for (const skip of result.skips) io.stdout(`not proposed        ${skip.task} ${skip.env} ${skip.subject}: ${skip.reason}\n`);
     for (const item of result.ignored) io.stdout(`ignored             ${runner.describeIgnored(item)}\n`);
+    if (result.dashboard && result.dashboard.outcome !== 'dry-run')
+      io.stdout(
+        `dashboard           ${result.dashboard.outcome}: ${result.dashboard.url}${'reason' in result.dashboard ? ` (${result.dashboard.reason})` : ''}\n`,
+      );
     io.stdout(`${result.pushes} push(es), ${result.forgeWrites} forge write(s)${options.dryRun ? ' (dry run: nothing written)' : ''}\n`);
     return 0;
   } finally {

@@ -1,8 +1,11 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { startGitHubFake, type GitHubFake, type GitHubFakeOptions } from '@dbos-gitops/testkit';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startGitHubFake, startRegistry, type GitHubFake, type GitHubFakeOptions, type TestRegistry } from '@dbos-gitops/testkit';
+import type { FixtureImage } from '../../../testing/fixture-repo.ts';
+import { createWorld, type World } from '../../../testing/world.ts';
+import { DashboardStep, renderRunSummary } from './dashboard.ts';
 import { GitHubForge } from './github.ts';
 import { LOCAL_EDITOR, LocalForge } from './local.ts';
 import { canWrite, DASHBOARD_MARKER, hasDashboard, type DashboardForge } from './types.ts';
@@ -112,6 +115,42 @@ describe('dashboard issue on GitHub', () => {
   });
 });
 
+describe('the dashboard step', () => {
+  it('does not overwrite an edit made during the run, and leaves a dashboard a person closed alone', async () => {
+    const dashboard = await github({ roles: { maintainer: 'maintain' } });
+    const step = new DashboardStep(dashboard, renderRunSummary, () => {});
+    const model = { plans: [], skips: [{ task: 'image-update', env: 'dev', subject: 'dex', reason: 'held' }] };
+    const print = () => {};
+    expect(await step.publish(await step.read(), model, { dryRun: false, print })).toMatchObject({ outcome: 'created' });
+    const number = fake!.issues[0]!.number;
+
+    const state = await step.read();
+    fake!.editIssueBody(number, `${fake!.issues[0]!.body}\n- [x] promote now\n`, 'maintainer');
+    const writes = fake!.writeCount();
+    const changed = { plans: [], skips: [] };
+    expect(await step.publish(state, changed, { dryRun: false, print })).toMatchObject({
+      outcome: 'left alone',
+      reason: expect.stringMatching(/edited during the run/),
+    });
+    expect(fake!.writeCount()).toBe(writes);
+    expect(fake!.issues[0]!.body).toContain('- [x] promote now');
+
+    const next = await step.read();
+    expect(next.ticks).toMatchObject({ honoured: true, editors: ['maintainer'] });
+    expect(await step.publish(next, changed, { dryRun: true, print })).toEqual({ outcome: 'dry-run', wouldWrite: true });
+    expect(fake!.writeCount()).toBe(writes);
+    expect(await step.publish(next, changed, { dryRun: false, print })).toMatchObject({ outcome: 'updated' });
+
+    fake!.issues[0]!.state = 'closed';
+    expect(await step.publish(await step.read(), model, { dryRun: false, print })).toMatchObject({
+      outcome: 'left alone',
+      reason: expect.stringMatching(/closed/),
+    });
+    expect(fake!.issues).toHaveLength(1);
+    expect(fake!.violations).toEqual([]);
+  });
+});
+
 describe('dashboard on the local forge', () => {
   it("kept in a file: created once, rewritten only on change, edits in it are the operator's", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'local-dashboard-'));
@@ -149,5 +188,80 @@ describe('dashboard on the local forge', () => {
     expect(printed.join('\n')).toContain('would open the dashboard issue "dashboard"');
     expect(await dashboard.findDashboard()).toBeNull();
     expect(await dashboard.tickedBy({ number: 0, title: '', body: '', state: 'open', url: '', author: '' })).toEqual({ editors: [], complete: true });
+  });
+});
+
+describe('the dashboard step in a run (CLI, real registry and bare git remote, the GitHub fake)', () => {
+  const DAY = 86_400_000;
+  let registry: TestRegistry;
+  const worlds: World[] = [];
+  let counter = 0;
+  beforeAll(async () => {
+    registry = await startRegistry();
+  });
+  afterAll(async () => registry?.stop());
+  afterEach(async () => {
+    for (const world of worlds.splice(0)) await world.dispose();
+  });
+
+  async function dashboardWorld(dashboard: boolean): Promise<World> {
+    const prefix = `dash${++counter}`;
+    const { digest } = await registry.pushImage(`${prefix}/dex`, '1.0.0', { created: new Date(Date.now() - 60 * DAY) });
+    await registry.pushImage(`${prefix}/dex`, '1.1.0', { created: new Date(Date.now() - 10 * DAY) });
+    const images: FixtureImage[] = [{ id: 'dex', name: 'example/dex', repository: `${registry.host}/${prefix}/dex`, tag: '1.0.0', digest }];
+    const world = await createWorld({ environments: ['dev'], images, dashboard }, {}, {}, { roles: { maintainer: 'maintain', reader: 'read' } });
+    worlds.push(world);
+    return world;
+  }
+
+  it('creates the dashboard once, then a run with nothing new writes nothing; a read-only tick is not honoured and is rewritten away', async () => {
+    const world = await dashboardWorld(true);
+    const first = await world.run('run', '--json');
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.json.dashboard).toEqual({ outcome: 'created', url: expect.stringMatching(/\/issues\/\d+$/) });
+    expect(world.github.issues).toHaveLength(1);
+    const issue = world.github.issues[0]!;
+    expect(issue).toMatchObject({ author: 'gitops-bot', title: 'GitOps bot dashboard' });
+    expect(issue.body).toContain('(`bot/image-update/dev/dex`)');
+    expect(issue.body).toContain(DASHBOARD_MARKER);
+    const writes = world.github.writeCount();
+
+    const second = await world.run('run', '--json');
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.json.dashboard).toEqual({ outcome: 'unchanged', url: expect.any(String) });
+    expect(world.github.writeCount()).toBe(writes);
+
+    world.github.editIssueBody(issue.number, `${issue.body}\n- [x] promote now\n`, 'reader');
+    const third = await world.run('run');
+    expect(third.code, third.stderr).toBe(0);
+    expect(third.stderr).toContain('ticks not honoured: edited by @reader (read), without write access to the repository');
+    expect(third.stdout).toMatch(/dashboard {11}updated: /);
+    expect(world.github.issues[0]!.body).not.toContain('promote now');
+    expect(world.github.issues).toHaveLength(1);
+
+    world.github.editIssueBody(issue.number, `${world.github.issues[0]!.body}\n- [x] promote now\n`, 'maintainer');
+    const fourth = await world.run('run');
+    expect(fourth.stderr).toContain('ticks honoured: edited by @maintainer, with write access');
+    expect(world.github.violations).toEqual([]);
+  });
+
+  it('an issue by someone else with the marker is ignored: the bot opens its own; dashboard: false writes none', async () => {
+    const world = await dashboardWorld(true);
+    const forged = world.github.openIssue({ title: 'GitOps bot dashboard', body: `- [x] promote now\n${DASHBOARD_MARKER}`, author: 'mallory' });
+    const run = await world.run('run', '--json');
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.json.dashboard.outcome).toBe('created');
+    expect(world.github.issues.map((issue) => [issue.number === forged, issue.author])).toEqual([
+      [true, 'mallory'],
+      [false, 'gitops-bot'],
+    ]);
+    expect(world.github.issues[0]!.body).toBe(`- [x] promote now\n${DASHBOARD_MARKER}`);
+
+    const off = await dashboardWorld(false);
+    const quiet = await off.run('run', '--json');
+    expect(quiet.code, quiet.stderr).toBe(0);
+    expect(quiet.json.dashboard).toBeNull();
+    expect(off.github.issues).toEqual([]);
+    expect(off.github.calls.some((call) => call.path.includes('/issues') && !call.path.endsWith('/labels'))).toBe(false);
   });
 });

@@ -451,6 +451,18 @@ export class GitHubForge implements Forge {
     return { editors, complete: history.totalCount <= history.nodes.length };
   }
 
+  async currentBody(issue: DashboardIssue): Promise<string | null> {
+    try {
+      this.stats.reads++;
+      const { data } = await this.octokit.rest.issues.get({ ...this.repoParams, issue_number: issue.number });
+      return data.body ?? '';
+    } catch (error) {
+      const status = (error as OctokitLikeError).status;
+      if (status === 404 || status === 410) return null;
+      throw translate(error, `read the dashboard issue #${issue.number}`);
+    }
+  }
+
   async permissionOf(login: string): Promise<RepositoryRole> {
     try {
       this.stats.reads++;

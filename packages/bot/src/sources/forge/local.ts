@@ -108,6 +108,10 @@ export class LocalForge implements Forge {
     return { editors: this.dashboardFile ? [LOCAL_EDITOR] : [], complete: true };
   }
 
+  async currentBody(_issue: DashboardIssue): Promise<string | null> {
+    return (await this.findDashboard())?.body ?? null;
+  }
+
   async permissionOf(login: string): Promise<RepositoryRole> {
     return login === LOCAL_EDITOR ? 'admin' : 'none';
   }

@@ -118,6 +118,8 @@ export interface DashboardForge {
   createDashboard(title: string, body: string): Promise<DashboardIssue>;
   /** Writes the body only when it differs from the issue's; returns whether it wrote. */
   updateDashboard(issue: DashboardIssue, body: string): Promise<boolean>;
+  /** The body as it is now (re-read), or null when the dashboard is gone: to not overwrite an edit made during the run. */
+  currentBody(issue: DashboardIssue): Promise<string | null>;
   /** Who edited the body (ticking a checkbox is an edit) since the bot's last edit. */
   tickedBy(issue: DashboardIssue): Promise<DashboardEditors>;
   permissionOf(login: string): Promise<RepositoryRole>;
