@@ -208,6 +208,8 @@ export interface FakeApp {
   publicKey: string | KeyObject;
   /** The installation on this repository (default 1); null: the App is not installed here (404). */
   installationId?: number | null;
+  /** Makes the installation tokens (default: `ghs_` + random), e.g. for a git server that must know the token. */
+  issueToken?: () => string;
 }
 
 export type FakeRole = 'admin' | 'maintain' | 'write' | 'triage' | 'read';
@@ -615,7 +617,7 @@ export async function startGitHubFake(options: GitHubFakeOptions = {}): Promise<
         if (appInstallation === null || Number(params.installation_id) !== appInstallation)
           return [404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app' }];
         // Installation tokens are `ghs_` + random, valid for one hour (GitHub's docs for this endpoint).
-        const token = `ghs_${randomBytes(27).toString('base64url')}`;
+        const token = options.app!.issueToken?.() ?? `ghs_${randomBytes(27).toString('base64url')}`;
         installationTokens.push(token);
         tokenExpiry.set(token, Date.now() + 3_600_000);
         return [

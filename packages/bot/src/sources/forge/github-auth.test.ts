@@ -1,10 +1,12 @@
-import { generateKeyPairSync, randomInt } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync, randomBytes, randomInt } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startGitHubFake, startRegistry, type GitHubFake, type TestRegistry } from '@dbos-gitops/testkit';
 import { fixtureFiles, type FixtureImage, type FixtureOptions } from '../../../testing/fixture-repo.ts';
+import { startGitHttpRemote } from '../../../testing/git-http-remote.ts';
 import { createWorld, FAKE_TOKEN, type World } from '../../../testing/world.ts';
 import { ConfigError, ForgeError } from '../../errors.ts';
 import { APP_ID_ENV, APP_INSTALLATION_ENV, APP_KEY_ENV, APP_KEY_FILE_ENV, authenticateAsApp, githubAppSettingsFromEnv } from './github-auth.ts';
@@ -156,7 +158,7 @@ describe('a run as the GitHub App (CLI, real registry and bare git remote, the f
   });
 
   /** dex has 1.1.0 in the registry, so a run opens one PR. */
-  async function appWorld(options: { key?: string; botLogin?: string } = {}): Promise<World> {
+  async function appWorld(options: { key?: string; botLogin?: string; env?: Record<string, string>; issueToken?: () => string } = {}): Promise<World> {
     const prefix = `app${++counter}`;
     const { digest } = await registry.pushImage(`${prefix}/dex`, '1.0.0', { created: new Date(Date.now() - 60 * DAY) });
     await registry.pushImage(`${prefix}/dex`, '1.1.0', { created: new Date(Date.now() - 10 * DAY) });
@@ -171,9 +173,17 @@ describe('a run as the GitHub App (CLI, real registry and bare git remote, the f
     const world = await createWorld(
       fixture,
       // No GITHUB_TOKEN would do here: the fake with an App accepts only the installation tokens it issued.
-      { [APP_ID_ENV]: String(APP_ID), [APP_KEY_ENV]: options.key ?? app.privateKey },
+      { [APP_ID_ENV]: String(APP_ID), [APP_KEY_ENV]: options.key ?? app.privateKey, ...options.env },
       files,
-      { app: { id: APP_ID, slug: 'gitops-helper', publicKey: app.publicKey, installationId: 31 } },
+      {
+        app: {
+          id: APP_ID,
+          slug: 'gitops-helper',
+          publicKey: app.publicKey,
+          installationId: 31,
+          ...(options.issueToken ? { issueToken: options.issueToken } : {}),
+        },
+      },
     );
     worlds.push(world);
     return world;
@@ -205,6 +215,35 @@ describe('a run as the GitHub App (CLI, real registry and bare git remote, the f
     expect(world.github.violations).toEqual([]);
     noSecrets(world, first.stdout + first.stderr + second.stdout + second.stderr);
     expect(first.stderr + second.stderr).not.toContain(FAKE_TOKEN);
+  });
+
+  it("git pushes with the App's installation token, through git's environment, not with the checkout's persisted GITHUB_TOKEN header", async () => {
+    // The token the fake will issue, known in advance so the git server can demand exactly it.
+    const appToken = `ghs_${randomBytes(27).toString('base64url')}`;
+    const actionsToken = `ghs_${randomBytes(27).toString('base64url')}`;
+    const basic = (token: string) => `basic ${Buffer.from(`x-access-token:${token}`).toString('base64')}`;
+    // Serves every bare repository on this machine by its path, demanding the App's token; started first so the
+    // run's environment can name it as the Actions server (GITHUB_SERVER_URL).
+    const http = await startGitHttpRemote('/', basic(appToken));
+    try {
+      const server = http.url.replace(/\/$/, '');
+      const world = await appWorld({ issueToken: () => appToken, env: { GITHUB_SERVER_URL: server, GITHUB_TOKEN: actionsToken } });
+      const remote = `${http.url}${world.remote.url.replace(/^\//, '')}`;
+      // What actions/checkout leaves in the checkout: Actions' GITHUB_TOKEN as an extraheader for the server.
+      execFileSync('git', ['-C', world.userDir, 'config', '--local', `http.${http.url}.extraheader`, `AUTHORIZATION: ${basic(actionsToken)}`]);
+      const run = await world.run('run', '--remote', remote);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stderr).toContain(`credentials from GITHUB_TOKEN for ${server}`);
+      expect(run.stderr).toContain('GITOPS_BOT_APP_ID is set, so the bot acts as the GitHub App; GITHUB_TOKEN is not used');
+      const pushes = http.requests.filter((request) => request.path.endsWith('/git-receive-pack'));
+      expect(pushes.length).toBeGreaterThan(0);
+      expect(pushes.every((request) => request.authorized)).toBe(true);
+      expect((await world.remote.heads()).has('bot/image-update/dev/dex')).toBe(true);
+      expect(world.github.pulls.map((pull) => pull.author)).toEqual(['gitops-helper[bot]']);
+      for (const token of [appToken, actionsToken]) expect(run.stdout + run.stderr).not.toContain(token);
+    } finally {
+      await http.stop();
+    }
   });
 
   it("a key that is not the App's is refused by the fake; the run exits 4 with a hint, pushes nothing, and prints no key material", async () => {
