@@ -245,6 +245,23 @@ describe('the dashboard step in a run (CLI, real registry and bare git remote, t
     expect(world.github.violations).toEqual([]);
   });
 
+  it('with the local forge and a sandbox remote, the dashboard is a file inside the bare repository, written once', async () => {
+    const world = await dashboardWorld(true);
+    const run = await world.run('run', '--forge', 'local', '--remote', world.remote.url);
+    expect(run.code, run.stderr).toBe(0);
+    const file = join(world.remote.url, 'gitops-bot-dashboard.md');
+    expect(run.stderr).toContain(`dashboard: the file ${file}`);
+    expect(run.stdout).toContain(`dashboard           created: ${file}`);
+    const text = readFileSync(file, 'utf8');
+    expect(text).toContain('(`bot/image-update/dev/dex`)');
+    expect(text).toContain(DASHBOARD_MARKER);
+    const again = await world.run('run', '--forge', 'local', '--remote', world.remote.url);
+    expect(again.stdout).toContain(`dashboard           unchanged: ${file}`);
+    // git does not see it: the remote's branches are only main and the bot's.
+    expect([...(await world.remote.heads()).keys()].sort()).toEqual(['bot/image-update/dev/dex', 'main']);
+    expect(world.github.calls).toEqual([]);
+  });
+
   it('an issue by someone else with the marker is ignored: the bot opens its own; dashboard: false writes none', async () => {
     const world = await dashboardWorld(true);
     const forged = world.github.openIssue({ title: 'GitOps bot dashboard', body: `- [x] promote now\n${DASHBOARD_MARKER}`, author: 'mallory' });
