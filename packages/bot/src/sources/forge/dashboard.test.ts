@@ -216,6 +216,10 @@ describe('the dashboard step in a run (CLI, real registry and bare git remote, t
 
   it('creates the dashboard once, then a run with nothing new writes nothing; a read-only tick is not honoured and is rewritten away', async () => {
     const world = await dashboardWorld(true);
+    const dry = await world.run('run', '--dry-run', '--json');
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.json.dashboard).toEqual({ outcome: 'dry-run', wouldWrite: true });
+    expect(world.github.writeCount()).toBe(0);
     const first = await world.run('run', '--json');
     expect(first.code, first.stderr).toBe(0);
     expect(first.json.dashboard).toEqual({ outcome: 'created', url: expect.stringMatching(/\/issues\/\d+$/) });

@@ -196,6 +196,18 @@ describe('a run as the GitHub App (CLI, real registry and bare git remote, the f
 
   it('authenticates as the App, its PRs are authored by <slug>[bot] and recognised as its own on the next run, which writes nothing', async () => {
     const world = await appWorld();
+    // plan reads the PRs as the App too, and writes nothing but its token request.
+    const plan = await world.run('plan');
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stderr).toContain('authenticated as the GitHub App gitops-helper (installation 31)');
+    expect(world.github.calls.map((call) => `${call.method} ${call.path}`)).toEqual([
+      'GET /app',
+      'GET /repos/example-org/gitops/installation',
+      'POST /app/installations/31/access_tokens',
+      'GET /repos/example-org/gitops/pulls',
+    ]);
+    world.github.calls.length = 0;
+    world.github.installationTokens.length = 0;
     const first = await world.run('run', '--json');
     expect(first.code, first.stderr).toBe(0);
     expect(first.stderr).toContain('authenticated as the GitHub App gitops-helper (installation 31)');
