@@ -68,7 +68,11 @@ export async function runWithOptions(options: Options, io: CommandIo): Promise<n
   const github = await compose.githubAccess(options, local, io.env, log);
   // Credentials reach git through its environment only, never the clone's .git/config or a command line.
   const access = await resolveGitAccess(remote, { checkoutDir: github.app ? null : root, env: github.env });
-  log(`cloning ${access.remote} (${base}) into a temporary directory${access.sources.length > 0 ? `; credentials from ${access.sources.join(', ')}` : ''}`);
+  // With an App, "GITHUB_TOKEN" in the sources is the App's installation token, which took its place.
+  const credentialSources = github.app ? access.sources.map((source) => source.replace('GITHUB_TOKEN', "the GitHub App's installation token")) : access.sources;
+  log(
+    `cloning ${access.remote} (${base}) into a temporary directory${credentialSources.length > 0 ? `; credentials from ${credentialSources.join(', ')}` : ''}`,
+  );
   io.progress(`cloning ${access.remote}`);
   const workspace = await GitWorkspace.clone(access, base, identity, io.signal ? { signal: io.signal } : {});
   try {

@@ -245,7 +245,7 @@ describe('a run as the GitHub App (CLI, real registry and bare git remote, the f
       execFileSync('git', ['-C', world.userDir, 'config', '--local', `http.${http.url}.extraheader`, `AUTHORIZATION: ${basic(actionsToken)}`]);
       const run = await world.run('run', '--remote', remote);
       expect(run.code, run.stderr).toBe(0);
-      expect(run.stderr).toContain(`credentials from GITHUB_TOKEN for ${server}`);
+      expect(run.stderr).toContain(`credentials from the GitHub App's installation token for ${server}`);
       expect(run.stderr).toContain('GITOPS_BOT_APP_ID is set, so the bot acts as the GitHub App; GITHUB_TOKEN is not used');
       const pushes = http.requests.filter((request) => request.path.endsWith('/git-receive-pack'));
       expect(pushes.length).toBeGreaterThan(0);
