@@ -217,9 +217,12 @@ function sandboxDashboardFile(options: Options): string | null {
 
 /**
  * The dashboard step, or null when off: `dashboard:` in the config, by default on with the GitHub forge only (the
- * local forge has no one to tick boxes but the operator). `render` is what fills the body.
+ * local forge has no one to tick boxes but the operator). `render` is what fills the body. The stand-in renderer shows
+ * only what this run planned, so a run of one task or one environment (each job of the workflow) would replace the
+ * others' content every time: such a run leaves the dashboard alone.
  */
 export function selectDashboard(
+  options: Pick<Options, 'task' | 'env'>,
   config: BotConfig,
   forge: Forge,
   log: (line: string) => void,
@@ -227,6 +230,10 @@ export function selectDashboard(
 ): DashboardStep | null {
   const enabled = config.dashboard ?? forge instanceof GitHubForge;
   if (!enabled || !hasDashboard(forge)) return null;
+  if (render === renderRunSummary && (options.task !== null || options.env !== null)) {
+    log('dashboard: left alone by a run of some tasks or environments only (run without --task and --env to update it)');
+    return null;
+  }
   return new DashboardStep(forge.dashboard, render, log);
 }
 

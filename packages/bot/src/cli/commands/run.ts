@@ -93,7 +93,7 @@ export async function runWithOptions(options: Options, io: CommandIo): Promise<n
       log,
       github.app,
     );
-    const dashboard = compose.selectDashboard(config!, forge, log);
+    const dashboard = compose.selectDashboard(options, config!, forge, log);
     log(`registry source: ${sources.registry.describe}`);
     log(`forge: ${forge.describe}`);
     if (dashboard) log(`dashboard: ${dashboard.where}`);

@@ -278,6 +278,14 @@ describe('the dashboard step in a run (CLI, real registry and bare git remote, t
     ]);
     expect(world.github.issues[0]!.body).toBe(`- [x] promote now\n${DASHBOARD_MARKER}`);
 
+    // A run of one task (each job of the workflow) does not replace the dashboard with its own part of the picture.
+    const writes = world.github.writeCount();
+    const partial = await world.run('run', '--task', 'image-update', '--json');
+    expect(partial.code, partial.stderr).toBe(0);
+    expect(partial.json.dashboard).toBeNull();
+    expect(partial.stderr).toContain('dashboard: left alone by a run of some tasks or environments only');
+    expect(world.github.writeCount()).toBe(writes);
+
     const off = await dashboardWorld(false);
     const quiet = await off.run('run', '--json');
     expect(quiet.code, quiet.stderr).toBe(0);
