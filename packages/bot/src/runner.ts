@@ -5,6 +5,7 @@ import { applyStandaloneEffects, describeEffects, withEffects } from './effects.
 import type { GitIdentity, GitWorkspace } from './git/workspace.ts';
 import { baseLabels, inspectMarker, markClosedForHold, parseBranch, type EffectContext, type Plan, type Skip, type TaskResult } from './plan.ts';
 import type { TreeReader } from './repo/tree.ts';
+import type { DashboardOutcome, DashboardStep } from './sources/forge/dashboard.ts';
 import { HOLD_LABEL, type BotPullRequests, type Forge, type IgnoredPullRequest, type PullRequestRecord } from './sources/forge/types.ts';
 import type { DrainSourceFor } from './sources/drain/for-environment.ts';
 import type { KubeHealth } from './sources/kube/health.ts';
@@ -127,6 +128,8 @@ export interface RunResult {
   forgeWrites: number;
   /** What the run's PR-less effects did (e.g. unused Conductor keys deleted or kept), one line each. */
   cleanups: string[];
+  /** What the dashboard step did; null when the dashboard is off. */
+  dashboard?: DashboardOutcome | null;
 }
 
 export interface RunInputs {
@@ -148,6 +151,8 @@ export interface RunInputs {
   identity: GitIdentity;
   /** Aborted on SIGINT/SIGTERM: the run stops at the next step boundary and the usual error path undoes its work. */
   signal?: AbortSignal;
+  /** The dashboard issue, read before the tasks and written after them; absent or null: off. */
+  dashboard?: DashboardStep | null;
 }
 
 export function describePlan(plan: Plan): string {
@@ -172,6 +177,7 @@ export async function runPlans(inputs: RunInputs): Promise<RunResult> {
   log(`reading the bot's pull requests from ${forge.describe}`);
   const { pullRequests, ignored } = screenPullRequests(await forge.listBotPullRequests());
   for (const item of ignored) log(`ignored: ${describeIgnored(item)}`);
+  const board = inputs.dashboard ? await inputs.dashboard.read() : null;
   const { plans, skips, effects } = await planAll({
     config,
     tasks: inputs.tasks,
@@ -371,6 +377,19 @@ export async function runPlans(inputs: RunInputs): Promise<RunResult> {
     }
     await forge.closePullRequest(pr, `Closed by gitops-bot: ${reason}.`);
     result.closed.push({ branch: pr.branch, number: pr.number, reason });
+  }
+  if (inputs.dashboard && board) {
+    inputs.signal?.throwIfAborted();
+    const plansShown = result.applied.map((item) => ({
+      task: item.plan.task,
+      env: item.plan.env,
+      subject: item.plan.subject,
+      branch: item.plan.branch,
+      title: item.plan.title,
+      pr: item.pr,
+      outcome: item.outcome,
+    }));
+    result.dashboard = await inputs.dashboard.publish(board, { plans: plansShown, skips }, { dryRun: inputs.dryRun, print: inputs.print });
   }
   result.forgeWrites = forge.stats.writes;
   return result;

@@ -21,6 +21,8 @@ export interface FixtureOptions {
   /** Per environment, overrides of an image's tag/digest. */
   pins?: Record<string, Record<string, { tag: string; digest: string }>>;
   registryHosts?: string[];
+  /** The dashboard issue (on by default with the GitHub forge); off unless asked for, so PR tests count PR writes only. */
+  dashboard?: boolean;
 }
 
 /** An environment's image pins file (`overlays/<env>/images/kustomization.yaml`): a Component holding only images:. */
@@ -58,6 +60,7 @@ export function fixtureFiles(options: FixtureOptions): Record<string, string> {
     '  type: github',
     '  baseBranch: main',
     '  labels: [gitops-bot]',
+    `dashboard: ${options.dashboard === true}`,
     ...(options.registryHosts?.length ? ['registries:', ...options.registryHosts.flatMap((host) => [`  "${host}":`, '    plainHttp: true'])] : []),
     '',
   ];

@@ -19,6 +19,15 @@ export const OPERATIONS: Record<string, string[]> = {
   '/repos/{owner}/{repo}/issues/{issue_number}/comments': ['post'],
   /** Who the token is (the bot's identity for telling its own PRs from forged ones); refused for installation tokens. */
   '/user': ['get'],
+  /** GitHub App authentication: the App (its slug names its bot user), its installation on the repository, a token. */
+  '/app': ['get'],
+  '/repos/{owner}/{repo}/installation': ['get'],
+  '/app/installations/{installation_id}/access_tokens': ['post'],
+  /** The dashboard issue: found among the bot's issues, created once, read (conditionally) and edited in place. */
+  '/repos/{owner}/{repo}/issues': ['get', 'post'],
+  '/repos/{owner}/{repo}/issues/{issue_number}': ['get', 'patch'],
+  /** Whether whoever ticked a dashboard checkbox may write to the repository. */
+  '/repos/{owner}/{repo}/collaborators/{username}/permission': ['get'],
 };
 
 const require = createRequire(import.meta.url);

@@ -4,7 +4,7 @@
  * published OpenAPI description (openapi/github-subset.json, extracted by scripts/extract-github-openapi.ts); a shape
  * mismatch is recorded in `violations` and answered with a 500 so the test fails loudly.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createPublicKey, randomBytes, verify, type KeyObject } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { pathTemplateRegex } from './openapi-path.ts';
+import { executeGraphql } from './github-fake-graphql.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
@@ -44,6 +45,9 @@ interface Operation {
 function rewriteRefs(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(rewriteRefs);
   if (!node || typeof node !== 'object') return node;
+  // OpenAPI 3.0's `nullable` beside oneOf/anyOf (no `type`), which Ajv refuses: the same meaning in JSON Schema.
+  const { nullable, ...rest } = node as Record<string, unknown>;
+  if (nullable === true && !('type' in rest)) return { anyOf: [rewriteRefs(rest), { type: 'null' }] };
   return Object.fromEntries(
     Object.entries(node).map(([key, value]) => [key, key === '$ref' && typeof value === 'string' ? `github${value}` : rewriteRefs(value)]),
   );
@@ -129,6 +133,11 @@ class SpecValidator {
   }
 }
 
+/** A sample of a schema that is nullable as a whole (GitHub's `integration`), as the object it is when present. */
+function sampleObject(spec: SpecValidator, ref: string): Record<string, Json> {
+  return spec.sample({ ...spec.resolve<Schema>({ $ref: ref }), nullable: false }) as Record<string, Json>;
+}
+
 let sharedValidator: SpecValidator | null = null;
 function validator(): SpecValidator {
   sharedValidator ??= new SpecValidator();
@@ -178,6 +187,33 @@ export interface Fault {
   times: number;
 }
 
+/** An issue (the bot's dashboard, or one a human opened); numbered with the PRs, as on GitHub. */
+export interface FakeIssue {
+  number: number;
+  title: string;
+  body: string;
+  author: string;
+  state: 'open' | 'closed';
+  createdAt: string;
+  updatedAt: string;
+  /** Every edit of the body after creation, oldest first: who, when, and the body it left (GraphQL `userContentEdits`). */
+  edits: Array<{ editor: string; editedAt: string; body: string }>;
+}
+
+/** A GitHub App whose JWTs the fake verifies (RS256 with `publicKey`, `iss` = `id`, `exp` at most 10 minutes ahead). */
+export interface FakeApp {
+  id: number;
+  slug: string;
+  /** PEM or KeyObject of the App's public key; the matching private key stays with the test. */
+  publicKey: string | KeyObject;
+  /** The installation on this repository (default 1); null: the App is not installed here (404). */
+  installationId?: number | null;
+  /** Makes the installation tokens (default: `ghs_` + random), e.g. for a git server that must know the token. */
+  issueToken?: () => string;
+}
+
+export type FakeRole = 'admin' | 'maintain' | 'write' | 'triage' | 'read';
+
 export interface GitHubFake {
   readonly url: string;
   readonly owner: string;
@@ -196,6 +232,15 @@ export interface GitHubFake {
   label(number: number, label: string): void;
   /** A PR not opened by the bot's token: another user, possibly from a fork. Returns its number. */
   openPull(pull: ForeignPull): number;
+  readonly issues: FakeIssue[];
+  /** Installation tokens the fake issued (to check that one run asks for one). */
+  readonly installationTokens: string[];
+  /** An issue opened by someone on github.com (default author `someone-else`). Returns its number. */
+  openIssue(issue: { title: string; body: string; author?: string }): number;
+  /** Someone edits an issue's body on github.com (ticking a checkbox is such an edit). */
+  editIssueBody(number: number, body: string, editor: string): void;
+  /** Sets a user's role on the repository (`GET …/collaborators/{username}/permission`); others read, as on a public repository. */
+  setRole(login: string, role: FakeRole): void;
   stop(): Promise<void>;
 }
 
@@ -210,6 +255,52 @@ export interface GitHubFakeOptions {
   tokenKind?: 'user' | 'installation';
   /** A PR opened through the API is listed by `GET /pulls` only this many ms later (default 0). */
   listVisibilityDelayMs?: number;
+  /**
+   * A GitHub App: `/app` routes then need its JWT, and only the installation tokens the fake issued (for which GitHub
+   * refuses `GET /user`) act on the repository, as `<slug>[bot]`; any other token is refused (401 Bad credentials).
+   */
+  app?: FakeApp;
+  /** Repository roles by login (see `setRole`). */
+  roles?: Record<string, FakeRole>;
+  /** The clock issue timestamps come from (GitHub's are whole seconds, so edits in one second tie); default: now. */
+  clock?: () => Date;
+}
+
+/** Who a request acts as: a user, an installation (an App's bot user), or the App itself (a JWT). */
+interface Caller {
+  login: string;
+  installation: boolean;
+  app: boolean;
+}
+
+/** Routes that take the App's JWT and nothing else (GitHub's docs: "You must use a JWT to access this endpoint"). */
+const JWT_ROUTES = new Set(['GET /app', 'GET /repos/{owner}/{repo}/installation', 'POST /app/installations/{installation_id}/access_tokens']);
+
+/**
+ * Verifies an App JWT as GitHub documents it: RS256 signed by the App's key, `iss` the App's id, `iat` in the past
+ * (60 s of clock drift allowed), `exp` in the future and no more than 10 minutes ahead. Returns the refusal, or null.
+ */
+export function verifyAppJwt(jwt: string, app: { id: number }, publicKey: KeyObject, nowSeconds = Math.floor(Date.now() / 1000)): string | null {
+  const parts = jwt.split('.');
+  if (parts.length !== 3) return 'A JSON web token could not be decoded';
+  let header: { alg?: unknown };
+  let claims: { iss?: unknown; iat?: unknown; exp?: unknown };
+  try {
+    header = JSON.parse(Buffer.from(parts[0]!, 'base64url').toString('utf8')) as typeof header;
+    claims = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as typeof claims;
+  } catch {
+    return 'A JSON web token could not be decoded';
+  }
+  if (header.alg !== 'RS256') return "The JWT's algorithm must be RS256";
+  if (!verify('RSA-SHA256', Buffer.from(`${parts[0]}.${parts[1]}`), publicKey, Buffer.from(parts[2]!, 'base64url')))
+    return "A JSON web token could not be decoded (the signature does not match the App's public key)";
+  if (String(claims.iss) !== String(app.id)) return "'Issuer' claim ('iss') must be the App's id";
+  if (typeof claims.iat !== 'number' || !Number.isInteger(claims.iat) || claims.iat > nowSeconds + 60)
+    return "'Issued at' claim ('iat') must be an Integer representing a time in the past";
+  if (typeof claims.exp !== 'number' || !Number.isInteger(claims.exp) || claims.exp <= nowSeconds)
+    return "'Expiration time' claim ('exp') must be in the future (the JWT has expired)";
+  if (claims.exp > nowSeconds + 600) return "'Expiration time' claim ('exp') is too far in the future (at most 10 minutes)";
+  return null;
 }
 
 interface Route {
@@ -249,6 +340,13 @@ export async function startGitHubFake(options: GitHubFakeOptions = {}): Promise<
   let url = '';
   const login = options.login ?? 'gitops-bot';
   const thisRepo = `${owner}/${repo}`;
+  const issues: FakeIssue[] = [];
+  const installationTokens: string[] = [];
+  const tokenExpiry = new Map<string, number>();
+  const roles = new Map<string, FakeRole>(Object.entries(options.roles ?? {}).map(([name, role]) => [name.toLowerCase(), role]));
+  const appKey = options.app ? (typeof options.app.publicKey === 'string' ? createPublicKey(options.app.publicKey) : options.app.publicKey) : null;
+  const appInstallation = options.app ? (options.app.installationId === undefined ? 1 : options.app.installationId) : null;
+  const timestamp = () => (options.clock?.() ?? new Date()).toISOString().replace(/\.\d+Z$/, 'Z');
 
   const userObject = (name: string): Json => {
     const base = spec.sample({ $ref: '#/components/schemas/simple-user' }) as Record<string, Json>;
@@ -314,6 +412,66 @@ export async function startGitHubFake(options: GitHubFakeOptions = {}): Promise<
     };
   };
 
+  const issueObject = (issue: FakeIssue): Json => {
+    const base = spec.sample({ $ref: '#/components/schemas/issue' }) as Record<string, Json>;
+    const api = `${url}/repos/${owner}/${repo}/issues/${issue.number}`;
+    return {
+      ...base,
+      id: nextId + issue.number,
+      node_id: `I_${issue.number}`,
+      url: api,
+      repository_url: `${url}/repos/${owner}/${repo}`,
+      labels_url: `${api}/labels{/name}`,
+      comments_url: `${api}/comments`,
+      events_url: `${api}/events`,
+      html_url: `https://github.example.invalid/${owner}/${repo}/issues/${issue.number}`,
+      number: issue.number,
+      state: issue.state,
+      title: issue.title,
+      body: issue.body,
+      user: userObject(issue.author),
+      labels: [],
+      assignee: null,
+      milestone: null,
+      locked: false,
+      comments: 0,
+      closed_at: null,
+      created_at: issue.createdAt,
+      updated_at: issue.updatedAt,
+    };
+  };
+
+  const recordEdit = (issue: FakeIssue, body: string, editor: string) => {
+    const now = timestamp();
+    // GitHub keeps the original as the first revision once content is first edited.
+    if (issue.edits.length === 0) issue.edits.push({ editor: issue.author, editedAt: issue.createdAt, body: issue.body });
+    issue.edits.push({ editor, editedAt: now, body });
+    issue.body = body;
+    issue.updatedAt = now;
+  };
+
+  /** The caller behind an Authorization header, or why GitHub would refuse it. */
+  const authenticate = (authorization: string): Caller | string => {
+    const match = /^(token|bearer) (\S+)$/i.exec(authorization);
+    if (!match) return 'Requires authentication';
+    const credential = match[2]!;
+    if (!options.app) return { login, installation: options.tokenKind === 'installation', app: false };
+    const bot = `${options.app.slug}[bot]`;
+    if (credential.split('.').length === 3) {
+      const refusal = verifyAppJwt(credential, options.app, appKey!);
+      return refusal ?? { login: bot, installation: false, app: true };
+    }
+    const expiry = tokenExpiry.get(credential);
+    if (expiry === undefined || expiry <= Date.now()) return 'Bad credentials';
+    return { login: bot, installation: true, app: false };
+  };
+
+  /** A strong validator over what the issue's representation depends on, for conditional GETs. */
+  const issueEtag = (issue: FakeIssue): string =>
+    `"${createHash('sha256')
+      .update(JSON.stringify([issue.title, issue.body, issue.state, issue.updatedAt, issue.edits.length]))
+      .digest('hex')}"`;
+
   const rateHeaders = (): Record<string, string> => ({
     'x-ratelimit-limit': '5000',
     'x-ratelimit-remaining': '4999',
@@ -331,7 +489,14 @@ export async function startGitHubFake(options: GitHubFakeOptions = {}): Promise<
     },
   ];
 
-  async function handle(route: Route, params: Record<string, string>, query: URLSearchParams, body: Record<string, Json> | null): Promise<[number, Json]> {
+  async function handle(
+    route: Route,
+    params: Record<string, string>,
+    query: URLSearchParams,
+    body: Record<string, Json> | null,
+    who: Caller,
+    headers: IncomingMessage['headers'] = {},
+  ): Promise<[number, Json, Record<string, string>?]> {
     const key = `${route.method} ${route.template}`;
     const number = Number(params.pull_number ?? params.issue_number);
     const find = () => pulls.find((pull) => pull.number === number);
@@ -369,7 +534,7 @@ export async function startGitHubFake(options: GitHubFakeOptions = {}): Promise<
           labels: [],
           comments: [],
           createdAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-          author: login,
+          author: who.login,
           headRepo: thisRepo,
           visibleAt: Date.now() + (options.listVisibilityDelayMs ?? 0),
         };
@@ -409,7 +574,7 @@ export async function startGitHubFake(options: GitHubFakeOptions = {}): Promise<
       }
       case 'GET /user': {
         // An installation token is not a user; GitHub answers 403 "Resource not accessible by integration".
-        if (options.tokenKind === 'installation')
+        if (who.installation)
           return [
             403,
             {
@@ -419,7 +584,121 @@ export async function startGitHubFake(options: GitHubFakeOptions = {}): Promise<
             },
           ];
         const user = spec.sample({ $ref: '#/components/schemas/private-user' }) as Record<string, Json>;
-        return [200, { ...user, ...(userObject(login) as Record<string, Json>), user_view_type: 'private' }];
+        return [200, { ...user, ...(userObject(who.login) as Record<string, Json>), user_view_type: 'private' }];
+      }
+      case 'GET /app': {
+        const app = options.app!;
+        const integration = sampleObject(spec, '#/components/schemas/integration');
+        return [
+          200,
+          { ...integration, id: app.id, slug: app.slug, name: app.slug, html_url: `https://github.example.invalid/apps/${app.slug}`, owner: userObject(owner) },
+        ];
+      }
+      case 'GET /repos/{owner}/{repo}/installation': {
+        if (appInstallation === null)
+          return [
+            404,
+            { message: 'Not Found', documentation_url: 'https://docs.github.com/rest/apps/apps#get-a-repository-installation-for-the-authenticated-app' },
+          ];
+        const installation = spec.sample({ $ref: '#/components/schemas/installation' }) as Record<string, Json>;
+        return [
+          200,
+          {
+            ...installation,
+            id: appInstallation,
+            app_id: options.app!.id,
+            app_slug: options.app!.slug,
+            account: userObject(owner),
+            access_tokens_url: `${url}/app/installations/${appInstallation}/access_tokens`,
+            html_url: `https://github.example.invalid/organizations/${owner}/settings/installations/${appInstallation}`,
+            repositories_url: `${url}/installation/repositories`,
+          },
+        ];
+      }
+      case 'POST /app/installations/{installation_id}/access_tokens': {
+        if (appInstallation === null || Number(params.installation_id) !== appInstallation)
+          return [404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app' }];
+        // Installation tokens are `ghs_` + random, valid for one hour (GitHub's docs for this endpoint).
+        const token = options.app!.issueToken?.() ?? `ghs_${randomBytes(27).toString('base64url')}`;
+        installationTokens.push(token);
+        tokenExpiry.set(token, Date.now() + 3_600_000);
+        return [
+          201,
+          {
+            token,
+            expires_at: new Date(Date.now() + 3_600_000).toISOString().replace(/\.\d+Z$/, 'Z'),
+            permissions: { contents: 'write', pull_requests: 'write', issues: 'write' },
+            repository_selection: 'selected',
+          },
+        ];
+      }
+      case 'GET /repos/{owner}/{repo}/issues': {
+        const state = query.get('state') ?? 'open';
+        const creator = query.get('creator');
+        const perPage = Number(query.get('per_page') ?? 30);
+        const page = Number(query.get('page') ?? 1);
+        // GitHub lists PRs among issues (with a `pull_request` key); only the issues are modelled here.
+        let list = issues.filter((issue) => state === 'all' || issue.state === state);
+        if (creator) list = list.filter((issue) => issue.author.toLowerCase() === creator.toLowerCase());
+        list = [...list].sort((a, b) => (query.get('direction') === 'asc' ? a.number - b.number : b.number - a.number));
+        return [200, list.slice((page - 1) * perPage, page * perPage).map(issueObject)];
+      }
+      case 'POST /repos/{owner}/{repo}/issues': {
+        const now = timestamp();
+        const issue: FakeIssue = {
+          number: nextNumber++,
+          title: String(body!.title),
+          body: String(body!.body ?? ''),
+          author: who.login,
+          state: 'open',
+          createdAt: now,
+          updatedAt: now,
+          edits: [],
+        };
+        issues.push(issue);
+        return [201, issueObject(issue)];
+      }
+      case 'GET /repos/{owner}/{repo}/issues/{issue_number}': {
+        const issue = issues.find((candidate) => candidate.number === number);
+        if (!issue) return [404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' }];
+        const etag = issueEtag(issue);
+        if (headers['if-none-match'] === etag) return [304, null, { etag }];
+        return [200, issueObject(issue), { etag }];
+      }
+      case 'PATCH /repos/{owner}/{repo}/issues/{issue_number}': {
+        const issue = issues.find((candidate) => candidate.number === number);
+        if (!issue) return [404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' }];
+        if (typeof body!.title === 'string') issue.title = body!.title;
+        if (body!.state === 'closed' || body!.state === 'open') issue.state = body!.state;
+        if (typeof body!.body === 'string' && body!.body !== issue.body) recordEdit(issue, body!.body, who.login);
+        issue.updatedAt = timestamp();
+        return [200, issueObject(issue)];
+      }
+      case 'GET /repos/{owner}/{repo}/collaborators/{username}/permission': {
+        const username = decodeURIComponent(params.username!);
+        const role = roles.get(username.toLowerCase()) ?? 'read';
+        // `permission` is the legacy name: maintain reads as write, triage as read (GitHub's docs for this endpoint).
+        const permission = role === 'maintain' ? 'write' : role === 'triage' ? 'read' : role;
+        const collaborator = sampleObject(spec, '#/components/schemas/nullable-collaborator');
+        return [
+          200,
+          {
+            permission,
+            role_name: role,
+            user: {
+              ...collaborator,
+              ...(userObject(username) as Record<string, Json>),
+              permissions: {
+                admin: role === 'admin',
+                maintain: role === 'admin' || role === 'maintain',
+                push: role !== 'read' && role !== 'triage',
+                triage: role !== 'read',
+                pull: true,
+              },
+              role_name: role,
+            },
+          },
+        ];
       }
       default:
         return [404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' }];
@@ -485,8 +764,15 @@ export async function startGitHubFake(options: GitHubFakeOptions = {}): Promise<
         response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...rateHeaders(), ...headers });
         response.end(payload === null ? '' : JSON.stringify(payload));
       };
-      if (!/^(token|Bearer) \S+$/.test(request.headers.authorization ?? '')) {
-        send(401, { message: 'Requires authentication', documentation_url: 'https://docs.github.com/rest' });
+      const who = authenticate(request.headers.authorization ?? '');
+      if (typeof who === 'string') {
+        send(401, { message: who, documentation_url: 'https://docs.github.com/rest' });
+        return;
+      }
+      if (method === 'POST' && requestUrl.pathname === '/graphql') {
+        // GraphQL is not in the REST description: the query is checked against GitHub's GraphQL schema instead.
+        const result = await executeGraphql(rawBody, { who: who.login, owner, repo, issues, violations });
+        send(200, result as Json);
         return;
       }
       const route = routes.find((candidate) => candidate.method === method && candidate.regex.test(requestUrl.pathname));
@@ -500,6 +786,16 @@ export async function startGitHubFake(options: GitHubFakeOptions = {}): Promise<
       const operation = spec.spec.paths[route.template]![route.method.toLowerCase()]!;
       if (route.names.includes('owner') && (params.owner !== owner || params.repo !== repo)) {
         send(404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' });
+        return;
+      }
+      const jwtRoute = JWT_ROUTES.has(`${route.method} ${route.template}`);
+      if (jwtRoute && (!options.app || !who.app)) {
+        send(401, { message: 'A JSON web token could not be decoded', documentation_url: 'https://docs.github.com/rest' });
+        return;
+      }
+      if (!jwtRoute && who.app) {
+        // A JWT only acts as the App itself; the repository needs an installation token.
+        send(403, { message: 'Resource not accessible by integration', documentation_url: 'https://docs.github.com/rest' });
         return;
       }
       const { body, problems } = validateRequest(route, operation, params, requestUrl.searchParams, rawBody);
@@ -519,10 +815,12 @@ export async function startGitHubFake(options: GitHubFakeOptions = {}): Promise<
         payload = fault.body ?? { message: `fault ${fault.status}`, documentation_url: 'https://docs.github.com/rest' };
         headers = fault.headers ?? {};
       } else {
-        [status, payload] = await handle(route, params, requestUrl.searchParams, body);
+        let extra: Record<string, string> | undefined;
+        [status, payload, extra] = await handle(route, params, requestUrl.searchParams, body, who, request.headers);
+        headers = extra ?? {};
         // Conditional requests as GitHub documents them: every 200 GET carries an ETag of its content, and a request
         // whose If-None-Match names it gets 304 Not Modified (with no body), where the operation declares one.
-        if (method === 'GET' && status === 200) {
+        if (method === 'GET' && status === 200 && !headers.etag) {
           const etag = `W/"${createHash('sha256').update(JSON.stringify(payload)).digest('hex')}"`;
           headers = { ...headers, etag };
           const ifNoneMatch = request.headers['if-none-match'];
@@ -567,10 +865,11 @@ export async function startGitHubFake(options: GitHubFakeOptions = {}): Promise<
     pulls,
     calls,
     violations,
-    writeCount: () => calls.filter((call) => call.method !== 'GET' && call.method !== 'HEAD').length,
+    // GraphQL is POSTed but the fake answers queries only (it has no mutations): reads.
+    writeCount: () => calls.filter((call) => call.method !== 'GET' && call.method !== 'HEAD' && call.path !== '/graphql').length,
     countsByKind: () => ({
-      reads: calls.filter((call) => call.method === 'GET' || call.method === 'HEAD').length,
-      writes: calls.filter((call) => call.method !== 'GET' && call.method !== 'HEAD').length,
+      reads: calls.filter((call) => call.method === 'GET' || call.method === 'HEAD' || call.path === '/graphql').length,
+      writes: calls.filter((call) => call.method !== 'GET' && call.method !== 'HEAD' && call.path !== '/graphql').length,
       notModified: calls.filter((call) => call.status === 304).length,
     }),
     injectFault: (fault) => faults.push({ ...fault }),
@@ -597,6 +896,29 @@ export async function startGitHubFake(options: GitHubFakeOptions = {}): Promise<
       });
       return number;
     },
+    issues,
+    installationTokens,
+    openIssue: (issue) => {
+      const now = timestamp();
+      const number = nextNumber++;
+      issues.push({
+        number,
+        title: issue.title,
+        body: issue.body,
+        author: issue.author ?? 'someone-else',
+        state: 'open',
+        createdAt: now,
+        updatedAt: now,
+        edits: [],
+      });
+      return number;
+    },
+    editIssueBody: (number, body, editor) => {
+      const issue = issues.find((candidate) => candidate.number === number);
+      if (!issue) throw new Error(`no issue #${number}`);
+      recordEdit(issue, body, editor);
+    },
+    setRole: (name, role) => void roles.set(name.toLowerCase(), role),
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -1,17 +1,19 @@
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { simpleGit } from 'simple-git';
 import { DiskCache, defaultCacheDir } from '../cache/disk-cache.ts';
 import { CONFIG_PATH } from '../config/load.ts';
 import type { BotConfig } from '../config/schema.ts';
-import { ConfigError, UsageError } from '../errors.ts';
+import { ConfigError, ForgeError, UsageError } from '../errors.ts';
 import { conductorClients } from '../sources/conductor/factory.ts';
 import { KubeRolloutCheck } from '../sources/conductor/rollout-check.ts';
 import { defaultDrainSourceFor, type DrainSourceFor } from '../sources/drain/for-environment.ts';
 import { DrainReadError, NOT_CONFIGURED } from '../sources/drain/source.ts';
 import { GitHubForge, githubSettingsFromEnv } from '../sources/forge/github.ts';
+import { APP_ID_ENV, authenticateAsApp, githubAppSettingsFromEnv, type GitHubAppAuth } from '../sources/forge/github-auth.ts';
 import { LocalForge } from '../sources/forge/local.ts';
-import type { Forge } from '../sources/forge/types.ts';
+import { DashboardStep, renderRunSummary, type RenderDashboard } from '../sources/forge/dashboard.ts';
+import { hasDashboard, type Forge } from '../sources/forge/types.ts';
 import { KubeClientHealth, type KubeHealth } from '../sources/kube/health.ts';
 import { CatalogRegistry, EMBEDDED_CATALOG } from '../sources/registry/catalog.ts';
 import { UnreachableFallbackRegistry } from '../sources/registry/fallback.ts';
@@ -142,6 +144,35 @@ export async function assertCatalogRunAllowed(options: Options): Promise<void> {
   );
 }
 
+/** How the run reaches GitHub: the environment whose GITHUB_TOKEN git and the forge use, and the App behind it, if any. */
+export interface GitHubAccess {
+  env: NodeJS.ProcessEnv;
+  app: GitHubAppAuth | null;
+}
+
+/**
+ * With `GITOPS_BOT_APP_ID` set (and the GitHub forge not ruled out), authenticates as the GitHub App once per run and
+ * puts its installation token where GITHUB_TOKEN was, so git pushes and API calls both act as the App (whose PRs
+ * trigger CI, unlike Actions' GITHUB_TOKEN). Without it, the environment is used as it is.
+ */
+export async function githubAccess(options: Options, config: BotConfig | null, env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<GitHubAccess> {
+  if (options.forge === 'local' || (options.forge !== 'github' && config !== null && config.forge.type !== 'github')) return { env, app: null };
+  const settings = githubAppSettingsFromEnv(env);
+  if (!settings) return { env, app: null };
+  if (env.GITHUB_TOKEN) log(`github: ${APP_ID_ENV} is set, so the bot acts as the GitHub App; GITHUB_TOKEN is not used`);
+  const fromEnv = githubSettingsFromEnv(env);
+  const app = await authenticateAsApp(
+    settings,
+    {
+      owner: config?.forge.owner ?? fromEnv.owner ?? null,
+      repo: config?.forge.repo ?? fromEnv.repo ?? null,
+      ...(fromEnv.baseUrl ? { baseUrl: fromEnv.baseUrl } : {}),
+    },
+    log,
+  );
+  return { env: { ...env, GITHUB_TOKEN: app.token }, app };
+}
+
 /** The forge; built after the clone in `run`, because the local forge reads branches from it. */
 export function selectForge(
   options: Options,
@@ -151,10 +182,18 @@ export function selectForge(
   print: (text: string) => void,
   log: (line: string) => void,
   cache: DiskCache | null = null,
+  app: GitHubAppAuth | null = null,
 ): Forge {
   const settings = githubSettingsFromEnv(env);
+  // A pinned login that is not the App's would trust another author's PRs (or none of the App's own): refuse.
+  if (app && config.forge.botLogin && config.forge.botLogin.toLowerCase() !== app.botLogin.toLowerCase())
+    throw new ForgeError(
+      `forge.botLogin is ${config.forge.botLogin}, but the GitHub App's bot user is ${app.botLogin}`,
+      undefined,
+      `set forge.botLogin in .github/gitops-bot.yaml to "${app.botLogin}" (or remove it: with an App the bot knows its own login), or set ${APP_ID_ENV} to the App it names`,
+    );
   const kind = options.forge ?? (config.forge.type === 'github' && settings.token ? 'github' : 'local');
-  if (kind === 'local') return new LocalForge(listLocalBranches, print);
+  if (kind === 'local') return new LocalForge(listLocalBranches, print, sandboxDashboardFile(options));
   if (!settings.token)
     throw new ConfigError(
       '--forge github needs a token',
@@ -172,12 +211,46 @@ export function selectForge(
     owner,
     repo,
     inActions: settings.inActions,
-    ...(config.forge.botLogin ? { botLogin: config.forge.botLogin } : {}),
+    ...(app ? { botLogin: app.botLogin } : config.forge.botLogin ? { botLogin: config.forge.botLogin } : {}),
     ...(settings.baseUrl ? { baseUrl: settings.baseUrl } : {}),
     ...(writeInterval === '0' ? { minWriteIntervalMs: 0, retryAfterBaseValue: 10 } : {}),
     log,
     cache,
   });
+}
+
+/**
+ * With `--remote` naming a local bare repository (a sandbox), the local forge keeps the dashboard in a file inside it,
+ * where git ignores it; anywhere else it prints the dashboard.
+ */
+function sandboxDashboardFile(options: Options): string | null {
+  const remote = options.remote;
+  if (!remote || remote.includes('://') || /^[^/]*:/.test(remote)) return null;
+  const dir = resolve(remote);
+  const bare = existsSync(join(dir, 'HEAD')) && existsSync(join(dir, 'objects')) && existsSync(join(dir, 'refs')) && !existsSync(join(dir, '.git'));
+  return bare ? join(dir, 'gitops-bot-dashboard.md') : null;
+}
+
+/**
+ * The dashboard step, or null when off: `dashboard:` in the config, by default on with the GitHub forge only (the
+ * local forge has no one to tick boxes but the operator). `render` is what fills the body. The stand-in renderer shows
+ * only what this run planned, so a run of one task or one environment (each job of the workflow) would replace the
+ * others' content every time: such a run leaves the dashboard alone.
+ */
+export function selectDashboard(
+  options: Pick<Options, 'task' | 'env'>,
+  config: BotConfig,
+  forge: Forge,
+  log: (line: string) => void,
+  render: RenderDashboard = renderRunSummary,
+): DashboardStep | null {
+  const enabled = config.dashboard ?? forge instanceof GitHubForge;
+  if (!enabled || !hasDashboard(forge)) return null;
+  if (render === renderRunSummary && (options.task !== null || options.env !== null)) {
+    log('dashboard: left alone by a run of some tasks or environments only (run without --task and --env to update it)');
+    return null;
+  }
+  return new DashboardStep(forge.dashboard, render, log);
 }
 
 function conductorAccess(config: BotConfig): Record<string, { url: string; adminKeyEnv: string }> {

@@ -306,6 +306,8 @@ export const configSchema = z
     /** Replaced by apps: (kept only to say so). */
     appVersions: z.unknown().optional(),
     secretRotation: secretRotationSchema.optional(),
+    /** The dashboard issue (README "Which pull requests are the bot's own"). Default: on with the GitHub forge. */
+    dashboard: z.boolean().optional(),
   })
   .superRefine((config, ctx) => {
     const envNames = new Set<string>();

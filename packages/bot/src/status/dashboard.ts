@@ -11,7 +11,10 @@ import { renderStatusMarkdown } from './render.ts';
  * hidden id names an action this very model offers (and the forge side checks the editor's write access).
  */
 
-export const DASHBOARD_MARKER = '<!-- gitops-bot:dashboard -->';
+// One marker for the renderer and the forge that finds the issue by it.
+import { DASHBOARD_MARKER } from '../sources/forge/types.ts';
+
+export { DASHBOARD_MARKER };
 const START = '<!-- gitops-bot:dashboard:start -->';
 const END = '<!-- gitops-bot:dashboard:end -->';
 

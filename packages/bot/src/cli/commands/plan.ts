@@ -39,7 +39,8 @@ export async function run(values: Parameters<typeof toOptions>[0], io: CommandIo
   const log = (line: string) => io.stderr(`${line}\n`);
   const cache = await compose.openCache(options, io.env, log);
   const sources = compose.composeSources(config, options, io.env, 'plan', cache);
-  const forge = compose.selectForge(options, config, io.env, () => localBotBranches(root), log, log, cache);
+  const github = await compose.githubAccess(options, config, io.env, log);
+  const forge = compose.selectForge(options, config, github.env, () => localBotBranches(root), log, log, cache, github.app);
   const tree = fsTree(root);
   await checkConfigAgainstTree(config, tree, configFile);
   log(`registry source: ${sources.registry.describe}`);

@@ -63,9 +63,16 @@ export async function runWithOptions(options: Options, io: CommandIo): Promise<n
       : null;
   const base = local?.forge.baseBranch ?? 'main';
   const identity = local?.forge.author ?? { name: 'dbos-gitops-bot', email: 'dbos-gitops-bot@users.noreply.github.com' };
+  // A GitHub App's installation token replaces GITHUB_TOKEN for git and the forge alike; the checkout's persisted
+  // header (Actions' GITHUB_TOKEN, whose pushes trigger no CI) is then not inherited.
+  const github = await compose.githubAccess(options, local, io.env, log);
   // Credentials reach git through its environment only, never the clone's .git/config or a command line.
-  const access = await resolveGitAccess(remote, { checkoutDir: root, env: io.env });
-  log(`cloning ${access.remote} (${base}) into a temporary directory${access.sources.length > 0 ? `; credentials from ${access.sources.join(', ')}` : ''}`);
+  const access = await resolveGitAccess(remote, { checkoutDir: github.app ? null : root, env: github.env });
+  // With an App, "GITHUB_TOKEN" in the sources is the App's installation token, which took its place.
+  const credentialSources = github.app ? access.sources.map((source) => source.replace('GITHUB_TOKEN', "the GitHub App's installation token")) : access.sources;
+  log(
+    `cloning ${access.remote} (${base}) into a temporary directory${credentialSources.length > 0 ? `; credentials from ${credentialSources.join(', ')}` : ''}`,
+  );
   io.progress(`cloning ${access.remote}`);
   const workspace = await GitWorkspace.clone(access, base, identity, io.signal ? { signal: io.signal } : {});
   try {
@@ -81,14 +88,17 @@ export async function runWithOptions(options: Options, io: CommandIo): Promise<n
     const forge = compose.selectForge(
       options,
       config!,
-      io.env,
+      github.env,
       async () => [...(await workspace.botBranches()).keys()],
       (text) => io.stdout(`${text}\n`),
       log,
       cache,
+      github.app,
     );
+    const dashboard = compose.selectDashboard(options, config!, forge, log);
     log(`registry source: ${sources.registry.describe}`);
     log(`forge: ${forge.describe}`);
+    if (dashboard) log(`dashboard: ${dashboard.where}`);
     io.progress('planning and applying');
     const result = await runner.runPlans({
       config: config!,
@@ -105,6 +115,7 @@ export async function runWithOptions(options: Options, io: CommandIo): Promise<n
       log,
       print: (text) => (options.json ? io.stderr(`${text}\n`) : io.stdout(`${text}\n`)),
       identity,
+      dashboard,
       ...(io.signal ? { signal: io.signal } : {}),
     });
     // In GitHub Actions: the job summary (status + what this run did) and one log group per task.
@@ -138,6 +149,7 @@ export async function runWithOptions(options: Options, io: CommandIo): Promise<n
         registryCalls: sources.registry.stats,
         forgeCalls: forge.stats,
         cache: cache ? { dir: cache.dir, ...cache.stats } : null,
+        dashboard: result.dashboard ?? null,
       };
       io.stdout(`${JSON.stringify(data, null, 2)}\n`);
       return 0;
@@ -181,6 +193,11 @@ export function runReport(
   for (const closed of result.closed) add(taskOf(closed.branch), `closed              ${closed.branch} (PR #${closed.number}): ${closed.reason}`);
   for (const skip of result.skips) add(skip.task, `not proposed        ${skip.task} ${skip.env} ${skip.subject}: ${skip.reason}`);
   for (const item of result.ignored) add('ignored', `ignored             ${describeIgnored(item)}`);
+  if (result.dashboard && result.dashboard.outcome !== 'dry-run')
+    add(
+      'dashboard',
+      `dashboard           ${result.dashboard.outcome}: ${result.dashboard.url}${'reason' in result.dashboard ? ` (${result.dashboard.reason})` : ''}`,
+    );
   return {
     groups: [...groups].map(([task, taskLines]) => ({ task, lines: taskLines })),
     lines,

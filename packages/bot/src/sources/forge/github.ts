@@ -5,6 +5,7 @@ import type { DiskCache } from '../../cache/disk-cache.ts';
 import { ExistingPullRequestError, ForgeError, RateLimitError } from '../../errors.ts';
 import { countingFetch } from '../http/counting-fetch.ts';
 import type { BotPullRequests, Forge, ForgeCapabilities, ForgeStats, IgnoredPullRequest, PullRequestDraft, PullRequestRecord } from './types.ts';
+import { DASHBOARD_MARKER, withDashboardMarker, type DashboardEditors, type DashboardForge, type DashboardIssue, type RepositoryRole } from './types.ts';
 
 const ThrottledOctokit = Octokit.plugin(throttling, retry);
 
@@ -437,6 +438,147 @@ export class GitHubForge implements Forge {
       await this.octokit.rest.pulls.update({ ...this.repoParams, pull_number: pr.number, state: 'closed' });
     } catch (error) {
       throw translate(error, `close pull request #${pr.number}`);
+    }
+  }
+
+  /** The dashboard capability: this forge keeps the dashboard as an issue of the repository. */
+  get dashboard(): DashboardForge {
+    return this;
+  }
+
+  get dashboardWhere(): string {
+    return `an issue of ${this.fullName}`;
+  }
+
+  /** The newest issue the bot itself opened with the marker; issues by anyone else are never taken for it. */
+  async findDashboard(): Promise<DashboardIssue | null> {
+    const login = await this.identity();
+    const pages = this.options.maxListPages ?? 3;
+    try {
+      for (let page = 1; page <= pages; page++) {
+        this.stats.reads++;
+        // `creator` narrows the list on GitHub's side; the author is checked again here, as for PRs.
+        const { data } = await this.octokit.rest.issues.listForRepo({
+          ...this.repoParams,
+          state: 'all',
+          creator: login,
+          sort: 'created',
+          direction: 'desc',
+          per_page: 100,
+          page,
+        });
+        for (const issue of data) {
+          if (issue.pull_request) continue;
+          const body = issue.body ?? '';
+          if (!sameLogin(issue.user?.login ?? '', login) || !body.includes(DASHBOARD_MARKER)) continue;
+          return {
+            number: issue.number,
+            title: issue.title,
+            body,
+            state: issue.state === 'open' ? 'open' : 'closed',
+            url: issue.html_url,
+            author: issue.user?.login ?? '',
+          };
+        }
+        if (data.length < 100) break;
+      }
+    } catch (error) {
+      throw translate(error, 'list issues to find the dashboard');
+    }
+    return null;
+  }
+
+  async createDashboard(title: string, body: string): Promise<DashboardIssue> {
+    try {
+      this.stats.writes++;
+      const { data } = await this.octokit.rest.issues.create({ ...this.repoParams, title, body: withDashboardMarker(body) });
+      return { number: data.number, title: data.title, body: data.body ?? '', state: 'open', url: data.html_url, author: data.user?.login ?? '' };
+    } catch (error) {
+      throw translate(error, 'open the dashboard issue (the token needs `issues: write`)');
+    }
+  }
+
+  async updateDashboard(issue: DashboardIssue, body: string): Promise<boolean> {
+    const next = withDashboardMarker(body);
+    // Nothing new, nothing written: a re-run with the same state makes no request at all.
+    if (next === issue.body) return false;
+    try {
+      this.stats.writes++;
+      await this.octokit.rest.issues.update({ ...this.repoParams, issue_number: issue.number, body: next });
+      issue.body = next;
+      return true;
+    } catch (error) {
+      throw translate(error, `update the dashboard issue #${issue.number} (the token needs \`issues: write\`)`);
+    }
+  }
+
+  /**
+   * Who edited the body since the bot's own last edit, from GraphQL `Issue.userContentEdits` (REST has no edit
+   * history). The order GitHub lists edits in is not relied on: they are sorted by `editedAt`. A history longer than
+   * one page is reported incomplete, so the caller honours nothing rather than miss an editor.
+   */
+  async tickedBy(issue: DashboardIssue): Promise<DashboardEditors> {
+    const login = await this.identity();
+    type Edits = {
+      repository: {
+        issue: { userContentEdits: { totalCount: number; nodes: Array<{ editedAt: string; editor: { login: string } | null } | null> } | null } | null;
+      } | null;
+    };
+    let data: Edits;
+    try {
+      this.stats.reads++;
+      data = await this.octokit.graphql<Edits>(
+        `query dashboardEdits($owner: String!, $name: String!, $number: Int!) {
+          repository(owner: $owner, name: $name) {
+            issue(number: $number) {
+              userContentEdits(first: 100) { totalCount nodes { editedAt editor { login } } }
+            }
+          }
+        }`,
+        { owner: this.options.owner, name: this.options.repo, number: issue.number },
+      );
+    } catch (error) {
+      throw translate(error, `read the edit history of the dashboard issue #${issue.number}`);
+    }
+    const history = data.repository?.issue?.userContentEdits;
+    if (!history) return { editors: [], complete: false };
+    const edits = history.nodes
+      .filter((node): node is NonNullable<typeof node> => node !== null)
+      // A deleted account shows as no editor: GitHub's "ghost", who has no access.
+      .map((node) => ({ at: Date.parse(node.editedAt), login: node.editor?.login ?? 'ghost' }))
+      .sort((a, b) => a.at - b.at);
+    // GitHub's timestamps are whole seconds: an edit in the same second as the bot's last write may have come before
+    // or after it, and is counted as after (an editor too many can only make the caller honour less).
+    const lastOwn = Math.max(-Infinity, ...edits.filter((edit) => sameLogin(edit.login, login)).map((edit) => edit.at));
+    const editors: string[] = [];
+    for (const edit of edits)
+      if (edit.at >= lastOwn && !sameLogin(edit.login, login) && !editors.some((known) => sameLogin(known, edit.login))) editors.push(edit.login);
+    return { editors, complete: history.totalCount <= history.nodes.length };
+  }
+
+  async currentBody(issue: DashboardIssue): Promise<string | null> {
+    try {
+      this.stats.reads++;
+      const { data } = await this.octokit.rest.issues.get({ ...this.repoParams, issue_number: issue.number });
+      return data.body ?? '';
+    } catch (error) {
+      const status = (error as OctokitLikeError).status;
+      if (status === 404 || status === 410) return null;
+      throw translate(error, `read the dashboard issue #${issue.number}`);
+    }
+  }
+
+  async permissionOf(login: string): Promise<RepositoryRole> {
+    try {
+      this.stats.reads++;
+      const { data } = await this.octokit.rest.repos.getCollaboratorPermissionLevel({ ...this.repoParams, username: login });
+      const role = String(data.role_name ?? '');
+      if (['admin', 'maintain', 'write', 'triage', 'read'].includes(role)) return role as RepositoryRole;
+      // Custom roles carry their own name; the legacy `permission` says what they amount to.
+      return data.permission === 'admin' ? 'admin' : data.permission === 'write' ? 'write' : data.permission === 'read' ? 'read' : 'none';
+    } catch (error) {
+      if ((error as OctokitLikeError).status === 404) return 'none';
+      throw translate(error, `read the repository permission of @${login}`);
     }
   }
 }

@@ -77,3 +77,60 @@ export interface Forge {
 }
 
 export const HOLD_LABEL = 'gitops-bot/hold';
+
+/**
+ * The dashboard issue (Renovate's Dependency Dashboard convention): one issue per repository that the bot creates
+ * once and edits in place. Like a bot PR it is trusted only when the bot's own identity opened it and its body
+ * carries this hidden marker; an issue by anyone else is ignored, whatever its title or marker.
+ */
+export const DASHBOARD_MARKER = '<!-- gitops-bot: dashboard -->';
+
+export interface DashboardIssue {
+  number: number;
+  title: string;
+  /** Always carries DASHBOARD_MARKER. */
+  body: string;
+  state: 'open' | 'closed';
+  url: string;
+  author: string;
+}
+
+/** A repository role as GitHub names it (`role_name`); `none` for users without access to a private repository. */
+export type RepositoryRole = 'admin' | 'maintain' | 'write' | 'triage' | 'read' | 'none';
+
+/** Whose ticks count: people who could make the change themselves. */
+export const canWrite = (role: RepositoryRole): boolean => role === 'admin' || role === 'maintain' || role === 'write';
+
+/** Who edited the body since the bot last wrote it. */
+export interface DashboardEditors {
+  /** Distinct logins, oldest edit first; the bot's own edits are not listed. */
+  editors: string[];
+  /** False when the history was longer than what was read: then some editor may be missing, and nothing is honoured. */
+  complete: boolean;
+}
+
+/** The forge's `dashboard` capability; absent on forges that cannot hold one. */
+export interface DashboardForge {
+  /** Where the dashboard lives, for the log. */
+  readonly dashboardWhere: string;
+  /** The bot's own dashboard issue (the newest, open or closed), or null. */
+  findDashboard(): Promise<DashboardIssue | null>;
+  createDashboard(title: string, body: string): Promise<DashboardIssue>;
+  /** Writes the body only when it differs from the issue's; returns whether it wrote. */
+  updateDashboard(issue: DashboardIssue, body: string): Promise<boolean>;
+  /** The body as it is now (re-read), or null when the dashboard is gone: to not overwrite an edit made during the run. */
+  currentBody(issue: DashboardIssue): Promise<string | null>;
+  /** Who edited the body (ticking a checkbox is an edit) since the bot's last edit. */
+  tickedBy(issue: DashboardIssue): Promise<DashboardEditors>;
+  permissionOf(login: string): Promise<RepositoryRole>;
+}
+
+/** A forge with the dashboard capability. */
+export interface ForgeWithDashboard extends Forge {
+  readonly dashboard: DashboardForge;
+}
+
+export const hasDashboard = (forge: Forge): forge is ForgeWithDashboard => Boolean((forge as Partial<ForgeWithDashboard>).dashboard);
+
+/** The body as the bot stores it: with the marker, once. */
+export const withDashboardMarker = (body: string): string => (body.includes(DASHBOARD_MARKER) ? body : `${body.replace(/\n*$/, '')}\n\n${DASHBOARD_MARKER}\n`);
