@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { GitError, PushRejectedError, StalePlanError } from '../errors.ts';
+import { CatFileBatch } from './cat-file.ts';
 import type { FileEdit } from '../plan.ts';
 import type { TreeReader } from '../repo/tree.ts';
 
@@ -204,19 +205,108 @@ export function gitTree(git: SimpleGit, ref: string, describe: string): TreeRead
   };
 }
 
+interface TreeIndexEntry {
+  mode: string;
+  type: string;
+  oid: string;
+}
+
+/** A repository-relative path git could name as it is: no empty, `.` or `..` segment, no leading or trailing slash. */
+function plainPath(path: string): boolean {
+  return path !== '' && !/[\n\r\0]/.test(path) && path.split('/').every((segment) => segment !== '' && segment !== '.' && segment !== '..');
+}
+
+/**
+ * {@link gitTree} for a revision read many times in one run: one `ls-tree -r` lists every path once, and file
+ * contents come from the workspace's single `cat-file --batch` process, each file read once. Same answers and the
+ * same failures as gitTree: where the listing cannot be made (a bad ref, a corrupt tree) or for a path outside the
+ * plain form, it asks gitTree, whose per-path errors stay exactly as they were.
+ */
+export function gitSnapshotTree(git: SimpleGit, objects: CatFileBatch, ref: string, describe: string): TreeReader {
+  const fallback = gitTree(git, ref, describe);
+  let index: Promise<{ entries: Map<string, TreeIndexEntry>; children: Map<string, string[]> } | null> | null = null;
+  const load = () =>
+    (index ??= git
+      .raw(['ls-tree', '-r', '-t', '-z', '--full-tree', ref])
+      .then((output) => {
+        const entries = new Map<string, TreeIndexEntry>();
+        const children = new Map<string, string[]>();
+        for (const line of output.split('\0')) {
+          if (!line) continue;
+          const tab = line.indexOf('\t');
+          const [mode, type, oid] = line.slice(0, tab).split(' ') as [string, string, string];
+          const path = line.slice(tab + 1);
+          entries.set(path, { mode, type, oid });
+          const slash = path.lastIndexOf('/');
+          const dir = slash < 0 ? '' : path.slice(0, slash);
+          const name = path.slice(slash + 1) + (type === 'tree' ? '/' : '');
+          const list = children.get(dir);
+          if (list) list.push(name);
+          else children.set(dir, [name]);
+        }
+        return { entries, children };
+      })
+      .catch(() => null));
+  const reads = new Map<string, Promise<string | null>>();
+  const readOnce = async (path: string): Promise<string | null> => {
+    const loaded = plainPath(path) ? await load() : null;
+    if (!loaded) return fallback.read(path);
+    const entry = loaded.entries.get(path);
+    if (!entry) return null;
+    if (entry.type === 'tree') throw new GitError(`${path} in ${describe} is a directory, not a file`);
+    if (entry.type !== 'blob') return fallback.read(path);
+    let object: Awaited<ReturnType<CatFileBatch['read']>>;
+    try {
+      object = await objects.read(entry.oid);
+    } catch (error) {
+      throw gitFailure(error, `read ${path} from ${describe}`);
+    }
+    if (object?.type !== 'blob') throw gitFailure(new Error(`object ${entry.oid} is missing`), `read ${path} from ${describe}`);
+    return object.content.toString('utf8');
+  };
+  return {
+    describe,
+    read(path) {
+      let read = reads.get(path);
+      if (!read) {
+        read = readOnce(path);
+        reads.set(path, read);
+      }
+      return read;
+    },
+    async list(dir) {
+      const prefix = dir.replace(/\/+$/, '');
+      const loaded = plainPath(prefix) ? await load() : null;
+      if (!loaded) return fallback.list(dir);
+      const names = loaded.children.get(prefix);
+      if (names) return [...names].sort();
+      const entry = loaded.entries.get(prefix);
+      if (entry && entry.type !== 'tree') throw new GitError(`${prefix} in ${describe} is a file, not a directory`);
+      return [];
+    },
+  };
+}
+
 /**
  * A private clone of the remote in a temporary directory. Every edit is applied here, never in the user's checkout,
  * so a failure at any step leaves their working tree untouched; the remote only changes on a successful push.
  */
 export class GitWorkspace {
   readonly stats: GitStats = { pushes: 0 };
+  /** Reads every object this run asks for through one git process; closed by {@link dispose}. */
+  private readonly objects: CatFileBatch;
+  private base: TreeReader | null = null;
   private constructor(
     readonly dir: string,
     readonly git: SimpleGit,
     readonly remote: string,
     readonly baseBranch: string,
     readonly _identity: GitIdentity,
-  ) {}
+    /** git's environment (credentials included), for the git processes the workspace runs itself. */
+    private readonly env: Record<string, string>,
+  ) {
+    this.objects = new CatFileBatch(dir, env);
+  }
 
   /**
    * `access` carries the remote without credentials plus the credentials, which reach git only through its
@@ -246,15 +336,20 @@ export class GitWorkspace {
       const git = make(dir);
       // Bot branches as remote-tracking refs, so their current content can be compared without a checkout.
       await make(dir, options.signal).raw(['fetch', '--no-tags', 'origin', '+refs/heads/bot/*:refs/remotes/origin/bot/*']);
-      return new GitWorkspace(dir, git, access.remote, baseBranch, identity);
+      return new GitWorkspace(dir, git, access.remote, baseBranch, identity, env);
     } catch (error) {
       await rm(dir, { recursive: true, force: true });
       throw gitFailure(error, `clone ${access.remote} (branch ${baseBranch})`);
     }
   }
 
+  /**
+   * The base branch as fetched at clone time. One reader for the whole run, so every file is read (and listed) once:
+   * nothing in a run moves `origin/<base>` (the runner builds its commits on top of it and pushes them elsewhere).
+   */
   baseTree(): TreeReader {
-    return gitTree(this.git, `origin/${this.baseBranch}`, `origin/${this.baseBranch} of ${this.remote}`);
+    this.base ??= gitSnapshotTree(this.git, this.objects, `origin/${this.baseBranch}`, `origin/${this.baseBranch} of ${this.remote}`);
+    return this.base;
   }
 
   /** `path` on the base branch and on each of `branches` (bot branches, as fetched); refs without the file are left out. */
@@ -349,6 +444,7 @@ export class GitWorkspace {
   }
 
   async dispose(): Promise<void> {
+    this.objects.close();
     await rm(this.dir, { recursive: true, force: true });
   }
 }

@@ -191,6 +191,17 @@ describe('refusals and reads', () => {
     expect(() => readImageEntries(text, 'k.yaml')).toThrow(/two entries named "a"/);
   });
 
+  it('reads a file once per text: a caller changing its entries does not change what the next read returns', () => {
+    const text = `images:\n  - name: a\n    newTag: "1"\n    digest: ${OLD}\n`;
+    const first = readImageEntries(text, 'k.yaml');
+    first[0]!.newTag = 'changed by a caller';
+    expect(readImageEntries(text, 'k.yaml')[0]).toMatchObject({ name: 'a', newTag: '1', digest: OLD });
+    // A bad file fails on every read, not only the first.
+    const duplicate = `images:\n  - name: a\n  - name: a\n`;
+    expect(() => readImageEntries(duplicate, 'k.yaml')).toThrow(/two entries named "a"/);
+    expect(() => readImageEntries(duplicate, 'k.yaml')).toThrow(/two entries named "a"/);
+  });
+
   it('reports malformed YAML with the file and line', () => {
     const error = (() => {
       try {
