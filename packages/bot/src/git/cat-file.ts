@@ -23,6 +23,7 @@ export class CatFileBatch {
   private child: ChildProcessByStdio<Writable, Readable, Readable> | null = null;
   private readonly queue: Pending[] = [];
   private buffer: Buffer = Buffer.alloc(0);
+  private unwritten: string[] = [];
   private stderr = '';
   private failure: Error | null = null;
 
@@ -39,8 +40,15 @@ export class CatFileBatch {
     const child = this.start();
     return new Promise((resolve, reject) => {
       this.queue.push({ name, resolve, reject });
-      child.stdin.write(`${name}\n`);
+      // Names asked for in the same tick go to git in one write (a write per name was a syscall each).
+      if (this.unwritten.length === 0) queueMicrotask(() => this.flush(child));
+      this.unwritten.push(name);
     });
+  }
+
+  private flush(child: ChildProcessByStdio<Writable, Readable, Readable>): void {
+    const names = this.unwritten.splice(0);
+    if (names.length > 0 && this.child === child) child.stdin.write(`${names.join('\n')}\n`);
   }
 
   close(): void {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { YamlEditError } from '../errors.ts';
-import { readImageEntries, setImageEntry } from './yaml-edit.ts';
+import { readImageEntries, setImageEntries, setImageEntry } from './yaml-edit.ts';
 
 const OLD = `sha256:${'a'.repeat(64)}`;
 const NEW = `sha256:${'b'.repeat(64)}`;
@@ -168,6 +168,33 @@ describe('surgical image edits (git diff shows only the edited lines)', () => {
       expect(setImageEntry(edited, file, fixture.image, { newTag: fixture.tag, digest: NEW })).toBe(edited);
     });
   }
+});
+
+describe('several entries in one edit', () => {
+  it('gives the same text as one edit per entry, in any order, and refuses as they do', () => {
+    const text = [
+      '# pins',
+      'images:',
+      '  - name: a # keep',
+      "    newTag: '1.0.0'",
+      `    digest: ${OLD}`,
+      '  - name: b',
+      '    newTag: 1.0.0',
+      '  - {name: c, newTag: "1.0.0", digest: ' + OLD + '}',
+      '',
+    ].join('\n');
+    const changes = [
+      { name: 'a', newTag: '1.1.0', digest: NEW },
+      { name: 'b', newTag: '1.10', digest: NEW },
+      { name: 'c', newTag: '2.0.0', digest: NEW },
+    ];
+    const oneByOne = changes.reduce((current, { name, ...next }) => setImageEntry(current, 'k.yaml', name, next), text);
+    expect(setImageEntries(text, 'k.yaml', changes)).toBe(oneByOne);
+    expect(setImageEntries(text, 'k.yaml', [...changes].reverse())).toBe(oneByOne);
+    expect(oneByOne).toContain("newTag: '1.1.0'");
+    expect(oneByOne).toContain('newTag: "1.10"');
+    expect(() => setImageEntries(text, 'k.yaml', [...changes, { name: 'd', newTag: '1', digest: NEW }])).toThrow(/no images: entry named "d"/);
+  });
 });
 
 describe('refusals and reads', () => {
