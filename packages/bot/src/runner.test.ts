@@ -5,6 +5,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startRegistry, type TestRegistry } from '@dbos-gitops/testkit';
 import { imagePins, type FixtureImage, type FixtureOptions } from '../testing/fixture-repo.ts';
 import { createWorld, FAKE_TOKEN, type World } from '../testing/world.ts';
+import { main } from './cli.ts';
+import { InterruptedError } from './errors.ts';
 
 const DAY = 86_400_000;
 let registry: TestRegistry;
@@ -360,6 +362,35 @@ describe('apply: every branch in one push', () => {
       [DEX, 'created'],
     ]);
     expect(world.github.pulls.map((pull) => pull.head).sort()).toEqual([GROUP, DEX]);
+  });
+
+  it('SIGINT while the branches are being pushed: exit 130, every pushed branch put back, no PR', async () => {
+    const { world, pushProcesses } = await twoPlans();
+    const interrupt = new AbortController();
+    let stderr = '';
+    const code = await main(['run', '--json', '--repo', world.userDir], {
+      stdout: () => {},
+      stderr: (text) => {
+        stderr += text;
+        // Lands between the push and the PRs: the push finishes, then the run stops at its next step.
+        if (text.includes('in one push')) interrupt.abort(new InterruptedError('SIGINT'));
+      },
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        GITHUB_TOKEN: FAKE_TOKEN,
+        GITHUB_API_URL: world.github.url,
+        GITHUB_REPOSITORY: 'example-org/gitops',
+        GITOPS_BOT_SOURCE: 'live',
+        GITOPS_BOT_GITHUB_WRITE_INTERVAL_MS: '0',
+      },
+      signal: interrupt.signal,
+    });
+    expect({ code, interrupted: stderr.includes('interrupted by SIGINT') }).toEqual({ code: 130, interrupted: true });
+    expect(pushProcesses()).toBe(2);
+    expect(await world.remote.pushCount()).toBe(4);
+    expect([...(await world.remote.heads()).keys()].filter((branch) => branch.startsWith('bot/'))).toEqual([]);
+    expect(world.github.pulls).toEqual([]);
   });
 
   it('when the first PR cannot be opened, every branch pushed with it is put back (none is left without its PR)', async () => {
