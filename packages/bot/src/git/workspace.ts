@@ -530,8 +530,8 @@ export class GitWorkspace {
    * Pushes each commit to its branch, every branch with its own `--force-with-lease` (`expected`: the commit the
    * branch had when read; null: it must not exist), in one `git push` per 100 branches. Not `--atomic`: a branch the
    * remote refuses (a lease that no longer holds, a hook) must not keep the others from landing. Returns, per branch,
-   * null when it landed, else git's reason from the `--porcelain` report. Throws only when git reports no branch at
-   * all (the remote could not be reached), since then nothing landed.
+   * null when it landed, else git's reason from the `--porcelain` report. Throws only when the first push reports no
+   * branch at all (the remote could not be reached), since then nothing landed.
    */
   async pushEach(updates: ReadonlyArray<{ branch: string; sha: string; expected: string | null }>): Promise<Map<string, string | null>> {
     const results = new Map<string, string | null>();
@@ -554,10 +554,12 @@ export class GitWorkspace {
         if (!to.startsWith('refs/heads/')) continue;
         reported.set(to.slice('refs/heads/'.length), flag === '!' ? (summary ?? 'rejected').trim() || 'rejected' : null);
       }
-      if (reported.size === 0 && code !== 0)
-        throw gitFailure(new Error(stderr || `git push exited with ${code}`), `push ${chunk.map(({ branch }) => branch).join(', ')}`);
+      const failure = gitFailure(new Error(stderr || `git push exited with ${code}`), `push ${chunk.map(({ branch }) => branch).join(', ')}`);
+      // Nothing landed yet: fail as a single push did. After an earlier chunk landed, its branches must still get
+      // their PRs (or be put back), so this chunk's branches are reported as refused instead.
+      if (reported.size === 0 && code !== 0 && start === 0) throw failure;
       for (const { branch } of chunk) {
-        const outcome = reported.has(branch) ? reported.get(branch)! : 'git did not report this branch';
+        const outcome = reported.has(branch) ? reported.get(branch)! : reported.size === 0 && code !== 0 ? failure.message : 'git did not report this branch';
         results.set(branch, outcome);
         if (outcome === null) this.stats.pushes++;
       }
