@@ -180,7 +180,7 @@ describe('several entries in one edit', () => {
       `    digest: ${OLD}`,
       '  - name: b',
       '    newTag: 1.0.0',
-      '  - {name: c, newTag: "1.0.0", digest: ' + OLD + '}',
+      `  - {name: c, newTag: "1.0.0", digest: ${OLD}}`,
       '',
     ].join('\n');
     const changes = [
