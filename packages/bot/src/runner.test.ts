@@ -1,8 +1,12 @@
 import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startRegistry, type TestRegistry } from '@dbos-gitops/testkit';
 import { imagePins, type FixtureImage, type FixtureOptions } from '../testing/fixture-repo.ts';
 import { createWorld, FAKE_TOKEN, type World } from '../testing/world.ts';
+import { main } from './cli.ts';
+import { InterruptedError } from './errors.ts';
 
 const DAY = 86_400_000;
 let registry: TestRegistry;
@@ -273,5 +277,128 @@ describe('image-update end to end (real registry, real git remote, OpenAPI-check
     const run = await world.run('run');
     expect(run.code).toBe(0);
     expect(run.stdout + run.stderr).not.toContain(FAKE_TOKEN);
+  });
+});
+
+describe('apply: every branch in one push', () => {
+  const DEX = 'bot/image-update/dev/dex';
+  const GROUP = 'bot/image-update/dev/control-plane';
+
+  /** Two plans (the control-plane group, then dex) against a remote whose pushes are counted per git push. */
+  async function twoPlans(branchRefused: (branch: string) => boolean = () => false): Promise<{ world: World; pushProcesses(): number }> {
+    const prefix = `t${++counter}`;
+    const images: FixtureImage[] = [];
+    for (const id of ['conductor', 'console', 'dex']) {
+      const { digest } = await registry.pushImage(`${prefix}/${id}`, '1.0.0', { created: new Date(Date.now() - 60 * DAY) });
+      images.push({ id, name: `example/${id}`, repository: `${registry.host}/${prefix}/${id}`, tag: '1.0.0', digest });
+      await registry.pushImage(`${prefix}/${id}`, '1.1.0', { created: new Date(Date.now() - 10 * DAY) });
+    }
+    let remoteUrl = '';
+    const world = await createWorld(
+      { environments: ['dev', 'staging'], images, groups: [{ name: 'control-plane', images: ['conductor', 'console'] }] },
+      {},
+      {},
+      // GitHub answers 422 "head invalid" for a branch it does not see, as it does for a branch that was not pushed.
+      {
+        branchExists: async (branch) =>
+          !branchRefused(branch) &&
+          execFileSync('git', ['-C', remoteUrl, 'for-each-ref', '--format=%(refname)', `refs/heads/${branch}`], { encoding: 'utf8' }).trim() !== '',
+      },
+    );
+    worlds.push(world);
+    remoteUrl = world.remote.url;
+    // pre-receive runs once per git push, whatever the number of refs it carries.
+    const log = join(remoteUrl, 'pre-receive.log');
+    writeFileSync(join(remoteUrl, 'hooks', 'pre-receive'), `#!/bin/sh\necho push >> "${log}"\n`, { mode: 0o755 });
+    return { world, pushProcesses: () => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean).length : 0) };
+  }
+
+  it('pushes both branches in one git push, one commit each on the base branch, then opens both PRs', async () => {
+    const { world, pushProcesses } = await twoPlans();
+    const run = await world.run('run', '--json');
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.json.pushes).toBe(2);
+    expect(pushProcesses()).toBe(1);
+    expect(world.github.pulls.map((pull) => pull.head).sort()).toEqual([GROUP, DEX]);
+    const main = execFileSync('git', ['-C', world.remote.url, 'rev-parse', 'main'], { encoding: 'utf8' }).trim();
+    for (const branch of [GROUP, DEX]) {
+      // One commit on top of the base branch, changing only the pins file, with the PR title as its subject.
+      expect(execFileSync('git', ['-C', world.remote.url, 'rev-parse', `${branch}^`], { encoding: 'utf8' }).trim()).toBe(main);
+      expect(execFileSync('git', ['-C', world.remote.url, 'diff', '--name-only', main, branch], { encoding: 'utf8' }).trim()).toBe(DEV);
+      const subject = execFileSync('git', ['-C', world.remote.url, 'log', '-1', '--format=%s%n%an <%ae>', branch], { encoding: 'utf8' }).trim();
+      expect(subject).toBe(`${world.github.pulls.find((pull) => pull.head === branch)!.title}\ndbos-gitops-bot <dbos-gitops-bot@users.noreply.github.com>`);
+    }
+    expect(await world.remote.readFile(DEX, DEV)).toContain('newTag: "1.1.0"');
+    // Nothing new: no push process at all.
+    const again = await world.run('run', '--json');
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.json.pushes).toBe(0);
+    expect(pushProcesses()).toBe(1);
+  });
+
+  it('a branch the remote refuses does not keep the other from landing; the run reports it with exit 6', async () => {
+    const { world, pushProcesses } = await twoPlans();
+    // An update hook runs per ref, so the remote refuses dex alone (a pre-receive hook would refuse the whole push).
+    writeFileSync(
+      join(world.remote.url, 'hooks', 'update'),
+      `#!/bin/sh\nif [ "$1" = "refs/heads/${DEX}" ]; then echo "dex is frozen" >&2; exit 1; fi\nexit 0\n`,
+      { mode: 0o755 },
+    );
+    const run = await world.run('run', '--json');
+    expect(run.code).toBe(6);
+    expect(run.stderr).toContain(`push of ${DEX} was rejected`);
+    expect(pushProcesses()).toBe(1);
+    const heads = await world.remote.heads();
+    expect(heads.has(GROUP)).toBe(true);
+    expect(heads.has(DEX)).toBe(false);
+    expect(world.github.pulls.map((pull) => pull.head)).toEqual([GROUP]);
+    // Once the remote takes it, the next run pushes dex only and opens its PR; the group's PR is left as it is.
+    unlinkSync(join(world.remote.url, 'hooks', 'update'));
+    const again = await world.run('run', '--json');
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.json.pushes).toBe(1);
+    expect(again.json.applied.map((item: { branch: string; outcome: string }) => [item.branch, item.outcome])).toEqual([
+      [GROUP, 'unchanged'],
+      [DEX, 'created'],
+    ]);
+    expect(world.github.pulls.map((pull) => pull.head).sort()).toEqual([GROUP, DEX]);
+  });
+
+  it('SIGINT while the branches are being pushed: exit 130, every pushed branch put back, no PR', async () => {
+    const { world, pushProcesses } = await twoPlans();
+    const interrupt = new AbortController();
+    let stderr = '';
+    const code = await main(['run', '--json', '--repo', world.userDir], {
+      stdout: () => {},
+      stderr: (text) => {
+        stderr += text;
+        // Lands between the push and the PRs: the push finishes, then the run stops at its next step.
+        if (text.includes('in one push')) interrupt.abort(new InterruptedError('SIGINT'));
+      },
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        GITHUB_TOKEN: FAKE_TOKEN,
+        GITHUB_API_URL: world.github.url,
+        GITHUB_REPOSITORY: 'example-org/gitops',
+        GITOPS_BOT_SOURCE: 'live',
+        GITOPS_BOT_GITHUB_WRITE_INTERVAL_MS: '0',
+      },
+      signal: interrupt.signal,
+    });
+    expect({ code, interrupted: stderr.includes('interrupted by SIGINT') }).toEqual({ code: 130, interrupted: true });
+    expect(pushProcesses()).toBe(2);
+    expect(await world.remote.pushCount()).toBe(4);
+    expect([...(await world.remote.heads()).keys()].filter((branch) => branch.startsWith('bot/'))).toEqual([]);
+    expect(world.github.pulls).toEqual([]);
+  });
+
+  it('when the first PR cannot be opened, every branch pushed with it is put back (none is left without its PR)', async () => {
+    const { world } = await twoPlans((branch) => branch === GROUP);
+    const run = await world.run('run', '--json');
+    expect(run.code).toBe(4);
+    expect(run.stderr).toMatch(/head invalid/);
+    expect([...(await world.remote.heads()).keys()].filter((branch) => branch.startsWith('bot/'))).toEqual([]);
+    expect(world.github.pulls).toEqual([]);
   });
 });

@@ -155,6 +155,23 @@ export interface RunInputs {
   dashboard?: DashboardStep | null;
 }
 
+/** A plan the runner writes: its branch is pushed (unless the remote already has its content) and its PR opened or updated. */
+interface Write {
+  plan: Plan;
+  existing: PullRequestRecord | null;
+  labelled: string | undefined;
+  /** The branch's commit on the remote when the run fetched it; null: no such branch. */
+  remoteSha: string | null;
+  pushed: { sha: string; previous: string | null } | null;
+  /** git's reason when the remote refused the branch. */
+  refused: string | null;
+}
+
+/** The commit message: the PR title and body without the hidden marker. */
+function commitMessage(plan: Plan): string {
+  return `${plan.title}\n\n${plan.body.split('\n<!--')[0]!.trim()}`;
+}
+
 export function describePlan(plan: Plan): string {
   const diffs = plan.edits.map((edit) => unifiedDiff(edit.path, edit.before, edit.after)).join('\n');
   return [`${plan.branch}: ${plan.title}`, `labels: ${plan.labels.join(', ')}`, diffs, '', plan.body].join('\n');
@@ -210,6 +227,78 @@ export async function runPlans(inputs: RunInputs): Promise<RunResult> {
   let createdLastHour = pullRequests.filter((pr) => Date.parse(pr.createdAt) >= hourAgo).length;
   const base = config.forge.baseBranch;
 
+  /** Opens the plan's PR, or updates the open one; records the outcome. Returns the PR it opened, if any. */
+  const openOrUpdate = async (
+    plan: Plan,
+    existing: PullRequestRecord | null,
+    labelled: string | undefined,
+    pushed: boolean,
+  ): Promise<PullRequestRecord | null> => {
+    inputs.signal?.throwIfAborted();
+    if (!existing) {
+      const opened = await forge.createPullRequest({ branch: plan.branch, base, title: plan.title, body: plan.body, labels: plan.labels });
+      result.applied.push({ plan, outcome: 'created', pr: { number: opened.number, url: opened.url } });
+      return opened;
+    }
+    if (forge.capabilities.pullRequestBodies && (existing.title !== plan.title || existing.body !== plan.body)) {
+      await forge.updatePullRequest(existing, { title: plan.title, body: plan.body });
+      result.applied.push({ plan, outcome: 'updated', pr: { number: existing.number, url: existing.url }, ...(labelled ? { reason: labelled } : {}) });
+    } else {
+      result.applied.push({
+        plan,
+        outcome: labelled ? 'updated' : pushed ? 'pushed-pr-unchanged' : 'unchanged',
+        pr: { number: existing.number, url: existing.url },
+        ...(labelled ? { reason: labelled } : {}),
+      });
+    }
+    return null;
+  };
+
+  /**
+   * A plan with effects (e.g. create a Conductor API key and seal it) on its own: the effects run just before its
+   * commit and push, and are compensated if any part of that step fails, so nothing is left half-written.
+   */
+  const writeWithEffects = async ({ plan, existing, labelled, remoteSha }: Write): Promise<void> => {
+    let opened: PullRequestRecord | null = null;
+    await withEffects(plan, effectContext, { dryRun: false, print: inputs.print }, async (plan) => {
+      inputs.signal?.throwIfAborted();
+      let pushed: { sha: string; previous: string | null } | null = null;
+      if (!remoteSha || !(await workspace.branchHasEdits(plan.branch, plan.edits, remoteSha))) {
+        log(`pushing ${plan.branch}`);
+        try {
+          pushed = { sha: await workspace.commitAndPush(plan.branch, plan.edits, commitMessage(plan), remoteSha), previous: remoteSha };
+          result.pushes++;
+        } catch (error) {
+          // Lost a race with a concurrent run that pushed the same change: that is success, not a conflict.
+          if (!(error instanceof PushRejectedError)) throw error;
+          const now = await workspace.refreshBranch(plan.branch);
+          if (!now || !(await workspace.branchHasEdits(plan.branch, plan.edits))) throw error;
+          log(`${plan.branch} was pushed by a concurrent run with the same content`);
+        }
+      }
+      try {
+        opened = await openOrUpdate(plan, existing, labelled, pushed !== null);
+      } catch (error) {
+        // Leave the remote as we found it: a branch without its PR would only confuse humans. Not when GitHub says a
+        // PR for the branch exists: that PR uses the branch, and removing it would close that PR.
+        if (pushed && !(error instanceof ExistingPullRequestError))
+          await workspace.restoreBranch(plan.branch, pushed.sha, pushed.previous).catch(() => log(`could not roll back ${plan.branch}`));
+        if (pushed) result.pushes--;
+        throw error;
+      }
+    });
+    // Outside the write step: once the PR exists, a failure here must not undo it (or its effects).
+    const created = opened as PullRequestRecord | null;
+    if (created && forge.capabilities.labels) {
+      const missing = plan.labels.filter((label) => !created.labels.includes(label));
+      if (missing.length > 0) await forge.addLabels(created, missing);
+    }
+  };
+
+  // Plans that write: their branches are committed and pushed together (one fast-import, one push), then their PRs
+  // are opened or updated in plan order. A plan with effects keeps its own step (its effects run right before its
+  // commit and are compensated if that step fails).
+  const writes: Write[] = [];
   for (const plan of plans) {
     inputs.signal?.throwIfAborted();
     const existing = openByBranch.get(plan.branch) ?? null;
@@ -264,6 +353,9 @@ export async function runPlans(inputs: RunInputs): Promise<RunResult> {
         });
         continue;
       }
+      // Counted now, before the PR exists: the limits apply to the PRs this run is about to open as well.
+      openCount++;
+      createdLastHour++;
     }
     if (existing && missingLabels.length > 0) await forge.addLabels(existing, missingLabels);
     const labelled = missingLabels.length > 0 ? `added the missing labels ${missingLabels.join(', ')}` : undefined;
@@ -279,63 +371,79 @@ export async function runPlans(inputs: RunInputs): Promise<RunResult> {
       });
       continue;
     }
-    let opened: PullRequestRecord | null = null;
-    // Plans that carry effects (e.g. create a Conductor API key and seal it) apply them here, just before the
-    // write step, and compensate them if any part of that step fails: nothing is left half-written.
-    await withEffects(plan, effectContext, { dryRun: false, print: inputs.print }, async (plan) => {
-      inputs.signal?.throwIfAborted();
-      const remoteSha = heads.get(plan.branch) ?? null;
-      let pushed: { sha: string; previous: string | null } | null = null;
-      if (!remoteSha || !(await workspace.branchHasEdits(plan.branch, plan.edits))) {
-        log(`pushing ${plan.branch}`);
-        try {
-          pushed = {
-            sha: await workspace.commitAndPush(plan.branch, plan.edits, `${plan.title}\n\n${plan.body.split('\n<!--')[0]!.trim()}`, remoteSha),
-            previous: remoteSha,
-          };
-          result.pushes++;
-        } catch (error) {
-          // Lost a race with a concurrent run that pushed the same change: that is success, not a conflict.
-          if (!(error instanceof PushRejectedError)) throw error;
-          const now = await workspace.refreshBranch(plan.branch);
-          if (!now || !(await workspace.branchHasEdits(plan.branch, plan.edits))) throw error;
-          log(`${plan.branch} was pushed by a concurrent run with the same content`);
-        }
-      }
-      try {
-        inputs.signal?.throwIfAborted();
-        if (!existing) {
-          opened = await forge.createPullRequest({ branch: plan.branch, base, title: plan.title, body: plan.body, labels: plan.labels });
-          openCount++;
-          createdLastHour++;
-          result.applied.push({ plan, outcome: 'created', pr: { number: opened.number, url: opened.url } });
-        } else if (forge.capabilities.pullRequestBodies && (existing.title !== plan.title || existing.body !== plan.body)) {
-          await forge.updatePullRequest(existing, { title: plan.title, body: plan.body });
-          result.applied.push({ plan, outcome: 'updated', pr: { number: existing.number, url: existing.url }, ...(labelled ? { reason: labelled } : {}) });
-        } else {
-          result.applied.push({
-            plan,
-            outcome: labelled ? 'updated' : pushed ? 'pushed-pr-unchanged' : 'unchanged',
-            pr: { number: existing.number, url: existing.url },
-            ...(labelled ? { reason: labelled } : {}),
-          });
-        }
-      } catch (error) {
-        // Leave the remote as we found it: a branch without its PR would only confuse humans. Not when GitHub says a
-        // PR for the branch exists: that PR uses the branch, and removing it would close that PR.
-        if (pushed && !(error instanceof ExistingPullRequestError))
-          await workspace.restoreBranch(plan.branch, pushed.sha, pushed.previous).catch(() => log(`could not roll back ${plan.branch}`));
-        if (pushed) result.pushes--;
-        throw error;
-      }
-    });
-    // Outside the write step: once the PR exists, a failure here must not undo it (or its effects); the next run
-    // adds the labels that are still missing.
-    if (opened && forge.capabilities.labels) {
-      const missing = plan.labels.filter((label) => !opened!.labels.includes(label));
-      if (missing.length > 0) await forge.addLabels(opened, missing);
-    }
+    writes.push({ plan, existing, labelled, remoteSha: heads.get(plan.branch) ?? null, pushed: null, refused: null });
   }
+
+  // Every branch without effects whose remote content differs: one commit each, all pushed in one git process.
+  const batched: Write[] = [];
+  for (const write of writes) {
+    if ((write.plan.effects ?? []).length > 0) continue;
+    const { plan, remoteSha } = write;
+    if (!remoteSha || !(await workspace.branchHasEdits(plan.branch, plan.edits, remoteSha))) batched.push(write);
+  }
+  if (batched.length > 0) {
+    inputs.signal?.throwIfAborted();
+    const commits = await workspace.commitEach(batched.map(({ plan }) => ({ branch: plan.branch, edits: plan.edits, message: commitMessage(plan) })));
+    inputs.signal?.throwIfAborted();
+    log(`pushing ${batched.length} branch(es) in one push: ${batched.map(({ plan }) => plan.branch).join(', ')}`);
+    const landed = await workspace.pushEach(batched.map(({ plan, remoteSha }, index) => ({ branch: plan.branch, sha: commits[index]!, expected: remoteSha })));
+    batched.forEach((write, index) => {
+      const refused = landed.get(write.plan.branch) ?? null;
+      if (refused === null) {
+        write.pushed = { sha: commits[index]!, previous: write.remoteSha };
+        result.pushes++;
+      } else write.refused = refused;
+    });
+  }
+
+  // Pushed branches whose PR step has not finished; if the run stops (an error, SIGINT), they are put back as they were.
+  const unsettled = new Set(writes.filter((write) => write.pushed));
+  const refusals: Array<{ branch: string; detail: string }> = [];
+  try {
+    for (const write of writes) {
+      inputs.signal?.throwIfAborted();
+      const { existing, labelled } = write;
+      if ((write.plan.effects ?? []).length > 0) {
+        await writeWithEffects(write);
+        continue;
+      }
+      const { plan } = write;
+      if (write.refused) {
+        // Lost a race with a concurrent run that pushed the same change: that is success, not a conflict.
+        const now = await workspace.refreshBranch(plan.branch);
+        if (!now || !(await workspace.branchHasEdits(plan.branch, plan.edits))) {
+          log(`push of ${plan.branch} was rejected: ${write.refused}; the other branches go on`);
+          refusals.push({ branch: plan.branch, detail: write.refused });
+          if (!existing) {
+            openCount--;
+            createdLastHour--;
+          }
+          continue;
+        }
+        log(`${plan.branch} was pushed by a concurrent run with the same content`);
+      }
+      const opened = await openOrUpdate(plan, existing, labelled, write.pushed !== null).catch((error: unknown) => {
+        // GitHub says a PR for the branch exists: that PR uses the branch, and removing it would close that PR.
+        if (error instanceof ExistingPullRequestError) unsettled.delete(write);
+        throw error;
+      });
+      unsettled.delete(write);
+      // Outside the write step: once the PR exists, a failure here must not undo it; the next run adds the labels
+      // that are still missing.
+      if (opened && forge.capabilities.labels) {
+        const missing = plan.labels.filter((label) => !opened.labels.includes(label));
+        if (missing.length > 0) await forge.addLabels(opened, missing);
+      }
+    }
+  } catch (error) {
+    // Leave the remote as we found it: a branch without its PR would only confuse humans.
+    const restore = [...unsettled].map((write) => ({ branch: write.plan.branch, pushedSha: write.pushed!.sha, previous: write.pushed!.previous }));
+    result.pushes -= restore.length;
+    for (const branch of await workspace.restoreEach(restore)) log(`could not roll back ${branch}`);
+    throw error;
+  }
+  const order = new Map(plans.map((plan, index) => [plan.branch, index]));
+  result.applied.sort((a, b) => order.get(a.plan.branch)! - order.get(b.plan.branch)!);
 
   // Close the bot's own PRs that no plan wants any more, within the tasks and environments this run covered.
   const taskNames = new Set(inputs.tasks.map((task) => task.name));
@@ -392,5 +500,13 @@ export async function runPlans(inputs: RunInputs): Promise<RunResult> {
     result.dashboard = await inputs.dashboard.publish(board, { plans: plansShown, skips }, { dryRun: inputs.dryRun, print: inputs.print });
   }
   result.forgeWrites = forge.stats.writes;
+  // A refused branch did not stop the others; the run still ends with its error (exit 6), naming every refused branch.
+  if (refusals.length > 0) {
+    const [first, ...more] = refusals;
+    throw new PushRejectedError(
+      first!.branch,
+      more.length === 0 ? first!.detail : `${first!.detail}; also refused: ${more.map((refusal) => `${refusal.branch} (${refusal.detail})`).join(', ')}`,
+    );
+  }
   return result;
 }

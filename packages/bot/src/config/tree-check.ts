@@ -9,6 +9,21 @@ import type { BotConfig } from './schema.ts';
  * as "nothing to do".
  */
 export async function checkConfigAgainstTree(config: BotConfig, tree: TreeReader, file: string): Promise<void> {
+  // Every file the checks read, asked for at once: a tree that reads through one git process answers them in one
+  // exchange instead of one round trip each. Failures are ignored here; the checks below read each file again in
+  // order (from the tree's cache where it keeps one) and report the first problem as before.
+  await Promise.all(
+    config.environments.flatMap((environment) =>
+      [
+        overlayKustomization(environment.overlay),
+        imagePinsPath(environment.overlay),
+        ...appsInEnvironment(config, environment).flatMap((app) => [
+          `${appDir(environment.overlay, app.name)}/kustomization.yaml`,
+          appIdentityPath(environment.overlay, app.name),
+        ]),
+      ].map((path) => tree.read(path).catch(() => null)),
+    ),
+  );
   const used = new Set<string>();
   for (const [index, environment] of config.environments.entries()) {
     if ((await tree.read(overlayKustomization(environment.overlay))) === null) {

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { simpleGit } from 'simple-git';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GitError, TreeReadError } from '../errors.ts';
-import { gitTree } from '../git/workspace.ts';
+import { CatFileBatch } from '../git/cat-file.ts';
+import { gitSnapshotTree, gitTree } from '../git/workspace.ts';
 import { fsTree } from './tree.ts';
 
 /** Item 12 of issue 8: only a path that is absent reads as missing; every other failure is an error. */
@@ -29,26 +30,43 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe('gitTree', () => {
+// The run's base tree is a snapshot (one listing, one cat-file process); it must answer and fail exactly as gitTree.
+const batches: CatFileBatch[] = [];
+const readers = {
+  gitTree: (baseDir: string, ref: string) => gitTree(simpleGit({ baseDir }), ref, ref),
+  gitSnapshotTree: (baseDir: string, ref: string) => {
+    const batch = new CatFileBatch(baseDir, { PATH: process.env.PATH ?? '' });
+    batches.push(batch);
+    return gitSnapshotTree(simpleGit({ baseDir }), batch, ref, ref);
+  },
+};
+afterAll(() => {
+  for (const batch of batches) batch.close();
+});
+
+describe.each(Object.entries(readers))('%s', (_, reader) => {
   it('reads files, lists directories, and reports absent paths as missing', async () => {
-    const tree = gitTree(simpleGit({ baseDir: dir }), 'main', 'main');
+    const tree = reader(dir, 'main');
     expect(await tree.read('overlays/dev/kustomization.yaml')).toBe('resources: []\n');
     expect(await tree.read('overlays/dev/absent.yaml')).toBeNull();
     expect(await tree.read('overlays/dev/kustomization.yaml/under-a-file')).toBeNull();
     expect(await tree.list('overlays/dev')).toEqual(['app-versions/', 'kustomization.yaml', 'name with space.yaml']);
     expect(await tree.list('overlays/dev/app-versions/')).toEqual(['0-1-0/', 'only-in-corrupt.yaml']);
     expect(await tree.list('overlays/absent')).toEqual([]);
+    expect(await tree.read('overlays/dev/name with space.yaml')).toBe('y: 2\n');
+    // Read twice: the second answer is the same (the snapshot keeps the first).
+    expect(await tree.read('overlays/dev/kustomization.yaml')).toBe('resources: []\n');
   });
 
   it('fails on a ref that does not exist instead of reading every file as missing', async () => {
-    const tree = gitTree(simpleGit({ baseDir: dir }), 'origin/no-such-branch', 'origin/no-such-branch');
+    const tree = reader(dir, 'origin/no-such-branch');
     await expect(tree.read('overlays/dev/kustomization.yaml')).rejects.toThrow(GitError);
     await expect(tree.read('overlays/dev/absent.yaml')).rejects.toThrow(GitError);
     await expect(tree.list('overlays/dev')).rejects.toThrow(GitError);
   });
 
   it('fails on a directory read as a file and on a file listed as a directory', async () => {
-    const tree = gitTree(simpleGit({ baseDir: dir }), 'main', 'main');
+    const tree = reader(dir, 'main');
     await expect(tree.read('overlays/dev/app-versions')).rejects.toThrow(/is a directory/);
     await expect(tree.list('overlays/dev/kustomization.yaml')).rejects.toThrow(/is a file/);
   });
@@ -66,10 +84,32 @@ describe('gitTree', () => {
       });
       await unlink(join(clone, '.git/objects', blob.slice(0, 2), blob.slice(2)));
       await unlink(join(clone, '.git/objects', subtree.slice(0, 2), subtree.slice(2)));
-      const tree = gitTree(simpleGit({ baseDir: clone }), 'HEAD', 'corrupt clone');
+      const tree = reader(clone, 'HEAD');
       expect(await tree.read('overlays/dev/kustomization.yaml')).toBe('resources: []\n');
       await expect(tree.read('overlays/dev/app-versions/only-in-corrupt.yaml')).rejects.toThrow(GitError);
       await expect(tree.list('overlays/dev/app-versions/0-1-0')).rejects.toThrow(GitError);
+    } finally {
+      await rm(clone, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('gitSnapshotTree', () => {
+  it('fails on a file whose object is missing while the tree that names it is intact', async () => {
+    const clone = await mkdtemp(join(tmpdir(), 'tree-read-corrupt-blob-'));
+    try {
+      execFileSync('git', ['clone', '--quiet', '--no-local', dir, clone]);
+      const blob = execFileSync('git', ['rev-parse', 'HEAD:overlays/dev/app-versions/only-in-corrupt.yaml'], { cwd: clone, encoding: 'utf8' }).trim();
+      const pack = execFileSync('sh', ['-c', 'ls .git/objects/pack/*.pack'], { cwd: clone, encoding: 'utf8' }).trim();
+      execFileSync('sh', ['-c', `mv ${pack} /tmp/$$.pack && rm -f .git/objects/pack/* && git unpack-objects -q < /tmp/$$.pack && rm /tmp/$$.pack`], {
+        cwd: clone,
+      });
+      await unlink(join(clone, '.git/objects', blob.slice(0, 2), blob.slice(2)));
+      const tree = readers.gitSnapshotTree(clone, 'HEAD');
+      expect(await tree.list('overlays/dev/app-versions')).toEqual(['0-1-0/', 'only-in-corrupt.yaml']);
+      expect(await tree.read('overlays/dev/kustomization.yaml')).toBe('resources: []\n');
+      await expect(tree.read('overlays/dev/app-versions/only-in-corrupt.yaml')).rejects.toThrow(GitError);
+      await expect(tree.read('overlays/dev/app-versions/only-in-corrupt.yaml')).rejects.toThrow(/only-in-corrupt\.yaml/);
     } finally {
       await rm(clone, { recursive: true, force: true });
     }

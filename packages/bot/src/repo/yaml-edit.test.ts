@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { YamlEditError } from '../errors.ts';
-import { readImageEntries, setImageEntry } from './yaml-edit.ts';
+import { readImageEntries, setImageEntries, setImageEntry } from './yaml-edit.ts';
 
 const OLD = `sha256:${'a'.repeat(64)}`;
 const NEW = `sha256:${'b'.repeat(64)}`;
@@ -170,6 +170,33 @@ describe('surgical image edits (git diff shows only the edited lines)', () => {
   }
 });
 
+describe('several entries in one edit', () => {
+  it('gives the same text as one edit per entry, in any order, and refuses as they do', () => {
+    const text = [
+      '# pins',
+      'images:',
+      '  - name: a # keep',
+      "    newTag: '1.0.0'",
+      `    digest: ${OLD}`,
+      '  - name: b',
+      '    newTag: 1.0.0',
+      `  - {name: c, newTag: "1.0.0", digest: ${OLD}}`,
+      '',
+    ].join('\n');
+    const changes = [
+      { name: 'a', newTag: '1.1.0', digest: NEW },
+      { name: 'b', newTag: '1.10', digest: NEW },
+      { name: 'c', newTag: '2.0.0', digest: NEW },
+    ];
+    const oneByOne = changes.reduce((current, { name, ...next }) => setImageEntry(current, 'k.yaml', name, next), text);
+    expect(setImageEntries(text, 'k.yaml', changes)).toBe(oneByOne);
+    expect(setImageEntries(text, 'k.yaml', [...changes].reverse())).toBe(oneByOne);
+    expect(oneByOne).toContain("newTag: '1.1.0'");
+    expect(oneByOne).toContain('newTag: "1.10"');
+    expect(() => setImageEntries(text, 'k.yaml', [...changes, { name: 'd', newTag: '1', digest: NEW }])).toThrow(/no images: entry named "d"/);
+  });
+});
+
 describe('refusals and reads', () => {
   it('refuses an aliased tag instead of changing the anchor behind it', () => {
     const text = `base: &tag 1.0.0\nimages:\n  - name: a\n    newTag: *tag\n    digest: ${OLD}\n`;
@@ -189,6 +216,17 @@ describe('refusals and reads', () => {
   it('rejects duplicate entries for one image', () => {
     const text = `images:\n  - name: a\n    newTag: "1"\n  - name: a\n    newTag: "2"\n`;
     expect(() => readImageEntries(text, 'k.yaml')).toThrow(/two entries named "a"/);
+  });
+
+  it('reads a file once per text: a caller changing its entries does not change what the next read returns', () => {
+    const text = `images:\n  - name: a\n    newTag: "1"\n    digest: ${OLD}\n`;
+    const first = readImageEntries(text, 'k.yaml');
+    first[0]!.newTag = 'changed by a caller';
+    expect(readImageEntries(text, 'k.yaml')[0]).toMatchObject({ name: 'a', newTag: '1', digest: OLD });
+    // A bad file fails on every read, not only the first.
+    const duplicate = `images:\n  - name: a\n  - name: a\n`;
+    expect(() => readImageEntries(duplicate, 'k.yaml')).toThrow(/two entries named "a"/);
+    expect(() => readImageEntries(duplicate, 'k.yaml')).toThrow(/two entries named "a"/);
   });
 
   it('reports malformed YAML with the file and line', () => {

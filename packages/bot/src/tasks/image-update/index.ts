@@ -3,7 +3,7 @@ import { UnknownImageError } from '../../errors.ts';
 import { baseLabels, branchFor, markerFor, type Plan } from '../../plan.ts';
 import { pinsMemory, readPins } from '../shared/pins.ts';
 import { imagePinsPath, readOverlayImages, type OverlayImages } from '../../repo/tree.ts';
-import { setImageEntry, type ImageEntry } from '../../repo/yaml-edit.ts';
+import { setImageEntries, type ImageEntry } from '../../repo/yaml-edit.ts';
 import { compareTags, eligibleTags } from '../../sources/registry/tag-policy.ts';
 import type { PreviousProposal, Task, TaskContext } from '../types.ts';
 import { walkEnvironments } from '../shared/walk.ts';
@@ -134,8 +134,11 @@ function buildPlan(
   changes: Array<{ image: ImageConfig; entry: ImageEntry; target: Target }>,
   context: TaskContext,
 ): Plan {
-  let after = overlay.text;
-  for (const change of changes) after = setImageEntry(after, overlay.file, change.image.name, { newTag: change.target.tag, digest: change.target.digest });
+  const after = setImageEntries(
+    overlay.text,
+    overlay.file,
+    changes.map((change) => ({ name: change.image.name, newTag: change.target.tag, digest: change.target.digest })),
+  );
   const memory = pinsMemory(changes.map(({ image, target }) => ({ image: image.id, tag: target.tag, digest: target.digest })));
   const promoted = changes.some((change) => change.target.source !== 'registry');
   const what = changes.map((change) => `${change.image.id} ${change.target.tag}`).join(', ');
