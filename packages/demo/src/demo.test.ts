@@ -222,10 +222,11 @@ describe('pnpm demo', () => {
   }, 900_000);
 
   it('stops PostgreSQL and the executor when a step fails mid-story, and exits 1 naming it', async () => {
-    // While the old version's executor starts, the sandbox's git remote disappears: the next step cannot read it.
+    // While the old version's executor starts, the sandbox's git remote disappears: the next step that needs it, the
+    // bot's version-add run, fails (the bot refuses to push example data anywhere but a local bare repository).
     const run = await runDemo({ interruptAt: /^3\. /m, act: (facts) => rm(facts.remote, { recursive: true, force: true }) });
     expect(run.code, run.output).toBe(1);
-    expect(run.output).toMatch(/^error: git \S+ in \S+remote\.git failed: /m);
+    expect(run.output).toMatch(/^error: pnpm bot run \(version-add\) exited 64: .*example data/m);
     expect(run.output).toMatch(/^stopped: .*PostgreSQL/m);
     expect(run.facts.finished).toBe(false);
     expect(run.runningAtSignal.some((line) => line.includes('pg-test-'))).toBe(true);
