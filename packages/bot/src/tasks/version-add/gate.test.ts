@@ -20,7 +20,7 @@ import { ConductorCheckedDrainSource, DatabaseDrainSource } from '../../sources/
 import { OciRegistryClient } from '../../sources/registry/oci-client.ts';
 import { memoryTree, versionFixtureFiles } from '../../../testing/version-fixture.ts';
 import { readPins } from '../shared/pins.ts';
-import { versionAddTask } from './index.ts';
+import { createVersionAddTask, versionAddTask } from './index.ts';
 
 /*
  * Promotion gated on DBOS evidence, wired end to end: real PostgreSQL with the real DBOS schema (`dbos schema`), the
@@ -100,11 +100,11 @@ interface OpenPr {
   body: string;
 }
 
-function plan(env: NodeJS.ProcessEnv, config = configWith(), envFilter: string | null = 'staging', open: OpenPr[] = []) {
+function plan(env: NodeJS.ProcessEnv, config = configWith(), envFilter: string | null = 'staging', open: OpenPr[] = [], task = versionAddTask) {
   const logs: string[] = [];
   return planAll({
     config,
-    tasks: [versionAddTask],
+    tasks: [task],
     tree: memoryTree(files),
     registry: new OciRegistryClient({ plainHttpHosts: [registry.host] }),
     kube: null,
@@ -217,6 +217,35 @@ describe('version-add promotion gated on DBOS evidence of the previous environme
     // The same evidence with the soak elapsed passes: the soak is what held it back.
     const { plans: later } = await plan(devReader());
     expect(later.map((p) => p.branch)).toEqual([STAGING_BRANCH]);
+  });
+
+  it('promote now (a dashboard tick): the soak is skipped once, an open PR that says so keeps it skipped, fail still blocks', async () => {
+    await registered('1.1.0', 10 * 60_000);
+    await finished('1.1.0', 'SUCCESS', 50, 60_000);
+    const soaking = configWith((config) => {
+      config.environments[0]!.gate.soak = 3600;
+    });
+    const ticked = createVersionAddTask({ promoteNow: [{ env: 'staging', app: APP, version: '1.1.0', by: ['maintainer'] }] });
+    const { plans, skips } = await plan(devReader(), soaking, 'staging', [], ticked);
+    expect(skips).toEqual([]);
+    expect(plans.map((p) => p.branch)).toEqual([STAGING_BRANCH]);
+    const body = plans[0]!.body;
+    expect(body).toContain('- Promoted now from the dashboard: @maintainer ticked it, so the soak was skipped for `1.1.0`');
+    expect(body).toContain('| verdict | **pass** |');
+    // A tick for another version or environment skips nothing.
+    const other = createVersionAddTask({ promoteNow: [{ env: 'staging', app: APP, version: '1.0.9', by: ['maintainer'] }] });
+    expect((await plan(devReader(), soaking, 'staging', [], other)).plans).toEqual([]);
+    // The next run has no tick; the open PR it opened carries the decision, so the PR is planned again (not closed)...
+    const again = await plan(devReader(), soaking, 'staging', [{ branch: STAGING_BRANCH, body }]);
+    expect(again.plans.map((p) => p.branch)).toEqual([STAGING_BRANCH]);
+    expect(again.plans[0]!.body).toBe(body);
+    // ...and without it the soak holds as before.
+    expect((await plan(devReader(), soaking, 'staging')).plans).toEqual([]);
+    // Evidence of failure is never skipped.
+    await finished('1.1.0', 'ERROR', 10, 60_000);
+    const failing = await plan(devReader(), soaking, 'staging', [], ticked);
+    expect(failing.plans).toEqual([]);
+    expect(stagingSkip(failing.skips).reason).toMatch(/gate there reads fail/);
   });
 
   it('unknown, database down or wrong password: no promotion, the reason names no secret', async () => {
