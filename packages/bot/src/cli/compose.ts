@@ -79,7 +79,7 @@ export function composeSources(
       rollout: withCluster ? new KubeRolloutCheck(kubeContexts) : null,
       rollback: options.rollback ?? ticks.rollback,
       promoteNow: ticks.promoteNow,
-      rotateNowEnvs: ticks.rotateNowEnvs,
+      rotateNowFromDashboard: ticks.rotateNow,
       // Enqueueing a gate workflow writes to the system database: only `run` without --dry-run may.
       gate: dbosGateRunner(env, { write: command === 'run' && !options.dryRun }),
     }),
@@ -270,11 +270,11 @@ export function selectDashboard(
 /** What the dashboard's honoured ticks ask of this run, as task settings. */
 export interface DashboardTicks {
   promoteNow: PromoteNow[];
-  rotateNowEnvs: string[];
+  rotateNow: Array<{ env: string; by: string[] }>;
   rollback: RollbackRequest | null;
 }
 
-export const NO_TICKS: DashboardTicks = { promoteNow: [], rotateNowEnvs: [], rollback: null };
+export const NO_TICKS: DashboardTicks = { promoteNow: [], rotateNow: [], rollback: null };
 
 /**
  * The ticked boxes of the dashboard as task settings, when its ticks are honoured (every editor since the bot's last
@@ -302,11 +302,11 @@ export async function dashboardTicks(
   }
   const by = state.ticks.editors;
   const who = by.map((login) => `@${login}`).join(', ');
-  const ticks: DashboardTicks = { promoteNow: [], rotateNowEnvs: [], rollback: null };
+  const ticks: DashboardTicks = { promoteNow: [], rotateNow: [], rollback: null };
   for (const action of actions) {
     log(`dashboard: acting on "${action.id}", ticked by ${who}`);
     if (action.kind === 'promote') ticks.promoteNow.push({ env: action.env, app: action.app, version: action.version, by });
-    else if (action.kind === 'rotate') ticks.rotateNowEnvs.push(action.env);
+    else if (action.kind === 'rotate') ticks.rotateNow.push({ env: action.env, by });
     else if (action.kind === 'rollback') {
       if (cliRollback || ticks.rollback) {
         log(

@@ -39,7 +39,7 @@ export interface TaskSettings {
   /** Honoured "promote now" ticks of the dashboard (version-add skips the soaks of exactly these). */
   promoteNow?: readonly PromoteNow[];
   /** Honoured "rotate now" ticks of the dashboard: rotate these environments' keys whatever their age. */
-  rotateNowEnvs?: readonly string[];
+  rotateNowFromDashboard?: ReadonlyArray<{ env: string; by: readonly string[] }>;
 }
 
 /** The registry with each task configured from the bot config (today: secret-rotation's Conductor access). */
@@ -58,9 +58,15 @@ export function configuredTasks(config: BotConfig, settings: TaskSettings): read
       ? settings.envFilter
         ? [settings.envFilter]
         : true
-      : (settings.rotateNowEnvs ?? []).length > 0
-        ? [...settings.rotateNowEnvs!]
+      : (settings.rotateNowFromDashboard ?? []).length > 0
+        ? settings.rotateNowFromDashboard!.map((tick) => tick.env)
         : false,
+    forcedBy: Object.fromEntries(
+      (settings.rotateNowFromDashboard ?? []).map((tick) => [
+        tick.env,
+        `rotation was asked for on the dashboard: ${tick.by.map((login) => `@${login}`).join(', ')} ticked it`,
+      ]),
+    ),
     rollout: settings.rollout ?? null,
     keyList: settings.conductorKeys ?? null,
   });
