@@ -131,6 +131,8 @@ describe('dashboard ticks act on the next full run, once, and only from people w
     expect(next.json.closed).toEqual([]);
     expect(next.json.dashboard.outcome).toBe('unchanged');
     expect(next.json.pushes).toBe(0);
+    // The edit-history query is a POST to /graphql, counted as the read it is.
+    expect(next.json.forgeCalls.writes).toBe(0);
     expect(w.github.writeCount()).toBe(quiet);
     expect(w.github.pulls.find((candidate) => candidate.head === STAGING_BRANCH)?.state).toBe('open');
     expect(w.github.violations).toEqual([]);
