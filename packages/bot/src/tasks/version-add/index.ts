@@ -134,9 +134,11 @@ async function fromPreviousEnvironment(
   const bad = digestProblem(latest.image.digest, `the digest of ${latest.version} merged in ${previousEnv.name} (${latest.kustomizationFile})`);
   if (bad) return bad;
   const promotedNow = promotedNowBy(context, settings, env.name, app.name, latest.version);
-  if (context.kube && env.promotionSoak > 0 && previousEnv.kube && !promotedNow) {
+  if (context.kube && env.promotionSoak > 0 && previousEnv.kube) {
     const since = await context.kube.healthySince(previousEnv.name, previousEnv.kube.namespace, latest.image.digest);
-    if (!since || context.now.getTime() - since.getTime() < env.promotionSoak * 1000) {
+    // Promote now skips the waiting, not the health: pods that are not all Ready now still hold the version back.
+    if (!since && promotedNow) return `${latest.version} is not running healthy in ${previousEnv.name}; promote now skips the soak, not the health check`;
+    if (!since || (!promotedNow && context.now.getTime() - since.getTime() < env.promotionSoak * 1000)) {
       return `${latest.version} has not run healthy in ${previousEnv.name} for ${env.promotionSoak}s yet`;
     }
   }
