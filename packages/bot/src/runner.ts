@@ -5,7 +5,7 @@ import { applyStandaloneEffects, describeEffects, withEffects } from './effects.
 import type { GitIdentity, GitWorkspace } from './git/workspace.ts';
 import { baseLabels, inspectMarker, markClosedForHold, parseBranch, type EffectContext, type Plan, type Skip, type TaskResult } from './plan.ts';
 import type { TreeReader } from './repo/tree.ts';
-import type { DashboardOutcome, DashboardStep } from './sources/forge/dashboard.ts';
+import type { DashboardOutcome, DashboardState, DashboardStep } from './sources/forge/dashboard.ts';
 import { HOLD_LABEL, type BotPullRequests, type Forge, type IgnoredPullRequest, type PullRequestRecord } from './sources/forge/types.ts';
 import type { DrainSourceFor } from './sources/drain/for-environment.ts';
 import type { KubeHealth } from './sources/kube/health.ts';
@@ -153,6 +153,8 @@ export interface RunInputs {
   signal?: AbortSignal;
   /** The dashboard issue, read before the tasks and written after them; absent or null: off. */
   dashboard?: DashboardStep | null;
+  /** The dashboard as the caller already read it (its ticks configured the tasks); absent: read here. */
+  dashboardState?: DashboardState | null;
 }
 
 /** A plan the runner writes: its branch is pushed (unless the remote already has its content) and its PR opened or updated. */
@@ -194,7 +196,7 @@ export async function runPlans(inputs: RunInputs): Promise<RunResult> {
   log(`reading the bot's pull requests from ${forge.describe}`);
   const { pullRequests, ignored } = screenPullRequests(await forge.listBotPullRequests());
   for (const item of ignored) log(`ignored: ${describeIgnored(item)}`);
-  const board = inputs.dashboard ? await inputs.dashboard.read() : null;
+  const board = inputs.dashboard ? (inputs.dashboardState ?? (await inputs.dashboard.read())) : null;
   const { plans, skips, effects } = await planAll({
     config,
     tasks: inputs.tasks,
@@ -497,7 +499,28 @@ export async function runPlans(inputs: RunInputs): Promise<RunResult> {
       pr: item.pr,
       outcome: item.outcome,
     }));
-    result.dashboard = await inputs.dashboard.publish(board, { plans: plansShown, skips }, { dryRun: inputs.dryRun, print: inputs.print });
+    // The PRs as this run left them, without listing them again: closed ones closed, opened ones added, and the title
+    // each plan gives its PR (the local forge lists branches without titles), so a re-run renders the same body.
+    const closedNow = new Set(result.closed.map((item) => item.branch));
+    const titles = new Map(result.applied.map((item) => [item.plan.branch, item.plan.title]));
+    const left: PullRequestRecord[] = pullRequests.map((pr) => ({
+      ...pr,
+      title: titles.get(pr.branch) ?? pr.title,
+      ...(closedNow.has(pr.branch) ? { state: 'closed' as const } : {}),
+    }));
+    for (const item of result.applied)
+      if (item.outcome === 'created' && item.pr)
+        left.push({
+          ...item.pr,
+          branch: item.plan.branch,
+          title: item.plan.title,
+          body: item.plan.body,
+          state: 'open',
+          merged: false,
+          labels: item.plan.labels,
+          createdAt: inputs.now.toISOString(),
+        });
+    result.dashboard = await inputs.dashboard.publish(board, { plans: plansShown, skips, pullRequests: left }, { dryRun: inputs.dryRun, print: inputs.print });
   }
   result.forgeWrites = forge.stats.writes;
   // A refused branch did not stop the others; the run still ends with its error (exit 6), naming every refused branch.

@@ -12,7 +12,12 @@ import { DrainReadError, NOT_CONFIGURED } from '../sources/drain/source.ts';
 import { GitHubForge, githubSettingsFromEnv } from '../sources/forge/github.ts';
 import { APP_ID_ENV, authenticateAsApp, githubAppSettingsFromEnv, type GitHubAppAuth } from '../sources/forge/github-auth.ts';
 import { LocalForge } from '../sources/forge/local.ts';
-import { DashboardStep, renderRunSummary, type RenderDashboard } from '../sources/forge/dashboard.ts';
+import { DashboardStep, type DashboardState, type RenderDashboard } from '../sources/forge/dashboard.ts';
+import type { TreeReader } from '../repo/tree.ts';
+import { buildStatus } from '../status/build.ts';
+import { parseDashboardActions, renderDashboard } from '../status/dashboard.ts';
+import type { PromoteNow } from '../tasks/version-add/index.ts';
+import type { RollbackRequest } from '../tasks/rollback/index.ts';
 import { hasDashboard, type Forge } from '../sources/forge/types.ts';
 import { KubeClientHealth, type KubeHealth } from '../sources/kube/health.ts';
 import { CatalogRegistry, EMBEDDED_CATALOG } from '../sources/registry/catalog.ts';
@@ -50,7 +55,14 @@ export async function openCache(options: Pick<Options, 'cacheDir'>, env: NodeJS.
   return dir ? DiskCache.open(dir, warn) : null;
 }
 
-export function composeSources(config: BotConfig, options: Options, env: NodeJS.ProcessEnv, command: 'plan' | 'run', cache: DiskCache | null = null): Sources {
+export function composeSources(
+  config: BotConfig,
+  options: Options,
+  env: NodeJS.ProcessEnv,
+  command: 'plan' | 'run',
+  cache: DiskCache | null = null,
+  ticks: DashboardTicks = NO_TICKS,
+): Sources {
   const registry = selectRegistry(options, config, env, command, cache);
   // The environments with cluster access, computed once for both readers of the cluster.
   const kubeContexts = Object.fromEntries(
@@ -65,7 +77,9 @@ export function composeSources(config: BotConfig, options: Options, env: NodeJS.
       envFilter: options.env,
       conductorKeys: conductor && rotation ? (name: string) => conductor(name).listTokens(rotation.org) : null,
       rollout: withCluster ? new KubeRolloutCheck(kubeContexts) : null,
-      rollback: options.rollback ?? null,
+      rollback: options.rollback ?? ticks.rollback,
+      promoteNow: ticks.promoteNow,
+      rotateNowFromDashboard: ticks.rotateNow,
       // Enqueueing a gate workflow writes to the system database: only `run` without --dry-run may.
       gate: dbosGateRunner(env, { write: command === 'run' && !options.dryRun }),
     }),
@@ -233,24 +247,105 @@ function sandboxDashboardFile(options: Options): string | null {
 
 /**
  * The dashboard step, or null when off: `dashboard:` in the config, by default on with the GitHub forge only (the
- * local forge has no one to tick boxes but the operator). `render` is what fills the body. The stand-in renderer shows
- * only what this run planned, so a run of one task or one environment (each job of the workflow) would replace the
- * others' content every time: such a run leaves the dashboard alone.
+ * local forge has no one to tick boxes but the operator). `render` is what fills the body. Only a full run (no
+ * `--task`, no `--env`) reads and writes it: its ticks act through every task and environment, and rewriting the body
+ * clears every tick, so a run of one task (each job of the workflow) would clear ticks it cannot act on.
  */
 export function selectDashboard(
   options: Pick<Options, 'task' | 'env'>,
   config: BotConfig,
   forge: Forge,
   log: (line: string) => void,
-  render: RenderDashboard = renderRunSummary,
+  render: RenderDashboard,
 ): DashboardStep | null {
   const enabled = config.dashboard ?? forge instanceof GitHubForge;
   if (!enabled || !hasDashboard(forge)) return null;
-  if (render === renderRunSummary && (options.task !== null || options.env !== null)) {
-    log('dashboard: left alone by a run of some tasks or environments only (run without --task and --env to update it)');
+  if (options.task !== null || options.env !== null) {
+    log('dashboard: left alone by a run of some tasks or environments only (run without --task and --env to update it and act on its ticks)');
     return null;
   }
   return new DashboardStep(forge.dashboard, render, log);
+}
+
+/** What the dashboard's honoured ticks ask of this run, as task settings. */
+export interface DashboardTicks {
+  promoteNow: PromoteNow[];
+  rotateNow: Array<{ env: string; by: string[] }>;
+  rollback: RollbackRequest | null;
+}
+
+export const NO_TICKS: DashboardTicks = { promoteNow: [], rotateNow: [], rollback: null };
+
+/**
+ * The ticked boxes of the dashboard as task settings, when its ticks are honoured (every editor since the bot's last
+ * write has write access). The ids are checked against the actions the repository offers now, read offline from the
+ * base branch (the same tree the tasks plan on); anything else is ignored and logged. The run rewrites the body
+ * without ticks, so each is acted on once.
+ */
+export async function dashboardTicks(
+  state: DashboardState,
+  config: BotConfig,
+  tree: TreeReader,
+  now: Date,
+  log: (line: string) => void,
+  cliRollback: RollbackRequest | null = null,
+): Promise<DashboardTicks> {
+  const body = state.issue?.state === 'open' ? state.issue.body : null;
+  if (!body) return NO_TICKS;
+  const model = await buildStatus({ config, tree, now, envFilter: null, appFilter: null, drain: null, kube: null, pullRequests: null, forgeDescribe: 'none' });
+  const { actions, ignored } = parseDashboardActions(body, model);
+  for (const item of ignored) log(`dashboard: line ${item.line} not acted on: ${item.reason}`);
+  if (actions.length === 0) return NO_TICKS;
+  if (!state.ticks.honoured) {
+    log(`dashboard: ${actions.length} ticked box(es) not acted on: ${state.ticks.reason}`);
+    return NO_TICKS;
+  }
+  const by = state.ticks.editors;
+  const who = by.map((login) => `@${login}`).join(', ');
+  const ticks: DashboardTicks = { promoteNow: [], rotateNow: [], rollback: null };
+  for (const action of actions) {
+    log(`dashboard: acting on "${action.id}", ticked by ${who}`);
+    if (action.kind === 'promote') ticks.promoteNow.push({ env: action.env, app: action.app, version: action.version, by });
+    else if (action.kind === 'rotate') ticks.rotateNow.push({ env: action.env, by });
+    else if (action.kind === 'rollback') {
+      if (cliRollback || ticks.rollback) {
+        log(
+          `dashboard: "${action.id}" not acted on: one rollback per run (${cliRollback ? 'pnpm bot rollback asked for one' : 'another was ticked'}); tick it again`,
+        );
+        continue;
+      }
+      ticks.rollback = { env: action.env, app: action.app, to: action.to, reason: `ticked on the dashboard by ${who}` };
+    }
+  }
+  return ticks;
+}
+
+/**
+ * The dashboard's renderer for a run: the platform's status, built from the base branch the run planned on, its drain
+ * and cluster readers, and the bot's PRs as the run left them (no second listing).
+ */
+export function dashboardRenderer(
+  config: BotConfig,
+  tree: TreeReader,
+  readers: () => Pick<Sources, 'drain' | 'kube'>,
+  now: Date,
+  forgeDescribe: string,
+): RenderDashboard {
+  return async (model) => {
+    const { drain, kube } = readers();
+    const status = await buildStatus({
+      config,
+      tree,
+      now,
+      envFilter: null,
+      appFilter: null,
+      drain,
+      kube,
+      pullRequests: model.pullRequests ? async () => ({ own: model.pullRequests!, ignored: [] }) : null,
+      forgeDescribe,
+    });
+    return renderDashboard(status, model.previousBody);
+  };
 }
 
 function conductorAccess(config: BotConfig): Record<string, { url: string; adminKeyEnv: string }> {

@@ -311,7 +311,7 @@ describe('GitHub Actions as shipped: the workflow clones and pushes with the tok
       >;
     };
     const job = workflow.jobs.bot!;
-    expect(job.permissions).toEqual({ contents: 'write', 'pull-requests': 'write' });
+    expect(job.permissions).toEqual({ contents: 'write', 'pull-requests': 'write', issues: 'write' });
     const checkoutStep = job.steps.find((step) => step.uses?.startsWith('actions/checkout@'))!;
     // The bot relies on the persisted credentials; turning them off would break the clone.
     expect(checkoutStep.with?.['persist-credentials']).not.toBe(false);

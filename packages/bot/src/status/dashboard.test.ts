@@ -165,3 +165,40 @@ describe('parseDashboardActions', () => {
     expect(parseDashboardActions(tick(body, 'retry/version-retire/dev'), status).actions).toEqual([]);
   });
 });
+
+describe('the dashboard shows states, not live numbers', () => {
+  it('drain counts, last activity, read times, ready-since times and key ages do not change the body; a changed state does', async () => {
+    const read = (inFlight: number, last: string, readAt: string) => ({
+      status: 'read' as const,
+      pending: inFlight,
+      enqueued: 0,
+      delayed: 0,
+      inFlight,
+      deadLettered: 0,
+      lastActivity: last,
+      readAt,
+    });
+    const base = await model();
+    const at = (inFlight: number, minute: number, items: string) => {
+      const m = structuredClone(base);
+      m.generatedAt = `2026-11-30T10:${minute}:00.000Z`;
+      for (const environment of m.apps[0]!.environments)
+        for (const version of environment.versions) {
+          version.drain = read(inFlight, `2026-11-30T10:${minute - 1}:00.000Z`, `2026-11-30T10:${minute}:00.000Z`);
+          version.replicas = { status: 'read', readySince: `2026-11-30T09:${minute}:00.000Z` };
+          if (!version.states.includes('latest')) version.states = ['draining'];
+        }
+      m.secretsDue = { status: 'read', items: [{ env: 'dev', subject: 'shop', reason: `the key is ${items} old, due after 90d` }] };
+      return m;
+    };
+    const first = renderDashboard(at(3, 10, '91d'));
+    const later = renderDashboard(at(7, 40, '92d'), first);
+    expect(later).toBe(first);
+    expect(first).toContain('draining<br>');
+    expect(first).toContain('replicas: all ready');
+    expect(first).not.toMatch(/in flight|last activity|10:39|91d/);
+    const drained = at(0, 50, '92d');
+    drained.apps[0]!.environments[0]!.versions.find((version) => !version.states.includes('latest'))!.states = ['drained'];
+    expect(renderDashboard(drained, first)).not.toBe(first);
+  });
+});

@@ -1,7 +1,7 @@
 import { TASK_NAMES } from '../tasks/names.ts';
 import { compareTags } from '../sources/registry/tag-policy.ts';
-import type { AppStatus, StatusModel, VersionState } from './model.ts';
-import { renderStatusMarkdown } from './render.ts';
+import type { AppStatus, ReplicasCell, StatusModel, VersionState, VersionStatus } from './model.ts';
+import { appGrid, markdownText, pinText, renderStatusMarkdown, stateText } from './render.ts';
 
 /**
  * The dashboard issue's body (Renovate's Dependency Dashboard convention), pure: no forge call here. The forge side
@@ -155,7 +155,60 @@ function managedRegion(model: StatusModel, options: DashboardOptions): string {
   }
   out.push('## Applications', '');
   for (const app of model.apps) out.push(`### ${app.name}`, '', '```mermaid', renderMermaid(app), '```', '');
-  out.push('## Status', '', renderStatusMarkdown(model, 3).trimEnd());
+  out.push('## Status', '', dashboardStatusMarkdown(model).trimEnd());
+  return out.join('\n');
+}
+
+/**
+ * The replicas as a state: whether every pod of the version is Ready, not since when (a restart would rewrite the body).
+ */
+function replicasState(replicas: ReplicasCell): string {
+  if (replicas.status === 'not-read') return 'replicas: not read';
+  if (replicas.status === 'unknown') return 'replicas: unknown';
+  return replicas.readySince ? 'replicas: all ready' : 'replicas: none ready';
+}
+
+/** A dashboard cell: states, hold, pin, replicas and retire PR; no live counts or times (see dashboardStatusMarkdown). */
+function dashboardCell(version: VersionStatus): string[] {
+  const lines = [stateText(version)];
+  if (version.holdReason) lines.push(`hold: ${version.holdReason}`);
+  lines.push(pinText(version.image), replicasState(version.replicas));
+  if (version.retirePullRequest) lines.push(`retire PR #${version.retirePullRequest.number}`);
+  return lines;
+}
+
+/**
+ * The status as the dashboard shows it: the same tables as the job summary, coarser. In-flight counts, last activity
+ * and read times change on every run of a busy platform, and a body that changes every run is a write every run (and
+ * a notification for every watcher); the states they decide (draining, drained) are shown instead, and only a changed
+ * state, pin, hold or PR changes the body. `pnpm bot status` has the live numbers.
+ */
+export function dashboardStatusMarkdown(model: StatusModel): string {
+  const out: string[] = [];
+  for (const app of model.apps) {
+    const grid = appGrid(app);
+    out.push(`### ${markdownText(app.name)}`, '');
+    out.push(
+      `| ${['version', ...grid.header].map((title) => markdownText(title)).join(' | ')} |`,
+      `|${['version', ...grid.header].map(() => ' --- ').join('|')}|`,
+    );
+    for (const row of grid.rows)
+      out.push(
+        `| ${[[row.version], ...row.cells.map((cell) => (cell ? dashboardCell(cell) : ['(not live)']))].map((cell) => cell.map((line) => markdownText(line, 200)).join('<br>')).join(' | ')} |`,
+      );
+    const unread = app.environments.filter((environment) => environment.versions.some((version) => version.drain.status !== 'read'));
+    if (unread.length > 0)
+      out.push('', `Drain not read in ${unread.map((environment) => markdownText(environment.env)).join(', ')}: draining and drained are not decided there.`);
+    out.push('');
+  }
+  // Due secrets by name only: the reason carries a key's age, which grows every run.
+  const secretsDue: StatusModel['secretsDue'] =
+    model.secretsDue.status === 'read'
+      ? { ...model.secretsDue, items: model.secretsDue.items.map((item) => ({ ...item, reason: /placeholder/.test(item.reason) ? 'placeholder' : 'due' })) }
+      : model.secretsDue.status === 'unknown'
+        ? { status: 'unknown', reason: 'the rotation check failed (see the run log)' }
+        : model.secretsDue;
+  out.push(renderStatusMarkdown({ ...model, apps: [], secretsDue }, 3));
   return out.join('\n');
 }
 

@@ -4,7 +4,7 @@ import { TASK_NAMES } from './names.ts';
 import { createSecretRotationTask, secretRotationTask, type RolloutCheck } from './secret-rotation/index.ts';
 import type { Task } from './types.ts';
 import type { TokenInfo } from '@dbos-gitops/conductor';
-import { versionAddTask } from './version-add/index.ts';
+import { createVersionAddTask, versionAddTask, type PromoteNow } from './version-add/index.ts';
 import { versionRetireTask } from './version-retire/index.ts';
 import { createRollbackTask, rollbackTask, type RollbackRequest } from './rollback/index.ts';
 import { createVersionSwitchTask, versionSwitchTask } from './version-switch/index.ts';
@@ -36,6 +36,10 @@ export interface TaskSettings {
   rollback?: RollbackRequest | null;
   /** Runs version-switch's gate workflows (never enqueues in a run that writes nothing); null: none. */
   gate?: GateRunner | null;
+  /** Honoured "promote now" ticks of the dashboard (version-add skips the soaks of exactly these). */
+  promoteNow?: readonly PromoteNow[];
+  /** Honoured "rotate now" ticks of the dashboard: rotate these environments' keys whatever their age. */
+  rotateNowFromDashboard?: ReadonlyArray<{ env: string; by: readonly string[] }>;
 }
 
 /** The registry with each task configured from the bot config (today: secret-rotation's Conductor access). */
@@ -50,12 +54,25 @@ export function configuredTasks(config: BotConfig, settings: TaskSettings): read
         }
       : null,
     ...(rotation ? { maxAgeSeconds: rotation.maxAge, revokeGraceSeconds: rotation.revokeGrace } : {}),
-    force: settings.rotateNow ? (settings.envFilter ? [settings.envFilter] : true) : false,
+    force: settings.rotateNow
+      ? settings.envFilter
+        ? [settings.envFilter]
+        : true
+      : (settings.rotateNowFromDashboard ?? []).length > 0
+        ? settings.rotateNowFromDashboard!.map((tick) => tick.env)
+        : false,
+    forcedBy: Object.fromEntries(
+      (settings.rotateNowFromDashboard ?? []).map((tick) => [
+        tick.env,
+        `rotation was asked for on the dashboard: ${tick.by.map((login) => `@${login}`).join(', ')} ticked it`,
+      ]),
+    ),
     rollout: settings.rollout ?? null,
     keyList: settings.conductorKeys ?? null,
   });
   const configuredRollback = createRollbackTask(settings.rollback ?? null);
   const configuredSwitch = createVersionSwitchTask({ gate: settings.gate ?? null });
-  const configured = new Map([configuredRotation, configuredRollback, configuredSwitch].map((task) => [task.name, task]));
+  const configuredAdd = createVersionAddTask({ promoteNow: settings.promoteNow ?? [] });
+  const configured = new Map([configuredAdd, configuredRotation, configuredRollback, configuredSwitch].map((task) => [task.name, task]));
   return TASKS.map((task) => configured.get(task.name) ?? task);
 }

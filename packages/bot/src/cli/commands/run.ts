@@ -84,7 +84,7 @@ export async function runWithOptions(options: Options, io: CommandIo): Promise<n
     }
     await checkConfigAgainstTree(config!, workspace.baseTree(), options.config ? resolve(options.config) : `${CONFIG_PATH} on ${base}`);
     const cache = await compose.openCache(options, io.env, log);
-    const sources = compose.composeSources(config!, options, io.env, 'run', cache);
+    const now = io.now ?? new Date();
     const forge = compose.selectForge(
       options,
       config!,
@@ -95,7 +95,18 @@ export async function runWithOptions(options: Options, io: CommandIo): Promise<n
       cache,
       github.app,
     );
-    const dashboard = compose.selectDashboard(options, config!, forge, log);
+    // The dashboard is read before the tasks are built: its honoured ticks are settings of this run's tasks.
+    const tree = workspace.baseTree();
+    const dashboard = compose.selectDashboard(
+      options,
+      config!,
+      forge,
+      log,
+      compose.dashboardRenderer(config!, tree, () => sources, now, forge.describe),
+    );
+    const dashboardState = dashboard ? await dashboard.read() : null;
+    const ticks = dashboardState ? await compose.dashboardTicks(dashboardState, config!, tree, now, log, options.rollback ?? null) : compose.NO_TICKS;
+    const sources = compose.composeSources(config!, options, io.env, 'run', cache, ticks);
     log(`registry source: ${sources.registry.describe}`);
     log(`forge: ${forge.describe}`);
     if (dashboard) log(`dashboard: ${dashboard.where}`);
@@ -111,11 +122,12 @@ export async function runWithOptions(options: Options, io: CommandIo): Promise<n
       drain: sources.drain,
       envFilter: options.env,
       dryRun: options.dryRun,
-      now: io.now ?? new Date(),
+      now,
       log,
       print: (text) => (options.json ? io.stderr(`${text}\n`) : io.stdout(`${text}\n`)),
       identity,
       dashboard,
+      dashboardState,
       ...(io.signal ? { signal: io.signal } : {}),
     });
     // In GitHub Actions: the job summary (status + what this run did) and one log group per task.

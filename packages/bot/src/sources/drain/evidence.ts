@@ -51,6 +51,8 @@ export interface GateOptions {
   slug?: string | null;
   /** Overrides the soak window's start (`pnpm bot evidence --since`). */
   windowStart?: Date;
+  /** No soak (a maintainer's "promote now" on the dashboard): the rest of the gate, and `fail` above all, still holds. */
+  skipSoak?: boolean;
   signal?: AbortSignal;
 }
 
@@ -80,7 +82,7 @@ export async function readGate(
   scope: GateScope,
   options: GateOptions = {},
 ): Promise<GateReading> {
-  const soakSeconds = gateSoakSeconds(config, env);
+  const soakSeconds = options.skipSoak ? 0 : gateSoakSeconds(config, env);
   const gate = { minSucceeded: env.gate.minSucceeded, maxErrorRatio: env.gate.maxErrorRatio, soakSeconds };
   const windowStart = options.windowStart ?? (soakSeconds > 0 ? new Date(now.getTime() - soakSeconds * 1000) : null);
   const base = { env: env.name, app: app.name, version, gate, windowStart: windowStart?.toISOString() ?? null };

@@ -241,7 +241,7 @@ describe('the dashboard step in a run (CLI, real registry and bare git remote, t
     expect(world.github.issues).toHaveLength(1);
     const issue = world.github.issues[0]!;
     expect(issue).toMatchObject({ author: 'gitops-bot', title: 'GitOps bot dashboard' });
-    expect(issue.body).toContain('(`bot/image-update/dev/dex`)');
+    expect(issue.body).toContain('`bot/image-update/dev/dex`: dev: update dex 1.1.0');
     expect(issue.body).toContain(DASHBOARD_MARKER);
     const writes = world.github.writeCount();
 
@@ -250,21 +250,32 @@ describe('the dashboard step in a run (CLI, real registry and bare git remote, t
     expect(second.json.dashboard).toEqual({ outcome: 'unchanged', url: expect.any(String) });
     expect(world.github.writeCount()).toBe(writes);
 
+    // A box ticked by someone without write access: not acted on, and the rewritten body shows it unticked.
+    const ROTATE = '- [ ] rotate the Conductor API keys of dev now <!-- gitops-bot:action rotate/dev -->';
+    expect(issue.body).toContain(ROTATE);
     later();
-    world.github.editIssueBody(issue.number, `${issue.body}\n- [x] promote now\n`, 'reader');
+    world.github.editIssueBody(issue.number, issue.body.replace(ROTATE, ROTATE.replace('[ ]', '[x]')), 'reader');
     later();
     const third = await world.run('run');
     expect(third.code, third.stderr).toBe(0);
     expect(third.stderr).toContain('ticks not honoured: edited by @reader (read), without write access to the repository');
+    expect(third.stderr).toContain('dashboard: 1 ticked box(es) not acted on: edited by @reader (read)');
+    expect(third.stderr).not.toContain('acting on');
     expect(third.stdout).toMatch(/dashboard {11}updated: /);
-    expect(world.github.issues[0]!.body).not.toContain('promote now');
+    expect(world.github.issues[0]!.body).toBe(issue.body);
     expect(world.github.issues).toHaveLength(1);
 
     later();
-    world.github.editIssueBody(issue.number, `${world.github.issues[0]!.body}\n- [x] promote now\n`, 'maintainer');
+    world.github.editIssueBody(issue.number, issue.body.replace(ROTATE, ROTATE.replace('[ ]', '[x]')), 'maintainer');
     later();
     const fourth = await world.run('run');
     expect(fourth.stderr).toContain('ticks honoured: edited by @maintainer, with write access');
+    expect(fourth.stderr).toContain('dashboard: acting on "rotate/dev", ticked by @maintainer');
+    expect(world.github.issues[0]!.body).toBe(issue.body);
+    // Acted on once: the next run finds no tick and nobody's edit since the bot's write.
+    const fifth = await world.run('run');
+    expect(fifth.stderr).not.toContain('acting on');
+    expect(fifth.stdout).toMatch(/dashboard {11}unchanged: /);
     expect(world.github.violations).toEqual([]);
   });
 
@@ -276,7 +287,7 @@ describe('the dashboard step in a run (CLI, real registry and bare git remote, t
     expect(run.stderr).toContain(`dashboard: the file ${file}`);
     expect(run.stdout).toContain(`dashboard           created: ${file}`);
     const text = readFileSync(file, 'utf8');
-    expect(text).toContain('(`bot/image-update/dev/dex`)');
+    expect(text).toContain('`bot/image-update/dev/dex`: dev: update dex 1.1.0');
     expect(text).toContain(DASHBOARD_MARKER);
     const again = await world.run('run', '--forge', 'local', '--remote', world.remote.url);
     expect(again.stdout).toContain(`dashboard           unchanged: ${file}`);

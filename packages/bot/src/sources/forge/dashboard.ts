@@ -4,10 +4,11 @@
  * whether the boxes ticked in it may be acted on: only when every person who edited the body since the bot's last
  * write has write access to the repository (fail closed: an unknown or incomplete edit history honours nothing).
  *
- * What the body says is the renderer's business, behind `RenderDashboard`; until the status renderer is connected a
- * plain summary of the run's plans stands in (`renderRunSummary`).
+ * What the body says is the renderer's business, behind `RenderDashboard`: the run renders the platform's status
+ * (src/status/dashboard.ts, wired in the composition root); `renderRunSummary`, a plain summary of the run's plans,
+ * is what tests of the step itself use.
  */
-import { canWrite, withDashboardMarker, type DashboardForge, type DashboardIssue, type RepositoryRole } from './types.ts';
+import { canWrite, withDashboardMarker, type DashboardForge, type DashboardIssue, type PullRequestRecord, type RepositoryRole } from './types.ts';
 
 export const DASHBOARD_TITLE = 'GitOps bot dashboard';
 
@@ -28,9 +29,11 @@ export interface DashboardModel {
   ticks: TickTrust;
   plans: Array<{ task: string; env: string; subject: string; branch: string; title: string; pr: { number: number; url: string } | null; outcome: string }>;
   skips: Array<{ task: string; env: string; subject: string; reason: string }>;
+  /** The bot's own PRs as this run left them (the listing it read, with the PRs it opened and closed). */
+  pullRequests?: PullRequestRecord[];
 }
 
-export type RenderDashboard = (model: DashboardModel) => string;
+export type RenderDashboard = (model: DashboardModel) => string | Promise<string>;
 
 export interface DashboardState {
   issue: DashboardIssue | null;
@@ -88,7 +91,7 @@ export class DashboardStep {
     model: Omit<DashboardModel, 'previousBody' | 'ticks'>,
     options: { dryRun: boolean; print: (text: string) => void },
   ): Promise<DashboardOutcome> {
-    const body = withDashboardMarker(this.render({ ...model, previousBody: state.issue?.body ?? null, ticks: state.ticks }));
+    const body = withDashboardMarker(await this.render({ ...model, previousBody: state.issue?.body ?? null, ticks: state.ticks }));
     const { issue } = state;
     if (options.dryRun) {
       const wouldWrite = !issue || (issue.state === 'open' && issue.body !== body);

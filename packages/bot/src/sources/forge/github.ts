@@ -76,8 +76,9 @@ export function createThrottledOctokit(options: GitHubForgeOptions, stats?: GitH
     request: {
       fetch: stats
         ? countingFetch(transport, {
-            request: ({ method }) => {
-              if (method === 'GET' || method === 'HEAD') stats.reads++;
+            request: ({ method, url }) => {
+              // The bot's only GraphQL request is a query (the dashboard's edit history): a read, though it is a POST.
+              if (method === 'GET' || method === 'HEAD' || url.pathname.endsWith('/graphql')) stats.reads++;
               else stats.writes++;
             },
             response: (_request, status) => {

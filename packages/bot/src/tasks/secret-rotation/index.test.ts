@@ -16,7 +16,8 @@ import {
   testConfig,
   type Fixture,
 } from '../../../testing/rotation-fixture.ts';
-import { configSchema } from '../../config/schema.ts';
+import { conductorRotationSchema, configSchema } from '../../config/schema.ts';
+import { configuredTasks } from '../index.ts';
 import { actionsOf, applyActions } from './token-effects.ts';
 import { inspectMarker, parseBranch, readMarker, type Plan } from '../../plan.ts';
 import { fsTree } from '../../repo/tree.ts';
@@ -148,6 +149,27 @@ describe('secret-rotation planner', () => {
     expect(skips.find((skip) => skip.subject === 'conductor-license')?.reason).toContain(
       '`pnpm secrets:seal --env dev --name conductor-license --key license-key`',
     );
+  });
+
+  it("a dashboard's rotate-now tick forces exactly that environment's key, and the PR says who ticked it", async () => {
+    const root = (await fixture({ apiKeyAnnotations: { 'dbos.dev/rotated-at': ago(10), [TOKEN_ANNOTATION]: 'gitops-dev-old' } })).root;
+    const config = testConfig();
+    config.secretRotation!.conductor = conductorRotationSchema.parse({ ...CONDUCTOR, url: 'http://127.0.0.1:9' });
+    const plan = (envs: string[]) =>
+      configuredTasks(config, {
+        rotateNow: false,
+        envFilter: null,
+        rotateNowFromDashboard: envs.map((env) => ({ env, by: ['maintainer'] })),
+        conductorKeys: async () => LISTED,
+      })
+        .find((task) => task.name === 'secret-rotation')!
+        .plan(contextFor(fsTree(root), config, NOW, []));
+    expect((await plan([])).plans).toEqual([]);
+    expect((await plan(['prod'])).plans).toEqual([]);
+    const forced = await plan(['dev']);
+    expect(forced.plans).toHaveLength(1);
+    expect(annotationsOf(forced.plans[0]!.edits[0]!.after!)[PREVIOUS_TOKEN_ANNOTATION]).toBe('gitops-dev-old');
+    expect(forced.plans[0]!.body).toContain('(rotation was asked for on the dashboard: @maintainer ticked it)');
   });
 
   it('leaves a young key alone, and rotates it when forced for that environment', async () => {

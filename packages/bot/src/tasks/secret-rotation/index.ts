@@ -102,6 +102,8 @@ export interface SecretRotationOptions {
   maxAgeSeconds: number;
   /** Rotate now regardless of age: true for every environment, or a list of environment names. */
   force: boolean | string[];
+  /** Why a forced environment is forced, when a person asked on the dashboard (the PR says who); absent: `--rotate-now`. */
+  forcedBy?: Readonly<Record<string, string>>;
   /** Without cluster access, revoke the previous key this long after the rotation was proposed. Default 1 day. */
   revokeGraceSeconds: number;
   /** Cluster check for revocation; null: use the grace period. */
@@ -336,7 +338,7 @@ export function createSecretRotationTask(overrides: Partial<SecretRotationOption
     // A `secretRotation.secrets` entry for this file in the bot config wins over the task option.
     const maxAgeSeconds = (context.config.secretRotation?.secrets ?? []).find((secret) => join(overlay, secret.file) === file)?.maxAge ?? options.maxAgeSeconds;
     let reason: string | null = null;
-    if (forced(env.name)) reason = 'rotation was forced';
+    if (forced(env.name)) reason = options.forcedBy?.[env.name] ?? 'rotation was forced';
     else if (annotations[PLACEHOLDER_ANNOTATION] === 'true') reason = `${file} still holds a placeholder`;
     else if (ageSeconds === null) reason = `${file} has no valid ${ROTATED_AT_ANNOTATION}, so its age is unknown`;
     else if (ageSeconds >= maxAgeSeconds) reason = `the key is ${formatAge(ageSeconds)} old (maximum ${formatAge(maxAgeSeconds)})`;

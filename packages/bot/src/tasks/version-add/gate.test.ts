@@ -18,9 +18,10 @@ import { planAll } from '../../runner.ts';
 import { defaultDrainSourceFor } from '../../sources/drain/for-environment.ts';
 import { ConductorCheckedDrainSource, DatabaseDrainSource } from '../../sources/drain/source.ts';
 import { OciRegistryClient } from '../../sources/registry/oci-client.ts';
+import type { KubeHealth } from '../../sources/kube/health.ts';
 import { memoryTree, versionFixtureFiles } from '../../../testing/version-fixture.ts';
 import { readPins } from '../shared/pins.ts';
-import { versionAddTask } from './index.ts';
+import { createVersionAddTask, versionAddTask } from './index.ts';
 
 /*
  * Promotion gated on DBOS evidence, wired end to end: real PostgreSQL with the real DBOS schema (`dbos schema`), the
@@ -100,14 +101,21 @@ interface OpenPr {
   body: string;
 }
 
-function plan(env: NodeJS.ProcessEnv, config = configWith(), envFilter: string | null = 'staging', open: OpenPr[] = []) {
+function plan(
+  env: NodeJS.ProcessEnv,
+  config = configWith(),
+  envFilter: string | null = 'staging',
+  open: OpenPr[] = [],
+  task = versionAddTask,
+  kube: KubeHealth | null = null,
+) {
   const logs: string[] = [];
   return planAll({
     config,
-    tasks: [versionAddTask],
+    tasks: [task],
     tree: memoryTree(files),
     registry: new OciRegistryClient({ plainHttpHosts: [registry.host] }),
-    kube: null,
+    kube,
     drain: defaultDrainSourceFor(env),
     pullRequests: open.map((pr, i) => ({
       number: i + 1,
@@ -217,6 +225,60 @@ describe('version-add promotion gated on DBOS evidence of the previous environme
     // The same evidence with the soak elapsed passes: the soak is what held it back.
     const { plans: later } = await plan(devReader());
     expect(later.map((p) => p.branch)).toEqual([STAGING_BRANCH]);
+  });
+
+  it('promote now (a dashboard tick): the soak is skipped once, an open PR that says so keeps it skipped, fail still blocks', async () => {
+    await registered('1.1.0', 10 * 60_000);
+    await finished('1.1.0', 'SUCCESS', 50, 60_000);
+    const soaking = configWith((config) => {
+      config.environments[0]!.gate.soak = 3600;
+    });
+    const ticked = createVersionAddTask({ promoteNow: [{ env: 'staging', app: APP, version: '1.1.0', by: ['maintainer'] }] });
+    const { plans, skips } = await plan(devReader(), soaking, 'staging', [], ticked);
+    expect(skips).toEqual([]);
+    expect(plans.map((p) => p.branch)).toEqual([STAGING_BRANCH]);
+    const body = plans[0]!.body;
+    expect(body).toContain('- Promoted now from the dashboard: @maintainer ticked it, so the soak was skipped for `1.1.0`');
+    expect(body).toContain('| verdict | **pass** |');
+    // A tick for another version or environment skips nothing.
+    const other = createVersionAddTask({ promoteNow: [{ env: 'staging', app: APP, version: '1.0.9', by: ['maintainer'] }] });
+    expect((await plan(devReader(), soaking, 'staging', [], other)).plans).toEqual([]);
+    // The next run has no tick; the open PR it opened carries the decision, so the PR is planned again (not closed)...
+    const again = await plan(devReader(), soaking, 'staging', [{ branch: STAGING_BRANCH, body }]);
+    expect(again.plans.map((p) => p.branch)).toEqual([STAGING_BRANCH]);
+    expect(again.plans[0]!.body).toBe(body);
+    // ...and without it the soak holds as before.
+    expect((await plan(devReader(), soaking, 'staging')).plans).toEqual([]);
+    // Evidence of failure is never skipped.
+    await finished('1.1.0', 'ERROR', 10, 60_000);
+    const failing = await plan(devReader(), soaking, 'staging', [], ticked);
+    expect(failing.plans).toEqual([]);
+    expect(stagingSkip(failing.skips).reason).toMatch(/gate there reads fail/);
+  });
+
+  it("promote now with cluster access: staging's promotionSoak is skipped, the health of dev's pods is not", async () => {
+    await registered('1.1.0', DAY);
+    await finished('1.1.0', 'SUCCESS', 12);
+    const clustered = configWith((config) => {
+      config.environments[0]!.kube = { context: 'dev', namespace: 'dbos' };
+      config.environments[1]!.kube = { context: 'staging', namespace: 'dbos' };
+      config.environments[1]!.promotionSoak = 3600;
+    });
+    // A stand-in for the Kubernetes API: dev's pods of 1.1.0 have been Ready for a minute (or are not Ready at all).
+    let readySince: Date | null = new Date(Date.now() - 60_000);
+    const kube: KubeHealth = {
+      healthySince: async () => readySince,
+      versionPods: async () => (readySince ? { total: 2, ready: 2, readySince } : { total: 2, ready: 1, readySince: null }),
+    };
+    const ticked = createVersionAddTask({ promoteNow: [{ env: 'staging', app: APP, version: '1.1.0', by: ['maintainer'] }] });
+    const waiting = await plan(devReader(), clustered, 'staging', [], versionAddTask, kube);
+    expect(waiting.plans).toEqual([]);
+    expect(stagingSkip(waiting.skips).reason).toBe('1.1.0 has not run healthy in dev for 3600s yet');
+    expect((await plan(devReader(), clustered, 'staging', [], ticked, kube)).plans.map((p) => p.branch)).toEqual([STAGING_BRANCH]);
+    readySince = null;
+    const unhealthy = await plan(devReader(), clustered, 'staging', [], ticked, kube);
+    expect(unhealthy.plans).toEqual([]);
+    expect(stagingSkip(unhealthy.skips).reason).toBe('1.1.0 is not running healthy in dev; promote now skips the soak, not the health check');
   });
 
   it('unknown, database down or wrong password: no promotion, the reason names no secret', async () => {

@@ -22,6 +22,42 @@ import { HOLD_LABEL } from '../../sources/forge/types.ts';
 import { evidenceSummary, evidenceTable, readGate, type GateReading } from '../../sources/drain/evidence.ts';
 
 const TASK = 'version-add';
+
+/** A maintainer's "promote now" tick on the dashboard: this version into this environment without waiting for a soak. */
+export interface PromoteNow {
+  env: string;
+  app: string;
+  version: string;
+  /** Who edited the dashboard since the bot last wrote it (every one of them with write access). */
+  by: string[];
+}
+
+export interface VersionAddSettings {
+  /** Honoured dashboard ticks of this run; each skips the promotion soak and the gate's soak, never its `fail`. */
+  promoteNow?: readonly PromoteNow[];
+}
+
+/** The PR line that records a dashboard promotion: while the PR is open, later runs keep the soak skipped for it. */
+const PROMOTE_NOW_LINE = (version: string, by: readonly string[]) =>
+  `- Promoted now from the dashboard: ${by.map((login) => `@${login}`).join(', ')} ticked it, so the soak was skipped for \`${version}\` (the gate's other checks still held).`;
+const PROMOTE_NOW_MARK = '- Promoted now from the dashboard: ';
+
+/**
+ * Who asked to promote `version` of `app` into `env` now: this run's ticks, else the bot's own open PR for it that
+ * says so (the tick was honoured once, when the PR was opened; closing the PR ends it). Null: the soak applies.
+ */
+function promotedNowBy(context: TaskContext, settings: VersionAddSettings, env: string, app: string, version: string): string[] | null {
+  const tick = settings.promoteNow?.find((item) => item.env === env && item.app === app && item.version === version);
+  if (tick) return tick.by;
+  for (const previous of context.previous) {
+    if (previous.state !== 'open' || previous.proposal.task !== TASK || previous.proposal.env !== env || !previous.proposal.subject.startsWith(`${app}/`))
+      continue;
+    const line = previous.body?.split('\n').find((candidate) => candidate.startsWith(PROMOTE_NOW_MARK) && candidate.includes(`\`${version}\``));
+    const by = line ? /^- Promoted now from the dashboard: ((?:@[A-Za-z0-9[\]_-]+(?:, )?)+) ticked it,/.exec(line)?.[1] : undefined;
+    if (by) return by.split(', ').map((login) => login.replace(/^@/, ''));
+  }
+  return null;
+}
 /** Candidates younger than the minimum release age are passed over; look at most this many (as image-update does). */
 const MAX_AGE_CANDIDATES = 5;
 
@@ -48,6 +84,8 @@ interface Target {
   source: string;
   /** The previous environment's gate reading this promotion relied on (always `pass` when a plan is built). */
   gate?: GateReading;
+  /** Promoted now from the dashboard by these people: no soak. */
+  promotedNowBy?: string[];
 }
 
 /** The environment's latest version: the one with the app-latest component, else the highest. */
@@ -87,6 +125,7 @@ async function fromPreviousEnvironment(
   env: EnvironmentConfig,
   previousEnv: EnvironmentConfig,
   previousTree: AppVersionsTree | null,
+  settings: VersionAddSettings = {},
 ): Promise<Target | string> {
   if (!previousTree) return `${previousEnv.name} has no versions list of ${app.name} on the base branch`;
   const latest = latestOf(previousTree);
@@ -94,14 +133,24 @@ async function fromPreviousEnvironment(
   if (!latest.image?.newTag || !latest.image.digest) return `${latest.kustomizationFile} does not pin ${app.imageName} by tag and digest`;
   const bad = digestProblem(latest.image.digest, `the digest of ${latest.version} merged in ${previousEnv.name} (${latest.kustomizationFile})`);
   if (bad) return bad;
+  const promotedNow = promotedNowBy(context, settings, env.name, app.name, latest.version);
   if (context.kube && env.promotionSoak > 0 && previousEnv.kube) {
     const since = await context.kube.healthySince(previousEnv.name, previousEnv.kube.namespace, latest.image.digest);
-    if (!since || context.now.getTime() - since.getTime() < env.promotionSoak * 1000) {
+    // Promote now skips the waiting, not the health: pods that are not all Ready now still hold the version back.
+    if (!since && promotedNow) return `${latest.version} is not running healthy in ${previousEnv.name}; promote now skips the soak, not the health check`;
+    if (!since || (!promotedNow && context.now.getTime() - since.getTime() < env.promotionSoak * 1000)) {
       return `${latest.version} has not run healthy in ${previousEnv.name} for ${env.promotionSoak}s yet`;
     }
   }
   const created = await context.registry.createdAt(app.repository, latest.image.digest).catch(() => null);
-  return { version: latest.version, tag: latest.image.newTag, digest: latest.image.digest, created, source: `promotion from ${previousEnv.name}` };
+  return {
+    version: latest.version,
+    tag: latest.image.newTag,
+    digest: latest.image.digest,
+    created,
+    source: `promotion from ${previousEnv.name}`,
+    ...(promotedNow ? { promotedNowBy: promotedNow } : {}),
+  };
 }
 
 /** A version proposed before in a PR that was closed without merging is not proposed again; a newer one is. */
@@ -161,6 +210,7 @@ function buildPlan(context: TaskContext, app: AppConfig, env: string, tree: AppV
       '',
       `- Image: \`${app.repository}:${target.tag}@${target.digest}\` (built ${target.created ? target.created.toISOString().slice(0, 10) : 'unknown'})`,
       `- Source: ${target.source}`,
+      ...(target.promotedNowBy ? [PROMOTE_NOW_LINE(target.version, target.promotedNowBy)] : []),
       gated
         ? `- The \`app-latest\` component and the \`${app.name}\` Service selector stay on \`${previous?.slug ?? '(none)'}\`. Once this is merged and the new executors' pods are Ready${context.config.environments.find((candidate) => candidate.name === env)?.gateWorkflow ? ' and the gate workflow succeeded on exactly this version' : ''}, version-switch proposes moving them to \`${slug}\` in a second PR.`
         : `- The \`app-latest\` component and the \`${app.name}\` Service selector move from \`${previous?.slug ?? '(none)'}\` to \`${slug}\`.`,
@@ -192,91 +242,95 @@ function buildPlan(context: TaskContext, app: AppConfig, env: string, tree: AppV
   };
 }
 
-export const versionAddTask: Task = {
-  name: TASK,
-  // drain: the previous environment's drain reader reads the evidence promotion is gated on.
-  needs: ['registry', 'forge', 'kube', 'drain'],
-  disabledBy: appVersionsDisabledBy,
-  description:
-    'add a Deployment for a new application version (newest allowed tag into the first environment, then the merged digest env by env); older versions keep draining',
-  async plan(context) {
-    requireApps(context.config);
-    const trees = new Map<string, AppVersionsTree>();
-    const treeOf = async (env: EnvironmentConfig, app: AppConfig) => {
-      const key = `${env.name}/${app.name}`;
-      if (!trees.has(key)) trees.set(key, await requireVersionsTree(context, env, app));
-      return trees.get(key)!;
-    };
-    return walkApplications(context, TASK, async ({ env, app, previousEnv, skipApp, skip, held, propose }) => {
-      const tree = await treeOf(env, app);
-      const target = previousEnv
-        ? await fromPreviousEnvironment(context, app, env, previousEnv, await treeOf(previousEnv, app))
-        : await newestFromRegistry(context, app, highestVersion(tree));
-      if (typeof target === 'string') return skipApp(target);
-      if (tree.versions.some((live) => live.version === target.version)) return;
-      const highest = highestVersion(tree);
-      if (compareTags(target.tag, highest) <= 0) {
-        return skipApp(
-          `${previousEnv ? previousEnv.name : 'the registry'} has ${app.name} ${target.version}, not newer than ${highest} here; versions are only added in order`,
-        );
-      }
-      const slug = appVersionSlug(target.version, new Map(tree.versions.map((live) => [live.slug, live.version])));
-      const hold = holdOn(tree.holds, target.version, compareTags);
-      if (held(slug, hold ? `line in ${tree.listFile}${hold.scope === 'version' ? ` (holds ${hold.upTo} and older)` : ''}` : null)) return;
-      const gated = env.switch === 'gated';
-      const incoming = gated ? incomingVersionOf(tree, compareTags) : null;
-      if (incoming)
-        // One version at a time behind the gate: the next waits until the previous one is switched to (or rolled back).
-        return skip(
-          slug,
-          `${app.name} ${incoming.version} is added to ${env.name} but not switched to yet (switch: gated); ${target.version} waits for version-switch`,
-          { leaveOpenPullRequest: true },
-        );
-      if (tree.versions.length >= app.maxLive) {
-        return skip(
-          slug,
-          `${tree.versions.length} versions of ${app.name} are live in ${env.name} (its maxLive: ${app.maxLive}); ${target.version} waits until version-retire removes a drained one`,
-        );
-      }
-      // DBOS refuses to launch executors whose version name another application already registered in the same
-      // system database (the applications of an environment share one); its workflows would never start.
-      for (const other of appsInEnvironment(context.config, env)) {
-        if (other.name === app.name) continue;
-        const clash = (await treeOf(env, other)).versions.find((live) => live.version === target.version);
-        if (clash)
+export const versionAddTask: Task = createVersionAddTask({});
+
+export function createVersionAddTask(settings: VersionAddSettings): Task {
+  return {
+    name: TASK,
+    // drain: the previous environment's drain reader reads the evidence promotion is gated on.
+    needs: ['registry', 'forge', 'kube', 'drain'],
+    disabledBy: appVersionsDisabledBy,
+    description:
+      'add a Deployment for a new application version (newest allowed tag into the first environment, then the merged digest env by env); older versions keep draining',
+    async plan(context) {
+      requireApps(context.config);
+      const trees = new Map<string, AppVersionsTree>();
+      const treeOf = async (env: EnvironmentConfig, app: AppConfig) => {
+        const key = `${env.name}/${app.name}`;
+        if (!trees.has(key)) trees.set(key, await requireVersionsTree(context, env, app));
+        return trees.get(key)!;
+      };
+      return walkApplications(context, TASK, async ({ env, app, previousEnv, skipApp, skip, held, propose }) => {
+        const tree = await treeOf(env, app);
+        const target = previousEnv
+          ? await fromPreviousEnvironment(context, app, env, previousEnv, await treeOf(previousEnv, app), settings)
+          : await newestFromRegistry(context, app, highestVersion(tree));
+        if (typeof target === 'string') return skipApp(target);
+        if (tree.versions.some((live) => live.version === target.version)) return;
+        const highest = highestVersion(tree);
+        if (compareTags(target.tag, highest) <= 0) {
+          return skipApp(
+            `${previousEnv ? previousEnv.name : 'the registry'} has ${app.name} ${target.version}, not newer than ${highest} here; versions are only added in order`,
+          );
+        }
+        const slug = appVersionSlug(target.version, new Map(tree.versions.map((live) => [live.slug, live.version])));
+        const hold = holdOn(tree.holds, target.version, compareTags);
+        if (held(slug, hold ? `line in ${tree.listFile}${hold.scope === 'version' ? ` (holds ${hold.upTo} and older)` : ''}` : null)) return;
+        const gated = env.switch === 'gated';
+        const incoming = gated ? incomingVersionOf(tree, compareTags) : null;
+        if (incoming)
+          // One version at a time behind the gate: the next waits until the previous one is switched to (or rolled back).
           return skip(
             slug,
-            `${app.name} ${target.version} has the version name of a live version of ${other.name} in ${env.name} (${clash.dir}); DBOS refuses two applications one version name in a shared system database, so give the release a distinct version`,
+            `${app.name} ${incoming.version} is added to ${env.name} but not switched to yet (switch: gated); ${target.version} waits for version-switch`,
+            { leaveOpenPullRequest: true },
           );
-      }
-      const why = rejected(context, env.name, app.name, target);
-      if (why) return skip(slug, why);
-      if (previousEnv) {
-        // Last, so a run where nothing is to be promoted never opens a connection.
-        const slugThere = (await treeOf(previousEnv, app)).versions.find((live) => live.version === target.version)?.slug ?? null;
-        const gate = await readGate(
-          context.drain,
-          context.config,
-          previousEnv,
-          app,
-          target.version,
-          context.now,
-          { kind: 'previous', run: context },
-          { kube: context.kube, slug: slugThere },
-        );
-        context.log(`gate of ${app.name} ${target.version} in ${previousEnv.name}: ${gate.verdict} (${evidenceSummary(gate)})`);
-        if (gate.verdict !== 'pass') {
-          const counts = gate.evidence ? ` [${evidenceSummary(gate)}]` : '';
-          const reason = `${target.version} is not promoted from ${previousEnv.name}: its gate there reads ${gate.verdict}${counts}: ${gate.reasons.join(' ')}`;
-          // fail: an open promotion PR is closed with the evidence, and a closed one is never re-proposed: the version
-          // is bad. unknown says nothing new about the version (an outage, a quiet hour in the window): no new PR, but
-          // an open one (opened on a pass, its evidence in its body) is left alone, since closing it would read back
-          // as a rejection and bar the version for good.
-          return gate.verdict === 'fail' ? skip(slug, reason) : skip(slug, reason, { leaveOpenPullRequest: true });
+        if (tree.versions.length >= app.maxLive) {
+          return skip(
+            slug,
+            `${tree.versions.length} versions of ${app.name} are live in ${env.name} (its maxLive: ${app.maxLive}); ${target.version} waits until version-retire removes a drained one`,
+          );
         }
-        target.gate = gate;
-      }
-      propose(buildPlan(context, app, env.name, tree, target, gated));
-    });
-  },
-};
+        // DBOS refuses to launch executors whose version name another application already registered in the same
+        // system database (the applications of an environment share one); its workflows would never start.
+        for (const other of appsInEnvironment(context.config, env)) {
+          if (other.name === app.name) continue;
+          const clash = (await treeOf(env, other)).versions.find((live) => live.version === target.version);
+          if (clash)
+            return skip(
+              slug,
+              `${app.name} ${target.version} has the version name of a live version of ${other.name} in ${env.name} (${clash.dir}); DBOS refuses two applications one version name in a shared system database, so give the release a distinct version`,
+            );
+        }
+        const why = rejected(context, env.name, app.name, target);
+        if (why) return skip(slug, why);
+        if (previousEnv) {
+          // Last, so a run where nothing is to be promoted never opens a connection.
+          const slugThere = (await treeOf(previousEnv, app)).versions.find((live) => live.version === target.version)?.slug ?? null;
+          const gate = await readGate(
+            context.drain,
+            context.config,
+            previousEnv,
+            app,
+            target.version,
+            context.now,
+            { kind: 'previous', run: context },
+            { kube: context.kube, slug: slugThere, ...(target.promotedNowBy ? { skipSoak: true } : {}) },
+          );
+          context.log(`gate of ${app.name} ${target.version} in ${previousEnv.name}: ${gate.verdict} (${evidenceSummary(gate)})`);
+          if (gate.verdict !== 'pass') {
+            const counts = gate.evidence ? ` [${evidenceSummary(gate)}]` : '';
+            const reason = `${target.version} is not promoted from ${previousEnv.name}: its gate there reads ${gate.verdict}${counts}: ${gate.reasons.join(' ')}`;
+            // fail: an open promotion PR is closed with the evidence, and a closed one is never re-proposed: the version
+            // is bad. unknown says nothing new about the version (an outage, a quiet hour in the window): no new PR, but
+            // an open one (opened on a pass, its evidence in its body) is left alone, since closing it would read back
+            // as a rejection and bar the version for good.
+            return gate.verdict === 'fail' ? skip(slug, reason) : skip(slug, reason, { leaveOpenPullRequest: true });
+          }
+          target.gate = gate;
+        }
+        propose(buildPlan(context, app, env.name, tree, target, gated));
+      });
+    },
+  };
+}
