@@ -15,7 +15,8 @@ import { LocalForge } from '../sources/forge/local.ts';
 import { DashboardStep, type DashboardState, type RenderDashboard } from '../sources/forge/dashboard.ts';
 import type { TreeReader } from '../repo/tree.ts';
 import { buildStatus } from '../status/build.ts';
-import { parseDashboardActions, renderDashboard } from '../status/dashboard.ts';
+import { parseDashboardActions, renderDashboard, retryableProposals } from '../status/dashboard.ts';
+import type { RetryTick } from '../tasks/shared/retry.ts';
 import type { PromoteNow } from '../tasks/version-add/index.ts';
 import type { RollbackRequest } from '../tasks/rollback/index.ts';
 import { hasDashboard, type Forge } from '../sources/forge/types.ts';
@@ -80,6 +81,7 @@ export function composeSources(
       rollback: options.rollback ?? ticks.rollback,
       promoteNow: ticks.promoteNow,
       rotateNowFromDashboard: ticks.rotateNow,
+      retry: ticks.retry,
       // Enqueueing a gate workflow writes to the system database: only `run` without --dry-run may.
       gate: dbosGateRunner(env, { write: command === 'run' && !options.dryRun }),
     }),
@@ -272,9 +274,10 @@ export interface DashboardTicks {
   promoteNow: PromoteNow[];
   rotateNow: Array<{ env: string; by: string[] }>;
   rollback: RollbackRequest | null;
+  retry: RetryTick[];
 }
 
-export const NO_TICKS: DashboardTicks = { promoteNow: [], rotateNow: [], rollback: null };
+export const NO_TICKS: DashboardTicks = { promoteNow: [], rotateNow: [], rollback: null, retry: [] };
 
 /**
  * The ticked boxes of the dashboard as task settings, when its ticks are honoured (every editor since the bot's last
@@ -302,11 +305,12 @@ export async function dashboardTicks(
   }
   const by = state.ticks.editors;
   const who = by.map((login) => `@${login}`).join(', ');
-  const ticks: DashboardTicks = { promoteNow: [], rotateNow: [], rollback: null };
+  const ticks: DashboardTicks = { promoteNow: [], rotateNow: [], rollback: null, retry: [] };
   for (const action of actions) {
     log(`dashboard: acting on "${action.id}", ticked by ${who}`);
     if (action.kind === 'promote') ticks.promoteNow.push({ env: action.env, app: action.app, version: action.version, by });
     else if (action.kind === 'rotate') ticks.rotateNow.push({ env: action.env, by });
+    else if (action.kind === 'retry') ticks.retry.push({ task: action.task, env: action.env, subject: action.subject, by });
     else if (action.kind === 'rollback') {
       if (cliRollback || ticks.rollback) {
         log(
@@ -344,7 +348,7 @@ export function dashboardRenderer(
       pullRequests: model.pullRequests ? async () => ({ own: model.pullRequests!, ignored: [] }) : null,
       forgeDescribe,
     });
-    return renderDashboard(status, model.previousBody);
+    return renderDashboard(status, model.previousBody, { retryable: retryableProposals(model.pullRequests ?? []) });
   };
 }
 

@@ -3,7 +3,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { memoryTree, versionFixtureFiles } from '../../testing/version-fixture.ts';
 import { parseConfig } from '../config/load.ts';
 import { buildStatus } from './build.ts';
-import { DASHBOARD_MARKER, parseDashboardActions, renderDashboard, renderMermaid } from './dashboard.ts';
+import { markClosedForHold, markerFor } from '../plan.ts';
+import { pinsMemory } from '../tasks/shared/pins.ts';
+import { DASHBOARD_MARKER, parseDashboardActions, renderDashboard, renderMermaid, retryableProposals } from './dashboard.ts';
 import type { StatusModel } from './model.ts';
 
 const digest = (n: number) => `sha256:${String(n).repeat(64)}`;
@@ -145,24 +147,54 @@ describe('parseDashboardActions', () => {
     ]);
   });
 
-  it('offers a retry only for a known task in a known environment', async () => {
+  it('offers a retry for the newest closed-unmerged proposal of a branch, of a task that remembers rejections, in a known environment', async () => {
     const status = await model();
-    const options = {
-      failures: [
-        { task: 'version-retire', env: 'dev', reason: 'drain unknown' },
-        { task: 'no-such-task', env: 'dev', reason: 'x' },
-        { task: 'image-update', env: 'prod', reason: 'x' },
-      ],
-    };
-    const body = renderDashboard(status, null, options);
-    expect(body).toContain('- [ ] retry version-retire in dev <!-- gitops-bot:action retry/version-retire/dev -->');
-    expect(body).not.toContain('no-such-task');
-    expect(body).not.toContain('retry/image-update/prod');
-    expect(parseDashboardActions(tick(body, 'retry/version-retire/dev'), status, options).actions).toEqual([
-      { kind: 'retry', id: 'retry/version-retire/dev', task: 'version-retire', env: 'dev' },
+    const pr = (number: number, task: string, env: string, subject: string, state: 'open' | 'closed', merged = false, hold = false) => ({
+      number,
+      branch: `bot/${task}/${env}/${subject}`,
+      title: 't',
+      body: ((text: string) => (hold ? markClosedForHold(text)! : text))(
+        `x\n${markerFor({ task, env, subject, memory: pinsMemory([{ image: 'app', tag: '1.1.0', digest: digest(2) }]) })}`,
+      ),
+      state,
+      merged,
+      labels: [],
+      createdAt: '2026-11-30T09:00:00Z',
+      url: `https://example.test/pull/${number}`,
+    });
+    const retryable = retryableProposals([
+      pr(3, 'version-add', 'staging', 'shop/1-1-0', 'closed'),
+      // Superseded: a newer PR on the same branch is the memory now.
+      pr(4, 'image-update', 'staging', 'conductor', 'closed'),
+      pr(9, 'image-update', 'staging', 'conductor', 'open'),
+      pr(5, 'image-update', 'dev', 'dex', 'closed', true),
+      pr(6, 'version-retire', 'dev', 'shop/1-0-0', 'closed'),
+      pr(7, 'image-update', 'prod', 'dex', 'closed'),
+      // Closed by the bot for a hold: not a rejection, it comes back once the hold is gone.
+      pr(8, 'image-update', 'dev', 'conductor', 'closed', false, true),
     ]);
-    // Without the failure, the same tick names nothing offered.
-    expect(parseDashboardActions(tick(body, 'retry/version-retire/dev'), status).actions).toEqual([]);
+    expect(retryable.map((item) => item.number)).toEqual([7, 3]);
+    const body = renderDashboard(status, null, { retryable });
+    const box =
+      '- [ ] retry version-add shop/1-1-0 in staging (PR #3 was closed without merging) <!-- gitops-bot:action retry/version-add/staging/shop/1-1-0 -->';
+    expect(body).toContain(box);
+    // prod is no environment of this repository.
+    expect(body).not.toContain('retry/image-update/prod');
+    expect(parseDashboardActions(tick(body, 'retry/version-add/staging/shop/1-1-0'), status, { retryable }).actions).toEqual([
+      { kind: 'retry', id: 'retry/version-add/staging/shop/1-1-0', task: 'version-add', env: 'staging', subject: 'shop/1-1-0' },
+    ]);
+    // Without the closed PR, the same tick names nothing offered; before the PRs are listed it is taken for its form.
+    expect(parseDashboardActions(tick(body, 'retry/version-add/staging/shop/1-1-0'), status, { retryable: [] }).actions).toEqual([]);
+    expect(parseDashboardActions(tick(body, 'retry/version-add/staging/shop/1-1-0'), status).actions).toHaveLength(1);
+    const forged = [
+      '- [x] a <!-- gitops-bot:action retry/version-retire/dev/shop/1-0-0 -->',
+      '- [x] b <!-- gitops-bot:action retry/version-add/prod/shop/1-1-0 -->',
+      '- [x] c <!-- gitops-bot:action retry/version-add/dev/Shop/1-1-0 -->',
+      '- [x] d <!-- gitops-bot:action retry/version-add/dev/a/b/c -->',
+    ].join('\n');
+    const parsed = parseDashboardActions(forged, status);
+    expect(parsed.actions).toEqual([]);
+    expect(parsed.ignored).toHaveLength(4);
   });
 });
 

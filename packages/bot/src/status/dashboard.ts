@@ -1,4 +1,6 @@
-import { TASK_NAMES } from '../tasks/names.ts';
+import { parseBranch, readMarker } from '../plan.ts';
+import type { PullRequestRecord } from '../sources/forge/types.ts';
+import { RETRYABLE_TASKS } from '../tasks/shared/retry.ts';
 import { compareTags } from '../sources/registry/tag-policy.ts';
 import type { AppStatus, ReplicasCell, StatusModel, VersionState, VersionStatus } from './model.ts';
 import { appGrid, markdownText, pinText, renderStatusMarkdown, stateText } from './render.ts';
@@ -23,19 +25,60 @@ export type DashboardAction =
   | { kind: 'promote'; id: string; env: string; app: string; version: string }
   /** Rotate the Conductor API keys of `env` now (`--rotate-now --env`). */
   | { kind: 'rotate'; id: string; env: string }
-  /** Run `task` for `env` again. */
-  | { kind: 'retry'; id: string; task: string; env: string }
+  /** Propose `subject` of `task` in `env` again, despite the PR of it that was closed without merging. */
+  | { kind: 'retry'; id: string; task: string; env: string; subject: string }
   /** Propose the rollback PR of `app` in `env` (to `to`, the newest older live version). */
   | { kind: 'rollback'; id: string; env: string; app: string; from: string; to: string };
 
+/** A proposal the bot gave up on: the newest PR of its branch was closed without merging. */
+export interface RetryableProposal {
+  task: string;
+  env: string;
+  subject: string;
+  number: number;
+}
+
 export interface DashboardOptions {
-  /** Tasks that failed in the last run (offered for retry). */
-  failures?: ReadonlyArray<{ task: string; env: string; reason: string }>;
+  /**
+   * The proposals offered for retry (see {@link retryableProposals}). Absent: the PRs are not known where the ticks are
+   * read (before the run lists them), so a well-formed retry id of a retryable task in a known environment is taken,
+   * and the task lifts a rejection only when the newest PR of that proposal's branch is closed unmerged.
+   */
+  retryable?: readonly RetryableProposal[];
+}
+
+/**
+ * The bot's proposals a retry can bring back: per branch, the newest of the bot's PRs (the listing window the run
+ * read), when it was closed without merging by a person or on a gate's `fail` (a close for a hold is not a rejection:
+ * the change comes back by itself once the hold is gone), for the tasks that remember rejections.
+ */
+export function retryableProposals(pullRequests: readonly PullRequestRecord[]): RetryableProposal[] {
+  const newest = new Map<string, PullRequestRecord>();
+  for (const pr of pullRequests) if ((newest.get(pr.branch)?.number ?? -1) < pr.number) newest.set(pr.branch, pr);
+  const out: RetryableProposal[] = [];
+  for (const pr of newest.values()) {
+    if (pr.state !== 'closed' || pr.merged) continue;
+    const marker = readMarker(pr.body);
+    const branch = parseBranch(pr.branch);
+    if (!marker || marker.closedFor === 'hold' || !(RETRYABLE_TASKS as readonly string[]).includes(marker.task)) continue;
+    // The marker must name the branch it sits on (a copied body names another).
+    if (!branch || branch.task !== marker.task || branch.env !== marker.env || branch.subject !== marker.subject) continue;
+    out.push({ task: marker.task, env: marker.env, subject: marker.subject, number: pr.number });
+  }
+  return out.sort((a, b) => `${a.task}/${a.env}/${a.subject}`.localeCompare(`${b.task}/${b.env}/${b.subject}`));
 }
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
-const ID = /^(promote|rotate|retry|rollback)(\/[A-Za-z0-9._+-]{1,128}){1,3}$/;
+const ID = /^(promote|rotate|retry|rollback)(\/[A-Za-z0-9._+-]{1,128}){1,4}$/;
+// A proposal's subject as branches carry it: one or two DNS-safe segments (`conductor`, `dbos-app/1-1-0`).
+const SUBJECT = /^[a-z0-9][a-z0-9._-]{0,62}(\/[a-z0-9][a-z0-9._-]{0,62})?$/;
+
+/** A retry action, when its task, environment and subject are well formed and known to `model`; else null. */
+function retryAction(model: StatusModel, task: string, env: string, subject: string): Extract<DashboardAction, { kind: 'retry' }> | null {
+  if (!(RETRYABLE_TASKS as readonly string[]).includes(task) || !NAME.test(env) || !model.environments.includes(env) || !SUBJECT.test(subject)) return null;
+  return { kind: 'retry', id: `retry/${task}/${env}/${subject}`, task, env, subject };
+}
 
 function latestOf(app: AppStatus, env: string): string | null {
   return app.environments.find((environment) => environment.env === env)?.versions.find((version) => version.states.includes('latest'))?.version ?? null;
@@ -73,11 +116,10 @@ export function offeredActions(model: StatusModel, options: DashboardOptions = {
   }
   for (const env of model.environments.filter((name) => NAME.test(name)))
     out.push({ action: { kind: 'rotate', id: `rotate/${env}`, env }, label: `rotate the Conductor API keys of ${env} now` });
-  for (const failure of options.failures ?? []) {
-    if (!(TASK_NAMES as readonly string[]).includes(failure.task) || !model.environments.includes(failure.env) || !NAME.test(failure.env)) continue;
-    const id = `retry/${failure.task}/${failure.env}`;
-    if (out.some((entry) => entry.action.id === id)) continue;
-    out.push({ action: { kind: 'retry', id, task: failure.task, env: failure.env }, label: `retry ${failure.task} in ${failure.env}` });
+  for (const proposal of options.retryable ?? []) {
+    const action = retryAction(model, proposal.task, proposal.env, proposal.subject);
+    if (!action || out.some((entry) => entry.action.id === action.id)) continue;
+    out.push({ action, label: `retry ${proposal.task} ${proposal.subject} in ${proposal.env} (PR #${proposal.number} was closed without merging)` });
   }
   return out;
 }
@@ -144,7 +186,7 @@ function managedRegion(model: StatusModel, options: DashboardOptions): string {
     ['promote', 'Promote now (skip the soak)'],
     ['rollback', 'Roll back an environment'],
     ['rotate', 'Rotate keys now'],
-    ['retry', 'Retry a failed task'],
+    ['retry', 'Retry a proposal closed without merging'],
   ];
   for (const [kind, title] of sections) {
     const entries = offered.filter((entry) => entry.action.kind === kind);
@@ -265,7 +307,9 @@ export function parseDashboardActions(body: string, model: StatusModel, options:
       ignored.push({ line: number, reason: `malformed action id "${id.slice(0, 80).replace(/[^\x20-\x7e]/g, '?')}"` });
       continue;
     }
-    const action = offered.get(id);
+    // Before the run lists its PRs, a retry is checked for form here and against the closed PR by its task.
+    const retry = options.retryable === undefined && id.startsWith('retry/') ? /^retry\/([^/]+)\/([^/]+)\/(.+)$/.exec(id) : null;
+    const action = offered.get(id) ?? (retry ? retryAction(model, retry[1]!, retry[2]!, retry[3]!) : undefined) ?? undefined;
     if (!action) {
       ignored.push({ line: number, reason: `"${id}" is not an action the dashboard offers now (unknown or stale subject)` });
       continue;

@@ -1,5 +1,6 @@
 import type { BotConfig } from '../config/schema.ts';
-import { imageUpdateTask } from './image-update/index.ts';
+import { createImageUpdateTask, imageUpdateTask } from './image-update/index.ts';
+import type { RetryTick } from './shared/retry.ts';
 import { TASK_NAMES } from './names.ts';
 import { createSecretRotationTask, secretRotationTask, type RolloutCheck } from './secret-rotation/index.ts';
 import type { Task } from './types.ts';
@@ -40,6 +41,8 @@ export interface TaskSettings {
   promoteNow?: readonly PromoteNow[];
   /** Honoured "rotate now" ticks of the dashboard: rotate these environments' keys whatever their age. */
   rotateNowFromDashboard?: ReadonlyArray<{ env: string; by: readonly string[] }>;
+  /** Honoured "retry" ticks of the dashboard: image-update and version-add lift exactly these closed PRs' rejections. */
+  retry?: readonly RetryTick[];
 }
 
 /** The registry with each task configured from the bot config (today: secret-rotation's Conductor access). */
@@ -72,7 +75,8 @@ export function configuredTasks(config: BotConfig, settings: TaskSettings): read
   });
   const configuredRollback = createRollbackTask(settings.rollback ?? null);
   const configuredSwitch = createVersionSwitchTask({ gate: settings.gate ?? null });
-  const configuredAdd = createVersionAddTask({ promoteNow: settings.promoteNow ?? [] });
-  const configured = new Map([configuredAdd, configuredRotation, configuredRollback, configuredSwitch].map((task) => [task.name, task]));
+  const configuredAdd = createVersionAddTask({ promoteNow: settings.promoteNow ?? [], retry: settings.retry ?? [] });
+  const configuredUpdate = createImageUpdateTask({ retry: settings.retry ?? [] });
+  const configured = new Map([configuredUpdate, configuredAdd, configuredRotation, configuredRollback, configuredSwitch].map((task) => [task.name, task]));
   return TASKS.map((task) => configured.get(task.name) ?? task);
 }

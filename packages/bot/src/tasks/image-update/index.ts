@@ -8,6 +8,7 @@ import { compareTags, eligibleTags } from '../../sources/registry/tag-policy.ts'
 import type { PreviousProposal, Task, TaskContext } from '../types.ts';
 import { walkEnvironments } from '../shared/walk.ts';
 import { HOLD_LABEL } from '../../sources/forge/types.ts';
+import { rejectionLifted, retryLine, retryOf, type Retry, type RetryTick } from '../shared/retry.ts';
 
 const TASK = 'image-update';
 /** Candidates younger than the minimum release age are passed over; look at most this many before giving up. */
@@ -111,15 +112,18 @@ async function fromPreviousEnvironment(
   return { tag: previousEntry.newTag, digest: previousEntry.digest, created, source: `promotion from ${previousEnv.name}` };
 }
 
-/** Why a proposal must not be made again, or null. A newer version than every rejected one is always allowed. */
-function rejection(context: TaskContext, env: string, subject: string, image: string, current: ImageEntry, target: Target): string | null {
+/**
+ * Why a proposal must not be made again, or null. A newer version than every rejected one is always allowed, and a
+ * retry ticked on the dashboard lifts the rejection of its closed PR (the PR it opens then stands in for it).
+ */
+function rejection(context: TaskContext, env: string, subject: string, image: string, current: ImageEntry, target: Target, retry: Retry | null): string | null {
   const mine = context.previous.filter(
     (previous: PreviousProposal) => previous.proposal.task === TASK && previous.proposal.env === env && previous.proposal.subject === subject,
   );
   for (const previous of mine) {
     const proposed = readPins(previous.proposal.memory).find((pin) => pin.image === image);
     if (!proposed || compareTags(proposed.tag, target.tag) < 0) continue;
-    if (previous.state === 'closed' && !previous.merged)
+    if (previous.state === 'closed' && !previous.merged && !rejectionLifted(context, previous, retry))
       return `${image} ${proposed.tag} was proposed in PR #${previous.number}, which was closed without merging; waiting for a newer version`;
     if (previous.merged && compareTags(current.newTag, proposed.tag) < 0)
       return `${image} ${proposed.tag} was merged in PR #${previous.number} and later downgraded by hand to ${current.newTag}; waiting for a newer version`;
@@ -133,6 +137,7 @@ function buildPlan(
   overlay: OverlayImages,
   changes: Array<{ image: ImageConfig; entry: ImageEntry; target: Target }>,
   context: TaskContext,
+  retry: Retry | null = null,
 ): Plan {
   const after = setImageEntries(
     overlay.text,
@@ -157,6 +162,7 @@ function buildPlan(
     '| --- | --- | --- | --- |',
     ...rows,
     '',
+    ...(retry ? [retryLine(retry), ''] : []),
     `**Why:** ${why}`,
     '',
     `To stop this proposal, close the PR (the bot waits for a newer version) or add the \`${HOLD_LABEL}\` label.`,
@@ -176,59 +182,69 @@ function buildPlan(
   };
 }
 
-export const imageUpdateTask: Task = {
-  name: TASK,
-  // kube: the promotion health gate, when an environment has cluster access.
-  needs: ['registry', 'forge', 'kube'],
-  description:
-    'bump control-plane images (conductor+console, dex, dbos-migrate): newest allowed version into the first environment, then promote the merged digest env by env',
-  async plan(context) {
-    const units = unitsOf(context);
-    const overlays = new Map<string, OverlayImages | null>();
-    const overlayOf = async (env: EnvironmentConfig) => {
-      if (!overlays.has(env.name)) overlays.set(env.name, await readOverlayImages(context.tree, env.name, env.overlay));
-      return overlays.get(env.name)!;
-    };
-    return walkEnvironments(context, TASK, async ({ env, previousEnv, skip, held, propose }) => {
-      const overlay = await overlayOf(env);
-      if (!overlay) return skip('*', `overlay ${env.overlay} has no image pins file (${imagePinsPath(env.overlay)}) on the base branch`);
-      const previousOverlay = previousEnv ? await overlayOf(previousEnv) : null;
-      for (const unit of units) {
-        // An image configured for some environments only (an application's migration image) is not pinned elsewhere.
-        if (!unit.images.every((image) => runsIn(image, env))) continue;
-        const entries = unit.images.map((image) => {
-          const entry = overlay.entries.find((candidate) => candidate.name === image.name);
-          if (!entry) throw new UnknownImageError(image.name, overlay.file);
-          return { image, entry };
-        });
-        const commentHold = entries.find(({ entry }) => entry.held);
-        if (held(unit.subject, commentHold ? `comment on ${commentHold.image.name} in ${overlay.file}` : null)) continue;
-        const changes: Array<{ image: ImageConfig; entry: ImageEntry; target: Target }> = [];
-        for (const { image, entry } of entries) {
-          // The first environment the image runs in takes it from the registry; each later one by promotion.
-          const target =
-            previousEnv && runsIn(image, previousEnv)
-              ? await fromPreviousEnvironment(context, image, env, previousEnv, previousOverlay)
-              : await newestFromRegistry(context, image, entry);
-          if (typeof target === 'string') {
-            skip(image.id, target);
-            continue;
+export interface ImageUpdateSettings {
+  /** Honoured "retry" ticks of this run: each lifts the rejection of its proposal's closed PR, once. */
+  retry?: readonly RetryTick[];
+}
+
+export const imageUpdateTask: Task = createImageUpdateTask({});
+
+export function createImageUpdateTask(settings: ImageUpdateSettings): Task {
+  return {
+    name: TASK,
+    // kube: the promotion health gate, when an environment has cluster access.
+    needs: ['registry', 'forge', 'kube'],
+    description:
+      'bump control-plane images (conductor+console, dex, dbos-migrate): newest allowed version into the first environment, then promote the merged digest env by env',
+    async plan(context) {
+      const units = unitsOf(context);
+      const overlays = new Map<string, OverlayImages | null>();
+      const overlayOf = async (env: EnvironmentConfig) => {
+        if (!overlays.has(env.name)) overlays.set(env.name, await readOverlayImages(context.tree, env.name, env.overlay));
+        return overlays.get(env.name)!;
+      };
+      return walkEnvironments(context, TASK, async ({ env, previousEnv, skip, held, propose }) => {
+        const overlay = await overlayOf(env);
+        if (!overlay) return skip('*', `overlay ${env.overlay} has no image pins file (${imagePinsPath(env.overlay)}) on the base branch`);
+        const previousOverlay = previousEnv ? await overlayOf(previousEnv) : null;
+        for (const unit of units) {
+          // An image configured for some environments only (an application's migration image) is not pinned elsewhere.
+          if (!unit.images.every((image) => runsIn(image, env))) continue;
+          const entries = unit.images.map((image) => {
+            const entry = overlay.entries.find((candidate) => candidate.name === image.name);
+            if (!entry) throw new UnknownImageError(image.name, overlay.file);
+            return { image, entry };
+          });
+          const commentHold = entries.find(({ entry }) => entry.held);
+          if (held(unit.subject, commentHold ? `comment on ${commentHold.image.name} in ${overlay.file}` : null)) continue;
+          const changes: Array<{ image: ImageConfig; entry: ImageEntry; target: Target }> = [];
+          const retry = retryOf(context, settings.retry ?? [], TASK, env.name, unit.subject, branchFor(TASK, env.name, unit.subject));
+          for (const { image, entry } of entries) {
+            // The first environment the image runs in takes it from the registry; each later one by promotion.
+            const target =
+              previousEnv && runsIn(image, previousEnv)
+                ? await fromPreviousEnvironment(context, image, env, previousEnv, previousOverlay)
+                : await newestFromRegistry(context, image, entry);
+            if (typeof target === 'string') {
+              skip(image.id, target);
+              continue;
+            }
+            const order = compareTags(target.tag, entry.newTag);
+            if (order < 0) {
+              skip(image.id, `${previousEnv ? previousEnv.name : 'the registry'} has ${target.tag}, older than ${entry.newTag} here; never downgrading`);
+              continue;
+            }
+            if (order === 0 && target.digest === entry.digest) continue;
+            const rejected = rejection(context, env.name, unit.subject, image.id, entry, target, retry);
+            if (rejected) {
+              skip(image.id, rejected);
+              continue;
+            }
+            changes.push({ image, entry, target });
           }
-          const order = compareTags(target.tag, entry.newTag);
-          if (order < 0) {
-            skip(image.id, `${previousEnv ? previousEnv.name : 'the registry'} has ${target.tag}, older than ${entry.newTag} here; never downgrading`);
-            continue;
-          }
-          if (order === 0 && target.digest === entry.digest) continue;
-          const rejected = rejection(context, env.name, unit.subject, image.id, entry, target);
-          if (rejected) {
-            skip(image.id, rejected);
-            continue;
-          }
-          changes.push({ image, entry, target });
+          if (changes.length > 0) propose(buildPlan(env.name, unit.subject, overlay, changes, context, retry));
         }
-        if (changes.length > 0) propose(buildPlan(env.name, unit.subject, overlay, changes, context));
-      }
-    });
-  },
-};
+      });
+    },
+  };
+}

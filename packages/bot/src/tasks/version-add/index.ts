@@ -20,6 +20,7 @@ import { walkApplications } from '../shared/walk.ts';
 import { appsInEnvironment } from '../../repo/apps.ts';
 import { HOLD_LABEL } from '../../sources/forge/types.ts';
 import { evidenceSummary, evidenceTable, readGate, type GateReading } from '../../sources/drain/evidence.ts';
+import { rejectionLifted, retryLine, retryOf, type Retry, type RetryTick } from '../shared/retry.ts';
 
 const TASK = 'version-add';
 
@@ -35,6 +36,8 @@ export interface PromoteNow {
 export interface VersionAddSettings {
   /** Honoured dashboard ticks of this run; each skips the promotion soak and the gate's soak, never its `fail`. */
   promoteNow?: readonly PromoteNow[];
+  /** Honoured "retry" ticks of this run: each lifts the rejection of its proposal's closed PR, once. */
+  retry?: readonly RetryTick[];
 }
 
 /** The PR line that records a dashboard promotion: while the PR is open, later runs keep the soak skipped for it. */
@@ -86,6 +89,8 @@ interface Target {
   gate?: GateReading;
   /** Promoted now from the dashboard by these people: no soak. */
   promotedNowBy?: string[];
+  /** Retried from the dashboard: the closed PR whose rejection this proposal no longer heeds. */
+  retry?: Retry;
 }
 
 /** The environment's latest version: the one with the app-latest component, else the highest. */
@@ -153,14 +158,17 @@ async function fromPreviousEnvironment(
   };
 }
 
-/** A version proposed before in a PR that was closed without merging is not proposed again; a newer one is. */
-function rejected(context: TaskContext, env: string, app: string, target: Target): string | null {
+/**
+ * A version proposed before in a PR that was closed without merging is not proposed again; a newer one is. A retry
+ * ticked on the dashboard lifts the rejection of its closed PR (and the PR it opens then stands in for it).
+ */
+function rejected(context: TaskContext, env: string, app: string, target: Target, retry: Retry | null): string | null {
   for (const previous of context.previous) {
     // Only this application's proposals: another application's closed PR says nothing about this one's versions.
     if (previous.proposal.task !== TASK || previous.proposal.env !== env || !previous.proposal.subject.startsWith(`${app}/`)) continue;
     const proposed = readPins(previous.proposal.memory)[0];
     if (!proposed || compareTags(proposed.tag, target.tag) < 0) continue;
-    if (previous.state === 'closed' && !previous.merged)
+    if (previous.state === 'closed' && !previous.merged && !rejectionLifted(context, previous, retry))
       return `${target.version} was proposed in PR #${previous.number}, which was closed without merging; waiting for a newer version`;
   }
   return null;
@@ -211,6 +219,7 @@ function buildPlan(context: TaskContext, app: AppConfig, env: string, tree: AppV
       `- Image: \`${app.repository}:${target.tag}@${target.digest}\` (built ${target.created ? target.created.toISOString().slice(0, 10) : 'unknown'})`,
       `- Source: ${target.source}`,
       ...(target.promotedNowBy ? [PROMOTE_NOW_LINE(target.version, target.promotedNowBy)] : []),
+      ...(target.retry ? [retryLine(target.retry)] : []),
       gated
         ? `- The \`app-latest\` component and the \`${app.name}\` Service selector stay on \`${previous?.slug ?? '(none)'}\`. Once this is merged and the new executors' pods are Ready${context.config.environments.find((candidate) => candidate.name === env)?.gateWorkflow ? ' and the gate workflow succeeded on exactly this version' : ''}, version-switch proposes moving them to \`${slug}\` in a second PR.`
         : `- The \`app-latest\` component and the \`${app.name}\` Service selector move from \`${previous?.slug ?? '(none)'}\` to \`${slug}\`.`,
@@ -302,8 +311,15 @@ export function createVersionAddTask(settings: VersionAddSettings): Task {
               `${app.name} ${target.version} has the version name of a live version of ${other.name} in ${env.name} (${clash.dir}); DBOS refuses two applications one version name in a shared system database, so give the release a distinct version`,
             );
         }
-        const why = rejected(context, env.name, app.name, target);
+        const retry = retryOf(context, settings.retry ?? [], TASK, env.name, `${app.name}/${slug}`, branchFor(TASK, env.name, `${app.name}/${slug}`));
+        const why = rejected(context, env.name, app.name, target, retry);
         if (why) return skip(slug, why);
+        if (retry) {
+          context.log(
+            `${app.name} ${target.version} in ${env.name}: retried from the dashboard by ${retry.by.map((login) => `@${login}`).join(', ')} (PR #${retry.pr} no longer holds it back)`,
+          );
+          target.retry = retry;
+        }
         if (previousEnv) {
           // Last, so a run where nothing is to be promoted never opens a connection.
           const slugThere = (await treeOf(previousEnv, app)).versions.find((live) => live.version === target.version)?.slug ?? null;
