@@ -130,6 +130,14 @@ describe('retry from the dashboard: a proposal closed unmerged is proposed again
     later();
     w.github.editIssueBody(issue.number, issue.body.replace(retryBox(closed.number), tick(retryBox(closed.number))), 'maintainer');
     later();
+    // A dry run with the maintainer's tick plans the retry and writes nothing anywhere.
+    const writes = w.github.writeCount();
+    const dry = await w.run('run', '--dry-run', '--json');
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.json.applied.find((item: { branch: string }) => item.branch === BRANCH)?.outcome).toBe('dry-run');
+    expect(w.github.writeCount()).toBe(writes);
+    expect(onBranch(w)).toHaveLength(1);
+
     const byMaintainer = await w.run('run', '--json');
     expect(byMaintainer.code, byMaintainer.stderr).toBe(0);
     expect(byMaintainer.stderr).toContain(`dashboard: acting on "${RETRY_ID}", ticked by @maintainer`);
