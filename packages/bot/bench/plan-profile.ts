@@ -10,7 +10,8 @@ import { Session } from 'node:inspector/promises';
 import { performance } from 'node:perf_hooks';
 import { createBareRemote, startGitHubFake, startRegistry } from '@dbos-gitops/testkit';
 import { main } from '../src/cli.ts';
-import { fixtureFiles, type FixtureImage } from '../testing/fixture-repo.ts';
+import { fixtureFiles } from '../testing/fixture-repo.ts';
+import { pushBenchImages } from './bench-shape.ts';
 
 await Promise.all([
   import('../src/cli/commands/run.ts'),
@@ -64,25 +65,8 @@ function summarise(profile: Profile): Array<{ name: string; self: number; total:
 
 const registry = await startRegistry();
 try {
-  const versions = Array.from({ length: versionCount }, (_, index) => `1.${index}.0`);
-  const images: FixtureImage[] = [];
-  const digests = new Map<string, string>();
-  for (let image = 0; image < imageCount; image++) {
-    const id = `image${image}`;
-    for (const [index, tag] of versions.entries()) {
-      const pushed = await registry.pushImage(`bench/${id}`, tag, { created: new Date(Date.UTC(2026, 0, 1 + index)) });
-      digests.set(`${id}:${tag}`, pushed.digest);
-    }
-    images.push({ id, name: `bench/${id}`, repository: `${registry.host}/bench/${id}`, tag: versions[0]!, digest: digests.get(`${id}:${versions[0]}`)! });
-  }
-  const environments = Array.from({ length: envCount }, (_, index) => `env${index}`);
-  const pins: Record<string, Record<string, { tag: string; digest: string }>> = {};
-  environments.forEach((env, index) => {
-    const tag = versions[Math.max(0, versionCount - 1 - index)]!;
-    pins[env] = Object.fromEntries(images.map((image) => [image.id, { tag, digest: digests.get(`${image.id}:${tag}`)! }]));
-  });
-  const behind = versions[Math.max(0, versionCount - 2)]!;
-  pins.env0 = Object.fromEntries(images.map((image) => [image.id, { tag: behind, digest: digests.get(`${image.id}:${behind}`)! }]));
+  const { images, pinsFor } = await pushBenchImages(registry, imageCount, versionCount);
+  const { environments, pins } = pinsFor(envCount);
   const remote = await createBareRemote(fixtureFiles({ environments, images, pins, maxOpen: 10_000, maxPerHour: 10_000 }));
   const github = await startGitHubFake({ owner: 'bench', repo: 'gitops', branchExists: async (branch) => (await remote.heads()).has(branch) });
   const env = {

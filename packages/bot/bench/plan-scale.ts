@@ -21,7 +21,8 @@ import { startGitHubFake } from '@dbos-gitops/testkit';
 import { startRegistry } from '@dbos-gitops/testkit';
 import { main } from '../src/cli.ts';
 import type { RegistryStats } from '../src/sources/registry/types.ts';
-import { fixtureFiles, type FixtureImage } from '../testing/fixture-repo.ts';
+import { fixtureFiles } from '../testing/fixture-repo.ts';
+import { pushBenchImages } from './bench-shape.ts';
 
 // The CLI imports a command's modules only when it runs (fast --help). Load them here, before any timer, so the
 // figures measure the commands, as they did when every module loaded at start.
@@ -40,30 +41,12 @@ const versionCount = Number(process.env.BENCH_VERSIONS ?? 5);
 
 const registry = await startRegistry();
 try {
-  const versions = Array.from({ length: versionCount }, (_, index) => `1.${index}.0`);
-  const images: FixtureImage[] = [];
-  const digests = new Map<string, string>();
-  for (let image = 0; image < imageCount; image++) {
-    const id = `image${image}`;
-    for (const [index, tag] of versions.entries()) {
-      const pushed = await registry.pushImage(`bench/${id}`, tag, { created: new Date(Date.UTC(2026, 0, 1 + index)) });
-      digests.set(`${id}:${tag}`, pushed.digest);
-    }
-    images.push({ id, name: `bench/${id}`, repository: `${registry.host}/bench/${id}`, tag: versions[0]!, digest: digests.get(`${id}:${versions[0]}`)! });
-  }
+  const { images, pinsFor } = await pushBenchImages(registry, imageCount, versionCount);
 
   console.log(`images=${imageCount} versions=${versionCount} (registry ${registry.host})`);
   console.log('envs | command                  | wall ms | plans | registry token/tags/HEAD/GET/blobs | github reads/writes (304) | git pushes');
   for (const envCount of envCounts) {
-    const environments = Array.from({ length: envCount }, (_, index) => `env${index}`);
-    const pins: Record<string, Record<string, { tag: string; digest: string }>> = {};
-    environments.forEach((env, index) => {
-      const tag = versions[Math.max(0, versionCount - 1 - index)]!;
-      pins[env] = Object.fromEntries(images.map((image) => [image.id, { tag, digest: digests.get(`${image.id}:${tag}`)! }]));
-    });
-    // env0 starts one version behind the newest so the registry path (first environment) is exercised too.
-    const behind = versions[Math.max(0, versionCount - 2)]!;
-    pins.env0 = Object.fromEntries(images.map((image) => [image.id, { tag: behind, digest: digests.get(`${image.id}:${behind}`)! }]));
+    const { environments, pins } = pinsFor(envCount);
     const remote = await createBareRemote(fixtureFiles({ environments, images, pins, maxOpen: 10_000, maxPerHour: 10_000 }));
     const github = await startGitHubFake({ owner: 'bench', repo: 'gitops', branchExists: async (branch) => (await remote.heads()).has(branch) });
     const cacheDir = mkdtempSync(join(tmpdir(), 'bench-plan-cache-'));

@@ -12,6 +12,8 @@ import type { TreeReader } from '../src/repo/tree.ts';
 import { emptyStats, type RegistrySource, type RegistryStats } from '../src/sources/registry/types.ts';
 import { renderVersionKustomization, renderVersionPatch } from '../src/tasks/shared/app-version-files.ts';
 import { defaultAppIdentity, renderAppIdentity } from '../src/repo/apps.ts';
+import type { PullRequestRecord } from '../src/sources/forge/types.ts';
+import type { PreviousProposal } from '../src/tasks/types.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const exec = promisify(execFile);
@@ -212,3 +214,18 @@ export const NO_REGISTRY: RegistrySource = {
   resolveDigest: () => Promise.reject(new Error('version-retire must not read the registry')),
   createdAt: () => Promise.reject(new Error('version-retire must not read the registry')),
 };
+
+/** The forge's PR records for proposals a planner test says were made before (the marker in the body, as the bot writes it). */
+export function pullRequestsOf(previous: PreviousProposal[]): PullRequestRecord[] {
+  return previous.map((p) => ({
+    number: p.number,
+    branch: p.branch,
+    title: '',
+    body: `<!-- gitops-bot: ${JSON.stringify(p.proposal)} -->`,
+    state: p.state,
+    merged: p.merged,
+    labels: [],
+    createdAt: new Date().toISOString(),
+    url: '',
+  }));
+}

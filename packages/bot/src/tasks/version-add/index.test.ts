@@ -7,7 +7,7 @@ import { defaultDrainSourceFor, type DrainSourceFor } from '../../sources/drain/
 import { parseConfig } from '../../config/load.ts';
 import { planAll } from '../../runner.ts';
 import { OciRegistryClient } from '../../sources/registry/oci-client.ts';
-import { memoryTree, versionFixtureFiles, versionsDirOf, type FixtureApp } from '../../../testing/version-fixture.ts';
+import { memoryTree, pullRequestsOf, versionFixtureFiles, versionsDirOf, type FixtureApp } from '../../../testing/version-fixture.ts';
 import { ConfigError } from '../../errors.ts';
 import { inspectMarker } from '../../plan.ts';
 import { versionAddTask } from './index.ts';
@@ -192,17 +192,7 @@ describe('version-add', () => {
         tree: memoryTree(files),
         registry: client,
         kube: null,
-        pullRequests: previous.map((p) => ({
-          number: p.number,
-          branch: p.branch,
-          title: '',
-          body: `<!-- gitops-bot: ${JSON.stringify(p.proposal)} -->`,
-          state: p.state,
-          merged: p.merged,
-          labels: [],
-          createdAt: new Date().toISOString(),
-          url: '',
-        })),
+        pullRequests: pullRequestsOf(previous),
         envFilter: 'dev',
         now: new Date(),
         log: () => undefined,
@@ -260,17 +250,7 @@ describe('version-add with two applications in one environment', () => {
       registry: new OciRegistryClient({ plainHttpHosts: [registry.host] }),
       kube: null,
       drain,
-      pullRequests: previous.map((p) => ({
-        number: p.number,
-        branch: p.branch,
-        title: '',
-        body: `<!-- gitops-bot: ${JSON.stringify(p.proposal)} -->`,
-        state: p.state,
-        merged: p.merged,
-        labels: [],
-        createdAt: new Date().toISOString(),
-        url: '',
-      })),
+      pullRequests: pullRequestsOf(previous),
       envFilter: null,
       now: new Date(),
       log: () => undefined,

@@ -15,7 +15,7 @@ import { planAll } from '../../runner.ts';
 import { dbosGateRunner, gateWorkflowId, type GateRunner } from '../../sources/dbos-gate/index.ts';
 import { versionPodsFromPods, type KubeHealth, type PodLike } from '../../sources/kube/health.ts';
 import { OciRegistryClient } from '../../sources/registry/oci-client.ts';
-import { memoryTree, NO_REGISTRY, versionFixtureFiles, versionsDirOf } from '../../../testing/version-fixture.ts';
+import { memoryTree, pullRequestsOf, NO_REGISTRY, versionFixtureFiles, versionsDirOf } from '../../../testing/version-fixture.ts';
 import { runOnRemote } from '../../../testing/run-on-remote.ts';
 import type { PreviousProposal } from '../types.ts';
 import { versionAddTask } from '../version-add/index.ts';
@@ -110,17 +110,7 @@ function planSwitch(fixture: Awaited<ReturnType<typeof mergedIncoming>>, kube: K
     tree: memoryTree(fixture.files),
     registry: NO_REGISTRY,
     kube,
-    pullRequests: previous.map((p) => ({
-      number: p.number,
-      branch: p.branch,
-      title: '',
-      body: `<!-- gitops-bot: ${JSON.stringify(p.proposal)} -->`,
-      state: p.state,
-      merged: p.merged,
-      labels: [],
-      createdAt: new Date().toISOString(),
-      url: '',
-    })),
+    pullRequests: pullRequestsOf(previous),
     envFilter: 'dev',
     now: new Date(),
     log: () => undefined,
