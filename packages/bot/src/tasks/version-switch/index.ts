@@ -138,7 +138,7 @@ function buildPlan(
     gate
       ? `- Gate workflow \`${gateWorkflowFor(env, app)!.name}\` on queue \`${gateWorkflowFor(env, app)!.queue}\`, id \`${gate.workflowId}\`: **${gate.status}** on executor \`${gate.executorId ?? 'unknown'}\`, application version \`${gate.applicationVersion ?? incoming.version}\` (${gate.source}).`
       : ramp
-        ? "- The gate workflow ran before the ramp's first step."
+        ? `- ${env.gateWorkflow ? 'Pods Ready and the gate workflow' : 'Pods Ready'} gated the ramp's first step; the version's own evidence gated every later step and this switch.`
         : `- No gate workflow is configured for ${env.name} (\`gateWorkflow\`): pods Ready is the whole gate.`,
     ...evidenceLines,
     '',
