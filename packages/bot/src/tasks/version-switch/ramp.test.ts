@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDbosSystemDatabase, startPostgres, type DbosSystemDatabase, type PostgresServer } from '@dbos-gitops/testkit';
+import { createBareRemote, createDbosSystemDatabase, startPostgres, type DbosSystemDatabase, type PostgresServer } from '@dbos-gitops/testkit';
 import { createDrainReader } from '@dbos-gitops/drain/testing';
 import { parseConfig } from '../../config/load.ts';
 import { isBotError } from '../../errors.ts';
@@ -12,6 +12,7 @@ import { defaultDrainSourceFor } from '../../sources/drain/for-environment.ts';
 import { versionPodsFromPods, type KubeHealth, type PodLike } from '../../sources/kube/health.ts';
 import { kustomize, memoryTree, NO_REGISTRY, REPO_ROOT, versionFixtureFiles, versionsDirOf } from '../../../testing/version-fixture.ts';
 import { readRampPatch, renderRampPatch } from '../shared/app-version-files.ts';
+import { runOnRemote } from '../../../testing/run-on-remote.ts';
 import { createVersionSwitchTask } from './index.ts';
 
 /*
@@ -298,6 +299,50 @@ describe('version-switch ramps traffic through HTTPRoute weights', () => {
     expect(isBotError(error)).toBe(true);
     expect((error as { exitCode: number }).exitCode).toBe(2);
     expect((error as Error).message).toContain('environments[0].ramp');
+  });
+});
+
+describe('the ramp through the real runner on a bare git remote', () => {
+  it('each step is pushed once; a re-run with nothing new pushes nothing; merged steps lead to the switch', async () => {
+    const remote = await createBareRemote(await fixture());
+    try {
+      const run = () =>
+        runOnRemote({
+          remote,
+          tasks: [createVersionSwitchTask()],
+          registry: NO_REGISTRY,
+          kube: fakeKube([pod('1-0-0', true), pod('2-0-0', true)]),
+          drain: defaultDrainSourceFor({ DBOS_DRAIN_DATABASE_URL_DEV: reader.url }),
+          envFilter: 'dev',
+        });
+      const outcomes = (result: Awaited<ReturnType<typeof run>>) => result.applied.map((item) => [item.plan.branch, item.outcome]);
+      await rows({});
+      const step10 = 'bot/version-switch/dev/dbos-app/2-0-0.ramp-10';
+      expect(outcomes(await run())).toEqual([[step10, 'created']]);
+      const pushes = await remote.pushCount();
+      const again = await run();
+      expect(again.forgeWrites).toBe(0);
+      expect(await remote.pushCount()).toBe(pushes);
+      await remote.mergeInto('main', step10);
+      expect(await remote.readFile('main', `${APP_DIR}/ramp/route.patch.yaml`)).toContain('weight: 10');
+
+      await rows({ SUCCESS: 3 });
+      const step50 = 'bot/version-switch/dev/dbos-app/2-0-0.ramp-50';
+      expect(outcomes(await run())).toEqual([[step50, 'created']]);
+      await remote.mergeInto('main', step50);
+      const last = 'bot/version-switch/dev/dbos-app/2-0-0';
+      expect(outcomes(await run())).toEqual([[last, 'created']]);
+      await remote.mergeInto('main', last);
+      expect(await remote.readFile('main', `${APP_DIR}/ramp/route.patch.yaml`)).toBeNull();
+      expect(await remote.readFile('main', `${DIR}/service.yaml`)).toContain('dbos.dev/app-version: 2-0-0');
+      const pushesAfter = await remote.pushCount();
+      const done = await run();
+      expect(outcomes(done)).toEqual([]);
+      expect(done.forgeWrites).toBe(0);
+      expect(await remote.pushCount()).toBe(pushesAfter);
+    } finally {
+      await remote.cleanup();
+    }
   });
 });
 
