@@ -210,6 +210,32 @@ function buildRampRollback(
   };
 }
 
+/** Ends a ramp whose version no longer waits to be switched to: the ramp/ component and its line go. */
+function buildRampEnd(context: TaskContext, app: AppConfig, env: EnvironmentConfig, routing: AppRampTree, slug: string, percent: number, why: string): Plan {
+  const subject = `${app.name}/${slug}.ramp-end`;
+  const memory = pinsMemory([]);
+  const body = [
+    `Ends the traffic ramp of **${app.name}** to \`${slug}\` in **${env.name}** (${percent}% of new requests until now): ${why}.`,
+    '',
+    '**What moves**',
+    `- The \`${routing.rampDir}/\` component (Service \`${app.name}-${slug}\`, HTTPRoute weights) and its line in \`${routing.kustomizationFile}\` go: every new request goes to the \`${app.name}\` Service.`,
+    '- Nothing else: the version directories, the list and the Service selector stay as they are.',
+    '',
+    markerFor({ task: TASK, env: env.name, subject, memory }),
+  ].join('\n');
+  return {
+    task: TASK,
+    env: env.name,
+    subject,
+    branch: branchFor(TASK, env.name, subject),
+    title: `${env.name}: end the traffic ramp of ${app.name} ${slug}`,
+    body,
+    labels: baseLabels(context.config.forge.labels, env.name),
+    edits: rampEndEdits(routing),
+    memory,
+  };
+}
+
 /** The namespace of the application's Service (the ramp Service sits beside it); `dbos` when it names none. */
 function serviceNamespace(tree: AppVersionsTree): string {
   try {
@@ -275,7 +301,7 @@ export function createVersionSwitchTask(options: VersionSwitchOptions = {}): Tas
           if (previous.state !== 'open' || task !== TASK || prEnv !== env.name || !subject.startsWith(`${app.name}/`)) continue;
           const slug = subjectSlug(subject, app.name)!;
           // A ramp's rollback holds the version it rolls back: it is not stale once the version no longer waits.
-          if (slug === incoming?.slug || subject.endsWith('.ramp-rollback')) continue;
+          if (slug === incoming?.slug || subject.endsWith('.ramp-rollback') || subject.endsWith('.ramp-end')) continue;
           const live = tree.versions.find((candidate) => candidate.slug === slug);
           const why = !live
             ? 'its directory is gone'
@@ -285,6 +311,29 @@ export function createVersionSwitchTask(options: VersionSwitchOptions = {}): Tas
                 ? 'it is already the latest'
                 : 'a newer version waits instead';
           skip(slug, `${app.name} ${live?.version ?? slug} no longer waits to be switched to in ${env.name}: ${why}`);
+        }
+        // A ramp whose version no longer waits (held or retired by hand, or switched to by hand) still weights traffic
+        // to it: propose ending it (its Service and weights go), since nothing else will.
+        if (routing?.ramp && routing.ramp.slug !== incoming?.slug) {
+          const ramp = routing.ramp;
+          const live = tree.versions.find((candidate) => candidate.slug === ramp.slug);
+          const why = !live
+            ? 'its directory is gone'
+            : live.listHold !== null
+              ? `it is held in ${tree.listFile} (${live.listHold})`
+              : live.latestComponent || tree.serviceSelects === live.slug
+                ? 'it is already the latest'
+                : null;
+          if (why) {
+            const subject = `${app.name}/${ramp.slug}.ramp-end`;
+            const branch = branchFor(TASK, env.name, subject);
+            const open = context.previous.find((previous) => previous.branch === branch && previous.state === 'open');
+            if (open) return skip(ramp.slug, `ramp-end PR #${open.number} is open; left as it is`, { leaveOpenPullRequest: true });
+            const rejected = context.previous.find((previous) => previous.branch === branch && previous.state === 'closed' && !previous.merged);
+            if (rejected)
+              return skip(ramp.slug, `ending the ramp of ${ramp.slug} was proposed in PR #${rejected.number}, closed without merging; not proposed again`);
+            return propose(buildRampEnd(context, app, env, routing, ramp.slug, ramp.percent, why));
+          }
         }
         if (!incoming) return;
         const latest = tree.versions.find((live) => live.latestComponent) ?? tree.versions.find((live) => live.slug === tree.serviceSelects) ?? null;

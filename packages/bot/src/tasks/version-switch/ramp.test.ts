@@ -278,6 +278,27 @@ describe('version-switch ramps traffic through HTTPRoute weights', () => {
     expect(open.plans).toEqual([]);
   });
 
+  it('a ramping version held by hand (pnpm bot rollback, a hold line) gets its ramp ended: weights and Service go; a re-run writes nothing', async () => {
+    const start = await fixture();
+    const at10 = applied(start, (await plan(start)).plans[0]!.edits);
+    const list = at10[`${DIR}/kustomization.yaml`]!;
+    const held = { ...at10, [`${DIR}/kustomization.yaml`]: list.replace('  - 2-0-0\n', '  # gitops-bot: hold version 2.0.0: incident 9\n  - 2-0-0\n') };
+    expect(held[`${DIR}/kustomization.yaml`]).not.toBe(list);
+    const ended = await plan(held);
+    expect(ended.plans.map((p) => p.branch)).toEqual(['bot/version-switch/dev/dbos-app/2-0-0.ramp-end']);
+    expect(ended.plans[0]!.body).toContain('it is held in overlays/dev/apps/dbos-app/versions/kustomization.yaml (version 2.0.0: incident 9)');
+    const after = applied(held, ended.plans[0]!.edits);
+    const rendered = await render(after);
+    expect(rendered.backends).toEqual([{ name: 'dbos-app', port: 8080 }]);
+    expect(Object.keys(rendered.services)).toEqual(['dbos-app']);
+    expect(after[`${APP_DIR}/kustomization.yaml`]).toBe(start[`${APP_DIR}/kustomization.yaml`]);
+    expect((await plan(after, { pullRequests: [merged(ended.plans[0]!, 4)] })).plans).toEqual([]);
+    // While it is open it is left as it is (not closed as stale).
+    const open = await plan(held, { pullRequests: [merged(ended.plans[0]!, 4, true)] });
+    expect(open.plans).toEqual([]);
+    expect(open.skips.map((s) => s.reason)).toContain('ramp-end PR #4 is open; left as it is');
+  });
+
   it('unknown never steps: no reader, pods not Ready; the first step waits for pods Ready', async () => {
     const start = await fixture();
     const notReady = await plan(start, { ready: false });
