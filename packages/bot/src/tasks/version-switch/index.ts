@@ -41,11 +41,12 @@ const TASK = 'version-switch';
  * is left as it is (no read, no enqueue, no write). A version held in the list (rolled back) is never switched to.
  *
  * With `ramp: [10, 50]` (README "Ramping traffic") the switch is preceded by one small PR per step (subject
- * `<app>/<slug>.ramp-<pct>`, a slug never has a "."), each moving that percent of new requests to the version through HTTPRoute weights. The
- * first step waits for what the switch waits for today (pods Ready, gate workflow); every later step and the final
- * switch wait for the version's own evidence (readGate, the environment's gate) to `pass`. `fail` proposes the ramp's
- * rollback (weights gone, version held in the list); `unknown` waits and says why. The ramp's state is in git only
- * (the ramp/ component's weights), so a re-run with nothing new proposes what the open PRs already carry: nothing.
+ * `<app>/<slug>.ramp-<pct>`: a slug never has a ".", and a merged PR cannot be updated, so one PR per step), each
+ * moving that percent of new requests to the version through HTTPRoute weights. The first step waits for what the
+ * switch waits for today (pods Ready, gate workflow); every later step and the final switch wait for the version's
+ * own evidence (readGate, the environment's gate) to `pass`. `fail` proposes the ramp's rollback (weights gone,
+ * version held in the list); `unknown` waits and says why. The ramp's state is in git only (the ramp/ component's
+ * weights), so a re-run with nothing new proposes nothing beyond what the open PRs already carry.
  */
 
 /** Where a ramp stands for one application in one environment. */
@@ -372,25 +373,11 @@ export function createVersionSwitchTask(options: VersionSwitchOptions = {}): Tas
             `the ${step && step.next < 100 ? `ramp to ${step.next}%` : 'switch'} of ${incoming.version} was proposed in PR #${rejected.number}, which was closed without merging; not proposed again (roll forward with a newer version, or retire it)`,
           );
 
-        // (a) The new version's pods, by label. Unknown (no cluster access, an API error) never switches.
-        const unknown = (why: string) => skip(incoming.slug, `unknown: ${why}; ${incoming.version} is not switched to`);
-        if (!context.kube || !env.kube || !context.kube.versionPods)
-          return unknown(
-            `no cluster access is configured for ${env.name} (environments[].kube), so the Readiness of ${app.name} ${incoming.version}'s pods cannot be read`,
-          );
-        let pods: VersionPods;
-        try {
-          pods = await context.kube.versionPods(env.name, env.kube.namespace, app.name, incoming.slug);
-        } catch (error) {
-          return unknown(`the pods of ${app.name} ${incoming.version} could not be listed in ${env.name}: ${(error as Error).message}`);
-        }
-        context.log(`${env.name} ${app.name} ${incoming.version}: ${describePods(pods)}`);
-        if (pods.total === 0 || pods.ready < pods.total)
-          return skip(incoming.slug, `${app.name} ${incoming.version} is not Ready in ${env.name} yet: ${describePods(pods)}; waiting before the switch`);
-
-        // Mid-ramp (some traffic already reaches the version): its own evidence decides, not the gate workflow again.
+        // Mid-ramp (some traffic already reaches the version): its own evidence decides, not the gate workflow again. A
+        // fail rolls the ramp back whatever its pods say (a crashing version is the first to fail); pass also needs them.
+        let evidence: GateReading | null = null;
         if (step && step.current > 0) {
-          const evidence = await readGate(
+          evidence = await readGate(
             context.drain,
             context.config,
             env,
@@ -413,6 +400,26 @@ export function createVersionSwitchTask(options: VersionSwitchOptions = {}): Tas
               );
             return propose(buildRampRollback(context, app, env, tree, incoming, step, evidence));
           }
+        }
+
+        // (a) The new version's pods, by label. Unknown (no cluster access, an API error) never switches.
+        const unknown = (why: string) => skip(incoming.slug, `unknown: ${why}; ${incoming.version} is not switched to`);
+        if (!context.kube || !env.kube || !context.kube.versionPods)
+          return unknown(
+            `no cluster access is configured for ${env.name} (environments[].kube), so the Readiness of ${app.name} ${incoming.version}'s pods cannot be read`,
+          );
+        let pods: VersionPods;
+        try {
+          pods = await context.kube.versionPods(env.name, env.kube.namespace, app.name, incoming.slug);
+        } catch (error) {
+          return unknown(`the pods of ${app.name} ${incoming.version} could not be listed in ${env.name}: ${(error as Error).message}`);
+        }
+        context.log(`${env.name} ${app.name} ${incoming.version}: ${describePods(pods)}`);
+        if (pods.total === 0 || pods.ready < pods.total)
+          return skip(incoming.slug, `${app.name} ${incoming.version} is not Ready in ${env.name} yet: ${describePods(pods)}; waiting before the switch`);
+
+        // Mid-ramp, pass needs pods Ready as well; the evidence was read above.
+        if (step && step.current > 0 && evidence) {
           if (evidence.verdict !== 'pass')
             return unknown(
               `the gate reads ${evidence.verdict} for ${incoming.version} at ${step.current}% of the ramp (it stays there): ${evidence.reasons.join(' ')}`,

@@ -271,6 +271,14 @@ describe('version-switch ramps traffic through HTTPRoute weights', () => {
     expect(rendered.services).toEqual({ 'dbos-app': { app: 'dbos-app', 'dbos.dev/app-version': '1-0-0' } });
     // 2.0.0 still runs (its Deployment drains its own work).
     expect(back[`${DIR}/2-0-0/kustomization.yaml`]).toBe(start[`${DIR}/2-0-0/kustomization.yaml`]);
+    // A version whose pods are not Ready (crashing) is rolled back all the same: fail needs no Readiness.
+    const crashing = await plan(at10, { pullRequests: [merged(first, 1)], ready: false });
+    expect(crashing.plans.map((p) => p.branch)).toEqual(['bot/version-switch/dev/dbos-app/2-0-0.ramp-rollback']);
+    // Passing evidence with pods not Ready does not step.
+    await rows({ SUCCESS: 5 });
+    const notReady = await plan(at10, { pullRequests: [merged(first, 1)], ready: false });
+    expect(notReady.plans).toEqual([]);
+    expect(notReady.skips.find((s) => s.subject === 'dbos-app/2-0-0')!.reason).toMatch(/is not Ready in dev yet: 0\/1 pod\(s\) Ready/);
     const again = await plan(back, { pullRequests: [merged(first, 1), merged(rollback, 2)] });
     expect(again.plans).toEqual([]);
     // While the rollback PR is open, nothing else is proposed either.
