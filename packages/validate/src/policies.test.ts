@@ -441,6 +441,37 @@ describe('app-service', () => {
   });
 });
 
+describe('app-service with a traffic ramp', () => {
+  const rampService = (slug: string) =>
+    stringify({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: `dbos-app-${slug}`, labels: { app: 'dbos-app', 'dbos.dev/stage': 'routing' } },
+      spec: { selector: { app: 'dbos-app', 'dbos.dev/app-version': slug }, ports: [{ name: 'http', port: 8080, targetPort: 8080 }] },
+    });
+
+  it("accepts a ramp's <app>-<slug> Service for a live version newer than the latest, and flags one for the latest or a version not live", async () => {
+    const root = await freshRepo();
+    // 1-0-0 stays the latest (selected, metrics-api trigger); 1-1-0 is live beside it and ramps.
+    await writeFiles(root, { ...versionFiles('1-1-0', '1.1.0', false), 'overlays/dev/app-versions/ramp-service.yaml': rampService('1-1-0') });
+    await editYaml(root, 'overlays/dev/app-versions/kustomization.yaml', ([k]) => {
+      k!.resources = ['1-0-0', '1-1-0', 'service.yaml', 'ramp-service.yaml'];
+    });
+    // The whole validator, every rule: a ramp in progress is clean.
+    expect((await validateRepo({ root })).violations).toEqual([]);
+
+    await writeFiles(root, { 'overlays/dev/app-versions/ramp-service.yaml': rampService('1-0-0') });
+    const [latest, ...rest] = await violationsOnly(root, 'app-service');
+    expect(rest).toEqual([]);
+    expect(latest).toMatchObject({ file: 'overlays/dev/app-versions/ramp-service.yaml', object: 'Service/dbos/dbos-app-1-0-0' });
+    expect(latest!.message).toBe('is a ramp Service for version "1-0-0", which is already the latest of dbos-app: the ramp should have ended with the switch');
+
+    await writeFiles(root, { 'overlays/dev/app-versions/ramp-service.yaml': rampService('2-0-0') });
+    const [gone] = await violationsOnly(root, 'app-service');
+    expect(gone!.message).toBe('is a ramp Service for version "2-0-0", which is not a live version of dbos-app (no Deployment in overlays/dev)');
+  });
+});
+
 describe('stage-label', () => {
   it('flags an unknown stage and a SealedSecret outside the foundation stage', async () => {
     const root = await freshRepo();

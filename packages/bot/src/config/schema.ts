@@ -86,6 +86,14 @@ export const environmentSchema = z.strictObject({
    * version-add only adds the version (Deployment, ScaledObject); version-switch moves the Service and app-latest in a
    * second PR once the version's pods are Ready and, with `gateWorkflow`, a gate workflow succeeded on it. */
   switch: z.enum(['direct', 'gated']).default('direct'),
+  /** `switch: gated` only, and only for applications routed through the Gateway API component: the percent steps of
+   * NEW requests (strictly increasing, 1..99) version-switch sends to the new version through HTTPRoute weights, one
+   * small PR each, each once the version's evidence passes the gate; 100 is the final switch (README "Ramping traffic"). */
+  ramp: z
+    .array(z.number().int('must be whole percents').min(1, 'steps must be at least 1').max(99, 'steps must be at most 99 (100 is the final switch)'))
+    .min(1, 'must list at least one step, e.g. [10, 50]')
+    .refine((steps) => steps.every((step, index) => index === 0 || step > steps[index - 1]!), { message: 'steps must be strictly increasing' })
+    .optional(),
   /** The DBOS workflow version-switch enqueues on exactly the new version before switching (`switch: gated` only). */
   gateWorkflow: z
     .strictObject({
@@ -323,6 +331,12 @@ export const configSchema = z
       }
       envNames.add(env.name);
       suffixes.set(envVarSuffix(env.name), env.name);
+      if (env.ramp && env.switch !== 'gated')
+        ctx.addIssue({
+          code: 'custom',
+          path: ['environments', index, 'ramp'],
+          message: 'is only used with switch: gated (the ramp leads up to the switch PR); set switch: gated or remove ramp:',
+        });
       if (env.gateWorkflow && env.switch !== 'gated')
         ctx.addIssue({
           code: 'custom',

@@ -224,19 +224,40 @@ export const appService: Policy = {
             ),
           );
         }
-        if (app.services.length !== 1) {
+        // A traffic ramp's Service (the bot's ramp/ component, README "Ramping traffic") is named <app>-<slug> and selects
+        // exactly that version: it is not the application's Service, but it must select a live version other than the
+        // latest (the application's Service already sends the rest of the requests there) and the application's executors.
+        const executors = [...app.executorPodApps];
+        const rampFix = `let the bot end the ramp (version-switch), or remove overlays/${render.env}/apps/${app.name}/ramp/ and its line under components:`;
+        const isRamp = (rendered: RenderedObject) => {
+          const version = asRecord(asRecord(rendered.object.spec).selector)[VERSION_LABEL];
+          return typeof version === 'string' && rendered.object.metadata?.name === `${app.name}-${version}`;
+        };
+        for (const ramp of app.services.filter(isRamp)) {
+          const rampSelector = asRecord(asRecord(ramp.object.spec).selector);
+          const version = rampSelector[VERSION_LABEL] as string;
+          const why = !app.versions.get(version)?.deployments.length
+            ? `is a ramp Service for version "${version}", which is not a live version of ${app.name} (no Deployment in ${render.id})`
+            : latest.some((v) => v.slug === version)
+              ? `is a ramp Service for version "${version}", which is already the latest of ${app.name}: the ramp should have ended with the switch`
+              : executors.length > 0 && !(typeof rampSelector.app === 'string' && executors.includes(rampSelector.app))
+                ? `selects app: ${String(rampSelector.app)}, not ${app.name}'s executors (app: ${executors.join(', ')})`
+                : null;
+          if (why) violations.push(violationFor(ramp, 'app-service', why, rampFix));
+        }
+        const services = app.services.filter((rendered) => !isRamp(rendered));
+        if (services.length !== 1) {
           violations.push({
             rule: 'app-service',
-            file: app.services[1]?.file ?? serviceFile,
+            file: services[1]?.file ?? serviceFile,
             object: `Service/${app.name}`,
-            message: `${render.id} renders ${app.services.length} Services labelled ${APP_LABEL}: ${app.name}${app.services.length ? ` (${app.services.map((r) => objectRef(r.object)).join(', ')})` : ''}; the application needs exactly one`,
+            message: `${render.id} renders ${services.length} Services labelled ${APP_LABEL}: ${app.name}${services.length ? ` (${services.map((r) => objectRef(r.object)).join(', ')})` : ''}; the application needs exactly one (besides a traffic ramp's <app>-<version> Service)`,
             fix: `keep one Service in ${serviceFile}`,
           });
           continue;
         }
-        const service = app.services[0]!;
+        const service = services[0]!;
         const selector = asRecord(asRecord(service.object.spec).selector);
-        const executors = [...app.executorPodApps];
         if (executors.length > 0 && !(typeof selector.app === 'string' && executors.includes(selector.app))) {
           violations.push(
             violationFor(

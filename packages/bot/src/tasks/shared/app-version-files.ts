@@ -513,3 +513,216 @@ async function listFilesRecursively(tree: TreeReader, dir: string, depth = 0): P
   }
   return out;
 }
+
+/*
+ * The traffic ramp (`ramp: [10, 50]` with `switch: gated`, README "Ramping traffic"). While a version ramps, the
+ * application directory includes one Component of its own, `ramp/`, listed right after app-identity: a Service
+ * `<app>-<slug>` selecting exactly that version's pods and a JSON patch giving the HTTPRoute's one rule two weighted
+ * backendRefs, the application's Service (the old latest) and that Service. Gateway API weights are proportional
+ * (weight / sum of the rule's weights; 0 forwards nothing), so the percentages are written as weights summing to 100.
+ * It sits after app-identity, not in the version's directory, because app-identity renames EVERY Service of the
+ * application to the application's name; the Component's names are therefore concrete. Removing the directory and its
+ * one line restores the application directory byte for byte.
+ */
+
+export const RAMP_DIR = 'ramp';
+const APP_ROUTE_GATEWAY = /(^|\/)base\/components\/app-route-gateway$/;
+const APP_IDENTITY = /(^|\/)base\/components\/app-identity$/;
+
+export interface RampState {
+  /** The version directory the ramp Service selects. */
+  slug: string;
+  /** Percent of new requests routed to it (1..99). */
+  percent: number;
+}
+
+export interface AppRampTree {
+  /** `overlays/<env>/apps/<app>`. */
+  appDir: string;
+  kustomizationFile: string;
+  kustomization: string;
+  /** The application's route is the Gateway API component (weights are possible). */
+  gatewayRoute: boolean;
+  /** `overlays/<env>/apps/<app>/ramp`. */
+  rampDir: string;
+  /** The ramp in progress, read from ramp/route.patch.yaml; null when none (no ramp/ directory). */
+  ramp: RampState | null;
+  /** The files of ramp/ as they are (for edits), path -> text. */
+  rampFiles: Record<string, string>;
+}
+
+function rampFilesOf(rampDir: string) {
+  return {
+    kustomization: posix.join(rampDir, 'kustomization.yaml'),
+    service: posix.join(rampDir, 'service.yaml'),
+    patch: posix.join(rampDir, 'route.patch.yaml'),
+  };
+}
+
+/** Reads the application directory's route and ramp. Null when it has no kustomization.yaml. */
+export async function readAppRampTree(tree: TreeReader, overlay: string, app: { name: string }): Promise<AppRampTree | null> {
+  const appDir = posix.dirname(appVersionsDir(overlay, app.name));
+  const kustomizationFile = posix.join(appDir, 'kustomization.yaml');
+  const kustomization = await tree.read(kustomizationFile);
+  if (kustomization === null) return null;
+  const components = componentItems(kustomization, kustomizationFile);
+  const rampDir = posix.join(appDir, RAMP_DIR);
+  const paths = rampFilesOf(rampDir);
+  const rampFiles: Record<string, string> = {};
+  for (const path of Object.values(paths)) {
+    const text = await tree.read(path);
+    if (text !== null) rampFiles[path] = text;
+  }
+  const listed = components.some((item) => item.value === RAMP_DIR);
+  const patch = rampFiles[paths.patch];
+  if (listed !== (patch !== undefined))
+    throw new YamlEditError(
+      listed ? paths.patch : kustomizationFile,
+      listed ? `is missing, but ${kustomizationFile} lists the ${RAMP_DIR} component` : `does not list the ${RAMP_DIR} component, but ${paths.patch} exists`,
+      `finish or undo the ramp by hand: either both (the ${RAMP_DIR}/ directory and its line under components:) or neither`,
+    );
+  return {
+    appDir,
+    kustomizationFile,
+    kustomization,
+    gatewayRoute: components.some((item) => APP_ROUTE_GATEWAY.test(item.value)),
+    rampDir,
+    ramp: patch === undefined ? null : readRampPatch(patch, paths.patch, app.name),
+    rampFiles,
+  };
+}
+
+/** The ramp's weights from ramp/route.patch.yaml, checked against the shape {@link renderRampPatch} writes. */
+export function readRampPatch(text: string, file: string, app: string): RampState {
+  const [document] = parseDocuments(text, file);
+  const ops = document?.toJS() as unknown;
+  const bad = (why: string): never => {
+    throw new YamlEditError(
+      file,
+      `is not a ramp the bot wrote: ${why}`,
+      `restore it from git, or remove the ${RAMP_DIR}/ component and its line to end the ramp`,
+    );
+  };
+  if (!Array.isArray(ops)) return bad('not a list of JSON patch operations');
+  const replace = ops.find((op) => op?.op === 'replace' && op?.path === '/spec/rules/0/backendRefs') as { value?: unknown } | undefined;
+  const refs = replace?.value;
+  if (!Array.isArray(refs) || refs.length !== 2) return bad('no replace of /spec/rules/0/backendRefs with two entries');
+  const [old, next] = refs as Array<{ name?: unknown; weight?: unknown }>;
+  if (old?.name !== app) return bad(`the first backendRef is not the Service ${app}`);
+  const prefix = `${app}-`;
+  if (typeof next?.name !== 'string' || !next.name.startsWith(prefix)) return bad(`the second backendRef is not a Service ${prefix}<version>`);
+  const slug = next.name.slice(prefix.length);
+  const [a, b] = [old.weight, next.weight];
+  if (!Number.isInteger(a) || !Number.isInteger(b) || (a as number) + (b as number) !== 100 || (b as number) < 1 || (b as number) > 99)
+    return bad('the weights are not two integers summing to 100 with 1..99 on the new version');
+  return { slug, percent: b as number };
+}
+
+/** ramp/route.patch.yaml: the application's one HTTPRoute rule forwards `percent` of new requests to `<app>-<slug>`.
+ * The `test` op makes kustomize refuse a route whose backends are not the single application Service it expects. */
+export function renderRampPatch(app: string, slug: string, percent: number): string {
+  if (!Number.isInteger(percent) || percent < 1 || percent > 99)
+    throw new YamlEditError(RAMP_DIR, `ramp step ${percent} is not a whole percent between 1 and 99`);
+  return [
+    `# gitops-bot ramp: ${percent}% of new requests to ${app}-${slug}, ${100 - percent}% to ${app} (the latest version).`,
+    "# Gateway API weights are proportional (weight / sum of the rule's weights); the bot writes them summing to 100.",
+    '- op: test',
+    '  path: /spec/rules/0/backendRefs',
+    '  value:',
+    `    - name: ${app}`,
+    '      port: 8080',
+    '- op: replace',
+    '  path: /spec/rules/0/backendRefs',
+    '  value:',
+    `    - name: ${app}`,
+    '      port: 8080',
+    `      weight: ${100 - percent}`,
+    `    - name: ${app}-${slug}`,
+    '      port: 8080',
+    `      weight: ${percent}`,
+    '',
+  ].join('\n');
+}
+
+function renderRampKustomization(app: string, slug: string): string {
+  return [
+    'apiVersion: kustomize.config.k8s.io/v1alpha1',
+    'kind: Component',
+    `# A traffic ramp of ${app} to version directory ${slug} (README "Ramping traffic"), written and removed by the gitops bot.`,
+    '# Listed after app-identity, which would rename any Service of the application to its name: these names are final.',
+    'resources:',
+    '  - service.yaml',
+    'patches:',
+    '  - path: route.patch.yaml',
+    '    target:',
+    '      group: gateway.networking.k8s.io',
+    '      kind: HTTPRoute',
+    `      name: ${app}`,
+    '',
+  ].join('\n');
+}
+
+function renderRampService(app: string, slug: string, namespace: string): string {
+  return [
+    `# Exactly the pods of ${app} version directory ${slug}, so the HTTPRoute can weight them against the latest's Service.`,
+    'apiVersion: v1',
+    'kind: Service',
+    'metadata:',
+    `  name: ${app}-${slug}`,
+    `  namespace: ${namespace}`,
+    '  labels:',
+    `    dbos.dev/app: ${app}`,
+    '    dbos.dev/stage: routing',
+    'spec:',
+    '  selector:',
+    `    app: ${app}`,
+    `    ${APP_VERSION_LABEL}: ${slug}`,
+    '  ports:',
+    '    - name: http',
+    '      port: 8080',
+    '      targetPort: 8080',
+    '',
+  ].join('\n');
+}
+
+/** `  - ramp` directly after the app-identity component line (before sync-waves, which derives waves from labels). */
+function addRampComponent(text: string, file: string): string {
+  const items = componentItems(text, file);
+  const identity = items.find((item) => APP_IDENTITY.test(item.value));
+  if (!identity)
+    throw new YamlEditError(file, 'has no app-identity component to put the ramp after', 'list ../../../../base/components/app-identity under components:');
+  const indent = /^[ \t]*/.exec(text.slice(identity.lineStart))![0];
+  return `${text.slice(0, identity.lineEnd)}${indent}- ${RAMP_DIR}\n${text.slice(identity.lineEnd)}`;
+}
+
+function removeRampComponent(text: string, file: string): string {
+  const item = componentItems(text, file).find((candidate) => candidate.value === RAMP_DIR);
+  if (!item) throw new YamlEditError(file, `does not list the ${RAMP_DIR} component`);
+  return text.slice(0, item.lineStart) + text.slice(item.lineEnd);
+}
+
+/** The edits of one ramp step: the first creates ramp/ and its line; later ones rewrite the weights only. */
+export function rampStepEdits(current: AppRampTree, app: string, slug: string, percent: number, namespace: string): FileEdit[] {
+  const paths = rampFilesOf(current.rampDir);
+  const patch = renderRampPatch(app, slug, percent);
+  if (current.ramp) {
+    if (current.ramp.slug !== slug) throw new YamlEditError(paths.patch, `ramps ${current.ramp.slug}, not ${slug}`);
+    const before = current.rampFiles[paths.patch]!;
+    return before === patch ? [] : [{ path: paths.patch, before, after: patch }];
+  }
+  return [
+    { path: paths.kustomization, before: null, after: renderRampKustomization(app, slug) },
+    { path: paths.service, before: null, after: renderRampService(app, slug, namespace) },
+    { path: paths.patch, before: null, after: patch },
+    { path: current.kustomizationFile, before: current.kustomization, after: addRampComponent(current.kustomization, current.kustomizationFile) },
+  ];
+}
+
+/** The edits that end a ramp (the final switch, or its rollback): ramp/ and its line go, every weight with them. */
+export function rampEndEdits(current: AppRampTree): FileEdit[] {
+  if (!current.ramp) return [];
+  return [
+    ...Object.entries(current.rampFiles).map(([path, before]) => ({ path, before, after: null })),
+    { path: current.kustomizationFile, before: current.kustomization, after: removeRampComponent(current.kustomization, current.kustomizationFile) },
+  ];
+}
