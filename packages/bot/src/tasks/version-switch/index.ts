@@ -63,6 +63,32 @@ function describePods(pods: VersionPods): string {
   return `${pods.ready}/${pods.total} pod(s) Ready${pods.readySince ? ` (all Ready since ${pods.readySince.toISOString()})` : ''}`;
 }
 
+/** The memory of a plan about one version: its image pin, as version-add wrote it. */
+function versionMemory(app: AppConfig, version: LiveVersion) {
+  return pinsMemory([{ image: app.imageName, tag: version.image?.newTag ?? version.version, digest: version.image?.digest ?? '' }]);
+}
+
+/** One PR of this task (a ramp step, the switch, a ramp's rollback or end): the body's lines and then the marker, on
+ * the branch its subject names. */
+function switchTaskPlan(
+  context: TaskContext,
+  env: EnvironmentConfig,
+  subject: string,
+  pr: { title: string; lines: string[]; edits: FileEdit[]; memory: Plan['memory'] },
+): Plan {
+  return {
+    task: TASK,
+    env: env.name,
+    subject,
+    branch: branchFor(TASK, env.name, subject),
+    title: pr.title,
+    body: [...pr.lines, '', markerFor({ task: TASK, env: env.name, subject, memory: pr.memory })].join('\n'),
+    labels: baseLabels(context.config.forge.labels, env.name),
+    edits: pr.edits,
+    memory: pr.memory,
+  };
+}
+
 function buildPlan(
   context: TaskContext,
   app: AppConfig,
@@ -76,7 +102,7 @@ function buildPlan(
 ): Plan {
   const percent = ramp && ramp.step.next < 100 ? ramp.step.next : null;
   const subject = percent === null ? `${app.name}/${incoming.slug}` : `${app.name}/${incoming.slug}.ramp-${percent}`;
-  const memory = pinsMemory([{ image: app.imageName, tag: incoming.image?.newTag ?? incoming.version, digest: incoming.image?.digest ?? '' }]);
+  const memory = versionMemory(app, incoming);
   const rampLines = ramp
     ? [
         percent === null
@@ -93,71 +119,55 @@ function buildPlan(
       ]
     : [];
   if (percent !== null) {
-    const body = [
-      `Ramps application **${app.name}** in **${env.name}**: ${percent}% of new requests to \`${incoming.version}\` (\`${incoming.dir}/\`), the rest to \`${latest?.version ?? '(none)'}\` (\`ramp: [${env.ramp!.join(', ')}]\`, then the switch).`,
-      '',
-      '**What moves**',
-      ...rampLines,
-      `- ${ramp!.step.current === 0 ? `The Service \`${app.name}-${incoming.slug}\` selecting exactly ${incoming.version}'s pods is added (\`${ramp!.step.routing.rampDir}/service.yaml\`).` : 'Nothing else: the Service and app-latest stay on the latest until the final switch.'}`,
-      '',
-      '**Evidence this step rests on** (read by the run that proposed it)',
-      `- Pods of \`${APP_VERSION_LABEL}=${incoming.slug}\` in namespace \`${env.kube?.namespace ?? 'dbos'}\`: ${describePods(pods)}.`,
-      ...(gate
-        ? [
-            `- Gate workflow \`${gateWorkflowFor(env, app)!.name}\`, id \`${gate.workflowId}\`: **${gate.status}** on executor \`${gate.executorId ?? 'unknown'}\`, application version \`${gate.applicationVersion ?? incoming.version}\` (${gate.source}).`,
-          ]
-        : []),
-      ...evidenceLines,
-      '',
-      `Each later step waits for the gate to pass on ${incoming.version}'s own workflows; a failing gate proposes the ramp's rollback. To stop the ramp, close this PR or add the \`${HOLD_LABEL}\` label.`,
-      '',
-      markerFor({ task: TASK, env: env.name, subject, memory }),
-    ].join('\n');
-    return {
-      task: TASK,
-      env: env.name,
-      subject,
-      branch: branchFor(TASK, env.name, subject),
+    return switchTaskPlan(context, env, subject, {
       title: `${env.name}: ramp ${app.name} ${incoming.version} to ${percent}%`,
-      body,
-      labels: baseLabels(context.config.forge.labels, env.name),
+      lines: [
+        `Ramps application **${app.name}** in **${env.name}**: ${percent}% of new requests to \`${incoming.version}\` (\`${incoming.dir}/\`), the rest to \`${latest?.version ?? '(none)'}\` (\`ramp: [${env.ramp!.join(', ')}]\`, then the switch).`,
+        '',
+        '**What moves**',
+        ...rampLines,
+        `- ${ramp!.step.current === 0 ? `The Service \`${app.name}-${incoming.slug}\` selecting exactly ${incoming.version}'s pods is added (\`${ramp!.step.routing.rampDir}/service.yaml\`).` : 'Nothing else: the Service and app-latest stay on the latest until the final switch.'}`,
+        '',
+        '**Evidence this step rests on** (read by the run that proposed it)',
+        `- Pods of \`${APP_VERSION_LABEL}=${incoming.slug}\` in namespace \`${env.kube?.namespace ?? 'dbos'}\`: ${describePods(pods)}.`,
+        ...(gate
+          ? [
+              `- Gate workflow \`${gateWorkflowFor(env, app)!.name}\`, id \`${gate.workflowId}\`: **${gate.status}** on executor \`${gate.executorId ?? 'unknown'}\`, application version \`${gate.applicationVersion ?? incoming.version}\` (${gate.source}).`,
+            ]
+          : []),
+        ...evidenceLines,
+        '',
+        `Each later step waits for the gate to pass on ${incoming.version}'s own workflows; a failing gate proposes the ramp's rollback. To stop the ramp, close this PR or add the \`${HOLD_LABEL}\` label.`,
+      ],
       edits: rampStepEdits(ramp!.step.routing, app.name, incoming.slug, percent, serviceNamespace(tree)),
       memory,
-    };
+    });
   }
-  const body = [
-    `Switches application **${app.name}** in **${env.name}** from \`${latest?.version ?? '(none)'}\` to \`${incoming.version}\` (\`${incoming.dir}/\`), which version-add added beside it (\`switch: gated\`).`,
-    '',
-    '**What moves**',
-    `- The \`${app.name}\` Service selector (\`${tree.serviceFile}\`) from \`${tree.serviceSelects ?? '(none)'}\` to \`${incoming.slug}\`: new requests go to ${incoming.version}.`,
-    `- The \`app-latest\` component (warm minimum and the queue-length trigger) to \`${incoming.kustomizationFile}\`.`,
-    ...rampLines,
-    `- ${latest ? `${latest.version} keeps its Deployment and drains its own workflows; version-retire removes it once drained.` : 'No older version is live.'}`,
-    '',
-    '**Evidence this switch rests on** (read by the run that proposed it)',
-    `- Pods of \`${APP_VERSION_LABEL}=${incoming.slug}\` in namespace \`${env.kube?.namespace ?? 'dbos'}\`: ${describePods(pods)}.`,
-    gate
-      ? `- Gate workflow \`${gateWorkflowFor(env, app)!.name}\` on queue \`${gateWorkflowFor(env, app)!.queue}\`, id \`${gate.workflowId}\`: **${gate.status}** on executor \`${gate.executorId ?? 'unknown'}\`, application version \`${gate.applicationVersion ?? incoming.version}\` (${gate.source}).`
-      : ramp
-        ? `- ${env.gateWorkflow ? 'Pods Ready and the gate workflow' : 'Pods Ready'} gated the ramp's first step; the version's own evidence gated every later step and this switch.`
-        : `- No gate workflow is configured for ${env.name} (\`gateWorkflow\`): pods Ready is the whole gate.`,
-    ...evidenceLines,
-    '',
-    `To stop this switch, close the PR (the bot does not propose ${incoming.version} again) or add the \`${HOLD_LABEL}\` label; to undo it after merging, \`pnpm bot rollback --env ${env.name} --app ${app.name}\`.`,
-    '',
-    markerFor({ task: TASK, env: env.name, subject, memory }),
-  ].join('\n');
-  return {
-    task: TASK,
-    env: env.name,
-    subject,
-    branch: branchFor(TASK, env.name, subject),
+  return switchTaskPlan(context, env, subject, {
     title: `${env.name}: switch ${app.name} to version ${incoming.version}`,
-    body,
-    labels: baseLabels(context.config.forge.labels, env.name),
+    lines: [
+      `Switches application **${app.name}** in **${env.name}** from \`${latest?.version ?? '(none)'}\` to \`${incoming.version}\` (\`${incoming.dir}/\`), which version-add added beside it (\`switch: gated\`).`,
+      '',
+      '**What moves**',
+      `- The \`${app.name}\` Service selector (\`${tree.serviceFile}\`) from \`${tree.serviceSelects ?? '(none)'}\` to \`${incoming.slug}\`: new requests go to ${incoming.version}.`,
+      `- The \`app-latest\` component (warm minimum and the queue-length trigger) to \`${incoming.kustomizationFile}\`.`,
+      ...rampLines,
+      `- ${latest ? `${latest.version} keeps its Deployment and drains its own workflows; version-retire removes it once drained.` : 'No older version is live.'}`,
+      '',
+      '**Evidence this switch rests on** (read by the run that proposed it)',
+      `- Pods of \`${APP_VERSION_LABEL}=${incoming.slug}\` in namespace \`${env.kube?.namespace ?? 'dbos'}\`: ${describePods(pods)}.`,
+      gate
+        ? `- Gate workflow \`${gateWorkflowFor(env, app)!.name}\` on queue \`${gateWorkflowFor(env, app)!.queue}\`, id \`${gate.workflowId}\`: **${gate.status}** on executor \`${gate.executorId ?? 'unknown'}\`, application version \`${gate.applicationVersion ?? incoming.version}\` (${gate.source}).`
+        : ramp
+          ? `- ${env.gateWorkflow ? 'Pods Ready and the gate workflow' : 'Pods Ready'} gated the ramp's first step; the version's own evidence gated every later step and this switch.`
+          : `- No gate workflow is configured for ${env.name} (\`gateWorkflow\`): pods Ready is the whole gate.`,
+      ...evidenceLines,
+      '',
+      `To stop this switch, close the PR (the bot does not propose ${incoming.version} again) or add the \`${HOLD_LABEL}\` label; to undo it after merging, \`pnpm bot rollback --env ${env.name} --app ${app.name}\`.`,
+    ],
     edits: [...switchLatestEdits(tree, incoming.slug), ...(ramp ? rampEndEdits(ramp.step.routing) : [])],
     memory,
-  };
+  });
 }
 
 /** The ramp's rollback, when the gate fails the version mid-ramp: the weights go (all new requests back to the latest)
@@ -173,7 +183,7 @@ function buildRampRollback(
   evidence: GateReading,
 ): Plan {
   const subject = `${app.name}/${incoming.slug}.ramp-rollback`;
-  const memory = pinsMemory([{ image: app.imageName, tag: incoming.image?.newTag ?? incoming.version, digest: incoming.image?.digest ?? '' }]);
+  const memory = versionMemory(app, incoming);
   const ratio = evidence.evidence?.errorRatio;
   const reason = holdReasonText(
     `gate failed ${incoming.version} in ${env.name} at ${step.current}% of the ramp${ratio !== null && ratio !== undefined ? ` (error ratio ${(ratio * 100).toFixed(1)}% of ${evidence.evidence!.counts.finished} finished)` : ''}`,
@@ -182,59 +192,43 @@ function buildRampRollback(
     ...rampEndEdits(step.routing),
     { path: tree.listFile, before: tree.list, after: holdListEntry(tree.list, tree.listFile, incoming.slug, versionHoldText(incoming.version, reason)) },
   ];
-  const body = [
-    `Rolls back the traffic ramp of **${app.name}** \`${incoming.version}\` in **${env.name}**: the gate failed it at ${step.current}% of new requests.`,
-    '',
-    '**What moves**',
-    `- The \`${step.routing.rampDir}/\` component (Service \`${app.name}-${incoming.slug}\`, HTTPRoute weights) and its line go: every new request goes to \`${app.name}\` (the latest) again.`,
-    `- ${incoming.version} is held in \`${tree.listFile}\` (\`# gitops-bot: hold ${versionHoldText(incoming.version, reason)}\`), so it is not ramped, switched to nor re-proposed; ship a fixed version.`,
-    `- ${incoming.version} keeps its Deployment: only its own executors can finish the workflows stamped with it; version-retire removes it once drained.`,
-    '',
-    `**Evidence** (${evidence.describe ?? 'no reader'})`,
-    '',
-    ...evidenceTable(evidence),
-    '',
-    ...evidence.reasons.map((why) => `- ${why}`),
-    '',
-    markerFor({ task: TASK, env: env.name, subject, memory }),
-  ].join('\n');
-  return {
-    task: TASK,
-    env: env.name,
-    subject,
-    branch: branchFor(TASK, env.name, subject),
+  return switchTaskPlan(context, env, subject, {
     title: `${env.name}: roll back the ramp of ${app.name} ${incoming.version}`,
-    body,
-    labels: baseLabels(context.config.forge.labels, env.name),
-    edits,
+    lines: [
+      `Rolls back the traffic ramp of **${app.name}** \`${incoming.version}\` in **${env.name}**: the gate failed it at ${step.current}% of new requests.`,
+      '',
+      '**What moves**',
+      `- The \`${step.routing.rampDir}/\` component (Service \`${app.name}-${incoming.slug}\`, HTTPRoute weights) and its line go: every new request goes to \`${app.name}\` (the latest) again.`,
+      `- ${incoming.version} is held in \`${tree.listFile}\` (\`# gitops-bot: hold ${versionHoldText(incoming.version, reason)}\`), so it is not ramped, switched to nor re-proposed; ship a fixed version.`,
+      `- ${incoming.version} keeps its Deployment: only its own executors can finish the workflows stamped with it; version-retire removes it once drained.`,
+      '',
+      `**Evidence** (${evidence.describe ?? 'no reader'})`,
+      '',
+      ...evidenceTable(evidence),
+      '',
+      ...evidence.reasons.map((why) => `- ${why}`),
+    ],
+    edits: edits,
     memory,
-  };
+  });
 }
 
 /** Ends a ramp whose version no longer waits to be switched to: the ramp/ component and its line go. */
 function buildRampEnd(context: TaskContext, app: AppConfig, env: EnvironmentConfig, routing: AppRampTree, slug: string, percent: number, why: string): Plan {
   const subject = `${app.name}/${slug}.ramp-end`;
   const memory = pinsMemory([]);
-  const body = [
-    `Ends the traffic ramp of **${app.name}** to \`${slug}\` in **${env.name}** (${percent}% of new requests until now): ${why}.`,
-    '',
-    '**What moves**',
-    `- The \`${routing.rampDir}/\` component (Service \`${app.name}-${slug}\`, HTTPRoute weights) and its line in \`${routing.kustomizationFile}\` go: every new request goes to the \`${app.name}\` Service.`,
-    '- Nothing else: the version directories, the list and the Service selector stay as they are.',
-    '',
-    markerFor({ task: TASK, env: env.name, subject, memory }),
-  ].join('\n');
-  return {
-    task: TASK,
-    env: env.name,
-    subject,
-    branch: branchFor(TASK, env.name, subject),
+  return switchTaskPlan(context, env, subject, {
     title: `${env.name}: end the traffic ramp of ${app.name} ${slug}`,
-    body,
-    labels: baseLabels(context.config.forge.labels, env.name),
+    lines: [
+      `Ends the traffic ramp of **${app.name}** to \`${slug}\` in **${env.name}** (${percent}% of new requests until now): ${why}.`,
+      '',
+      '**What moves**',
+      `- The \`${routing.rampDir}/\` component (Service \`${app.name}-${slug}\`, HTTPRoute weights) and its line in \`${routing.kustomizationFile}\` go: every new request goes to the \`${app.name}\` Service.`,
+      '- Nothing else: the version directories, the list and the Service selector stay as they are.',
+    ],
     edits: rampEndEdits(routing),
     memory,
-  };
+  });
 }
 
 /** The namespace of the application's Service (the ramp Service sits beside it); `dbos` when it names none. */
