@@ -25,7 +25,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createDbosSystemDatabase, startPostgres } from '@dbos-gitops/testkit';
-import { createDrainReader } from '@dbos-gitops/drain/testing';
+import { createDrainReader, seedFinishedWorkflows } from '@dbos-gitops/drain/testing';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const APP = 'dbos-app';
@@ -98,26 +98,18 @@ async function main(): Promise<void> {
     /** dev's executors of 0.1.0 and 0.2.0 registered (0.2.0 two days ago: past dev's 1d soak, staging's promotionSoak);
      * `statuses` finished in the last hour. */
     const rows = async (statuses: Record<string, number>) => {
-      await sql('TRUNCATE dbos.workflow_status CASCADE');
-      await sql('DELETE FROM dbos.application_versions');
-      const now = Number((await sql('SELECT (EXTRACT(EPOCH FROM now()) * 1000)::bigint AS ms')).rows[0]!.ms);
-      for (const [version, ago] of [
-        ['0.1.0', 30 * 24 * HOUR],
-        [BAD, 48 * HOUR],
-      ] as const)
-        await sql('INSERT INTO dbos.application_versions (version_id, version_name, version_timestamp, application_name) VALUES ($1, $1, $2, $3)', [
-          version,
-          now - ago,
-          APP,
-        ]);
-      let i = 0;
-      for (const [status, n] of Object.entries(statuses))
-        for (let k = 0; k < n; k++)
-          await sql(
-            `INSERT INTO dbos.workflow_status (workflow_uuid, status, name, application_version, application_name, executor_id, created_at, updated_at, completed_at)
-             VALUES ($1, $2, 'checkout', $3, $4, 'dev-executor-1', $5, $6, $6)`,
-            [`wf-${status.toLowerCase()}-${i++}`, status, BAD, APP, now - HOUR, now - HOUR / 2],
-          );
+      await seedFinishedWorkflows(
+        { query: sql },
+        {
+          app: APP,
+          registered: { '0.1.0': 30 * 24 * HOUR, [BAD]: 48 * HOUR },
+          version: BAD,
+          statuses,
+          finishedAgoMs: HOUR / 2,
+          startedAgoMs: HOUR,
+          executor: 'dev-executor-1',
+        },
+      );
       print(
         `\n# dbos.workflow_status of ${APP} ${BAD} in dev: ${Object.entries(statuses)
           .map(([s, n]) => `${n} ${s}`)

@@ -8,7 +8,7 @@ import {
   type DbosSystemDatabase,
   type PostgresServer,
 } from '@dbos-gitops/testkit';
-import { createDrainReader } from '@dbos-gitops/drain/testing';
+import { createDrainReader, seedFinishedWorkflows } from '@dbos-gitops/drain/testing';
 import { parseConfig } from '../../config/load.ts';
 import type { KubeHealth } from '../kube/health.ts';
 import { evidenceTable, readGate } from './evidence.ts';
@@ -38,25 +38,12 @@ afterAll(async () => {
   await pg?.stop();
 });
 
-async function rows(statuses: Record<string, number>): Promise<void> {
-  await pg.query('TRUNCATE dbos.workflow_status CASCADE', [], sys.database);
-  await pg.query('DELETE FROM dbos.application_versions', [], sys.database);
-  await pg.query(
-    `INSERT INTO dbos.application_versions (version_id, version_name, version_timestamp, application_name)
-     VALUES ($1, $1, (EXTRACT(EPOCH FROM now()) * 1000)::bigint - 86400000, $2)`,
-    [VERSION, APP],
-    sys.database,
+/** VERSION registered a day ago; `statuses` finished ten minutes ago. */
+const rows = (statuses: Record<string, number>) =>
+  seedFinishedWorkflows(
+    { query: (text, values) => pg.query(text, values ?? [], sys.database) },
+    { app: APP, registered: { [VERSION]: 86_400_000 }, version: VERSION, statuses, finishedAgoMs: 600_000, startedAgoMs: 601_000 },
   );
-  let i = 0;
-  for (const [status, n] of Object.entries(statuses))
-    await pg.query(
-      `INSERT INTO dbos.workflow_status (workflow_uuid, status, name, application_version, application_name, created_at, updated_at, completed_at)
-       SELECT $1 || '-' || g, $2, 'wf', $3, $4, t - 1000, t, t
-         FROM generate_series(1, $5::int) AS g, (SELECT (EXTRACT(EPOCH FROM now()) * 1000)::bigint - 600000 AS t) AS clock`,
-      [`wf-${i++}`, status, VERSION, APP, n],
-      sys.database,
-    );
-}
 beforeEach(async () => rows({ SUCCESS: 12 }));
 
 const config = (kube: boolean) =>

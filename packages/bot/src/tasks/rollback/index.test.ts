@@ -13,7 +13,7 @@ import {
   type PostgresServer,
   type TestRegistry,
 } from '@dbos-gitops/testkit';
-import { createDrainReader } from '@dbos-gitops/drain/testing';
+import { createDrainReader, seedFinishedWorkflows } from '@dbos-gitops/drain/testing';
 import { parseConfig } from '../../config/load.ts';
 import { isBotError } from '../../errors.ts';
 import type { FileEdit } from '../../plan.ts';
@@ -336,29 +336,12 @@ describe('rollback: propose, on the gate verdict read from real PostgreSQL with 
   afterAll(async () => pg?.stop());
   const sql = (text: string, params: unknown[] = []) => pg.query(text, params, sys.database);
 
-  async function rows(statuses: Record<string, number>): Promise<void> {
-    await sql('DELETE FROM dbos.workflow_status');
-    await sql('DELETE FROM dbos.application_versions');
-    const { rows: clock } = await sql('SELECT (EXTRACT(EPOCH FROM now()) * 1000)::bigint AS ms');
-    const now = Number(clock[0]!.ms);
-    for (const [version, ago] of [
-      ['1.0.0', 30 * 24 * HOUR],
-      ['2.0.0', 3 * HOUR],
-    ] as const)
-      await sql('INSERT INTO dbos.application_versions (version_id, version_name, version_timestamp, application_name) VALUES ($1, $1, $2, $3)', [
-        version,
-        now - ago,
-        'dbos-app',
-      ]);
-    let i = 0;
-    for (const [status, n] of Object.entries(statuses))
-      for (let k = 0; k < n; k++)
-        await sql(
-          `INSERT INTO dbos.workflow_status (workflow_uuid, status, name, application_version, application_name, executor_id, created_at, updated_at, completed_at)
-           VALUES ($1, $2, 'checkout', '2.0.0', 'dbos-app', 'executor-2', $3, $4, $4)`,
-          [`wf-${i++}`, status, now - 2 * HOUR, now - HOUR],
-        );
-  }
+  /** 2.0.0's workflows, finished an hour ago, and both versions registered (1.0.0 long ago, 2.0.0 three hours ago). */
+  const rows = (statuses: Record<string, number>) =>
+    seedFinishedWorkflows(
+      { query: sql },
+      { app: 'dbos-app', registered: { '1.0.0': 30 * 24 * HOUR, '2.0.0': 3 * HOUR }, version: '2.0.0', statuses, finishedAgoMs: HOUR, startedAgoMs: 2 * HOUR },
+    );
 
   async function autoPlan(url: string | null, pullRequests: Parameters<typeof planAll>[0]['pullRequests'] = []) {
     const files = await fixture();
