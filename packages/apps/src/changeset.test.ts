@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createFixtureRepo, type FixtureRepo } from '@dbos-gitops/testkit';
 import { applyChangeset, emptyChangeset } from './changeset.ts';
 import { InterruptedError } from './errors.ts';
-import { freshRepo, REPO_ROOT, treeHash, type FreshRepo } from '../testing/index.ts';
+import { addPaymentsArgs, freshRepo, REPO_ROOT, treeHash, type FreshRepo } from '../testing/index.ts';
 
 describe('applyChangeset: all or nothing', () => {
   let repo: FixtureRepo;
@@ -69,26 +69,7 @@ describe('pnpm apps:add as a process', () => {
       const before = treeHash(fresh.root);
       const child = spawn(
         process.execPath,
-        [
-          '--import',
-          'tsx',
-          join(REPO_ROOT, 'packages/apps/src/cli.ts'),
-          'add',
-          '--name',
-          'payments',
-          '--env',
-          'dev',
-          '--repository',
-          'ghcr.io/example-org/payments',
-          '--version',
-          '3.0.0',
-          '--digest',
-          `sha256:${'a'.repeat(64)}`,
-          '--route',
-          '/payments',
-          '--root',
-          fresh.root,
-        ],
+        ['--import', 'tsx', join(REPO_ROOT, 'packages/apps/src/cli.ts'), ...addPaymentsArgs(`sha256:${'a'.repeat(64)}`), '--root', fresh.root],
         { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'] },
       );
       let stderr = '';

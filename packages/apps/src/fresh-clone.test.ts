@@ -11,7 +11,7 @@ import { CatalogRegistry, EMBEDDED_CATALOG, fsTree, parseConfig, planAll, TASKS 
 import { validateRepo } from '@dbos-gitops/validate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
-import { REPO_ROOT, runApps } from '../testing/index.ts';
+import { addPaymentsArgs, REPO_ROOT, runApps } from '../testing/index.ts';
 
 const DIGEST = `sha256:${'1'.repeat(64)}`;
 const NEWER = `sha256:${'2'.repeat(64)}`;
@@ -27,24 +27,7 @@ afterAll(() => rmSync(clone, { recursive: true, force: true }));
 describe('apps:add on a fresh clone', () => {
   it('renders, validates and is planned by the bot', { timeout: 240_000 }, async () => {
     const databaseUrl = `postgresql://payments_role:${randomBytes(12).toString('base64url')}@postgres.dev.example.internal:5432/dbos_app`;
-    const run = await runApps(
-      [
-        'add',
-        '--name',
-        'payments',
-        '--env',
-        'dev',
-        '--repository',
-        'ghcr.io/example-org/payments',
-        '--version',
-        '3.0.0',
-        '--digest',
-        DIGEST,
-        '--route',
-        '/payments',
-      ],
-      { root: clone, stdin: `${databaseUrl}\n${randomBytes(12).toString('hex')}\n` },
-    );
+    const run = await runApps([...addPaymentsArgs(DIGEST)], { root: clone, stdin: `${databaseUrl}\n${randomBytes(12).toString('hex')}\n` });
     expect(run.stderr).not.toContain('error:');
     expect(run.code).toBe(0);
 

@@ -1,1 +1,2 @@
 export * from './fresh-repo.ts';
+export * from './payments.ts';

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -5,28 +6,15 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseAllDocuments, parse } from 'yaml';
 import { parseConfig } from '@dbos-gitops/bot';
 import { unsealSealedSecret } from '@dbos-gitops/sealing/testing';
-import { freshRepo, runApps, treeHash, type FreshRepo } from '../../testing/index.ts';
+import { addPaymentsArgs, freshRepo, runApps, treeHash, type FreshRepo } from '../../testing/index.ts';
 
 const DIGEST = `sha256:${'a'.repeat(64)}`;
 const MIGRATE_DIGEST = `sha256:${'b'.repeat(64)}`;
-const PASSWORD = 'Zq8-unguessable-Pw';
+const PASSWORD = randomBytes(12).toString('hex');
 const DATABASE_URL = `postgresql://payments_role:${PASSWORD}@postgres.dev.example.internal:5432/dbos_app?sslmode=require`;
-const API_KEY = 'ck_live_7d1e0f5b9a-SECRET';
-const ADD = [
-  'add',
-  '--name',
-  'payments',
-  '--env',
-  'dev',
-  '--repository',
-  'ghcr.io/example-org/payments',
-  '--version',
-  '3.0.0',
-  '--digest',
-  DIGEST,
-  '--route',
-  '/payments',
-];
+const API_KEY = `ck_live_${randomBytes(12).toString('hex')}`;
+const STAGING_API_KEY = `ck_staging_${randomBytes(12).toString('hex')}`;
+const ADD = addPaymentsArgs(DIGEST);
 const MIGRATE = ['--migrate-repository', 'ghcr.io/example-org/payments-migrate', '--migrate-tag', '0.1.0', '--migrate-digest', MIGRATE_DIGEST];
 
 let fresh: FreshRepo;
@@ -132,26 +120,10 @@ describe('apps:add', () => {
   });
 
   it('writes the shape of the hand-made overlays/dev/apps/orders, file for file', async () => {
-    const run = await runApps(
-      [
-        'add',
-        '--name',
-        'payments',
-        '--env',
-        'dev',
-        '--repository',
-        'ghcr.io/example-org/payments',
-        '--version',
-        '3.0.0',
-        '--digest',
-        `sha256:${'0'.repeat(64)}`,
-        '--route',
-        '/payments',
-        ...MIGRATE,
-        '--api-key-placeholder',
-      ],
-      { root: fresh.root, stdin: `${DATABASE_URL}\n` },
-    );
+    const run = await runApps([...addPaymentsArgs(`sha256:${'0'.repeat(64)}`), ...MIGRATE, '--api-key-placeholder'], {
+      root: fresh.root,
+      stdin: `${DATABASE_URL}\n`,
+    });
     expect(run.code).toBe(0);
     const list = (dir: string, base = ''): string[] =>
       readdirSync(join(fresh.root, dir), { withFileTypes: true }).flatMap((entry) =>
@@ -205,14 +177,14 @@ describe('apps:add', () => {
     const stagingUrl = DATABASE_URL.replace('postgres.dev.', 'postgres.staging.');
     const run = await runApps([...ADD, '--env', 'staging', '--host', 'staging=payments.staging.example.com'], {
       root: fresh.root,
-      stdin: `${DATABASE_URL}\n${API_KEY}\n${stagingUrl}\nck_staging_key\n`,
+      stdin: `${DATABASE_URL}\n${API_KEY}\n${stagingUrl}\n${STAGING_API_KEY}\n`,
     });
     expect(run.code).toBe(0);
     const unseal = (env: string, secret: string) =>
       unsealSealedSecret(read(`overlays/${env}/apps/payments/secrets/${secret}.sealed.yaml`), [fresh.certificates[env]!.privateKeyPem]);
     expect(await unseal('dev', 'payments-db')).toEqual({ 'database-url': DATABASE_URL });
     expect(await unseal('staging', 'payments-db')).toEqual({ 'database-url': stagingUrl });
-    expect(await unseal('staging', 'payments-conductor-api-key')).toEqual({ 'api-key': 'ck_staging_key' });
+    expect(await unseal('staging', 'payments-conductor-api-key')).toEqual({ 'api-key': STAGING_API_KEY });
     // A value sealed for dev's controller does not open with staging's key.
     await expect(
       unsealSealedSecret(read('overlays/dev/apps/payments/secrets/payments-db.sealed.yaml'), [fresh.certificates.staging!.privateKeyPem]),
