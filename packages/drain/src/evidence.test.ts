@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
@@ -273,8 +274,9 @@ describe('readVersionEvidence fails closed', () => {
 
   it('wrong password', async () => {
     const url = new URL(reader.url);
-    url.password = 'Wr0ng-secret-value';
-    await unknown(readVersionEvidence({ ...options, databaseUrl: url.toString() }), 'authentication', 'Wr0ng-secret-value');
+    const wrong = `wrong-${randomBytes(8).toString('hex')}`;
+    url.password = wrong;
+    await unknown(readVersionEvidence({ ...options, databaseUrl: url.toString() }), 'authentication', wrong);
   });
 
   it('schema missing: a database without the DBOS tables', async () => {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -232,8 +233,9 @@ describe('pnpm bot evidence', () => {
 
     it('wrong password', async () => {
       const url = new URL(reader.url);
-      url.password = 'n0t-the-Password';
-      await expectUnknown({ DBOS_DRAIN_DATABASE_URL: url.toString() }, /authentication/, 'n0t-the-Password');
+      const wrong = `wrong-${randomBytes(8).toString('hex')}`;
+      url.password = wrong;
+      await expectUnknown({ DBOS_DRAIN_DATABASE_URL: url.toString() }, /authentication/, wrong);
       // The fix for this reason, not a generic one.
       expect((await cli(['--env', 'dev', '--version', '1.0.0'], { DBOS_DRAIN_DATABASE_URL: url.toString() })).stderr).toContain('reseal the drain reader URL');
     });
